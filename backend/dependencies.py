@@ -1,0 +1,146 @@
+"""FastAPI dependencies, as ``Annotated`` aliases that read like types.
+
+    async def list_users(session: TenantSession, principal: AdminPrincipal, page: PageParams) -> ...
+
+The chain per request: the presented credential (JWT or API key) names a tenant → one
+``AsyncSession`` bound to that tenant (RLS) that commits when the endpoint returns and
+rolls back on error, *before* the response is sent → the database confirms the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.config import Settings
+from backend.models import Role
+from backend.services.auth.service import Credential, Principal, confirm_principal, credential_from_bearer
+from backend.services.errors import Forbidden, Unauthorized
+from backend.services.tenant.notifications import ActivationNotifier
+from backend.utils.database import Database
+from backend.utils.rate_limit import RateLimiter
+
+_oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/login",
+    auto_error=False,
+    scheme_name="OAuth2Password",
+    description="Sign in with email (as username) and password; the access token lasts minutes.",
+)
+_api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key (dyo_…) for scripts; also accepted as 'Authorization: Bearer dyo_…'.",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def get_activation_notifier(request: Request) -> ActivationNotifier:
+    notifier: ActivationNotifier = request.app.state.activation_notifier
+    return notifier
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+AppDatabase = Annotated[Database, Depends(get_database)]
+AppRateLimiter = Annotated[RateLimiter, Depends(get_rate_limiter)]
+AppActivationNotifier = Annotated[ActivationNotifier, Depends(get_activation_notifier)]
+
+
+def client_ip(request: Request, settings: AppSettings) -> str:
+    """The caller's IP; X-Forwarded-For only counts behind a trusted proxy."""
+    if settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+ClientIp = Annotated[str, Depends(client_ip)]
+
+
+async def get_credential(
+    database: AppDatabase,
+    settings: AppSettings,
+    bearer: Annotated[str | None, Depends(_oauth2)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Credential:
+    token = api_key or bearer
+    if not token:
+        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>' or 'X-API-Key'")
+    return await credential_from_bearer(database, settings.auth, token)
+
+
+async def get_tenant_session(
+    database: AppDatabase, credential: Annotated[Credential, Depends(get_credential)]
+) -> AsyncIterator[AsyncSession]:
+    structlog.contextvars.bind_contextvars(tenant_id=str(credential.tenant_id))
+    async with database.tenant_session(credential.tenant_id) as session:
+        yield session
+
+
+# scope="function": commit (or roll back) before the response goes out, so a failed
+# commit is a 500 the client sees, never a 200 for lost work.
+TenantSession = Annotated[AsyncSession, Depends(get_tenant_session, scope="function")]
+
+
+async def get_principal(
+    session: TenantSession, credential: Annotated[Credential, Depends(get_credential)]
+) -> Principal:
+    return await confirm_principal(session, credential)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal, scope="function")]
+
+
+def require_role(minimum: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through callers whose role is at least ``minimum``."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.role.at_least(minimum):
+            raise Forbidden(
+                f"This action needs the '{minimum}' role or higher", details={"your_role": principal.role}
+            )
+        return principal
+
+    return check
+
+
+AnalystPrincipal = Annotated[Principal, Depends(require_role(Role.ANALYST), scope="function")]
+AdminPrincipal = Annotated[Principal, Depends(require_role(Role.ADMIN), scope="function")]
+OwnerPrincipal = Annotated[Principal, Depends(require_role(Role.OWNER), scope="function")]
+
+
+@dataclass(frozen=True)
+class Pagination:
+    limit: int
+    offset: int
+
+
+def pagination(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+) -> Pagination:
+    return Pagination(limit=limit, offset=offset)
+
+
+PageParams = Annotated[Pagination, Depends(pagination)]

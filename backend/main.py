@@ -1,0 +1,112 @@
+"""The Dyocense API: ``create_app()`` builds it; ``app`` is what uvicorn serves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from backend.config import Settings, get_settings
+from backend.routes import api_keys, auth, health, planned, tenant, users
+from backend.services.tenant.notifications import LoggingActivationNotifier
+from backend.utils.database import Database
+from backend.utils.database_urls import resolve_database_urls
+from backend.utils.errors import install_error_handlers
+from backend.utils.logging import configure_logging
+from backend.utils.metrics import APP_INFO
+from backend.utils.observability import RequestContextMiddleware, configure_tracing, instrument_engine
+from backend.utils.rate_limit import RateLimiter
+
+logger = structlog.get_logger(__name__)
+
+OPENAPI_TAGS = [
+    {"name": "operations", "description": "Health, readiness and Prometheus metrics."},
+    {"name": "tenants", "description": "Sign-up and the caller's tenant (a business)."},
+    {"name": "auth", "description": "Sign-in, token refresh, logout and account activation."},
+    {
+        "name": "users",
+        "description": "People in the tenant and their roles (owner > admin > analyst > viewer).",
+    },
+    {"name": "api-keys", "description": "Keys for scripts; send as `X-API-Key` or `Authorization: Bearer`."},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(level=settings.observability.log_level, json=settings.log_json)
+    configure_tracing(
+        settings.observability, version=settings.version, environment=settings.environment.value
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        urls = await asyncio.to_thread(resolve_database_urls, settings.database)
+        database = Database(urls.app, settings.database)
+        try:
+            await database.verify_role_is_safe()
+        except BaseException:
+            await database.dispose()
+            raise
+        instrument_engine(database.engine)
+        app.state.settings = settings
+        app.state.database = database
+        app.state.rate_limiter = RateLimiter(database, settings.auth.secret_key.get_secret_value())
+        app.state.activation_notifier = LoggingActivationNotifier()
+        APP_INFO.labels(version=settings.version, environment=settings.environment.value).set(1)
+        logger.info("startup", environment=settings.environment.value, embedded_database=urls.embedded)
+        try:
+            yield
+        finally:
+            await database.dispose()
+            logger.info("shutdown")
+
+    app = FastAPI(
+        title=f"{settings.app_name} API",
+        version=settings.version,
+        description=(
+            "Decision intelligence for small and medium businesses: metrics, SMART goals, forecasts, "
+            "causal evidence, optimal plans and an AI coach. Every error body is "
+            '`{"error": {"code", "message", "details"}}`.'
+        ),
+        openapi_tags=OPENAPI_TAGS,
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
+
+    app.include_router(health.router)
+    app.include_router(tenant.router)
+    app.include_router(auth.router)
+    app.include_router(users.router)
+    app.include_router(api_keys.router)
+    app.include_router(planned.router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn backend.main:app` builds the app on first access, not on every import
+    # (tests import this module and build their own apps with their own settings).
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

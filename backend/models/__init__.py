@@ -1,0 +1,41 @@
+"""SQLAlchemy models, one module per aggregate; importing this registers them all."""
+
+from backend.models.base import Base
+from backend.models.benchmark import ExternalBenchmark
+from backend.models.coaching import EMBEDDING_DIMENSIONS, CoachingMessage, CoachingSession
+from backend.models.credential import ApiKey, RefreshToken
+from backend.models.data_source import DataSource
+from backend.models.evidence import EvidenceEdge
+from backend.models.forecast import Forecast
+from backend.models.goal import GoalStatus, SmartGoal
+from backend.models.llm_usage import LlmUsage
+from backend.models.metric import BusinessMetric
+from backend.models.optimization import OptimizationRun
+from backend.models.rate_limit import RateLimitCounter
+from backend.models.tenant import Tenant
+from backend.models.user import Role, User
+
+__all__ = [
+    "EMBEDDING_DIMENSIONS",
+    "ApiKey",
+    "Base",
+    "BusinessMetric",
+    "CoachingMessage",
+    "CoachingSession",
+    "DataSource",
+    "EvidenceEdge",
+    "ExternalBenchmark",
+    "Forecast",
+    "GoalStatus",
+    "LlmUsage",
+    "OptimizationRun",
+    "RateLimitCounter",
+    "RefreshToken",
+    "Role",
+    "SmartGoal",
+    "Tenant",
+    "User",
+]
+
+# Tables without tenant_id on purpose; every other table is tenant-scoped under RLS.
+GLOBAL_TABLES = frozenset({"tenants", "external_benchmarks", "rate_limit_counters"})

@@ -1,0 +1,55 @@
+"""API keys for scripts (admin)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from backend.dependencies import AdminPrincipal, PageParams, TenantSession
+from backend.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from backend.schemas.common import Page
+from backend.services.auth import api_keys as service
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=error_responses(401, 403))
+
+
+@router.post(
+    "",
+    response_model=ApiKeyCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key (the secret is shown once)",
+    responses=error_responses(422),
+)
+async def create_api_key(
+    body: ApiKeyCreate, session: TenantSession, principal: AdminPrincipal
+) -> ApiKeyCreated:
+    key, secret = await service.create_api_key(
+        session, principal, name=body.name, role=body.role, expires_in_days=body.expires_in_days
+    )
+    return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=secret)
+
+
+@router.get(
+    "", response_model=Page[ApiKeyRead], summary="List active API keys", responses=error_responses(422)
+)
+async def list_api_keys(
+    session: TenantSession, principal: AdminPrincipal, page: PageParams
+) -> Page[ApiKeyRead]:
+    keys, total = await service.list_api_keys(session, limit=page.limit, offset=page.offset)
+    return Page(
+        items=[ApiKeyRead.model_validate(k) for k in keys], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Revoke an API key",
+    responses=error_responses(404, 422),
+)
+async def revoke_api_key(key_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal) -> Response:
+    await service.revoke_api_key(session, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

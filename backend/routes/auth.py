@@ -1,0 +1,136 @@
+"""Sign-in, token refresh and logout, activation, and who am I."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import ValidationError
+
+from backend.config import Settings
+from backend.dependencies import (
+    AppDatabase,
+    AppRateLimiter,
+    AppSettings,
+    ClientIp,
+    CurrentPrincipal,
+    TenantSession,
+)
+from backend.schemas.auth import ActivateRequest, LoginRequest, MeResponse, RefreshRequest, TokenResponse
+from backend.services.auth import service
+from backend.services.auth.service import TokenPair
+from backend.services.errors import ValidationFailed
+from backend.services.users.service import get_user
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+_LOGIN_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {
+                        "username": {"type": "string", "description": "Your email"},
+                        "password": {"type": "string", "format": "password"},
+                    },
+                }
+            },
+            "application/json": {"schema": LoginRequest.model_json_schema()},
+        },
+    }
+}
+
+
+def token_response(settings: Settings, tokens: TokenPair) -> TokenResponse:
+    expires_in = int((tokens.access_expires_at - datetime.now(UTC)).total_seconds())
+    return TokenResponse(
+        access_token=tokens.access_token,
+        expires_in=max(expires_in, 0),
+        refresh_token=tokens.refresh_token,
+        refresh_expires_at=tokens.refresh_expires_at,
+    )
+
+
+async def _read_login(request: Request) -> LoginRequest:
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("application/json"):
+            return LoginRequest.model_validate(await request.json())
+        form = await request.form()
+        return LoginRequest.model_validate({"email": form.get("username"), "password": form.get("password")})
+    except ValidationError as error:
+        problems = [{"location": list(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()]
+        raise ValidationFailed(
+            "Send email (or OAuth2 'username') and password", details={"errors": problems}
+        ) from error
+    except ValueError as error:
+        raise ValidationFailed("The login body is not valid JSON or form data") from error
+
+
+@router.post(
+    "/login",
+    response_model=TokenResponse,
+    summary="Sign in with email and password (OAuth2 password form or JSON)",
+    openapi_extra=_LOGIN_BODY,
+    responses=error_responses(401, 422, 429),
+)
+async def login(
+    request: Request, settings: AppSettings, database: AppDatabase, limiter: AppRateLimiter, ip: ClientIp
+) -> TokenResponse:
+    body = await _read_login(request)
+    tokens = await service.login(
+        database, settings.auth, limiter, email=str(body.email), password=body.password, client_ip=ip
+    )
+    return token_response(settings, tokens)
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    summary="Exchange a refresh token for new tokens (rotation)",
+    responses=error_responses(401, 422),
+)
+async def refresh(body: RefreshRequest, settings: AppSettings, database: AppDatabase) -> TokenResponse:
+    """Each refresh token works once. Presenting a used one revokes every token of that sign-in."""
+    return token_response(settings, await service.refresh(database, settings.auth, body.refresh_token))
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Revoke a refresh token (and its rotation family)",
+    responses=error_responses(422),
+)
+async def logout(body: RefreshRequest, database: AppDatabase) -> Response:
+    await service.logout(database, body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/activate",
+    response_model=TokenResponse,
+    summary="Set the first password with a one-time activation token",
+    responses=error_responses(401, 422),
+)
+async def activate(body: ActivateRequest, settings: AppSettings, database: AppDatabase) -> TokenResponse:
+    tokens = await service.activate(database, settings.auth, token=body.token, password=body.password)
+    return token_response(settings, tokens)
+
+
+@router.get("/me", response_model=MeResponse, summary="The signed-in caller", responses=error_responses(401))
+async def me(session: TenantSession, principal: CurrentPrincipal) -> MeResponse:
+    user = await get_user(session, principal.actor_id)
+    return MeResponse(
+        user_id=user.id,
+        tenant_id=principal.tenant_id,
+        email=user.email,
+        full_name=user.full_name,
+        role=principal.role,
+        via_api_key=principal.api_key_id is not None,
+    )

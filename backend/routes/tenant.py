@@ -1,0 +1,85 @@
+"""Tenants: sign-up and the caller's own tenant."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from backend.dependencies import (
+    AdminPrincipal,
+    AppActivationNotifier,
+    AppDatabase,
+    AppRateLimiter,
+    AppSettings,
+    ClientIp,
+    CurrentPrincipal,
+    TenantSession,
+)
+from backend.routes.auth import token_response
+from backend.schemas.tenant import ActivationRead, TenantCreate, TenantCreated, TenantRead, TenantUpdate
+from backend.schemas.users import UserRead
+from backend.services.tenant import service
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
+
+
+@router.post(
+    "",
+    response_model=TenantCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Sign up: create a tenant and its owner",
+    responses=error_responses(403, 409, 422, 429),
+)
+async def create_tenant(
+    body: TenantCreate,
+    settings: AppSettings,
+    database: AppDatabase,
+    limiter: AppRateLimiter,
+    notifier: AppActivationNotifier,
+    ip: ClientIp,
+) -> TenantCreated:
+    """Creates the tenant and its owner. Without `owner_password`, the owner gets a one-time
+    activation token for `POST /api/v1/auth/activate` (returned here outside production)."""
+    result = await service.sign_up(
+        database,
+        settings.auth,
+        limiter,
+        notifier,
+        name=body.name,
+        owner_email=str(body.owner_email),
+        owner_password=body.owner_password,
+        owner_name=body.owner_name,
+        client_ip=ip,
+    )
+    activation = None
+    if result.activation is not None:
+        activation = ActivationRead(
+            token=None if settings.is_production else result.activation.token,
+            expires_at=result.activation.expires_at,
+        )
+    return TenantCreated(
+        tenant=TenantRead.model_validate(result.tenant),
+        owner=UserRead.model_validate(result.owner),
+        activation=activation,
+        tokens=token_response(settings, result.tokens) if result.tokens else None,
+    )
+
+
+@router.get("/me", response_model=TenantRead, summary="The caller's tenant", responses=error_responses(401))
+async def get_my_tenant(session: TenantSession, principal: CurrentPrincipal) -> TenantRead:
+    return TenantRead.model_validate(await service.get_current_tenant(session))
+
+
+@router.patch(
+    "/me",
+    response_model=TenantRead,
+    summary="Update the caller's tenant",
+    responses=error_responses(401, 403, 422),
+)
+async def update_my_tenant(
+    body: TenantUpdate, session: TenantSession, principal: AdminPrincipal
+) -> TenantRead:
+    tenant = await service.update_current_tenant(
+        session, body.model_dump(exclude_unset=True, exclude_none=True)
+    )
+    return TenantRead.model_validate(tenant)

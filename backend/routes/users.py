@@ -1,0 +1,80 @@
+"""Users of the caller's tenant."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from backend.dependencies import AdminPrincipal, AppSettings, CurrentPrincipal, PageParams, TenantSession
+from backend.schemas.common import Page
+from backend.schemas.users import UserCreate, UserInvited, UserRead, UserUpdate
+from backend.services.users import service
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401))
+
+
+@router.get("", response_model=Page[UserRead], summary="List users", responses=error_responses(422))
+async def list_users(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    page: PageParams,
+    include_inactive: Annotated[bool, Query(description="Include deactivated users.")] = False,
+) -> Page[UserRead]:
+    users, total = await service.list_users(
+        session, limit=page.limit, offset=page.offset, include_inactive=include_inactive
+    )
+    return Page(
+        items=[UserRead.model_validate(u) for u in users], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.post(
+    "",
+    response_model=UserInvited,
+    status_code=status.HTTP_201_CREATED,
+    summary="Invite a user (admin)",
+    responses=error_responses(403, 409, 422),
+)
+async def invite_user(
+    body: UserCreate, session: TenantSession, principal: AdminPrincipal, settings: AppSettings
+) -> UserInvited:
+    user, activation = await service.invite_user(
+        session, settings.auth, principal, email=str(body.email), role=body.role, full_name=body.full_name
+    )
+    return UserInvited(
+        user=UserRead.model_validate(user),
+        activation_token=None if settings.is_production else activation.token,
+        activation_expires_at=activation.expires_at,
+    )
+
+
+@router.get("/{user_id}", response_model=UserRead, summary="Get a user", responses=error_responses(404, 422))
+async def get_user(user_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> UserRead:
+    return UserRead.model_validate(await service.get_user(session, user_id))
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    summary="Change a user's role or name (admin)",
+    responses=error_responses(403, 404, 409, 422),
+)
+async def update_user(
+    user_id: uuid.UUID, body: UserUpdate, session: TenantSession, principal: AdminPrincipal
+) -> UserRead:
+    user = await service.update_user(session, principal, user_id, role=body.role, full_name=body.full_name)
+    return UserRead.model_validate(user)
+
+
+@router.delete(
+    "/{user_id}",
+    response_model=UserRead,
+    summary="Deactivate a user (admin)",
+    responses=error_responses(403, 404, 409, 422),
+)
+async def deactivate_user(user_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal) -> UserRead:
+    """The user can no longer sign in; existing tokens stop working at once."""
+    return UserRead.model_validate(await service.deactivate_user(session, principal, user_id))

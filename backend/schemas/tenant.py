@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, EmailStr, Field, field_validator
+
+from backend.schemas.auth import TokenResponse
+from backend.schemas.common import ReadModel
+from backend.schemas.users import UserRead
+
+_TIMEZONES = available_timezones()
+
+
+def _valid_timezone(value: str | None) -> str | None:
+    if value is not None and value not in _TIMEZONES:
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'America/New_York')")
+    return value
+
+
+class TenantCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["Acme Corp"])
+    owner_email: EmailStr = Field(examples=["owner@acme.com"])
+    owner_password: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Optional: activates the owner at once and returns tokens. "
+        "Without it, the owner activates with the one-time token.",
+    )
+    owner_name: str | None = Field(default=None, max_length=200)
+
+
+class TenantRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    industry: str | None
+    timezone: str
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TenantUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    industry: str | None = Field(default=None, max_length=100)
+    timezone: str | None = Field(default=None, description="IANA time zone for calendar rollups.")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+
+    _check_timezone = field_validator("timezone")(_valid_timezone)
+
+
+class ActivationRead(BaseModel):
+    token: str | None = Field(
+        description="Returned outside production only; in production it is delivered out of band."
+    )
+    expires_at: datetime
+    activate_url: str = "/api/v1/auth/activate"
+
+
+class TenantCreated(BaseModel):
+    tenant: TenantRead
+    owner: UserRead
+    activation: ActivationRead | None = Field(description="Present when no owner_password was given.")
+    tokens: TokenResponse | None = Field(description="Present when owner_password was given.")

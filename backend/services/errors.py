@@ -1,0 +1,92 @@
+"""The service layer's exception hierarchy.
+
+Services (and the pure compute modules under them) raise these; one handler in
+``backend.utils.errors`` turns them into the JSON body
+``{"error": {"code", "message", "details"}}`` with the matching HTTP status.
+Nothing here knows about HTTP beyond the status number it carries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DyocenseError(Exception):
+    """Base of every error a client is meant to see."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details: dict[str, Any] = details or {}
+
+
+class ValidationFailed(DyocenseError):
+    """Input is well-formed but breaks a rule (too little history, bad rows, …)."""
+
+    status = 422
+    code = "validation_failed"
+
+
+class NotFound(DyocenseError):
+    """The resource does not exist *for this tenant* (another tenant's row is not found)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DyocenseError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthorized(DyocenseError):
+    """Missing, invalid or expired credentials."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DyocenseError):
+    """Authenticated, but the role does not allow it."""
+
+    status = 403
+    code = "forbidden"
+
+
+class RateLimited(DyocenseError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"retry_after_seconds": retry_after, **(details or {})})
+        self.retry_after = retry_after
+
+
+class Unavailable(DyocenseError):
+    """A dependency (database, LLM, solver) cannot serve right now."""
+
+    status = 503
+    code = "unavailable"
+
+
+class NotImplementedYet(DyocenseError):
+    """A documented feature that is not built; says so instead of inventing an answer."""
+
+    status = 501
+    code = "not_implemented"
+
+
+class PayloadTooLarge(DyocenseError):
+    status = 413
+    code = "payload_too_large"

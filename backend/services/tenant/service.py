@@ -1,0 +1,128 @@
+"""Tenants: sign-up (a tenant and its owner in one unit of work) and the tenant's profile."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.config import AuthSettings
+from backend.models import Role, Tenant, User
+from backend.services.auth import repository as auth_repository
+from backend.services.auth.service import (
+    TokenPair,
+    check_password_strength,
+    hash_password_off_loop,
+    issue_tokens,
+)
+from backend.services.errors import Conflict, Forbidden, NotFound
+from backend.services.tenant.notifications import ActivationNotifier
+from backend.utils.database import Database, session_tenant
+from backend.utils.rate_limit import RateLimiter
+from backend.utils.security import hash_secret, new_opaque_token
+
+SIGNUP_WINDOW_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Activation:
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    tenant: Tenant
+    owner: User
+    activation: Activation | None
+    tokens: TokenPair | None
+
+
+def new_activation(settings: AuthSettings) -> tuple[Activation, str]:
+    """A one-time activation token and the hash to store."""
+    token = new_opaque_token()
+    expires = datetime.now(UTC) + timedelta(hours=settings.activation_token_hours)
+    return Activation(token=token, expires_at=expires), hash_secret(token)
+
+
+async def ensure_email_free(database: Database, email: str) -> None:
+    if await auth_repository.tenant_for_credential(database, "email", email) is not None:
+        raise Conflict("An account with this email already exists", details={"field": "owner_email"})
+
+
+async def sign_up(
+    database: Database,
+    settings: AuthSettings,
+    limiter: RateLimiter,
+    notifier: ActivationNotifier,
+    *,
+    name: str,
+    owner_email: str,
+    owner_password: str | None,
+    owner_name: str | None,
+    client_ip: str,
+) -> SignupResult:
+    if not settings.signup_enabled:
+        raise Forbidden("Sign-up is disabled on this deployment", code="signup_disabled")
+    await limiter.hit(
+        "signup-ip",
+        client_ip,
+        limit=settings.signup_per_ip_per_hour,
+        window_seconds=SIGNUP_WINDOW_SECONDS,
+        message="Too many sign-ups from this address",
+    )
+    if owner_password is not None:
+        check_password_strength(settings, owner_password)
+    await ensure_email_free(database, owner_email)
+    password_hash = await hash_password_off_loop(owner_password) if owner_password is not None else None
+    activation, activation_hash = (None, None) if password_hash else new_activation(settings)
+
+    tenant_id = uuid.uuid4()
+    try:
+        async with database.tenant_session(tenant_id) as session:
+            tenant = Tenant(id=tenant_id, name=name)
+            session.add(tenant)
+            await session.flush()
+            owner = User(
+                tenant_id=tenant_id,
+                email=owner_email,
+                full_name=owner_name,
+                role=Role.OWNER,
+                password_hash=password_hash,
+                activation_token_hash=activation_hash,
+                activation_expires_at=activation.expires_at if activation else None,
+                activated_at=datetime.now(UTC) if password_hash else None,
+            )
+            session.add(owner)
+            await session.flush()
+            tokens = await issue_tokens(session, settings, owner) if password_hash else None
+    except IntegrityError as error:
+        # Two sign-ups raced for the same email; the unique index decided.
+        raise Conflict(
+            "An account with this email already exists", details={"field": "owner_email"}
+        ) from error
+    if activation is not None:
+        await notifier.send_activation(
+            email=owner_email, token=activation.token, expires_at=activation.expires_at
+        )
+    return SignupResult(tenant=tenant, owner=owner, activation=activation, tokens=tokens)
+
+
+async def get_current_tenant(session: AsyncSession) -> Tenant:
+    tenant = await session.get(Tenant, session_tenant(session))
+    if tenant is None:
+        raise NotFound("Tenant not found")
+    return tenant
+
+
+async def update_current_tenant(session: AsyncSession, changes: dict[str, Any]) -> Tenant:
+    tenant = await get_current_tenant(session)
+    for field, value in changes.items():
+        setattr(tenant, field, value)
+    await session.flush()
+    await session.refresh(tenant)
+    return tenant

@@ -1,0 +1,106 @@
+"""Users within a tenant: invite, change role, deactivate. Roles: owner > admin > analyst > viewer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.config import AuthSettings
+from backend.models import Role, User
+from backend.services.auth import repository as auth_repository
+from backend.services.auth.service import Principal
+from backend.services.errors import Conflict, Forbidden, NotFound
+from backend.services.tenant.service import Activation, new_activation
+from backend.services.users import repository
+from backend.utils.database import session_tenant
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await auth_repository.user_by_id(session, user_id)
+    if user is None:
+        raise NotFound("User not found")
+    return user
+
+
+async def list_users(
+    session: AsyncSession, *, limit: int, offset: int, include_inactive: bool
+) -> tuple[list[User], int]:
+    return await repository.list_users(session, limit=limit, offset=offset, include_inactive=include_inactive)
+
+
+def _check_can_assign(principal: Principal, role: Role) -> None:
+    if not principal.role.at_least(role):
+        raise Forbidden(f"You cannot assign role '{role}', which is above your own")
+
+
+async def invite_user(
+    session: AsyncSession,
+    settings: AuthSettings,
+    principal: Principal,
+    *,
+    email: str,
+    role: Role,
+    full_name: str | None,
+) -> tuple[User, Activation]:
+    """Create a user who sets a password with the returned one-time activation token."""
+    _check_can_assign(principal, role)
+    activation, activation_hash = new_activation(settings)
+    user = User(
+        tenant_id=session_tenant(session),
+        email=email,
+        full_name=full_name,
+        role=role,
+        activation_token_hash=activation_hash,
+        activation_expires_at=activation.expires_at,
+    )
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise Conflict("An account with this email already exists", details={"field": "email"}) from error
+    return user, activation
+
+
+async def _ensure_not_last_owner(session: AsyncSession, user: User) -> None:
+    if user.role == Role.OWNER and user.is_active and await repository.count_active_owners(session) <= 1:
+        raise Conflict("A tenant must keep at least one active owner")
+
+
+async def update_user(
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    *,
+    role: Role | None,
+    full_name: str | None,
+) -> User:
+    user = await get_user(session, user_id)
+    if role is not None and role != user.role:
+        # Changing someone at or above your level, or promoting above it, needs that level.
+        _check_can_assign(principal, Role(user.role))
+        _check_can_assign(principal, role)
+        if role != Role.OWNER:
+            await _ensure_not_last_owner(session, user)
+        user.role = role
+    if full_name is not None:
+        user.full_name = full_name
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def deactivate_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+    """Deactivated users cannot sign in; their tokens stop working at the next request."""
+    user = await get_user(session, user_id)
+    _check_can_assign(principal, Role(user.role))
+    await _ensure_not_last_owner(session, user)
+    now = datetime.now(UTC)
+    user.is_active = False
+    await auth_repository.revoke_user_refresh_tokens(session, user.id, now)
+    await session.flush()
+    await session.refresh(user)
+    return user

@@ -1,0 +1,160 @@
+"""Database plumbing: the engine, tenant-scoped sessions, and the safety checks.
+
+Row-level security needs the tenant id in ``app.tenant_id`` for every transaction. The
+session kit puts the tenant in ``session.info`` and an ``after_begin`` hook runs
+``set_config('app.tenant_id', :tid, true)`` on every transaction the session begins —
+transaction-local, so nothing leaks through the pool, and set again after a mid-request
+commit. A tenant session without a tenant refuses to begin: it fails loudly instead of
+quietly seeing nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import Session, SessionTransaction
+
+from backend.config import DatabaseSettings
+
+TENANT_INFO_KEY = "tenant_id"
+
+
+class TenantContextMissing(RuntimeError):
+    """A tenant-scoped session began a transaction without a tenant (a programming error)."""
+
+
+class UnsafeDatabaseRole(RuntimeError):
+    """The application role could bypass row-level security; the app refuses to serve."""
+
+
+class TenantScopedSession(Session):
+    """The sync session behind every ``AsyncSession`` the app hands out."""
+
+
+@event.listens_for(TenantScopedSession, "after_begin")
+def _set_tenant_for_transaction(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    tenant_id = session.info.get(TENANT_INFO_KEY)
+    if tenant_id is None:
+        raise TenantContextMissing("a tenant-scoped session was used without a tenant id")
+    connection.execute(
+        text("select set_config('app.tenant_id', :tenant_id, true)"),
+        {"tenant_id": str(uuid.UUID(str(tenant_id)))},
+    )
+
+
+class Database:
+    """One PostgreSQL: the engine, the session factory and the checks the app runs at startup."""
+
+    def __init__(self, url: str, settings: DatabaseSettings) -> None:
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_timeout=settings.pool_timeout_seconds,
+            pool_pre_ping=True,
+            echo=settings.echo,
+            connect_args={
+                "server_settings": {
+                    "application_name": "dyocense-backend",
+                    "statement_timeout": str(settings.statement_timeout_ms),
+                    # Prepared plans and JIT cost more than they save on our short OLTP queries.
+                    "jit": "off",
+                }
+            },
+        )
+        self._sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=True, sync_session_class=TenantScopedSession
+        )
+
+    def session(self, tenant_id: uuid.UUID) -> AsyncSession:
+        """A new session bound to ``tenant_id``; the caller owns its transaction."""
+        session = self._sessions()
+        session.info[TENANT_INFO_KEY] = tenant_id
+        return session
+
+    @asynccontextmanager
+    async def tenant_session(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+        """A unit of work for one tenant: commits when the block succeeds, rolls back otherwise."""
+        async with self.session(tenant_id) as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    @asynccontextmanager
+    async def system_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection with no tenant: for credential lookups, rate limits and health checks.
+
+        Tenant tables show no rows here (RLS sees no tenant); it commits on success.
+        """
+        async with self.engine.begin() as connection:
+            yield connection
+
+    async def verify_role_is_safe(self) -> None:
+        """Refuse to serve as a role that bypasses RLS or owns the tables it should be fenced by."""
+        async with self.engine.connect() as connection:
+            role = (
+                await connection.execute(
+                    text(
+                        "select current_user as name, rolsuper, rolbypassrls "
+                        "from pg_roles where rolname = current_user"
+                    )
+                )
+            ).one()
+            owned = await connection.scalar(
+                text(
+                    "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "where n.nspname = current_schema() and c.relkind in ('r', 'p') "
+                    "and pg_get_userbyid(c.relowner) = current_user"
+                )
+            )
+        problems = []
+        if role.rolsuper:
+            problems.append("is a superuser")
+        if role.rolbypassrls:
+            problems.append("has BYPASSRLS")
+        if owned:
+            problems.append(
+                f"owns {owned} table(s) (row-level security does not bind table owners by default)"
+            )
+        if problems:
+            raise UnsafeDatabaseRole(
+                f"database role {role.name!r} {', '.join(problems)}; connect the API as the application "
+                "role (NOSUPERUSER, NOBYPASSRLS, not the owner)"
+            )
+
+    async def migration_revision(self) -> str | None:
+        """The revision recorded in ``alembic_version``, or None when the schema was never migrated."""
+        async with self.engine.connect() as connection:
+            exists = await connection.scalar(text("select to_regclass('alembic_version') is not null"))
+            if not exists:
+                return None
+            result: Any = await connection.scalar(text("select version_num from alembic_version"))
+            return str(result) if result is not None else None
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def session_tenant(session: AsyncSession) -> uuid.UUID:
+    """The tenant a session is bound to (repositories add it as a second fence to every query)."""
+    tenant_id = session.info.get(TENANT_INFO_KEY)
+    if tenant_id is None:
+        raise TenantContextMissing("session has no tenant")
+    return uuid.UUID(str(tenant_id))

@@ -1,0 +1,129 @@
+"""Passwords, access tokens and opaque secrets.
+
+The JWT library (python-jose) is used only here, so it can be swapped without touching
+callers. Access tokens are short-lived and carry ``type``, ``iss``, ``aud``, ``exp``,
+``sub``, ``tenant`` and ``role``; all are checked on decode. Refresh tokens, activation
+tokens and API keys are random opaque strings stored only as SHA-256 hashes (they carry
+~256 bits of entropy, so a fast hash is the right tool; passwords get argon2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jose import JWTError, jwt
+from pwdlib import PasswordHash
+
+from backend.config import AuthSettings
+
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+API_KEY_PREFIX = "dyo_"
+
+_password_hash = PasswordHash.recommended()
+# Verifying against this keeps "unknown email" as slow as "wrong password".
+_DUMMY_PASSWORD_HASH = _password_hash.hash(secrets.token_urlsafe(16))
+
+
+class InvalidToken(Exception):
+    """The token is malformed, forged, expired or of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    role: str
+    expires_at: datetime
+
+
+def hash_password(password: str) -> str:
+    return _password_hash.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Constant-work check: an absent hash still costs one argon2 verification."""
+    if password_hash is None:
+        _password_hash.verify(password, _DUMMY_PASSWORD_HASH)
+        return False
+    return _password_hash.verify(password, password_hash)
+
+
+def create_access_token(
+    settings: AuthSettings,
+    *,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    role: str,
+    now: datetime | None = None,
+) -> tuple[str, datetime]:
+    issued = now or datetime.now(UTC)
+    expires = issued + timedelta(minutes=settings.access_token_minutes)
+    claims = {
+        "type": ACCESS_TOKEN_TYPE,
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "sub": str(user_id),
+        "tenant": str(tenant_id),
+        "role": role,
+        "iat": int(issued.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": secrets.token_hex(8),
+    }
+    token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=settings.algorithm)
+    return token, expires
+
+
+def decode_access_token(settings: AuthSettings, token: str) -> AccessClaims:
+    """Verify signature (only the configured algorithm), issuer, audience, expiry and type."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != settings.algorithm:
+            raise InvalidToken("unexpected signing algorithm")
+        claims = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[settings.algorithm],
+            audience=settings.audience,
+            issuer=settings.issuer,
+            options={"require_exp": True, "require_sub": True, "require_aud": True, "require_iss": True},
+        )
+    except JWTError as error:
+        raise InvalidToken(str(error)) from error
+    if claims.get("type") != ACCESS_TOKEN_TYPE:
+        raise InvalidToken("not an access token")
+    try:
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            tenant_id=uuid.UUID(claims["tenant"]),
+            role=str(claims["role"]),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+    except (KeyError, ValueError, TypeError) as error:
+        raise InvalidToken("malformed claims") from error
+
+
+def new_opaque_token() -> str:
+    """A URL-safe random secret (refresh and activation tokens)."""
+    return secrets.token_urlsafe(32)
+
+
+def new_api_key() -> tuple[str, str]:
+    """A fresh API key and its short display prefix. The key is shown to its owner once."""
+    secret = secrets.token_urlsafe(32)
+    key = f"{API_KEY_PREFIX}{secret}"
+    return key, key[: len(API_KEY_PREFIX) + 6]
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 hex of a high-entropy secret, for storage and lookup."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def hash_rate_limit_key(key: str, secret_key: str) -> str:
+    """Keyed hash so rate-limit rows never hold a raw email or IP address."""
+    return hmac.new(secret_key.encode(), key.encode(), hashlib.sha256).hexdigest()
