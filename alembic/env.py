@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import context
 from backend.config import get_settings
 from backend.models import Base
 from backend.utils.database_urls import resolve_database_urls

@@ -94,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
 
     app.include_router(health.router)
+    if settings.observability.enable_prometheus:
+        app.include_router(health.metrics_router)
     app.include_router(tenant.router)
     app.include_router(auth.router)
     app.include_router(users.router)

@@ -14,6 +14,8 @@ from backend.schemas.health import HealthRead, ReadinessCheck, ReadinessRead
 from backend.utils.migrations import head_revision
 
 router = APIRouter(tags=["operations"])
+# Mounted only when ENABLE_PROMETHEUS is on.
+metrics_router = APIRouter(tags=["operations"])
 
 
 @router.get("/api/health", response_model=HealthRead, summary="Liveness (no database)")
@@ -49,7 +51,7 @@ async def ready(database: AppDatabase) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 
-@router.get(
+@metrics_router.get(
     "/metrics",
     summary="Prometheus metrics",
     response_class=Response,

@@ -8,6 +8,7 @@ metrics labelled by the *route template* and writes one access log line.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.config import ObservabilitySettings
 from backend.services.errors import PayloadTooLarge
+from backend.utils.errors import error_body
 from backend.utils.metrics import (
     DB_POOL_CHECKED_OUT,
     DB_POOL_OVERFLOW,
@@ -83,26 +85,59 @@ class RequestContextMiddleware:
 
         status_code = 500
         received = 0
+        response_started = False
+        rejected = False
+
+        async def send_with_request_id(message: Message) -> None:
+            nonlocal status_code, response_started
+            if message["type"] == "http.response.start":
+                if response_started:
+                    return  # the app answering after we already rejected the body
+                response_started = True
+                status_code = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            elif rejected and message["type"] == "http.response.body" and status_code != 413:
+                return
+            await send(message)
+
+        async def reject_too_large() -> None:
+            nonlocal rejected
+            rejected = True
+            body = json.dumps(
+                error_body(
+                    PayloadTooLarge.code,
+                    f"Request body exceeds {self.max_body_bytes} bytes",
+                    {"limit_bytes": self.max_body_bytes},
+                )
+            ).encode()
+            await send_with_request_id(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_request_id({"type": "http.response.body", "body": body})
 
         async def receive_limited() -> Message:
             nonlocal received
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise PayloadTooLarge(
-                        f"request body exceeds {self.max_body_bytes} bytes",
-                        details={"limit_bytes": self.max_body_bytes},
-                    )
+                    # Chunked bodies have no length up front: answer 413 now, and let the app
+                    # see a client that went away (its own late response is dropped).
+                    await reject_too_large()
+                    return {"type": "http.disconnect"}
             return message
 
-        async def send_with_request_id(message: Message) -> None:
-            nonlocal status_code
-            if message["type"] == "http.response.start":
-                status_code = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-            await send(message)
+        declared = headers.get(b"content-length", b"")
+        too_large_up_front = declared.isdigit() and int(declared) > self.max_body_bytes
 
         started = time.perf_counter()
         with self.tracer.start_as_current_span(f"{method} request", kind=SpanKind.SERVER) as span:
@@ -112,7 +147,10 @@ class RequestContextMiddleware:
                     trace_id=format(context.trace_id, "032x"), span_id=format(context.span_id, "016x")
                 )
             try:
-                await self.app(scope, receive_limited, send_with_request_id)
+                if too_large_up_front:
+                    await reject_too_large()
+                else:
+                    await self.app(scope, receive_limited, send_with_request_id)
             finally:
                 duration = time.perf_counter() - started
                 route = _route_template(scope)

@@ -1,0 +1,67 @@
+# Dyocense backend — developer commands. Run `make help` for the list.
+# Everything runs from a local virtualenv (.venv) on Python 3.11+; the database is the
+# embedded PostgreSQL (under .data/) unless DATABASE_URL/DATABASE_OWNER_URL are set.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8001
+
+export PYTHONPATH := $(CURDIR)
+# One BLAS/OpenMP thread per process: statsmodels fits otherwise oversubscribe the cores.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.DEFAULT_GOAL := help
+.PHONY: help setup dev test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-v4.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-v4.txt
+	@touch $@
+
+setup: $(VENV)/.installed ## Create .venv and install pinned dependencies
+
+db-up: setup ## Start (or attach to) the embedded PostgreSQL
+	$(PY) -m backend.cli db up
+
+db-down: setup ## Stop the embedded PostgreSQL
+	$(PY) -m backend.cli db down
+
+db-status: setup ## Is the embedded PostgreSQL running?
+	$(PY) -m backend.cli db status
+
+db-shell: db-up ## psql into the database (as the owner role)
+	$(PY) -m backend.cli db shell
+
+migrate: db-up ## Apply migrations (alembic upgrade head)
+	$(PY) -m backend.cli migrate
+
+migrate-create: db-up ## Draft a migration: make migrate-create m="add thing"
+	@msg="$(m)"; if [ -z "$$msg" ]; then printf "Migration name: "; read msg; fi; \
+	  $(PY) -m backend.cli migrate-create "$$msg"
+
+migrate-rollback: db-up ## Roll back one migration
+	$(PY) -m backend.cli migrate-rollback
+
+dev: migrate ## Run the API with reload on http://localhost:8001
+	$(BIN)/uvicorn backend.main:app --reload --reload-dir backend --host 127.0.0.1 --port $(PORT)
+
+test: setup ## Run the test suite (starts the embedded PostgreSQL itself)
+	$(BIN)/pytest
+
+lint: setup ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check backend tests alembic
+	$(BIN)/ruff format --check backend tests alembic
+	$(BIN)/mypy
+
+format: setup ## Apply ruff formatting and safe fixes
+	$(BIN)/ruff format backend tests alembic
+	$(BIN)/ruff check --fix backend tests alembic

@@ -1,0 +1,107 @@
+"""Test fixtures: a real PostgreSQL (the embedded server), schema built by the migrations.
+
+The suite uses its own database (``dyocense_test``) on the embedded server, dropped and
+migrated once per run; the app connects as the application role, so row-level security
+applies to every test. Tests isolate themselves by creating fresh tenants.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from backend.config import AuthSettings, DatabaseSettings, ObservabilitySettings, Settings
+from backend.main import create_app
+from backend.utils.database_urls import DatabaseUrls, resolve_database_urls
+from backend.utils.embedded_db import EmbeddedPostgres
+from backend.utils.migrations import upgrade
+
+TEST_DATABASE = "dyocense_test"
+TEST_SECRET_KEY = "test-secret-key-0123456789-0123456789-abcdef"
+
+# Statistical code must not oversubscribe the two cores of CI machines.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+
+def embedded_settings() -> DatabaseSettings:
+    """Embedded server settings, ignoring any DATABASE_URL in the environment."""
+    return DatabaseSettings(url=None, owner_url=None)
+
+
+@pytest.fixture(scope="session")
+def embedded_server() -> EmbeddedPostgres:
+    settings = embedded_settings()
+    server = EmbeddedPostgres(settings.embedded_data_dir, settings.embedded_port)
+    server.ensure_running()
+    return server
+
+
+@pytest.fixture(scope="session")
+def database_urls(embedded_server: EmbeddedPostgres) -> DatabaseUrls:
+    embedded_server.drop_database(TEST_DATABASE)
+    urls = resolve_database_urls(embedded_settings(), database=TEST_DATABASE)
+    upgrade(urls.owner, urls.app_role)
+    return urls
+
+
+def make_settings(urls: DatabaseUrls, **auth_overrides: object) -> Settings:
+    auth = {
+        "secret_key": SecretStr(TEST_SECRET_KEY),
+        "signup_per_ip_per_hour": 100_000,
+        "login_per_ip_per_15min": 100_000,
+        **auth_overrides,
+    }
+    return Settings(
+        environment="test",
+        trust_forwarded_for=True,
+        database=DatabaseSettings(url=SecretStr(urls.app), owner_url=SecretStr(urls.owner), pool_size=5),
+        auth=AuthSettings(**auth),
+        observability=ObservabilitySettings(log_level="WARNING", log_json=False),
+    )
+
+
+@pytest.fixture(scope="session")
+def settings(database_urls: DatabaseUrls) -> Settings:
+    return make_settings(database_urls)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+def client_for(application: FastAPI) -> httpx.AsyncClient:
+    # raise_app_exceptions=False: an unhandled error is observed as the 500 a client gets.
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(app) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+async def app_engine(database_urls: DatabaseUrls) -> AsyncIterator[AsyncEngine]:
+    """A raw engine as the application role, for SQL-level isolation tests."""
+    engine = create_async_engine(database_urls.app)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def owner_engine(database_urls: DatabaseUrls) -> AsyncIterator[AsyncEngine]:
+    """The owner role: for catalog inspection only (RLS is forced on it too)."""
+    engine = create_async_engine(database_urls.owner)
+    yield engine
+    await engine.dispose()

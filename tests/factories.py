@@ -1,0 +1,69 @@
+"""Plain factory functions for tests (no magic): tenants, users, tokens through the API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+DEFAULT_PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass
+class TenantContext:
+    tenant_id: uuid.UUID
+    owner_id: uuid.UUID
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def unique_email(prefix: str = "owner") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+async def create_tenant(
+    client: httpx.AsyncClient, *, name: str = "Test Co", password: str = DEFAULT_PASSWORD
+) -> TenantContext:
+    email = unique_email()
+    response = await client.post(
+        "/api/v1/tenants", json={"name": name, "owner_email": email, "owner_password": password}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return TenantContext(
+        tenant_id=uuid.UUID(body["tenant"]["id"]),
+        owner_id=uuid.UUID(body["owner"]["id"]),
+        email=email,
+        password=password,
+        access_token=body["tokens"]["access_token"],
+        refresh_token=body["tokens"]["refresh_token"],
+    )
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def invite_and_activate(
+    client: httpx.AsyncClient, tenant: TenantContext, *, role: str, password: str = DEFAULT_PASSWORD
+) -> tuple[uuid.UUID, dict[str, str]]:
+    """A new user of ``tenant`` with ``role``, activated; returns its id and auth headers."""
+    invited = await client.post(
+        "/api/v1/users", headers=tenant.headers, json={"email": unique_email(role), "role": role}
+    )
+    assert invited.status_code == 201, invited.text
+    body = invited.json()
+    activated = await client.post(
+        "/api/v1/auth/activate", json={"token": body["activation_token"], "password": password}
+    )
+    assert activated.status_code == 200, activated.text
+    return uuid.UUID(body["user"]["id"]), {"Authorization": f"Bearer {activated.json()['access_token']}"}
