@@ -1,0 +1,174 @@
+"""Plain data shapes shared by every optimizer template: options, results, what-if changes.
+
+These are Pydantic models so the HTTP layer can serve and persist them as JSON
+without translation; nothing here touches a solver, a database or HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SolverName = Literal["cbc", "highs"]
+
+SolveStatus = Literal["optimal", "feasible", "infeasible", "unbounded", "time_limit", "not_solved"]
+"""Outcome of a solve.
+
+``feasible`` means a plan that satisfies every constraint was found but the solver
+stopped (time limit) before proving it is the best; ``gap`` then says how far from
+proven optimal it may be. ``time_limit`` means the clock ran out with no plan at all.
+"""
+
+ObjectiveSense = Literal["minimize", "maximize"]
+
+
+class SolveOptions(BaseModel):
+    """How to solve: which solver, how long, how close to proven optimal is good enough."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    solver: SolverName = "cbc"
+    time_limit_seconds: float = Field(30.0, gt=0, le=3600)
+    relative_gap: float = Field(
+        1e-6, ge=0, le=0.5, description="stop a MIP when the proven gap to optimal is below this fraction"
+    )
+    explain_infeasibility: bool = Field(
+        True, description="on an infeasible model, search for a small set of conflicting constraint groups"
+    )
+
+
+class ConstraintReport(BaseModel):
+    """One constraint of the plan as the owner would name it, with how tight it is."""
+
+    name: str
+    kind: str
+    description: str
+    slack: float
+    binding: bool
+    shadow_price: float | None = Field(
+        None, description="change in the objective per unit of extra right-hand side (LPs only)"
+    )
+
+
+class ConflictGroup(BaseModel):
+    """A group of constraints that takes part in making the model infeasible."""
+
+    group: str
+    kind: str
+    description: str
+
+
+class ConflictReport(BaseModel):
+    """A small set of constraint groups that cannot all hold at once."""
+
+    groups: list[ConflictGroup]
+    minimal: bool = Field(
+        description="true when dropping any one of the groups was checked to make the model feasible"
+    )
+    checks: int = Field(description="feasibility solves spent finding the set")
+
+
+class ModelSize(BaseModel):
+    variables: int
+    integer_variables: int
+    constraints: int
+
+
+class Timings(BaseModel):
+    validate_seconds: float = 0.0
+    build_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    explain_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+
+class OptimizationResult(BaseModel):
+    """What a template run returns: status, objective, the plan, and why it looks the way it does."""
+
+    template: str
+    solver: SolverName
+    status: SolveStatus
+    objective_sense: ObjectiveSense
+    objective_label: str
+    objective: float | None
+    best_bound: float | None = Field(None, description="proven bound on the objective (MIPs)")
+    gap: float | None = Field(None, description="relative distance between objective and best bound")
+    is_mip: bool
+    decisions: dict[str, float] = Field(
+        default_factory=dict, description="decision name to value; zero-valued binaries may be omitted"
+    )
+    summary: dict[str, float] = Field(default_factory=dict, description="totals an owner reads first")
+    binding_constraints: list[ConstraintReport] = Field(default_factory=list)
+    reduced_costs: dict[str, float] = Field(default_factory=dict, description="LPs only")
+    conflict: ConflictReport | None = None
+    explanation: list[str] = Field(default_factory=list)
+    size: ModelSize
+    timings: Timings
+
+
+class RawSolveResult(BaseModel):
+    """Result of solving a model given as a file (MPS), with no template around it."""
+
+    name: str
+    solver: SolverName
+    status: SolveStatus
+    objective: float | None
+    best_bound: float | None = None
+    gap: float | None = None
+    values: dict[str, float] = Field(default_factory=dict)
+    size: ModelSize
+    timings: Timings
+
+
+ChangeOp = Literal["set", "scale", "add", "append", "remove"]
+
+
+class Change(BaseModel):
+    """One edit to a template's parameters, addressed by a JSON-pointer-like path.
+
+    Path segments walk objects by key and lists by index or by an item's identifying
+    field (``name``, ``sku``, ``id``); ``*`` means every item, optionally filtered by
+    ``where``. Examples: ``{"path": "/total_budget", "op": "scale", "value": 1.1}``,
+    ``{"path": "/employees/alice/unavailable", "op": "append", "value": {"day": "mon"}}``,
+    ``{"path": "/products/*/unit_cost", "op": "scale", "value": 1.05, "where": {"supplier": "B"}}``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, pattern=r"^/")
+    op: ChangeOp
+    value: Any = None
+    where: dict[str, Any] | None = None
+    label: str | None = Field(None, max_length=200, description="how to show this change to a person")
+
+
+class ValueDiff(BaseModel):
+    name: str
+    baseline: float
+    scenario: float
+    delta: float
+
+
+class WhatIfResult(BaseModel):
+    """A baseline and a changed scenario side by side, with what moved."""
+
+    changes: list[Change]
+    baseline: OptimizationResult
+    scenario: OptimizationResult
+    objective_delta: float | None
+    objective_delta_pct: float | None
+    decision_diffs: list[ValueDiff]
+    summary_diffs: list[ValueDiff]
+    explanation: list[str]
+
+
+class TemplateInfo(BaseModel):
+    """What the templates endpoint shows: name, purpose, input schema and a worked example."""
+
+    name: str
+    title: str
+    description: str
+    objective_sense: ObjectiveSense
+    input_schema: dict[str, Any]
+    example: dict[str, Any]
