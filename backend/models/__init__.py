@@ -9,7 +9,7 @@ from backend.models.evidence import EvidenceEdge
 from backend.models.forecast import Forecast
 from backend.models.goal import GoalStatus, SmartGoal
 from backend.models.llm_usage import LlmUsage
-from backend.models.metric import BusinessMetric
+from backend.models.metric import BusinessMetric, MetricDefinition
 from backend.models.optimization import OptimizationRun
 from backend.models.rate_limit import RateLimitCounter
 from backend.models.tenant import Tenant
@@ -28,6 +28,7 @@ __all__ = [
     "Forecast",
     "GoalStatus",
     "LlmUsage",
+    "MetricDefinition",
     "OptimizationRun",
     "RateLimitCounter",
     "RefreshToken",

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, Double, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import CheckConstraint, Date, DateTime, Double, ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, TenantEntityMixin, TimestampMixin
@@ -51,3 +51,4 @@ class SmartGoal(TenantEntityMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default=GoalStatus.DRAFT, server_default=GoalStatus.DRAFT)
     owner_id: Mapped[uuid.UUID | None]
     parent_id: Mapped[uuid.UUID | None]
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import DateTime, Double, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base
+from backend.models.base import Base, TimestampMixin
 
 
 class BusinessMetric(Base):
@@ -31,3 +31,21 @@ class BusinessMetric(Base):
     dimensions: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     source: Mapped[str] = mapped_column(String(100), default="manual", server_default="manual")
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MetricDefinition(TimestampMixin, Base):
+    """The tenant's metric catalog: what a metric means and how it aggregates by default.
+
+    Created on first ingest (aggregation inferred from the name) or declared up front;
+    first/last timestamps and point counts are computed from ``business_metrics``.
+    """
+
+    __tablename__ = "metric_definitions"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    unit: Mapped[str | None] = mapped_column(String(30))
+    description: Mapped[str | None] = mapped_column(String(500))
+    aggregation: Mapped[str] = mapped_column(String(10))

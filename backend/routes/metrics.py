@@ -1,0 +1,263 @@
+"""Business metrics: batch ingest, file upload, the catalog, queries and deletion."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+
+from backend.dependencies import AdminPrincipal, AnalystPrincipal, CurrentPrincipal, PageParams, TenantSession
+from backend.schemas.common import Page
+from backend.schemas.metrics import (
+    Aggregation,
+    IngestRead,
+    MetricBatchIn,
+    MetricDefinitionIn,
+    MetricDeleteRead,
+    MetricQueryRead,
+    MetricRead,
+    SeriesPointRead,
+    SeriesRead,
+    UploadErrorRead,
+    UploadPreviewPoint,
+    UploadRead,
+)
+from backend.services.errors import PayloadTooLarge, ValidationFailed
+from backend.services.metrics import service
+from backend.services.metrics.buckets import FILL_MODES, parse_bucket
+from backend.services.metrics.points import DIMENSION_KEY_PATTERN, METRIC_NAME_PATTERN, Point, localize
+from backend.services.metrics.repository import CatalogEntry, PointFilter
+from backend.services.tenant.service import get_current_tenant
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=error_responses(401, 422))
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+PREVIEW_POINTS = 20
+MetricPath = Annotated[str, Path(pattern=METRIC_NAME_PATTERN, description="Metric name.")]
+
+
+async def _tenant_zone(session: TenantSession) -> ZoneInfo:
+    return ZoneInfo((await get_current_tenant(session)).timezone)
+
+
+def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    if name is None:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValidationFailed(f"unknown time zone {name!r}", details={"field": "tz"}) from error
+
+
+def _filters(
+    metric: str, start: datetime | None, end: datetime | None, dims: list[str], zone: ZoneInfo
+) -> PointFilter:
+    dimensions: dict[str, str] = {}
+    for item in dims:
+        key, sep, value = item.partition(":")
+        if not sep or not key or not value:
+            raise ValidationFailed(
+                f"dimension filter {item!r} must look like key:value", details={"field": "dim"}
+            )
+        dimensions[key] = value
+    start_ts = localize(start, zone) if start else None
+    end_ts = localize(end, zone) if end else None
+    if start_ts and end_ts and end_ts <= start_ts:
+        raise ValidationFailed("end must be after start", details={"field": "end"})
+    return PointFilter(metric=metric, start=start_ts, end=end_ts, dimensions=dimensions)
+
+
+def _catalog_read(entry: CatalogEntry) -> MetricRead:
+    return MetricRead.model_validate(entry, from_attributes=True)
+
+
+@router.post(
+    "",
+    response_model=IngestRead,
+    summary="Ingest a batch of points (idempotent, all-or-nothing)",
+    responses=error_responses(403, 413),
+)
+async def ingest_metrics(
+    body: MetricBatchIn, session: TenantSession, principal: AnalystPrincipal
+) -> IngestRead:
+    """Up to 10,000 points. The same (metric, ts, dimensions) again updates the value. One invalid
+    point rejects the whole batch with a 422 listing every bad point by index."""
+    zone = await _tenant_zone(session)
+    points = [Point(p.metric, localize(p.ts, zone), p.value, p.dimensions) for p in body.points]
+    result = await service.ingest_points(session, points, source=body.source)
+    return IngestRead.model_validate(result, from_attributes=True)
+
+
+@router.post(
+    "/upload",
+    response_model=UploadRead,
+    summary="Upload a CSV or .xlsx file of points (dry run available)",
+    responses=error_responses(403, 413),
+)
+async def upload_metrics(
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8) or .xlsx, at most 20 MiB.")],
+    dry_run: Annotated[bool, Form(description="Parse and validate only; write nothing.")] = False,
+    layout: Annotated[Literal["auto", "long", "wide"], Form()] = "auto",
+) -> UploadRead:
+    """Long layout `metric,timestamp,value[,dimension…]` or wide `date,<metric>,…`. Any bad row rejects
+    the file with a 422 whose details list rows and reasons; nothing is written unless every row is valid."""
+    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(
+            f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", details={"limit_bytes": MAX_UPLOAD_BYTES}
+        )
+    zone = await _tenant_zone(session)
+    parsed = await asyncio.to_thread(
+        service.parse_upload, file.file, filename=file.filename or "upload.csv", zone=zone, layout=layout
+    )
+    if parsed.error_count:
+        raise ValidationFailed(
+            f"{parsed.error_count} row problem(s); nothing was written",
+            details={
+                "errors": [
+                    UploadErrorRead.model_validate(e, from_attributes=True).model_dump()
+                    for e in parsed.errors
+                ],
+                "error_count": parsed.error_count,
+                "rows_read": parsed.rows_read,
+            },
+        )
+    if not parsed.points:
+        raise ValidationFailed("the file has no data rows")
+    result = None if dry_run else await service.ingest_points(session, parsed.points, source="upload")
+    return UploadRead(
+        dry_run=dry_run,
+        layout=parsed.layout,
+        rows_read=parsed.rows_read,
+        points=len(parsed.points),
+        metrics=sorted({p.metric for p in parsed.points}),
+        preview=[
+            UploadPreviewPoint(metric=p.metric, ts=p.ts, value=p.value, dimensions=dict(p.dimensions))
+            for p in parsed.points[:PREVIEW_POINTS]
+        ],
+        result=IngestRead.model_validate(result, from_attributes=True) if result else None,
+    )
+
+
+@router.get("", response_model=Page[MetricRead], summary="The metric catalog")
+async def list_metrics(
+    session: TenantSession, principal: CurrentPrincipal, page: PageParams
+) -> Page[MetricRead]:
+    entries, total = await service.list_catalog(session, limit=page.limit, offset=page.offset)
+    return Page(items=[_catalog_read(e) for e in entries], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.put(
+    "/{name}/definition",
+    response_model=MetricRead,
+    summary="Declare or describe a metric (unit, description, default aggregation)",
+    responses=error_responses(403),
+)
+async def define_metric(
+    name: MetricPath, body: MetricDefinitionIn, session: TenantSession, principal: AnalystPrincipal
+) -> MetricRead:
+    entry = await service.declare_metric(
+        session, name, unit=body.unit, description=body.description, aggregation=body.aggregation
+    )
+    return _catalog_read(entry)
+
+
+@router.get(
+    "/{name}",
+    response_model=MetricQueryRead,
+    summary="Raw points, or a rollup by bucket",
+    responses=error_responses(404),
+)
+async def query_metric(
+    name: MetricPath,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    page: PageParams,
+    bucket: Annotated[
+        str | None,
+        Query(description="hour, day, week, month, quarter, year, or e.g. '15 minutes'. Omit for raw."),
+    ] = None,
+    agg: Annotated[Aggregation | None, Query(description="Defaults to the metric's aggregation.")] = None,
+    start: Annotated[datetime | None, Query(description="Inclusive; tenant time zone if no offset.")] = None,
+    end: Annotated[datetime | None, Query(description="Exclusive.")] = None,
+    tz: Annotated[str | None, Query(description="IANA zone for calendar buckets; default: tenant's.")] = None,
+    dim: Annotated[list[str], Query(description="Dimension filter key:value (repeatable).")] = [],  # noqa: B006
+    group_by: Annotated[
+        str | None, Query(pattern=DIMENSION_KEY_PATTERN, description="One dimension.")
+    ] = None,
+    fill: Annotated[
+        Literal["none", "null", "zero", "previous"], Query(description="Gap filling for empty buckets.")
+    ] = "none",
+) -> MetricQueryRead:
+    assert set(FILL_MODES) == {"none", "null", "zero", "previous"}
+    zone = _zone(tz, await _tenant_zone(session))
+    filters = _filters(name, start, end, dim, zone)
+    entry = await service.get_catalog_entry(session, name)
+    if bucket is None:
+        rows, total = await service.raw_points(session, filters, limit=page.limit, offset=page.offset)
+        points = [
+            SeriesPointRead(ts=r.ts, value=r.value, dimensions=r.dimensions, source=r.source) for r in rows
+        ]
+        return MetricQueryRead(
+            metric=name,
+            unit=entry.unit,
+            bucket=None,
+            aggregation=None,
+            timezone=zone.key,
+            start=filters.start,
+            end=filters.end,
+            group_by=None,
+            total=total,
+            series=[SeriesRead(group=None, points=points)],
+        )
+    parsed_bucket = parse_bucket(bucket)
+    used_agg, series, range_start, range_end = await service.rollup(
+        session, filters, bucket=parsed_bucket, aggregation=agg, zone=zone, group_by=group_by, fill=fill
+    )
+    return MetricQueryRead(
+        metric=name,
+        unit=entry.unit,
+        bucket=parsed_bucket.label,
+        aggregation=used_agg,
+        timezone=zone.key,
+        start=range_start,
+        end=range_end,
+        group_by=group_by,
+        total=None,
+        series=[
+            SeriesRead(
+                group=s.group,
+                points=[
+                    SeriesPointRead(ts=v.ts, value=v.value, count=v.count, filled=v.filled) for v in s.values
+                ],
+            )
+            for s in series
+        ],
+    )
+
+
+@router.delete(
+    "/{name}",
+    response_model=MetricDeleteRead,
+    summary="Delete a metric, or its points in a time range (admin)",
+    responses=error_responses(403, 404),
+)
+async def delete_metric(
+    name: MetricPath,
+    session: TenantSession,
+    principal: AdminPrincipal,
+    start: Annotated[datetime | None, Query()] = None,
+    end: Annotated[datetime | None, Query()] = None,
+) -> MetricDeleteRead:
+    """Without start/end, every point and the catalog entry go; with a range, only those points."""
+    zone = await _tenant_zone(session)
+    filters = _filters(name, start, end, [], zone)
+    deleted = await service.delete_metric(session, filters)
+    return MetricDeleteRead(
+        metric=name, deleted_points=deleted, definition_deleted=start is None and end is None
+    )

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from backend.services.metrics.points import (
+    AGGREGATIONS,
+    MAX_DIMENSIONS,
+    METRIC_NAME_PATTERN,
+    dimensions_problem,
+)
+from backend.services.metrics.service import MAX_BATCH_POINTS
+
+MetricName = Field(pattern=METRIC_NAME_PATTERN, examples=["revenue"], description="Lowercase slug.")
+Aggregation = Literal["sum", "avg", "min", "max", "last", "count"]
+assert set(AGGREGATIONS) == set(Aggregation.__args__)  # type: ignore[attr-defined]
+
+
+class MetricPointIn(BaseModel):
+    metric: str = MetricName
+    ts: datetime = Field(description="ISO 8601; without an offset it is read in the tenant's time zone.")
+    value: float
+    dimensions: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_DIMENSIONS,
+        examples=[{"channel": "ads", "store": "north"}],
+        description="Small string map; keys are lowercase slugs.",
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("value must be a finite number")
+        return value
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dimensions(cls, value: dict[str, str]) -> dict[str, str]:
+        problem = dimensions_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class MetricBatchIn(BaseModel):
+    points: list[MetricPointIn] = Field(min_length=1, max_length=MAX_BATCH_POINTS)
+    source: str = Field(default="manual", max_length=50, pattern=r"^[a-z0-9_:.-]+$")
+
+
+class IngestRead(BaseModel):
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int = Field(description="Points identical to what was stored.")
+    duplicates_in_batch: int = Field(
+        description="Repeated (metric, ts, dimensions) in the batch; the last won."
+    )
+    metrics: list[str]
+
+
+class UploadErrorRead(BaseModel):
+    row: int = Field(description="Line in the file; the header is row 1.")
+    column: str | None
+    message: str
+
+
+class UploadPreviewPoint(BaseModel):
+    metric: str
+    ts: datetime
+    value: float
+    dimensions: dict[str, str]
+
+
+class UploadRead(BaseModel):
+    dry_run: bool
+    layout: Literal["long", "wide"]
+    rows_read: int
+    points: int
+    metrics: list[str]
+    preview: list[UploadPreviewPoint] = Field(description="The first parsed points.")
+    result: IngestRead | None = Field(description="What was written (absent on a dry run).")
+
+
+class MetricDefinitionIn(BaseModel):
+    unit: str | None = Field(default=None, max_length=30, examples=["USD"])
+    description: str | None = Field(default=None, max_length=500)
+    aggregation: Aggregation | None = Field(
+        default=None, description="How the metric adds up over a period; inferred from the name when omitted."
+    )
+
+
+class MetricRead(BaseModel):
+    name: str
+    unit: str | None
+    description: str | None
+    aggregation: Aggregation
+    first_ts: datetime | None
+    last_ts: datetime | None
+    points: int
+
+
+class SeriesPointRead(BaseModel):
+    ts: datetime = Field(description="Raw timestamp, or the start of the bucket.")
+    value: float | None
+    count: int | None = Field(default=None, description="Points in the bucket (rollups).")
+    filled: bool = Field(default=False, description="True for an empty bucket filled by the gap rule.")
+    dimensions: dict[str, str] | None = Field(default=None, description="Raw points only.")
+    source: str | None = Field(default=None, description="Raw points only.")
+
+
+class SeriesRead(BaseModel):
+    group: str | None = Field(description="Value of the group_by dimension (null when not grouped).")
+    points: list[SeriesPointRead]
+
+
+class MetricQueryRead(BaseModel):
+    metric: str
+    unit: str | None
+    bucket: str | None = Field(description="Null for raw points.")
+    aggregation: Aggregation | None
+    timezone: str
+    start: datetime | None
+    end: datetime | None
+    group_by: str | None
+    total: int | None = Field(description="Raw points matching (for paging); null for rollups.")
+    series: list[SeriesRead]
+
+
+class MetricDeleteRead(BaseModel):
+    metric: str
+    deleted_points: int
+    definition_deleted: bool

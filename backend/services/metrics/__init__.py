@@ -1,0 +1,1 @@
+"""Business metrics: time-series ingest, rollups and the metric catalog."""

@@ -1,0 +1,86 @@
+"""Metric points as plain data, with the naming and dimension rules every path shares."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+DIMENSION_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,49}$"
+MAX_DIMENSIONS = 8
+MAX_DIMENSION_VALUE_LENGTH = 100
+AGGREGATIONS = ("sum", "avg", "min", "max", "last", "count")
+
+_METRIC_NAME = re.compile(METRIC_NAME_PATTERN)
+_DIMENSION_KEY = re.compile(DIMENSION_KEY_PATTERN)
+# Name fragments that say how a metric aggregates over time when nobody declared it.
+_LEVEL_WORDS = ("stock", "inventory", "level", "balance", "headcount", "on_hand", "backlog")
+_RATE_WORDS = ("rate", "ratio", "pct", "percent", "margin", "conversion", "avg", "average", "score", "price")
+
+
+@dataclass(frozen=True)
+class Point:
+    metric: str
+    ts: datetime  # time-zone aware
+    value: float
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+
+
+def metric_name_problem(name: str) -> str | None:
+    if not _METRIC_NAME.match(name):
+        return "metric names are lowercase slugs: a letter, then letters, digits or '_' (at most 64)"
+    return None
+
+
+def dimensions_problem(dimensions: Mapping[str, object]) -> str | None:
+    if len(dimensions) > MAX_DIMENSIONS:
+        return f"at most {MAX_DIMENSIONS} dimensions per point"
+    for key, value in dimensions.items():
+        if not _DIMENSION_KEY.match(key):
+            return f"dimension name {key!r} must be a lowercase slug (a letter, then letters, digits or '_')"
+        if not isinstance(value, str) or not value or len(value) > MAX_DIMENSION_VALUE_LENGTH:
+            return (
+                f"dimension {key!r} needs a non-empty text value of at most "
+                f"{MAX_DIMENSION_VALUE_LENGTH} characters"
+            )
+    return None
+
+
+def value_problem(value: float) -> str | None:
+    return None if math.isfinite(value) else "value must be a finite number"
+
+
+def dimensions_key(dimensions: Mapping[str, str]) -> str:
+    """Canonical text of a dimension map: the same dimensions always give the same key."""
+    if not dimensions:
+        return ""
+    return json.dumps(dict(sorted(dimensions.items())), separators=(",", ":"), ensure_ascii=False)
+
+
+def localize(ts: datetime, zone: tzinfo) -> datetime:
+    """Timestamps without an offset are read in the tenant's time zone."""
+    return ts.replace(tzinfo=zone) if ts.tzinfo is None else ts
+
+
+def default_aggregation(metric: str) -> str:
+    """How a metric adds up over a period when it was never declared: levels take the last value,
+    rates average, everything else (revenue, orders, spend, …) sums."""
+    if any(word in metric for word in _LEVEL_WORDS):
+        return "last"
+    if any(word in metric for word in _RATE_WORDS):
+        return "avg"
+    return "sum"
+
+
+def deduplicate(points: Iterable[Point]) -> tuple[list[Point], int]:
+    """Keep the last point for each (metric, dimensions, ts); return them and how many were dropped."""
+    latest: dict[tuple[str, str, datetime], Point] = {}
+    count = 0
+    for point in points:
+        count += 1
+        latest[(point.metric, dimensions_key(point.dimensions), point.ts)] = point
+    return list(latest.values()), count - len(latest)

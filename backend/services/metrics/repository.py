@@ -1,0 +1,248 @@
+"""Every query of the metrics feature. Writes go through one set-based upsert.
+
+The rollup SQL groups by ``date_trunc(unit, ts, zone)`` for calendar buckets and
+``date_bin(interval, ts, origin)`` for fixed ones; both run unchanged on a plain table
+and on a TimescaleDB hypertable, served by the ``(tenant_id, metric, ts)`` index.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.models import BusinessMetric, MetricDefinition
+from backend.services.metrics.buckets import FIXED_ORIGIN, Bucket
+from backend.services.metrics.points import Point, dimensions_key
+from backend.utils.database import session_tenant
+
+_UPSERT = """
+with incoming as (
+    select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[], $7::text[])
+        as u(metric, dimensions_key, ts, value, dimensions, source)
+), written as (
+    insert into business_metrics as m (tenant_id, metric, dimensions_key, ts, value, dimensions, source)
+    select $1, metric, dimensions_key, ts, value, dimensions::jsonb, source from incoming
+    on conflict (tenant_id, metric, dimensions_key, ts) do update
+        set value = excluded.value, dimensions = excluded.dimensions, source = excluded.source,
+            ingested_at = now()
+        where (m.value, m.source) is distinct from (excluded.value, excluded.source)
+    returning (xmax = 0) as inserted
+)
+select count(*) filter (where inserted) as inserted, count(*) filter (where not inserted) as updated
+from written
+"""
+
+_AGGREGATE_SQL = {
+    "sum": "sum(value)",
+    "avg": "avg(value)",
+    "min": "min(value)",
+    "max": "max(value)",
+    "count": "count(*)::float8",
+    "last": "(array_agg(value order by ts desc))[1]",
+}
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    inserted: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    unit: str | None
+    description: str | None
+    aggregation: str
+    first_ts: datetime | None
+    last_ts: datetime | None
+    points: int
+
+
+async def upsert_points(session: AsyncSession, points: Sequence[Point], source: str) -> UpsertCounts:
+    """One statement for the whole batch (deduplicated by the caller): insert or update by natural key."""
+    if not points:
+        return UpsertCounts(0, 0)
+    connection = await session.connection()  # begins the transaction: the tenant is set
+    raw: Any = (await connection.get_raw_connection()).driver_connection
+    row = await raw.fetchrow(
+        _UPSERT,
+        session_tenant(session),
+        [p.metric for p in points],
+        [dimensions_key(p.dimensions) for p in points],
+        [p.ts for p in points],
+        [p.value for p in points],
+        [json.dumps(dict(p.dimensions)) for p in points],
+        [source] * len(points),
+    )
+    return UpsertCounts(inserted=int(row["inserted"]), updated=int(row["updated"]))
+
+
+async def ensure_definitions(session: AsyncSession, aggregations: dict[str, str]) -> None:
+    """Catalog entries for metrics seen for the first time (existing declarations are kept)."""
+    if not aggregations:
+        return
+    tenant = session_tenant(session)
+    statement = insert(MetricDefinition).values(
+        [
+            {"tenant_id": tenant, "name": name, "aggregation": agg}
+            for name, agg in sorted(aggregations.items())
+        ]
+    )
+    await session.execute(statement.on_conflict_do_nothing(index_elements=["tenant_id", "name"]))
+
+
+async def upsert_definition(
+    session: AsyncSession, name: str, *, unit: str | None, description: str | None, aggregation: str
+) -> None:
+    statement = insert(MetricDefinition).values(
+        tenant_id=session_tenant(session),
+        name=name,
+        unit=unit,
+        description=description,
+        aggregation=aggregation,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["tenant_id", "name"],
+        set_={"unit": unit, "description": description, "aggregation": aggregation, "updated_at": func.now()},
+    )
+    await session.execute(statement)
+
+
+async def get_definition(session: AsyncSession, name: str) -> MetricDefinition | None:
+    return await session.get(MetricDefinition, (session_tenant(session), name))
+
+
+async def catalog(
+    session: AsyncSession, *, limit: int, offset: int, names: Sequence[str] | None = None
+) -> tuple[list[CatalogEntry], int]:
+    tenant = session_tenant(session)
+    where = "d.tenant_id = :tenant" + (" and d.name = any(:names)" if names is not None else "")
+    params: dict[str, Any] = {"tenant": tenant, "limit": limit, "offset": offset, "names": list(names or [])}
+    total = await session.scalar(text(f"select count(*) from metric_definitions d where {where}"), params)  # noqa: S608
+    rows = await session.execute(
+        text(
+            "select d.name, d.unit, d.description, d.aggregation, s.first_ts, s.last_ts, s.points "  # noqa: S608
+            "from metric_definitions d left join lateral ("
+            "  select min(ts) as first_ts, max(ts) as last_ts, count(*) as points from business_metrics m "
+            "  where m.tenant_id = d.tenant_id and m.metric = d.name) s on true "
+            f"where {where} order by d.name limit :limit offset :offset"
+        ),
+        params,
+    )
+    entries = [
+        CatalogEntry(r.name, r.unit, r.description, r.aggregation, r.first_ts, r.last_ts, int(r.points or 0))
+        for r in rows
+    ]
+    return entries, int(total or 0)
+
+
+@dataclass(frozen=True)
+class PointFilter:
+    metric: str
+    start: datetime | None
+    end: datetime | None
+    dimensions: dict[str, str]
+
+
+def _where(filters: PointFilter) -> tuple[str, dict[str, Any]]:
+    clauses = ["tenant_id = :tenant", "metric = :metric"]
+    params: dict[str, Any] = {"metric": filters.metric}
+    if filters.start is not None:
+        clauses.append("ts >= :start")
+        params["start"] = filters.start
+    if filters.end is not None:
+        clauses.append("ts < :end")
+        params["end"] = filters.end
+    if filters.dimensions:
+        clauses.append("dimensions @> cast(:dimensions as jsonb)")
+        params["dimensions"] = json.dumps(filters.dimensions)
+    return " and ".join(clauses), params
+
+
+async def raw_points(
+    session: AsyncSession, filters: PointFilter, *, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    where, params = _where(filters)
+    params.update(tenant=session_tenant(session), limit=limit, offset=offset)
+    total = await session.scalar(text(f"select count(*) from business_metrics where {where}"), params)  # noqa: S608
+    rows = await session.execute(
+        text(
+            "select ts, value, dimensions, source from business_metrics "  # noqa: S608
+            f"where {where} order by ts, dimensions_key limit :limit offset :offset"
+        ),
+        params,
+    )
+    return list(rows), int(total or 0)
+
+
+async def rollup(
+    session: AsyncSession,
+    filters: PointFilter,
+    *,
+    bucket: Bucket,
+    aggregation: str,
+    zone: str,
+    group_by: str | None,
+) -> list[Any]:
+    """Rows of (bucket, group_value, value, points) ordered by group then bucket."""
+    where, params = _where(filters)
+    params["tenant"] = session_tenant(session)
+    if bucket.unit is not None:
+        bucket_sql = "date_trunc(:unit, ts, :zone)"
+        params.update(unit=bucket.unit, zone=zone)
+    else:
+        bucket_sql = "date_bin(:interval, ts, :origin)"
+        params.update(interval=bucket.interval, origin=FIXED_ORIGIN)
+    group_sql = "dimensions ->> :group_key" if group_by else "null::text"
+    if group_by:
+        params["group_key"] = group_by
+    statement = text(
+        f"select {bucket_sql} as bucket, {group_sql} as group_value, "  # noqa: S608
+        f"{_AGGREGATE_SQL[aggregation]} as value, count(*) as points "
+        f"from business_metrics where {where} group by 1, 2 order by 2 nulls first, 1"
+    )
+    return list(await session.execute(statement, params))
+
+
+async def data_range(session: AsyncSession, filters: PointFilter) -> tuple[datetime | None, datetime | None]:
+    where, params = _where(filters)
+    params["tenant"] = session_tenant(session)
+    row = (
+        await session.execute(text(f"select min(ts), max(ts) from business_metrics where {where}"), params)  # noqa: S608
+    ).one()
+    return row[0], row[1]
+
+
+async def delete_points(session: AsyncSession, filters: PointFilter) -> int:
+    statement = delete(BusinessMetric).where(
+        BusinessMetric.tenant_id == session_tenant(session), BusinessMetric.metric == filters.metric
+    )
+    if filters.start is not None:
+        statement = statement.where(BusinessMetric.ts >= filters.start)
+    if filters.end is not None:
+        statement = statement.where(BusinessMetric.ts < filters.end)
+    result: Any = await session.execute(statement)
+    return int(result.rowcount or 0)
+
+
+async def delete_definition(session: AsyncSession, name: str) -> None:
+    await session.execute(
+        delete(MetricDefinition).where(
+            MetricDefinition.tenant_id == session_tenant(session), MetricDefinition.name == name
+        )
+    )
+
+
+async def metric_exists(session: AsyncSession, name: str) -> bool:
+    statement = select(func.count()).where(
+        MetricDefinition.tenant_id == session_tenant(session), MetricDefinition.name == name
+    )
+    return bool(await session.scalar(statement))

@@ -1,0 +1,146 @@
+"""Metrics rules: all-or-nothing ingest, the catalog, rollups with time zones and gap filling."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.services.errors import NotFound, ValidationFailed
+from backend.services.metrics import repository
+from backend.services.metrics.buckets import Bucket, FilledValue, bucket_starts, fill_gaps
+from backend.services.metrics.points import Point, deduplicate, default_aggregation
+from backend.services.metrics.repository import CatalogEntry, PointFilter
+from backend.services.metrics.upload import ParsedUpload, csv_rows, parse_rows, xlsx_rows
+
+MAX_BATCH_POINTS = 10_000
+MAX_UPLOAD_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+    duplicates_in_batch: int
+    metrics: list[str]
+
+
+@dataclass(frozen=True)
+class Series:
+    group: str | None
+    values: list[FilledValue]
+
+
+async def ingest_points(session: AsyncSession, points: Sequence[Point], *, source: str) -> IngestResult:
+    """Write validated points idempotently: the same (metric, ts, dimensions) updates, never duplicates.
+
+    Runs in the caller's transaction, so a failure leaves nothing written.
+    """
+    unique, duplicates = deduplicate(points)
+    metrics = sorted({point.metric for point in unique})
+    await repository.ensure_definitions(session, {name: default_aggregation(name) for name in metrics})
+    counts = await repository.upsert_points(session, unique, source)
+    return IngestResult(
+        received=len(points),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        unchanged=len(unique) - counts.inserted - counts.updated,
+        duplicates_in_batch=duplicates,
+        metrics=metrics,
+    )
+
+
+def parse_upload(stream: IO[bytes], *, filename: str, zone: ZoneInfo, layout: str) -> ParsedUpload:
+    """CPU-bound: call it in a worker thread."""
+    lower = filename.lower()
+    if lower.endswith(".xlsx"):
+        rows: Any = xlsx_rows(stream)
+    elif lower.endswith((".csv", ".txt")) or "." not in lower:
+        rows = csv_rows(stream)
+    else:
+        raise ValidationFailed("upload a .csv or .xlsx file", details={"filename": filename})
+    return parse_rows(rows, zone=zone, layout=layout, max_rows=MAX_UPLOAD_ROWS)
+
+
+async def declare_metric(
+    session: AsyncSession, name: str, *, unit: str | None, description: str | None, aggregation: str | None
+) -> CatalogEntry:
+    await repository.upsert_definition(
+        session,
+        name,
+        unit=unit,
+        description=description,
+        aggregation=aggregation or default_aggregation(name),
+    )
+    entries, _ = await repository.catalog(session, limit=1, offset=0, names=[name])
+    return entries[0]
+
+
+async def list_catalog(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[CatalogEntry], int]:
+    return await repository.catalog(session, limit=limit, offset=offset)
+
+
+async def get_catalog_entry(session: AsyncSession, name: str) -> CatalogEntry:
+    entries, _ = await repository.catalog(session, limit=1, offset=0, names=[name])
+    if not entries:
+        raise NotFound(f"Metric {name!r} not found", details={"metric": name})
+    return entries[0]
+
+
+async def raw_points(
+    session: AsyncSession, filters: PointFilter, *, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    await get_catalog_entry(session, filters.metric)
+    return await repository.raw_points(session, filters, limit=limit, offset=offset)
+
+
+async def rollup(
+    session: AsyncSession,
+    filters: PointFilter,
+    *,
+    bucket: Bucket,
+    aggregation: str | None,
+    zone: ZoneInfo,
+    group_by: str | None,
+    fill: str,
+) -> tuple[str, list[Series], datetime | None, datetime | None]:
+    """Aggregated series (one per group); returns the aggregation used and the covered range."""
+    entry = await get_catalog_entry(session, filters.metric)
+    agg = aggregation or entry.aggregation
+    rows = await repository.rollup(
+        session, filters, bucket=bucket, aggregation=agg, zone=zone.key, group_by=group_by
+    )
+    observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
+    for row in rows:
+        value = float(row.value) if row.value is not None else None
+        observed[row.group_value][row.bucket] = (value, int(row.points))
+    start, end = filters.start, filters.end
+    if fill != "none" and (start is None or end is None):
+        first, last = await repository.data_range(session, filters)
+        start = start or first
+        # Exclusive end just past the last point, so the bucket holding it is included.
+        end = end or (last + timedelta(microseconds=1) if last is not None else None)
+    if fill == "none" or start is None or end is None:
+        series = [Series(group, fill_gaps(values, [], "none")) for group, values in observed.items()]
+        return agg, series, start, end
+    starts = bucket_starts(bucket, start, end, zone)
+    series = [
+        Series(group, fill_gaps(observed.get(group, {}), starts, fill))
+        for group in (list(observed) or [None])
+    ]
+    return agg, series, start, end
+
+
+async def delete_metric(session: AsyncSession, filters: PointFilter) -> int:
+    await get_catalog_entry(session, filters.metric)
+    deleted = await repository.delete_points(session, filters)
+    if filters.start is None and filters.end is None:
+        await repository.delete_definition(session, filters.metric)
+    return deleted

@@ -1,0 +1,246 @@
+"""Metrics through the API: idempotent all-or-nothing ingest, uploads, rollups, isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.factories import TenantContext, create_tenant, invite_and_activate
+
+
+def _points(
+    metric: str, values: list[float], start: datetime, step: timedelta, **dimensions: str
+) -> list[dict]:
+    return [
+        {"metric": metric, "ts": (start + i * step).isoformat(), "value": v, "dimensions": dimensions}
+        for i, v in enumerate(values)
+    ]
+
+
+async def _ingest(client: httpx.AsyncClient, tenant: TenantContext, points: list[dict]) -> dict:
+    response = await client.post("/api/v1/metrics", headers=tenant.headers, json={"points": points})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _raw_count(client: httpx.AsyncClient, tenant: TenantContext, metric: str) -> int:
+    response = await client.get(f"/api/v1/metrics/{metric}", headers=tenant.headers)
+    return int(response.json()["total"]) if response.status_code == 200 else 0
+
+
+async def test_same_batch_twice_is_idempotent(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    points = _points(
+        "revenue", [10, 20, 30], datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=1), channel="ads"
+    )
+    first = await _ingest(client, tenant, points)
+    second = await _ingest(client, tenant, points)
+    assert (first["inserted"], first["updated"]) == (3, 0)
+    assert (second["inserted"], second["updated"], second["unchanged"]) == (0, 0, 3)
+    assert await _raw_count(client, tenant, "revenue") == 3
+    changed = await _ingest(client, tenant, [{**points[0], "value": 11}])
+    assert (changed["inserted"], changed["updated"]) == (0, 1)
+    raw = (await client.get("/api/v1/metrics/revenue", headers=tenant.headers)).json()
+    assert [p["value"] for p in raw["series"][0]["points"]] == [11, 20, 30]
+
+
+async def test_dimensions_distinguish_points_and_duplicates_in_batch_collapse(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    ts = "2026-01-01T00:00:00+00:00"
+    result = await _ingest(
+        client,
+        tenant,
+        [
+            {"metric": "orders", "ts": ts, "value": 1, "dimensions": {"store": "north"}},
+            {"metric": "orders", "ts": ts, "value": 2, "dimensions": {"store": "south"}},
+            {"metric": "orders", "ts": ts, "value": 3, "dimensions": {"store": "north"}},
+        ],
+    )
+    assert (result["inserted"], result["duplicates_in_batch"]) == (2, 1)
+    raw = (await client.get("/api/v1/metrics/orders", headers=tenant.headers)).json()
+    assert sorted(p["value"] for p in raw["series"][0]["points"]) == [2, 3]
+
+
+async def test_one_bad_point_rejects_the_batch_and_lists_each_problem(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    good = _points("revenue", [1, 2], datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=1))
+    bad = [
+        *good,
+        {"metric": "Bad Name", "ts": "2026-01-05T00:00:00Z", "value": 1},
+        {"metric": "revenue", "ts": "not a time", "value": 1},
+        {"metric": "revenue", "ts": "2026-01-06T00:00:00Z", "value": 1, "dimensions": {"Store": "x"}},
+    ]
+    response = await client.post("/api/v1/metrics", headers=tenant.headers, json={"points": bad})
+    assert response.status_code == 422
+    indexes = {tuple(e["location"][:3]) for e in response.json()["error"]["details"]["errors"]}
+    assert indexes == {("body", "points", "2"), ("body", "points", "3"), ("body", "points", "4")}
+    assert await _raw_count(client, tenant, "revenue") == 0
+    assert (await client.get("/api/v1/metrics", headers=tenant.headers)).json()["total"] == 0
+
+
+async def test_batch_limit_is_enforced(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    points = _points("clicks", [1.0] * 10_001, datetime(2026, 1, 1, tzinfo=UTC), timedelta(minutes=1))
+    response = await client.post("/api/v1/metrics", headers=tenant.headers, json={"points": points})
+    assert response.status_code == 422
+
+
+async def test_each_aggregation_on_a_known_series(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    start = datetime(2026, 2, 2, tzinfo=UTC)  # a Monday
+    await _ingest(client, tenant, _points("sales", [4, 1, 7, 2], start, timedelta(hours=6)))
+    expected = {"sum": 14, "avg": 3.5, "min": 1, "max": 7, "last": 2, "count": 4}
+    for agg, value in expected.items():
+        response = await client.get(
+            "/api/v1/metrics/sales", headers=tenant.headers, params={"bucket": "day", "agg": agg, "tz": "UTC"}
+        )
+        assert response.status_code == 200, response.text
+        points = response.json()["series"][0]["points"]
+        assert [(p["value"], p["count"]) for p in points] == [(value, 4)], agg
+
+
+async def test_day_buckets_in_new_york_across_dst(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    # Hourly points from 2026-03-07 05:00Z (local midnight EST) for 72 hours;
+    # DST starts 2026-03-08 02:00 local.
+    await _ingest(
+        client, tenant, _points("visits", [1.0] * 72, datetime(2026, 3, 7, 5, tzinfo=UTC), timedelta(hours=1))
+    )
+    response = await client.get(
+        "/api/v1/metrics/visits",
+        headers=tenant.headers,
+        params={"bucket": "day", "agg": "sum", "tz": "America/New_York"},
+    )
+    days = response.json()["series"][0]["points"]
+    # Local days hold 24, 23 (spring forward) and 24 hours; the last hour falls on 2026-03-10 local.
+    assert [p["value"] for p in days] == [24, 23, 24, 1]
+    assert [p["ts"] for p in days[:2]] == ["2026-03-07T05:00:00Z", "2026-03-08T05:00:00Z"]
+    assert days[2]["ts"] == "2026-03-09T04:00:00Z"
+
+
+async def test_gap_filling_grouping_and_dimension_filters(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    day = timedelta(days=1)
+    await _ingest(
+        client, tenant, _points("spend", [5, 0, 7], datetime(2026, 4, 1, tzinfo=UTC), 2 * day, channel="ads")
+    )
+    await _ingest(
+        client, tenant, _points("spend", [1], datetime(2026, 4, 2, tzinfo=UTC), day, channel="email")
+    )
+    params = {"bucket": "day", "tz": "UTC", "start": "2026-04-01T00:00:00Z", "end": "2026-04-06T00:00:00Z"}
+    zero = await client.get(
+        "/api/v1/metrics/spend",
+        headers=tenant.headers,
+        params={**params, "fill": "zero", "dim": "channel:ads"},
+    )
+    assert [p["value"] for p in zero.json()["series"][0]["points"]] == [5, 0, 0, 0, 7]
+    assert [p["filled"] for p in zero.json()["series"][0]["points"]] == [False, True, False, True, False]
+    grouped = await client.get(
+        "/api/v1/metrics/spend", headers=tenant.headers, params={**params, "group_by": "channel"}
+    )
+    by_group = {s["group"]: [p["value"] for p in s["points"]] for s in grouped.json()["series"]}
+    assert by_group == {"ads": [5, 0, 7], "email": [1]}
+
+
+async def test_catalog_declarations_and_inferred_aggregation(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(
+        client, tenant, _points("stock_level", [10, 8], datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=1))
+    )
+    declared = await client.put(
+        "/api/v1/metrics/revenue/definition",
+        headers=tenant.headers,
+        json={"unit": "USD", "description": "Net sales"},
+    )
+    assert declared.status_code == 200 and declared.json()["points"] == 0
+    catalog = {
+        m["name"]: m for m in (await client.get("/api/v1/metrics", headers=tenant.headers)).json()["items"]
+    }
+    assert catalog["stock_level"]["aggregation"] == "last" and catalog["stock_level"]["points"] == 2
+    assert catalog["revenue"]["aggregation"] == "sum" and catalog["revenue"]["unit"] == "USD"
+
+
+async def test_csv_upload_dry_run_then_commit(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    csv = "date,revenue,orders\n2026-01-01,100,4\n2026-01-02,120,5\n"
+    files = {"file": ("sales.csv", csv.encode(), "text/csv")}
+    dry = await client.post(
+        "/api/v1/metrics/upload", headers=tenant.headers, files=files, data={"dry_run": "true"}
+    )
+    assert dry.status_code == 200 and dry.json()["points"] == 4 and dry.json()["result"] is None
+    assert await _raw_count(client, tenant, "revenue") == 0
+    real = await client.post("/api/v1/metrics/upload", headers=tenant.headers, files=files)
+    assert real.json()["result"]["inserted"] == 4
+    assert await _raw_count(client, tenant, "orders") == 2
+
+
+async def test_csv_upload_with_bad_rows_reports_them_and_writes_nothing(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    csv = "metric,timestamp,value\nrevenue,2026-01-01,10\nrevenue,2026-13-01,10\nrevenue,2026-01-03,abc\n"
+    response = await client.post(
+        "/api/v1/metrics/upload",
+        headers=tenant.headers,
+        files={"file": ("bad.csv", csv.encode(), "text/csv")},
+    )
+    assert response.status_code == 422
+    errors = response.json()["error"]["details"]["errors"]
+    assert [(e["row"], e["column"]) for e in errors] == [(3, "timestamp"), (4, "value")]
+    assert await _raw_count(client, tenant, "revenue") == 0
+
+
+async def test_viewer_reads_but_cannot_ingest_and_only_admin_deletes(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(
+        client, tenant, _points("revenue", [1, 2, 3], datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=1))
+    )
+    _, viewer = await invite_and_activate(client, tenant, role="viewer")
+    _, analyst = await invite_and_activate(client, tenant, role="analyst")
+    assert (await client.get("/api/v1/metrics/revenue", headers=viewer)).status_code == 200
+    points = _points("revenue", [9], datetime(2026, 2, 1, tzinfo=UTC), timedelta(days=1))
+    assert (await client.post("/api/v1/metrics", headers=viewer, json={"points": points})).status_code == 403
+    assert (await client.delete("/api/v1/metrics/revenue", headers=analyst)).status_code == 403
+    ranged = await client.delete(
+        "/api/v1/metrics/revenue",
+        headers=tenant.headers,
+        params={"start": "2026-01-02T00:00:00Z", "end": "2026-01-03T00:00:00Z"},
+    )
+    assert ranged.json()["deleted_points"] == 1 and ranged.json()["definition_deleted"] is False
+    whole = await client.delete("/api/v1/metrics/revenue", headers=tenant.headers)
+    assert whole.json()["deleted_points"] == 2
+    assert (await client.get("/api/v1/metrics/revenue", headers=tenant.headers)).status_code == 404
+
+
+async def test_metrics_never_cross_tenants(client: httpx.AsyncClient) -> None:
+    a = await create_tenant(client)
+    b = await create_tenant(client)
+    await _ingest(client, b, _points("revenue", [100], datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=1)))
+    assert (await client.get("/api/v1/metrics", headers=a.headers)).json()["total"] == 0
+    assert (await client.get("/api/v1/metrics/revenue", headers=a.headers)).status_code == 404
+    assert (await client.delete("/api/v1/metrics/revenue", headers=a.headers)).status_code == 404
+    # A writing the same metric name creates A's own series and leaves B's alone.
+    await _ingest(client, a, _points("revenue", [1], datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=1)))
+    b_points = (await client.get("/api/v1/metrics/revenue", headers=b.headers)).json()["series"][0]["points"]
+    assert [p["value"] for p in b_points] == [100]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"bucket": "fortnight"},
+        {"tz": "Mars/Base"},
+        {"dim": "nocolon"},
+        {"start": "2026-02-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+    ],
+)
+async def test_query_validation_errors(client: httpx.AsyncClient, params: dict) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(
+        client, tenant, _points("revenue", [1], datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=1))
+    )
+    response = await client.get("/api/v1/metrics/revenue", headers=tenant.headers, params=params)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_failed"
