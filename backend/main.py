@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from backend.config import Settings, get_settings
-from backend.routes import api_keys, auth, health, metrics, planned, tenant, users
+from backend.routes import api_keys, auth, goals, health, metrics, planned, tenant, users
 from backend.services.tenant.notifications import LoggingActivationNotifier
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
@@ -34,6 +34,7 @@ OPENAPI_TAGS = [
     },
     {"name": "api-keys", "description": "Keys for scripts; send as `X-API-Key` or `Authorization: Bearer`."},
     {"name": "metrics", "description": "KPIs as time series: ingest, upload, catalog and rollups."},
+    {"name": "goals", "description": "SMART goals whose progress is computed from metrics."},
 ]
 
 
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)
     app.include_router(api_keys.router)
     app.include_router(metrics.router)
+    app.include_router(goals.router)
     app.include_router(planned.router)
     return app
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request
 from backend.services.errors import NotImplementedYet
 
 PLANNED_FEATURES: dict[str, str] = {
-    "goals": "SMART goals with computed progress",
     "forecasts": "The forecaster",
     "evidence": "Causal evidence analysis",
     "optimizer": "The optimizer",

@@ -1,0 +1,30 @@
+"""Queries of the goals feature."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.models import SmartGoal
+from backend.utils.database import session_tenant
+
+
+async def get_goal(session: AsyncSession, goal_id: uuid.UUID) -> SmartGoal | None:
+    return await session.get(SmartGoal, (session_tenant(session), goal_id))
+
+
+async def list_goals(
+    session: AsyncSession, *, status: str | None, metric: str | None, limit: int, offset: int
+) -> tuple[list[SmartGoal], int]:
+    statement = select(SmartGoal).where(SmartGoal.tenant_id == session_tenant(session))
+    if status is not None:
+        statement = statement.where(SmartGoal.status == status)
+    if metric is not None:
+        statement = statement.where(SmartGoal.metric == metric)
+    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = await session.scalars(
+        statement.order_by(SmartGoal.deadline, SmartGoal.created_at, SmartGoal.id).limit(limit).offset(offset)
+    )
+    return list(rows), int(total or 0)
