@@ -12,7 +12,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from backend.config import Settings, get_settings
-from backend.routes import api_keys, auth, goals, health, metrics, planned, tenant, users
+from backend.routes import api_keys, auth, goals, health, metrics, optimizer, planned, tenant, users
+from backend.services.optimizer.service import SolverPool
 from backend.services.tenant.notifications import LoggingActivationNotifier
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
@@ -35,6 +36,11 @@ OPENAPI_TAGS = [
     {"name": "api-keys", "description": "Keys for scripts; send as `X-API-Key` or `Authorization: Bearer`."},
     {"name": "metrics", "description": "KPIs as time series: ingest, upload, catalog and rollups."},
     {"name": "goals", "description": "SMART goals whose progress is computed from metrics."},
+    {
+        "name": "optimizer",
+        "description": "Optimal plans for budget allocation, inventory reorder, staffing and product mix, "
+        "with what-if comparison of scenarios.",
+    },
 ]
 
 
@@ -63,11 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.rate_limiter = RateLimiter(database, settings.auth.secret_key.get_secret_value())
         app.state.activation_notifier = LoggingActivationNotifier()
+        app.state.optimizer_pool = SolverPool()
         APP_INFO.labels(version=settings.version, environment=settings.environment.value).set(1)
         logger.info("startup", environment=settings.environment.value, embedded_database=urls.embedded)
         try:
             yield
         finally:
+            await asyncio.to_thread(app.state.optimizer_pool.shutdown)
             await database.dispose()
             logger.info("shutdown")
 
@@ -104,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_keys.router)
     app.include_router(metrics.router)
     app.include_router(goals.router)
+    app.include_router(optimizer.router)
     app.include_router(planned.router)
     return app
 

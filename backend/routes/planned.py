@@ -13,7 +13,6 @@ from backend.services.errors import NotImplementedYet
 PLANNED_FEATURES: dict[str, str] = {
     "forecasts": "The forecaster",
     "evidence": "Causal evidence analysis",
-    "optimizer": "The optimizer",
     "coach": "The AI coach",
     "connectors": "Data connectors",
     "data-sources": "Data connectors",

@@ -32,3 +32,9 @@ APP_INFO = Gauge(
     ["version", "environment"],
     multiprocess_mode="max",
 )
+
+OPTIMIZATION_RUNS = Counter(
+    "optimization_runs",
+    "Optimizer runs stored, by template and solve status (optimal, feasible, infeasible, ...)",
+    ["template", "status"],
+)

@@ -1,0 +1,172 @@
+"""Optimizer: templates, runs (create, list, detail) and what-if scenarios of a run."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from backend.dependencies import AnalystPrincipal, CurrentPrincipal, PageParams, TenantSession
+from backend.models.optimization import OptimizationRun
+from backend.schemas.common import Page
+from backend.schemas.optimizer import (
+    OptimizationRunCreate,
+    OptimizationRunRead,
+    OptimizationRunSummary,
+    OptimizerTemplateRead,
+    SizeLimitRead,
+    WhatIfCreate,
+    WhatIfRead,
+)
+from backend.services.optimizer import list_templates, service
+from backend.services.optimizer.schemas import SolveStatus
+from backend.services.optimizer.service import SYNC_LIMITS, MetricReference, SolverPool
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=error_responses(401))
+
+
+def get_solver_pool(request: Request) -> SolverPool:
+    pool: SolverPool = request.app.state.optimizer_pool
+    return pool
+
+
+AppSolverPool = Annotated[SolverPool, Depends(get_solver_pool)]
+
+_LIMITS = "; ".join(f"`{name}` {limit.limit} {limit.unit}" for name, limit in SYNC_LIMITS.items())
+_SOLVING = (
+    "Solved synchronously with HiGHS unless `options.solver` is `cbc`; the time limit is at most "
+    f"{service.MAX_SYNC_TIME_LIMIT_SECONDS:g} s. **Size limit for a synchronous solve**: {_LIMITS}. "
+    "Larger problems belong in a background job, which the optimizer does not offer yet: they are answered "
+    "with 422 `too_large_for_synchronous_solve` stating the limit."
+)
+_REFERENCES = (
+    "**Inputs from the tenant's metrics**: any number in `params` may instead be "
+    '`{"metric": "<name>", "agg": "avg", "last": "90 days"}` (agg: avg, sum, min, max, stddev, latest; '
+    'optional `dimensions` such as `{"sku": "MUG"}` and `scale`, e.g. 14 for two weeks of a daily '
+    "average). It is resolved from `business_metrics` over the trailing window ending now, before the "
+    "solve; the run records each resolved value in `metric_inputs`. A reference with no observations in "
+    "its window is a 422."
+)
+
+
+@router.get(
+    "/templates",
+    response_model=list[OptimizerTemplateRead],
+    summary="Problem templates with their input JSON schema and an example",
+)
+async def list_optimizer_templates(principal: CurrentPrincipal) -> list[OptimizerTemplateRead]:
+    reference_schema = MetricReference.model_json_schema()
+    return [
+        OptimizerTemplateRead(
+            **info.model_dump(),
+            synchronous_limit=SizeLimitRead(
+                unit=SYNC_LIMITS[info.name].unit, limit=SYNC_LIMITS[info.name].limit
+            ),
+            metric_reference_schema=reference_schema,
+        )
+        for info in list_templates()
+    ]
+
+
+def _run_read(run: OptimizationRun) -> OptimizationRunRead:
+    return OptimizationRunRead(
+        **OptimizationRunSummary.model_validate(run).model_dump(),
+        params=run.params,
+        result=service.run_result(run),
+        metric_inputs=service.run_metric_inputs(run),
+        timings=run.timings,
+    )
+
+
+@router.post(
+    "/runs",
+    response_model=OptimizationRunRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Solve a template and store the run (analyst)",
+    description=(
+        "Validates `params` against the template (422 lists each problem with its path), solves, and "
+        "stores the run whatever its status: an infeasible run carries the conflicting constraint "
+        f"groups in `result.conflict`.\n\n{_SOLVING}\n\n{_REFERENCES}"
+    ),
+    responses=error_responses(403, 422, 503),
+)
+async def create_optimization_run(
+    body: OptimizationRunCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppSolverPool
+) -> OptimizationRunRead:
+    run = await service.create_run(
+        session, pool, template=body.template, params=body.params, options=body.options.to_solve_options()
+    )
+    return _run_read(run)
+
+
+@router.get(
+    "/runs",
+    response_model=Page[OptimizationRunSummary],
+    summary="List runs, newest first",
+    responses=error_responses(422),
+)
+async def list_optimization_runs(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    page: PageParams,
+    template: Annotated[str | None, Query(max_length=50, description="Only this template.")] = None,
+    run_status: Annotated[SolveStatus | None, Query(alias="status", description="Only this status.")] = None,
+) -> Page[OptimizationRunSummary]:
+    runs, total = await service.list_runs(
+        session, template=template, status=run_status, limit=page.limit, offset=page.offset
+    )
+    return Page(
+        items=[OptimizationRunSummary.model_validate(r) for r in runs],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/runs/{run_id}",
+    response_model=OptimizationRunRead,
+    summary="A run with its inputs, result and explanation",
+    responses=error_responses(404, 422),
+)
+async def get_optimization_run(
+    run_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+) -> OptimizationRunRead:
+    return _run_read(await service.get_run(session, run_id))
+
+
+@router.post(
+    "/runs/{run_id}/what-if",
+    response_model=WhatIfRead,
+    summary="Re-solve a run with changed inputs and compare side by side (analyst)",
+    description=(
+        'Applies `changes` to the run\'s stored inputs (e.g. `{"path": "/total_budget", "op": '
+        '"scale", "value": 1.1}` or `{"path": "/products/*/unit_cost", "op": "scale", "value": 1.05, '
+        '"where": {"supplier": "B"}}`), re-solves, and compares with the stored result: objective '
+        "change, the decisions that move, and a plain explanation. The scenario is not stored; "
+        "`scenario_params` can be posted to /runs to keep it.\n\n" + _SOLVING
+    ),
+    responses=error_responses(403, 404, 422, 503),
+)
+async def run_optimization_what_if(
+    run_id: uuid.UUID,
+    body: WhatIfCreate,
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppSolverPool,
+) -> WhatIfRead:
+    outcome = await service.what_if(
+        session,
+        pool,
+        run_id,
+        changes=body.changes,
+        options=body.options.to_solve_options(),
+        use_baseline_solver=body.options.solver is None,
+    )
+    return WhatIfRead(
+        **outcome.comparison.model_dump(),
+        baseline_run_id=outcome.baseline_run.id,
+        scenario_params=outcome.scenario_params,
+    )

@@ -1,0 +1,381 @@
+"""Optimizer runs: resolve tenant-metric inputs, solve off the event loop, store and compare.
+
+The flow of a run follows the architecture: reads first (metric references in the
+parameters are resolved from ``business_metrics``), then the pure solve in a worker
+process (:class:`SolverPool`), then the write. A run row keeps the parameters exactly
+as solved (references replaced by numbers, defaults filled in) in ``params``, the
+engine's full result JSON in ``solution`` (plus ``metric_inputs``: where each
+referenced number came from), and service-level timings in ``timings``.
+
+What-if scenarios are not stored: they are exploratory and reproducible from the stored
+baseline and the changes, and the response carries the scenario's parameters so a client
+can keep one by creating a run with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import multiprocessing
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import timedelta
+from time import perf_counter
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.models.optimization import OptimizationRun
+from backend.services.errors import NotFound, Unavailable, ValidationFailed
+from backend.services.optimizer import (
+    Change,
+    OptimizationResult,
+    SolveOptions,
+    WhatIfResult,
+    apply_changes,
+    compare_results,
+    get_template,
+    parse_params,
+    repository,
+    run_template,
+)
+from backend.services.optimizer.schemas import SolverName
+from backend.utils.metrics import OPTIMIZATION_RUNS
+
+T = TypeVar("T")
+
+DEFAULT_SOLVER: SolverName = "highs"
+"""HiGHS: the engine's benchmark measured it faster than CBC on every template."""
+
+SOLVER_WORKERS = 2
+_SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# --------------------------------------------------------------------------- solving off the loop
+
+
+def _pin_native_threads() -> None:
+    """Worker initializer: one BLAS/OpenMP thread per worker (the workers are the parallelism)."""
+    for name in _SINGLE_THREAD_ENV:
+        os.environ[name] = "1"
+    # The worker imported numpy while unpickling this function, so the variables above
+    # come too late for its BLAS; threadpoolctl limits the already-loaded pools.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+
+class SolverPool:
+    """The worker processes that run solves, one pool per app (``app.state.optimizer_pool``).
+
+    PuLP model building is pure Python and HiGHS runs in-process, so a solve in a thread
+    would hold the GIL for long stretches and stall every other request; a process keeps
+    the event loop free. Workers are spawned (not forked from a process running an event
+    loop and threads) and replaced if one dies.
+    """
+
+    def __init__(self, max_workers: int = SOLVER_WORKERS) -> None:
+        self.max_workers = max_workers
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.max_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_pin_native_threads,
+        )
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in a worker process; arguments and result must pickle."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, function, *args)
+        except BrokenProcessPool as error:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
+            raise Unavailable(
+                "The solver process stopped unexpectedly; try again",
+                details={"reason": "solver_worker_crashed"},
+            ) from error
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- size limits
+
+
+@dataclass(frozen=True)
+class SizeLimit:
+    """The largest problem solved synchronously, in a unit the client can count in its input."""
+
+    unit: str
+    limit: int
+    count: Callable[[Any], int]
+
+
+# Measured with HiGHS on the benchmark's instance generators (tests/benchmarks/bench_optimizer.py,
+# 2 shared cores): inventory 2000 products 2.1 s, staffing 100 x 7 x 3 = 2100 assignments
+# 0.67 s, product_mix 3000 products 0.33 s, budget_allocation 500 channels (the template's
+# own maximum) 0.40 s. Beyond these sizes a solve belongs in a background job.
+SYNC_LIMITS: dict[str, SizeLimit] = {
+    "budget_allocation": SizeLimit("channels", 500, lambda p: len(p.channels)),
+    "inventory": SizeLimit("products", 2000, lambda p: len(p.products)),
+    "staffing": SizeLimit(
+        "employee x day x shift assignments", 2100, lambda p: len(p.employees) * len(p.days) * len(p.shifts)
+    ),
+    "product_mix": SizeLimit("products", 3000, lambda p: len(p.products)),
+}
+MAX_SYNC_TIME_LIMIT_SECONDS = 60.0
+
+
+def check_synchronous_size(template: str, params: BaseModel) -> None:
+    """Refuse (422 ``too_large_for_synchronous_solve``) a problem beyond the synchronous limit.
+
+    No optimizer job kind is registered with the background job queue yet, so there is
+    nowhere to send a larger problem; the error states the limit so the client can split it.
+    """
+    limit = SYNC_LIMITS[template]
+    size = limit.count(params)
+    if size > limit.limit:
+        raise ValidationFailed(
+            f"{template} with {size} {limit.unit} is beyond the synchronous limit of {limit.limit}; "
+            "optimizer background jobs are not available yet",
+            code="too_large_for_synchronous_solve",
+            details={"template": template, "size": size, "unit": limit.unit, "limit": limit.limit},
+        )
+
+
+# --------------------------------------------------------------------------- metric references
+
+_WINDOW = re.compile(r"^\s*(\d{1,4})\s*(hour|day|week)s?\s*$", re.IGNORECASE)
+_WINDOW_UNITS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+_REFERENCE_KEYS = frozenset({"metric", "agg", "last", "dimensions", "scale"})
+
+
+class MetricReference(BaseModel):
+    """A parameter value taken from the tenant's metrics, e.g.
+    ``{"metric": "orders", "agg": "avg", "last": "90 days"}``.
+
+    The value is ``scale x agg(value)`` over the metric's observations in the trailing
+    window ending now, optionally only those whose dimensions contain ``dimensions``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(min_length=1, max_length=100)
+    agg: Literal["avg", "sum", "min", "max", "stddev", "latest"] = "avg"
+    last: str = Field("90 days", description="trailing window: '<n> hours|days|weeks' (n up to 9999)")
+    dimensions: dict[str, str | int | float | bool] | None = None
+    scale: float = Field(1.0, description="multiplier, e.g. 14 to turn a daily average into two weeks")
+
+    @field_validator("last")
+    @classmethod
+    def _check_window(cls, value: str) -> str:
+        match = _WINDOW.match(value)
+        if match is None or int(match.group(1)) == 0:
+            raise ValueError("must look like '90 days', '12 weeks' or '48 hours'")
+        return value
+
+    @property
+    def window(self) -> timedelta:
+        match = _WINDOW.match(self.last)
+        assert match is not None
+        return int(match.group(1)) * _WINDOW_UNITS[match.group(2).lower()]
+
+
+class MetricInput(BaseModel):
+    """Where a referenced parameter's number came from."""
+
+    path: str
+    reference: MetricReference
+    points: int
+    value: float
+
+
+def _find_references(node: Any, path: str, found: list[tuple[str, dict[str, Any]]]) -> None:
+    if isinstance(node, dict):
+        # Template parameter models forbid unknown fields and none has a "metric" field,
+        # so an object with "metric" can only be a reference.
+        if "metric" in node:
+            found.append((path, node))
+            return
+        for key, value in node.items():
+            _find_references(value, f"{path}/{key}", found)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _find_references(value, f"{path}/{index}", found)
+
+
+def _replace(doc: Any, path: str, value: float) -> None:
+    *parents, last = path.split("/")[1:]
+    for segment in parents:
+        doc = doc[int(segment)] if isinstance(doc, list) else doc[segment]
+    if isinstance(doc, list):
+        doc[int(last)] = value
+    else:
+        doc[last] = value
+
+
+async def resolve_metric_references(
+    session: AsyncSession, params: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[MetricInput]]:
+    """A copy of ``params`` with every metric reference replaced by its number.
+
+    Raises ``ValidationFailed`` listing every malformed reference and every reference with
+    no observations in its window.
+    """
+    resolved: dict[str, Any] = copy.deepcopy(dict(params))
+    found: list[tuple[str, dict[str, Any]]] = []
+    _find_references(resolved, "", found)
+    errors: list[dict[str, Any]] = []
+    inputs: list[MetricInput] = []
+    for path, raw in found:
+        try:
+            reference = MetricReference.model_validate(raw)
+        except ValidationError as exc:
+            errors += [
+                {"path": "/".join([path, *(str(p) for p in err["loc"])]), "message": err["msg"]}
+                for err in exc.errors(include_url=False, include_input=False)
+            ]
+            continue
+        aggregate = await repository.aggregate_metric(
+            session,
+            metric=reference.metric,
+            agg=reference.agg,
+            window=reference.window,
+            dimensions=reference.dimensions,
+        )
+        if aggregate.value is None:
+            errors.append(
+                {
+                    "path": path,
+                    "message": f"metric {reference.metric!r} has no observations for {reference.agg} "
+                    f"in the last {reference.last}"
+                    + (f" with dimensions {reference.dimensions}" if reference.dimensions else ""),
+                }
+            )
+            continue
+        value = reference.scale * aggregate.value
+        _replace(resolved, path, value)
+        inputs.append(MetricInput(path=path, reference=reference, points=aggregate.points, value=value))
+    if errors:
+        raise ValidationFailed(
+            f"metric references could not be resolved: {errors[0]['path']}: {errors[0]['message']}",
+            details={"errors": errors},
+        )
+    return resolved, inputs
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def run_result(run: OptimizationRun) -> OptimizationResult:
+    """The engine's result stored with ``run``."""
+    return OptimizationResult.model_validate(run.solution)
+
+
+def run_metric_inputs(run: OptimizationRun) -> list[MetricInput]:
+    return [MetricInput.model_validate(item) for item in run.solution.get("metric_inputs", [])]
+
+
+async def create_run(
+    session: AsyncSession,
+    pool: SolverPool,
+    *,
+    template: str,
+    params: Mapping[str, Any],
+    options: SolveOptions,
+) -> OptimizationRun:
+    """Resolve, validate, solve and store a run; a bad input is a 422 listing each problem's path."""
+    started = perf_counter()
+    get_template(template)
+    resolved, inputs = await resolve_metric_references(session, params)
+    parsed = parse_params(template, resolved)
+    check_synchronous_size(template, parsed)
+    solved_params = parsed.model_dump(mode="json")
+    resolved_at = perf_counter()
+    result = await pool.run(run_template, template, solved_params, options)
+    solved_at = perf_counter()
+    run = OptimizationRun(
+        template=template,
+        status=result.status,
+        solver=result.solver,
+        objective=result.objective,
+        params=solved_params,
+        solution={
+            **result.model_dump(mode="json"),
+            "metric_inputs": [item.model_dump(mode="json") for item in inputs],
+        },
+        timings={
+            **result.timings.model_dump(),
+            "resolve_inputs_seconds": resolved_at - started,
+            # The worker round trip: queueing, pickling and the engine's own total.
+            "worker_seconds": solved_at - resolved_at,
+            "service_seconds": perf_counter() - started,
+        },
+    )
+    await repository.add_run(session, run)
+    OPTIMIZATION_RUNS.labels(template=template, status=result.status).inc()
+    return run
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> OptimizationRun:
+    run = await repository.get_run(session, run_id)
+    if run is None:
+        raise NotFound("Optimization run not found", details={"run_id": str(run_id)})
+    return run
+
+
+async def list_runs(
+    session: AsyncSession, *, template: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[OptimizationRun], int]:
+    return await repository.list_runs(session, template=template, status=status, limit=limit, offset=offset)
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """A scenario of a stored run: the comparison and the parameters the scenario solved."""
+
+    baseline_run: OptimizationRun
+    comparison: WhatIfResult
+    scenario_params: dict[str, Any]
+
+
+async def what_if(
+    session: AsyncSession,
+    pool: SolverPool,
+    run_id: uuid.UUID,
+    *,
+    changes: Sequence[Change],
+    options: SolveOptions,
+    use_baseline_solver: bool = False,
+) -> WhatIf:
+    """Re-solve a stored run's parameters with ``changes`` and compare with its stored result.
+
+    With ``use_baseline_solver`` the scenario is solved by the solver that solved the run,
+    so the comparison shows the effect of the changes, not of a different solver.
+    """
+    run = await get_run(session, run_id)
+    if use_baseline_solver and run.solver is not None:
+        options = options.model_copy(update={"solver": run.solver})
+    if not changes:
+        raise ValidationFailed("a what-if needs at least one change", details={"changes": []})
+    changed = apply_changes(run.params, changes)
+    try:
+        scenario_params = parse_params(run.template, changed)
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            f"the changes make the parameters invalid: {exc.message}", details=exc.details
+        ) from None
+    check_synchronous_size(run.template, scenario_params)
+    solved_params = scenario_params.model_dump(mode="json")
+    scenario = await pool.run(run_template, run.template, solved_params, options)
+    comparison = compare_results(run_result(run), scenario, changes)
+    return WhatIf(baseline_run=run, comparison=comparison, scenario_params=solved_params)

@@ -1,0 +1,26 @@
+"""The solver pool: solves run in worker processes, and a crashed worker does not break the API."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from backend.services.errors import Unavailable
+from backend.services.optimizer import SolveOptions, get_template, run_template
+from backend.services.optimizer.service import SolverPool
+
+
+async def test_a_dead_solver_worker_is_a_503_and_the_pool_recovers() -> None:
+    pool = SolverPool(max_workers=1)
+    try:
+        with pytest.raises(Unavailable) as crashed:
+            await pool.run(os._exit, 3)
+        assert crashed.value.details == {"reason": "solver_worker_crashed"}
+        params = get_template("product_mix").example()
+        result = await pool.run(run_template, "product_mix", params, SolveOptions(solver="highs"))
+        assert result.status == "optimal"
+        assert result.objective == run_template("product_mix", params, SolveOptions(solver="highs")).objective
+        assert await pool.run(os.getpid) != os.getpid()
+    finally:
+        pool.shutdown()
