@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status
+.PHONY: help setup dev test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -61,6 +61,14 @@ lint: setup ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check backend tests alembic
 	$(BIN)/ruff format --check backend tests alembic
 	$(BIN)/mypy
+
+bench: migrate ## Benchmarks (JSON reports in .bench/): metrics API vs raw SQL, optimizer, evidence
+	$(PY) -m tests.benchmarks.bench_metrics
+	$(PY) -m tests.benchmarks.bench_optimizer
+	$(PY) -m tests.benchmarks.bench_evidence_lalonde
+
+bench-m3: setup ## The forecaster on all 3,003 M3 series (long: tens of minutes on 2 cores)
+	$(PY) -m tests.benchmarks.bench_forecaster_m3 --workers 2
 
 format: setup ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff format backend tests alembic

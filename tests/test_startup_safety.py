@@ -24,10 +24,7 @@ async def _start_with(app_url: str, urls: DatabaseUrls) -> None:
 async def test_refuses_to_start_as_superuser(
     embedded_server: EmbeddedPostgres, database_urls: DatabaseUrls
 ) -> None:
-    socket_dir = embedded_server._socket_dir()
-    superuser_url = (
-        f"postgresql+asyncpg://postgres@/{TEST_DATABASE}?host={socket_dir}&port={embedded_server.port}"
-    )
+    superuser_url = embedded_server.superuser_dsn(TEST_DATABASE).replace("postgresql://", "postgresql+asyncpg://")
     with pytest.raises(UnsafeDatabaseRole, match="is a superuser"):
         await _start_with(superuser_url, database_urls)
 

@@ -197,7 +197,7 @@ async def query_metric(
     assert set(FILL_MODES) == {"none", "null", "zero", "previous"}
     zone = _zone(tz, await _tenant_zone(session))
     filters = _filters(name, start, end, dim, zone)
-    entry = await service.get_catalog_entry(session, name)
+    definition = await service.require_definition(session, name)
     if bucket is None:
         rows, total = await service.raw_points(session, filters, limit=page.limit, offset=page.offset)
         points = [
@@ -205,7 +205,7 @@ async def query_metric(
         ]
         return MetricQueryRead(
             metric=name,
-            unit=entry.unit,
+            unit=definition.unit,
             bucket=None,
             aggregation=None,
             timezone=zone.key,
@@ -216,12 +216,13 @@ async def query_metric(
             series=[SeriesRead(group=None, points=points)],
         )
     parsed_bucket = parse_bucket(bucket)
-    used_agg, series, range_start, range_end = await service.rollup(
-        session, filters, bucket=parsed_bucket, aggregation=agg, zone=zone, group_by=group_by, fill=fill
+    used_agg = agg or definition.aggregation
+    series, range_start, range_end = await service.rollup(
+        session, filters, bucket=parsed_bucket, aggregation=used_agg, zone=zone, group_by=group_by, fill=fill
     )
     return MetricQueryRead(
         metric=name,
-        unit=entry.unit,
+        unit=definition.unit,
         bucket=parsed_bucket.label,
         aggregation=used_agg,
         timezone=zone.key,

@@ -129,6 +129,10 @@ class EmbeddedPostgres:
                 os.kill(pid, signal.SIGQUIT)
             return True
 
+    def superuser_dsn(self, database: str) -> str:
+        """libpq DSN for the superuser over the private unix socket (bootstrap, tests, benchmarks)."""
+        return f"postgresql://{_SUPERUSER}@/{database}?host={self._socket_dir()}&port={self.port}"
+
     def credentials(self) -> EmbeddedCredentials:
         return self._load_or_create_credentials()
 

@@ -78,9 +78,9 @@ def default_aggregation(metric: str) -> str:
 
 def deduplicate(points: Iterable[Point]) -> tuple[list[Point], int]:
     """Keep the last point for each (metric, dimensions, ts); return them and how many were dropped."""
-    latest: dict[tuple[str, str, datetime], Point] = {}
+    latest: dict[tuple[str, frozenset[tuple[str, str]], datetime], Point] = {}
     count = 0
     for point in points:
         count += 1
-        latest[(point.metric, dimensions_key(point.dimensions), point.ts)] = point
+        latest[(point.metric, frozenset(point.dimensions.items()), point.ts)] = point
     return list(latest.values()), count - len(latest)

@@ -72,14 +72,16 @@ async def upsert_points(session: AsyncSession, points: Sequence[Point], source: 
         return UpsertCounts(0, 0)
     connection = await session.connection()  # begins the transaction: the tenant is set
     raw: Any = (await connection.get_raw_connection()).driver_connection
+    keys = [dimensions_key(p.dimensions) for p in points]
     row = await raw.fetchrow(
         _UPSERT,
         session_tenant(session),
         [p.metric for p in points],
-        [dimensions_key(p.dimensions) for p in points],
+        keys,
         [p.ts for p in points],
         [p.value for p in points],
-        [json.dumps(dict(p.dimensions)) for p in points],
+        # The canonical key is already the JSON of the dimensions ("" means none).
+        [key or "{}" for key in keys],
         [source] * len(points),
     )
     return UpsertCounts(inserted=int(row["inserted"]), updated=int(row["updated"]))

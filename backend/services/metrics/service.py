@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.models import MetricDefinition
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.metrics import repository
 from backend.services.metrics.buckets import Bucket, FilledValue, bucket_starts, fill_gaps
@@ -94,10 +95,17 @@ async def get_catalog_entry(session: AsyncSession, name: str) -> CatalogEntry:
     return entries[0]
 
 
+async def require_definition(session: AsyncSession, name: str) -> MetricDefinition:
+    """The metric's catalog row (a primary-key lookup; no point counts)."""
+    definition = await repository.get_definition(session, name)
+    if definition is None:
+        raise NotFound(f"Metric {name!r} not found", details={"metric": name})
+    return definition
+
+
 async def raw_points(
     session: AsyncSession, filters: PointFilter, *, limit: int, offset: int
 ) -> tuple[list[Any], int]:
-    await get_catalog_entry(session, filters.metric)
     return await repository.raw_points(session, filters, limit=limit, offset=offset)
 
 
@@ -106,14 +114,13 @@ async def rollup(
     filters: PointFilter,
     *,
     bucket: Bucket,
-    aggregation: str | None,
+    aggregation: str,
     zone: ZoneInfo,
     group_by: str | None,
     fill: str,
-) -> tuple[str, list[Series], datetime | None, datetime | None]:
-    """Aggregated series (one per group); returns the aggregation used and the covered range."""
-    entry = await get_catalog_entry(session, filters.metric)
-    agg = aggregation or entry.aggregation
+) -> tuple[list[Series], datetime | None, datetime | None]:
+    """Aggregated series (one per group) and the range they cover."""
+    agg = aggregation
     rows = await repository.rollup(
         session, filters, bucket=bucket, aggregation=agg, zone=zone.key, group_by=group_by
     )
@@ -129,17 +136,17 @@ async def rollup(
         end = end or (last + timedelta(microseconds=1) if last is not None else None)
     if fill == "none" or start is None or end is None:
         series = [Series(group, fill_gaps(values, [], "none")) for group, values in observed.items()]
-        return agg, series, start, end
+        return series, start, end
     starts = bucket_starts(bucket, start, end, zone)
     series = [
         Series(group, fill_gaps(observed.get(group, {}), starts, fill))
         for group in (list(observed) or [None])
     ]
-    return agg, series, start, end
+    return series, start, end
 
 
 async def delete_metric(session: AsyncSession, filters: PointFilter) -> int:
-    await get_catalog_entry(session, filters.metric)
+    await require_definition(session, filters.metric)
     deleted = await repository.delete_points(session, filters)
     if filters.start is None and filters.end is None:
         await repository.delete_definition(session, filters.metric)
