@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3
+.PHONY: help setup dev worker test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -51,8 +51,12 @@ migrate-create: db-up ## Draft a migration: make migrate-create m="add thing"
 migrate-rollback: db-up ## Roll back one migration
 	$(PY) -m backend.cli migrate-rollback
 
-dev: migrate ## Run the API with reload on http://localhost:8001
-	$(BIN)/uvicorn backend.main:app --reload --reload-dir backend --host 127.0.0.1 --port $(PORT)
+dev: migrate ## Run the API with reload on http://localhost:8001, and a job worker beside it
+	@$(PY) -m backend.worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/uvicorn backend.main:app --reload --reload-dir backend --host 127.0.0.1 --port $(PORT)
+
+worker: migrate ## Run a job worker alone (Prometheus metrics on WORKER_METRICS_PORT, default 8002)
+	$(PY) -m backend.worker
 
 test: setup ## Run the test suite (starts the embedded PostgreSQL itself)
 	$(BIN)/pytest

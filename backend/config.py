@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +106,192 @@ class ObservabilitySettings(BaseSettings):
     )
 
 
+class JobSettings(BaseSettings):
+    """Background jobs (procrastinate, jobs in PostgreSQL) and the worker process."""
+
+    model_config = _group_config()
+
+    worker_metrics_port: int = Field(default=8002, ge=1, le=65535, validation_alias="WORKER_METRICS_PORT")
+    worker_concurrency: int = Field(default=4, ge=1, le=64, validation_alias="WORKER_CONCURRENCY")
+    worker_queues: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="WORKER_QUEUES",
+        description="Comma-separated queues this worker serves; empty means all.",
+    )
+    retry_base_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        validation_alias="JOB_RETRY_BASE_SECONDS",
+        description="Wait before a failed job's first retry; doubles with each further attempt.",
+    )
+    stalled_worker_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="JOB_STALLED_WORKER_SECONDS",
+        description="A worker silent (no heartbeat) this long is presumed dead; its jobs are retried.",
+    )
+
+    @field_validator("worker_queues", mode="before")
+    @classmethod
+    def _split_queues(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [queue.strip() for queue in value.split(",") if queue.strip()]
+        return value
+
+
+class ConnectorSettings(BaseSettings):
+    """Data connectors: credential encryption keys and outbound HTTP behaviour; benchmark imports."""
+
+    model_config = _group_config()
+
+    @field_validator("benchmark_admin_tenants", mode="before")
+    @classmethod
+    def _split_tenants(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [tenant.strip() for tenant in value.split(",") if tenant.strip()]
+        return value
+
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        validation_alias="CONNECTOR_ENCRYPTION_KEYS",
+        description=(
+            "Comma-separated base64 AES-256 keys (32 bytes each); the first encrypts, all decrypt "
+            "(rotation). Unset: a development key derived from SECRET_KEY (refused in production)."
+        ),
+    )
+    http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="CONNECTOR_HTTP_TIMEOUT")
+    http_max_retries: int = Field(default=4, ge=0, le=10, validation_alias="CONNECTOR_HTTP_MAX_RETRIES")
+    http_backoff_base_seconds: float = Field(
+        default=0.5, ge=0, validation_alias="CONNECTOR_HTTP_BACKOFF_BASE"
+    )
+    http_backoff_max_seconds: float = Field(default=30.0, ge=0, validation_alias="CONNECTOR_HTTP_BACKOFF_MAX")
+    http_retry_after_max_seconds: float = Field(
+        default=120.0, ge=0, validation_alias="CONNECTOR_HTTP_RETRY_AFTER_MAX"
+    )
+    max_pages: int = Field(default=10_000, ge=1, validation_alias="CONNECTOR_MAX_PAGES")
+    sync_max_attempts: int = Field(default=3, ge=1, le=20, validation_alias="CONNECTOR_SYNC_MAX_ATTEMPTS")
+    postgres_statement_timeout_ms: int = Field(
+        default=60_000, ge=100, validation_alias="CONNECTOR_PG_STATEMENT_TIMEOUT_MS"
+    )
+    benchmark_admin_tenants: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="BENCHMARK_ADMIN_TENANTS",
+        description=(
+            "Comma-separated tenant ids whose owners/admins may import external benchmarks (global data). "
+            "Empty: any tenant's owner/admin outside production; nobody in production."
+        ),
+    )
+    allow_private_networks: bool = Field(
+        default=False,
+        validation_alias="CONNECTOR_ALLOW_PRIVATE_NETWORKS",
+        description="Let connectors reach loopback/private addresses (off: no SSRF into your network).",
+    )
+
+
+class EmbeddingProvider(StrEnum):
+    LOCAL = "local"
+    OLLAMA = "ollama"
+    OPENAI = "openai"
+
+
+class ModelPrice(BaseModel):
+    """List price of one model in dollars per million tokens (configurable; check your provider's page)."""
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(default=0.0, ge=0)
+
+
+# Published OpenAI list prices (USD per 1M tokens) at the time of writing. They are defaults
+# for cost accounting only, not measurements: override them with LLM_PRICES for your contract,
+# and add an entry for any other cloud model you configure. Local providers cost nothing.
+DEFAULT_LLM_PRICES: dict[str, ModelPrice] = {
+    "gpt-4o-mini": ModelPrice(input_per_million=0.15, output_per_million=0.60),
+    "gpt-4o": ModelPrice(input_per_million=2.50, output_per_million=10.00),
+    "gpt-4.1-mini": ModelPrice(input_per_million=0.40, output_per_million=1.60),
+    "gpt-4.1": ModelPrice(input_per_million=2.00, output_per_million=8.00),
+    "text-embedding-3-small": ModelPrice(input_per_million=0.02),
+    "text-embedding-3-large": ModelPrice(input_per_million=0.13),
+}
+
+
+class LlmSettings(BaseSettings):
+    """The coach's language models: local (Ollama), cloud (OpenAI-compatible), budget and embeddings.
+
+    With neither a local nor a cloud model configured, the coach uses its offline provider,
+    which fills labelled templates from tool results instead of generating text.
+    """
+
+    model_config = _group_config()
+
+    enable_local: bool = Field(default=False, validation_alias="ENABLE_LOCAL_LLM")
+    local_url: str = Field(default="http://localhost:11434", validation_alias="LOCAL_LLM_URL")
+    local_model: str = Field(default="llama3.1:8b", validation_alias="LOCAL_LLM_MODEL")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        validation_alias="OPENAI_BASE_URL",
+        description="Base URL including the API version; '/chat/completions' and '/embeddings' are appended.",
+    )
+    openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
+    timeout_seconds: float = Field(default=60.0, gt=0, validation_alias="LLM_TIMEOUT_SECONDS")
+    target_local_share: float = Field(default=0.7, ge=0, le=1, validation_alias="LLM_TARGET_LOCAL_SHARE")
+    monthly_budget_dollars: float = Field(
+        default=25.0,
+        ge=0,
+        validation_alias="LLM_MONTHLY_BUDGET_DOLLARS",
+        description="Default cloud budget per tenant per calendar month; tenants.settings "
+        "'llm_monthly_budget_dollars' overrides it for one tenant.",
+    )
+    deployment_monthly_budget_dollars: float = Field(
+        default=0.0,
+        ge=0,
+        validation_alias="LLM_DEPLOYMENT_MONTHLY_BUDGET_DOLLARS",
+        description="Whole-deployment budget exported as llm_monthly_budget_dollars for alerts (0 = none).",
+    )
+    circuit_failure_threshold: int = Field(default=3, ge=1, validation_alias="LLM_CIRCUIT_FAILURE_THRESHOLD")
+    circuit_reset_seconds: float = Field(default=30.0, gt=0, validation_alias="LLM_CIRCUIT_RESET_SECONDS")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_LLM_PRICES), validation_alias="LLM_PRICES"
+    )
+
+    embedding_provider: EmbeddingProvider = Field(
+        default=EmbeddingProvider.LOCAL, validation_alias="EMBEDDING_PROVIDER"
+    )
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        validation_alias="EMBEDDING_MODEL",
+        description="local: 'all-MiniLM-L6-v2' (bundled) or a sentence-transformers directory; "
+        "ollama/openai: the provider's embedding model name.",
+    )
+    embedding_dimensions: int = Field(default=384, ge=1, validation_alias="EMBEDDING_DIMENSIONS")
+
+    @field_validator("prices", mode="after")
+    @classmethod
+    def _prices_extend_defaults(cls, value: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
+        # LLM_PRICES adds or overrides entries; the documented defaults stay for other models.
+        return {**DEFAULT_LLM_PRICES, **value}
+
+    @property
+    def cloud_configured(self) -> bool:
+        return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
+
+    @model_validator(mode="after")
+    def _cloud_models_have_prices(self) -> LlmSettings:
+        missing = []
+        if self.cloud_configured and self.openai_model not in self.prices:
+            missing.append(self.openai_model)
+        if self.embedding_provider is EmbeddingProvider.OPENAI and self.embedding_model not in self.prices:
+            missing.append(self.embedding_model)
+        if missing:
+            raise ValueError(
+                f"LLM_PRICES has no price for {', '.join(missing)}: add it so cloud spend can be "
+                "counted against the budget"
+            )
+        if self.embedding_provider is EmbeddingProvider.OPENAI and not self.cloud_configured:
+            raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY")
+        return self
+
+
 class Settings(BaseSettings):
     """All settings. Build with ``get_settings()`` in the app; tests pass overrides."""
 
@@ -128,6 +314,9 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -158,6 +347,10 @@ class Settings(BaseSettings):
             problems.append("CORS_ORIGINS must list origins explicitly, not '*'")
         if self.database.uses_embedded:
             problems.append("DATABASE_URL must point at a managed PostgreSQL in production")
+        if self.connectors.encryption_keys is None:
+            problems.append(
+                "CONNECTOR_ENCRYPTION_KEYS must be set (the development key is derived from SECRET_KEY)"
+            )
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self

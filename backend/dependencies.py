@@ -23,6 +23,7 @@ from backend.models import Role
 from backend.services.auth.service import Credential, Principal, confirm_principal, credential_from_bearer
 from backend.services.errors import Forbidden, Unauthorized
 from backend.services.tenant.notifications import ActivationNotifier
+from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.rate_limit import RateLimiter
 
@@ -55,6 +56,11 @@ def get_rate_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
+def get_compute_pool(request: Request) -> ComputePool:
+    pool: ComputePool = request.app.state.compute_pool
+    return pool
+
+
 def get_activation_notifier(request: Request) -> ActivationNotifier:
     notifier: ActivationNotifier = request.app.state.activation_notifier
     return notifier
@@ -64,6 +70,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 AppDatabase = Annotated[Database, Depends(get_database)]
 AppRateLimiter = Annotated[RateLimiter, Depends(get_rate_limiter)]
 AppActivationNotifier = Annotated[ActivationNotifier, Depends(get_activation_notifier)]
+AppComputePool = Annotated[ComputePool, Depends(get_compute_pool)]
 
 
 def client_ip(request: Request, settings: AppSettings) -> str:

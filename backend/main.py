@@ -12,9 +12,24 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from backend.config import Settings, get_settings
-from backend.routes import api_keys, auth, goals, health, metrics, optimizer, planned, tenant, users
-from backend.services.optimizer.service import SolverPool
+from backend.routes import (
+    api_keys,
+    auth,
+    benchmarks,
+    coach,
+    connectors,
+    goals,
+    health,
+    jobs,
+    metrics,
+    optimizer,
+    planned,
+    tenant,
+    users,
+)
+from backend.services.coach.runtime import build_coach_runtime
 from backend.services.tenant.notifications import LoggingActivationNotifier
+from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.errors import install_error_handlers
@@ -34,12 +49,28 @@ OPENAPI_TAGS = [
         "description": "People in the tenant and their roles (owner > admin > analyst > viewer).",
     },
     {"name": "api-keys", "description": "Keys for scripts; send as `X-API-Key` or `Authorization: Bearer`."},
+    {
+        "name": "jobs",
+        "description": "Background jobs (run by workers, `python -m backend.worker`): poll status, progress, "
+        "result or error.",
+    },
+    {
+        "name": "connectors",
+        "description": "Connector types and data sources (file, Google Sheets, REST/JSON, Stripe, Shopify, "
+        "PostgreSQL) synced on demand or on a schedule; credentials encrypted, never returned.",
+    },
+    {"name": "benchmarks", "description": "Industry reference percentiles (imported with provenance)."},
     {"name": "metrics", "description": "KPIs as time series: ingest, upload, catalog and rollups."},
     {"name": "goals", "description": "SMART goals whose progress is computed from metrics."},
     {
         "name": "optimizer",
         "description": "Optimal plans for budget allocation, inventory reorder, staffing and product mix, "
         "with what-if comparison of scenarios.",
+    },
+    {
+        "name": "coach",
+        "description": "The AI coach: LLM spend and budget, coaching sessions and semantic search over them. "
+        "Chat is not available yet (501).",
     },
 ]
 
@@ -61,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(urls.app, settings.database)
         try:
             await database.verify_role_is_safe()
+            coach_runtime = await build_coach_runtime(database, settings.llm)
         except BaseException:
             await database.dispose()
             raise
@@ -69,13 +101,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.rate_limiter = RateLimiter(database, settings.auth.secret_key.get_secret_value())
         app.state.activation_notifier = LoggingActivationNotifier()
-        app.state.optimizer_pool = SolverPool()
+        app.state.compute_pool = ComputePool()
+        app.state.coach = coach_runtime
         APP_INFO.labels(version=settings.version, environment=settings.environment.value).set(1)
         logger.info("startup", environment=settings.environment.value, embedded_database=urls.embedded)
         try:
             yield
         finally:
-            await asyncio.to_thread(app.state.optimizer_pool.shutdown)
+            await asyncio.to_thread(app.state.compute_pool.shutdown)
+            await coach_runtime.close()
             await database.dispose()
             logger.info("shutdown")
 
@@ -113,6 +147,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(goals.router)
     app.include_router(optimizer.router)
+    app.include_router(jobs.router)
+    app.include_router(connectors.router)
+    app.include_router(benchmarks.router)
+    app.include_router(coach.router)
     app.include_router(planned.router)
     return app
 

@@ -24,7 +24,9 @@ async def _start_with(app_url: str, urls: DatabaseUrls) -> None:
 async def test_refuses_to_start_as_superuser(
     embedded_server: EmbeddedPostgres, database_urls: DatabaseUrls
 ) -> None:
-    superuser_url = embedded_server.superuser_dsn(TEST_DATABASE).replace("postgresql://", "postgresql+asyncpg://")
+    superuser_url = embedded_server.superuser_dsn(TEST_DATABASE).replace(
+        "postgresql://", "postgresql+asyncpg://"
+    )
     with pytest.raises(UnsafeDatabaseRole, match="is a superuser"):
         await _start_with(superuser_url, database_urls)
 

@@ -3,11 +3,13 @@
 from backend.models.base import Base
 from backend.models.benchmark import ExternalBenchmark
 from backend.models.coaching import EMBEDDING_DIMENSIONS, CoachingMessage, CoachingSession
+from backend.models.connector import ConnectorSync
 from backend.models.credential import ApiKey, RefreshToken
 from backend.models.data_source import DataSource
 from backend.models.evidence import EvidenceEdge
 from backend.models.forecast import Forecast
 from backend.models.goal import GoalStatus, SmartGoal
+from backend.models.job import BackgroundJob
 from backend.models.llm_usage import LlmUsage
 from backend.models.metric import BusinessMetric, MetricDefinition
 from backend.models.optimization import OptimizationRun
@@ -18,10 +20,12 @@ from backend.models.user import Role, User
 __all__ = [
     "EMBEDDING_DIMENSIONS",
     "ApiKey",
+    "BackgroundJob",
     "Base",
     "BusinessMetric",
     "CoachingMessage",
     "CoachingSession",
+    "ConnectorSync",
     "DataSource",
     "EvidenceEdge",
     "ExternalBenchmark",

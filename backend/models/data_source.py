@@ -23,3 +23,5 @@ class DataSource(TenantEntityMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     sync_cursor: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the schedule next fires; the periodic dispatcher enqueues sources whose time has come.
+    next_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 
-from backend.dependencies import AnalystPrincipal, CurrentPrincipal, PageParams, TenantSession
+from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models.optimization import OptimizationRun
 from backend.schemas.common import Page
 from backend.schemas.optimizer import (
@@ -21,18 +21,11 @@ from backend.schemas.optimizer import (
 )
 from backend.services.optimizer import list_templates, service
 from backend.services.optimizer.schemas import SolveStatus
-from backend.services.optimizer.service import SYNC_LIMITS, MetricReference, SolverPool
+from backend.services.optimizer.service import SYNC_LIMITS, MetricReference
 from backend.utils.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=error_responses(401))
 
-
-def get_solver_pool(request: Request) -> SolverPool:
-    pool: SolverPool = request.app.state.optimizer_pool
-    return pool
-
-
-AppSolverPool = Annotated[SolverPool, Depends(get_solver_pool)]
 
 _LIMITS = "; ".join(f"`{name}` {limit.limit} {limit.unit}" for name, limit in SYNC_LIMITS.items())
 _SOLVING = (
@@ -93,7 +86,7 @@ def _run_read(run: OptimizationRun) -> OptimizationRunRead:
     responses=error_responses(403, 422, 503),
 )
 async def create_optimization_run(
-    body: OptimizationRunCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppSolverPool
+    body: OptimizationRunCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> OptimizationRunRead:
     run = await service.create_run(
         session, pool, template=body.template, params=body.params, options=body.options.to_solve_options()
@@ -155,7 +148,7 @@ async def run_optimization_what_if(
     body: WhatIfCreate,
     session: TenantSession,
     principal: AnalystPrincipal,
-    pool: AppSolverPool,
+    pool: AppComputePool,
 ) -> WhatIfRead:
     outcome = await service.what_if(
         session,

@@ -13,10 +13,8 @@ from backend.services.errors import NotImplementedYet
 PLANNED_FEATURES: dict[str, str] = {
     "forecasts": "The forecaster",
     "evidence": "Causal evidence analysis",
-    "coach": "The AI coach",
-    "connectors": "Data connectors",
-    "data-sources": "Data connectors",
-    "benchmarks": "External benchmarks",
+    # routes/coach.py (registered first) serves usage, sessions and search; chat still answers 501 here.
+    "coach": "The AI coach's chat",
 }
 
 router = APIRouter()

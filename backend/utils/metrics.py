@@ -33,8 +33,44 @@ APP_INFO = Gauge(
     multiprocess_mode="max",
 )
 
+# The coach's LLM router. `provider` is ollama, openai or offline; `model` is the configured model name.
+LLM_REQUESTS = Counter(
+    "llm_requests", "LLM calls by outcome (success, error, timeout)", ["provider", "model", "outcome"]
+)
+LLM_COST_DOLLARS = Counter(
+    "llm_cost_dollars", "Dollars spent on LLM calls (0 for local providers)", ["provider", "model"]
+)
+LLM_TOKENS = Counter(
+    "llm_tokens",
+    "LLM tokens; direction is in (prompt) or out (completion)",
+    ["provider", "model", "direction"],
+)
+LLM_REQUEST_DURATION = Histogram(
+    "llm_request_duration_seconds",
+    "Duration of one LLM call",
+    ["provider", "model"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0),
+)
+LLM_MONTHLY_BUDGET_DOLLARS = Gauge(
+    "llm_monthly_budget_dollars",
+    "Deployment-wide monthly LLM budget in dollars (0 = none)",
+    multiprocess_mode="max",
+)
 OPTIMIZATION_RUNS = Counter(
     "optimization_runs",
     "Optimizer runs stored, by template and solve status (optimal, feasible, infeasible, ...)",
     ["template", "status"],
 )
+
+# Background jobs (exported by the worker, backend/worker.py) and connectors.
+JOB_RUNS = Counter("job_runs", "Finished job attempts", ["task", "outcome"])
+JOB_DURATION = Histogram(
+    "job_duration_seconds",
+    "Run time of one job attempt",
+    ["task"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
+)
+JOB_QUEUE_DEPTH = Gauge(
+    "job_queue_depth", "Jobs per procrastinate queue and status", ["queue", "status"], multiprocess_mode="max"
+)
+CONNECTOR_SYNCS = Counter("connector_syncs", "Connector syncs finished", ["connector", "outcome"])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from alembic import command
 from backend.config import PROJECT_ROOT
 
 

@@ -2,7 +2,7 @@
 
 The flow of a run follows the architecture: reads first (metric references in the
 parameters are resolved from ``business_metrics``), then the pure solve in a worker
-process (:class:`SolverPool`), then the write. A run row keeps the parameters exactly
+process (:class:`backend.utils.compute.ComputePool`), then the write. A run row keeps the parameters exactly
 as solved (references replaced by numbers, defaults filled in) in ``params``, the
 engine's full result JSON in ``solution`` (plus ``metric_inputs``: where each
 referenced number came from), and service-level timings in ``timings``.
@@ -14,15 +14,10 @@ can keep one by creating a run with them.
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import multiprocessing
-import os
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import timedelta
 from time import perf_counter
@@ -32,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.optimization import OptimizationRun
-from backend.services.errors import NotFound, Unavailable, ValidationFailed
+from backend.services.errors import NotFound, ValidationFailed
 from backend.services.optimizer import (
     Change,
     OptimizationResult,
@@ -46,67 +41,13 @@ from backend.services.optimizer import (
     run_template,
 )
 from backend.services.optimizer.schemas import SolverName
+from backend.utils.compute import ComputePool
 from backend.utils.metrics import OPTIMIZATION_RUNS
 
 T = TypeVar("T")
 
 DEFAULT_SOLVER: SolverName = "highs"
 """HiGHS: the engine's benchmark measured it faster than CBC on every template."""
-
-SOLVER_WORKERS = 2
-_SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-# --------------------------------------------------------------------------- solving off the loop
-
-
-def _pin_native_threads() -> None:
-    """Worker initializer: one BLAS/OpenMP thread per worker (the workers are the parallelism)."""
-    for name in _SINGLE_THREAD_ENV:
-        os.environ[name] = "1"
-    # The worker imported numpy while unpickling this function, so the variables above
-    # come too late for its BLAS; threadpoolctl limits the already-loaded pools.
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
-
-
-class SolverPool:
-    """The worker processes that run solves, one pool per app (``app.state.optimizer_pool``).
-
-    PuLP model building is pure Python and HiGHS runs in-process, so a solve in a thread
-    would hold the GIL for long stretches and stall every other request; a process keeps
-    the event loop free. Workers are spawned (not forked from a process running an event
-    loop and threads) and replaced if one dies.
-    """
-
-    def __init__(self, max_workers: int = SOLVER_WORKERS) -> None:
-        self.max_workers = max_workers
-        self._executor = self._new_executor()
-
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.max_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_pin_native_threads,
-        )
-
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """``function(*args)`` in a worker process; arguments and result must pickle."""
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, function, *args)
-        except BrokenProcessPool as error:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()
-            raise Unavailable(
-                "The solver process stopped unexpectedly; try again",
-                details={"reason": "solver_worker_crashed"},
-            ) from error
-
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
 
 # --------------------------------------------------------------------------- size limits
 
@@ -287,7 +228,7 @@ def run_metric_inputs(run: OptimizationRun) -> list[MetricInput]:
 
 async def create_run(
     session: AsyncSession,
-    pool: SolverPool,
+    pool: ComputePool,
     *,
     template: str,
     params: Mapping[str, Any],
@@ -350,7 +291,7 @@ class WhatIf:
 
 async def what_if(
     session: AsyncSession,
-    pool: SolverPool,
+    pool: ComputePool,
     run_id: uuid.UUID,
     *,
     changes: Sequence[Change],

@@ -1,4 +1,4 @@
-"""The solver pool: solves run in worker processes, and a crashed worker does not break the API."""
+"""The compute pool: heavy work runs in worker processes, and a crashed worker does not break the API."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import pytest
 
 from backend.services.errors import Unavailable
 from backend.services.optimizer import SolveOptions, get_template, run_template
-from backend.services.optimizer.service import SolverPool
+from backend.utils.compute import ComputePool
 
 
-async def test_a_dead_solver_worker_is_a_503_and_the_pool_recovers() -> None:
-    pool = SolverPool(max_workers=1)
+async def test_a_dead_worker_is_a_503_and_the_pool_recovers() -> None:
+    pool = ComputePool(max_workers=1)
     try:
         with pytest.raises(Unavailable) as crashed:
             await pool.run(os._exit, 3)
-        assert crashed.value.details == {"reason": "solver_worker_crashed"}
+        assert crashed.value.details == {"reason": "compute_worker_crashed"}
         params = get_template("product_mix").example()
         result = await pool.run(run_template, "product_mix", params, SolveOptions(solver="highs"))
         assert result.status == "optimal"

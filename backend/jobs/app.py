@@ -1,0 +1,180 @@
+"""The procrastinate App, built from settings and the task registry.
+
+Procrastinate's tables live in the ``procrastinate`` schema (revision 20261126_04); its
+connections use the application role with ``search_path=procrastinate``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import procrastinate
+import structlog
+from procrastinate import JobContext, RetryDecision
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy
+from psycopg.conninfo import make_conninfo
+from sqlalchemy.engine import make_url
+
+from backend.config import Settings
+from backend.jobs.registry import (
+    JOBS,
+    PERIODIC,
+    JobFailed,
+    JobRun,
+    JobRuntime,
+    JobSpec,
+    PeriodicSpec,
+    load_job_modules,
+)
+from backend.services.jobs import service as job_status
+from backend.utils.metrics import JOB_DURATION, JOB_RUNS
+
+logger = structlog.get_logger(__name__)
+
+QUEUE_SCHEMA = "procrastinate"
+RUNTIME_KEY = "runtime"
+MAX_ERROR_MESSAGE = 500
+
+
+def conninfo_from_url(url: str, *, application_name: str = "dyocense-worker") -> str:
+    """A psycopg conninfo for a SQLAlchemy URL (``postgresql+asyncpg://…``), on the queue schema."""
+    parsed = make_url(url)
+    params: dict[str, Any] = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "dbname": parsed.database,
+        "user": parsed.username,
+        "password": parsed.password,
+        "application_name": application_name,
+        "options": f"-c search_path={QUEUE_SCHEMA}",
+    }
+    ssl = parsed.query.get("sslmode") or parsed.query.get("ssl")
+    if isinstance(ssl, str):
+        params["sslmode"] = {"true": "require", "false": "disable"}.get(ssl, ssl)
+    return make_conninfo(**{key: value for key, value in params.items() if value is not None})
+
+
+def _error_of(exception: BaseException) -> dict[str, Any]:
+    if isinstance(exception, JobFailed):
+        return exception.as_error()
+    # Unexpected errors: the type and a bounded message (handlers keep secrets out of messages).
+    return {
+        "code": "unexpected_error",
+        "message": f"{type(exception).__name__}: {exception}"[:MAX_ERROR_MESSAGE],
+        "details": {},
+    }
+
+
+class _RetryPolicy(BaseRetryStrategy):
+    """Retry anything but a final ``JobFailed``, up to the job kind's attempts, with exponential waits."""
+
+    def __init__(self, spec: JobSpec, settings: Settings) -> None:
+        self.spec = spec
+        self.max_attempts = spec.attempts_allowed(settings)
+        self.base_wait = settings.jobs.retry_base_seconds
+
+    def will_retry(self, exception: BaseException, attempt: int) -> bool:
+        if isinstance(exception, JobFailed) and not exception.retryable:
+            return False
+        return attempt < self.max_attempts
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        # ``job.attempts`` counts the earlier attempts; this one is ``job.attempts + 1``.
+        if not self.will_retry(exception, job.attempts + 1):
+            return None
+        wait_ms = int(self.base_wait * 1000 * 2**job.attempts)
+        return RetryDecision(retry_in={"milliseconds": wait_ms})
+
+
+def _runtime(context: JobContext) -> JobRuntime:
+    runtime = context.additional_context.get(RUNTIME_KEY)
+    if not isinstance(runtime, JobRuntime):
+        raise RuntimeError("the worker was started without a JobRuntime in additional_context")
+    return runtime
+
+
+def _task_for(spec: JobSpec, policy: _RetryPolicy) -> Any:
+    async def run(context: JobContext, *, tenant_id: str, job_id: str, payload: dict[str, Any]) -> None:
+        runtime = _runtime(context)
+        tenant, job_uuid = uuid.UUID(tenant_id), uuid.UUID(job_id)
+        attempt = context.job.attempts + 1  # procrastinate counts the earlier attempts
+        database = runtime.database
+        log = logger.bind(task=spec.kind, job_id=job_id, tenant_id=tenant_id, attempt=attempt)
+
+        async def progress(percent: int, message: str | None) -> None:
+            async with database.tenant_session(tenant) as session:
+                await job_status.report_progress(session, job_uuid, percent, message)
+
+        async with database.tenant_session(tenant) as session:
+            await job_status.mark_running(session, job_uuid, attempt=attempt)
+        run_info = JobRun(spec.kind, tenant, job_uuid, attempt, policy.max_attempts, runtime, progress)
+        started = time.perf_counter()
+        try:
+            result = await spec.handler(run_info, payload)
+        except BaseException as exception:
+            JOB_RUNS.labels(task=spec.kind, outcome="failure").inc()
+            JOB_DURATION.labels(task=spec.kind).observe(time.perf_counter() - started)
+            if isinstance(exception, Exception):
+                will_retry = policy.will_retry(exception, attempt)
+                async with database.tenant_session(tenant) as session:
+                    await job_status.mark_failed(
+                        session, job_uuid, _error_of(exception), will_retry=will_retry, attempt=attempt
+                    )
+                log.warning("job_failed", will_retry=will_retry, error=_error_of(exception)["message"])
+            raise
+        JOB_RUNS.labels(task=spec.kind, outcome="success").inc()
+        JOB_DURATION.labels(task=spec.kind).observe(time.perf_counter() - started)
+        async with database.tenant_session(tenant) as session:
+            await job_status.mark_succeeded(session, job_uuid, result)
+        log.info("job_succeeded")
+
+    run.__name__ = spec.kind.replace(".", "_")
+    return run
+
+
+def _periodic_task_for(spec: PeriodicSpec) -> Any:
+    async def run(context: JobContext, timestamp: int) -> None:
+        await spec.handler(_runtime(context), context.app)
+
+    run.__name__ = spec.name.replace(".", "_")
+    return run
+
+
+def build_app(settings: Settings, *, app_url: str) -> procrastinate.App:
+    """The procrastinate App for ``app_url`` (the application role) with every registered task.
+
+    Open it with ``async with app.open_async():`` before deferring or running a worker.
+    """
+    load_job_modules()
+    connector = procrastinate.PsycopgConnector(
+        conninfo=conninfo_from_url(app_url),
+        min_size=1,
+        max_size=max(2, settings.jobs.worker_concurrency + 2),
+    )
+    app = procrastinate.App(connector=connector)
+    for spec in JOBS.values():
+        policy = _RetryPolicy(spec, settings)
+        app.task(name=spec.kind, queue=spec.queue, retry=policy, pass_context=True)(_task_for(spec, policy))
+    for periodic_spec in PERIODIC.values():
+        task = app.task(
+            name=periodic_spec.name, queue="maintenance", queueing_lock=periodic_spec.name, pass_context=True
+        )(_periodic_task_for(periodic_spec))
+        app.periodic(cron=periodic_spec.cron)(task)
+    return app
+
+
+def worker_options(runtime: JobRuntime, **overrides: Any) -> dict[str, Any]:
+    """Options for ``App.run_worker_async`` carrying the runtime every task needs."""
+    jobs = runtime.settings.jobs
+    options: dict[str, Any] = {
+        "concurrency": jobs.worker_concurrency,
+        "additional_context": {RUNTIME_KEY: runtime},
+        "stalled_worker_timeout": jobs.stalled_worker_seconds,
+    }
+    if jobs.worker_queues:
+        options["queues"] = jobs.worker_queues
+    options.update(overrides)
+    return options

@@ -1,0 +1,91 @@
+"""Enqueueing a job: a tenant status row and the procrastinate job, in one transaction.
+
+The procrastinate job is inserted with ``procrastinate_defer_jobs_v1`` on the caller's
+own connection, so the status row and the job commit together: a worker never picks up
+a job whose status row is not there yet, and a rolled-back request leaves no orphan job.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.jobs.registry import job_spec
+from backend.services.errors import Conflict
+from backend.services.jobs import service as job_status
+from backend.utils.database import Database, session_tenant
+
+_DEFER = text(
+    "select unnest(procrastinate.procrastinate_defer_jobs_v1(array[row("
+    "cast(:queue as varchar), cast(:task as varchar), cast(:priority as integer), "
+    "cast(:lock as text), cast(:queueing_lock as text), cast(:args as jsonb), "
+    "cast(null as timestamptz))::procrastinate.procrastinate_job_to_defer_v1]))"
+)
+
+
+class JobAlreadyQueued(Conflict):
+    """A job with the same queueing lock is already waiting (e.g. a sync of the same source)."""
+
+
+async def enqueue(
+    session_or_database: AsyncSession | Database,
+    tenant_id: uuid.UUID,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    created_by: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Queue a job of ``kind`` for ``tenant_id``; returns the id of its status row.
+
+    With a session, both rows join the caller's transaction (committed by the caller);
+    with a ``Database``, a unit of work of its own is committed here.
+    Raises ``JobAlreadyQueued`` if the kind's queueing lock is taken.
+    """
+    if isinstance(session_or_database, Database):
+        async with session_or_database.tenant_session(tenant_id) as session:
+            return await _enqueue(session, tenant_id, kind, payload, created_by)
+    return await _enqueue(session_or_database, tenant_id, kind, payload, created_by)
+
+
+async def _enqueue(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    kind: str,
+    payload: dict[str, Any],
+    created_by: uuid.UUID | None,
+) -> uuid.UUID:
+    if session_tenant(session) != tenant_id:
+        raise ValueError("the session belongs to another tenant than the job")
+    spec = job_spec(kind)
+    job = job_status.new_job(tenant_id, kind, payload, created_by=created_by)
+    lock = spec.lock(payload) if spec.lock is not None else None
+    args = {"tenant_id": str(tenant_id), "job_id": str(job.id), "payload": payload}
+    try:
+        async with session.begin_nested():
+            session.add(job)
+            await session.flush()
+            queue_job_id = await session.scalar(
+                _DEFER,
+                {
+                    "queue": spec.queue,
+                    "task": spec.kind,
+                    "priority": 0,
+                    "lock": f"{tenant_id}:{lock}" if lock else None,
+                    "queueing_lock": f"{tenant_id}:{lock}" if lock else None,
+                    "args": json.dumps(args),
+                },
+            )
+    except IntegrityError as error:
+        if "queueing_lock" not in str(error.orig):
+            raise
+        raise JobAlreadyQueued(
+            "An identical job is already waiting to run", details={"kind": kind, "lock": lock}
+        ) from error
+    job.queue_job_id = queue_job_id
+    await session.flush()
+    return job.id

@@ -1,0 +1,94 @@
+"""External benchmarks: industry reference percentiles and where the tenant stands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+
+from backend.dependencies import AdminPrincipal, AppSettings, CurrentPrincipal, PageParams, TenantSession
+from backend.schemas.benchmarks import (
+    BenchmarkComparison,
+    BenchmarkComparisonRead,
+    BenchmarkImportResult,
+    BenchmarkRead,
+)
+from backend.schemas.common import Page
+from backend.services.benchmarks import service
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/benchmarks", tags=["benchmarks"], responses=error_responses(401, 403))
+
+
+@router.get(
+    "", response_model=Page[BenchmarkRead], summary="Industry benchmarks", responses=error_responses(422)
+)
+async def list_benchmarks(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    page: PageParams,
+    industry: Annotated[str | None, Query(max_length=100)] = None,
+    metric: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[BenchmarkRead]:
+    rows, total = await service.list_benchmarks(
+        session, industry=industry, metric=metric, limit=page.limit, offset=page.offset
+    )
+    return Page(
+        items=[BenchmarkRead.model_validate(r) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/compare",
+    response_model=BenchmarkComparison,
+    summary="Place the tenant's own value among an industry benchmark's percentiles",
+    responses=error_responses(404, 422),
+)
+async def compare_benchmarks(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    metric: Annotated[str, Query(max_length=100)],
+    industry: Annotated[
+        str | None, Query(max_length=100, description="Default: the tenant's industry.")
+    ] = None,
+) -> BenchmarkComparison:
+    chosen, comparisons = await service.compare(session, metric=metric, industry=industry)
+    return BenchmarkComparison(
+        metric=metric,
+        industry=chosen,
+        comparisons=[
+            BenchmarkComparisonRead(
+                benchmark=BenchmarkRead.model_validate(c.benchmark),
+                period_start=c.period_start,
+                period_end=c.period_end,
+                aggregation=c.aggregation,
+                tenant_value=c.tenant_value,
+                position=c.position,
+                estimated_percentile=c.estimated_percentile,
+            )
+            for c in comparisons
+        ],
+    )
+
+
+@router.post(
+    "/import",
+    response_model=BenchmarkImportResult,
+    summary="Import benchmarks from CSV (owner/admin of an operator tenant; provenance required)",
+    description=(
+        "Columns: industry, metric, period (day/week/month/quarter/year), p25, p50, p75, source, source_url, "
+        "year. Every row must cite its source and the URL it was published at. All rows or none are written."
+    ),
+    responses=error_responses(413, 422),
+)
+async def import_benchmarks(
+    file: Annotated[UploadFile, File(description="The benchmark CSV (UTF-8).")],
+    session: TenantSession,
+    principal: AdminPrincipal,
+    settings: AppSettings,
+) -> BenchmarkImportResult:
+    imported = await service.import_csv(session, settings, principal.tenant_id, await file.read())
+    return BenchmarkImportResult(imported=imported)

@@ -1,0 +1,204 @@
+"""The coach's usage report, sessions and semantic search. Chat endpoints are not served here yet
+(``/api/v1/coach/chat`` answers 501 through the planned-features catch-all)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from backend.dependencies import AppSettings, CurrentPrincipal, PageParams, TenantSession
+from backend.schemas.coach import (
+    BudgetRead,
+    CoachMessageRead,
+    CoachSearchHit,
+    CoachSearchResults,
+    CoachSessionDetail,
+    CoachSessionRead,
+    UsageDayRead,
+    UsageProviderRead,
+    UsageReportRead,
+)
+from backend.schemas.common import Page
+from backend.services.coach import memory
+from backend.services.coach.repository import SessionSummary
+from backend.services.coach.runtime import CoachRuntime
+from backend.services.coach.usage import usage_report
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/coach", tags=["coach"], responses=error_responses(401))
+
+
+def get_coach(request: Request) -> CoachRuntime:
+    coach: CoachRuntime = request.app.state.coach
+    return coach
+
+
+Coach = Annotated[CoachRuntime, Depends(get_coach)]
+
+
+def _session_read(summary: SessionSummary) -> CoachSessionRead:
+    row = summary.session
+    return CoachSessionRead(
+        id=row.id,
+        title=row.title,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        message_count=summary.message_count,
+        last_message_at=summary.last_message_at,
+    )
+
+
+@router.get(
+    "/usage",
+    response_model=UsageReportRead,
+    summary="LLM spend by day and provider, and this month's budget",
+    responses=error_responses(422),
+)
+async def get_coach_usage(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    start: Annotated[
+        date | None, Query(description="First day (tenant time zone); default: 1st of the month.")
+    ] = None,
+    end: Annotated[date | None, Query(description="Last day, inclusive; default: today.")] = None,
+) -> UsageReportRead:
+    report = await usage_report(session, settings.llm, start=start, end=end, now=datetime.now(UTC))
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for bucket in report.days:
+        total = totals[bucket.provider]
+        total["requests"] += bucket.requests
+        total["failed_requests"] += bucket.failed_requests
+        total["tokens_in"] += bucket.tokens_in
+        total["tokens_out"] += bucket.tokens_out
+        total["cost_dollars"] += bucket.cost_dollars
+    policy = report.policy
+    return UsageReportRead(
+        start=report.start,
+        end=report.end,
+        timezone=report.timezone,
+        total_requests=sum(bucket.requests for bucket in report.days),
+        total_cost_dollars=sum(bucket.cost_dollars for bucket in report.days),
+        days=[
+            UsageDayRead(
+                day=bucket.day,
+                provider=bucket.provider,
+                requests=bucket.requests,
+                failed_requests=bucket.failed_requests,
+                tokens_in=bucket.tokens_in,
+                tokens_out=bucket.tokens_out,
+                estimated_requests=bucket.estimated_requests,
+                cost_dollars=bucket.cost_dollars,
+            )
+            for bucket in report.days
+        ],
+        providers=[
+            UsageProviderRead(
+                provider=provider,
+                requests=int(total["requests"]),
+                failed_requests=int(total["failed_requests"]),
+                tokens_in=int(total["tokens_in"]),
+                tokens_out=int(total["tokens_out"]),
+                cost_dollars=total["cost_dollars"],
+            )
+            for provider, total in sorted(totals.items())
+        ],
+        budget=BudgetRead(
+            monthly_budget_dollars=policy.monthly_budget_dollars,
+            month_spend_dollars=policy.month_spend_dollars,
+            remaining_dollars=max(policy.monthly_budget_dollars - policy.month_spend_dollars, 0.0),
+            over_budget=policy.over_budget,
+            cloud_allowed=policy.cloud_allowed,
+            local_share_this_month=policy.local_share,
+            target_local_share=settings.llm.target_local_share,
+        ),
+    )
+
+
+@router.get(
+    "/sessions",
+    response_model=Page[CoachSessionRead],
+    summary="Coaching sessions of the tenant, most recently active first",
+    responses=error_responses(422),
+)
+async def list_coach_sessions(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    page: PageParams,
+    mine: Annotated[bool, Query(description="Only sessions the caller started.")] = False,
+) -> Page[CoachSessionRead]:
+    summaries, total = await memory.list_sessions(
+        session, limit=page.limit, offset=page.offset, user_id=principal.user_id if mine else None
+    )
+    return Page(
+        items=[_session_read(s) for s in summaries], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get(
+    "/sessions/{session_id}",
+    response_model=CoachSessionDetail,
+    summary="A coaching session with its messages",
+    responses=error_responses(404, 422),
+)
+async def get_coach_session(
+    session_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+) -> CoachSessionDetail:
+    found, messages = await memory.get_session_with_messages(session, session_id)
+    summary = SessionSummary(found, len(messages), messages[-1].created_at if messages else None)
+    return CoachSessionDetail(
+        **_session_read(summary).model_dump(),
+        messages=[CoachMessageRead.model_validate(message) for message in messages],
+    )
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete a coaching session and its messages (its author or an admin)",
+    responses=error_responses(403, 404, 422),
+)
+async def delete_coach_session(
+    session_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+) -> Response:
+    await memory.delete_session(session, principal, session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/search",
+    response_model=CoachSearchResults,
+    summary="Semantic search over the tenant's coaching history",
+    responses=error_responses(422, 503),
+)
+async def search_coach_history(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    coach: Coach,
+    q: Annotated[
+        str, Query(min_length=1, max_length=memory.MAX_QUERY_CHARS, description="What to look for.")
+    ],
+    limit: Annotated[int, Query(ge=1, le=memory.MAX_SEARCH_RESULTS)] = 10,
+) -> CoachSearchResults:
+    result = await memory.search(session, coach.embeddings, q, limit=limit)
+    return CoachSearchResults(
+        query=q,
+        embedding_model=result.embedding_model,
+        items=[
+            CoachSearchHit(
+                session_id=hit.message.session_id,
+                message_id=hit.message.id,
+                role=hit.message.role,
+                content=hit.message.content,
+                similarity=hit.similarity,
+                created_at=hit.message.created_at,
+            )
+            for hit in result.hits
+        ],
+    )

@@ -1,0 +1,211 @@
+"""Connectors: the catalog of connector types and a tenant's data sources."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Response, UploadFile, status
+
+from backend.config import Settings
+from backend.dependencies import (
+    AdminPrincipal,
+    AnalystPrincipal,
+    AppSettings,
+    CurrentPrincipal,
+    PageParams,
+    TenantSession,
+)
+from backend.models import DataSource
+from backend.schemas.common import Page
+from backend.schemas.connectors import (
+    CheckRead,
+    ConnectorTypeList,
+    ConnectorTypeRead,
+    DataSourceCreate,
+    DataSourceRead,
+    DataSourceTestRead,
+    DataSourceUpdate,
+    SyncRead,
+)
+from backend.services.connectors import service
+from backend.services.connectors.base import connector_types
+from backend.services.connectors.crypto import CredentialCipher
+from backend.utils.errors import error_responses
+
+router = APIRouter(tags=["connectors"], responses=error_responses(401, 403))
+
+
+def _read(source: DataSource, settings: Settings) -> DataSourceRead:
+    masked = service.masked_credentials(source, CredentialCipher.from_settings(settings))
+    return DataSourceRead.model_validate(
+        {
+            **{c: getattr(source, c) for c in DataSourceRead.model_fields if c != "credentials"},
+            "credentials": masked,
+        }
+    )
+
+
+@router.get(
+    "/api/v1/connectors", response_model=ConnectorTypeList, summary="Connector types and their config schemas"
+)
+async def list_connectors(principal: CurrentPrincipal) -> ConnectorTypeList:
+    items = [
+        ConnectorTypeRead(
+            name=connector.name,
+            title=connector.title,
+            description=connector.description,
+            syncs=connector.syncs,
+            config_schema=connector.config_model.model_json_schema(),
+            credentials_schema=connector.credentials_model.model_json_schema()
+            if connector.credentials_model
+            else None,
+        )
+        for connector in sorted(connector_types().values(), key=lambda c: c.name)
+    ]
+    return ConnectorTypeList(items=items)
+
+
+@router.post(
+    "/api/v1/data-sources",
+    response_model=DataSourceRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Configure a data source",
+    responses=error_responses(409, 422),
+)
+async def create_data_source(
+    body: DataSourceCreate, session: TenantSession, principal: AdminPrincipal, settings: AppSettings
+) -> DataSourceRead:
+    source = await service.create_source(
+        session,
+        settings,
+        name=body.name,
+        connector_type=body.connector_type,
+        config=body.config,
+        credentials=body.credentials,
+        schedule=body.schedule,
+    )
+    return _read(source, settings)
+
+
+@router.get(
+    "/api/v1/data-sources",
+    response_model=Page[DataSourceRead],
+    summary="List data sources",
+    responses=error_responses(422),
+)
+async def list_data_sources(
+    session: TenantSession, principal: CurrentPrincipal, page: PageParams, settings: AppSettings
+) -> Page[DataSourceRead]:
+    sources, total = await service.list_sources(session, limit=page.limit, offset=page.offset)
+    return Page(
+        items=[_read(s, settings) for s in sources], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get(
+    "/api/v1/data-sources/{source_id}",
+    response_model=DataSourceRead,
+    summary="A data source",
+    responses=error_responses(404, 422),
+)
+async def get_data_source(
+    source_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, settings: AppSettings
+) -> DataSourceRead:
+    return _read(await service.get_source(session, source_id), settings)
+
+
+@router.patch(
+    "/api/v1/data-sources/{source_id}",
+    response_model=DataSourceRead,
+    summary="Change a data source (a new config restarts incremental sync from scratch)",
+    responses=error_responses(404, 409, 422),
+)
+async def update_data_source(
+    source_id: uuid.UUID,
+    body: DataSourceUpdate,
+    session: TenantSession,
+    principal: AdminPrincipal,
+    settings: AppSettings,
+) -> DataSourceRead:
+    changes = body.model_dump(exclude_unset=True)
+    source = await service.update_source(session, settings, source_id, changes)
+    return _read(source, settings)
+
+
+@router.delete(
+    "/api/v1/data-sources/{source_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete a data source and its sync history (metric points stay)",
+    responses=error_responses(404, 422),
+)
+async def delete_data_source(
+    source_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal
+) -> Response:
+    await service.delete_source(session, source_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api/v1/data-sources/{source_id}/test",
+    response_model=DataSourceTestRead,
+    summary="Check credentials and reachability; says precisely what failed",
+    responses=error_responses(404, 422),
+)
+async def test_data_source(
+    source_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal, settings: AppSettings
+) -> DataSourceTestRead:
+    result = await service.test_source(session, settings, source_id)
+    return DataSourceTestRead(
+        ok=result.ok,
+        checks=[CheckRead(name=c.name, ok=c.ok, detail=c.detail) for c in result.checks],
+        error=result.error,
+    )
+
+
+@router.post(
+    "/api/v1/data-sources/{source_id}/sync",
+    response_model=SyncRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Start a sync job (poll the job or the sync history)",
+    responses=error_responses(404, 409, 422),
+)
+async def sync_data_source(
+    source_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal
+) -> SyncRead:
+    sync = await service.request_sync(session, source_id, trigger="manual", requested_by=principal.user_id)
+    return SyncRead.model_validate(sync)
+
+
+@router.get(
+    "/api/v1/data-sources/{source_id}/syncs",
+    response_model=Page[SyncRead],
+    summary="Sync history, newest first",
+    responses=error_responses(404, 422),
+)
+async def list_data_source_syncs(
+    source_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, page: PageParams
+) -> Page[SyncRead]:
+    syncs, total = await service.list_syncs(session, source_id, limit=page.limit, offset=page.offset)
+    return Page(
+        items=[SyncRead.model_validate(s) for s in syncs], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.post(
+    "/api/v1/data-sources/{source_id}/upload",
+    response_model=SyncRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a CSV/XLSX file to a 'file' data source",
+    responses=error_responses(404, 413, 422),
+)
+async def upload_data_source_file(
+    source_id: uuid.UUID,
+    file: Annotated[UploadFile, File(description="A .csv or .xlsx file (long or wide layout).")],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+) -> SyncRead:
+    content = await file.read()
+    sync = await service.upload_file(session, source_id, content, filename=file.filename or "upload.csv")
+    return SyncRead.model_validate(sync)

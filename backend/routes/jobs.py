@@ -1,0 +1,41 @@
+"""Background jobs: status of long-running work (connector syncs, batch computations)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from backend.dependencies import CurrentPrincipal, PageParams, TenantSession
+from backend.schemas.common import Page
+from backend.schemas.jobs import JobRead, JobStatus
+from backend.services.jobs import service
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 403))
+
+
+@router.get(
+    "", response_model=Page[JobRead], summary="List jobs, newest first", responses=error_responses(422)
+)
+async def list_jobs(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    page: PageParams,
+    kind: Annotated[str | None, Query(max_length=100, description="Only jobs of this kind.")] = None,
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+) -> Page[JobRead]:
+    jobs, total = await service.list_jobs(
+        session, kind=kind, status=status, limit=page.limit, offset=page.offset
+    )
+    return Page(
+        items=[JobRead.model_validate(j) for j in jobs], total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.get(
+    "/{job_id}", response_model=JobRead, summary="A job's status", responses=error_responses(404, 422)
+)
+async def get_job(job_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> JobRead:
+    return JobRead.model_validate(await service.get_job(session, job_id))

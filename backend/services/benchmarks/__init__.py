@@ -1,0 +1,1 @@
+"""External benchmarks: industry reference percentiles, imported with provenance."""

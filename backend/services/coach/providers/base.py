@@ -1,0 +1,122 @@
+"""The provider interface: one chat call (messages + tool definitions) and one embedding call.
+
+Messages and tools use the OpenAI chat shapes every provider here speaks a dialect of;
+each implementation translates them to its wire format and back. Results carry token
+usage (estimated, and flagged so, only when the provider reports none) and latency.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+# Used only when a provider returns no usage: the common rule of thumb of ~4 characters
+# per token for English text. Rows computed this way are stored with tokens_estimated.
+CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function the model asks to run, with parsed JSON arguments."""
+
+    name: str
+    arguments: dict[str, Any]
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message. ``tool`` messages carry a tool's result (as data) and the tool's name."""
+
+    role: Role
+    content: str = ""
+    name: str | None = None
+    tool_call_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function the model may call: name, description and a JSON-schema for its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    tokens_in: int
+    tokens_out: int
+    estimated: bool = False
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    content: str
+    tool_calls: tuple[ToolCall, ...]
+    usage: TokenUsage
+    latency_seconds: float
+    provider: str
+    model: str
+    templated: bool = False
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    vectors: list[list[float]]
+    usage: TokenUsage
+    latency_seconds: float
+    provider: str
+    model: str
+
+
+class ProviderError(Exception):
+    """A provider could not answer (connection refused, HTTP error, malformed response)."""
+
+    outcome = "error"
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.latency_seconds = 0.0  # set by the router: how long the failed call took
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer within LLM_TIMEOUT_SECONDS."""
+
+    outcome = "timeout"
+
+
+class LlmProvider(Protocol):
+    """What the router needs from a provider."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def is_local(self) -> bool:
+        """True when data never leaves the deployment (Ollama, the offline templates)."""
+        ...
+
+    async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> ChatResult: ...
+
+    async def close(self) -> None: ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count for text a provider did not count (see ``CHARS_PER_TOKEN``)."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
+
+
+def estimate_prompt_tokens(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
+    text = "".join(message.content for message in messages)
+    text += "".join(tool.name + tool.description + str(tool.parameters) for tool in tools)
+    return estimate_tokens(text)

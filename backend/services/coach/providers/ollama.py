@@ -1,0 +1,135 @@
+"""Ollama (local): ``POST /api/chat`` with tools, ``POST /api/embed``."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from backend.services.coach.providers.base import (
+    ChatMessage,
+    ChatResult,
+    EmbeddingResult,
+    ProviderError,
+    TokenUsage,
+    ToolCall,
+    ToolSpec,
+    estimate_prompt_tokens,
+    estimate_tokens,
+)
+from backend.services.coach.providers.http import post_json, require
+
+PROVIDER = "ollama"
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.role == "tool" and message.name:
+        wire["tool_name"] = message.name
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"function": {"name": call.name, "arguments": call.arguments}} for call in message.tool_calls
+        ]
+    return wire
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }
+
+
+def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
+    calls = []
+    for item in raw or []:
+        function = item.get("function") or {}
+        arguments = function.get("arguments") or {}
+        if isinstance(arguments, str):  # some models return a JSON string
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        require(PROVIDER, isinstance(function.get("name"), str), "tool call without a name")
+        calls.append(ToolCall(name=function["name"], arguments=dict(arguments), id=item.get("id")))
+    return tuple(calls)
+
+
+class OllamaProvider:
+    """A model served by Ollama. Local: the data stays in the deployment, and costs nothing."""
+
+    def __init__(self, base_url: str, model: str, *, timeout_seconds: float) -> None:
+        self._model = model
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_seconds)
+
+    @property
+    def name(self) -> str:
+        return PROVIDER
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def is_local(self) -> bool:
+        return True
+
+    async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> ChatResult:
+        payload: dict[str, Any] = {
+            "model": self._model,
+            "messages": [_message(message) for message in messages],
+            "stream": False,
+        }
+        if tools:
+            payload["tools"] = [_tool(tool) for tool in tools]
+        started = time.perf_counter()
+        body = await post_json(self._client, PROVIDER, "/api/chat", payload)
+        latency = time.perf_counter() - started
+        message = body.get("message") if isinstance(body, dict) else None
+        require(PROVIDER, isinstance(message, dict), "no 'message' object")
+        assert isinstance(message, dict)
+        content = message.get("content") or ""
+        try:
+            tool_calls = _tool_calls(message.get("tool_calls"))
+        except (ValueError, AttributeError, TypeError) as error:
+            raise ProviderError(PROVIDER, f"malformed tool call ({type(error).__name__})") from error
+        prompt, completion = body.get("prompt_eval_count"), body.get("eval_count")
+        if isinstance(prompt, int) and isinstance(completion, int):
+            usage = TokenUsage(prompt, completion)
+        else:
+            out_text = content + "".join(json.dumps(call.arguments) for call in tool_calls)
+            usage = TokenUsage(
+                estimate_prompt_tokens(messages, tools), estimate_tokens(out_text), estimated=True
+            )
+        return ChatResult(
+            content=content,
+            tool_calls=tool_calls,
+            usage=usage,
+            latency_seconds=latency,
+            provider=PROVIDER,
+            model=self._model,
+        )
+
+    async def embed(self, texts: Sequence[str], *, model: str) -> EmbeddingResult:
+        started = time.perf_counter()
+        body = await post_json(self._client, PROVIDER, "/api/embed", {"model": model, "input": list(texts)})
+        latency = time.perf_counter() - started
+        vectors = body.get("embeddings") if isinstance(body, dict) else None
+        require(PROVIDER, isinstance(vectors, list) and len(vectors) == len(texts), "embeddings missing")
+        assert isinstance(vectors, list)
+        prompt = body.get("prompt_eval_count")
+        usage = (
+            TokenUsage(prompt, 0)
+            if isinstance(prompt, int)
+            else TokenUsage(sum(estimate_tokens(text) for text in texts), 0, estimated=True)
+        )
+        return EmbeddingResult(
+            vectors=[[float(x) for x in vector] for vector in vectors],
+            usage=usage,
+            latency_seconds=latency,
+            provider=PROVIDER,
+            model=model,
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,158 @@
+"""Any OpenAI-compatible API (cloud): ``POST {base}/chat/completions`` with tools, ``POST {base}/embeddings``.
+
+``base`` is OPENAI_BASE_URL including the version segment (``https://api.openai.com/v1``),
+so Azure OpenAI's v1 endpoint, vLLM, LiteLLM and other compatible servers work unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from backend.services.coach.providers.base import (
+    ChatMessage,
+    ChatResult,
+    EmbeddingResult,
+    ProviderError,
+    TokenUsage,
+    ToolCall,
+    ToolSpec,
+    estimate_prompt_tokens,
+    estimate_tokens,
+)
+from backend.services.coach.providers.http import post_json, require
+
+PROVIDER = "openai"
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.role == "tool":
+        wire["tool_call_id"] = message.tool_call_id or message.name or "tool"
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {
+                "id": call.id or f"call_{index}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for index, call in enumerate(message.tool_calls)
+        ]
+    return wire
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }
+
+
+def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
+    calls = []
+    for item in raw or []:
+        function = item.get("function") or {}
+        arguments = function.get("arguments") or "{}"
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+        require(PROVIDER, isinstance(function.get("name"), str), "tool call without a name")
+        require(PROVIDER, isinstance(parsed, dict), "tool call arguments are not an object")
+        calls.append(ToolCall(name=function["name"], arguments=parsed, id=item.get("id")))
+    return tuple(calls)
+
+
+def _usage(raw: Any) -> TokenUsage | None:
+    if not isinstance(raw, dict):
+        return None
+    prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens", 0)
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return TokenUsage(prompt, completion)
+    return None
+
+
+class OpenAICompatibleProvider:
+    """A cloud model behind an OpenAI-compatible API: data leaves the deployment, and it costs money."""
+
+    def __init__(self, base_url: str, api_key: str, model: str, *, timeout_seconds: float) -> None:
+        self._model = model
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout_seconds,
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+
+    @property
+    def name(self) -> str:
+        return PROVIDER
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def is_local(self) -> bool:
+        return False
+
+    async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> ChatResult:
+        payload: dict[str, Any] = {"model": self._model, "messages": [_message(m) for m in messages]}
+        if tools:
+            payload["tools"] = [_tool(tool) for tool in tools]
+            payload["tool_choice"] = "auto"
+        started = time.perf_counter()
+        body = await post_json(self._client, PROVIDER, "/chat/completions", payload)
+        latency = time.perf_counter() - started
+        choices = body.get("choices") if isinstance(body, dict) else None
+        require(PROVIDER, isinstance(choices, list) and bool(choices), "no choices")
+        assert isinstance(choices, list)
+        message = choices[0].get("message") if isinstance(choices[0], dict) else None
+        require(PROVIDER, isinstance(message, dict), "no message in the first choice")
+        assert isinstance(message, dict)
+        content = message.get("content") or ""
+        try:
+            tool_calls = _tool_calls(message.get("tool_calls"))
+        except (ValueError, AttributeError, TypeError) as error:
+            raise ProviderError(PROVIDER, f"malformed tool call ({type(error).__name__})") from error
+        usage = _usage(body.get("usage"))
+        if usage is None:
+            out_text = content + "".join(json.dumps(call.arguments) for call in tool_calls)
+            usage = TokenUsage(
+                estimate_prompt_tokens(messages, tools), estimate_tokens(out_text), estimated=True
+            )
+        return ChatResult(
+            content=content,
+            tool_calls=tool_calls,
+            usage=usage,
+            latency_seconds=latency,
+            provider=PROVIDER,
+            model=self._model,
+        )
+
+    async def embed(
+        self, texts: Sequence[str], *, model: str, dimensions: int | None = None
+    ) -> EmbeddingResult:
+        payload: dict[str, Any] = {"model": model, "input": list(texts)}
+        if dimensions is not None:
+            payload["dimensions"] = dimensions
+        started = time.perf_counter()
+        body = await post_json(self._client, PROVIDER, "/embeddings", payload)
+        latency = time.perf_counter() - started
+        data = body.get("data") if isinstance(body, dict) else None
+        require(PROVIDER, isinstance(data, list) and len(data) == len(texts), "embeddings missing")
+        assert isinstance(data, list)
+        ordered = sorted(data, key=lambda item: item.get("index", 0))
+        usage = _usage(body.get("usage")) or TokenUsage(
+            sum(estimate_tokens(text) for text in texts), 0, estimated=True
+        )
+        return EmbeddingResult(
+            vectors=[[float(x) for x in item["embedding"]] for item in ordered],
+            usage=usage,
+            latency_seconds=latency,
+            provider=PROVIDER,
+            model=model,
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,1 @@
+"""Connectors: data sources that keep metrics flowing."""

@@ -1,0 +1,100 @@
+"""Job status rules: the transitions a job's status row goes through.
+
+queued → running → succeeded | failed; a failed attempt that will be retried goes back to
+queued with the attempt's error kept, so a client sees why it is being retried.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.models import BackgroundJob
+from backend.services.errors import NotFound
+from backend.services.jobs import repository
+
+MAX_MESSAGE_LENGTH = 500
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def get_job(session: AsyncSession, job_id: uuid.UUID) -> BackgroundJob:
+    job = await repository.job_by_id(session, job_id)
+    if job is None:
+        raise NotFound("Job not found", details={"job_id": str(job_id)})
+    return job
+
+
+async def list_jobs(
+    session: AsyncSession, *, kind: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[BackgroundJob], int]:
+    return await repository.list_jobs(session, kind=kind, status=status, limit=limit, offset=offset)
+
+
+def new_job(
+    tenant_id: uuid.UUID, kind: str, payload: dict[str, Any], *, created_by: uuid.UUID | None
+) -> BackgroundJob:
+    return BackgroundJob(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        kind=kind,
+        status="queued",
+        progress=0,
+        payload=payload,
+        created_by=created_by,
+    )
+
+
+async def mark_running(session: AsyncSession, job_id: uuid.UUID, *, attempt: int) -> None:
+    await repository.update_job(
+        session,
+        job_id,
+        status="running",
+        attempts=attempt,
+        started_at=_now(),
+        finished_at=None,
+        message=None if attempt == 1 else f"attempt {attempt}",
+    )
+
+
+async def report_progress(
+    session: AsyncSession, job_id: uuid.UUID, percent: int, message: str | None
+) -> None:
+    values: dict[str, Any] = {"progress": max(0, min(100, int(percent)))}
+    if message is not None:
+        values["message"] = message[:MAX_MESSAGE_LENGTH]
+    await repository.update_job(session, job_id, **values)
+
+
+async def mark_succeeded(session: AsyncSession, job_id: uuid.UUID, result: dict[str, Any] | None) -> None:
+    await repository.update_job(
+        session,
+        job_id,
+        status="succeeded",
+        progress=100,
+        result=result,
+        error=None,
+        finished_at=_now(),
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, job_id: uuid.UUID, error: dict[str, Any], *, will_retry: bool, attempt: int
+) -> None:
+    if will_retry:
+        await repository.update_job(
+            session,
+            job_id,
+            status="queued",
+            error=error,
+            message=f"attempt {attempt} failed; it will be retried",
+        )
+    else:
+        await repository.update_job(
+            session, job_id, status="failed", error=error, finished_at=_now(), message="failed"
+        )

@@ -1,0 +1,43 @@
+"""Running the job queue in tests: a procrastinate App on the test database and an in-process worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import procrastinate
+
+from backend.config import Settings
+from backend.jobs import JobRuntime, build_app, worker_options
+from backend.utils.database import Database
+
+
+def fast_retry_settings(settings: Settings, **connector_overrides: Any) -> Settings:
+    """Settings whose retries wait no time (so a worker run with wait=False sees them)."""
+    jobs = settings.jobs.model_copy(update={"retry_base_seconds": 0.0})
+    connectors = settings.connectors.model_copy(update=connector_overrides)
+    return settings.model_copy(update={"jobs": jobs, "connectors": connectors})
+
+
+@asynccontextmanager
+async def open_queue(settings: Settings, app_url: str) -> AsyncIterator[procrastinate.App]:
+    queue_app = build_app(settings, app_url=app_url)
+    async with queue_app.open_async():
+        yield queue_app
+
+
+async def run_pending_jobs(
+    queue_app: procrastinate.App, settings: Settings, database: Database, queues: Sequence[str]
+) -> None:
+    """Process the jobs waiting on ``queues`` in this process, then return (procrastinate ``wait=False``)."""
+    await queue_app.run_worker_async(
+        **worker_options(
+            JobRuntime(settings, database),
+            wait=False,
+            install_signal_handlers=False,
+            listen_notify=False,
+            queues=list(queues),
+            concurrency=1,
+        )
+    )

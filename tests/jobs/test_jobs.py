@@ -1,0 +1,206 @@
+"""The job kit: status transitions, progress, results, clear errors, retries, tenant isolation."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.config import Settings
+from backend.jobs import JobAlreadyQueued, JobFailed, JobRun, enqueue, job
+from backend.services.jobs import service as job_status
+from backend.utils.database import Database
+from backend.utils.database_urls import DatabaseUrls
+from tests.factories import create_tenant
+from tests.jobs.support import fast_retry_settings, open_queue, run_pending_jobs
+
+QUEUE = "tests_jobs"
+
+
+@job("tests.observe_progress", queue=QUEUE)
+async def observe_progress(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
+    await run.progress(40, "halfway through the test input")
+    # What a client polling the status would see mid-run.
+    async with run.database.tenant_session(run.tenant_id) as session:
+        seen = await job_status.get_job(session, run.job_id)
+        observed = {"status": seen.status, "progress": seen.progress, "message": seen.message}
+    return {"echo": payload["value"], "tenant": str(run.tenant_id), "observed": observed}
+
+
+@job("tests.reject_input", queue=QUEUE, max_attempts=3)
+async def reject_input(run: JobRun, payload: dict[str, Any]) -> None:
+    raise JobFailed("the input has no rows", code="empty_input", details={"rows": 0})
+
+
+@job("tests.flaky", queue=QUEUE, max_attempts=3)
+async def flaky(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
+    if run.attempt < payload["succeed_on_attempt"]:
+        raise ConnectionError(f"transient failure on attempt {run.attempt}")
+    return {"succeeded_on_attempt": run.attempt}
+
+
+@job("tests.locked", queue=QUEUE, lock=lambda payload: f"thing:{payload['thing']}")
+async def locked(run: JobRun, payload: dict[str, Any]) -> None:
+    return None
+
+
+@pytest.fixture
+def job_settings(settings: Settings) -> Settings:
+    return fast_retry_settings(settings)
+
+
+@pytest.fixture
+def database(app: FastAPI) -> Database:
+    db: Database = app.state.database
+    return db
+
+
+async def _run_jobs(job_settings: Settings, database_urls: DatabaseUrls, database: Database) -> None:
+    async with open_queue(job_settings, database_urls.app) as queue_app:
+        await run_pending_jobs(queue_app, job_settings, database, [QUEUE])
+
+
+async def _status(client: httpx.AsyncClient, headers: dict[str, str], job_id: uuid.UUID) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/jobs/{job_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _runs(task: str, outcome: str) -> float:
+    return REGISTRY.get_sample_value("job_runs_total", {"task": task, "outcome": outcome}) or 0.0
+
+
+async def test_job_goes_from_queued_to_running_to_succeeded_with_progress_and_result(
+    client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
+) -> None:
+    tenant = await create_tenant(client)
+    job_id = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 42})
+    queued = await _status(client, tenant.headers, job_id)
+    assert (queued["status"], queued["progress"], queued["started_at"]) == ("queued", 0, None)
+    successes_before = _runs("tests.observe_progress", "success")
+
+    await _run_jobs(job_settings, database_urls, database)
+
+    done = await _status(client, tenant.headers, job_id)
+    assert done["status"] == "succeeded"
+    assert done["progress"] == 100
+    assert done["attempts"] == 1
+    assert done["error"] is None
+    assert done["started_at"] is not None and done["finished_at"] is not None
+    assert done["result"] == {
+        "echo": 42,
+        "tenant": str(tenant.tenant_id),
+        "observed": {"status": "running", "progress": 40, "message": "halfway through the test input"},
+    }
+    assert _runs("tests.observe_progress", "success") == successes_before + 1
+
+
+async def test_job_failing_with_a_clear_error_is_failed_at_once_and_keeps_the_error(
+    client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
+) -> None:
+    tenant = await create_tenant(client)
+    job_id = await enqueue(database, tenant.tenant_id, "tests.reject_input", {})
+
+    await _run_jobs(job_settings, database_urls, database)
+
+    failed = await _status(client, tenant.headers, job_id)
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == 1  # a final error is not retried
+    assert failed["error"] == {
+        "code": "empty_input",
+        "message": "the input has no rows",
+        "details": {"rows": 0},
+    }
+    assert failed["finished_at"] is not None
+
+
+async def test_transient_failure_is_retried_and_the_retry_succeeds(
+    client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
+) -> None:
+    tenant = await create_tenant(client)
+    job_id = await enqueue(database, tenant.tenant_id, "tests.flaky", {"succeed_on_attempt": 2})
+
+    await _run_jobs(job_settings, database_urls, database)
+
+    done = await _status(client, tenant.headers, job_id)
+    assert (done["status"], done["attempts"], done["result"]) == ("succeeded", 2, {"succeeded_on_attempt": 2})
+
+
+async def test_job_failing_on_every_attempt_ends_failed_with_the_last_error(
+    client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
+) -> None:
+    tenant = await create_tenant(client)
+    job_id = await enqueue(database, tenant.tenant_id, "tests.flaky", {"succeed_on_attempt": 99})
+
+    await _run_jobs(job_settings, database_urls, database)
+
+    failed = await _status(client, tenant.headers, job_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 3)
+    assert failed["error"]["code"] == "unexpected_error"
+    assert failed["error"]["message"] == "ConnectionError: transient failure on attempt 3"
+
+
+async def test_other_tenant_job_is_not_found_and_not_listed(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    owner, other = await create_tenant(client), await create_tenant(client)
+    job_id = await enqueue(database, owner.tenant_id, "tests.observe_progress", {"value": 1})
+
+    assert (await client.get(f"/api/v1/jobs/{job_id}", headers=other.headers)).status_code == 404
+    listed = (await client.get("/api/v1/jobs", headers=other.headers)).json()
+    assert listed["total"] == 0 and listed["items"] == []
+    own = (await client.get("/api/v1/jobs", headers=owner.headers)).json()
+    assert [item["id"] for item in own["items"]] == [str(job_id)]
+
+
+async def test_jobs_list_filters_by_kind_and_status(client: httpx.AsyncClient, database: Database) -> None:
+    tenant = await create_tenant(client)
+    first = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 1})
+    await enqueue(database, tenant.tenant_id, "tests.flaky", {"succeed_on_attempt": 1})
+
+    by_kind = (
+        await client.get("/api/v1/jobs", params={"kind": "tests.observe_progress"}, headers=tenant.headers)
+    ).json()
+    assert [item["id"] for item in by_kind["items"]] == [str(first)]
+    none_running = (
+        await client.get("/api/v1/jobs", params={"status": "running"}, headers=tenant.headers)
+    ).json()
+    assert none_running["total"] == 0
+    bad = await client.get("/api/v1/jobs", params={"status": "paused"}, headers=tenant.headers)
+    assert bad.status_code == 422
+
+
+async def test_enqueue_in_a_rolled_back_transaction_leaves_no_job(
+    client: httpx.AsyncClient, database: Database, owner_engine: AsyncEngine
+) -> None:
+    tenant = await create_tenant(client)
+    async with database.session(tenant.tenant_id) as session:
+        job_id = await enqueue(session, tenant.tenant_id, "tests.observe_progress", {"value": 7})
+        await session.rollback()
+
+    assert (await client.get(f"/api/v1/jobs/{job_id}", headers=tenant.headers)).status_code == 404
+    async with owner_engine.connect() as connection:
+        queued = await connection.scalar(
+            text("select count(*) from procrastinate.procrastinate_jobs where args->>'job_id' = :id"),
+            {"id": str(job_id)},
+        )
+    assert queued == 0
+
+
+async def test_second_job_with_the_same_queueing_lock_is_refused_while_the_first_waits(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await create_tenant(client)
+    thing = uuid.uuid4().hex
+    await enqueue(database, tenant.tenant_id, "tests.locked", {"thing": thing})
+    with pytest.raises(JobAlreadyQueued):
+        await enqueue(database, tenant.tenant_id, "tests.locked", {"thing": thing})
+    # A different lock is independent.
+    await enqueue(database, tenant.tenant_id, "tests.locked", {"thing": thing + "-other"})

@@ -1,0 +1,104 @@
+"""Shared fixtures for connector tests: an API and a worker whose connectors may reach loopback."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from backend.config import Settings
+from backend.main import create_app
+from backend.models import BusinessMetric
+from backend.utils.database import Database
+from backend.utils.database_urls import DatabaseUrls
+from tests.conftest import client_for
+from tests.jobs.support import fast_retry_settings, open_queue, run_pending_jobs
+
+
+def connector_settings(settings: Settings) -> Settings:
+    return fast_retry_settings(
+        settings,
+        allow_private_networks=True,
+        http_backoff_base_seconds=0.001,
+        http_backoff_max_seconds=0.01,
+        http_max_retries=3,
+        sync_max_attempts=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def loopback_settings(settings: Settings) -> Settings:
+    return connector_settings(settings)
+
+
+@pytest.fixture(scope="session")
+async def loopback_app(loopback_settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(loopback_settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def api(loopback_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(loopback_app) as http:
+        yield http
+
+
+@pytest.fixture
+def database(loopback_app: FastAPI) -> Database:
+    db: Database = loopback_app.state.database
+    return db
+
+
+class Worker:
+    """Runs the jobs waiting on the connectors queue, in this process."""
+
+    def __init__(self, settings: Settings, urls: DatabaseUrls, database: Database) -> None:
+        self.settings, self.urls, self.database = settings, urls, database
+
+    async def run(self) -> None:
+        async with open_queue(self.settings, self.urls.app) as queue_app:
+            await run_pending_jobs(queue_app, self.settings, self.database, ["connectors"])
+
+
+@pytest.fixture
+def worker(loopback_settings: Settings, database_urls: DatabaseUrls, database: Database) -> Worker:
+    return Worker(loopback_settings, database_urls, database)
+
+
+async def create_source(api: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    body.setdefault("name", f"source-{uuid.uuid4().hex[:8]}")
+    response = await api.post("/api/v1/data-sources", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def start_sync(api: httpx.AsyncClient, headers: dict[str, str], source_id: str) -> dict[str, Any]:
+    response = await api.post(f"/api/v1/data-sources/{source_id}/sync", headers=headers)
+    assert response.status_code == 202, response.text
+    started: dict[str, Any] = response.json()
+    return started
+
+
+async def sync_now(
+    api: httpx.AsyncClient, worker: Worker, headers: dict[str, str], source_id: str
+) -> dict[str, Any]:
+    """Request a sync, run the worker, return the finished sync run."""
+    started = await start_sync(api, headers, source_id)
+    await worker.run()
+    history = (await api.get(f"/api/v1/data-sources/{source_id}/syncs", headers=headers)).json()
+    run = next(item for item in history["items"] if item["id"] == started["id"])
+    return run
+
+
+async def stored_points(database: Database, tenant_id: uuid.UUID) -> dict[tuple[str, str, str], float]:
+    """Every point of the tenant: (metric, iso ts, dimensions key) → value."""
+    async with database.tenant_session(tenant_id) as session:
+        rows = await session.scalars(select(BusinessMetric).where(BusinessMetric.tenant_id == tenant_id))
+        return {(r.metric, r.ts.isoformat(), r.dimensions_key): r.value for r in rows}
