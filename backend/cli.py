@@ -4,18 +4,22 @@ db up | down | status | shell     the embedded PostgreSQL (no-ops with DATABASE_
 migrate [REVISION]                 alembic upgrade (default: head)
 migrate-rollback [REVISION]        alembic downgrade (default: one step, -1)
 migrate-create MESSAGE             a new revision drafted by autogenerate, to review by hand
+metrics-retention [--days N]       TimescaleDB: set the metrics retention policy (default: settings)
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 
 from alembic import command
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.config import get_settings
+from backend.services.metrics.timescale import apply_retention
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.embedded_db import EmbeddedPostgres
 from backend.utils.migrations import alembic_config, downgrade, upgrade
@@ -64,6 +68,15 @@ def _db(action: str) -> int:
     return 0
 
 
+async def _apply_retention(owner_url: str, days: int) -> bool:
+    engine = create_async_engine(owner_url)
+    try:
+        async with engine.begin() as connection:
+            return await apply_retention(connection, days)
+    finally:
+        await engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.cli", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("revision", nargs="?", default="-1")
     create = commands.add_parser("migrate-create", help="draft a new revision with autogenerate")
     create.add_argument("message")
+    retention = commands.add_parser("metrics-retention", help="apply METRICS_RETENTION_DAYS on TimescaleDB")
+    retention.add_argument("--days", type=int, default=None)
     args = parser.parse_args(argv)
 
     if args.command == "db":
@@ -84,6 +99,17 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(urls.owner, urls.app_role, args.revision)
     elif args.command == "migrate-rollback":
         downgrade(urls.owner, urls.app_role, args.revision)
+    elif args.command == "metrics-retention":
+        days = args.days if args.days is not None else get_settings().database.metrics_retention_days
+        if not asyncio.run(_apply_retention(urls.owner, days)):
+            print(
+                "TimescaleDB is not installed in this database: business_metrics is a plain table; "
+                "nothing to do."
+            )
+        else:
+            print(
+                f"retention policy set: {f'drop data older than {days} days' if days else 'keep everything'}"
+            )
     elif args.command == "migrate-create":
         config = alembic_config(owner_url=urls.owner, app_role=urls.app_role)
         command.revision(config, message=args.message, autogenerate=True)

@@ -57,6 +57,14 @@ class DatabaseSettings(BaseSettings):
     statement_timeout_ms: int = Field(default=30_000, ge=0, validation_alias="DATABASE_STATEMENT_TIMEOUT_MS")
     echo: bool = Field(default=False, validation_alias="DATABASE_ECHO")
 
+    metrics_retention_days: int = Field(
+        default=0,
+        ge=0,
+        validation_alias="METRICS_RETENTION_DAYS",
+        description="TimescaleDB only: drop metric chunks older than this (0 keeps everything). "
+        "Applied by `python -m backend.cli metrics-retention`.",
+    )
+
     embedded_port: int = Field(default=54329, ge=1024, le=65535, validation_alias="EMBEDDED_PG_PORT")
     embedded_data_dir: Path = Field(default=PROJECT_ROOT / ".data", validation_alias="EMBEDDED_PG_DATA_DIR")
     embedded_database: str = Field(default="dyocense", validation_alias="EMBEDDED_PG_DATABASE")
