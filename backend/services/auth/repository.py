@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import ApiKey, RefreshToken, User
@@ -56,28 +56,22 @@ async def refresh_token_for_update(session: AsyncSession, token_hash: str) -> Re
     return (await session.scalars(statement)).one_or_none()
 
 
-async def revoke_refresh_family(session: AsyncSession, family_id: uuid.UUID, at: datetime) -> None:
+async def _revoke_refresh_tokens(session: AsyncSession, condition: ColumnElement[bool], at: datetime) -> None:
     await session.execute(
         update(RefreshToken)
         .where(
-            RefreshToken.tenant_id == session_tenant(session),
-            RefreshToken.family_id == family_id,
-            RefreshToken.revoked_at.is_(None),
+            RefreshToken.tenant_id == session_tenant(session), condition, RefreshToken.revoked_at.is_(None)
         )
         .values(revoked_at=at)
     )
+
+
+async def revoke_refresh_family(session: AsyncSession, family_id: uuid.UUID, at: datetime) -> None:
+    await _revoke_refresh_tokens(session, RefreshToken.family_id == family_id, at)
 
 
 async def revoke_user_refresh_tokens(session: AsyncSession, user_id: uuid.UUID, at: datetime) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(
-            RefreshToken.tenant_id == session_tenant(session),
-            RefreshToken.user_id == user_id,
-            RefreshToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=at)
-    )
+    await _revoke_refresh_tokens(session, RefreshToken.user_id == user_id, at)
 
 
 async def api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
