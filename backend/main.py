@@ -28,6 +28,7 @@ from backend.routes import (
     users,
 )
 from backend.services.coach.runtime import build_coach_runtime
+from backend.routes.docs import install_docs
 from backend.services.tenant.notifications import LoggingActivationNotifier
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
@@ -124,7 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(

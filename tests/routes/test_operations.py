@@ -53,10 +53,16 @@ async def test_request_id_is_returned_and_honoured(client: httpx.AsyncClient) ->
     assert supplied.headers["x-request-id"] == "trace-me-12345"
 
 
-async def test_docs_and_redoc_render(client: httpx.AsyncClient) -> None:
-    for path in ("/docs", "/redoc"):
-        response = await client.get(path)
-        assert response.status_code == 200 and "<html" in response.text.lower()
+async def test_docs_and_redoc_render_from_local_assets(client: httpx.AsyncClient) -> None:
+    # No CDN: the pages must load their scripts from this app (offline machines render them too).
+    for path, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        page = await client.get(path)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assert f"/docs-static/{asset}" in page.text
+        assert "cdn." not in page.text
+        script = await client.get(f"/docs-static/{asset}")
+        assert script.status_code == 200 and len(script.content) > 100_000
+    assert (await client.get("/docs/oauth2-redirect")).status_code == 200
 
 
 async def test_openapi_documents_operations_security_and_errors(client: httpx.AsyncClient) -> None:
