@@ -18,6 +18,7 @@ from backend.routes import (
     benchmarks,
     coach,
     connectors,
+    evidence,
     goals,
     health,
     jobs,
@@ -27,8 +28,8 @@ from backend.routes import (
     tenant,
     users,
 )
-from backend.services.coach.runtime import build_coach_runtime
 from backend.routes.docs import install_docs
+from backend.services.coach.runtime import build_coach_runtime
 from backend.services.tenant.notifications import LoggingActivationNotifier
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
@@ -63,6 +64,11 @@ OPENAPI_TAGS = [
     {"name": "benchmarks", "description": "Industry reference percentiles (imported with provenance)."},
     {"name": "metrics", "description": "KPIs as time series: ingest, upload, catalog and rollups."},
     {"name": "goals", "description": "SMART goals whose progress is computed from metrics."},
+    {
+        "name": "evidence",
+        "description": "Causal analysis of which levers move an outcome (DoWhy estimates with refutations "
+        "and a verdict), kept as an evidence graph; driver screening, Granger tests and what-if.",
+    },
     {
         "name": "optimizer",
         "description": "Optimal plans for budget allocation, inventory reorder, staffing and product mix, "
@@ -151,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(goals.router)
     app.include_router(optimizer.router)
+    app.include_router(evidence.router)
     app.include_router(jobs.router)
     app.include_router(connectors.router)
     app.include_router(benchmarks.router)

@@ -149,7 +149,11 @@ def job_spec(kind: str) -> JobSpec:
 
 
 # Modules that register jobs; imported when the App is built or a job is enqueued.
-JOB_MODULES = ("backend.jobs.maintenance", "backend.services.connectors.jobs")
+JOB_MODULES = (
+    "backend.jobs.maintenance",
+    "backend.services.connectors.jobs",
+    "backend.services.evidence.jobs",
+)
 
 
 def load_job_modules() -> None:

@@ -12,7 +12,6 @@ from backend.services.errors import NotImplementedYet
 
 PLANNED_FEATURES: dict[str, str] = {
     "forecasts": "The forecaster",
-    "evidence": "Causal evidence analysis",
     # routes/coach.py (registered first) serves usage, sessions and search; chat still answers 501 here.
     "coach": "The AI coach's chat",
 }

@@ -74,3 +74,6 @@ JOB_QUEUE_DEPTH = Gauge(
     "job_queue_depth", "Jobs per procrastinate queue and status", ["queue", "status"], multiprocess_mode="max"
 )
 CONNECTOR_SYNCS = Counter("connector_syncs", "Connector syncs finished", ["connector", "outcome"])
+EVIDENCE_ANALYSES = Counter(
+    "evidence_analyses", "Causal analyses stored, by verdict (supported, fragile, not_supported)", ["verdict"]
+)

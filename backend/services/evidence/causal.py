@@ -211,5 +211,5 @@ def _overlap(
         adequate=check.adequate,
         detail=check.detail,
         trimmed_estimate=trimmed,
-        trimmed_dropped_confounders=[c for c in adjustment if c not in varying],
+        trimmed_constant_confounders=[c for c in adjustment if c not in varying],
     )

@@ -1,0 +1,230 @@
+"""Evidence: causal analyses of which levers move an outcome, kept as an evidence graph."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
+
+from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
+from backend.models import EvidenceEdge
+from backend.schemas.common import Page
+from backend.schemas.evidence import (
+    AnalysisCreate,
+    AnalysisJobRead,
+    DriverEstimateRead,
+    DriversCreate,
+    DriversRead,
+    EvidenceEdgeRead,
+    EvidenceEdgeSummary,
+    EvidenceGraphRead,
+    EvidenceWhatIfCreate,
+    EvidenceWhatIfRead,
+    GrangerCreate,
+    GrangerRead,
+    GraphEdgeRead,
+    GraphNodeRead,
+)
+from backend.services.evidence import service
+from backend.services.evidence.results import GrangerResult, TableReport, Verdict
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], responses=error_responses(401))
+
+_ERRORS_422 = (
+    "422 when a metric is unknown (`unknown_metrics`, naming them), when too few buckets align, the "
+    "treatment never changes, or confounders are perfectly collinear (`validation_failed`, with details)."
+)
+_BACKGROUND = (
+    "**Background jobs**: with `async: true`, with method `double_ml`, or when the largest metric's "
+    "observations in the window times `options.refutation_simulations` exceed "
+    f"{service.SYNC_MAX_WORK:,}, the analysis is queued: 202 with the job id; poll "
+    "`GET /api/v1/jobs/{id}`, whose result names the stored `edge_id`. A data problem then fails the job "
+    "with the same error code and details."
+)
+
+
+def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
+    details = edge.details
+    result = service.edge_result(edge)
+    return EvidenceEdgeRead(
+        **EvidenceEdgeSummary.model_validate(edge).model_dump(),
+        reasons=result.reasons,
+        result=result,
+        table=TableReport.model_validate(details["table"]),
+        granger=GrangerResult.model_validate(details["granger"]) if details.get("granger") else None,
+        granger_unavailable=details.get("granger_unavailable"),
+        baseline=details.get("baseline") or {},
+        inputs=details.get("inputs") or {},
+        unobserved_nodes=details.get("unobserved_nodes") or [],
+    )
+
+
+@router.post(
+    "/analyze",
+    response_model=EvidenceEdgeRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Estimate, refute and judge the effect of a lever on an outcome, and store it (analyst)",
+    description=(
+        "Reads the metrics in `[start, end)`, buckets each by its catalog aggregation on `frequency` (the "
+        "tenant's calendar), estimates the effect per unit of `treatment` with DoWhy, runs the placebo, "
+        "random-common-cause and data-subset refuters and a sensitivity analysis, and stores the result as "
+        "an edge of the evidence graph. The verdict is `supported`, `fragile` (a refuter moved it) or "
+        "`not_supported`, with reasons in words. With `lags`, the treatment's lags are adjusted for and "
+        f"Granger tests are included.\n\n{_ERRORS_422}\n\n{_BACKGROUND}"
+    ),
+    responses={
+        202: {"model": AnalysisJobRead, "description": "Queued as a background job"},
+        **error_responses(403, 422, 503),
+    },
+)
+async def analyze_evidence(
+    body: AnalysisCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+) -> EvidenceEdgeRead | JSONResponse:
+    started = await service.analyze(
+        session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
+    )
+    if started.job_id is not None:
+        url = f"/api/v1/jobs/{started.job_id}"
+        job = AnalysisJobRead(job_id=started.job_id, status_url=url, reason=started.background_reason or "")
+        return JSONResponse(
+            job.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED, headers={"Location": url}
+        )
+    assert started.edge is not None
+    return _edge_read(started.edge)
+
+
+@router.post(
+    "/drivers",
+    response_model=DriversRead,
+    summary="Screen candidate drivers of an outcome, then estimate the top ones (analyst)",
+    description=(
+        "**Screening, not causation.** Correlates each candidate with the outcome and controls the false "
+        "discovery rate (Benjamini-Hochberg); then, for the `top` discoveries, a cheap causal estimate "
+        "adjusting for `confounders` (no refuters, no verdict — run /analyze on one for that). Nothing is "
+        f"stored.\n\n{_ERRORS_422}"
+    ),
+    responses=error_responses(403, 422, 503),
+)
+async def screen_evidence_drivers(
+    body: DriversCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+) -> DriversRead:
+    output = await service.drivers(session, pool, body.to_spec())
+    return DriversRead(
+        screening=output.screening,
+        skipped=output.skipped,
+        estimates=[DriverEstimateRead.model_validate(e, from_attributes=True) for e in output.estimates],
+        note=output.screening.note
+        + " The estimates below are not refuted: an estimate that adjusts for nothing is an association.",
+    )
+
+
+@router.post(
+    "/granger",
+    response_model=GrangerRead,
+    summary="Granger tests: does the past of one metric help predict another? (analyst)",
+    description=(
+        "F-tests lag by lag up to `max_lag` buckets; the chosen lag is the one with the lowest BIC. "
+        "Predictive precedence, not proof of cause. Nothing is stored.\n\n" + _ERRORS_422
+    ),
+    responses=error_responses(403, 422, 503),
+)
+async def run_evidence_granger(
+    body: GrangerCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+) -> GrangerRead:
+    result, table = await service.granger(session, pool, body.to_spec())
+    return GrangerRead(**result.model_dump(), table=table)
+
+
+@router.post(
+    "/what-if",
+    response_model=EvidenceWhatIfRead,
+    summary="Predicted change of the outcome for a change of the treatment, with its interval (analyst)",
+    description=(
+        "From a stored edge (`edge_id`) or a fresh analysis (`analysis`, which is stored as an edge; "
+        "analyses that need a background job are refused with 422 `needs_background_job`). Without "
+        "baselines, the averages per bucket over the analysed window are used."
+    ),
+    responses=error_responses(403, 404, 422, 503),
+)
+async def evidence_what_if(
+    body: EvidenceWhatIfCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+) -> EvidenceWhatIfRead:
+    outcome = await service.what_if(
+        session,
+        pool,
+        edge_id=body.edge_id,
+        spec=body.analysis.to_spec() if body.analysis is not None else None,
+        treatment_change=body.treatment_change,
+        baseline_outcome=body.baseline_outcome,
+        baseline_treatment=body.baseline_treatment,
+        requested_by=principal.user_id,
+    )
+    return EvidenceWhatIfRead(
+        **outcome.prediction.model_dump(), edge_id=outcome.edge.id, baseline_source=outcome.baseline_source
+    )
+
+
+@router.get(
+    "/graph",
+    response_model=EvidenceGraphRead,
+    summary="The evidence graph: metrics as nodes, the newest evidence per cause-effect pair as edges",
+    description="With `verdict`, only pairs whose newest evidence has that verdict (older evidence never "
+    "shows through).",
+    responses=error_responses(422),
+)
+async def get_evidence_graph(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    verdict: Annotated[Verdict | None, Query(description="Only edges with this verdict.")] = None,
+) -> EvidenceGraphRead:
+    found = await service.graph(session, verdict=verdict)
+    names = sorted(found.units)
+    return EvidenceGraphRead(
+        nodes=[GraphNodeRead(id=name, label=name, unit=found.units.get(name)) for name in names],
+        edges=[
+            GraphEdgeRead(
+                **EvidenceEdgeSummary.model_validate(e).model_dump(), source=e.cause, target=e.effect
+            )
+            for e in found.edges
+        ],
+    )
+
+
+@router.get(
+    "/edges",
+    response_model=Page[EvidenceEdgeSummary],
+    summary="Every stored analysis, newest first (the history behind the graph)",
+    responses=error_responses(422),
+)
+async def list_evidence_edges(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    page: PageParams,
+    cause: Annotated[str | None, Query(max_length=100, description="Only this cause.")] = None,
+    effect: Annotated[str | None, Query(max_length=100, description="Only this effect.")] = None,
+    verdict: Annotated[Verdict | None, Query(description="Only this verdict.")] = None,
+) -> Page[EvidenceEdgeSummary]:
+    edges, total = await service.list_edges(
+        session, cause=cause, effect=effect, verdict=verdict, limit=page.limit, offset=page.offset
+    )
+    return Page(
+        items=[EvidenceEdgeSummary.model_validate(e) for e in edges],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/edges/{edge_id}",
+    response_model=EvidenceEdgeRead,
+    summary="One stored analysis with its refutations, sensitivity, overlap and table report",
+    responses=error_responses(404, 422),
+)
+async def get_evidence_edge(
+    edge_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+) -> EvidenceEdgeRead:
+    return _edge_read(await service.get_edge(session, edge_id))

@@ -1,0 +1,41 @@
+"""Evidence jobs: a causal analysis too large for a request, run by a worker and stored as an edge.
+
+The job reads in one tenant unit of work, computes outside any transaction, and writes in
+another, so no connection is held while DoWhy runs. A data problem (too few observations,
+a constant treatment, collinear confounders, …) is a final ``JobFailed`` carrying the same
+code and details a synchronous request would have answered with 422.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from backend.jobs import JobFailed, JobRun, job
+from backend.services.errors import ValidationFailed
+from backend.services.evidence import service
+
+
+@job(service.ANALYSIS_JOB, queue=service.ANALYSIS_QUEUE, max_attempts=2)
+async def analyze_in_background(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
+    spec = service.AnalysisSpec.model_validate(payload)
+    try:
+        async with run.database.tenant_session(run.tenant_id) as session:
+            prepared = await service.prepare_analysis(session, spec)
+            inputs = await service.read_analysis_inputs(session, prepared)
+        await run.progress(10, "observations read; estimating and refuting the effect")
+        # The worker is a process of its own: a thread keeps its event loop (heartbeats, progress) free.
+        output = await asyncio.to_thread(service.compute_analysis, inputs)
+        async with run.database.tenant_session(run.tenant_id) as session:
+            edge = await service.store_analysis(session, prepared, output)
+    except ValidationFailed as exc:
+        raise JobFailed(exc.message, code=exc.code, details=exc.details) from exc
+    return {
+        "edge_id": str(edge.id),
+        "cause": edge.cause,
+        "effect": edge.effect,
+        "effect_size": edge.effect_size,
+        "ci_lower": edge.ci_lower,
+        "ci_upper": edge.ci_upper,
+        "verdict": edge.verdict,
+    }

@@ -1,0 +1,165 @@
+"""Every query of the evidence feature: the metric series it analyses and the evidence graph it keeps."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from backend.models import BusinessMetric, MetricDefinition
+from backend.models.evidence import EvidenceEdge
+from backend.utils.database import session_tenant
+
+# Listings and the graph need the numbers, not the stored result documents.
+_SUMMARY = defer(EvidenceEdge.details, raiseload=True), defer(EvidenceEdge.refutations, raiseload=True)
+
+# (local wall-clock time, value) pairs of one metric, oldest first.
+LocalSeries = list[tuple[datetime, float]]
+
+
+async def metric_aggregations(session: AsyncSession, names: Sequence[str]) -> dict[str, str]:
+    """The catalog's aggregation of each of ``names`` that the tenant has (unknown names are absent)."""
+    rows = await session.execute(
+        select(MetricDefinition.name, MetricDefinition.aggregation).where(
+            MetricDefinition.tenant_id == session_tenant(session), MetricDefinition.name.in_(list(names))
+        )
+    )
+    return {name: aggregation for name, aggregation in rows}
+
+
+async def metric_names(session: AsyncSession, *, limit: int) -> list[str]:
+    """The tenant's catalog names, alphabetical, at most ``limit``."""
+    rows = await session.scalars(
+        select(MetricDefinition.name)
+        .where(MetricDefinition.tenant_id == session_tenant(session))
+        .order_by(MetricDefinition.name)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def _window(names: Sequence[str], start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = [BusinessMetric.metric.in_(list(names))]
+    if start is not None:
+        filters.append(BusinessMetric.ts >= start)
+    if end is not None:
+        filters.append(BusinessMetric.ts < end)
+    return filters
+
+
+async def count_points(
+    session: AsyncSession, names: Sequence[str], *, start: datetime | None, end: datetime | None
+) -> dict[str, int]:
+    """Observations per metric in ``[start, end)`` (served by the ``(tenant_id, metric, ts)`` index)."""
+    rows = await session.execute(
+        select(BusinessMetric.metric, func.count())
+        .where(BusinessMetric.tenant_id == session_tenant(session), *_window(names, start, end))
+        .group_by(BusinessMetric.metric)
+    )
+    return {name: int(count) for name, count in rows}
+
+
+async def read_series(
+    session: AsyncSession,
+    names: Sequence[str],
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    zone: str,
+) -> dict[str, LocalSeries]:
+    """Every observation of ``names`` in ``[start, end)``, all dimensions, as local wall-clock times.
+
+    Converting to the tenant's zone in SQL makes a "day" bucket the tenant's calendar day,
+    as in the metrics rollups.
+    """
+    local_ts = func.timezone(zone, BusinessMetric.ts)
+    rows = await session.execute(
+        select(BusinessMetric.metric, local_ts, BusinessMetric.value)
+        .where(BusinessMetric.tenant_id == session_tenant(session), *_window(names, start, end))
+        .order_by(BusinessMetric.metric, BusinessMetric.ts)
+    )
+    series: dict[str, LocalSeries] = {name: [] for name in names}
+    for name, ts, value in rows:
+        series[name].append((ts, float(value)))
+    return series
+
+
+async def add_edge(session: AsyncSession, edge: EvidenceEdge) -> EvidenceEdge:
+    edge.tenant_id = session_tenant(session)
+    session.add(edge)
+    await session.flush()
+    await session.refresh(edge, ["analysed_at"])
+    return edge
+
+
+async def get_edge(session: AsyncSession, edge_id: uuid.UUID) -> EvidenceEdge | None:
+    # populate_existing: an edge already in the session from a listing has its documents deferred.
+    result: EvidenceEdge | None = await session.scalar(
+        select(EvidenceEdge)
+        .where(EvidenceEdge.tenant_id == session_tenant(session), EvidenceEdge.id == edge_id)
+        .execution_options(populate_existing=True)
+    )
+    return result
+
+
+async def list_edges(
+    session: AsyncSession,
+    *,
+    cause: str | None,
+    effect: str | None,
+    verdict: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[EvidenceEdge], int]:
+    statement = (
+        select(EvidenceEdge).options(*_SUMMARY).where(EvidenceEdge.tenant_id == session_tenant(session))
+    )
+    if cause is not None:
+        statement = statement.where(EvidenceEdge.cause == cause)
+    if effect is not None:
+        statement = statement.where(EvidenceEdge.effect == effect)
+    if verdict is not None:
+        statement = statement.where(EvidenceEdge.verdict == verdict)
+    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = await session.scalars(
+        statement.order_by(EvidenceEdge.analysed_at.desc(), EvidenceEdge.id).limit(limit).offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def newest_edges(session: AsyncSession, *, verdict: str | None) -> list[EvidenceEdge]:
+    """The newest edge of each (cause, effect) pair; with ``verdict``, only pairs whose newest has it.
+
+    The filter applies *after* picking the newest, so older evidence that a newer analysis
+    overturned never shows up as current.
+    """
+    newest = (
+        select(EvidenceEdge.tenant_id, EvidenceEdge.id, EvidenceEdge.verdict)
+        .where(EvidenceEdge.tenant_id == session_tenant(session))
+        .ext(distinct_on(EvidenceEdge.cause, EvidenceEdge.effect))
+        .order_by(EvidenceEdge.cause, EvidenceEdge.effect, EvidenceEdge.analysed_at.desc(), EvidenceEdge.id)
+        .subquery()
+    )
+    statement = (
+        select(EvidenceEdge)
+        .options(*_SUMMARY)
+        .join(newest, (EvidenceEdge.tenant_id == newest.c.tenant_id) & (EvidenceEdge.id == newest.c.id))
+    )
+    if verdict is not None:
+        statement = statement.where(newest.c.verdict == verdict)
+    rows = await session.scalars(statement.order_by(EvidenceEdge.cause, EvidenceEdge.effect))
+    return list(rows)
+
+
+async def metric_units(session: AsyncSession, names: Sequence[str]) -> dict[str, str | None]:
+    rows = await session.execute(
+        select(MetricDefinition.name, MetricDefinition.unit).where(
+            MetricDefinition.tenant_id == session_tenant(session), MetricDefinition.name.in_(list(names))
+        )
+    )
+    return {name: unit for name, unit in rows}
