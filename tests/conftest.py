@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.config import AuthSettings, DatabaseSettings, ObservabilitySettings, Settings
 from backend.main import create_app
+from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls, resolve_database_urls
 from backend.utils.embedded_db import EmbeddedPostgres
 from backend.utils.migrations import upgrade
@@ -83,6 +84,13 @@ def client_for(application: FastAPI) -> httpx.AsyncClient:
     # raise_app_exceptions=False: an unhandled error is observed as the 500 a client gets.
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+def database(app: FastAPI) -> Database:
+    """The running app's database kit (for job workers run inside a test)."""
+    db: Database = app.state.database
+    return db
 
 
 @pytest.fixture

@@ -153,6 +153,7 @@ JOB_MODULES = (
     "backend.jobs.maintenance",
     "backend.services.connectors.jobs",
     "backend.services.evidence.jobs",
+    "backend.services.optimizer.jobs",
 )
 
 

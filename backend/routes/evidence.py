@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import EvidenceEdge
+from backend.routes.jobs import job_accepted
 from backend.schemas.common import Page
 from backend.schemas.evidence import (
     AnalysisCreate,
-    AnalysisJobRead,
     DriverEstimateRead,
     DriversCreate,
     DriversRead,
@@ -27,6 +27,7 @@ from backend.schemas.evidence import (
     GraphEdgeRead,
     GraphNodeRead,
 )
+from backend.schemas.jobs import JobAccepted
 from backend.services.evidence import service
 from backend.services.evidence.results import GrangerResult, TableReport, Verdict
 from backend.utils.errors import error_responses
@@ -76,7 +77,7 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
         f"Granger tests are included.\n\n{_ERRORS_422}\n\n{_BACKGROUND}"
     ),
     responses={
-        202: {"model": AnalysisJobRead, "description": "Queued as a background job"},
+        202: {"model": JobAccepted, "description": "Queued as a background job"},
         **error_responses(403, 422, 503),
     },
 )
@@ -87,11 +88,7 @@ async def analyze_evidence(
         session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
     )
     if started.job_id is not None:
-        url = f"/api/v1/jobs/{started.job_id}"
-        job = AnalysisJobRead(job_id=started.job_id, status_url=url, reason=started.background_reason or "")
-        return JSONResponse(
-            job.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED, headers={"Location": url}
-        )
+        return job_accepted(started.job_id, started.background_reason or "")
     assert started.edge is not None
     return _edge_read(started.edge)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
 
 from backend.dependencies import CurrentPrincipal, PageParams, TenantSession
 from backend.schemas.common import Page
-from backend.schemas.jobs import JobRead, JobStatus
+from backend.schemas.jobs import JobAccepted, JobRead, JobStatus
 from backend.services.jobs import service
 from backend.utils.errors import error_responses
 
@@ -39,3 +40,12 @@ async def list_jobs(
 )
 async def get_job(job_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> JobRead:
     return JobRead.model_validate(await service.get_job(session, job_id))
+
+
+def job_accepted(job_id: uuid.UUID, reason: str) -> JSONResponse:
+    """The 202 answer of an endpoint that queued its work as a background job."""
+    url = f"/api/v1/jobs/{job_id}"
+    body = JobAccepted(job_id=job_id, status_url=url, reason=reason)
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED, headers={"Location": url}
+    )

@@ -6,10 +6,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models.optimization import OptimizationRun
+from backend.routes.jobs import job_accepted
 from backend.schemas.common import Page
+from backend.schemas.jobs import JobAccepted
 from backend.schemas.optimizer import (
     OptimizationRunCreate,
     OptimizationRunRead,
@@ -29,10 +32,11 @@ router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=err
 
 _LIMITS = "; ".join(f"`{name}` {limit.limit} {limit.unit}" for name, limit in SYNC_LIMITS.items())
 _SOLVING = (
-    "Solved synchronously with HiGHS unless `options.solver` is `cbc`; the time limit is at most "
+    "Solved with HiGHS unless `options.solver` is `cbc`; the time limit is at most "
     f"{service.MAX_SYNC_TIME_LIMIT_SECONDS:g} s. **Size limit for a synchronous solve**: {_LIMITS}. "
-    "Larger problems belong in a background job, which the optimizer does not offer yet: they are answered "
-    "with 422 `too_large_for_synchronous_solve` stating the limit."
+    "Larger problems, or any run with `background: true`, are solved by a worker: the answer is 202 with "
+    "the job id, and the job's result names the stored run. What-if scenarios beyond the limit are a 422 "
+    "`too_large_for_synchronous_solve`: post their `scenario_params` as a background run instead."
 )
 _REFERENCES = (
     "**Inputs from the tenant's metrics**: any number in `params` may instead be "
@@ -83,15 +87,23 @@ def _run_read(run: OptimizationRun) -> OptimizationRunRead:
         "stores the run whatever its status: an infeasible run carries the conflicting constraint "
         f"groups in `result.conflict`.\n\n{_SOLVING}\n\n{_REFERENCES}"
     ),
-    responses=error_responses(403, 422, 503),
+    responses={
+        202: {"model": JobAccepted, "description": "Queued as a background job"},
+        **error_responses(403, 422, 503),
+    },
 )
 async def create_optimization_run(
     body: OptimizationRunCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
-) -> OptimizationRunRead:
-    run = await service.create_run(
-        session, pool, template=body.template, params=body.params, options=body.options.to_solve_options()
+) -> OptimizationRunRead | JSONResponse:
+    prepared = await service.prepare_run(
+        session, template=body.template, params=body.params, options=body.options.to_solve_options()
     )
-    return _run_read(run)
+    if body.background or prepared.oversized:
+        job_id = await service.queue_run(
+            session, prepared, tenant_id=principal.tenant_id, requested_by=principal.user_id
+        )
+        return job_accepted(job_id, prepared.oversized or "requested")
+    return _run_read(await service.create_run(session, pool, prepared))
 
 
 @router.get(

@@ -153,12 +153,6 @@ class EvidenceEdgeRead(EvidenceEdgeSummary):
     unobserved_nodes: list[str] = Field(description="Graph nodes with no metric: treated as unobserved.")
 
 
-class AnalysisJobRead(BaseModel):
-    job_id: uuid.UUID
-    status_url: str
-    reason: str = Field(description="Why it runs in the background (requested, or beyond the sync limit).")
-
-
 class GraphNodeRead(BaseModel):
     id: str = Field(description="The metric name.")
     label: str

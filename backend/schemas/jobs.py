@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from backend.schemas.common import ReadModel
 
@@ -28,3 +28,13 @@ class JobRead(ReadModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class JobAccepted(BaseModel):
+    """A request that became a background job (HTTP 202); poll ``status_url``."""
+
+    job_id: uuid.UUID
+    status_url: str
+    reason: str = Field(
+        description="Why it runs in the background (requested, or beyond the synchronous limit)."
+    )

@@ -68,6 +68,11 @@ class OptimizationRunCreate(BaseModel):
         'metric reference such as {"metric": "orders", "agg": "avg", "last": "90 days"}'
     )
     options: RunOptions = Field(default_factory=RunOptions)
+    background: bool = Field(
+        default=False,
+        description="Solve in a background job (202 with the job id). Runs beyond the synchronous size "
+        "limit always do.",
+    )
 
 
 class WhatIfCreate(BaseModel):

@@ -14,9 +14,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.config import Settings
+from backend.services.metrics.points import dimensions_key
 from backend.services.optimizer import SolveOptions, get_template, run_template
+from backend.utils.database import Database
+from backend.utils.database_urls import DatabaseUrls
 from backend.utils.metrics import OPTIMIZATION_RUNS
 from tests.factories import create_tenant, invite_and_activate
+from tests.jobs.support import fast_retry_settings, open_queue, run_pending_jobs
 
 RUNS = "/api/v1/optimizer/runs"
 TEMPLATES = ("budget_allocation", "inventory", "staffing", "product_mix")
@@ -205,24 +210,67 @@ async def test_invalid_params_are_422_listing_each_path(client: httpx.AsyncClien
     assert (await client.get(RUNS, headers=tenant.headers)).json()["total"] == 0
 
 
-async def test_a_problem_beyond_the_synchronous_limit_is_refused_with_the_limit(
-    client: httpx.AsyncClient,
+async def _solve_queued_runs(settings: Settings, database_urls: DatabaseUrls, database: Database) -> None:
+    job_settings = fast_retry_settings(settings)
+    async with open_queue(job_settings, database_urls.app) as queue_app:
+        await run_pending_jobs(queue_app, job_settings, database, ["optimizer"])
+
+
+async def test_a_problem_beyond_the_synchronous_limit_is_solved_by_a_worker(
+    client: httpx.AsyncClient, settings: Settings, database_urls: DatabaseUrls, database: Database
 ) -> None:
     tenant = await create_tenant(client)
     params = example("staffing")
     template = params["employees"][0]
     # 101 employees x 7 days x 3 shifts = 2121 assignments, past the limit of 2100.
     params["employees"] = [{**template, "name": f"e{i}", "min_hours": 0} for i in range(101)]
-    response = await create_run(client, tenant.headers, "staffing", params)
+    queued = await create_run(client, tenant.headers, "staffing", params)
+    assert queued.status_code == 202, queued.text
+    assert "2121 employee x day x shift assignments" in queued.json()["reason"]
+    assert (await client.get(RUNS, headers=tenant.headers)).json()["total"] == 0
+
+    await _solve_queued_runs(settings, database_urls, database)
+
+    job = (await client.get(queued.headers["location"], headers=tenant.headers)).json()
+    assert job["status"] == "succeeded", job
+    stored = (await client.get(job["result"]["run_url"], headers=tenant.headers)).json()
+    assert stored["status"] == job["result"]["status"] == "optimal"
+    assert len(stored["params"]["employees"]) == 101
+
+
+async def test_background_runs_store_the_same_plan_as_a_synchronous_solve(
+    client: httpx.AsyncClient, settings: Settings, database_urls: DatabaseUrls, database: Database
+) -> None:
+    tenant = await create_tenant(client)
+    params = example("product_mix")
+    direct = await create_run(client, tenant.headers, "product_mix", params)
+    queued = await client.post(
+        RUNS, headers=tenant.headers, json={"template": "product_mix", "params": params, "background": True}
+    )
+    assert (direct.status_code, queued.status_code) == (201, 202)
+    await _solve_queued_runs(settings, database_urls, database)
+    job = (await client.get(f"/api/v1/jobs/{queued.json()['job_id']}", headers=tenant.headers)).json()
+    stored = (await client.get(job["result"]["run_url"], headers=tenant.headers)).json()
+    assert stored["result"]["objective"] == pytest.approx(direct.json()["result"]["objective"])
+
+
+async def test_a_what_if_beyond_the_synchronous_limit_is_refused_with_the_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    params = example("staffing")
+    run = (await create_run(client, tenant.headers, "staffing", params)).json()
+    employee = params["employees"][0]
+    grown = [{**employee, "name": f"x{i}", "min_hours": 0} for i in range(110)]
+    response = await client.post(
+        f"{RUNS}/{run['id']}/what-if",
+        headers=tenant.headers,
+        json={"changes": [{"path": "/employees", "op": "set", "value": grown}]},
+    )
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "too_large_for_synchronous_solve"
-    assert error["details"] == {
-        "template": "staffing",
-        "size": 2121,
-        "unit": "employee x day x shift assignments",
-        "limit": 2100,
-    }
+    assert error["details"]["limit"] == 2100
 
 
 async def seed_points(
@@ -241,7 +289,7 @@ async def seed_points(
                 {
                     "tenant": tenant_id,
                     "metric": metric,
-                    "key": ",".join(f"{k}={v}" for k, v in sorted(dimensions.items())),
+                    "key": dimensions_key(dimensions),
                     "ts": now - timedelta(days=days_ago),
                     "value": value,
                     "dimensions": json.dumps(dimensions),

@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.jobs import enqueue
 from backend.models.optimization import OptimizationRun
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.optimizer import (
@@ -65,6 +66,9 @@ class SizeLimit:
 # 2 shared cores): inventory 2000 products 2.1 s, staffing 100 x 7 x 3 = 2100 assignments
 # 0.67 s, product_mix 3000 products 0.33 s, budget_allocation 500 channels (the template's
 # own maximum) 0.40 s. Beyond these sizes a solve belongs in a background job.
+OPTIMIZER_JOB = "optimizer.run"
+OPTIMIZER_QUEUE = "optimizer"
+
 SYNC_LIMITS: dict[str, SizeLimit] = {
     "budget_allocation": SizeLimit("channels", 500, lambda p: len(p.channels)),
     "inventory": SizeLimit("products", 2000, lambda p: len(p.products)),
@@ -76,20 +80,29 @@ SYNC_LIMITS: dict[str, SizeLimit] = {
 MAX_SYNC_TIME_LIMIT_SECONDS = 60.0
 
 
-def check_synchronous_size(template: str, params: BaseModel) -> None:
-    """Refuse (422 ``too_large_for_synchronous_solve``) a problem beyond the synchronous limit.
-
-    No optimizer job kind is registered with the background job queue yet, so there is
-    nowhere to send a larger problem; the error states the limit so the client can split it.
-    """
+def oversize_reason(template: str, params: BaseModel) -> str | None:
+    """Why a problem is beyond the synchronous limit, or None when it is within it."""
     limit = SYNC_LIMITS[template]
     size = limit.count(params)
-    if size > limit.limit:
+    if size <= limit.limit:
+        return None
+    return f"{template} with {size} {limit.unit} is beyond the synchronous limit of {limit.limit}"
+
+
+def check_synchronous_size(template: str, params: BaseModel) -> None:
+    """Refuse (422 ``too_large_for_synchronous_solve``) a what-if beyond the synchronous limit."""
+    reason = oversize_reason(template, params)
+    if reason is not None:
+        limit = SYNC_LIMITS[template]
         raise ValidationFailed(
-            f"{template} with {size} {limit.unit} is beyond the synchronous limit of {limit.limit}; "
-            "optimizer background jobs are not available yet",
+            f"{reason}; post the scenario_params as a new run with background=true instead",
             code="too_large_for_synchronous_solve",
-            details={"template": template, "size": size, "unit": limit.unit, "limit": limit.limit},
+            details={
+                "template": template,
+                "size": limit.count(params),
+                "unit": limit.unit,
+                "limit": limit.limit,
+            },
         )
 
 
@@ -226,45 +239,94 @@ def run_metric_inputs(run: OptimizationRun) -> list[MetricInput]:
     return [MetricInput.model_validate(item) for item in run.solution.get("metric_inputs", [])]
 
 
-async def create_run(
-    session: AsyncSession,
-    pool: ComputePool,
-    *,
-    template: str,
-    params: Mapping[str, Any],
-    options: SolveOptions,
-) -> OptimizationRun:
-    """Resolve, validate, solve and store a run; a bad input is a 422 listing each problem's path."""
+@dataclass(frozen=True)
+class PreparedRun:
+    """A validated run, metric references resolved, ready to solve here or in a worker."""
+
+    template: str
+    params: dict[str, Any]
+    inputs: list[MetricInput]
+    options: SolveOptions
+    oversized: str | None
+    resolve_seconds: float
+
+    def job_payload(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "params": self.params,
+            "inputs": [item.model_dump(mode="json") for item in self.inputs],
+            "options": self.options.model_dump(mode="json"),
+            "resolve_seconds": self.resolve_seconds,
+        }
+
+    @classmethod
+    def from_job_payload(cls, payload: Mapping[str, Any]) -> PreparedRun:
+        return cls(
+            template=payload["template"],
+            params=payload["params"],
+            inputs=[MetricInput.model_validate(item) for item in payload["inputs"]],
+            options=SolveOptions.model_validate(payload["options"]),
+            oversized=None,
+            resolve_seconds=float(payload["resolve_seconds"]),
+        )
+
+
+async def prepare_run(
+    session: AsyncSession, *, template: str, params: Mapping[str, Any], options: SolveOptions
+) -> PreparedRun:
+    """Resolve metric references and validate; a bad input is a 422 listing each problem's path."""
     started = perf_counter()
     get_template(template)
     resolved, inputs = await resolve_metric_references(session, params)
     parsed = parse_params(template, resolved)
-    check_synchronous_size(template, parsed)
-    solved_params = parsed.model_dump(mode="json")
-    resolved_at = perf_counter()
-    result = await pool.run(run_template, template, solved_params, options)
-    solved_at = perf_counter()
-    run = OptimizationRun(
+    return PreparedRun(
         template=template,
+        params=parsed.model_dump(mode="json"),
+        inputs=inputs,
+        options=options,
+        oversized=oversize_reason(template, parsed),
+        resolve_seconds=perf_counter() - started,
+    )
+
+
+async def store_run(
+    session: AsyncSession, prepared: PreparedRun, result: OptimizationResult, *, solve_wall_seconds: float
+) -> OptimizationRun:
+    run = OptimizationRun(
+        template=prepared.template,
         status=result.status,
         solver=result.solver,
         objective=result.objective,
-        params=solved_params,
+        params=prepared.params,
         solution={
             **result.model_dump(mode="json"),
-            "metric_inputs": [item.model_dump(mode="json") for item in inputs],
+            "metric_inputs": [item.model_dump(mode="json") for item in prepared.inputs],
         },
         timings={
             **result.timings.model_dump(),
-            "resolve_inputs_seconds": resolved_at - started,
+            "resolve_inputs_seconds": prepared.resolve_seconds,
             # The worker round trip: queueing, pickling and the engine's own total.
-            "worker_seconds": solved_at - resolved_at,
-            "service_seconds": perf_counter() - started,
+            "worker_seconds": solve_wall_seconds,
+            "service_seconds": prepared.resolve_seconds + solve_wall_seconds,
         },
     )
     await repository.add_run(session, run)
-    OPTIMIZATION_RUNS.labels(template=template, status=result.status).inc()
+    OPTIMIZATION_RUNS.labels(template=prepared.template, status=result.status).inc()
     return run
+
+
+async def create_run(session: AsyncSession, pool: ComputePool, prepared: PreparedRun) -> OptimizationRun:
+    """Solve in the compute pool and store the run, whatever its status."""
+    started = perf_counter()
+    result = await pool.run(run_template, prepared.template, prepared.params, prepared.options)
+    return await store_run(session, prepared, result, solve_wall_seconds=perf_counter() - started)
+
+
+async def queue_run(
+    session: AsyncSession, prepared: PreparedRun, *, tenant_id: uuid.UUID, requested_by: uuid.UUID | None
+) -> uuid.UUID:
+    """Queue the solve as a background job (``OPTIMIZER_JOB``); returns the job id."""
+    return await enqueue(session, tenant_id, OPTIMIZER_JOB, prepared.job_payload(), created_by=requested_by)
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> OptimizationRun:
