@@ -124,19 +124,25 @@ async def rollup(
     rows = await repository.rollup(
         session, filters, bucket=bucket, aggregation=agg, zone=zone.key, group_by=group_by
     )
+    start, end = filters.start, filters.end
+    if fill == "none":
+        # Rows arrive ordered by group, then bucket: nothing to merge or fill.
+        grouped: dict[str | None, list[FilledValue]] = defaultdict(list)
+        for row in rows:
+            value = float(row.value) if row.value is not None else None
+            grouped[row.group_value].append(FilledValue(row.bucket, value, int(row.points), False))
+        return [Series(group, values) for group, values in grouped.items()], start, end
     observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
     for row in rows:
         value = float(row.value) if row.value is not None else None
         observed[row.group_value][row.bucket] = (value, int(row.points))
-    start, end = filters.start, filters.end
-    if fill != "none" and (start is None or end is None):
+    if start is None or end is None:
         first, last = await repository.data_range(session, filters)
         start = start or first
         # Exclusive end just past the last point, so the bucket holding it is included.
         end = end or (last + timedelta(microseconds=1) if last is not None else None)
-    if fill == "none" or start is None or end is None:
-        series = [Series(group, fill_gaps(values, [], "none")) for group, values in observed.items()]
-        return series, start, end
+    if start is None or end is None:  # no data at all
+        return [], start, end
     starts = bucket_starts(bucket, start, end, zone)
     series = [
         Series(group, fill_gaps(observed.get(group, {}), starts, fill))
