@@ -1,0 +1,106 @@
+"""Known-answer series, named models, input validation and the too-short-history error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backend.services.errors import ValidationFailed
+from backend.services.forecaster.backtest import minimum_history
+from backend.services.forecaster.engine import forecast_points, forecast_values
+
+SEASONAL_FAMILY = {"seasonal_naive", "ets", "theta", "arima", "combination"}
+
+
+def _scores(result) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    return {row.model: row.mase for row in result.backtest if row.mase is not None}
+
+
+def test_constant_series_is_forecast_flat_with_tight_intervals() -> None:
+    result = forecast_values(np.full(40, 250.0), 6, 1)
+    np.testing.assert_allclose(result.mean, 250.0, rtol=1e-6)
+    for point in result.points:
+        assert point.upper[95] - point.lower[95] < 1e-3 * 250
+    assert result.levels == (80, 95)
+
+
+def test_linear_trend_is_extrapolated_by_a_trend_model() -> None:
+    rng = np.random.default_rng(7)
+    t = np.arange(60)
+    y = 50 + 2.0 * t + rng.normal(0, 0.5, t.size)
+    result = forecast_values(y, 8, 1)
+    expected = 50 + 2.0 * np.arange(60, 68)
+    np.testing.assert_allclose(result.mean, expected, rtol=0.02)
+    scores = _scores(result)
+    # The level-only models must lose the backtest to every model that can trend.
+    assert scores["drift"] < 0.2 * scores["naive"]
+    assert scores["drift"] < 0.2 * scores["ses"]
+    assert result.model not in {"naive", "ses"}
+    assert result.improvement_over_seasonal_naive is not None and result.improvement_over_seasonal_naive > 80
+
+
+def test_pure_seasonality_is_captured_by_a_seasonal_model() -> None:
+    rng = np.random.default_rng(11)
+    t = np.arange(72)
+    pattern = 100 + 20 * np.sin(2 * np.pi * t / 12) + 8 * np.cos(4 * np.pi * t / 12)
+    y = pattern + rng.normal(0, 1.0, t.size)
+    result = forecast_values(y, 12, 12)
+    future = np.arange(72, 84)
+    expected = 100 + 20 * np.sin(2 * np.pi * future / 12) + 8 * np.cos(4 * np.pi * future / 12)
+    assert np.max(np.abs(result.mean - expected)) < 5.0
+    assert result.model in SEASONAL_FAMILY
+    # Every candidate must have been backtested: a silent failure would skew the selection.
+    assert all(row.error is None and row.origins >= 2 for row in result.backtest), result.backtest
+    scores = _scores(result)
+    assert scores["seasonal_naive"] < 0.3 * scores["naive"]
+    assert "Theta" in {row.spec for row in result.backtest} and "ETS(" in str(
+        [r.spec for r in result.backtest]
+    )
+
+
+def test_named_model_is_used_and_backtested_next_to_the_baseline() -> None:
+    rng = np.random.default_rng(3)
+    y = 100 + np.cumsum(rng.normal(0, 1, 48)) + 10 * np.sin(2 * np.pi * np.arange(48) / 12)
+    result = forecast_values(y, 6, 12, model="ets", levels=(50, 90))
+    assert result.model == "ets" and result.spec.startswith("ETS(")
+    assert {row.model for row in result.backtest} == {"ets", "seasonal_naive"}
+    assert result.levels == (50, 90)
+    for point in result.points:
+        assert point.lower[90] <= point.lower[50] <= point.mean <= point.upper[50] <= point.upper[90]
+
+
+def test_too_short_history_says_how_much_is_needed() -> None:
+    needed = minimum_history(12, 12)
+    with pytest.raises(ValidationFailed) as caught:
+        forecast_values(np.arange(needed - 1, dtype=float) + 1, 12, 12)
+    error = caught.value
+    assert error.status == 422
+    assert error.details == {"needed": needed, "got": needed - 1, "horizon": 12, "season_length": 12}
+    assert f"at least {needed}" in error.message
+    # One more observation is enough.
+    assert forecast_values(np.arange(needed, dtype=float) + 1, 12, 12).horizon == 12
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"model": "prophet"}, "Unknown model"),
+        ({"levels": (0, 95)}, "between 0 and 100"),
+        ({"horizon": 0}, "horizon"),
+    ],
+)
+def test_bad_requests_are_validation_errors(kwargs: dict, fragment: str) -> None:
+    arguments = {"values": np.arange(30, dtype=float), "horizon": 3, "season_length": 1, **kwargs}
+    with pytest.raises(ValidationFailed, match=fragment):
+        forecast_values(**arguments)
+
+
+def test_points_are_dated_from_the_series_calendar() -> None:
+    stamps = pd.date_range("2021-01-01", periods=36, freq="MS")
+    values = [100.0 + i for i in range(36)]
+    result = forecast_points(zip(stamps, values, strict=True), 3, as_of="2023-12-15")
+    # December 2023 is incomplete on the 15th and is held out, so the forecast starts there.
+    assert [p.ts.isoformat()[:10] for p in result.points] == ["2023-12-01", "2024-01-01", "2024-02-01"]
+    assert result.frequency == "month" and result.n_observations == 35
+    assert any("incomplete" in w for w in result.warnings)
