@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev worker test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3
+.PHONY: help setup dev worker test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 verify-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -70,9 +70,13 @@ bench: migrate ## Benchmarks (JSON reports in .bench/): metrics API vs raw SQL, 
 	$(PY) -m tests.benchmarks.bench_metrics
 	$(PY) -m tests.benchmarks.bench_optimizer
 	$(PY) -m tests.benchmarks.bench_evidence_lalonde
+	$(PY) -m tests.benchmarks.bench_coach
 
 bench-m3: setup ## The forecaster on all 3,003 M3 series (long: tens of minutes on 2 cores)
 	$(PY) -m tests.benchmarks.bench_forecaster_m3 --workers 2
+
+verify-monitoring: setup ## App + worker + exporters + a real Prometheus: every dashboard query must return data
+	$(BIN)/pytest tests/infra/test_monitoring_live.py -s -q -p no:cacheprovider
 
 format: setup ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff format backend tests alembic

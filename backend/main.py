@@ -19,12 +19,12 @@ from backend.routes import (
     coach,
     connectors,
     evidence,
+    forecaster,
     goals,
     health,
     jobs,
     metrics,
     optimizer,
-    planned,
     tenant,
     users,
 )
@@ -70,14 +70,20 @@ OPENAPI_TAGS = [
         "and a verdict), kept as an evidence graph; driver screening, Granger tests and what-if.",
     },
     {
+        "name": "forecaster",
+        "description": "Forecasts of any metric with prediction intervals and backtested accuracy against "
+        "naive baselines; evaluate past forecasts as actuals arrive.",
+    },
+    {
         "name": "optimizer",
         "description": "Optimal plans for budget allocation, inventory reorder, staffing and product mix, "
         "with what-if comparison of scenarios.",
     },
     {
         "name": "coach",
-        "description": "The AI coach: LLM spend and budget, coaching sessions and semantic search over them. "
-        "Chat is not available yet (501).",
+        "description": "The AI coach: chat (JSON or Server-Sent Events) answered by agents over the goals, "
+        "evidence, forecaster and optimizer services with cited numbers; LLM spend and budget; coaching "
+        "sessions and semantic search over them.",
     },
 ]
 
@@ -158,11 +164,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(goals.router)
     app.include_router(optimizer.router)
     app.include_router(evidence.router)
+    app.include_router(forecaster.router)
     app.include_router(jobs.router)
     app.include_router(connectors.router)
     app.include_router(benchmarks.router)
     app.include_router(coach.router)
-    app.include_router(planned.router)
     return app
 
 

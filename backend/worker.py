@@ -3,25 +3,25 @@
 Runs a procrastinate worker on the application role (RLS applies: each job opens its
 own tenant session) and serves Prometheus metrics on ``WORKER_METRICS_PORT``
 (``job_runs_total``, ``job_duration_seconds``, ``job_queue_depth``,
-``connector_syncs_total``). Any number of workers can run, on any machines.
+``connector_syncs_total``). Any number of workers can run, on any machines. With
+``ENABLE_TRACING`` each job attempt is a span (service ``OTEL_SERVICE_NAME``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 
 import structlog
-from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import start_http_server
 
 from backend.config import Settings, get_settings
 from backend.jobs import JobRuntime, build_app, worker_options
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.logging import configure_logging
-from backend.utils.metrics import JOB_QUEUE_DEPTH
+from backend.utils.metrics import JOB_QUEUE_DEPTH, exposition_registry
+from backend.utils.observability import configure_tracing
 
 logger = structlog.get_logger(__name__)
 
@@ -29,11 +29,9 @@ QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 
 
 def serve_metrics(port: int) -> None:
-    registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)
-    start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104 - scraped by Prometheus
+    # In multiprocess mode (PROMETHEUS_MULTIPROC_DIR): the sum over this worker's processes
+    # (its compute pool's children included).
+    start_http_server(port, addr="0.0.0.0", registry=exposition_registry())  # noqa: S104 - scraped by Prometheus
 
 
 async def refresh_queue_depth(app: object, interval: float = QUEUE_DEPTH_INTERVAL_SECONDS) -> None:
@@ -81,6 +79,9 @@ async def run_worker(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(level=settings.observability.log_level, json=settings.log_json)
+    configure_tracing(
+        settings.observability, version=settings.version, environment=settings.environment.value
+    )
     serve_metrics(settings.jobs.worker_metrics_port)
     asyncio.run(run_worker(settings))
 

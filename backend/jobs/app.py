@@ -31,6 +31,7 @@ from backend.jobs.registry import (
 )
 from backend.services.jobs import service as job_status
 from backend.utils.metrics import JOB_DURATION, JOB_RUNS
+from backend.utils.observability import job_span
 
 logger = structlog.get_logger(__name__)
 
@@ -98,9 +99,16 @@ def _runtime(context: JobContext) -> JobRuntime:
 
 def _task_for(spec: JobSpec, policy: _RetryPolicy) -> Any:
     async def run(context: JobContext, *, tenant_id: str, job_id: str, payload: dict[str, Any]) -> None:
+        attempt = context.job.attempts + 1  # procrastinate counts the earlier attempts
+        # One span per attempt: its database statements and outbound calls are its children.
+        with job_span(spec.kind, job_id=job_id, attempt=attempt):
+            await attempt_job(context, tenant_id=tenant_id, job_id=job_id, payload=payload, attempt=attempt)
+
+    async def attempt_job(
+        context: JobContext, *, tenant_id: str, job_id: str, payload: dict[str, Any], attempt: int
+    ) -> None:
         runtime = _runtime(context)
         tenant, job_uuid = uuid.UUID(tenant_id), uuid.UUID(job_id)
-        attempt = context.job.attempts + 1  # procrastinate counts the earlier attempts
         database = runtime.database
         log = logger.bind(task=spec.kind, job_id=job_id, tenant_id=tenant_id, attempt=attempt)
 
@@ -137,7 +145,8 @@ def _task_for(spec: JobSpec, policy: _RetryPolicy) -> Any:
 
 def _periodic_task_for(spec: PeriodicSpec) -> Any:
     async def run(context: JobContext, timestamp: int) -> None:
-        await spec.handler(_runtime(context), context.app)
+        with job_span(spec.name, job_id=str(context.job.id), attempt=context.job.attempts + 1):
+            await spec.handler(_runtime(context), context.app)
 
     run.__name__ = spec.name.replace(".", "_")
     return run

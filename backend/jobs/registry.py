@@ -154,6 +154,7 @@ JOB_MODULES = (
     "backend.services.connectors.jobs",
     "backend.services.evidence.jobs",
     "backend.services.optimizer.jobs",
+    "backend.services.forecaster.jobs",
 )
 
 

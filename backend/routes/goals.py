@@ -7,16 +7,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from backend.agents.goal_planner import plan_goals
 from backend.dependencies import AnalystPrincipal, CurrentPrincipal, PageParams, TenantSession
 from backend.schemas.common import Page
 from backend.schemas.goals import (
     GoalCreate,
     GoalCreated,
+    GoalPlanRead,
+    GoalPlanRequest,
     GoalProgressRead,
     GoalRead,
     GoalStatusValue,
     GoalUpdate,
 )
+from backend.services.errors import ValidationFailed
 from backend.services.goals import service
 from backend.services.goals.service import GoalDraft
 from backend.utils.errors import error_responses
@@ -36,6 +40,40 @@ async def create_goal(body: GoalCreate, session: TenantSession, principal: Analy
     (computed from history unless given). Implausible targets are accepted with warnings."""
     goal, warnings = await service.create_goal(session, principal, GoalDraft(**body.model_dump()))
     return GoalCreated(**GoalRead.model_validate(goal).model_dump(), warnings=warnings)
+
+
+@router.post("/plan", response_model=GoalPlanRead, summary="Draft SMART goals for an objective (not saved)")
+async def plan_goal_drafts(
+    body: GoalPlanRequest, session: TenantSession, principal: CurrentPrincipal
+) -> GoalPlanRead:
+    """Baseline from the metric's last complete period; targets from the objective's stated change and from
+    the history (median and best sustained change, compounded to the deadline); plausibility warnings.
+    Accept a draft by POSTing its `goal` to `/api/v1/goals`."""
+    plan = await plan_goals(
+        session,
+        body.objective,
+        metric=body.metric,
+        change_percent=body.change_percent,
+        deadline=body.deadline,
+        period=body.period,
+    )
+    if plan.status != "ok":
+        raise ValidationFailed(plan.report[-1], details={"needs": plan.needs})
+    return GoalPlanRead.model_validate(
+        {
+            "objective": plan.objective,
+            "metric": plan.metric,
+            "period": plan.period,
+            "aggregation": plan.aggregation,
+            "baseline_value": plan.baseline_value,
+            "baseline_start": plan.baseline_start,
+            "baseline_end": plan.baseline_end,
+            "deadline": plan.deadline,
+            "drafts": [draft.__dict__ for draft in plan.drafts],
+            "report": plan.report,
+            "citations": [c.as_dict() for c in plan.citations.items],
+        }
+    )
 
 
 @router.get("", response_model=Page[GoalRead], summary="List goals")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from backend.dependencies import AppDatabase, AppSettings
 from backend.schemas.health import HealthRead, ReadinessCheck, ReadinessRead
+from backend.utils.metrics import exposition_registry
 from backend.utils.migrations import head_revision
 
 router = APIRouter(tags=["operations"])
@@ -58,10 +56,5 @@ async def ready(database: AppDatabase) -> JSONResponse:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"}},
 )
 async def metrics(request: Request) -> Response:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)
-        payload = generate_latest(registry)
-    else:
-        payload = generate_latest(REGISTRY)
-    return Response(payload, media_type=CONTENT_TYPE_LATEST)
+    # In multiprocess mode (PROMETHEUS_MULTIPROC_DIR): the sum over this instance's processes.
+    return Response(generate_latest(exposition_registry()), media_type=CONTENT_TYPE_LATEST)

@@ -91,3 +91,71 @@ class CoachSearchResults(BaseModel):
     query: str
     embedding_model: str = Field(description="The embedder that compared the texts (provider:model).")
     items: list[CoachSearchHit]
+
+
+# --------------------------------------------------------------------------- chat
+class ChatRequest(BaseModel):
+    message: str = Field(min_length=1, max_length=4000, examples=["Grow revenue 20% this year"])
+    session_id: uuid.UUID | None = Field(default=None, description="Continue a session; omit to start one.")
+
+
+class CitationRead(BaseModel):
+    metric: str | None = Field(description="The metric the number is about (None: not a metric value).")
+    period: str | None = Field(description="The time range (ISO dates) the number covers.")
+    method: str = Field(description="How the number was computed.")
+    value: float = Field(description="The unrounded number.")
+    display: str = Field(description="The number exactly as the reply shows it.")
+    source: str = Field(description="The agent (tool) that produced it.")
+    unit: str | None = None
+
+
+class SuggestedActionRead(BaseModel):
+    label: str
+    method: str = Field(examples=["POST"])
+    path: str = Field(examples=["/api/v1/goals"])
+    body: dict[str, Any] | None = Field(description="The request body to send to accept the suggestion.")
+
+
+class LlmAttemptRead(BaseModel):
+    tier: str = Field(description="local, cloud or offline.")
+    provider: str
+    model: str
+    outcome: str = Field(description="success, error, timeout or skipped (circuit open).")
+
+
+class ChatUsageRead(BaseModel):
+    provider: str = Field(description="The provider that wrote the answer (offline: templates).")
+    model: str
+    tokens: int = Field(description="Tokens in + out over every model call of the turn.")
+    tokens_in: int
+    tokens_out: int
+    cost: float = Field(description="Dollars over every model call of the turn.")
+    estimated: bool = Field(description="True when a provider reported no token counts.")
+    tier: str
+    fallback: bool = Field(description="True when a call was answered by a later tier than planned.")
+    calls: int
+    attempts: list[LlmAttemptRead]
+
+
+class RecalledRead(BaseModel):
+    session_id: uuid.UUID
+    message_id: uuid.UUID
+    role: str
+    content: str
+    similarity: float
+    created_at: datetime
+
+
+class ChatResponse(BaseModel):
+    session_id: uuid.UUID
+    reply: str
+    agents: list[str] = Field(description="Agents that ran, in order.")
+    citations: list[CitationRead] = Field(description="Every number the agents reported, with its source.")
+    suggested_actions: list[SuggestedActionRead]
+    usage: ChatUsageRead
+    recalled: list[RecalledRead] = Field(description="Earlier messages put into the context as memory.")
+    notices: list[str] = Field(description="Budget notices and warnings about the answer.")
+    templated: bool = Field(description="True when no language model wrote the reply (offline templates).")
+    classification: str = Field(
+        description="How agents were chosen: model tool choice or embedding similarity."
+    )

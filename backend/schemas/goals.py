@@ -99,3 +99,50 @@ class GoalProgressRead(BaseModel):
     signal: Literal["on_track", "at_risk", "off_track", "achieved", "missed", "insufficient_data"]
     explanation: str
     history: list[PeriodProgressRead]
+
+
+class GoalPlanRequest(BaseModel):
+    objective: str = Field(min_length=1, max_length=500, examples=["Grow revenue 20% this year"])
+    metric: str | None = Field(
+        default=None, pattern=METRIC_NAME_PATTERN, description="Default: the metric the objective names."
+    )
+    change_percent: float | None = Field(
+        default=None, description="Requested change in percent (default: read from the objective)."
+    )
+    deadline: date | None = Field(
+        default=None, description="Default: read from the objective, else 6 months."
+    )
+    period: Literal["week", "month", "quarter"] | None = Field(
+        default=None, description="Default: month (week for deadlines under two months)."
+    )
+
+    _check_numbers = field_validator("change_percent")(_finite)
+
+
+class GoalPlanCitation(BaseModel):
+    metric: str | None
+    period: str | None
+    method: str
+    value: float
+    display: str
+
+
+class GoalPlanDraftRead(BaseModel):
+    label: str = Field(examples=["requested", "on trend", "stretch"])
+    rationale: str
+    goal: GoalCreate = Field(description="POST this body to /api/v1/goals to accept the draft.")
+    warnings: list[str] = Field(description="Plausibility warnings from the goal rules.")
+
+
+class GoalPlanRead(BaseModel):
+    objective: str
+    metric: str
+    period: Period
+    aggregation: Aggregation
+    baseline_value: float
+    baseline_start: date
+    baseline_end: date = Field(description="Exclusive.")
+    deadline: date
+    drafts: list[GoalPlanDraftRead] = Field(description="Not saved.")
+    report: list[str] = Field(description="How the drafts were derived, in words.")
+    citations: list[GoalPlanCitation]

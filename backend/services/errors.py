@@ -80,13 +80,6 @@ class Unavailable(DyocenseError):
     code = "unavailable"
 
 
-class NotImplementedYet(DyocenseError):
-    """A documented feature that is not built; says so instead of inventing an answer."""
-
-    status = 501
-    code = "not_implemented"
-
-
 class PayloadTooLarge(DyocenseError):
     status = 413
     code = "payload_too_large"

@@ -141,15 +141,3 @@ async def test_viewers_can_read_usage_but_a_reversed_range_is_422(client: httpx.
 
 async def test_usage_needs_credentials(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/coach/usage")).status_code == 401
-
-
-async def test_chat_is_still_planned_while_usage_is_served(client: httpx.AsyncClient) -> None:
-    tenant = await create_tenant(client)
-    chat = await client.post(
-        "/api/v1/coach/chat", headers=tenant.headers, json={"message": "How can I grow?"}
-    )
-    assert chat.status_code == 501
-    assert chat.json()["error"]["code"] == "not_implemented"
-    stream = await client.post("/api/v1/coach/chat/stream", headers=tenant.headers, json={"message": "Hi"})
-    assert stream.status_code == 501
-    assert (await client.get("/api/v1/coach/usage", headers=tenant.headers)).status_code == 200

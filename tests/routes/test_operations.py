@@ -7,7 +7,6 @@ import pytest
 from fastapi import FastAPI
 
 from backend.main import create_app
-from backend.routes.planned import PLANNED_FEATURES
 from tests.conftest import client_for
 from tests.factories import create_tenant
 
@@ -108,18 +107,6 @@ async def test_unexpected_error_is_500_with_request_id_and_no_internals(
     assert body["error"]["code"] == "internal_error"
     assert body["error"]["details"]["request_id"] == response.headers["x-request-id"]
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
-
-
-async def test_planned_features_answer_501(client: httpx.AsyncClient) -> None:
-    tenant = await create_tenant(client)
-    for feature in PLANNED_FEATURES:
-        response = await client.post(f"/api/v1/{feature}/anything", headers=tenant.headers, json={})
-        assert response.status_code == 501, feature
-        assert response.json()["error"]["code"] == "not_implemented"
-    chat = await client.post(
-        "/api/v1/coach/chat", headers=tenant.headers, json={"message": "How can I grow?"}
-    )
-    assert chat.status_code == 501
 
 
 async def test_oversized_body_is_413(client: httpx.AsyncClient, settings) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
+from backend.agents.registry import offline_templates
 from backend.config import EmbeddingProvider, LlmSettings
 from backend.models.coaching import EMBEDDING_DIMENSIONS
 from backend.services.coach.embeddings import Embeddings, build_embeddings
@@ -81,7 +82,12 @@ async def build_coach_runtime(database: Database, settings: LlmSettings) -> Coac
         embedding_only = (ollama_for_embeddings,)
     embeddings = build_embeddings(settings, ollama=ollama_for_embeddings, openai=cloud, recorder=recorder)
     router = LlmRouter(
-        database, settings, local=local, cloud=cloud, offline=OfflineProvider(), recorder=recorder
+        database,
+        settings,
+        local=local,
+        cloud=cloud,
+        offline=OfflineProvider(offline_templates()),
+        recorder=recorder,
     )
     return CoachRuntime(
         router=router, embeddings=embeddings, recorder=recorder, embedding_clients=embedding_only

@@ -22,6 +22,7 @@ import httpx
 import structlog
 
 from backend.config import ConnectorSettings
+from backend.utils.observability import outbound_http_span, record_http_status
 
 logger = structlog.get_logger(__name__)
 # httpx logs every request URL at INFO, query string included (where some APIs take keys).
@@ -148,7 +149,12 @@ class ConnectorHttp:
             last = attempt == attempts - 1
             try:
                 self.requests_made += 1
-                response = await self._client.get(url, headers=headers, auth=auth)
+                # One client span per attempt; a retry carries its number (http.request.resend_count).
+                with outbound_http_span(
+                    "GET", url, attributes={"http.request.resend_count": attempt} if attempt else None
+                ) as span:
+                    response = await self._client.get(url, headers=headers, auth=auth)
+                    record_http_status(span, response.status_code)
             except httpx.TimeoutException as error:
                 if last:
                     raise ConnectorError(

@@ -7,19 +7,28 @@ from typing import Any
 import httpx
 
 from backend.services.coach.providers.base import ProviderError, ProviderTimeout
+from backend.utils.observability import outbound_http_span, record_http_status
 
 
 async def post_json(client: httpx.AsyncClient, provider: str, path: str, payload: dict[str, Any]) -> Any:
     """POST ``payload`` and return the decoded JSON body; timeouts and failures raise provider errors.
 
     Error bodies are not echoed: they can quote the prompt, and the message ends up in logs.
+    The call is a client span (provider and model, never the prompt).
     """
-    try:
-        response = await client.post(path, json=payload)
-    except httpx.TimeoutException as error:
-        raise ProviderTimeout(provider, f"no answer within {client.timeout.read}s") from error
-    except httpx.HTTPError as error:
-        raise ProviderError(provider, f"request failed ({type(error).__name__})") from error
+    model = payload.get("model")
+    attributes = {"gen_ai.system": provider}
+    if isinstance(model, str):
+        attributes["gen_ai.request.model"] = model
+    request = client.build_request("POST", path, json=payload)
+    with outbound_http_span("POST", request.url, attributes=attributes) as span:
+        try:
+            response = await client.send(request)
+        except httpx.TimeoutException as error:
+            raise ProviderTimeout(provider, f"no answer within {client.timeout.read}s") from error
+        except httpx.HTTPError as error:
+            raise ProviderError(provider, f"request failed ({type(error).__name__})") from error
+        record_http_status(span, response.status_code)
     if response.status_code >= 400:
         raise ProviderError(provider, f"HTTP {response.status_code} from {path}")
     try:

@@ -1,0 +1,363 @@
+"""optimizer: map a question to an optimizer template, fill it from the tenant's data, solve, explain.
+
+Only inputs the tenant's metrics contain are used. ``inventory`` is filled per SKU from
+the metrics (weekly demand from a units-sold metric, stock on hand and unit cost from
+their latest values); a run is created through the optimizer service (stored, so the
+user can open it and ask what-if questions). Templates whose inputs metrics cannot
+hold (response curves, rosters, recipes) — or inventory data that is missing — get an
+answer listing exactly which inputs are needed, never guessed numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from backend.agents.common import catalog
+from backend.agents.question import parse_money
+from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, SuggestedAction
+from backend.models import Role
+from backend.services.errors import DyocenseError
+from backend.services.metrics import service as metrics_service
+from backend.services.metrics.buckets import parse_bucket
+from backend.services.metrics.repository import CatalogEntry, PointFilter
+from backend.services.optimizer import SolveOptions
+from backend.services.optimizer import service as optimizer_service
+
+AGENT: AgentName = "optimizer"
+TEMPLATES = ("inventory", "budget_allocation", "staffing", "product_mix")
+_KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "inventory",
+        re.compile(r"\b(reorder|re-order|restock|inventory|stock|order quantit|purchase order|sku)", re.I),
+    ),
+    ("budget_allocation", re.compile(r"\b(budget|allocat|channel|ad spend|marketing spend|advertis)", re.I)),
+    ("staffing", re.compile(r"\b(staff|schedul|shift|roster|employee|rota)", re.I)),
+    ("product_mix", re.compile(r"\b(product mix|produce|production|manufactur|which products)", re.I)),
+)
+DEMAND_METRICS = ("units_sold", "unit_sales", "quantity_sold", "demand")
+STOCK_METRICS = ("stock_level", "on_hand", "inventory_level", "stock")
+COST_METRICS = ("unit_cost", "cost_per_unit")
+SKU_DIMENSION = "sku"
+DEMAND_WEEKS = 12
+LATEST_WINDOW_DAYS = 90
+# Inputs a template needs that metrics cannot hold, in the user's words.
+NEEDS: dict[str, list[str]] = {
+    "budget_allocation": [
+        "the total budget to split",
+        "for each channel, expected revenue at several spend levels starting at spend 0 (a response curve)",
+        "optional per-channel minimum and maximum spend",
+    ],
+    "staffing": [
+        "the days and shifts to cover, with the staff each shift needs",
+        "each employee's availability, hourly cost and maximum hours",
+    ],
+    "product_mix": [
+        "each product's margin and sales limits",
+        "the resources (machine hours, labour, materials) each product uses "
+        "and how much of each is available",
+    ],
+}
+
+
+def choose_template(question: str, arguments: dict[str, Any]) -> str | None:
+    wanted = arguments.get("template")
+    if wanted in TEMPLATES:
+        return str(wanted)
+    for name, pattern in _KEYWORDS:
+        if pattern.search(question):
+            return name
+    return None
+
+
+def _first(entries: dict[str, CatalogEntry], candidates: tuple[str, ...]) -> CatalogEntry | None:
+    return next((entries[name] for name in candidates if name in entries), None)
+
+
+async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> AgentResult:
+    template = choose_template(question, arguments)
+    if template is None:
+        return AgentResult(
+            AGENT,
+            "needs_input",
+            [
+                "Which decision should I optimise: inventory reorder, budget allocation, "
+                "staffing or product mix?"
+            ],
+            data={"needs": ["template"], "templates": list(TEMPLATES)},
+        )
+    if template != "inventory":
+        return _needs(template, NEEDS[template], "These inputs are not in the tenant's metrics.")
+    if not deps.principal.role.at_least(Role.ANALYST):
+        return AgentResult(
+            AGENT, "not_allowed", ["Running the optimizer stores a plan and needs the analyst role."]
+        )
+    return await _inventory(deps, question, arguments)
+
+
+def _needs(template: str, needs: list[str], why: str) -> AgentResult:
+    report = [f"To run the {template} optimizer I need: " + "; ".join(needs) + f". {why}"]
+    return AgentResult(
+        AGENT,
+        "needs_input",
+        report,
+        data={"template": template, "needs": needs},
+        suggested_actions=[
+            SuggestedAction(
+                f"See the {template} template's inputs and an example", "GET", "/api/v1/optimizer/templates"
+            )
+        ],
+    )
+
+
+async def _by_sku(
+    deps: AgentDeps,
+    entry: CatalogEntry,
+    *,
+    bucket: str,
+    aggregation: str,
+    start: datetime,
+    end: datetime,
+    fill: str,
+) -> dict[str, list[Any]]:
+    series, _, _ = await metrics_service.rollup(
+        deps.session,
+        PointFilter(metric=entry.name, start=start, end=end, dimensions={}),
+        bucket=parse_bucket(bucket),
+        aggregation=aggregation,
+        zone=ZoneInfo(deps.timezone),
+        group_by=SKU_DIMENSION,
+        fill=fill,
+    )
+    return {s.group: s.values for s in series if s.group is not None}
+
+
+async def _inventory(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> AgentResult:
+    entries = {entry.name: entry for entry in await catalog(deps.session)}
+    demand_metric = _first(entries, DEMAND_METRICS)
+    stock_metric = _first(entries, STOCK_METRICS)
+    cost_metric = _first(entries, COST_METRICS)
+    missing = []
+    if demand_metric is None:
+        missing.append(
+            f"units sold per SKU (a metric named one of {', '.join(DEMAND_METRICS)} with a 'sku' dimension)"
+        )
+    if stock_metric is None:
+        missing.append(f"stock on hand per SKU (one of {', '.join(STOCK_METRICS)} with a 'sku' dimension)")
+    if cost_metric is None:
+        missing.append(f"unit cost per SKU (one of {', '.join(COST_METRICS)} with a 'sku' dimension)")
+    if missing:
+        return _needs("inventory", missing, "Ingest them as metrics, or create a run with these inputs.")
+    assert demand_metric is not None and stock_metric is not None and cost_metric is not None
+
+    zone = ZoneInfo(deps.timezone)
+    now = datetime.now(UTC).astimezone(zone)
+    this_monday = datetime.combine(
+        now.date() - timedelta(days=now.weekday()), datetime.min.time(), tzinfo=zone
+    )
+    demand_start = this_monday - timedelta(weeks=DEMAND_WEEKS)
+    weekly = await _by_sku(
+        deps,
+        demand_metric,
+        bucket="week",
+        aggregation="sum",
+        start=demand_start,
+        end=this_monday,
+        fill="zero",
+    )
+    latest_start = now - timedelta(days=LATEST_WINDOW_DAYS)
+    stock = await _by_sku(
+        deps, stock_metric, bucket="day", aggregation="last", start=latest_start, end=now, fill="none"
+    )
+    cost = await _by_sku(
+        deps, cost_metric, bucket="day", aggregation="last", start=latest_start, end=now, fill="none"
+    )
+    skus = sorted(weekly)
+    if not skus:
+        return _needs(
+            "inventory",
+            [
+                f"weekly sales per SKU: {demand_metric.name} has no points "
+                "with a 'sku' dimension in the last weeks"
+            ],
+            "Demand cannot be estimated without them.",
+        )
+    lacking = {
+        name: [sku for sku in skus if not any(v.value is not None for v in values.get(sku, []))]
+        for name, values in ((stock_metric.name, stock), (cost_metric.name, cost))
+    }
+    lacking = {name: listed for name, listed in lacking.items() if listed}
+    if lacking:
+        return _needs(
+            "inventory",
+            [f"{name} for SKU {', '.join(listed)}" for name, listed in lacking.items()],
+            f"They have no value in the last {LATEST_WINDOW_DAYS} days.",
+        )
+    lead_weeks = arguments.get("lead_time_weeks")
+    weeks = float(lead_weeks) if isinstance(lead_weeks, int | float) and lead_weeks > 0 else 1.0
+    cite = Citations(AGENT)
+    span = f"{demand_start.date().isoformat()} to {(this_monday - timedelta(days=1)).date().isoformat()}"
+    products = []
+    report = []
+    inputs: dict[str, dict[str, float]] = {}
+    for sku in skus:
+        values = [v.value or 0.0 for v in weekly[sku]]
+        mean = statistics.fmean(values) * weeks
+        spread = (statistics.stdev(values) if len(values) > 1 else 0.0) * math.sqrt(weeks)
+        on_hand_point = [v for v in stock[sku] if v.value is not None][-1]
+        cost_point = [v for v in cost[sku] if v.value is not None][-1]
+        horizon = "week" if weeks == 1 else f"{display_weeks(weeks)} weeks"
+        mean_text = cite.number(
+            mean,
+            metric=demand_metric.name,
+            period=span,
+            method=f"mean weekly units of {sku} over {DEMAND_WEEKS} weeks, per {horizon}",
+        )
+        std_text = cite.number(
+            spread,
+            metric=demand_metric.name,
+            period=span,
+            method=f"standard deviation of weekly units of {sku}",
+        )
+        stock_text = cite.number(
+            on_hand_point.value,
+            metric=stock_metric.name,
+            period=on_hand_point.ts.date().isoformat(),
+            method=f"latest {stock_metric.name} of {sku}",
+        )
+        cost_text = cite.number(
+            cost_point.value,
+            metric=cost_metric.name,
+            period=cost_point.ts.date().isoformat(),
+            method=f"latest {cost_metric.name} of {sku}",
+        )
+        report.append(
+            f"{sku}: demand {mean_text} per {horizon} (standard deviation {std_text}), "
+            f"on hand {stock_text}, unit cost {cost_text}."
+        )
+        inputs[sku] = {
+            "demand_mean": mean,
+            "demand_std": spread,
+            "on_hand": on_hand_point.value,
+            "unit_cost": cost_point.value,
+        }
+        products.append(
+            {
+                "sku": sku,
+                "unit_cost": cost_point.value,
+                "on_hand": max(on_hand_point.value, 0.0),
+                "demand_mean": mean,
+                "demand_std": spread,
+            }
+        )
+    params: dict[str, Any] = {"products": products}
+    budget = arguments.get("budget")
+    budget = float(budget) if isinstance(budget, int | float) else parse_money(question)
+    if budget is not None:
+        params["budget"] = budget
+        report.append(
+            "Purchase budget: "
+            + cite.number(budget, metric=None, period=None, method="budget stated in the question")
+            + "."
+        )
+    await deps.emit("tool", {"agent": AGENT, "tool": "optimizer.create_run", "status": "started"})
+    try:
+        prepared = await optimizer_service.prepare_run(
+            deps.session, template="inventory", params=params, options=SolveOptions(solver="highs")
+        )
+        if prepared.oversized:
+            job_id = await optimizer_service.queue_run(
+                deps.session, prepared, tenant_id=deps.tenant_id, requested_by=deps.principal.user_id
+            )
+            return AgentResult(
+                AGENT,
+                "ok",
+                [*report, "The problem is too large to solve now, so it was queued as a background job."],
+                data={"template": "inventory", "job_id": str(job_id), "reason": prepared.oversized},
+                citations=cite.items,
+                suggested_actions=[
+                    SuggestedAction("Follow the optimizer job", "GET", f"/api/v1/jobs/{job_id}")
+                ],
+            )
+        run = await optimizer_service.create_run(deps.session, deps.pool, prepared)
+    except DyocenseError as error:
+        return AgentResult(
+            AGENT,
+            "needs_input",
+            [
+                *report,
+                "The optimizer refused these inputs: "
+                + cite.quote(error.message, method="stated by the optimizer"),
+            ],
+            data={"template": "inventory", "params": params, "details": error.details},
+            citations=cite.items,
+        )
+    return _inventory_report(run, report, cite, inputs, weeks)
+
+
+def display_weeks(weeks: float) -> str:
+    return f"{weeks:g}"
+
+
+def _inventory_report(
+    run: Any, report: list[str], cite: Citations, inputs: dict[str, Any], weeks: float
+) -> AgentResult:
+    solution = run.solution
+    method = f"inventory optimizer run {run.id} ({run.solver}, status {run.status})"
+    header = [
+        "Inputs from the tenant's metrics (the template's default service level applies; demand covers "
+        + (
+            "one week — give lead_time_weeks if orders take longer to arrive)."
+            if weeks == 1
+            else "the stated lead time)."
+        )
+    ]
+    lines = [*header, *report]
+    if run.status not in ("optimal", "feasible"):
+        lines.append(f"The optimizer found no plan (status {run.status}).")
+        for sentence in solution.get("explanation", []):
+            lines.append(cite.quote(sentence, method=method))
+    else:
+        decisions = solution.get("decisions", {})
+        orders = []
+        for sku in inputs:
+            qty = decisions.get(f"order_qty.{sku}", 0.0)
+            qty_text = cite.number(qty, metric=None, period=None, method=f"order quantity of {sku}, {method}")
+            orders.append(f"{sku} {qty_text}")
+        lines.append("Plan: order " + ", ".join(orders) + " units.")
+        summary = solution.get("summary", {})
+        if "total_cost" in summary:
+            total = cite.number(
+                summary["total_cost"], metric=None, period=None, method=f"total cost, {method}"
+            )
+            lines.append(f"Total cost {total}.")
+        for sentence in solution.get("explanation", []):
+            lines.append(cite.quote(sentence, method=method))
+    return AgentResult(
+        AGENT,
+        "ok",
+        lines,
+        data={
+            "template": "inventory",
+            "run_id": str(run.id),
+            "status": run.status,
+            "objective": run.objective,
+            "decisions": solution.get("decisions", {}),
+            "summary": solution.get("summary", {}),
+            "inputs": inputs,
+        },
+        citations=cite.items,
+        suggested_actions=[
+            SuggestedAction("Open the stored plan", "GET", f"/api/v1/optimizer/runs/{run.id}"),
+            SuggestedAction(
+                "Compare a scenario (what-if) with this plan",
+                "POST",
+                f"/api/v1/optimizer/runs/{run.id}/what-if",
+                {"changes": [{"path": "/service_level", "op": "set", "value": 0.99}]},
+            ),
+        ],
+    )

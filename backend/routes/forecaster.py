@@ -1,0 +1,173 @@
+"""Forecasts of any metric, with backtested accuracy and prediction intervals."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
+
+from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
+from backend.models import Forecast
+from backend.routes.jobs import job_accepted
+from backend.schemas.common import Page
+from backend.schemas.forecaster import (
+    EvaluationPointRead,
+    ForecastBatchCreate,
+    ForecastCreate,
+    ForecastEvaluationRead,
+    ForecastRead,
+    ForecastSummary,
+)
+from backend.schemas.jobs import JobAccepted
+from backend.services.forecaster import service
+from backend.services.forecaster.service import SYNC_MAX_HORIZON, SYNC_MAX_PERIODS, ForecastSpec
+from backend.utils.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/forecasts", tags=["forecaster"], responses=error_responses(401, 422))
+
+_HOW = (
+    "The metric is aggregated per period (its catalog aggregation, the tenant's calendar); an incomplete "
+    "last period is held out. Candidates (naive, seasonal naive, drift, SES, ETS, Theta, ARIMA and a "
+    "combination of the best) are scored by a rolling-origin backtest at the requested horizon (MASE, "
+    "sMAPE); the best is chosen unless `model` names one. Too little history is a 422 saying how much is "
+    f"needed. Horizons beyond {SYNC_MAX_HORIZON} periods, histories beyond {SYNC_MAX_PERIODS} periods, and "
+    "`background: true` run as a job: 202 with the job id."
+)
+
+
+def _spec(body: ForecastCreate | ForecastBatchCreate, metric: str) -> ForecastSpec:
+    return ForecastSpec(
+        metric=metric,
+        horizon=body.horizon,
+        frequency=body.frequency,
+        levels=tuple(body.levels),
+        model=body.model,
+        dimensions=body.dimensions,
+        start=body.start,
+        end=body.end,
+    )
+
+
+def _read(forecast: Forecast) -> ForecastRead:
+    result = forecast.result
+    return ForecastRead(
+        **ForecastSummary.model_validate(forecast).model_dump(),
+        inputs=forecast.inputs,
+        spec=result["spec"],
+        season_length=result["season_length"],
+        levels=result["levels"],
+        points=result["points"],
+        backtest=result["backtest"],
+        backtest_origins=result["backtest_origins"],
+        improvement_over_seasonal_naive=result["improvement_over_seasonal_naive"],
+        n_observations=result["n_observations"],
+        warnings=result["warnings"],
+    )
+
+
+@router.post(
+    "",
+    response_model=ForecastRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Forecast a metric (analyst)",
+    description=_HOW,
+    responses={
+        202: {"model": JobAccepted, "description": "Queued as a background job"},
+        **error_responses(403, 404),
+    },
+)
+async def create_forecast(
+    body: ForecastCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+) -> ForecastRead | JSONResponse:
+    spec = _spec(body, body.metric)
+    history = await service.load_history(session, spec)
+    if body.background or history.oversized:
+        job_id = await service.queue_forecast(
+            session, spec, tenant_id=principal.tenant_id, requested_by=principal.user_id
+        )
+        return job_accepted(job_id, history.oversized or "requested")
+    return _read(await service.create_forecast(session, pool, history))
+
+
+@router.post(
+    "/batch",
+    response_model=JobAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Forecast many metrics in one background job (analyst)",
+    responses=error_responses(403, 404),
+)
+async def create_forecast_batch(
+    body: ForecastBatchCreate, session: TenantSession, principal: AnalystPrincipal
+) -> JSONResponse:
+    """Every listed metric (all with data when none are listed) is forecast with the same options;
+    the job's result lists the forecasts made and the metrics that could not be forecast, and why."""
+    job_id = await service.queue_batch(
+        session,
+        body.metrics,
+        _spec(body, "batch"),
+        tenant_id=principal.tenant_id,
+        requested_by=principal.user_id,
+    )
+    return job_accepted(job_id, "batch")
+
+
+@router.get("", response_model=Page[ForecastSummary], summary="List forecasts, newest first")
+async def list_forecasts(
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    page: PageParams,
+    metric: Annotated[str | None, Query(description="Only this metric.")] = None,
+) -> Page[ForecastSummary]:
+    forecasts, total = await service.list_forecasts(
+        session, metric=metric, limit=page.limit, offset=page.offset
+    )
+    return Page(
+        items=[ForecastSummary.model_validate(f) for f in forecasts],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/{forecast_id}", response_model=ForecastRead, summary="Get a forecast", responses=error_responses(404)
+)
+async def get_forecast(
+    forecast_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+) -> ForecastRead:
+    return _read(await service.get_forecast(session, forecast_id))
+
+
+@router.post(
+    "/{forecast_id}/evaluate",
+    response_model=ForecastEvaluationRead,
+    summary="Score a past forecast against the actuals that have arrived since",
+    responses=error_responses(403, 404),
+)
+async def evaluate_forecast(
+    forecast_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal
+) -> ForecastEvaluationRead:
+    forecast, evaluation = await service.evaluate(session, forecast_id)
+    return ForecastEvaluationRead(
+        forecast_id=forecast.id,
+        matched=evaluation.matched,
+        pending=evaluation.pending,
+        mae=evaluation.mae,
+        rmse=evaluation.rmse,
+        bias=evaluation.bias,
+        smape=evaluation.smape,
+        mase=evaluation.mase,
+        coverage={str(k): v for k, v in evaluation.coverage.items()},
+        points=[
+            EvaluationPointRead(
+                ts=p.ts,
+                forecast=p.forecast,
+                actual=p.actual,
+                error=p.error,
+                inside={str(k): v for k, v in p.inside.items()},
+            )
+            for p in evaluation.points
+        ],
+    )

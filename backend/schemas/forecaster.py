@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from backend.schemas.common import ReadModel
+from backend.services.forecaster.engine import AVAILABLE_MODELS
+from backend.services.metrics.points import METRIC_NAME_PATTERN
+
+FrequencyValue = Literal["day", "week", "month", "quarter", "year"]
+
+
+class ForecastOptions(BaseModel):
+    horizon: int = Field(ge=1, le=365, description="Periods ahead.", examples=[6])
+    frequency: FrequencyValue | None = Field(default=None, description="Inferred from the data when omitted.")
+    levels: list[int] = Field(
+        default=[80, 95], min_length=1, max_length=4, description="Interval levels in %."
+    )
+    model: str = Field(default="auto", description=f"One of {', '.join(AVAILABLE_MODELS)}.")
+    dimensions: dict[str, str] = Field(default_factory=dict, description="Forecast only points with these.")
+    start: datetime | None = Field(default=None, description="Use history from here (inclusive).")
+    end: datetime | None = Field(
+        default=None, description="Use history before this instant (forecast as of then; evaluate later)."
+    )
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, value: list[int]) -> list[int]:
+        if any(level <= 0 or level >= 100 for level in value):
+            raise ValueError("levels must lie strictly between 0 and 100")
+        return sorted(set(value))
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if value not in AVAILABLE_MODELS:
+            raise ValueError(f"unknown model; choose one of {', '.join(AVAILABLE_MODELS)}")
+        return value
+
+
+class ForecastCreate(ForecastOptions):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(pattern=METRIC_NAME_PATTERN, examples=["revenue"])
+    background: bool = Field(default=False, description="Run as a background job (202 with the job id).")
+
+
+class ForecastBatchCreate(ForecastOptions):
+    model_config = ConfigDict(extra="forbid")
+
+    metrics: list[str] = Field(
+        default_factory=list, max_length=200, description="Metrics to forecast; empty means all with data."
+    )
+
+
+class ForecastPointRead(BaseModel):
+    step: int
+    ts: datetime = Field(description="Start of the forecast period.")
+    mean: float
+    lower: dict[str, float] = Field(description="Lower bound per interval level.")
+    upper: dict[str, float] = Field(description="Upper bound per interval level.")
+
+
+class BacktestRowRead(BaseModel):
+    model: str
+    spec: str
+    mase: float | None
+    smape: float | None
+    origins: int
+    error: str | None
+
+
+class ForecastSummary(ReadModel):
+    id: uuid.UUID
+    metric: str
+    frequency: str
+    horizon: int
+    model: str | None
+    status: str
+    scores: dict[str, Any]
+    data_start: datetime | None
+    data_end: datetime | None
+    created_at: datetime
+
+
+class ForecastRead(ForecastSummary):
+    inputs: dict[str, Any]
+    spec: str = Field(description="The fitted model in detail.")
+    season_length: int
+    levels: list[int]
+    points: list[ForecastPointRead]
+    backtest: list[BacktestRowRead] = Field(description="Rolling-origin backtest of every candidate.")
+    backtest_origins: int
+    improvement_over_seasonal_naive: float | None = Field(
+        description="Percent by which the chosen model's backtest MASE beats seasonal naive (20 = 20% lower)."
+    )
+    n_observations: int
+    warnings: list[str]
+
+
+class EvaluationPointRead(BaseModel):
+    ts: datetime
+    forecast: float
+    actual: float
+    error: float
+    inside: dict[str, bool]
+
+
+class ForecastEvaluationRead(BaseModel):
+    forecast_id: uuid.UUID
+    matched: int = Field(description="Forecast periods whose actuals have arrived.")
+    pending: int
+    mae: float | None
+    rmse: float | None
+    bias: float | None
+    smape: float | None
+    mase: float | None
+    coverage: dict[str, float] = Field(description="Share of actuals inside each interval level.")
+    points: list[EvaluationPointRead]
