@@ -2,8 +2,8 @@
 
 Each forecast reads in a tenant unit of work, computes in a thread (the worker is a
 process of its own; its event loop keeps heartbeats and progress going), and writes in
-another. In a batch, a metric that cannot be forecast (too little history, …) is reported
-in the result and does not stop the others.
+another. A batch fits its metrics in parallel across worker processes; a metric that cannot be
+forecast (too little history, …) is reported in the result and does not stop the others.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from typing import Any
 from backend.jobs import JobFailed, JobRun, job
 from backend.services.errors import DyocenseError
 from backend.services.forecaster import service
+from backend.services.forecaster.pool import ForecastJob, run_batch
+
+# Processes a batch fits in parallel (spawned, one BLAS thread each), as the app's compute pool.
+BATCH_WORKERS = 2
 
 
 async def _forecast_one(run: JobRun, spec: service.ForecastSpec) -> dict[str, Any]:
@@ -40,16 +44,40 @@ async def forecast_in_background(run: JobRun, payload: dict[str, Any]) -> dict[s
 
 @job(service.BATCH_JOB, queue=service.FORECAST_QUEUE, max_attempts=1)
 async def forecast_batch(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
+    """Read every metric's history, fit them in parallel across worker processes, store each."""
     template = service.ForecastSpec.from_payload(payload)
-    metrics: list[str] = payload["metrics"]
-    done: list[dict[str, Any]] = []
+    histories: list[service.History] = []
     failed: list[dict[str, Any]] = []
-    for index, metric in enumerate(metrics):
-        await run.progress(int(100 * index / len(metrics)), f"forecasting {metric}")
-        spec = service.ForecastSpec.from_payload({**template.as_payload(), "metric": metric})
-        try:
-            done.append(await _forecast_one(run, spec))
-        except DyocenseError as exc:
-            service.FORECASTS.labels(outcome="failure").inc()
-            failed.append({"metric": metric, "code": exc.code, "message": exc.message})
+    jobs: list[ForecastJob] = []
+    async with run.database.tenant_session(run.tenant_id) as session:
+        for metric in payload["metrics"]:
+            spec = service.ForecastSpec.from_payload({**template.as_payload(), "metric": metric})
+            try:
+                history = await service.load_history(session, spec)
+                series = service.series_for(history)
+            except DyocenseError as exc:
+                failed.append({"metric": metric, "code": exc.code, "message": exc.message})
+                continue
+            histories.append(history)
+            jobs.append(
+                ForecastJob(
+                    horizon=spec.horizon, series=series, model=spec.model, levels=spec.levels, key=metric
+                )
+            )
+    await run.progress(10, f"fitting {len(jobs)} metric(s) in parallel")
+    outcomes = await asyncio.to_thread(run_batch, jobs, BATCH_WORKERS) if jobs else []
+    done: list[dict[str, Any]] = []
+    async with run.database.tenant_session(run.tenant_id) as session:
+        for history, outcome in zip(histories, outcomes, strict=True):
+            if outcome.result is None:
+                failed.append(
+                    {"metric": outcome.key, "code": outcome.error_code, "message": outcome.error_message}
+                )
+                continue
+            forecast = await service.store(session, history, outcome.result)
+            done.append(
+                {"metric": history.spec.metric, "forecast_id": str(forecast.id), "model": forecast.model}
+            )
+    for _ in failed:
+        service.FORECASTS.labels(outcome="failure").inc()
     return {"forecasts": done, "failed": failed}

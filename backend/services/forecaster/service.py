@@ -21,9 +21,9 @@ from backend.jobs import enqueue
 from backend.models import Forecast
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.forecaster import repository
-from backend.services.forecaster.engine import ForecastResult, forecast_points
+from backend.services.forecaster.engine import ForecastResult, forecast_series
 from backend.services.forecaster.evaluate import Evaluation, evaluate_forecast
-from backend.services.forecaster.series import Frequency, infer_frequency
+from backend.services.forecaster.series import Frequency, RegularSeries, build_series, infer_frequency
 from backend.services.metrics import repository as metrics_repository
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import PointFilter
@@ -144,17 +144,21 @@ async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
     return History(spec, zone.key, frequency, definition.aggregation, points, as_of)
 
 
-def compute(history: History) -> ForecastResult:
-    """Pure and CPU-bound: build the regular series, select by backtest, forecast with intervals."""
-    return forecast_points(
+def series_for(history: History) -> RegularSeries:
+    """The regular series the engine forecasts (gap rule from the metric's aggregation)."""
+    return build_series(
         history.points,
-        history.spec.horizon,
         frequency=history.frequency,
         gap_rule=_GAP_RULES.get(history.aggregation, "interpolate"),  # type: ignore[arg-type]
         aggregate="sum",
         as_of=history.as_of,
-        model=history.spec.model,
-        levels=history.spec.levels,
+    )
+
+
+def compute(history: History) -> ForecastResult:
+    """Pure and CPU-bound: build the regular series, select by backtest, forecast with intervals."""
+    return forecast_series(
+        series_for(history), history.spec.horizon, model=history.spec.model, levels=history.spec.levels
     )
 
 
