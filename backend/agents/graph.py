@@ -34,6 +34,7 @@ from backend.services.coach.llm_router import LlmRouter, RoutedChat
 from backend.services.coach.providers.base import ChatMessage, ToolCall
 from backend.services.coach.providers.offline import OfflineProvider
 from backend.services.errors import DyocenseError
+from backend.utils.observability import agent_span
 
 MAX_TOOL_ROUNDS = 3
 
@@ -131,12 +132,15 @@ async def run_agents(state: CoachState, runtime: Runtime[CoachContext]) -> dict[
     messages = list(state["messages"])
     for call in state.get("plan", []):
         await deps.emit("agent", {"agent": call.agent, "status": "started", "arguments": call.arguments})
-        try:
-            result = await RUNNERS[call.agent](deps, state["question"], call.arguments)
-        except DyocenseError as error:
-            result = AgentResult(
-                call.agent, "needs_input", [f"The {call.agent} could not run: {error.message}"]
-            )
+        with agent_span(call.agent) as span:
+            try:
+                result = await RUNNERS[call.agent](deps, state["question"], call.arguments)
+            except DyocenseError as error:
+                result = AgentResult(
+                    call.agent, "needs_input", [f"The {call.agent} could not run: {error.message}"]
+                )
+            span.set_attribute("agent.status", result.status)
+            span.set_attribute("agent.citations", len(result.citations))
         result.call_id = call.call_id
         results.append(result)
         await deps.emit(

@@ -56,6 +56,7 @@ _tracing_configured = False
 _db_tracer = trace.get_tracer("dyocense.db")
 _http_client_tracer = trace.get_tracer("dyocense.http.client")
 _job_tracer = trace.get_tracer("dyocense.jobs")
+_agent_tracer = trace.get_tracer("dyocense.agents")
 
 
 def configure_tracing(
@@ -164,6 +165,23 @@ def job_span(task: str, *, job_id: str, attempt: int) -> Iterator[Span]:
         ) as span,
         structlog.contextvars.bound_contextvars(**_log_ids(span)),
     ):
+        try:
+            yield span
+        except BaseException as error:
+            _mark_failed(span, error)
+            raise
+
+
+@contextmanager
+def agent_span(agent: str) -> Iterator[Span]:
+    """An internal span around one coach agent step (a child of the chat request's span)."""
+    with _agent_tracer.start_as_current_span(
+        f"agent {agent}",
+        kind=SpanKind.INTERNAL,
+        record_exception=False,
+        set_status_on_exception=False,
+        attributes={"agent.name": agent},
+    ) as span:
         try:
             yield span
         except BaseException as error:

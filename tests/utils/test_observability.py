@@ -393,3 +393,26 @@ async def test_app_process_leaves_the_live_gauges_when_its_lifespan_shuts_down(
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert not live.exists()
     assert kept.exists()  # counters stay: what the process counted still counts
+
+
+async def test_each_coach_agent_step_is_a_span_of_the_chat_request(
+    spans: InMemorySpanExporter, client: httpx.AsyncClient
+) -> None:
+    tenant = await create_tenant(client)
+    spans.clear()
+    response = await client.post(
+        "/api/v1/coach/chat",
+        headers=tenant.headers,
+        json={"message": "Forecast revenue for the next quarter, then set a goal to grow it 10%"},
+    )
+    assert response.status_code == 200, response.text
+    ran = set(response.json()["agents"])
+    assert ran, response.json()
+
+    root = _server_span(spans, "POST /api/v1/coach/chat")
+    tree = _trace_of(spans, root)
+    by_id = {s.context.span_id: s for s in tree if s.context is not None}
+    steps = [s for s in tree if s.name.startswith("agent ")]
+    assert {s.attributes["agent.name"] for s in steps if s.attributes} == ran
+    assert all(_descends_from(s, root, by_id) for s in steps)
+    assert all(s.attributes and "agent.status" in s.attributes for s in steps)
