@@ -28,7 +28,6 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Validation failed; details list each problem",
     429: "Too many requests; retry after the given seconds",
-    501: "Not implemented",
     503: "A dependency is unavailable",
 }
 _HTTP_CODES = {

@@ -195,3 +195,21 @@ def check_expression_uses_contract(expr: str) -> list[str]:
     if unknown := grouping_labels(expr) - known_labels - {""}:
         problems.append(f"grouping by unknown label(s) {sorted(unknown)}: {expr!r}")
     return problems
+
+
+# Keys of every request's JSON log line (infra/README.md, log contract).
+REQUEST_LOG_KEYS = frozenset(
+    {
+        "timestamp",
+        "level",
+        "event",
+        "request_id",
+        "tenant_id",
+        "trace_id",
+        "span_id",
+        "route",
+        "method",
+        "status",
+        "duration_ms",
+    }
+)

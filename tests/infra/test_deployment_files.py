@@ -23,6 +23,7 @@ from tests.infra.metric_contract import (
     APP_COUNTERS,
     APP_GAUGES,
     APP_HISTOGRAMS,
+    REQUEST_LOG_KEYS,
     alert_rules,
     check_expression_uses_contract,
     dashboards,
@@ -447,19 +448,7 @@ def test_readme_documents_the_whole_metric_contract():
         ) or set()
         for label in labels:
             assert f"`{label}`" in row.group(0), f"{name}: label {label} not documented"
-    for key in (
-        "timestamp",
-        "level",
-        "event",
-        "request_id",
-        "tenant_id",
-        "trace_id",
-        "span_id",
-        "route",
-        "method",
-        "status",
-        "duration_ms",
-    ):
+    for key in sorted(REQUEST_LOG_KEYS):
         assert f"`{key}`" in readme
 
 

@@ -29,6 +29,7 @@ from backend.utils.metrics import exposition_registry
 from backend.utils.observability import configure_tracing, job_span
 from tests.conftest import client_for
 from tests.factories import create_tenant
+from tests.infra.metric_contract import REQUEST_LOG_KEYS
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted
 
 REPO = Path(__file__).resolve().parents[2]
@@ -280,20 +281,6 @@ async def test_connector_retries_are_one_client_span_each_inside_the_job_span(
 
 
 # --------------------------------------------------------------------------- log contract
-
-REQUEST_LOG_KEYS = {
-    "timestamp",
-    "level",
-    "event",
-    "request_id",
-    "tenant_id",
-    "trace_id",
-    "span_id",
-    "route",
-    "method",
-    "status",
-    "duration_ms",
-}
 
 
 @pytest.fixture
