@@ -30,7 +30,7 @@ from backend.agents.citations import uncited_numbers
 from backend.agents.registry import RUNNERS, TOOL_SPECS, offline_templates
 from backend.agents.types import AGENT_NAMES, AgentCall, AgentDeps, AgentResult
 from backend.services.coach.embeddings import Embedder
-from backend.services.coach.llm_router import LlmRouter, RoutedChat
+from backend.services.coach.llm_router import LlmRouter, ReplyStream, RoutedChat
 from backend.services.coach.providers.base import ChatMessage, ToolCall
 from backend.services.coach.providers.offline import OfflineProvider
 from backend.services.errors import DyocenseError
@@ -79,6 +79,8 @@ class CoachContext:
     deps: AgentDeps
     router: LlmRouter
     classifier_embedder: Embedder
+    # Set for streaming chat: the model's answer goes out while it is written.
+    stream: ReplyStream | None = None
 
 
 def _calls_from(tool_calls: tuple[ToolCall, ...], round_number: int) -> list[AgentCall]:
@@ -102,7 +104,11 @@ async def classify(state: CoachState, runtime: Runtime[CoachContext]) -> dict[st
     context = runtime.context
     deps = context.deps
     if context.router.local_available or context.router.cloud_available:
-        routed = await context.router.chat(deps.tenant_id, state["messages"], TOOL_SPECS)
+        routed = await context.router.chat(
+            deps.tenant_id, state["messages"], TOOL_SPECS, stream=context.stream
+        )
+        if routed.result.tool_calls and context.stream is not None:
+            await context.stream.reset()  # narration before tool calls is not the answer
         if not routed.result.templated:
             plan = _calls_from(routed.result.tool_calls, 0)
             update: dict[str, Any] = {"calls": [routed], "mode": "model", "method": "model tool choice"}
@@ -157,7 +163,11 @@ async def think(state: CoachState, runtime: Runtime[CoachContext]) -> dict[str, 
     context = runtime.context
     rounds = state.get("rounds", 0)
     tools = TOOL_SPECS if rounds < MAX_TOOL_ROUNDS else ()
-    routed = await context.router.chat(context.deps.tenant_id, state["messages"], tools)
+    routed = await context.router.chat(
+        context.deps.tenant_id, state["messages"], tools, stream=context.stream
+    )
+    if routed.result.tool_calls and context.stream is not None:
+        await context.stream.reset()  # narration before tool calls is not the answer
     update: dict[str, Any] = {"calls": [routed]}
     plan = _calls_from(routed.result.tool_calls, rounds) if tools else []
     if plan:

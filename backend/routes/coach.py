@@ -277,7 +277,9 @@ def _sse(event: str, payload: dict[str, object]) -> str:
     responses={
         200: {
             "description": "Events: `session`, `memory`, `classification`, `agent`, `tool` (progress), "
-            "`delta` (the reply, piece by piece), then `final` (the full chat response) or `error`.",
+            "`delta` (the reply as the model writes it; a templated reply piece by piece), `reset` "
+            "(discard the deltas so far: the model failed mid-answer and another one answers), then "
+            "`final` (the full chat response) or `error`.",
             "content": {"text/event-stream": {}},
         },
         **error_responses(404, 422),
@@ -314,7 +316,14 @@ async def _chat_events(
         try:
             async with database.tenant_session(principal.tenant_id) as session:
                 return await chat_turn(
-                    session, principal, coach, pool, body.message, session_id=body.session_id, emit=emit
+                    session,
+                    principal,
+                    coach,
+                    pool,
+                    body.message,
+                    session_id=body.session_id,
+                    emit=emit,
+                    stream_reply=True,
                 )
         finally:
             await queue.put(None)
@@ -324,8 +333,10 @@ async def _chat_events(
         while (item := await queue.get()) is not None:
             yield _sse(*item)
         turn = await task
-        for piece in _DELTA.findall(turn.reply):
-            yield _sse("delta", {"text": piece})
+        if not turn.streamed:
+            # Templated (offline) replies are not written by a model: piece them out here.
+            for piece in _DELTA.findall(turn.reply):
+                yield _sse("delta", {"text": piece})
         yield _sse("final", _chat_response(turn).model_dump(mode="json"))
     except DyocenseError as error:
         yield _sse("error", {"code": error.code, "message": error.message, "details": error.details})

@@ -19,7 +19,7 @@ from backend.agents.graph import COACH_GRAPH, SYSTEM_PROMPT, CoachContext, Coach
 from backend.agents.types import AgentDeps, AgentResult, Emit, no_emit
 from backend.services.auth.service import Principal
 from backend.services.coach import memory, repository
-from backend.services.coach.llm_router import RoutedChat
+from backend.services.coach.llm_router import ReplyStream, RoutedChat
 from backend.services.coach.memory import NewMessage
 from backend.services.coach.providers.base import ChatMessage
 from backend.services.coach.runtime import CoachRuntime
@@ -57,6 +57,8 @@ class ChatTurn:
     templated: bool
     classification: str
     notices: list[str] = field(default_factory=list)
+    # True when the reply already went out as ``delta`` events while the model wrote it.
+    streamed: bool = False
 
     @property
     def citations(self) -> list[dict[str, Any]]:
@@ -136,8 +138,13 @@ async def chat_turn(
     *,
     session_id: uuid.UUID | None,
     emit: Emit = no_emit,
+    stream_reply: bool = False,
 ) -> ChatTurn:
-    """Answer ``message`` in a session (a new one unless ``session_id`` names one of the tenant's)."""
+    """Answer ``message`` in a session (a new one unless ``session_id`` names one of the tenant's).
+
+    With ``stream_reply`` a model's answer goes out through ``emit`` as ``delta`` events while
+    it is written (``reset`` when text already sent must be discarded).
+    """
     question = message.strip()
     if session_id is not None:
         coaching = await memory.get_session(session, session_id)
@@ -187,9 +194,12 @@ async def chat_turn(
         "calls": [],
         "notices": [],
     }
+    stream = ReplyStream(emit) if stream_reply else None
     state = await COACH_GRAPH.ainvoke(
         initial,
-        context=CoachContext(deps=deps, router=runtime.router, classifier_embedder=runtime.embeddings.local),
+        context=CoachContext(
+            deps=deps, router=runtime.router, classifier_embedder=runtime.embeddings.local, stream=stream
+        ),
     )
     results: list[AgentResult] = state.get("results", [])
     calls: list[RoutedChat] = state.get("calls", [])
@@ -204,6 +214,7 @@ async def chat_turn(
         templated=bool(state.get("templated")),
         classification=state.get("method", ""),
         notices=notices,
+        streamed=stream is not None and stream.active,
     )
     await _persist(session, runtime, turn, question)
     return turn

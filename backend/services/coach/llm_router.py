@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -30,6 +30,7 @@ from backend.services.coach.circuit import CircuitBreaker
 from backend.services.coach.providers.base import (
     ChatMessage,
     ChatResult,
+    DeltaSink,
     LlmProvider,
     ProviderError,
     ToolSpec,
@@ -237,6 +238,27 @@ def _question_and_history(messages: Sequence[ChatMessage]) -> tuple[str, int]:
     return "", 0
 
 
+class ReplyStream:
+    """Where a streamed reply goes: each piece as it arrives, and a reset when it must be discarded.
+
+    ``active`` says whether text went out since the last reset (the caller then does not
+    piece out the final reply again).
+    """
+
+    def __init__(self, emit: Callable[[str, dict[str, object]], Awaitable[None]]) -> None:
+        self._emit = emit
+        self.active = False
+
+    async def delta(self, text: str) -> None:
+        self.active = True
+        await self._emit("delta", {"text": text})
+
+    async def reset(self) -> None:
+        if self.active:
+            self.active = False
+            await self._emit("reset", {})
+
+
 class LlmRouter:
     """Routes chat requests across the local, cloud and offline providers for one process."""
 
@@ -286,8 +308,13 @@ class LlmRouter:
         tools: Sequence[ToolSpec] = (),
         *,
         tools_needed: int | None = None,
+        stream: ReplyStream | None = None,
     ) -> RoutedChat:
-        """Answer ``messages`` with the best provider the tenant's policy allows; see the module docstring."""
+        """Answer ``messages`` with the best provider the tenant's policy allows; see the module docstring.
+
+        With ``stream`` the reply's text goes out as the model writes it. A provider failing after
+        some text went out makes the stream ``reset`` (the client discards it) before the fallback.
+        """
         question, history = _question_and_history(messages)
         complexity = complexity_score(question, conversation_messages=history, tools_needed=tools_needed)
         policy = await self.policy(tenant_id)
@@ -308,8 +335,10 @@ class LlmRouter:
                 attempts.append(Attempt(tier, provider.name, provider.model, "skipped", "circuit open"))
                 continue
             try:
-                result = await self._call(provider, messages, tools)
+                result = await self._call(provider, messages, tools, stream.delta if stream else None)
             except ProviderError as error:
+                if stream is not None:
+                    await stream.reset()
                 if breaker is not None:
                     breaker.record_failure()
                 attempts.append(Attempt(tier, provider.name, provider.model, error.outcome, str(error)))
@@ -350,14 +379,18 @@ class LlmRouter:
         raise RuntimeError("no LLM tier answered")
 
     async def _call(
-        self, provider: LlmProvider, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+        self,
+        provider: LlmProvider,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec],
+        on_delta: DeltaSink | None,
     ) -> ChatResult:
         with tracer.start_as_current_span("llm.chat") as span:
             span.set_attribute("llm.provider", provider.name)
             span.set_attribute("llm.model", provider.model)
             started = time.perf_counter()
             try:
-                result = await provider.chat(messages, tools)
+                result = await provider.chat(messages, tools, on_delta)
             except ProviderError as error:
                 error.latency_seconds = time.perf_counter() - started
                 span.set_attribute("llm.outcome", error.outcome)
@@ -378,6 +411,7 @@ __all__ = [
     "Attempt",
     "ComplexityScore",
     "LlmRouter",
+    "ReplyStream",
     "RoutePlan",
     "RoutedChat",
     "Tier",

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -27,6 +29,72 @@ class Scripted:
     body: Any = None
     status: int = 200
     delay_seconds: float = 0.0
+    # Streaming requests: drop the connection after this many chunks (a model dying mid-answer).
+    break_after_chunks: int | None = None
+
+
+def _pieces(text: str) -> list[str]:
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def ollama_stream_lines(body: dict[str, Any]) -> list[str]:
+    """The NDJSON lines Ollama streams for ``body`` (an ``ollama_chat`` response)."""
+    message = body.get("message", {})
+    lines = [
+        json.dumps(
+            {"model": body.get("model"), "message": {"role": "assistant", "content": piece}, "done": False}
+        )
+        for piece in _pieces(message.get("content") or "")
+    ]
+    final_message = {"role": "assistant", "content": ""}
+    if message.get("tool_calls"):
+        final_message["tool_calls"] = message["tool_calls"]
+    final = {key: value for key, value in body.items() if key not in ("message",)} | {
+        "message": final_message
+    }
+    return [*lines, json.dumps(final)]
+
+
+def openai_stream_lines(body: dict[str, Any]) -> list[str]:
+    """The SSE lines an OpenAI-compatible server streams for ``body`` (an ``openai_chat`` response)."""
+
+    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
+        return "data: " + json.dumps(
+            {"id": body.get("id"), "object": "chat.completion.chunk", "choices": choices, **extra}
+        )
+
+    message = body["choices"][0]["message"]
+    lines = [
+        event([{"index": 0, "delta": {"content": piece}}]) for piece in _pieces(message.get("content") or "")
+    ]
+    for index, call in enumerate(message.get("tool_calls") or []):
+        arguments = call["function"]["arguments"]
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments)
+        half = len(arguments) // 2
+        first = {
+            "index": index,
+            "id": call.get("id"),
+            "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
+        }
+        lines.append(event([{"index": 0, "delta": {"tool_calls": [first]}}]))
+        lines.append(
+            event(
+                [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]
+                        },
+                    }
+                ]
+            )
+        )
+    lines.append(event([{"index": 0, "delta": {}, "finish_reason": body["choices"][0].get("finish_reason")}]))
+    if body.get("usage"):
+        lines.append(event([], usage=body["usage"]))
+    return [*lines, "data: [DONE]"]
 
 
 def fake_vector(text: str, dimensions: int) -> list[float]:
@@ -136,7 +204,24 @@ class FakeLlmServer:
             await asyncio.sleep(scripted.delay_seconds)
         if isinstance(scripted.body, str):
             return Response(scripted.body, status_code=scripted.status, media_type="text/plain")
+        if body.get("stream") and scripted.status == 200 and path in ("/api/chat", "/v1/chat/completions"):
+            lines = (
+                ollama_stream_lines(scripted.body)
+                if path == "/api/chat"
+                else openai_stream_lines(scripted.body)
+            )
+            return StreamingResponse(
+                self._stream(lines, scripted.break_after_chunks), media_type="text/event-stream"
+            )
         return JSONResponse(scripted.body, status_code=scripted.status)
+
+    @staticmethod
+    async def _stream(lines: list[str], break_after: int | None) -> AsyncIterator[bytes]:
+        for sent, line in enumerate(lines):
+            if break_after is not None and sent >= break_after:
+                raise ConnectionAbortedError("the fake model died mid-answer")
+            yield (line + "\n\n" if line.startswith("data:") else line + "\n").encode()
+            await asyncio.sleep(0)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeLlmServer:

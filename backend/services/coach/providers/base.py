@@ -8,7 +8,7 @@ usage (estimated, and flagged so, only when the provider reports none) and laten
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -92,6 +92,10 @@ class ProviderTimeout(ProviderError):
     outcome = "timeout"
 
 
+# Receives the reply's text as the model writes it (streaming); see LlmProvider.chat.
+DeltaSink = Callable[[str], Awaitable[None]]
+
+
 class LlmProvider(Protocol):
     """What the router needs from a provider."""
 
@@ -106,7 +110,15 @@ class LlmProvider(Protocol):
         """True when data never leaves the deployment (Ollama, the offline templates)."""
         ...
 
-    async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> ChatResult: ...
+    async def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec] = (),
+        on_delta: DeltaSink | None = None,
+    ) -> ChatResult:
+        """One completion. With ``on_delta`` a remote provider streams and hands over each piece of
+        the reply as it arrives; the returned result is the same either way."""
+        ...
 
     async def close(self) -> None: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -35,6 +36,41 @@ async def post_json(client: httpx.AsyncClient, provider: str, path: str, payload
         return response.json()
     except ValueError as error:
         raise ProviderError(provider, f"{path} returned a body that is not JSON") from error
+
+
+async def post_stream(
+    client: httpx.AsyncClient, provider: str, path: str, payload: dict[str, Any]
+) -> AsyncIterator[str]:
+    """POST ``payload`` and yield the streamed response line by line (NDJSON or SSE).
+
+    The same error mapping as ``post_json``; a connection that fails mid-stream is a provider
+    error too, so the router can fall back (after telling the client to discard the partial text).
+    """
+    model = payload.get("model")
+    attributes = {"gen_ai.system": provider}
+    if isinstance(model, str):
+        attributes["gen_ai.request.model"] = model
+    request = client.build_request("POST", path, json=payload)
+    with outbound_http_span("POST", request.url, attributes=attributes) as span:
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.TimeoutException as error:
+            raise ProviderTimeout(provider, f"no answer within {client.timeout.read}s") from error
+        except httpx.HTTPError as error:
+            raise ProviderError(provider, f"request failed ({type(error).__name__})") from error
+        record_http_status(span, response.status_code)
+        try:
+            if response.status_code >= 400:
+                raise ProviderError(provider, f"HTTP {response.status_code} from {path}")
+            async for line in response.aiter_lines():
+                if line.strip():
+                    yield line
+        except httpx.TimeoutException as error:
+            raise ProviderTimeout(provider, f"the stream stalled for {client.timeout.read}s") from error
+        except httpx.HTTPError as error:
+            raise ProviderError(provider, f"the stream broke ({type(error).__name__})") from error
+        finally:
+            await response.aclose()
 
 
 def require(provider: str, condition: bool, what: str) -> None:

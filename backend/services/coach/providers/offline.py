@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from backend.services.coach.providers.base import ChatMessage, ChatResult, TokenUsage, ToolSpec
+from backend.services.coach.providers.base import ChatMessage, ChatResult, DeltaSink, TokenUsage, ToolSpec
 
 PROVIDER = "offline"
 MODEL = "templates"
@@ -113,7 +113,13 @@ class OfflineProvider:
             sections.append(f"Results from {tool}:\n{template(payload)}")
         return "\n\n".join(sections)
 
-    async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> ChatResult:
+    async def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec] = (),
+        on_delta: DeltaSink | None = None,
+    ) -> ChatResult:
+        """Render the templates; nothing streams (the caller pieces the text out itself)."""
         started = time.perf_counter()
         content = self.render(messages)
         return ChatResult(

@@ -12,6 +12,7 @@ import httpx
 from backend.services.coach.providers.base import (
     ChatMessage,
     ChatResult,
+    DeltaSink,
     EmbeddingResult,
     ProviderError,
     TokenUsage,
@@ -20,7 +21,7 @@ from backend.services.coach.providers.base import (
     estimate_prompt_tokens,
     estimate_tokens,
 )
-from backend.services.coach.providers.http import post_json, require
+from backend.services.coach.providers.http import post_json, post_stream, require
 
 PROVIDER = "ollama"
 
@@ -74,26 +75,33 @@ class OllamaProvider:
     def is_local(self) -> bool:
         return True
 
-    async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> ChatResult:
+    async def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec] = (),
+        on_delta: DeltaSink | None = None,
+    ) -> ChatResult:
         payload: dict[str, Any] = {
             "model": self._model,
             "messages": [_message(message) for message in messages],
-            "stream": False,
+            "stream": on_delta is not None,
         }
         if tools:
             payload["tools"] = [_tool(tool) for tool in tools]
         started = time.perf_counter()
-        body = await post_json(self._client, PROVIDER, "/api/chat", payload)
-        latency = time.perf_counter() - started
-        message = body.get("message") if isinstance(body, dict) else None
-        require(PROVIDER, isinstance(message, dict), "no 'message' object")
-        assert isinstance(message, dict)
-        content = message.get("content") or ""
+        if on_delta is None:
+            body = await post_json(self._client, PROVIDER, "/api/chat", payload)
+            message = body.get("message") if isinstance(body, dict) else None
+            require(PROVIDER, isinstance(message, dict), "no 'message' object")
+            assert isinstance(message, dict)
+            content, raw_calls, final = message.get("content") or "", message.get("tool_calls"), body
+        else:
+            content, raw_calls, final = await self._stream(payload, on_delta)
         try:
-            tool_calls = _tool_calls(message.get("tool_calls"))
+            tool_calls = _tool_calls(raw_calls)
         except (ValueError, AttributeError, TypeError) as error:
             raise ProviderError(PROVIDER, f"malformed tool call ({type(error).__name__})") from error
-        prompt, completion = body.get("prompt_eval_count"), body.get("eval_count")
+        prompt, completion = final.get("prompt_eval_count"), final.get("eval_count")
         if isinstance(prompt, int) and isinstance(completion, int):
             usage = TokenUsage(prompt, completion)
         else:
@@ -105,10 +113,32 @@ class OllamaProvider:
             content=content,
             tool_calls=tool_calls,
             usage=usage,
-            latency_seconds=latency,
+            latency_seconds=time.perf_counter() - started,
             provider=PROVIDER,
             model=self._model,
         )
+
+    async def _stream(
+        self, payload: dict[str, Any], on_delta: DeltaSink
+    ) -> tuple[str, list[Any] | None, dict[str, Any]]:
+        """Read Ollama's NDJSON stream: content pieces, tool calls, and a final ``done`` line with counts."""
+        pieces: list[str] = []
+        calls: list[Any] = []
+        async for line in post_stream(self._client, PROVIDER, "/api/chat", payload):
+            try:
+                chunk = json.loads(line)
+            except ValueError as error:
+                raise ProviderError(PROVIDER, "a stream line is not JSON") from error
+            message = chunk.get("message") if isinstance(chunk, dict) else None
+            if isinstance(message, dict):
+                piece = message.get("content") or ""
+                if piece:
+                    pieces.append(piece)
+                    await on_delta(piece)
+                calls.extend(message.get("tool_calls") or [])
+            if isinstance(chunk, dict) and chunk.get("done"):
+                return "".join(pieces), calls or None, chunk
+        raise ProviderError(PROVIDER, "the stream ended without a final 'done' line")
 
     async def embed(self, texts: Sequence[str], *, model: str) -> EmbeddingResult:
         started = time.perf_counter()

@@ -16,6 +16,7 @@ import httpx
 from backend.services.coach.providers.base import (
     ChatMessage,
     ChatResult,
+    DeltaSink,
     EmbeddingResult,
     ProviderError,
     TokenUsage,
@@ -24,7 +25,7 @@ from backend.services.coach.providers.base import (
     estimate_prompt_tokens,
     estimate_tokens,
 )
-from backend.services.coach.providers.http import post_json, require
+from backend.services.coach.providers.http import post_json, post_stream, require
 
 PROVIDER = "openai"
 
@@ -96,26 +97,38 @@ class OpenAICompatibleProvider:
     def is_local(self) -> bool:
         return False
 
-    async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> ChatResult:
+    async def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec] = (),
+        on_delta: DeltaSink | None = None,
+    ) -> ChatResult:
         payload: dict[str, Any] = {"model": self._model, "messages": [_message(m) for m in messages]}
         if tools:
             payload["tools"] = [_tool(tool) for tool in tools]
             payload["tool_choice"] = "auto"
         started = time.perf_counter()
-        body = await post_json(self._client, PROVIDER, "/chat/completions", payload)
-        latency = time.perf_counter() - started
-        choices = body.get("choices") if isinstance(body, dict) else None
-        require(PROVIDER, isinstance(choices, list) and bool(choices), "no choices")
-        assert isinstance(choices, list)
-        message = choices[0].get("message") if isinstance(choices[0], dict) else None
-        require(PROVIDER, isinstance(message, dict), "no message in the first choice")
-        assert isinstance(message, dict)
-        content = message.get("content") or ""
+        if on_delta is None:
+            body = await post_json(self._client, PROVIDER, "/chat/completions", payload)
+            choices = body.get("choices") if isinstance(body, dict) else None
+            require(PROVIDER, isinstance(choices, list) and bool(choices), "no choices")
+            assert isinstance(choices, list)
+            message = choices[0].get("message") if isinstance(choices[0], dict) else None
+            require(PROVIDER, isinstance(message, dict), "no message in the first choice")
+            assert isinstance(message, dict)
+            content, raw_calls, raw_usage = (
+                message.get("content") or "",
+                message.get("tool_calls"),
+                body.get("usage"),
+            )
+        else:
+            payload |= {"stream": True, "stream_options": {"include_usage": True}}
+            content, raw_calls, raw_usage = await self._stream(payload, on_delta)
         try:
-            tool_calls = _tool_calls(message.get("tool_calls"))
+            tool_calls = _tool_calls(raw_calls)
         except (ValueError, AttributeError, TypeError) as error:
             raise ProviderError(PROVIDER, f"malformed tool call ({type(error).__name__})") from error
-        usage = _usage(body.get("usage"))
+        usage = _usage(raw_usage)
         if usage is None:
             out_text = content + "".join(json.dumps(call.arguments) for call in tool_calls)
             usage = TokenUsage(
@@ -125,10 +138,52 @@ class OpenAICompatibleProvider:
             content=content,
             tool_calls=tool_calls,
             usage=usage,
-            latency_seconds=latency,
+            latency_seconds=time.perf_counter() - started,
             provider=PROVIDER,
             model=self._model,
         )
+
+    async def _stream(
+        self, payload: dict[str, Any], on_delta: DeltaSink
+    ) -> tuple[str, list[Any] | None, Any]:
+        """Read the SSE stream: content deltas, tool calls in fragments (joined by index), usage last."""
+        pieces: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        usage: Any = None
+        async for line in post_stream(self._client, PROVIDER, "/chat/completions", payload):
+            if not line.startswith("data:"):
+                continue
+            data = line[len("data:") :].strip()
+            if data == "[DONE]":
+                break
+            try:
+                chunk = json.loads(data)
+            except ValueError as error:
+                raise ProviderError(PROVIDER, "a stream event is not JSON") from error
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                piece = delta.get("content") or ""
+                if piece:
+                    pieces.append(piece)
+                    await on_delta(piece)
+                for fragment in delta.get("tool_calls") or []:
+                    call = calls.setdefault(
+                        fragment.get("index", 0), {"id": None, "name": "", "arguments": ""}
+                    )
+                    call["id"] = fragment.get("id") or call["id"]
+                    function = fragment.get("function") or {}
+                    call["name"] += function.get("name") or ""
+                    call["arguments"] += function.get("arguments") or ""
+        raw_calls = [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]},
+            }
+            for _, call in sorted(calls.items())
+        ]
+        return "".join(pieces), raw_calls or None, usage
 
     async def embed(
         self, texts: Sequence[str], *, model: str, dimensions: int | None = None
