@@ -25,7 +25,7 @@ from backend.services.errors import DyocenseError
 from backend.services.metrics import service as metrics_service
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import CatalogEntry, PointFilter
-from backend.services.optimizer import SolveOptions
+from backend.services.optimizer import Change, SolveOptions
 from backend.services.optimizer import service as optimizer_service
 
 AGENT: AgentName = "optimizer"
@@ -284,6 +284,19 @@ async def _inventory(deps: AgentDeps, question: str, arguments: dict[str, Any]) 
                 ],
             )
         run = await optimizer_service.create_run(deps.session, deps.pool, prepared)
+        changes, skipped = what_if_changes(question, arguments, has_budget="budget" in params)
+        scenario = (
+            await optimizer_service.what_if(
+                deps.session,
+                deps.pool,
+                run.id,
+                changes=changes,
+                options=SolveOptions(solver="highs"),
+                use_baseline_solver=True,
+            )
+            if changes
+            else None
+        )
     except DyocenseError as error:
         return AgentResult(
             AGENT,
@@ -296,7 +309,102 @@ async def _inventory(deps: AgentDeps, question: str, arguments: dict[str, Any]) 
             data={"template": "inventory", "params": params, "details": error.details},
             citations=cite.items,
         )
-    return _inventory_report(run, report, cite, inputs, weeks)
+    result = _inventory_report(run, report, cite, inputs, weeks)
+    if scenario is not None or skipped:
+        _add_what_if(result, cite, scenario.comparison if scenario else None, skipped, run.id)
+    return result
+
+
+_WHAT_IF = re.compile(r"\bwhat if\b|\bscenario\b|\bsuppose\b", re.IGNORECASE)
+_CHANGE = re.compile(
+    r"\b(?P<target>budget|demand)\b(?P<between>[^.?!%\d+-]{0,40})(?P<sign>[+-])?\s*(?P<amount>\d+(?:\.\d+)?)\s*%",
+    re.IGNORECASE,
+)
+_DOWN_WORDS = (
+    "cut",
+    "lower",
+    "reduce",
+    "less",
+    "drop",
+    "fall",
+    "decrease",
+    "down",
+    "smaller",
+    "shrink",
+    "fewer",
+)
+SCENARIO_SHOWN = 5
+
+
+def what_if_changes(
+    question: str, arguments: dict[str, Any], *, has_budget: bool
+) -> tuple[list[Change], list[str]]:
+    """Scenario changes asked for: the model's ``what_if_*_percent`` arguments, or in offline mode a
+    "what if … budget/demand … N% …" phrasing. Returns the changes and what could not be applied."""
+    percents: dict[str, float] = {}
+    for target in ("budget", "demand"):
+        given = arguments.get(f"what_if_{target}_percent")
+        if isinstance(given, int | float) and not isinstance(given, bool):
+            percents[target] = float(given)
+    if not percents and _WHAT_IF.search(question):
+        for match in _CHANGE.finditer(question):
+            # Direction words sit before ("cut the budget by 10%") or after ("demand 20% lower").
+            before = question[max(0, match.start() - 20) : match.start()]
+            around = (before + match["between"] + question[match.end() : match.end() + 20]).lower()
+            down = match["sign"] == "-" or any(word in around for word in _DOWN_WORDS)
+            amount = float(match["amount"])
+            percents.setdefault(match["target"].lower(), -amount if down else amount)
+    changes: list[Change] = []
+    skipped: list[str] = []
+    for target, percent in percents.items():
+        label = f"{target} {percent:+g}%"
+        if target == "budget" and not has_budget:
+            skipped.append(f"{label}: the plan has no purchase budget to change (state one in the question)")
+            continue
+        path = "/budget" if target == "budget" else "/products/*/demand_mean"
+        changes.append(Change(path=path, op="scale", value=1 + percent / 100, label=label))
+    return changes, skipped
+
+
+def _add_what_if(
+    result: AgentResult, cite: Citations, comparison: Any, skipped: list[str], run_id: Any
+) -> None:
+    """Append the scenario: its changes, the cost before and after, and the orders that moved."""
+    lines = [f"Not applied: {reason}." for reason in skipped]
+    if comparison is not None:
+        method = f"what-if on optimizer run {run_id}"
+        labels = ", ".join(change.label or change.path for change in comparison.changes)
+        before, after = comparison.baseline.objective, comparison.scenario.objective
+        if before is not None and after is not None:
+            before_text = cite.number(before, metric=None, period=None, method=f"total cost before, {method}")
+            after_text = cite.number(
+                after, metric=None, period=None, method=f"total cost with {labels}, {method}"
+            )
+            lines.append(f"What if {labels}: total cost {before_text} becomes {after_text}.")
+        else:
+            lines.append(f"What if {labels}: the scenario's status is {comparison.scenario.status}.")
+        moved = [diff for diff in comparison.decision_diffs if diff.name.startswith("order_qty.")]
+        shown = []
+        for diff in moved[:SCENARIO_SHOWN]:
+            sku = diff.name.removeprefix("order_qty.")
+            old = cite.number(
+                diff.baseline, metric=None, period=None, method=f"order of {sku} before, {method}"
+            )
+            new = cite.number(
+                diff.scenario, metric=None, period=None, method=f"order of {sku} after, {method}"
+            )
+            shown.append(f"{sku} {old} to {new}")
+        if shown:
+            lines.append("Orders that change: " + ", ".join(shown) + ".")
+        elif not moved:
+            lines.append("No order quantity changes.")
+        result.data["what_if"] = {
+            "changes": [change.model_dump() for change in comparison.changes],
+            "objective_delta": comparison.objective_delta,
+            "decision_diffs": [diff.model_dump() for diff in comparison.decision_diffs],
+        }
+    result.report.extend(lines)
+    result.citations = list(cite.items)
 
 
 def display_weeks(weeks: float) -> str:

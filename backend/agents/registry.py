@@ -73,13 +73,21 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "optimizer",
         "Solve a decision with an optimizer template (inventory, budget_allocation, staffing, product_mix) "
-        "from the tenant's data; says which inputs are missing.",
+        "from the tenant's data, and compare a what-if scenario; says which inputs are missing.",
         {
             "type": "object",
             "properties": {
                 "template": {"type": "string", "enum": list(optimizer.TEMPLATES)},
                 "budget": {"type": "number", "description": "A budget stated by the user."},
                 "lead_time_weeks": {"type": "number", "description": "Supplier lead time, if stated."},
+                "what_if_budget_percent": {
+                    "type": "number",
+                    "description": "For a what-if: change the budget by this percent (e.g. 10 or -20).",
+                },
+                "what_if_demand_percent": {
+                    "type": "number",
+                    "description": "For a what-if: change every product's demand by this percent.",
+                },
             },
             "required": ["template"],
         },

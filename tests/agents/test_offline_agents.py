@@ -164,3 +164,16 @@ async def test_evidence_analyzer_reports_stored_analyses_with_refutation_status(
     assert effect["value"] == edge["effect_size"] and effect["period"] is not None
     assert f"verdict {edge['verdict']}" in body["reply"] and "refuters passed:" in body["reply"]
     assert body["suggested_actions"][0]["path"] == f"/api/v1/evidence/edges/{edge['id']}"
+
+
+async def test_optimizer_answers_a_what_if_on_the_plan(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await seed_inventory(client, tenant)
+    body = await ask(
+        client, tenant.headers, "How much stock should I reorder, and what if demand is 50% higher?"
+    )
+    assert "optimizer" in body["agents"]
+    (before,) = cited(body, "total cost before")
+    (after,) = cited(body, "total cost with demand +50%")
+    assert after["value"] > before["value"]
+    assert "What if demand +50%" in body["reply"]
