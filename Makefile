@@ -58,7 +58,20 @@ dev: migrate ## Run the API with reload on http://localhost:8001, and a job work
 worker: migrate ## Run a job worker alone (Prometheus metrics on WORKER_METRICS_PORT, default 8002)
 	$(PY) -m backend.worker
 
-test: setup ## Run the test suite (starts the embedded PostgreSQL itself)
+# Debian packages some tests run: promtool and Prometheus with its node and postgres exporters
+# (monitoring checks), nginx (proxy config check), and the netlib/MIPLIB sample files.
+SYSTEM_PACKAGES := prometheus prometheus-node-exporter prometheus-postgres-exporter nginx coinor-libcoinutils-dev
+
+system-deps: ## Install the Debian packages the tests use, if any is missing (needs root)
+	@if command -v promtool >/dev/null && command -v prometheus-node-exporter >/dev/null \
+	    && command -v prometheus-postgres-exporter >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null \
+	    && [ -d /usr/share/coin/Data/Sample ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing: $(SYSTEM_PACKAGES)"; apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	else echo "The tests need these Debian packages; install them as root: $(SYSTEM_PACKAGES)"; exit 1; fi
+
+test: setup system-deps ## Run the test suite (starts the embedded PostgreSQL itself)
 	$(BIN)/pytest
 
 lint: setup ## ruff (lint + format check) and mypy
