@@ -33,7 +33,7 @@ _HOW = (
     "combination of the best) are scored by a rolling-origin backtest at the requested horizon (MASE, "
     "sMAPE); the best is chosen unless `model` names one. Too little history is a 422 saying how much is "
     f"needed. Horizons beyond {SYNC_MAX_HORIZON} periods, histories beyond {SYNC_MAX_PERIODS} periods, and "
-    "`background: true` run as a job: 202 with the job id."
+    "`async: true` run as a job: 202 with the job id."
 )
 
 
@@ -83,7 +83,7 @@ async def create_forecast(
 ) -> ForecastRead | JSONResponse:
     spec = _spec(body, body.metric)
     history = await service.load_history(session, spec)
-    if body.background or history.oversized:
+    if body.run_async or history.oversized:
         job_id = await service.queue_forecast(
             session, spec, tenant_id=principal.tenant_id, requested_by=principal.user_id
         )

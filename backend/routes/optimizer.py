@@ -34,7 +34,7 @@ _LIMITS = "; ".join(f"`{name}` {limit.limit} {limit.unit}" for name, limit in SY
 _SOLVING = (
     "Solved with HiGHS unless `options.solver` is `cbc`; the time limit is at most "
     f"{service.MAX_SYNC_TIME_LIMIT_SECONDS:g} s. **Size limit for a synchronous solve**: {_LIMITS}. "
-    "Larger problems, or any run with `background: true`, are solved by a worker: the answer is 202 with "
+    "Larger problems, or any run with `async: true`, are solved by a worker: the answer is 202 with "
     "the job id, and the job's result names the stored run. What-if scenarios beyond the limit are a 422 "
     "`too_large_for_synchronous_solve`: post their `scenario_params` as a background run instead."
 )
@@ -98,7 +98,7 @@ async def create_optimization_run(
     prepared = await service.prepare_run(
         session, template=body.template, params=body.params, options=body.options.to_solve_options()
     )
-    if body.background or prepared.oversized:
+    if body.run_async or prepared.oversized:
         job_id = await service.queue_run(
             session, prepared, tenant_id=principal.tenant_id, requested_by=principal.user_id
         )

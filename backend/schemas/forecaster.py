@@ -42,10 +42,12 @@ class ForecastOptions(BaseModel):
 
 
 class ForecastCreate(ForecastOptions):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     metric: str = Field(pattern=METRIC_NAME_PATTERN, examples=["revenue"])
-    background: bool = Field(default=False, description="Run as a background job (202 with the job id).")
+    run_async: bool = Field(
+        default=False, alias="async", description="Run as a background job (202 with the job id)."
+    )
 
 
 class ForecastBatchCreate(ForecastOptions):

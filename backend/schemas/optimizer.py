@@ -58,7 +58,7 @@ class WhatIfOptions(BaseModel):
 
 
 class OptimizationRunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     template: str = Field(
         min_length=1, max_length=50, examples=["budget_allocation", "inventory", "staffing", "product_mix"]
@@ -68,8 +68,9 @@ class OptimizationRunCreate(BaseModel):
         'metric reference such as {"metric": "orders", "agg": "avg", "last": "90 days"}'
     )
     options: RunOptions = Field(default_factory=RunOptions)
-    background: bool = Field(
+    run_async: bool = Field(
         default=False,
+        alias="async",
         description="Solve in a background job (202 with the job id). Runs beyond the synchronous size "
         "limit always do.",
     )

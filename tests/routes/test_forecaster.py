@@ -123,7 +123,7 @@ async def test_background_and_batch_forecasts_run_in_a_worker(
     tenant = await _seeded_tenant(client)
     await _seed(client, tenant, "orders", [10, 12, 11])
     queued = await client.post(
-        FORECASTS, headers=tenant.headers, json={"metric": "revenue", "horizon": 4, "background": True}
+        FORECASTS, headers=tenant.headers, json={"metric": "revenue", "horizon": 4, "async": True}
     )
     batch = await client.post(
         f"{FORECASTS}/batch", headers=tenant.headers, json={"metrics": ["revenue", "orders"], "horizon": 3}

@@ -245,7 +245,7 @@ async def test_background_runs_store_the_same_plan_as_a_synchronous_solve(
     params = example("product_mix")
     direct = await create_run(client, tenant.headers, "product_mix", params)
     queued = await client.post(
-        RUNS, headers=tenant.headers, json={"template": "product_mix", "params": params, "background": True}
+        RUNS, headers=tenant.headers, json={"template": "product_mix", "params": params, "async": True}
     )
     assert (direct.status_code, queued.status_code) == (201, 202)
     await _solve_queued_runs(settings, database_urls, database)

@@ -95,7 +95,7 @@ def check_synchronous_size(template: str, params: BaseModel) -> None:
     if reason is not None:
         limit = SYNC_LIMITS[template]
         raise ValidationFailed(
-            f"{reason}; post the scenario_params as a new run with background=true instead",
+            f"{reason}; post the scenario_params as a new run with async=true instead",
             code="too_large_for_synchronous_solve",
             details={
                 "template": template,
