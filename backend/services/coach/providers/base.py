@@ -7,6 +7,7 @@ usage (estimated, and flagged so, only when the provider reports none) and laten
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -132,3 +133,11 @@ def estimate_prompt_tokens(messages: Sequence[ChatMessage], tools: Sequence[Tool
     text = "".join(message.content for message in messages)
     text += "".join(tool.name + tool.description + str(tool.parameters) for tool in tools)
     return estimate_tokens(text)
+
+
+def estimated_usage(
+    messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], content: str, tool_calls: Sequence[ToolCall]
+) -> TokenUsage:
+    """Token counts for a reply whose provider reported none, marked as estimated."""
+    out_text = content + "".join(json.dumps(call.arguments) for call in tool_calls)
+    return TokenUsage(estimate_prompt_tokens(messages, tools), estimate_tokens(out_text), estimated=True)

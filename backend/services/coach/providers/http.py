@@ -11,16 +11,19 @@ from backend.services.coach.providers.base import ProviderError, ProviderTimeout
 from backend.utils.observability import outbound_http_span, record_http_status
 
 
+def _span_attributes(provider: str, payload: dict[str, Any]) -> dict[str, str]:
+    """Provider and model for the client span (never the prompt)."""
+    model = payload.get("model")
+    return {"gen_ai.system": provider, **({"gen_ai.request.model": model} if isinstance(model, str) else {})}
+
+
 async def post_json(client: httpx.AsyncClient, provider: str, path: str, payload: dict[str, Any]) -> Any:
     """POST ``payload`` and return the decoded JSON body; timeouts and failures raise provider errors.
 
     Error bodies are not echoed: they can quote the prompt, and the message ends up in logs.
     The call is a client span (provider and model, never the prompt).
     """
-    model = payload.get("model")
-    attributes = {"gen_ai.system": provider}
-    if isinstance(model, str):
-        attributes["gen_ai.request.model"] = model
+    attributes = _span_attributes(provider, payload)
     request = client.build_request("POST", path, json=payload)
     with outbound_http_span("POST", request.url, attributes=attributes) as span:
         try:
@@ -46,10 +49,7 @@ async def post_stream(
     The same error mapping as ``post_json``; a connection that fails mid-stream is a provider
     error too, so the router can fall back (after telling the client to discard the partial text).
     """
-    model = payload.get("model")
-    attributes = {"gen_ai.system": provider}
-    if isinstance(model, str):
-        attributes["gen_ai.request.model"] = model
+    attributes = _span_attributes(provider, payload)
     request = client.build_request("POST", path, json=payload)
     with outbound_http_span("POST", request.url, attributes=attributes) as span:
         try:

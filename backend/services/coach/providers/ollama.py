@@ -18,8 +18,8 @@ from backend.services.coach.providers.base import (
     TokenUsage,
     ToolCall,
     ToolSpec,
-    estimate_prompt_tokens,
     estimate_tokens,
+    estimated_usage,
 )
 from backend.services.coach.providers.http import post_json, post_stream, require
 
@@ -105,10 +105,7 @@ class OllamaProvider:
         if isinstance(prompt, int) and isinstance(completion, int):
             usage = TokenUsage(prompt, completion)
         else:
-            out_text = content + "".join(json.dumps(call.arguments) for call in tool_calls)
-            usage = TokenUsage(
-                estimate_prompt_tokens(messages, tools), estimate_tokens(out_text), estimated=True
-            )
+            usage = estimated_usage(messages, tools, content, tool_calls)
         return ChatResult(
             content=content,
             tool_calls=tool_calls,

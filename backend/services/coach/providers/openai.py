@@ -22,8 +22,8 @@ from backend.services.coach.providers.base import (
     TokenUsage,
     ToolCall,
     ToolSpec,
-    estimate_prompt_tokens,
     estimate_tokens,
+    estimated_usage,
 )
 from backend.services.coach.providers.http import post_json, post_stream, require
 
@@ -128,12 +128,7 @@ class OpenAICompatibleProvider:
             tool_calls = _tool_calls(raw_calls)
         except (ValueError, AttributeError, TypeError) as error:
             raise ProviderError(PROVIDER, f"malformed tool call ({type(error).__name__})") from error
-        usage = _usage(raw_usage)
-        if usage is None:
-            out_text = content + "".join(json.dumps(call.arguments) for call in tool_calls)
-            usage = TokenUsage(
-                estimate_prompt_tokens(messages, tools), estimate_tokens(out_text), estimated=True
-            )
+        usage = _usage(raw_usage) or estimated_usage(messages, tools, content, tool_calls)
         return ChatResult(
             content=content,
             tool_calls=tool_calls,
