@@ -15,7 +15,6 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +31,7 @@ from backend.services.goals.progress import GoalSpec, achievability_warnings, ba
 from backend.services.goals.service import period_history
 from backend.services.metrics import service as metrics_service
 from backend.services.metrics.repository import CatalogEntry
-from backend.services.tenant.service import get_current_tenant
+from backend.services.tenant.service import tenant_zone
 
 AGENT: AgentName = "goal_planner"
 Period = Literal["day", "week", "month", "quarter", "year"]
@@ -131,8 +130,7 @@ async def plan_goals(
     period: Period | None = None,
 ) -> GoalPlan:
     """Drafts for ``objective``; arguments override what is read from the objective's text."""
-    tenant = await get_current_tenant(session)
-    zone = ZoneInfo(tenant.timezone)
+    zone = await tenant_zone(session)
     today = datetime.now(UTC).astimezone(zone).date()
     catalog, _ = await metrics_service.list_catalog(session, limit=CATALOG_LIMIT, offset=0)
     names = [entry.name for entry in catalog]

@@ -30,7 +30,7 @@ from backend.services.metrics import service
 from backend.services.metrics.buckets import FILL_MODES, parse_bucket
 from backend.services.metrics.points import DIMENSION_KEY_PATTERN, METRIC_NAME_PATTERN, Point, localize
 from backend.services.metrics.repository import CatalogEntry, PointFilter
-from backend.services.tenant.service import get_current_tenant
+from backend.services.tenant.service import tenant_zone
 from backend.utils.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=error_responses(401, 422))
@@ -38,10 +38,6 @@ router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=error_r
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PREVIEW_POINTS = 20
 MetricPath = Annotated[str, Path(pattern=METRIC_NAME_PATTERN, description="Metric name.")]
-
-
-async def _tenant_zone(session: TenantSession) -> ZoneInfo:
-    return ZoneInfo((await get_current_tenant(session)).timezone)
 
 
 def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
@@ -86,7 +82,7 @@ async def ingest_metrics(
 ) -> IngestRead:
     """Up to 10,000 points. The same (metric, ts, dimensions) again updates the value. One invalid
     point rejects the whole batch with a 422 listing every bad point by index."""
-    zone = await _tenant_zone(session)
+    zone = await tenant_zone(session)
     points = [Point(p.metric, localize(p.ts, zone), p.value, p.dimensions) for p in body.points]
     result = await service.ingest_points(session, points, source=body.source)
     return IngestRead.model_validate(result, from_attributes=True)
@@ -111,7 +107,7 @@ async def upload_metrics(
         raise PayloadTooLarge(
             f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", details={"limit_bytes": MAX_UPLOAD_BYTES}
         )
-    zone = await _tenant_zone(session)
+    zone = await tenant_zone(session)
     parsed = await asyncio.to_thread(
         service.parse_upload, file.file, filename=file.filename or "upload.csv", zone=zone, layout=layout
     )
@@ -195,7 +191,7 @@ async def query_metric(
     ] = "none",
 ) -> MetricQueryRead:
     assert set(FILL_MODES) == {"none", "null", "zero", "previous"}
-    zone = _zone(tz, await _tenant_zone(session))
+    zone = _zone(tz, await tenant_zone(session))
     filters = _filters(name, start, end, dim, zone)
     definition = await service.require_definition(session, name)
     if bucket is None:
@@ -259,7 +255,7 @@ async def delete_metric(
     end: Annotated[datetime | None, Query()] = None,
 ) -> MetricDeleteRead:
     """Without start/end, every point and the catalog entry go; with a range, only those points."""
-    zone = await _tenant_zone(session)
+    zone = await tenant_zone(session)
     filters = _filters(name, start, end, [], zone)
     deleted = await service.delete_metric(session, filters)
     return MetricDeleteRead(

@@ -50,7 +50,7 @@ from backend.services.evidence.results import (
 )
 from backend.services.evidence.table import Aggregation, MetricSeries, lag_column
 from backend.services.metrics.points import localize
-from backend.services.tenant.service import get_current_tenant
+from backend.services.tenant.service import tenant_zone
 from backend.utils.compute import ComputePool
 from backend.utils.database import session_tenant
 from backend.utils.metrics import EVIDENCE_ANALYSES
@@ -75,10 +75,6 @@ BACKGROUND_METHODS: frozenset[str] = frozenset({"double_ml"})
 MAX_DEFAULT_CANDIDATES = 100
 
 # --------------------------------------------------------------------------- reading inputs
-
-
-async def _tenant_zone(session: AsyncSession) -> ZoneInfo:
-    return ZoneInfo((await get_current_tenant(session)).timezone)
 
 
 def _window(
@@ -171,7 +167,7 @@ def _distinct_roles(spec: AnalysisSpec) -> None:
 async def prepare_analysis(session: AsyncSession, spec: AnalysisSpec) -> PreparedAnalysis:
     """Check the metrics (422 naming unknown ones) and resolve the window; no observations read yet."""
     _distinct_roles(spec)
-    zone = await _tenant_zone(session)
+    zone = await tenant_zone(session)
     start, end = _window(spec.start, spec.end, zone)
     spec = spec.model_copy(update={"start": start, "end": end})
     required = [spec.outcome, spec.treatment, *spec.confounders]
@@ -387,7 +383,7 @@ async def what_if(
 
 async def drivers(session: AsyncSession, pool: ComputePool, spec: DriversSpec) -> DriversOutput:
     """Screen candidate drivers of an outcome and estimate the top discoveries (nothing stored)."""
-    zone = await _tenant_zone(session)
+    zone = await tenant_zone(session)
     start, end = _window(spec.start, spec.end, zone)
     given = spec.candidates is not None
     if spec.candidates is not None:
@@ -416,7 +412,7 @@ async def granger(
 ) -> tuple[GrangerResult, TableReport]:
     if spec.cause == spec.effect:
         raise ValidationFailed("Cause and effect must be different metrics.", details={"metric": spec.cause})
-    zone = await _tenant_zone(session)
+    zone = await tenant_zone(session)
     start, end = _window(spec.start, spec.end, zone)
     names = [spec.effect, spec.cause]
     catalog = await repository.metric_aggregations(session, names)

@@ -27,7 +27,7 @@ from backend.services.forecaster.series import Frequency, RegularSeries, build_s
 from backend.services.metrics import repository as metrics_repository
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import PointFilter
-from backend.services.tenant.service import get_current_tenant
+from backend.services.tenant.service import tenant_zone
 from backend.utils.compute import ComputePool
 from backend.utils.metrics import FORECASTS
 
@@ -117,7 +117,7 @@ async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
     definition = await metrics_repository.get_definition(session, spec.metric)
     if definition is None:
         raise NotFound(f"Metric {spec.metric!r} not found", details={"metric": spec.metric})
-    zone = ZoneInfo((await get_current_tenant(session)).timezone)
+    zone = await tenant_zone(session)
     filters = PointFilter(metric=spec.metric, start=spec.start, end=spec.end, dimensions=spec.dimensions)
     frequency = spec.frequency
     if frequency is None:

@@ -31,7 +31,7 @@ from backend.services.goals.progress import (
 from backend.services.metrics import repository as metrics_repository
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import PointFilter
-from backend.services.tenant.service import get_current_tenant
+from backend.services.tenant.service import tenant_zone
 
 # Periods of history before the goal's start used for baselines, trends and plausibility.
 HISTORY_PERIODS = 24
@@ -59,10 +59,6 @@ class GoalDraft:
     owner_id: uuid.UUID | None
     parent_id: uuid.UUID | None
     status: str
-
-
-async def _zone(session: AsyncSession) -> ZoneInfo:
-    return ZoneInfo((await get_current_tenant(session)).timezone)
 
 
 def _local_today(zone: ZoneInfo) -> date:
@@ -119,7 +115,7 @@ async def create_goal(
     session: AsyncSession, principal: Principal, draft: GoalDraft
 ) -> tuple[SmartGoal, list[str]]:
     """Validate a goal as SMART and store it; returns plausibility warnings (never blocking)."""
-    zone = await _zone(session)
+    zone = await tenant_zone(session)
     today = _local_today(zone)
     definition = await metrics_repository.get_definition(session, draft.metric)
     if definition is None:
@@ -205,7 +201,7 @@ async def update_goal(session: AsyncSession, goal_id: uuid.UUID, changes: dict[s
             )
         goal.status = new_status
         goal.status_changed_at = datetime.now(UTC)
-    if "deadline" in changes and changes["deadline"] <= _local_today(await _zone(session)):
+    if "deadline" in changes and changes["deadline"] <= _local_today(await tenant_zone(session)):
         raise ValidationFailed("the deadline must be in the future", details={"field": "deadline"})
     for field, value in changes.items():
         setattr(goal, field, value)
@@ -228,7 +224,7 @@ async def delete_goal(session: AsyncSession, goal_id: uuid.UUID) -> None:
 async def goal_progress(session: AsyncSession, goal_id: uuid.UUID) -> tuple[SmartGoal, GoalProgress]:
     """Compute progress from the metric; moves an active goal to achieved or missed when the data says so."""
     goal = await get_goal(session, goal_id)
-    zone = await _zone(session)
+    zone = await tenant_zone(session)
     today = _local_today(zone)
     history = await period_history(
         session,

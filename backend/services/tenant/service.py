@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,6 +118,11 @@ async def get_current_tenant(session: AsyncSession) -> Tenant:
     if tenant is None:
         raise NotFound("Tenant not found")
     return tenant
+
+
+async def tenant_zone(session: AsyncSession) -> ZoneInfo:
+    """The tenant's time zone: calendar buckets, local dates and naive timestamps follow it."""
+    return ZoneInfo((await get_current_tenant(session)).timezone)
 
 
 async def update_current_tenant(session: AsyncSession, changes: dict[str, Any]) -> Tenant:
