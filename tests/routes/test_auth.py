@@ -259,3 +259,16 @@ async def test_signup_is_rate_limited_per_ip_and_can_be_disabled(database_urls: 
         refused = await http.post("/api/v1/tenants", json={"name": "n", "owner_email": unique_email()})
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "signup_disabled"
+
+
+async def test_api_key_last_use_is_recorded_without_a_write_per_request(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    created = (await client.post("/api/v1/api-keys", headers=tenant.headers, json={"name": "etl"})).json()
+    for _ in range(3):
+        assert (await client.get("/api/v1/auth/me", headers={"X-API-Key": created["key"]})).status_code == 200
+    (listed,) = (await client.get("/api/v1/api-keys", headers=tenant.headers)).json()["items"]
+    first_use = listed["last_used_at"]
+    assert first_use is not None
+    await client.get("/api/v1/auth/me", headers={"X-API-Key": created["key"]})
+    (again,) = (await client.get("/api/v1/api-keys", headers=tenant.headers)).json()["items"]
+    assert again["last_used_at"] == first_use  # within the minute: not rewritten
