@@ -54,7 +54,7 @@ logger = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/coach", tags=["coach"], responses=error_responses(401))
 
 
-def get_coach(request: Request) -> CoachRuntime:
+async def get_coach(request: Request) -> CoachRuntime:
     coach: CoachRuntime = request.app.state.coach
     return coach
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -29,6 +30,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 from backend.config import DatabaseSettings
 
 TENANT_INFO_KEY = "tenant_id"
+# The tenant's time zone, read along with the caller in the request's first query.
+TENANT_ZONE_INFO_KEY = "tenant_zone"
 
 
 class TenantContextMissing(RuntimeError):
@@ -56,6 +59,22 @@ def _set_tenant_for_transaction(
     )
 
 
+def _discard_closed_connections(engine: AsyncEngine) -> None:
+    """Hand out only live connections, without a round trip per checkout.
+
+    ``pool_pre_ping`` would cost three round trips on every request (asyncpg's ping runs in
+    its own transaction). A connection the server closed (a restart, a failover, an admin's
+    ``pg_terminate_backend``) is already marked closed by the driver once its socket saw the
+    end; raising ``DisconnectionError`` makes the pool drop it and try another. A connection
+    that dies unseen fails its statement, and the pool is invalidated then.
+    """
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _check(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
+
+
 class Database:
     """One PostgreSQL: the engine, the session factory and the checks the app runs at startup."""
 
@@ -65,7 +84,6 @@ class Database:
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout_seconds,
-            pool_pre_ping=True,
             echo=settings.echo,
             connect_args={
                 "server_settings": {
@@ -76,6 +94,7 @@ class Database:
                 }
             },
         )
+        _discard_closed_connections(self.engine)
         self._sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=True, sync_session_class=TenantScopedSession
         )
