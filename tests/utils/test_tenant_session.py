@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -12,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.config import DatabaseSettings
 from backend.models import User
-from backend.utils.database import TENANT_INFO_KEY, Database, TenantContextMissing
+from backend.services.auth.service import Credential, confirm_principal
+from backend.services.tenant.service import tenant_zone, update_current_tenant
+from backend.utils.database import TENANT_INFO_KEY, TENANT_ZONE_INFO_KEY, Database, TenantContextMissing
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import create_tenant
 
@@ -99,5 +102,22 @@ async def test_session_without_tenant_fails_loudly(database_urls: DatabaseUrls) 
             session.info.pop(TENANT_INFO_KEY)
             with pytest.raises(TenantContextMissing):
                 await session.execute(select(User))
+    finally:
+        await database.dispose()
+
+
+async def test_the_caller_query_carries_the_tenant_zone_until_the_tenant_changes_it(
+    client: httpx.AsyncClient, database_urls: DatabaseUrls
+) -> None:
+    a = await create_tenant(client)
+    database = Database(database_urls.app, DatabaseSettings(pool_size=1, max_overflow=0))
+    try:
+        async with database.tenant_session(a.tenant_id) as session:
+            credential = Credential(kind="user", tenant_id=a.tenant_id, subject=a.owner_id)
+            await confirm_principal(session, credential)
+            assert session.info[TENANT_ZONE_INFO_KEY] == "UTC"
+            assert await tenant_zone(session) == ZoneInfo("UTC")
+            await update_current_tenant(session, {"timezone": "America/New_York"})
+            assert await tenant_zone(session) == ZoneInfo("America/New_York")
     finally:
         await database.dispose()

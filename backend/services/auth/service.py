@@ -19,7 +19,7 @@ from backend.config import AuthSettings
 from backend.models import RefreshToken, Role, User
 from backend.services.auth import repository
 from backend.services.errors import Unauthorized, ValidationFailed
-from backend.utils.database import Database
+from backend.utils.database import TENANT_ZONE_INFO_KEY, Database
 from backend.utils.rate_limit import RateLimiter
 from backend.utils.security import (
     API_KEY_PREFIX,
@@ -242,9 +242,10 @@ async def confirm_principal(session: AsyncSession, credential: Credential) -> Pr
             or (key.expires_at is not None and key.expires_at <= now)
         ):
             raise Unauthorized("API key is invalid, revoked or expired")
-        creator = await repository.user_by_id(session, key.created_by)
+        creator = await repository.caller(session, key.created_by)
         if creator is None or not creator.is_active:
             raise Unauthorized("API key's owner is deactivated")
+        session.info[TENANT_ZONE_INFO_KEY] = creator.timezone
         # Recorded at most once a minute: a script's every request would otherwise write the row.
         if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
             key.last_used_at = now
@@ -252,8 +253,9 @@ async def confirm_principal(session: AsyncSession, credential: Credential) -> Pr
             tenant_id=key.tenant_id, role=Role(key.role), user_id=key.created_by, api_key_id=key.id
         )
     assert credential.subject is not None
-    user = await repository.user_by_id(session, credential.subject)
+    user = await repository.caller(session, credential.subject)
     if user is None or not user.is_active:
         raise Unauthorized("Access token is invalid or expired")
+    session.info[TENANT_ZONE_INFO_KEY] = user.timezone
     # The role comes from the database, so a demotion takes effect at once.
-    return Principal(tenant_id=user.tenant_id, role=Role(user.role), user_id=user.id)
+    return Principal(tenant_id=credential.tenant_id, role=Role(user.role), user_id=credential.subject)

@@ -22,7 +22,7 @@ from backend.services.auth.service import (
 )
 from backend.services.errors import Conflict, Forbidden, NotFound
 from backend.services.tenant.notifications import ActivationNotifier
-from backend.utils.database import Database, session_tenant
+from backend.utils.database import TENANT_ZONE_INFO_KEY, Database, session_tenant
 from backend.utils.rate_limit import RateLimiter
 from backend.utils.security import hash_secret, new_opaque_token
 
@@ -121,14 +121,21 @@ async def get_current_tenant(session: AsyncSession) -> Tenant:
 
 
 async def tenant_zone(session: AsyncSession) -> ZoneInfo:
-    """The tenant's time zone: calendar buckets, local dates and naive timestamps follow it."""
-    return ZoneInfo((await get_current_tenant(session)).timezone)
+    """The tenant's time zone: calendar buckets, local dates and naive timestamps follow it.
+
+    Requests read it along with the caller (no query here); other sessions look it up.
+    """
+    name = session.info.get(TENANT_ZONE_INFO_KEY)
+    if name is None:
+        name = (await get_current_tenant(session)).timezone
+    return ZoneInfo(name)
 
 
 async def update_current_tenant(session: AsyncSession, changes: dict[str, Any]) -> Tenant:
     tenant = await get_current_tenant(session)
     for field, value in changes.items():
         setattr(tenant, field, value)
+    session.info.pop(TENANT_ZONE_INFO_KEY, None)
     await session.flush()
     await session.refresh(tenant)
     return tenant
