@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from backend.schemas.metrics import MetricQueryRead
 from tests.factories import TenantContext, create_tenant, invite_and_activate
 
 
@@ -144,6 +145,31 @@ async def test_gap_filling_grouping_and_dimension_filters(client: httpx.AsyncCli
     )
     by_group = {s["group"]: [p["value"] for p in s["points"]] for s in grouped.json()["series"]}
     assert by_group == {"ads": [5, 0, 7], "email": [1]}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"bucket": "day", "tz": "UTC"},
+        {"bucket": "day", "tz": "America/New_York", "start": "2026-04-01T00:00:00", "fill": "previous"},
+        {"bucket": "6 hours", "group_by": "channel", "end": "2026-04-09T00:00:00+02:00"},
+    ],
+)
+async def test_query_bodies_are_exactly_what_the_documented_model_writes(
+    client: httpx.AsyncClient, params: dict
+) -> None:
+    """The query route writes its JSON without the response model; it must not drift from it."""
+    tenant = await create_tenant(client)
+    start = datetime(2026, 4, 1, 3, 30, 0, 250_000, tzinfo=UTC)
+    await _ingest(client, tenant, _points("spend", [5, 0.1, 7e20], start, timedelta(days=2), channel="ads"))
+    await _ingest(client, tenant, _points("spend", [1.5], start, timedelta(days=1)))
+    response = await client.get("/api/v1/metrics/spend", headers=tenant.headers, params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["series"] and body["series"][0]["points"]
+    assert MetricQueryRead.model_validate(body).model_dump(mode="json") == body
+    assert response.text == MetricQueryRead.model_validate(body).model_dump_json()
 
 
 async def test_catalog_declarations_and_inferred_aggregation(client: httpx.AsyncClient) -> None:

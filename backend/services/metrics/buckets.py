@@ -116,8 +116,10 @@ def bucket_starts(bucket: Bucket, start: datetime, end: datetime, zone: ZoneInfo
     return starts
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FilledValue:
+    """One bucket of a rollup (slots, not frozen: a long series builds thousands per request)."""
+
     ts: datetime
     value: float | None
     count: int

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Result, Row, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -122,6 +122,17 @@ async def get_definition(session: AsyncSession, name: str) -> MetricDefinition |
     return await session.get(MetricDefinition, (session_tenant(session), name))
 
 
+_QUERY_DEFINITION = select(MetricDefinition.unit, MetricDefinition.aggregation).where(
+    MetricDefinition.tenant_id == bindparam("tenant_id"), MetricDefinition.name == bindparam("name")
+)
+
+
+async def query_definition(session: AsyncSession, name: str) -> Row[str | None, str] | None:
+    """Unit and default aggregation only: what every metric query needs, without loading the entity."""
+    result = await session.execute(_QUERY_DEFINITION, {"tenant_id": session_tenant(session), "name": name})
+    return result.one_or_none()
+
+
 async def catalog(
     session: AsyncSession, *, limit: int, offset: int, names: Sequence[str] | None = None
 ) -> tuple[list[CatalogEntry], int]:
@@ -193,8 +204,9 @@ async def rollup(
     aggregation: str,
     zone: str,
     group_by: str | None,
-) -> list[Any]:
-    """Rows of (bucket, group_value, value, points) ordered by group then bucket."""
+) -> Sequence[Row[datetime, str | None, float | None, int]]:
+    """Tuples of (bucket, group_value, value, points) ordered by group then bucket (value is a
+    float8, so a float or None)."""
     where, params = _where(filters)
     params["tenant"] = session_tenant(session)
     if bucket.unit is not None:
@@ -211,7 +223,8 @@ async def rollup(
         f"{_AGGREGATE_SQL[aggregation]} as value, count(*) as points "
         f"from business_metrics where {where} group by 1, 2 order by 2 nulls first, 1"
     )
-    return list(await session.execute(statement, params))
+    result: Result[datetime, str | None, float | None, int] = await session.execute(statement, params)
+    return result.all()
 
 
 async def data_range(session: AsyncSession, filters: PointFilter) -> tuple[datetime | None, datetime | None]:

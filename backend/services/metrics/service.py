@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.models import MetricDefinition
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.metrics import repository
 from backend.services.metrics.buckets import Bucket, FilledValue, bucket_starts, fill_gaps
@@ -95,9 +95,9 @@ async def get_catalog_entry(session: AsyncSession, name: str) -> CatalogEntry:
     return entries[0]
 
 
-async def require_definition(session: AsyncSession, name: str) -> MetricDefinition:
-    """The metric's catalog row (a primary-key lookup; no point counts)."""
-    definition = await repository.get_definition(session, name)
+async def require_definition(session: AsyncSession, name: str) -> Row[str | None, str]:
+    """The metric's unit and default aggregation (a primary-key lookup; no point counts)."""
+    definition = await repository.query_definition(session, name)
     if definition is None:
         raise NotFound(f"Metric {name!r} not found", details={"metric": name})
     return definition
@@ -128,14 +128,12 @@ async def rollup(
     if fill == "none":
         # Rows arrive ordered by group, then bucket: nothing to merge or fill.
         grouped: dict[str | None, list[FilledValue]] = defaultdict(list)
-        for row in rows:
-            value = float(row.value) if row.value is not None else None
-            grouped[row.group_value].append(FilledValue(row.bucket, value, int(row.points), False))
+        for bucket_start, group, value, points in rows:
+            grouped[group].append(FilledValue(bucket_start, value, points, False))
         return [Series(group, values) for group, values in grouped.items()], start, end
     observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
-    for row in rows:
-        value = float(row.value) if row.value is not None else None
-        observed[row.group_value][row.bucket] = (value, int(row.points))
+    for bucket_start, group, value, points in rows:
+        observed[group][bucket_start] = (value, points)
     if start is None or end is None:
         first, last = await repository.data_range(session, filters)
         start = start or first
