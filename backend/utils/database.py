@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.config import DatabaseSettings
+from backend.utils.observability import driver_statement
 
 TENANT_INFO_KEY = "tenant_id"
 # The tenant's time zone, read along with the caller in the request's first query.
@@ -169,6 +170,22 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def driver_fetch(
+    session: AsyncSession, statement: str, *args: Any, record_class: type[Any] | None = None
+) -> list[Any]:
+    """Run ``statement`` ($1, $2, … parameters) on the session's asyncpg connection, in its
+    transaction (so under its tenant), and return asyncpg records.
+
+    For hot paths whose rows SQLAlchemy would only slow down; the statement is still timed
+    and traced. Note that json/jsonb columns come back as text here.
+    """
+    connection = await session.connection()  # begins the transaction: the tenant is set
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    with driver_statement(connection.engine.url, statement):
+        records: list[Any] = await driver.fetch(statement, *args, record_class=record_class)
+    return records
 
 
 def session_tenant(session: AsyncSession) -> uuid.UUID:

@@ -27,7 +27,7 @@ import structlog
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -351,31 +351,14 @@ def instrument_engine(engine: AsyncEngine) -> None:
     """
     sync_engine = engine.sync_engine
     url = sync_engine.url
-    server_attributes: dict[str, Any] = {
-        "db.system.name": "postgresql",
-        "db.namespace": url.database or "",
-        "server.address": url.host or "",
-        "server.port": url.port or 5432,
-    }
 
     @event.listens_for(sync_engine, "before_cursor_execute")
     def _started(
         conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> None:
         kind = _statement_kind(statement)
-        span = None
-        if trace.get_current_span().get_span_context().is_valid:
-            span = _db_tracer.start_span(
-                f"{kind.upper()} {url.database}",
-                kind=SpanKind.CLIENT,
-                attributes={
-                    **server_attributes,
-                    "db.operation.name": kind.upper(),
-                    "db.query.text": statement[:_MAX_STATEMENT_CHARS],
-                },
-            )
         # On the execution context (one per statement), so a failed statement leaves nothing behind.
-        context._dyocense_query = (time.perf_counter(), kind, span)
+        context._dyocense_query = (time.perf_counter(), kind, _statement_span(url, kind, statement))
 
     @event.listens_for(sync_engine, "after_cursor_execute")
     def _finished(
@@ -412,6 +395,44 @@ def instrument_engine(engine: AsyncEngine) -> None:
 
     for name in ("connect", "checkout", "checkin", "close"):
         event.listen(pool, name, _pool_changed)
+
+
+def _statement_span(url: URL, kind: str, statement: str) -> Span | None:
+    """A client span for one statement, only inside a trace; parameters never reach it."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    return _db_tracer.start_span(
+        f"{kind.upper()} {url.database}",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "db.system.name": "postgresql",
+            "db.namespace": url.database or "",
+            "server.address": url.host or "",
+            "server.port": url.port or 5432,
+            "db.operation.name": kind.upper(),
+            "db.query.text": statement[:_MAX_STATEMENT_CHARS],
+        },
+    )
+
+
+@contextmanager
+def driver_statement(url: URL, statement: str) -> Iterator[None]:
+    """Time and trace a statement sent straight to the driver connection, as ``instrument_engine``
+    does for those SQLAlchemy runs (hot paths skip SQLAlchemy's per-row result processing)."""
+    kind = _statement_kind(statement)
+    span = _statement_span(url, kind, statement)
+    started = time.perf_counter()
+    try:
+        yield
+    except BaseException as error:
+        if span is not None:
+            span.set_attribute("error.type", type(error).__name__)
+            _mark_failed(span, error)
+        raise
+    finally:
+        DB_QUERY_DURATION.labels(operation=kind).observe(time.perf_counter() - started)
+        if span is not None:
+            span.end()
 
 
 def _statement_kind(statement: str) -> str:

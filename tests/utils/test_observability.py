@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from backend.config import ConnectorSettings, LlmSettings, ObservabilitySettings, Settings
@@ -214,6 +215,47 @@ async def test_request_span_parents_its_database_statements_and_outbound_llm_cal
     assert llm_call.attributes["http.response.status_code"] == 200
     # Statements of other requests or of startup did not land in this trace.
     assert all(s.attributes and s.attributes.get("db.namespace") == "dyocense_test" for s in statements)
+
+
+async def test_statements_sent_straight_to_the_driver_are_timed_and_traced_too(
+    spans: InMemorySpanExporter, client: httpx.AsyncClient
+) -> None:
+    """Metric ingest and rollups bypass SQLAlchemy's result handling, not its observability."""
+    tenant = await create_tenant(client)
+    points = [
+        {"metric": "driver_probe", "ts": f"2026-01-0{day}T00:00:00Z", "value": 4242.5} for day in (1, 2)
+    ]
+    before = _samples(generate_latest(exposition_registry()))
+    spans.clear()
+    response = await client.post("/api/v1/metrics", headers=tenant.headers, json={"points": points})
+    assert response.status_code == 200, response.text
+    response = await client.get(
+        "/api/v1/metrics/driver_probe", headers=tenant.headers, params={"bucket": "day", "tz": "UTC"}
+    )
+    assert response.status_code == 200, response.text
+
+    by_route = {
+        route: _server_span(spans, f"{method} {route}")
+        for method, route in (("POST", "/api/v1/metrics"), ("GET", "/api/v1/metrics/{name}"))
+    }
+    ingest = [
+        s for s in _trace_of(spans, by_route["/api/v1/metrics"]) if "business_metrics" in str(s.attributes)
+    ]
+    rollup = [
+        s for s in _trace_of(spans, by_route["/api/v1/metrics/{name}"]) if "date_trunc" in str(s.attributes)
+    ]
+    assert [s.attributes and s.attributes["db.operation.name"] for s in ingest] == ["INSERT"]
+    assert [s.attributes and s.attributes["db.operation.name"] for s in rollup] == ["SELECT"]
+    assert all(s.kind is SpanKind.CLIENT and "4242.5" not in str(s.attributes) for s in ingest + rollup)
+
+    after = _samples(generate_latest(exposition_registry()))
+    counts = {
+        kind: after[("db_query_duration_seconds_count", (("operation", kind),))]
+        - before.get(("db_query_duration_seconds_count", (("operation", kind),)), 0)
+        for kind in ("insert", "select")
+    }
+    assert counts["insert"] >= 2  # the upsert (driver) and the catalog entry (SQLAlchemy)
+    assert counts["select"] >= 3  # caller, definition, rollup
 
 
 async def test_request_continues_the_callers_trace(

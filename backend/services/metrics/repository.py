@@ -8,19 +8,21 @@ and on a TimescaleDB hypertable, served by the ``(tenant_id, metric, ts)`` index
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Result, Row, bindparam, delete, func, select, text
+import asyncpg
+from sqlalchemy import Row, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BusinessMetric, MetricDefinition
 from backend.services.metrics.buckets import FIXED_ORIGIN, Bucket
 from backend.services.metrics.points import Point, dimensions_key
-from backend.utils.database import session_tenant
+from backend.utils.database import driver_fetch, session_tenant
 
 _UPSERT = """
 with incoming as (
@@ -70,10 +72,9 @@ async def upsert_points(session: AsyncSession, points: Sequence[Point], source: 
     """One statement for the whole batch (deduplicated by the caller): insert or update by natural key."""
     if not points:
         return UpsertCounts(0, 0)
-    connection = await session.connection()  # begins the transaction: the tenant is set
-    raw: Any = (await connection.get_raw_connection()).driver_connection
     keys = [dimensions_key(p.dimensions) for p in points]
-    row = await raw.fetchrow(
+    (row,) = await driver_fetch(
+        session,
         _UPSERT,
         session_tenant(session),
         [p.metric for p in points],
@@ -157,12 +158,49 @@ async def catalog(
     return entries, int(total or 0)
 
 
+class RollupRow(asyncpg.Record):
+    """One rollup row: ``(bucket, group_value, value, points)``, also readable by name."""
+
+    @property
+    def bucket(self) -> datetime:
+        return cast(datetime, self[0])
+
+    @property
+    def group_value(self) -> str | None:
+        return cast(str | None, self[1])
+
+    @property
+    def value(self) -> float:
+        # Never null: every group holds at least one point, and values are NOT NULL.
+        return cast(float, self[2])
+
+    @property
+    def points(self) -> int:
+        return cast(int, self[3])
+
+
 @dataclass(frozen=True)
 class PointFilter:
     metric: str
     start: datetime | None
     end: datetime | None
     dimensions: dict[str, str]
+
+
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_]\w*)")
+
+
+def _positional(statement: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
+    """``:name`` parameters (SQLAlchemy's style) as asyncpg's ``$n``, with their values in order."""
+    order: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        order.setdefault(name, len(order) + 1)
+        return f"${order[name]}"
+
+    converted = _NAMED_PARAMETER.sub(number, statement)
+    return converted, [params[name] for name in order]
 
 
 def _where(filters: PointFilter) -> tuple[str, dict[str, Any]]:
@@ -204,7 +242,7 @@ async def rollup(
     aggregation: str,
     zone: str,
     group_by: str | None,
-) -> Sequence[Row[datetime, str | None, float | None, int]]:
+) -> list[RollupRow]:
     """Tuples of (bucket, group_value, value, points) ordered by group then bucket (value is a
     float8, so a float or None)."""
     where, params = _where(filters)
@@ -218,13 +256,14 @@ async def rollup(
     group_sql = "dimensions ->> :group_key" if group_by else "null::text"
     if group_by:
         params["group_key"] = group_by
-    statement = text(
+    statement, args = _positional(
         f"select {bucket_sql} as bucket, {group_sql} as group_value, "  # noqa: S608
         f"{_AGGREGATE_SQL[aggregation]} as value, count(*) as points "
-        f"from business_metrics where {where} group by 1, 2 order by 2 nulls first, 1"
+        f"from business_metrics where {where} group by 1, 2 order by 2 nulls first, 1",
+        params,
     )
-    result: Result[datetime, str | None, float | None, int] = await session.execute(statement, params)
-    return result.all()
+    # Straight to the driver: a rollup can return thousands of rows.
+    return await driver_fetch(session, statement, *args, record_class=RollupRow)
 
 
 async def data_range(session: AsyncSession, filters: PointFilter) -> tuple[datetime | None, datetime | None]:
