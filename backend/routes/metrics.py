@@ -27,7 +27,13 @@ from backend.schemas.metrics import (
 from backend.services.errors import PayloadTooLarge, ValidationFailed
 from backend.services.metrics import service
 from backend.services.metrics.buckets import FILL_MODES, parse_bucket
-from backend.services.metrics.points import DIMENSION_KEY_PATTERN, METRIC_NAME_PATTERN, Point, localize
+from backend.services.metrics.points import (
+    DIMENSION_KEY_PATTERN,
+    METRIC_NAME_PATTERN,
+    NO_DIMENSIONS,
+    Point,
+    localize,
+)
 from backend.services.metrics.repository import CatalogEntry, PointFilter
 from backend.services.tenant.service import tenant_zone
 from backend.utils.errors import error_responses
@@ -84,7 +90,10 @@ async def ingest_metrics(
     """Up to 10,000 points. The same (metric, ts, dimensions) again updates the value. One invalid
     point rejects the whole batch with a 422 listing every bad point by index."""
     zone = await tenant_zone(session)
-    points = [Point(p.metric, localize(p.ts, zone), p.value, p.dimensions) for p in body.points]
+    points = [
+        Point(p["metric"], localize(p["ts"], zone), p["value"], p.get("dimensions") or NO_DIMENSIONS)
+        for p in body.points
+    ]
     result = await service.ingest_points(session, points, source=body.source)
     return IngestRead.model_validate(result, from_attributes=True)
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import BaseModel, Field, StringConstraints
+from typing_extensions import TypedDict
 
 from backend.services.metrics.points import (
     AGGREGATIONS,
@@ -24,16 +25,25 @@ DimensionKey = Annotated[str, StringConstraints(pattern=DIMENSION_KEY_PATTERN)]
 DimensionValue = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DIMENSION_VALUE_LENGTH)]
 
 
-class MetricPointIn(BaseModel):
-    metric: str = MetricName
-    ts: datetime = Field(description="ISO 8601; without an offset it is read in the tenant's time zone.")
-    value: float = Field(allow_inf_nan=False)
-    dimensions: dict[DimensionKey, DimensionValue] = Field(
-        default_factory=dict,
-        max_length=MAX_DIMENSIONS,
-        examples=[{"channel": "ads", "store": "north"}],
-        description="Small string map; keys are lowercase slugs.",
-    )
+# A TypedDict, not a model: a batch of 10,000 points validates several times faster.
+class MetricPointIn(TypedDict):
+    """One observation of a metric."""
+
+    metric: Annotated[str, MetricName]
+    ts: Annotated[
+        datetime, Field(description="ISO 8601; without an offset it is read in the tenant's time zone.")
+    ]
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    dimensions: NotRequired[
+        Annotated[
+            dict[DimensionKey, DimensionValue],
+            Field(
+                max_length=MAX_DIMENSIONS,
+                examples=[{"channel": "ads", "store": "north"}],
+                description="Small string map; keys are lowercase slugs.",
+            ),
+        ]
+    ]
 
 
 class MetricBatchIn(BaseModel):

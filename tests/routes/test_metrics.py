@@ -66,6 +66,33 @@ async def test_dimensions_distinguish_points_and_duplicates_in_batch_collapse(
     assert sorted(p["value"] for p in raw["series"][0]["points"]) == [2, 3]
 
 
+async def test_naive_timestamps_are_read_in_the_tenant_zone_and_repeats_match_by_instant(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    zone = await client.patch(
+        "/api/v1/tenants/me", headers=tenant.headers, json={"timezone": "America/New_York"}
+    )
+    assert zone.status_code == 200, zone.text
+    result = await _ingest(
+        client,
+        tenant,
+        [
+            {"metric": "walk_ins", "ts": "2026-03-08T01:30:00", "value": 1},  # EST: 06:30Z
+            {"metric": "walk_ins", "ts": "2026-03-08T03:30:00", "value": 2},  # EDT: 07:30Z
+            {"metric": "walk_ins", "ts": "2026-03-08T06:30:00Z", "value": 3},  # the first instant again
+            {"metric": "walk_ins", "ts": "2026-03-08T09:15:00.000250+02:00", "value": 0.1},
+        ],
+    )
+    assert (result["received"], result["inserted"], result["duplicates_in_batch"]) == (4, 3, 1)
+    raw = (await client.get("/api/v1/metrics/walk_ins", headers=tenant.headers)).json()
+    assert [(p["ts"], p["value"]) for p in raw["series"][0]["points"]] == [
+        ("2026-03-08T06:30:00Z", 3),
+        ("2026-03-08T07:15:00.000250Z", 0.1),
+        ("2026-03-08T07:30:00Z", 2),
+    ]
+
+
 async def test_one_bad_point_rejects_the_batch_and_lists_each_problem(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
     good = _points("revenue", [1, 2], datetime(2026, 1, 1, tzinfo=UTC), timedelta(days=1))

@@ -254,7 +254,7 @@ async def test_statements_sent_straight_to_the_driver_are_timed_and_traced_too(
         - before.get(("db_query_duration_seconds_count", (("operation", kind),)), 0)
         for kind in ("insert", "select")
     }
-    assert counts["insert"] >= 2  # the upsert (driver) and the catalog entry (SQLAlchemy)
+    assert counts["insert"] >= 1  # the upsert (with the catalog entries)
     assert counts["select"] >= 3  # caller, definition, rollup
 
 

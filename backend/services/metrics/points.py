@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
+from types import MappingProxyType
+from typing import NamedTuple
 
 METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 DIMENSION_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,49}$"
@@ -22,12 +23,16 @@ _LEVEL_WORDS = ("stock", "inventory", "level", "balance", "headcount", "on_hand"
 _RATE_WORDS = ("rate", "ratio", "pct", "percent", "margin", "conversion", "avg", "average", "score", "price")
 
 
-@dataclass(frozen=True)
-class Point:
+NO_DIMENSIONS: Mapping[str, str] = MappingProxyType({})
+
+
+class Point(NamedTuple):
+    """One observation (a tuple: a batch holds up to 10,000 and an upload 200,000)."""
+
     metric: str
     ts: datetime  # time-zone aware
     value: float
-    dimensions: Mapping[str, str] = field(default_factory=dict)
+    dimensions: Mapping[str, str] = NO_DIMENSIONS
 
 
 def metric_name_problem(name: str) -> str | None:
@@ -74,13 +79,3 @@ def default_aggregation(metric: str) -> str:
     if any(word in metric for word in _RATE_WORDS):
         return "avg"
     return "sum"
-
-
-def deduplicate(points: Iterable[Point]) -> tuple[list[Point], int]:
-    """Keep the last point for each (metric, dimensions, ts); return them and how many were dropped."""
-    latest: dict[tuple[str, frozenset[tuple[str, str]], datetime], Point] = {}
-    count = 0
-    for point in points:
-        count += 1
-        latest[(point.metric, frozenset(point.dimensions.items()), point.ts)] = point
-    return list(latest.values()), count - len(latest)

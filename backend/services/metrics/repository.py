@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import asyncpg
+import orjson
 from sqlalchemy import Row, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,20 +25,33 @@ from backend.services.metrics.buckets import FIXED_ORIGIN, Bucket
 from backend.services.metrics.points import Point, dimensions_key
 from backend.utils.database import driver_fetch, session_tenant
 
+# One statement per batch. Points travel as one JSON text (asyncpg encodes a list of timestamps
+# an element at a time, far slower); the last of repeated (metric, dimensions, ts) wins, and
+# metrics seen for the first time get catalog entries (existing declarations are kept).
 _UPSERT = """
 with incoming as (
-    select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::text[], $7::text[])
-        as u(metric, dimensions_key, ts, value, dimensions, source)
+    select e->>0 as metric, e->>1 as dimensions_key, (e->>2)::timestamptz as ts, (e->>3)::float8 as value, n
+    from json_array_elements($2::text::json) with ordinality as p(e, n)
+), latest as (
+    select distinct on (metric, dimensions_key, ts) metric, dimensions_key, ts, value
+    from incoming order by metric, dimensions_key, ts, n desc
+), defined as (
+    insert into metric_definitions (tenant_id, name, aggregation)
+    select $1, d->>0, d->>1 from json_array_elements($4::text::json) as d
+    on conflict (tenant_id, name) do nothing
 ), written as (
     insert into business_metrics as m (tenant_id, metric, dimensions_key, ts, value, dimensions, source)
-    select $1, metric, dimensions_key, ts, value, dimensions::jsonb, source from incoming
+    select $1, metric, dimensions_key, ts, value,
+        case when dimensions_key = '' then '{}'::jsonb else dimensions_key::jsonb end, $3
+    from latest
     on conflict (tenant_id, metric, dimensions_key, ts) do update
         set value = excluded.value, dimensions = excluded.dimensions, source = excluded.source,
             ingested_at = now()
         where (m.value, m.source) is distinct from (excluded.value, excluded.source)
     returning (xmax = 0) as inserted
 )
-select count(*) filter (where inserted) as inserted, count(*) filter (where not inserted) as updated
+select (select count(*) from latest) as unique_points,
+    count(*) filter (where inserted) as inserted, count(*) filter (where not inserted) as updated
 from written
 """
 
@@ -53,6 +67,7 @@ _AGGREGATE_SQL = {
 
 @dataclass(frozen=True)
 class UpsertCounts:
+    unique: int  # points left once repeats within the batch collapsed
     inserted: int
     updated: int
 
@@ -68,38 +83,26 @@ class CatalogEntry:
     points: int
 
 
-async def upsert_points(session: AsyncSession, points: Sequence[Point], source: str) -> UpsertCounts:
-    """One statement for the whole batch (deduplicated by the caller): insert or update by natural key."""
+async def upsert_points(
+    session: AsyncSession, points: Sequence[Point], source: str, aggregations: dict[str, str]
+) -> UpsertCounts:
+    """Insert or update by natural key, all in one statement, with catalog entries for new metrics
+    (``aggregations``: name → default aggregation)."""
     if not points:
-        return UpsertCounts(0, 0)
-    keys = [dimensions_key(p.dimensions) for p in points]
+        return UpsertCounts(0, 0, 0)
+    # The canonical dimensions key is also the dimensions' JSON ("" means none).
+    payload = orjson.dumps([(p.metric, dimensions_key(p.dimensions), p.ts, p.value) for p in points])
     (row,) = await driver_fetch(
         session,
         _UPSERT,
         session_tenant(session),
-        [p.metric for p in points],
-        keys,
-        [p.ts for p in points],
-        [p.value for p in points],
-        # The canonical key is already the JSON of the dimensions ("" means none).
-        [key or "{}" for key in keys],
-        [source] * len(points),
+        payload.decode(),
+        source,
+        orjson.dumps(sorted(aggregations.items())).decode(),
     )
-    return UpsertCounts(inserted=int(row["inserted"]), updated=int(row["updated"]))
-
-
-async def ensure_definitions(session: AsyncSession, aggregations: dict[str, str]) -> None:
-    """Catalog entries for metrics seen for the first time (existing declarations are kept)."""
-    if not aggregations:
-        return
-    tenant = session_tenant(session)
-    statement = insert(MetricDefinition).values(
-        [
-            {"tenant_id": tenant, "name": name, "aggregation": agg}
-            for name, agg in sorted(aggregations.items())
-        ]
+    return UpsertCounts(
+        unique=int(row["unique_points"]), inserted=int(row["inserted"]), updated=int(row["updated"])
     )
-    await session.execute(statement.on_conflict_do_nothing(index_elements=["tenant_id", "name"]))
 
 
 async def upsert_definition(

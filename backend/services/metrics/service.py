@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.metrics import repository
 from backend.services.metrics.buckets import Bucket, FilledValue, bucket_starts, fill_gaps
-from backend.services.metrics.points import Point, deduplicate, default_aggregation
+from backend.services.metrics.points import Point, default_aggregation
 from backend.services.metrics.repository import CatalogEntry, PointFilter
 from backend.services.metrics.upload import ParsedUpload, csv_rows, parse_rows, xlsx_rows
 
@@ -40,20 +40,21 @@ class Series:
 
 
 async def ingest_points(session: AsyncSession, points: Sequence[Point], *, source: str) -> IngestResult:
-    """Write validated points idempotently: the same (metric, ts, dimensions) updates, never duplicates.
+    """Write validated points idempotently: the same (metric, ts, dimensions) updates, never duplicates;
+    within a batch the last of repeated points wins.
 
     Runs in the caller's transaction, so a failure leaves nothing written.
     """
-    unique, duplicates = deduplicate(points)
-    metrics = sorted({point.metric for point in unique})
-    await repository.ensure_definitions(session, {name: default_aggregation(name) for name in metrics})
-    counts = await repository.upsert_points(session, unique, source)
+    metrics = sorted({point.metric for point in points})
+    counts = await repository.upsert_points(
+        session, points, source, {name: default_aggregation(name) for name in metrics}
+    )
     return IngestResult(
         received=len(points),
         inserted=counts.inserted,
         updated=counts.updated,
-        unchanged=len(unique) - counts.inserted - counts.updated,
-        duplicates_in_batch=duplicates,
+        unchanged=counts.unique - counts.inserted - counts.updated,
+        duplicates_in_batch=len(points) - counts.unique,
         metrics=metrics,
     )
 
