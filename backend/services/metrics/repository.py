@@ -12,11 +12,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import asyncpg
 import orjson
-from sqlalchemy import Row, bindparam, delete, func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,15 +126,20 @@ async def get_definition(session: AsyncSession, name: str) -> MetricDefinition |
     return await session.get(MetricDefinition, (session_tenant(session), name))
 
 
-_QUERY_DEFINITION = select(MetricDefinition.unit, MetricDefinition.aggregation).where(
-    MetricDefinition.tenant_id == bindparam("tenant_id"), MetricDefinition.name == bindparam("name")
-)
+class DefinitionSummary(NamedTuple):
+    unit: str | None
+    aggregation: str
 
 
-async def query_definition(session: AsyncSession, name: str) -> Row[str | None, str] | None:
+async def query_definition(session: AsyncSession, name: str) -> DefinitionSummary | None:
     """Unit and default aggregation only: what every metric query needs, without loading the entity."""
-    result = await session.execute(_QUERY_DEFINITION, {"tenant_id": session_tenant(session), "name": name})
-    return result.one_or_none()
+    rows = await driver_fetch(
+        session,
+        "select unit, aggregation from metric_definitions where tenant_id = $1 and name = $2",
+        session_tenant(session),
+        name,
+    )
+    return DefinitionSummary(*rows[0]) if rows else None
 
 
 async def catalog(

@@ -6,17 +6,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.metrics import repository
 from backend.services.metrics.buckets import Bucket, FilledValue, bucket_starts, fill_gaps
 from backend.services.metrics.points import Point, default_aggregation
-from backend.services.metrics.repository import CatalogEntry, PointFilter
+from backend.services.metrics.repository import CatalogEntry, DefinitionSummary, PointFilter
 from backend.services.metrics.upload import ParsedUpload, csv_rows, parse_rows, xlsx_rows
 
 MAX_BATCH_POINTS = 10_000
@@ -96,7 +97,7 @@ async def get_catalog_entry(session: AsyncSession, name: str) -> CatalogEntry:
     return entries[0]
 
 
-async def require_definition(session: AsyncSession, name: str) -> Row[str | None, str]:
+async def require_definition(session: AsyncSession, name: str) -> DefinitionSummary:
     """The metric's unit and default aggregation (a primary-key lookup; no point counts)."""
     definition = await repository.query_definition(session, name)
     if definition is None:
@@ -128,10 +129,11 @@ async def rollup(
     start, end = filters.start, filters.end
     if fill == "none":
         # Rows arrive ordered by group, then bucket: nothing to merge or fill.
-        grouped: dict[str | None, list[FilledValue]] = defaultdict(list)
-        for bucket_start, group, value, points in rows:
-            grouped[group].append(FilledValue(bucket_start, value, points, False))
-        return [Series(group, values) for group, values in grouped.items()], start, end
+        series = [
+            Series(group, [FilledValue(row[0], row[2], row[3], False) for row in group_rows])
+            for group, group_rows in groupby(rows, key=itemgetter(1))
+        ]
+        return series, start, end
     observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
     for bucket_start, group, value, points in rows:
         observed[group][bucket_start] = (value, points)
