@@ -40,10 +40,11 @@ BENCH_DATABASE = "dyocense_bench"
 BATCH = 5_000
 HOURS_2Y = 2 * 365 * 24
 ROOT = Path(__file__).resolve().parents[2]
+# Exactly the statement the API sends for this rollup (backend/services/metrics/repository.py).
 ROLLUP_SQL = (
-    "select date_trunc('day', ts, 'UTC') as bucket, sum(value) as value, count(*) as points "
-    "from business_metrics where tenant_id = $1 and metric = $2 and ts >= $3 and ts < $4 "
-    "group by 1 order by 1"
+    "select date_trunc($1, ts, $2) as bucket, null::text as group_value, sum(value) as value, "
+    "count(*) as points from business_metrics where tenant_id = $3 and metric = $4 and ts >= $5 "
+    "and ts < $6 group by 1, 2 order by 2 nulls first, 1"
 )
 
 
@@ -215,7 +216,7 @@ async def bench_query(
                         "select set_config('app.tenant_id', $1, true)", tenant["tenant_id"]
                     )
                     rows = await connection.fetch(
-                        ROLLUP_SQL, uuid.UUID(tenant["tenant_id"]), "revenue", start, end
+                        ROLLUP_SQL, "day", "UTC", uuid.UUID(tenant["tenant_id"]), "revenue", start, end
                     )
                 raw_times.append(time.perf_counter() - began)
                 assert len(rows) == buckets
