@@ -99,6 +99,14 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture
+async def one_connection_database(database_urls: DatabaseUrls) -> AsyncIterator[Database]:
+    """A private database kit whose pool holds a single connection: every use reuses it."""
+    database = Database(database_urls.app, DatabaseSettings(pool_size=1, max_overflow=0))
+    yield database
+    await database.dispose()
+
+
 @pytest.fixture(scope="session")
 async def app_engine(database_urls: DatabaseUrls) -> AsyncIterator[AsyncEngine]:
     """A raw engine as the application role, for SQL-level isolation tests."""

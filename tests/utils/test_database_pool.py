@@ -7,30 +7,24 @@ import asyncio
 import asyncpg
 from sqlalchemy import text
 
-from backend.config import DatabaseSettings
 from backend.utils.database import Database
-from backend.utils.database_urls import DatabaseUrls
 from backend.utils.embedded_db import EmbeddedPostgres
 from tests.conftest import TEST_DATABASE
 
 
 async def test_a_connection_the_server_terminated_is_replaced_not_used(
-    database_urls: DatabaseUrls, embedded_server: EmbeddedPostgres
+    one_connection_database: Database, embedded_server: EmbeddedPostgres
 ) -> None:
-    database = Database(database_urls.app, DatabaseSettings(url=None, owner_url=None, pool_size=1))
+    async with one_connection_database.system_connection() as connection:
+        pid = await connection.scalar(text("select pg_backend_pid()"))
+    # The pooled connection is killed from outside, as a restart or an admin would.
+    admin = await asyncpg.connect(embedded_server.superuser_dsn(TEST_DATABASE))
     try:
-        async with database.system_connection() as connection:
-            pid = await connection.scalar(text("select pg_backend_pid()"))
-        # The pooled connection is killed from outside, as a restart or an admin would.
-        admin = await asyncpg.connect(embedded_server.superuser_dsn(TEST_DATABASE))
-        try:
-            assert await admin.fetchval("select pg_terminate_backend($1)", pid)
-        finally:
-            await admin.close()
-        await asyncio.sleep(0.2)  # the driver reads the server's goodbye
-
-        async with database.system_connection() as connection:
-            new_pid = await connection.scalar(text("select pg_backend_pid()"))
-        assert new_pid != pid
+        assert await admin.fetchval("select pg_terminate_backend($1)", pid)
     finally:
-        await database.dispose()
+        await admin.close()
+    await asyncio.sleep(0.2)  # the driver reads the server's goodbye
+
+    async with one_connection_database.system_connection() as connection:
+        new_pid = await connection.scalar(text("select pg_backend_pid()"))
+    assert new_pid != pid

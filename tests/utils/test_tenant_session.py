@@ -11,12 +11,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from backend.config import DatabaseSettings
 from backend.models import User
 from backend.services.auth.service import Credential, confirm_principal
 from backend.services.tenant.service import tenant_zone, update_current_tenant
 from backend.utils.database import TENANT_INFO_KEY, TENANT_ZONE_INFO_KEY, Database, TenantContextMissing
-from backend.utils.database_urls import DatabaseUrls
 from tests.factories import create_tenant
 
 
@@ -62,62 +60,46 @@ async def test_one_tenant_setting_never_sees_another(
 
 
 async def test_pool_of_one_does_not_leak_tenant_to_next_use(
-    client: httpx.AsyncClient, database_urls: DatabaseUrls
+    client: httpx.AsyncClient, one_connection_database: Database
 ) -> None:
     a = await create_tenant(client)
-    database = Database(database_urls.app, DatabaseSettings(pool_size=1, max_overflow=0))
-    try:
-        async with database.tenant_session(a.tenant_id) as session:
-            assert await session.scalar(select(func.count()).select_from(User)) == 1
-        # Same single pooled connection, no tenant: the setting was transaction-local.
-        async with database.system_connection() as connection:
-            setting = await connection.scalar(text("select current_setting('app.tenant_id', true)"))
-            visible = await connection.scalar(text("select count(*) from users"))
-        assert setting in (None, "")
-        assert visible == 0
-        assert database.engine.pool.checkedout() == 0
-    finally:
-        await database.dispose()
+    async with one_connection_database.tenant_session(a.tenant_id) as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 1
+    # Same single pooled connection, no tenant: the setting was transaction-local.
+    async with one_connection_database.system_connection() as connection:
+        setting = await connection.scalar(text("select current_setting('app.tenant_id', true)"))
+        visible = await connection.scalar(text("select count(*) from users"))
+    assert setting in (None, "")
+    assert visible == 0
+    assert one_connection_database.engine.pool.checkedout() == 0
 
 
 async def test_tenant_survives_a_mid_session_commit(
-    client: httpx.AsyncClient, database_urls: DatabaseUrls
+    client: httpx.AsyncClient, one_connection_database: Database
 ) -> None:
     a = await create_tenant(client)
-    database = Database(database_urls.app, DatabaseSettings(pool_size=1, max_overflow=0))
-    try:
-        async with database.session(a.tenant_id) as session:
-            assert await session.scalar(select(func.count()).select_from(User)) == 1
-            await session.commit()
-            # A new transaction begins; the hook sets the tenant again.
-            assert await session.scalar(select(func.count()).select_from(User)) == 1
-    finally:
-        await database.dispose()
+    async with one_connection_database.session(a.tenant_id) as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 1
+        await session.commit()
+        # A new transaction begins; the hook sets the tenant again.
+        assert await session.scalar(select(func.count()).select_from(User)) == 1
 
 
-async def test_session_without_tenant_fails_loudly(database_urls: DatabaseUrls) -> None:
-    database = Database(database_urls.app, DatabaseSettings(pool_size=1, max_overflow=0))
-    try:
-        async with database.session(uuid.uuid4()) as session:
-            session.info.pop(TENANT_INFO_KEY)
-            with pytest.raises(TenantContextMissing):
-                await session.execute(select(User))
-    finally:
-        await database.dispose()
+async def test_session_without_tenant_fails_loudly(one_connection_database: Database) -> None:
+    async with one_connection_database.session(uuid.uuid4()) as session:
+        session.info.pop(TENANT_INFO_KEY)
+        with pytest.raises(TenantContextMissing):
+            await session.execute(select(User))
 
 
 async def test_the_caller_query_carries_the_tenant_zone_until_the_tenant_changes_it(
-    client: httpx.AsyncClient, database_urls: DatabaseUrls
+    client: httpx.AsyncClient, one_connection_database: Database
 ) -> None:
     a = await create_tenant(client)
-    database = Database(database_urls.app, DatabaseSettings(pool_size=1, max_overflow=0))
-    try:
-        async with database.tenant_session(a.tenant_id) as session:
-            credential = Credential(kind="user", tenant_id=a.tenant_id, subject=a.owner_id)
-            await confirm_principal(session, credential)
-            assert session.info[TENANT_ZONE_INFO_KEY] == "UTC"
-            assert await tenant_zone(session) == ZoneInfo("UTC")
-            await update_current_tenant(session, {"timezone": "America/New_York"})
-            assert await tenant_zone(session) == ZoneInfo("America/New_York")
-    finally:
-        await database.dispose()
+    async with one_connection_database.tenant_session(a.tenant_id) as session:
+        credential = Credential(kind="user", tenant_id=a.tenant_id, subject=a.owner_id)
+        await confirm_principal(session, credential)
+        assert session.info[TENANT_ZONE_INFO_KEY] == "UTC"
+        assert await tenant_zone(session) == ZoneInfo("UTC")
+        await update_current_tenant(session, {"timezone": "America/New_York"})
+        assert await tenant_zone(session) == ZoneInfo("America/New_York")
