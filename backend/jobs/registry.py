@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from backend.services.errors import OperationFailed
+
 if TYPE_CHECKING:
     from backend.config import Settings
     from backend.utils.database import Database
@@ -22,25 +24,10 @@ if TYPE_CHECKING:
 JobResultData = dict[str, Any] | None
 
 
-class JobFailed(Exception):
+class JobFailed(OperationFailed):
     """A job failed for a reason worth telling the client; not retried unless ``retryable``."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str = "job_failed",
-        details: dict[str, Any] | None = None,
-        retryable: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.details = details or {}
-        self.retryable = retryable
-
-    def as_error(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "details": self.details}
+    default_code = "job_failed"
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,28 @@ class Unavailable(DyocenseError):
 class PayloadTooLarge(DyocenseError):
     status = 413
     code = "payload_too_large"
+
+
+class OperationFailed(Exception):
+    """A background operation (a job, a connector sync or test) failed for a reason the user can
+    act on. It is recorded on the operation's status resource rather than raised to a client;
+    ``retryable`` says whether trying again later may help."""
+
+    default_code = "operation_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.details: dict[str, Any] = details or {}
+        self.retryable = retryable
+
+    def as_error(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}

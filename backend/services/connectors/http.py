@@ -22,6 +22,7 @@ import httpx
 import structlog
 
 from backend.config import ConnectorSettings
+from backend.services.errors import OperationFailed
 from backend.utils.observability import outbound_http_span, record_http_status
 
 logger = structlog.get_logger(__name__)
@@ -33,20 +34,11 @@ BODY_EXCERPT_CHARS = 300
 USER_AGENT = "Dyocense-Connector/1.0"
 
 
-class ConnectorError(Exception):
-    """A sync or test failed for a reason the user can act on; ``retryable`` if trying later may help."""
+class ConnectorError(OperationFailed):
+    """A sync or test failed for a reason the user can act on; ``retryable`` if trying later may help.
+    Every raise names its ``code``."""
 
-    def __init__(
-        self, message: str, *, code: str, details: dict[str, Any] | None = None, retryable: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.details = details or {}
-        self.retryable = retryable
-
-    def as_error(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "details": self.details}
+    default_code = "connector_error"
 
 
 def safe_url(url: httpx.URL) -> str:
