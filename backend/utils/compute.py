@@ -22,18 +22,33 @@ from backend.services.errors import Unavailable
 T = TypeVar("T")
 
 COMPUTE_WORKERS = 2
-_SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_SINGLE_THREAD_ENV = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
-def _pin_native_threads() -> None:
+def pin_native_threads() -> None:
     """Worker initializer: one BLAS/OpenMP thread per worker (the workers are the parallelism)."""
     for name in _SINGLE_THREAD_ENV:
         os.environ[name] = "1"
-    # The worker imported numpy while unpickling this function, so the variables above
-    # come too late for its BLAS; threadpoolctl limits the already-loaded pools.
+    # The worker may have imported numpy while unpickling its task, so the variables above can
+    # come too late for its BLAS; threadpoolctl limits the pools already loaded.
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
+
+
+def spawned_executor(max_workers: int) -> ProcessPoolExecutor:
+    """Spawned (not forked from a process running an event loop and threads), thread-pinned workers."""
+    return ProcessPoolExecutor(
+        max_workers=max_workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=pin_native_threads,
+    )
 
 
 class ComputePool:
@@ -42,11 +57,7 @@ class ComputePool:
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.max_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_pin_native_threads,
-        )
+        return spawned_executor(self.max_workers)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a worker process; arguments and result must pickle."""

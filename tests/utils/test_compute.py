@@ -24,3 +24,24 @@ async def test_a_dead_worker_is_a_503_and_the_pool_recovers() -> None:
         assert await pool.run(os.getpid) != os.getpid()
     finally:
         pool.shutdown()
+
+
+def _native_threads() -> tuple[str | None, set[int]]:
+    import numpy  # noqa: F401 - loads BLAS
+    from threadpoolctl import threadpool_info
+
+    return os.environ.get("OPENBLAS_NUM_THREADS"), {pool["num_threads"] for pool in threadpool_info()}
+
+
+async def test_workers_run_one_native_thread_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spawned workers copy this environment: without the pool's initializer BLAS would
+    # start a thread per core.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    pool = ComputePool(max_workers=1)
+    try:
+        variable, threads = await pool.run(_native_threads)
+    finally:
+        pool.shutdown()
+    assert variable == "1"
+    assert threads == {1}

@@ -1,4 +1,5 @@
-"""Run forecasts in a process pool whose workers use one BLAS/OpenMP thread each.
+"""Run forecasts in a process pool whose workers use one BLAS/OpenMP thread each
+(``backend.utils.compute.spawned_executor``, the same workers as the app's compute pool).
 
 statsmodels fits are small linear-algebra problems; left unpinned, every worker's
 BLAS spawns a thread per core and they oversubscribe the machine and run slower.
@@ -8,39 +9,19 @@ before numpy loads; ``threadpoolctl`` covers libraries that are already loaded.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from backend.utils.compute import spawned_executor
+
 if TYPE_CHECKING:
     from backend.services.forecaster.engine import ForecastResult
     from backend.services.forecaster.series import RegularSeries
-
-_THREAD_VARIABLES = (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-# Keeps the threadpoolctl limit alive for the worker's lifetime.
-_LIMITER: list[Any] = []
-
-
-def pin_threads() -> None:
-    """Limit BLAS/OpenMP to one thread in this process (the pool's worker initializer)."""
-    for name in _THREAD_VARIABLES:
-        os.environ[name] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # the environment variables alone suffice before numpy loads
-        return
-    _LIMITER.append(threadpool_limits(limits=1))
 
 
 @dataclass(frozen=True)
@@ -103,11 +84,7 @@ class ForecastPool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or max(1, (os.cpu_count() or 1))
         # spawn, not fork: forking a process that already holds BLAS threads can deadlock.
-        self._executor = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=pin_threads,
-        )
+        self._executor = spawned_executor(self.workers)
 
     def submit(self, job: ForecastJob) -> Future[JobOutcome]:
         """Queue one job; await it with ``asyncio.wrap_future`` from async code."""
