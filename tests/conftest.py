@@ -23,7 +23,8 @@ from backend.utils.database_urls import DatabaseUrls, resolve_database_urls
 from backend.utils.embedded_db import EmbeddedPostgres
 from backend.utils.migrations import upgrade
 
-TEST_DATABASE = "dyocense_test"
+# Its own database on the embedded server; set DYOCENSE_TEST_DATABASE to run two suites at once.
+TEST_DATABASE = os.environ.get("DYOCENSE_TEST_DATABASE", "dyocense_test")
 TEST_SECRET_KEY = "test-secret-key-0123456789-0123456789-abcdef"
 
 # Statistical code must not oversubscribe the two cores of CI machines.

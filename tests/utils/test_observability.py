@@ -28,7 +28,7 @@ from backend.services.connectors.http import ConnectorHttp
 from backend.utils.logging import configure_logging
 from backend.utils.metrics import exposition_registry
 from backend.utils.observability import configure_tracing, job_span
-from tests.conftest import client_for
+from tests.conftest import TEST_DATABASE, client_for
 from tests.factories import create_tenant
 from tests.infra.metric_contract import REQUEST_LOG_KEYS
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted
@@ -214,7 +214,7 @@ async def test_request_span_parents_its_database_statements_and_outbound_llm_cal
     assert llm_call.attributes["url.full"] == f"{fake_llm.url}/api/embed"
     assert llm_call.attributes["http.response.status_code"] == 200
     # Statements of other requests or of startup did not land in this trace.
-    assert all(s.attributes and s.attributes.get("db.namespace") == "dyocense_test" for s in statements)
+    assert all(s.attributes and s.attributes.get("db.namespace") == TEST_DATABASE for s in statements)
 
 
 async def test_statements_sent_straight_to_the_driver_are_timed_and_traced_too(
