@@ -131,6 +131,7 @@ def _solve_highs(problem: pulp.LpProblem, options: SolveOptions, is_mip: bool) -
         msg=False,
         timeLimit=options.time_limit_seconds,
         gapRel=options.relative_gap if is_mip else None,
+        threads=1,  # as CBC: the compute pool's workers are the parallelism
     )
     started = perf_counter()
     problem.solve(solver)
