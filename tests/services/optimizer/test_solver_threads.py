@@ -10,10 +10,10 @@ from backend.services.optimizer.solve import solve_problem
 
 def test_highs_solves_with_one_thread() -> None:
     problem = pulp.LpProblem("threads", pulp.LpMaximize)
-    x = pulp.LpVariable("x", 0, 3)
+    x = problem.add_variable("x", 0, 3)
     problem += x
     problem += x <= 2
     outcome = solve_problem(problem, SolveOptions(solver="highs"))
     assert outcome.status == "optimal"
-    status, threads = problem.solverModel.getOptionValue("threads")
+    _status, threads = problem.solverModel.getOptionValue("threads")
     assert threads == 1
