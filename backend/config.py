@@ -138,6 +138,13 @@ class JobSettings(BaseSettings):
         validation_alias="JOB_STALLED_WORKER_SECONDS",
         description="A worker silent (no heartbeat) this long is presumed dead; its jobs are retried.",
     )
+    keep_finished_hours: int = Field(
+        default=168,
+        ge=1,
+        validation_alias="JOB_KEEP_FINISHED_HOURS",
+        description="The queue's rows of jobs that ended this long ago are deleted (hourly); the "
+        "job status tenants poll is kept.",
+    )
 
     @field_validator("worker_queues", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""Queue upkeep: jobs of workers that died (no heartbeat) are put back in the queue."""
+"""Queue upkeep: jobs of workers that died (no heartbeat) are put back in the queue, and the
+queue's rows of long-finished jobs are deleted."""
 
 from __future__ import annotations
 
@@ -26,3 +27,16 @@ async def retry_stalled_jobs(app: Any, *, seconds_since_heartbeat: float) -> int
 @periodic("jobs.retry_stalled", cron="* * * * *")
 async def retry_stalled(runtime: JobRuntime, app: Any) -> None:
     await retry_stalled_jobs(app, seconds_since_heartbeat=runtime.settings.jobs.stalled_worker_seconds)
+
+
+async def remove_finished_jobs(app: Any, *, older_than_hours: int) -> None:
+    """Delete the queue rows (and their events) of jobs that ended — succeeded, failed, cancelled
+    or aborted — more than ``older_than_hours`` ago. ``background_jobs``, what tenants poll, stays."""
+    await app.job_manager.delete_old_jobs(
+        nb_hours=older_than_hours, include_failed=True, include_cancelled=True, include_aborted=True
+    )
+
+
+@periodic("jobs.remove_finished", cron="23 * * * *")
+async def remove_finished(runtime: JobRuntime, app: Any) -> None:
+    await remove_finished_jobs(app, older_than_hours=runtime.settings.jobs.keep_finished_hours)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.config import Settings
 from backend.jobs import JobAlreadyQueued, JobFailed, JobRun, enqueue, job
+from backend.jobs.maintenance import remove_finished_jobs
 from backend.services.jobs import service as job_status
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
@@ -204,3 +205,48 @@ async def test_second_job_with_the_same_queueing_lock_is_refused_while_the_first
         await enqueue(database, tenant.tenant_id, "tests.locked", {"thing": thing})
     # A different lock is independent.
     await enqueue(database, tenant.tenant_id, "tests.locked", {"thing": thing + "-other"})
+
+
+async def test_queue_rows_of_long_finished_jobs_are_removed_and_their_status_stays(
+    client: httpx.AsyncClient,
+    database: Database,
+    job_settings: Settings,
+    database_urls: DatabaseUrls,
+    app_engine: AsyncEngine,
+) -> None:
+    tenant = await create_tenant(client)
+    old_job = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 1})
+    recent_job = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 2})
+    await _run_jobs(job_settings, database_urls, database)
+    queue_ids = {}
+    async with app_engine.begin() as connection:
+        await connection.execute(
+            text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant.tenant_id)}
+        )
+        for job_id in (old_job, recent_job):
+            queue_ids[job_id] = await connection.scalar(
+                text("select queue_job_id from background_jobs where id = :id"), {"id": job_id}
+            )
+        # The first job ended eight days ago.
+        await connection.execute(
+            text(
+                "update procrastinate.procrastinate_events set at = now() - interval '8 days' "
+                "where job_id = :id"
+            ),
+            {"id": queue_ids[old_job]},
+        )
+
+    async with open_queue(job_settings, database_urls.app) as queue_app:
+        await remove_finished_jobs(queue_app, older_than_hours=job_settings.jobs.keep_finished_hours)
+
+    async with app_engine.connect() as connection:
+        left = set(
+            (
+                await connection.execute(
+                    text("select id from procrastinate.procrastinate_jobs where id = any(:ids)"),
+                    {"ids": list(queue_ids.values())},
+                )
+            ).scalars()
+        )
+    assert left == {queue_ids[recent_job]}
+    assert (await _status(client, tenant.headers, old_job))["status"] == "succeeded"
