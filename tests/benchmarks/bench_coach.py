@@ -50,6 +50,7 @@ from backend.services.coach.providers import (
     ToolCall,
     ToolSpec,
 )
+from backend.services.coach.providers.base import DeltaSink
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.embedded_db import EmbeddedPostgres
 from backend.utils.migrations import upgrade
@@ -127,7 +128,12 @@ class InstantProvider:
     def is_local(self) -> bool:
         return True
 
-    async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> ChatResult:
+    async def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec] = (),
+        on_delta: DeltaSink | None = None,
+    ) -> ChatResult:
         answered = messages[-1].role == "tool"
         calls = () if answered or not tools else (ToolCall(self.agent, ARGUMENTS[self.agent], "call_0"),)
         return ChatResult(
