@@ -21,9 +21,13 @@ async def test_a_connection_the_server_terminated_is_replaced_not_used(
     admin = await asyncpg.connect(embedded_server.superuser_dsn(TEST_DATABASE))
     try:
         assert await admin.fetchval("select pg_terminate_backend($1)", pid)
+        for _ in range(100):  # until the backend has exited and its socket is closed
+            if not await admin.fetchval("select count(*) from pg_stat_activity where pid = $1", pid):
+                break
+            await asyncio.sleep(0.05)
     finally:
         await admin.close()
-    await asyncio.sleep(0.2)  # the driver reads the server's goodbye
+    await asyncio.sleep(0.05)  # the driver reads the end of the stream
 
     async with one_connection_database.system_connection() as connection:
         new_pid = await connection.scalar(text("select pg_backend_pid()"))
