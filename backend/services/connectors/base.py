@@ -5,13 +5,15 @@ optional credentials model (secrets, stored encrypted); both publish a JSON sche
 web app can render the form. ``sync`` reads records after the stored cursor and returns
 metric points plus the new cursor; the service writes points and cursor in one
 transaction, so a sync is all-or-nothing and a re-run writes the same points again
-(idempotent upsert by metric, timestamp and dimensions).
+(idempotent upsert by metric, timestamp and dimensions). A sync that recomputes whole
+periods says so (``SyncOutcome.replaces``): the source's old points there are removed first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -41,12 +43,23 @@ class SyncContext:
         await self.progress(percent, message)
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """This source's points of ``metrics`` in ``[start, end)`` are replaced whole by the sync's
+    points: what the sync no longer finds there (a deleted order, a channel left empty) goes."""
+
+    metrics: tuple[str, ...]
+    start: datetime
+    end: datetime
+
+
 @dataclass
 class SyncOutcome:
     points: list[Point]
     cursor: dict[str, Any]
     records_read: int
     notes: list[str] = field(default_factory=list)
+    replaces: list[Replacement] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

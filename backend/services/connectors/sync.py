@@ -21,7 +21,7 @@ from backend.jobs import JobFailed, JobRun
 from backend.services.connectors import repository
 from backend.services.connectors.http import ConnectorError, ConnectorHttp
 from backend.services.connectors.service import connector_for, points_source, sync_context
-from backend.services.metrics.service import ingest_points
+from backend.services.metrics.service import replace_source_points
 from backend.utils.metrics import CONNECTOR_SYNCS
 
 logger = structlog.get_logger(__name__)
@@ -76,7 +76,12 @@ async def run_sync(run: JobRun, source_id: uuid.UUID, sync_id: uuid.UUID) -> dic
 
     await run.progress(95, f"writing {len(outcome.points)} points")
     async with run.database.tenant_session(run.tenant_id) as session:
-        written = await ingest_points(session, outcome.points, source=points_source(source_id))
+        written = await replace_source_points(
+            session,
+            outcome.points,
+            source=points_source(source_id),
+            periods=[(r.metrics, r.start, r.end) for r in outcome.replaces],
+        )
         source = await repository.source_by_id(session, source_id, for_update=True)
         sync = await repository.sync_by_id(session, sync_id)
         if source is None or sync is None:

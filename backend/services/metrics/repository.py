@@ -295,6 +295,21 @@ async def delete_points(session: AsyncSession, filters: PointFilter) -> int:
     return int(result.rowcount or 0)
 
 
+async def delete_source_points(
+    session: AsyncSession, source: str, metrics: Sequence[str], start: datetime, end: datetime
+) -> int:
+    """Delete the points ``source`` wrote for ``metrics`` in ``[start, end)``; returns how many."""
+    statement = delete(BusinessMetric).where(
+        BusinessMetric.tenant_id == session_tenant(session),
+        BusinessMetric.metric.in_(list(metrics)),
+        BusinessMetric.ts >= start,
+        BusinessMetric.ts < end,
+        BusinessMetric.source == source,
+    )
+    result: Any = await session.execute(statement)
+    return int(result.rowcount or 0)
+
+
 async def delete_definition(session: AsyncSession, name: str) -> None:
     await session.execute(
         delete(MetricDefinition).where(

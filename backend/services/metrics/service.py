@@ -60,6 +60,20 @@ async def ingest_points(session: AsyncSession, points: Sequence[Point], *, sourc
     )
 
 
+async def replace_source_points(
+    session: AsyncSession,
+    points: Sequence[Point],
+    *,
+    source: str,
+    periods: Sequence[tuple[Sequence[str], datetime, datetime]],
+) -> IngestResult:
+    """Like ``ingest_points``, but first remove what ``source`` wrote for the given metrics in each
+    ``[start, end)`` period, so points the source no longer reports there are gone too."""
+    for metrics, start, end in periods:
+        await repository.delete_source_points(session, source, metrics, start, end)
+    return await ingest_points(session, points, source=source)
+
+
 def parse_upload(stream: IO[bytes], *, filename: str, zone: ZoneInfo, layout: str) -> ParsedUpload:
     """CPU-bound: call it in a worker thread."""
     lower = filename.lower()

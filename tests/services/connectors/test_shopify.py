@@ -111,3 +111,37 @@ async def test_shopify_incremental_sync_rebuilds_the_days_of_updated_orders(
     assert points[("revenue", DAY1.isoformat(), POS)] == 25.5  # untouched channel of a rebuilt day
     assert points[("revenue", DAY2.isoformat(), WEB)] == 110.0
     assert points[("orders", DAY2.isoformat(), WEB)] == 3.0
+
+
+async def test_a_rebuilt_day_drops_what_the_shop_no_longer_reports(
+    api: httpx.AsyncClient, worker: Worker, database: Database
+) -> None:
+    tenant = await create_tenant(api)
+    orders = _orders()
+    state = FakeState()
+    with serve(shopify_app(state, orders)) as base:
+        source = await create_source(
+            api,
+            tenant.headers,
+            connector_type="shopify",
+            config={"shop_domain": "fake-shop.myshopify.com", "base_url": base},
+            credentials={"access_token": SHOPIFY_TOKEN},
+        )
+        await sync_now(api, worker, tenant.headers, source["id"])
+        # On day 1 the only point-of-sale order is deleted, and order 1 moves to another channel.
+        del orders[2]
+        orders[0].update(source_name="mobile", updated_at="2026-04-08T10:00:00Z")
+        run = await sync_now(api, worker, tenant.headers, source["id"])
+    assert run["status"] == "succeeded", run
+    points = await stored_points(database, tenant.tenant_id)
+    day1 = {(metric, dims): value for (metric, ts, dims), value in points.items() if ts == DAY1.isoformat()}
+    assert day1 == {
+        ("revenue", WEB): 60.0,
+        ("orders", WEB): 1.0,
+        ("average_order_value", WEB): 60.0,
+        ("revenue", '{"channel":"mobile"}'): 40.0,
+        ("orders", '{"channel":"mobile"}'): 1.0,
+        ("average_order_value", '{"channel":"mobile"}'): 40.0,
+    }
+    # Day 2 was not rebuilt and keeps its points.
+    assert points[("revenue", DAY2.isoformat(), WEB)] == 99.99

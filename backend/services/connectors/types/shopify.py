@@ -6,13 +6,15 @@ Shopify Admin REST API ``GET /admin/api/<version>/orders.json`` with ``status=an
 Orders change after they are placed (refunds, cancellations), so a day's totals are
 recomputed whole: an incremental sync lists orders *updated* since the cursor
 (``updated_at_min``), collects the days those orders were *created* on, and re-reads each
-of those days (``created_at_min``/``created_at_max``) to rebuild its totals. Cancelled and
-test orders count for nothing; a channel left with none on a rebuilt day gets zeros.
+of those days (``created_at_min``/``created_at_max``) to rebuild its totals. A rebuilt day
+replaces the day's earlier points from this shop (``SyncOutcome.replaces``), so a deleted
+order or one moved to another channel leaves nothing stale. Cancelled and test orders count
+for nothing; a channel whose orders were all cancelled gets zeros.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,6 +24,7 @@ from backend.services.connectors.base import (
     Check,
     ConfigModel,
     ConnectorType,
+    Replacement,
     SyncContext,
     SyncOutcome,
     register,
@@ -31,6 +34,7 @@ from backend.services.connectors.mapping import parse_timestamp
 from backend.services.connectors.types.daily import DailyTotals, day_start
 
 ORDER_FIELDS = "id,created_at,updated_at,total_price,source_name,cancelled_at,test"
+METRICS = ("revenue", "orders", "average_order_value")
 
 
 class ShopifyConfig(ConfigModel):
@@ -110,6 +114,7 @@ class ShopifyConnector(ConnectorType):
         latest_update: datetime | None = parse_timestamp(since, context.zone) if since else None
         records = 0
         totals = DailyTotals()
+        rebuilt: set[datetime] = set()
         if since is None:
             async for orders in self._orders(context, {"fields": ORDER_FIELDS}):
                 records += len(orders)
@@ -124,6 +129,7 @@ class ShopifyConnector(ConnectorType):
                     days.add(day_start(parse_timestamp(order["created_at"], context.zone), context.zone))
                     updated = parse_timestamp(order["updated_at"], context.zone)
                     latest_update = updated if latest_update is None else max(latest_update, updated)
+            rebuilt = days
             for number, day in enumerate(sorted(days), start=1):
                 end = day + timedelta(days=1) - timedelta(seconds=1)
                 params = {
@@ -141,7 +147,11 @@ class ShopifyConnector(ConnectorType):
         if latest_update is not None:
             new_cursor["updated_at_min"] = latest_update.isoformat()
         points = totals.points(ratios={"average_order_value": ("revenue", "orders")})
-        return SyncOutcome(points=points, cursor=new_cursor, records_read=records)
+        replaces = [
+            Replacement(METRICS, day.astimezone(UTC), (day + timedelta(days=1)).astimezone(UTC))
+            for day in sorted(rebuilt)
+        ]
+        return SyncOutcome(points=points, cursor=new_cursor, records_read=records, replaces=replaces)
 
     @staticmethod
     def _add_all(
