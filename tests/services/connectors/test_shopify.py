@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,19 +49,44 @@ def _orders() -> list[dict[str, Any]]:
     ]
 
 
+async def _shopify_source(
+    api: httpx.AsyncClient, headers: dict[str, str], base: str, **config: Any
+) -> dict[str, Any]:
+    return await create_source(
+        api,
+        headers,
+        connector_type="shopify",
+        config={"shop_domain": "fake-shop.myshopify.com", "base_url": base, **config},
+        credentials={"access_token": SHOPIFY_TOKEN},
+    )
+
+
+async def _sync_change_sync(
+    api: httpx.AsyncClient,
+    worker: Worker,
+    headers: dict[str, str],
+    change: Callable[[list[dict[str, Any]]], None],
+) -> tuple[dict[str, Any], FakeState]:
+    """Sync the shop, ``change`` its orders, sync again: the second run and the requests it made."""
+    orders = _orders()
+    state = FakeState()
+    with serve(shopify_app(state, orders)) as base:
+        source = await _shopify_source(api, headers, base)
+        await sync_now(api, worker, headers, source["id"])
+        change(orders)
+        state.requests.clear()
+        run = await sync_now(api, worker, headers, source["id"])
+    assert run["status"] == "succeeded", run
+    return run, state
+
+
 async def test_shopify_full_sync_pages_with_page_info_and_writes_revenue_orders_and_aov(
     api: httpx.AsyncClient, worker: Worker, database: Database
 ) -> None:
     tenant = await create_tenant(api)
     state = FakeState()
     with serve(shopify_app(state, _orders())) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="shopify",
-            config={"shop_domain": "fake-shop.myshopify.com", "base_url": base, "page_size": 2},
-            credentials={"access_token": SHOPIFY_TOKEN},
-        )
+        source = await _shopify_source(api, tenant.headers, base, page_size=2)
         run = await sync_now(api, worker, tenant.headers, source["id"])
     assert run["status"] == "succeeded", run
     pages = requests_to(state, SHOPIFY_ORDERS)
@@ -84,23 +110,13 @@ async def test_shopify_incremental_sync_rebuilds_the_days_of_updated_orders(
     api: httpx.AsyncClient, worker: Worker, database: Database
 ) -> None:
     tenant = await create_tenant(api)
-    orders = _orders()
-    state = FakeState()
-    with serve(shopify_app(state, orders)) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="shopify",
-            config={"shop_domain": "fake-shop.myshopify.com", "base_url": base},
-            credentials={"access_token": SHOPIFY_TOKEN},
-        )
-        await sync_now(api, worker, tenant.headers, source["id"])
+
+    def change(orders: list[dict[str, Any]]) -> None:
         # Order 2 (day 1) is cancelled later; a new web order lands on day 2.
         orders[1].update(cancelled_at="2026-04-08T10:00:00Z", updated_at="2026-04-08T10:00:00Z")
         orders.append(_order(6, "2026-04-07T20:00:00Z", "10.01", "web", updated="2026-04-08T11:00:00Z"))
-        state.requests.clear()
-        run = await sync_now(api, worker, tenant.headers, source["id"])
-    assert run["status"] == "succeeded", run
+
+    run, state = await _sync_change_sync(api, worker, tenant.headers, change)
     assert run["cursor_before"] == {"updated_at_min": "2026-04-07T09:30:00+00:00"}
     assert run["cursor_after"] == {"updated_at_min": "2026-04-08T11:00:00+00:00"}
     first = requests_to(state, SHOPIFY_ORDERS)[0]["params"]
@@ -117,22 +133,13 @@ async def test_a_rebuilt_day_drops_what_the_shop_no_longer_reports(
     api: httpx.AsyncClient, worker: Worker, database: Database
 ) -> None:
     tenant = await create_tenant(api)
-    orders = _orders()
-    state = FakeState()
-    with serve(shopify_app(state, orders)) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="shopify",
-            config={"shop_domain": "fake-shop.myshopify.com", "base_url": base},
-            credentials={"access_token": SHOPIFY_TOKEN},
-        )
-        await sync_now(api, worker, tenant.headers, source["id"])
+
+    def change(orders: list[dict[str, Any]]) -> None:
         # On day 1 the only point-of-sale order is deleted, and order 1 moves to another channel.
         del orders[2]
         orders[0].update(source_name="mobile", updated_at="2026-04-08T10:00:00Z")
-        run = await sync_now(api, worker, tenant.headers, source["id"])
-    assert run["status"] == "succeeded", run
+
+    await _sync_change_sync(api, worker, tenant.headers, change)
     points = await stored_points(database, tenant.tenant_id)
     day1 = {(metric, dims): value for (metric, ts, dims), value in points.items() if ts == DAY1.isoformat()}
     assert day1 == {
