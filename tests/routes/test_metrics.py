@@ -8,6 +8,8 @@ import httpx
 import pytest
 
 from backend.schemas.metrics import MetricQueryRead
+from backend.services.metrics import repository as metrics_repository
+from backend.services.metrics import service as metrics_service
 from tests.factories import TenantContext, create_tenant, invite_and_activate
 
 
@@ -229,6 +231,40 @@ async def test_csv_upload_dry_run_then_commit(client: httpx.AsyncClient) -> None
     real = await client.post("/api/v1/metrics/upload", headers=tenant.headers, files=files)
     assert real.json()["result"]["inserted"] == 4
     assert await _raw_count(client, tenant, "orders") == 2
+
+
+async def test_big_writes_go_in_chunks_with_repeats_across_chunks_counted_once(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics_repository, "UPSERT_CHUNK_POINTS", 2)
+    tenant = await create_tenant(client)
+    day = timedelta(days=1)
+    points = _points("visits", [1, 2, 3], datetime(2026, 5, 1, tzinfo=UTC), day)
+    points += _points("visits", [9, 4], datetime(2026, 5, 1, tzinfo=UTC), 3 * day)  # 9 repeats day 1
+    first = await _ingest(client, tenant, points)
+    assert (first["received"], first["inserted"], first["updated"], first["duplicates_in_batch"]) == (
+        5,
+        4,
+        0,
+        1,
+    )
+    again = await _ingest(client, tenant, points)
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 4)
+    raw = (await client.get("/api/v1/metrics/visits", headers=tenant.headers)).json()
+    assert [p["value"] for p in raw["series"][0]["points"]] == [9, 2, 3, 4]
+
+
+async def test_an_upload_over_the_point_limit_is_refused_whole(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics_service, "MAX_UPLOAD_POINTS", 5)
+    tenant = await create_tenant(client)
+    csv = "date,revenue,orders\n2026-01-01,100,4\n2026-01-02,120,5\n2026-01-03,90,3\n"
+    files = {"file": ("sales.csv", csv.encode(), "text/csv")}
+    response = await client.post("/api/v1/metrics/upload", headers=tenant.headers, files=files)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"] == {"max_points": 5}
+    assert await _raw_count(client, tenant, "revenue") == 0
 
 
 async def test_csv_upload_with_bad_rows_reports_them_and_writes_nothing(client: httpx.AsyncClient) -> None:

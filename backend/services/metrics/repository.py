@@ -83,13 +83,34 @@ class CatalogEntry:
     points: int
 
 
+# Larger writes (uploads, connector backfills) go in several statements of this size, in the
+# same transaction: each stays well inside the statement timeout and its JSON stays small.
+UPSERT_CHUNK_POINTS = 100_000
+
+
 async def upsert_points(
     session: AsyncSession, points: Sequence[Point], source: str, aggregations: dict[str, str]
 ) -> UpsertCounts:
-    """Insert or update by natural key, all in one statement, with catalog entries for new metrics
-    (``aggregations``: name → default aggregation)."""
+    """Insert or update by natural key, with catalog entries for new metrics (``aggregations``:
+    name → default aggregation). One statement per batch; big writes in chunks, repeats first
+    collapsed here (last wins) so that no chunk updates another's points and the counts hold."""
     if not points:
         return UpsertCounts(0, 0, 0)
+    if len(points) <= UPSERT_CHUNK_POINTS:
+        return await _upsert_statement(session, points, source, aggregations)
+    latest = list({(p.metric, dimensions_key(p.dimensions), p.ts): p for p in points}.values())
+    inserted = updated = 0
+    for offset in range(0, len(latest), UPSERT_CHUNK_POINTS):
+        counts = await _upsert_statement(
+            session, latest[offset : offset + UPSERT_CHUNK_POINTS], source, aggregations
+        )
+        inserted, updated = inserted + counts.inserted, updated + counts.updated
+    return UpsertCounts(unique=len(latest), inserted=inserted, updated=updated)
+
+
+async def _upsert_statement(
+    session: AsyncSession, points: Sequence[Point], source: str, aggregations: dict[str, str]
+) -> UpsertCounts:
     # The canonical dimensions key is also the dimensions' JSON ("" means none).
     payload = orjson.dumps([(p.metric, dimensions_key(p.dimensions), p.ts, p.value) for p in points])
     (row,) = await driver_fetch(

@@ -22,6 +22,7 @@ from backend.services.metrics.upload import ParsedUpload, csv_rows, parse_rows, 
 
 MAX_BATCH_POINTS = 10_000
 MAX_UPLOAD_ROWS = 200_000
+MAX_UPLOAD_POINTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def parse_upload(stream: IO[bytes], *, filename: str, zone: ZoneInfo, layout: st
         rows = csv_rows(stream)
     else:
         raise ValidationFailed("upload a .csv or .xlsx file", details={"filename": filename})
-    return parse_rows(rows, zone=zone, layout=layout, max_rows=MAX_UPLOAD_ROWS)
+    return parse_rows(rows, zone=zone, layout=layout, max_rows=MAX_UPLOAD_ROWS, max_points=MAX_UPLOAD_POINTS)
 
 
 async def declare_metric(

@@ -79,7 +79,9 @@ def xlsx_rows(stream: IO[bytes]) -> Iterator[list[Any]]:
         workbook.close()
 
 
-def parse_rows(rows: Iterable[list[Any]], *, zone: ZoneInfo, layout: str, max_rows: int) -> ParsedUpload:
+def parse_rows(
+    rows: Iterable[list[Any]], *, zone: ZoneInfo, layout: str, max_rows: int, max_points: int
+) -> ParsedUpload:
     iterator = iter(rows)
     header_row = next(iterator, None)
     if header_row is None:
@@ -97,6 +99,10 @@ def parse_rows(rows: Iterable[list[Any]], *, zone: ZoneInfo, layout: str, max_ro
                 f"the file has more than {max_rows} data rows; split it", details={"max_rows": max_rows}
             )
         parse_row(parsed, header, row, number, zone)
+        if len(parsed.points) > max_points:  # a wide file holds a point per metric column
+            raise ValidationFailed(
+                f"the file holds more than {max_points} points; split it", details={"max_points": max_points}
+            )
     return parsed
 
 
