@@ -112,7 +112,8 @@ async def upload_metrics(
     layout: Annotated[Literal["auto", "long", "wide"], Form()] = "auto",
 ) -> UploadRead:
     """Long layout `metric,timestamp,value[,dimension…]` or wide `date,<metric>,…`. Any bad row rejects
-    the file with a 422 whose details list rows and reasons; nothing is written unless every row is valid."""
+    the file with a 422 whose details list rows and reasons; nothing is written unless every row is valid.
+    At most 200,000 data rows and 1,000,000 points (a wide row holds a point per metric column)."""
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(
             f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", details={"limit_bytes": MAX_UPLOAD_BYTES}
