@@ -102,6 +102,12 @@ async def ingest_metrics(
     "/upload",
     response_model=UploadRead,
     summary="Upload a CSV or .xlsx file of points (dry run available)",
+    description=(
+        "Long layout `metric,timestamp,value[,dimension…]` or wide `date,<metric>,…`. Any bad row "
+        "rejects the file with a 422 whose details list rows and reasons; nothing is written unless "
+        f"every row is valid. At most {service.MAX_UPLOAD_ROWS:,} data rows and "
+        f"{service.MAX_UPLOAD_POINTS:,} points (a wide row holds a point per metric column)."
+    ),
     responses=error_responses(403, 413),
 )
 async def upload_metrics(
@@ -111,9 +117,6 @@ async def upload_metrics(
     dry_run: Annotated[bool, Form(description="Parse and validate only; write nothing.")] = False,
     layout: Annotated[Literal["auto", "long", "wide"], Form()] = "auto",
 ) -> UploadRead:
-    """Long layout `metric,timestamp,value[,dimension…]` or wide `date,<metric>,…`. Any bad row rejects
-    the file with a 422 whose details list rows and reasons; nothing is written unless every row is valid.
-    At most 200,000 data rows and 1,000,000 points (a wide row holds a point per metric column)."""
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(
             f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", details={"limit_bytes": MAX_UPLOAD_BYTES}
