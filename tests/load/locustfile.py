@@ -3,8 +3,8 @@
 Each simulated user is the owner of its own business (a tenant created at start) and then
 behaves like someone using the product: mostly reading rollups and goal progress, regularly
 ingesting a batch of points, sometimes signing in again, running an optimizer plan and
-chatting with the coach (when chat is served; point the server's LLM at a fake or a local
-model — see the README). No forecast task yet: the forecaster API is not served.
+forecasting revenue and chatting with the coach (when chat is served; point the server's
+LLM at a fake or a local model — see the README).
 
 Optional environment:
   LOAD_INGEST_BATCH   points per ingest request (default 200)
@@ -136,6 +136,15 @@ class BusinessOwner(HttpUser):
             json={"template": "budget_allocation", "params": self.budget_example},
             headers=self.headers,
             name="/api/v1/optimizer/runs",
+        )
+
+    @task(1)
+    def forecast(self) -> None:
+        self.client.post(
+            "/api/v1/forecasts",
+            json={"metric": "revenue", "horizon": 14},
+            headers=self.headers,
+            name="/api/v1/forecasts",
         )
 
     @task(1)
