@@ -141,3 +141,16 @@ def estimated_usage(
     """Token counts for a reply whose provider reported none, marked as estimated."""
     out_text = content + "".join(json.dumps(call.arguments) for call in tool_calls)
     return TokenUsage(estimate_prompt_tokens(messages, tools), estimate_tokens(out_text), estimated=True)
+
+
+def estimated_embedding_usage(texts: Sequence[str]) -> TokenUsage:
+    """Token counts for an embedding call whose provider reported none, marked as estimated."""
+    return TokenUsage(sum(estimate_tokens(text) for text in texts), 0, estimated=True)
+
+
+def function_tool(tool: ToolSpec) -> dict[str, Any]:
+    """A tool in the OpenAI function-calling shape, which Ollama's chat API takes as well."""
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }

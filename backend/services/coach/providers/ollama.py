@@ -18,8 +18,9 @@ from backend.services.coach.providers.base import (
     TokenUsage,
     ToolCall,
     ToolSpec,
-    estimate_tokens,
+    estimated_embedding_usage,
     estimated_usage,
+    function_tool,
 )
 from backend.services.coach.providers.http import post_json, post_stream, require
 
@@ -35,13 +36,6 @@ def _message(message: ChatMessage) -> dict[str, Any]:
             {"function": {"name": call.name, "arguments": call.arguments}} for call in message.tool_calls
         ]
     return wire
-
-
-def _tool(tool: ToolSpec) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
-    }
 
 
 def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
@@ -87,7 +81,7 @@ class OllamaProvider:
             "stream": on_delta is not None,
         }
         if tools:
-            payload["tools"] = [_tool(tool) for tool in tools]
+            payload["tools"] = [function_tool(tool) for tool in tools]
         started = time.perf_counter()
         if on_delta is None:
             body = await post_json(self._client, PROVIDER, "/api/chat", payload)
@@ -145,11 +139,7 @@ class OllamaProvider:
         require(PROVIDER, isinstance(vectors, list) and len(vectors) == len(texts), "embeddings missing")
         assert isinstance(vectors, list)
         prompt = body.get("prompt_eval_count")
-        usage = (
-            TokenUsage(prompt, 0)
-            if isinstance(prompt, int)
-            else TokenUsage(sum(estimate_tokens(text) for text in texts), 0, estimated=True)
-        )
+        usage = TokenUsage(prompt, 0) if isinstance(prompt, int) else estimated_embedding_usage(texts)
         return EmbeddingResult(
             vectors=[[float(x) for x in vector] for vector in vectors],
             usage=usage,

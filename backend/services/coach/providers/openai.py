@@ -22,8 +22,9 @@ from backend.services.coach.providers.base import (
     TokenUsage,
     ToolCall,
     ToolSpec,
-    estimate_tokens,
+    estimated_embedding_usage,
     estimated_usage,
+    function_tool,
 )
 from backend.services.coach.providers.http import post_json, post_stream, require
 
@@ -44,13 +45,6 @@ def _message(message: ChatMessage) -> dict[str, Any]:
             for index, call in enumerate(message.tool_calls)
         ]
     return wire
-
-
-def _tool(tool: ToolSpec) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
-    }
 
 
 def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
@@ -105,7 +99,7 @@ class OpenAICompatibleProvider:
     ) -> ChatResult:
         payload: dict[str, Any] = {"model": self._model, "messages": [_message(m) for m in messages]}
         if tools:
-            payload["tools"] = [_tool(tool) for tool in tools]
+            payload["tools"] = [function_tool(tool) for tool in tools]
             payload["tool_choice"] = "auto"
         started = time.perf_counter()
         if on_delta is None:
@@ -193,9 +187,7 @@ class OpenAICompatibleProvider:
         require(PROVIDER, isinstance(data, list) and len(data) == len(texts), "embeddings missing")
         assert isinstance(data, list)
         ordered = sorted(data, key=lambda item: item.get("index", 0))
-        usage = _usage(body.get("usage")) or TokenUsage(
-            sum(estimate_tokens(text) for text in texts), 0, estimated=True
-        )
+        usage = _usage(body.get("usage")) or estimated_embedding_usage(texts)
         return EmbeddingResult(
             vectors=[[float(x) for x in item["embedding"]] for item in ordered],
             usage=usage,
