@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -38,6 +39,23 @@ from backend.services.evidence.table import independent_columns, validate_design
 __all__ = ["CausalSettings", "Edge", "analyze_effect", "estimate_effect"]
 
 
+def _design(
+    frame: pd.DataFrame,
+    treatment: str,
+    outcome: str,
+    confounders: Sequence[str],
+    method: EstimationMethod,
+    target_units: TargetUnits,
+    edges: Sequence[Edge] | None,
+) -> tuple[nx.DiGraph | None, list[str], pd.DataFrame, bool]:
+    """The graph (if edges were given), the adjustment columns, the validated rows, and whether
+    the treatment is binary (checked against the method)."""
+    graph = build_graph(edges, treatment, outcome) if edges else None
+    columns = graph_columns(frame, graph, treatment, outcome) if graph is not None else list(confounders)
+    data = validate_design(frame, treatment=treatment, outcome=outcome, confounders=columns)
+    return graph, columns, data, check_method(data, treatment, method, target_units)
+
+
 def estimate_effect(
     frame: pd.DataFrame,
     *,
@@ -51,10 +69,9 @@ def estimate_effect(
 ) -> EffectEstimate:
     """Only the estimate (no refuters, no verdict): cheap enough for screening many levers."""
     settings = settings or CausalSettings()
-    graph = build_graph(edges, treatment, outcome) if edges else None
-    columns = graph_columns(frame, graph, treatment, outcome) if graph is not None else list(confounders)
-    data = validate_design(frame, treatment=treatment, outcome=outcome, confounders=columns)
-    binary = check_method(data, treatment, method, target_units)
+    graph, columns, data, binary = _design(
+        frame, treatment, outcome, confounders, method, target_units, edges
+    )
     with quiet(settings.random_seed):
         model, estimand, _ = build_model(data, treatment, outcome, columns, graph)
         fitted = fit_estimate(model, estimand, method, binary, target_units, settings)
@@ -82,10 +99,9 @@ def analyze_effect(
     case where an unadjusted comparison can be supported.
     """
     settings = settings or CausalSettings()
-    graph = build_graph(edges, treatment, outcome) if edges else None
-    columns = graph_columns(frame, graph, treatment, outcome) if graph is not None else list(confounders)
-    data = validate_design(frame, treatment=treatment, outcome=outcome, confounders=columns)
-    binary = check_method(data, treatment, method, target_units)
+    graph, columns, data, binary = _design(
+        frame, treatment, outcome, confounders, method, target_units, edges
+    )
 
     with quiet(settings.random_seed):
         model, estimand, adjustment = build_model(data, treatment, outcome, columns, graph)

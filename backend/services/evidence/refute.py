@@ -158,6 +158,23 @@ def robustness_value(t_statistic: float, dof: int, alpha: float | None = None) -
     return float(0.5 * (np.sqrt(f_adj**4 + 4 * f_adj**2) - f_adj**2))
 
 
+def _unbenchmarked(detail: str, rv: float, rv_alpha: float) -> tuple[RefutationOutcome, SensitivityDetail]:
+    """The sensitivity result when no confounder benchmark is computed: robustness values only."""
+    return (
+        RefutationOutcome(
+            name="unobserved_confounder", passed=None, new_effect=None, p_value=None, detail=detail
+        ),
+        SensitivityDetail(
+            robustness_value=rv,
+            robustness_value_alpha=rv_alpha,
+            benchmark=None,
+            adjusted_estimate=None,
+            adjusted_ci_low=None,
+            adjusted_ci_high=None,
+        ),
+    )
+
+
 def run_sensitivity(
     model: CausalModel,
     estimand: IdentifiedEstimand,
@@ -177,42 +194,16 @@ def run_sensitivity(
     rv = robustness_value(t_stat, dof)
     rv_alpha = robustness_value(t_stat, dof, significance_level)
     if float(np.ravel(ols.pvalues)[1]) >= significance_level:
-        return (
-            RefutationOutcome(
-                name="unobserved_confounder",
-                passed=None,
-                new_effect=None,
-                p_value=None,
-                detail="Not needed: the linear adjusted estimate is already indistinguishable from zero.",
-            ),
-            SensitivityDetail(
-                robustness_value=rv,
-                robustness_value_alpha=rv_alpha,
-                benchmark=None,
-                adjusted_estimate=None,
-                adjusted_ci_low=None,
-                adjusted_ci_high=None,
-            ),
+        return _unbenchmarked(
+            "Not needed: the linear adjusted estimate is already indistinguishable from zero.", rv, rv_alpha
         )
     if not adjustment_set:
-        return (
-            RefutationOutcome(
-                name="unobserved_confounder",
-                passed=None,
-                new_effect=None,
-                p_value=None,
-                detail="No observed confounder to benchmark a hidden one against. A hidden confounder "
-                f"explaining {rv:.1%} of the residual variance of both treatment and outcome would "
-                "remove the effect.",
-            ),
-            SensitivityDetail(
-                robustness_value=rv,
-                robustness_value_alpha=rv_alpha,
-                benchmark=None,
-                adjusted_estimate=None,
-                adjusted_ci_low=None,
-                adjusted_ci_high=None,
-            ),
+        return _unbenchmarked(
+            "No observed confounder to benchmark a hidden one against. A hidden confounder "
+            f"explaining {rv:.1%} of the residual variance of both treatment and outcome would "
+            "remove the effect.",
+            rv,
+            rv_alpha,
         )
 
     worst: SensitivityDetail | None = None
