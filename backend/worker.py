@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 
 import structlog
+from procrastinate.jobs import Status
 from prometheus_client import start_http_server
 
 from backend.config import Settings, get_settings
@@ -26,6 +27,8 @@ from backend.utils.observability import configure_tracing
 logger = structlog.get_logger(__name__)
 
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
+# Every status procrastinate has; list_queues counts those a queue can hold.
+JOB_STATUSES = tuple(status.value for status in Status)
 
 
 def serve_metrics(port: int) -> None:
@@ -42,7 +45,7 @@ async def refresh_queue_depth(app: object, interval: float = QUEUE_DEPTH_INTERVA
             queues = await app.job_manager.list_queues_async()  # type: ignore[attr-defined]
             current: set[tuple[str, str]] = set()
             for row in queues:
-                for status in ("todo", "doing", "succeeded", "failed", "cancelled", "aborted"):
+                for status in JOB_STATUSES:
                     if status in row:
                         JOB_QUEUE_DEPTH.labels(queue=row["name"], status=status).set(row[status])
                         current.add((row["name"], status))
