@@ -25,8 +25,8 @@ ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 API_KEY_PREFIX = "dyo_"
 
 _password_hash = PasswordHash.recommended()
-# Verifying against this keeps "unknown email" as slow as "wrong password".
-_DUMMY_PASSWORD_HASH = _password_hash.hash(secrets.token_urlsafe(16))
+# A decoy, on purpose: verifying against it keeps "unknown email" as slow as "wrong password".
+_DECOY_PASSWORD_HASH = _password_hash.hash(secrets.token_urlsafe(16))
 
 
 class InvalidToken(Exception):
@@ -48,7 +48,7 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, password_hash: str | None) -> bool:
     """Constant-work check: an absent hash still costs one argon2 verification."""
     if password_hash is None:
-        _password_hash.verify(password, _DUMMY_PASSWORD_HASH)
+        _password_hash.verify(password, _DECOY_PASSWORD_HASH)
         return False
     return _password_hash.verify(password, password_hash)
 

@@ -100,7 +100,7 @@ def build_analysis_table(
             raw = raw[raw.index < _naive_utc(end)]
         resampler = raw.resample(offset)
         rule = rules.get(name, "mean")
-        # min_count=1 keeps empty buckets missing instead of a fake zero total.
+        # min_count=1 leaves an empty bucket missing; a plain sum would report 0 for it.
         bucketed[name] = resampler.sum(min_count=1) if rule == "sum" else getattr(resampler, rule)()
 
     non_empty = [s.index for s in bucketed.values() if len(s)]
