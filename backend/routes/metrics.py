@@ -145,7 +145,7 @@ async def upload_metrics(
         layout=parsed.layout,
         rows_read=parsed.rows_read,
         points=len(parsed.points),
-        metrics=sorted({p.metric for p in parsed.points}),
+        metrics=result.metrics if result else sorted({p.metric for p in parsed.points}),
         preview=[
             UploadPreviewPoint(metric=p.metric, ts=p.ts, value=p.value, dimensions=dict(p.dimensions))
             for p in parsed.points[:PREVIEW_POINTS]

@@ -7,6 +7,7 @@ and on a TimescaleDB hypertable, served by the ``(tenant_id, metric, ts)`` index
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Sequence
@@ -86,6 +87,8 @@ class CatalogEntry:
 # Larger writes (uploads, connector backfills) go in several statements of this size, in the
 # same transaction: each stays well inside the statement timeout and its JSON stays small.
 UPSERT_CHUNK_POINTS = 100_000
+# Above an API batch, collapsing repeats and encoding run in a thread, off the event loop.
+INLINE_ENCODE_POINTS = 10_000
 
 
 async def upsert_points(
@@ -98,7 +101,7 @@ async def upsert_points(
         return UpsertCounts(0, 0, 0)
     if len(points) <= UPSERT_CHUNK_POINTS:
         return await _upsert_statement(session, points, source, aggregations)
-    latest = list({(p.metric, dimensions_key(p.dimensions), p.ts): p for p in points}.values())
+    latest = await asyncio.to_thread(_last_of_each, points)
     inserted = updated = 0
     for offset in range(0, len(latest), UPSERT_CHUNK_POINTS):
         counts = await _upsert_statement(
@@ -108,16 +111,28 @@ async def upsert_points(
     return UpsertCounts(unique=len(latest), inserted=inserted, updated=updated)
 
 
+def _last_of_each(points: Sequence[Point]) -> list[Point]:
+    """The last point of each (metric, dimensions, ts), in first-seen order."""
+    return list({(p.metric, dimensions_key(p.dimensions), p.ts): p for p in points}.values())
+
+
+def _encode(points: Sequence[Point]) -> str:
+    # The canonical dimensions key is also the dimensions' JSON ("" means none).
+    return orjson.dumps([(p.metric, dimensions_key(p.dimensions), p.ts, p.value) for p in points]).decode()
+
+
 async def _upsert_statement(
     session: AsyncSession, points: Sequence[Point], source: str, aggregations: dict[str, str]
 ) -> UpsertCounts:
-    # The canonical dimensions key is also the dimensions' JSON ("" means none).
-    payload = orjson.dumps([(p.metric, dimensions_key(p.dimensions), p.ts, p.value) for p in points])
+    if len(points) <= INLINE_ENCODE_POINTS:
+        payload = _encode(points)
+    else:
+        payload = await asyncio.to_thread(_encode, points)
     (row,) = await driver_fetch(
         session,
         _UPSERT,
         session_tenant(session),
-        payload.decode(),
+        payload,
         source,
         orjson.dumps(sorted(aggregations.items())).decode(),
     )
