@@ -158,17 +158,13 @@ async def upsert_definition(
     await session.execute(statement)
 
 
-async def get_definition(session: AsyncSession, name: str) -> MetricDefinition | None:
-    return await session.get(MetricDefinition, (session_tenant(session), name))
-
-
 class DefinitionSummary(NamedTuple):
     unit: str | None
     aggregation: str
 
 
-async def query_definition(session: AsyncSession, name: str) -> DefinitionSummary | None:
-    """Unit and default aggregation only: what every metric query needs, without loading the entity."""
+async def get_definition(session: AsyncSession, name: str) -> DefinitionSummary | None:
+    """A metric's unit and default aggregation (all its readers need), without loading the entity."""
     rows = await driver_fetch(
         session,
         "select unit, aggregation from metric_definitions where tenant_id = $1 and name = $2",

@@ -114,7 +114,7 @@ async def get_catalog_entry(session: AsyncSession, name: str) -> CatalogEntry:
 
 async def require_definition(session: AsyncSession, name: str) -> DefinitionSummary:
     """The metric's unit and default aggregation (a primary-key lookup; no point counts)."""
-    definition = await repository.query_definition(session, name)
+    definition = await repository.get_definition(session, name)
     if definition is None:
         raise NotFound(f"Metric {name!r} not found", details={"metric": name})
     return definition
