@@ -37,6 +37,24 @@ def _expected() -> dict[tuple[str, str, str], float]:
     return out
 
 
+async def _sync_pages(
+    api: httpx.AsyncClient,
+    worker: Worker,
+    headers: dict[str, str],
+    state: FakeState,
+    records: list[dict[str, Any]],
+) -> tuple[dict[str, Any], str]:
+    """One sync of a paged REST source serving ``records``: the run and the server's base URL."""
+    with serve(rest_app(state, records)) as base:
+        source = await create_source(
+            api,
+            headers,
+            connector_type="rest_json",
+            config={"url": base + "/page", "record_path": "data.items", "mappings": MAPPINGS},
+        )
+        return await sync_now(api, worker, headers, source["id"]), base
+
+
 @pytest.mark.parametrize(
     ("path", "record_path", "pagination"),
     [
@@ -141,14 +159,7 @@ async def test_server_errors_are_retried_and_the_sync_succeeds(
 ) -> None:
     tenant = await create_tenant(api)
     state = FakeState(failures=[Injected(503), Injected(502), Injected(429, retry_after="0")])
-    with serve(rest_app(state, RECORDS)) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="rest_json",
-            config={"url": base + "/page", "record_path": "data.items", "mappings": MAPPINGS},
-        )
-        run = await sync_now(api, worker, tenant.headers, source["id"])
+    run, _ = await _sync_pages(api, worker, tenant.headers, state, RECORDS)
     assert run["status"] == "succeeded", run
     assert run["attempts"] == 1
     assert len(requests_to(state, "/page")) == 4
@@ -160,14 +171,7 @@ async def test_persistent_server_errors_fail_the_sync_with_a_clear_error_after_j
 ) -> None:
     tenant = await create_tenant(api)
     state = FakeState(failures=[Injected(500)] * 50)
-    with serve(rest_app(state, RECORDS)) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="rest_json",
-            config={"url": base + "/page", "record_path": "data.items", "mappings": MAPPINGS},
-        )
-        run = await sync_now(api, worker, tenant.headers, source["id"])
+    run, base = await _sync_pages(api, worker, tenant.headers, state, RECORDS)
     assert run["status"] == "failed"
     assert run["attempts"] == 2  # CONNECTOR_SYNC_MAX_ATTEMPTS in these tests
     assert len(state.requests) == 2 * 4  # each attempt: 1 try + 3 retries
@@ -180,14 +184,7 @@ async def test_unmappable_records_fail_the_sync_and_write_nothing(
 ) -> None:
     tenant = await create_tenant(api)
     bad = [*RECORDS, {"day": "not a date", "sales": 1, "visits": 1, "store": "x"}]
-    with serve(rest_app(FakeState(), bad)) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="rest_json",
-            config={"url": base + "/page", "record_path": "data.items", "mappings": MAPPINGS},
-        )
-        run = await sync_now(api, worker, tenant.headers, source["id"])
+    run, _ = await _sync_pages(api, worker, tenant.headers, FakeState(), bad)
     assert run["status"] == "failed" and run["attempts"] == 1
     assert run["error"]["code"] == "invalid_data"
     assert run["error"]["details"]["problems"] == [
