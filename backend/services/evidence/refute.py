@@ -158,20 +158,25 @@ def robustness_value(t_statistic: float, dof: int, alpha: float | None = None) -
     return float(0.5 * (np.sqrt(f_adj**4 + 4 * f_adj**2) - f_adj**2))
 
 
+def _robustness_only(rv: float, rv_alpha: float) -> SensitivityDetail:
+    """Robustness values without a benchmarked confounder's adjusted estimate."""
+    return SensitivityDetail(
+        robustness_value=rv,
+        robustness_value_alpha=rv_alpha,
+        benchmark=None,
+        adjusted_estimate=None,
+        adjusted_ci_low=None,
+        adjusted_ci_high=None,
+    )
+
+
 def _unbenchmarked(detail: str, rv: float, rv_alpha: float) -> tuple[RefutationOutcome, SensitivityDetail]:
     """The sensitivity result when no confounder benchmark is computed: robustness values only."""
     return (
         RefutationOutcome(
             name="unobserved_confounder", passed=None, new_effect=None, p_value=None, detail=detail
         ),
-        SensitivityDetail(
-            robustness_value=rv,
-            robustness_value_alpha=rv_alpha,
-            benchmark=None,
-            adjusted_estimate=None,
-            adjusted_ci_low=None,
-            adjusted_ci_high=None,
-        ),
+        _robustness_only(rv, rv_alpha),
     )
 
 
@@ -251,15 +256,7 @@ def run_sensitivity(
                 detail=f"{', '.join(unbounded)} explains so much of the treatment that a hidden confounder "
                 f"as strong could produce any estimate. Robustness value {rv:.1%}.",
             ),
-            worst
-            or SensitivityDetail(
-                robustness_value=rv,
-                robustness_value_alpha=rv_alpha,
-                benchmark=None,
-                adjusted_estimate=None,
-                adjusted_ci_low=None,
-                adjusted_ci_high=None,
-            ),
+            worst or _robustness_only(rv, rv_alpha),
         )
     assert worst.adjusted_ci_low is not None and worst.adjusted_ci_high is not None
     positive = float(np.ravel(linear_estimate.value)[0]) >= 0
