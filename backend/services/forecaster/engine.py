@@ -102,13 +102,23 @@ def _baseline(season_length: int) -> str:
     return "seasonal_naive" if season_length > 1 else "naive"
 
 
-def _candidates(model: str, season_length: int, n: int) -> list[str]:
+def _candidates(model: str, season_length: int, y: FloatArray) -> list[str]:
+    if model == "auto" and _is_constant(y):
+        # A flat history has one honest forecast: the same value, with no spread. Fitting
+        # ETS, Theta or ARIMA to it only measures the floating-point noise of their
+        # optimisers (which differs between processors), so only the naive model runs.
+        return ["naive"]
+    n = len(y)
     if model == "auto":
         names = [name for name in MODEL_NAMES if name != "seasonal_naive" or season_length > 1]
         return names if n > season_length else [name for name in names if name != "seasonal_naive"]
     baseline = _baseline(season_length)
     members = [model] if model != COMBINATION else list(MODEL_NAMES)
     return list(dict.fromkeys([*members, baseline]))
+
+
+def _is_constant(y: FloatArray) -> bool:
+    return bool(len(y) > 0 and np.all(y == y[0]))
 
 
 def _combination_members(scores: dict[str, CandidateScore], size: int) -> list[str]:
@@ -152,7 +162,7 @@ def forecast_values(
     season_length = max(1, int(season_length))
     origins_cap = max_origins or default_origins(horizon)
 
-    candidates = _candidates(model, season_length, len(y))
+    candidates = _candidates(model, season_length, y)
     # Full-history fits first: they give ARIMA's order, reused at the backtest origins.
     finals: dict[str, ModelFit] = {}
     failures: dict[str, str] = {}
@@ -172,7 +182,7 @@ def forecast_values(
     run.failures.update(failures)
     scores = {name: run.score(name, finals[name].spec if name in finals else name) for name in candidates}
 
-    if model in ("auto", COMBINATION):
+    if model in ("auto", COMBINATION) and len(candidates) > 1:
         members = _combination_members(scores, COMBINATION_SIZE)
         if len(members) >= 2:
             run.forecasts[COMBINATION] = [

@@ -17,12 +17,16 @@ def _scores(result) -> dict[str, float]:  # type: ignore[no-untyped-def]
     return {row.model: row.mase for row in result.backtest if row.mase is not None}
 
 
-def test_constant_series_is_forecast_flat_with_tight_intervals() -> None:
-    result = forecast_values(np.full(40, 250.0), 6, 1)
-    np.testing.assert_allclose(result.mean, 250.0, rtol=1e-6)
-    for point in result.points:
-        assert point.upper[95] - point.lower[95] < 1e-3 * 250
+@pytest.mark.parametrize("season_length", [1, 7, 12])
+def test_constant_series_is_forecast_flat_with_zero_width_intervals(season_length: int) -> None:
+    # Exact equalities: the answer must not depend on any optimiser's floating-point path.
+    result = forecast_values(np.full(40, 250.0), 6, season_length)
+    assert result.model == "naive"
     assert result.levels == (80, 95)
+    for point in result.points:
+        assert point.mean == 250.0
+        for level in result.levels:
+            assert point.lower[level] == point.upper[level] == 250.0
 
 
 def test_linear_trend_is_extrapolated_by_a_trend_model() -> None:
