@@ -74,9 +74,43 @@ def minimum_training(season_length: int) -> int:
     return max(8, 2 * season_length)
 
 
+# Below this many observations there is nothing to forecast from (nor a frequency to infer).
+MINIMUM_OBSERVATIONS = 3
+
+
 def minimum_history(horizon: int, season_length: int) -> int:
-    """Observations needed to forecast ``horizon`` steps with at least one backtest origin."""
+    """Observations for a full backtest: ``horizon`` held out after two seasons of training.
+
+    Shorter histories are still forecast (see ``check_history``), with simpler candidates and
+    a shorter backtest, and say so in the forecast's warnings.
+    """
     return horizon + minimum_training(season_length)
+
+
+def maximum_horizon(n: int) -> int:
+    """The furthest a history of ``n`` observations is forecast: half its length.
+
+    At that horizon a backtest origin still keeps as many points for training as it holds
+    out, so every forecast is scored on data it did not see (24 months: 12 ahead; 8
+    quarters: 4 ahead; the M3 and M4 competitions' horizons all fall within it).
+    """
+    return max(1, n // 2)
+
+
+def check_history(n: int, horizon: int) -> None:
+    """Refuse, before any fitting, a history too short to forecast at all or at ``horizon``."""
+    if n < MINIMUM_OBSERVATIONS:
+        raise ValidationFailed(
+            f"Need at least {MINIMUM_OBSERVATIONS} observations to forecast; got {n}.",
+            details={"needed": MINIMUM_OBSERVATIONS, "got": n, "horizon": horizon},
+        )
+    limit = maximum_horizon(n)
+    if horizon > limit:
+        raise ValidationFailed(
+            f"Forecasting {horizon} steps ahead needs at least {2 * horizon} observations (twice "
+            f"the horizon); the history has {n}, enough for {limit} steps ahead.",
+            details={"needed": 2 * horizon, "got": n, "horizon": horizon, "maximum_horizon": limit},
+        )
 
 
 def default_origins(horizon: int) -> int:
@@ -87,17 +121,13 @@ def default_origins(horizon: int) -> int:
 def plan_origins(n: int, horizon: int, season_length: int, max_origins: int) -> list[int]:
     """Training lengths of the origins, latest first, spaced by a third of the horizon.
 
-    Raises ``ValidationFailed`` (422) naming the history needed when not even one fits.
+    Origins keep two seasons of training where the history allows; a shorter history keeps
+    what it has (at least one origin, see ``check_history``). Raises ``ValidationFailed``
+    (422) when the history cannot be forecast at that horizon at all.
     """
-    needed = minimum_history(horizon, season_length)
-    if n < needed:
-        raise ValidationFailed(
-            f"Need at least {needed} observations to forecast {horizon} steps ahead with a "
-            f"season length of {season_length} (one backtest origin); got {n}.",
-            details={"needed": needed, "got": n, "horizon": horizon, "season_length": season_length},
-        )
+    check_history(n, horizon)
     step = max(1, math.ceil(horizon / 3))
-    floor = minimum_training(season_length)
+    floor = min(minimum_training(season_length), n - horizon)
     return [n - horizon - k * step for k in range(max_origins) if n - horizon - k * step >= floor]
 
 

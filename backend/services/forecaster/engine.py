@@ -20,7 +20,9 @@ from backend.services.errors import ValidationFailed
 from backend.services.forecaster.backtest import (
     BacktestRun,
     CandidateScore,
+    check_history,
     default_origins,
+    minimum_history,
     run_backtest,
 )
 from backend.services.forecaster.intervals import (
@@ -59,6 +61,8 @@ _COMBINATION_PREFERRED: Final = ("ets", "theta")
 # fraction: with two or three origins the backtest is noisy, and its argmin chases noise
 # (on a 120-series M3 sample a 20% margin scored sMAPE 12.8 overall, 40% scored 12.5).
 SELECTION_MARGIN: Final = 0.4
+# Candidates for a history shorter than a full backtest needs (``minimum_history``).
+SHORT_HISTORY_MODELS: Final = ("naive", "seasonal_naive", "drift", "ses", "theta")
 
 
 @dataclass(frozen=True)
@@ -102,13 +106,18 @@ def _baseline(season_length: int) -> str:
     return "seasonal_naive" if season_length > 1 else "naive"
 
 
-def _candidates(model: str, season_length: int, y: FloatArray) -> list[str]:
+def _candidates(model: str, season_length: int, y: FloatArray, horizon: int) -> list[str]:
     if model == "auto" and _is_constant(y):
         # A flat history has one honest forecast: the same value, with no spread. Fitting
         # ETS, Theta or ARIMA to it only measures the floating-point noise of their
         # optimisers (which differs between processors), so only the naive model runs.
         return ["naive"]
     n = len(y)
+    if model == "auto" and n < minimum_history(horizon, season_length):
+        # Too short for two seasons of training before the held-out horizon: ETS and ARIMA
+        # would be chosen by a backtest they could barely be fitted at. Simple candidates.
+        names = [name for name in SHORT_HISTORY_MODELS if name != "seasonal_naive" or n > season_length]
+        return [name for name in names if name != "seasonal_naive" or season_length > 1]
     if model == "auto":
         names = [name for name in MODEL_NAMES if name != "seasonal_naive" or season_length > 1]
         return names if n > season_length else [name for name in names if name != "seasonal_naive"]
@@ -160,9 +169,10 @@ def forecast_values(
     except ValueError as exc:
         raise ValidationFailed(str(exc), details={"levels": list(levels)}) from exc
     season_length = max(1, int(season_length))
+    check_history(len(y), horizon)
     origins_cap = max_origins or default_origins(horizon)
 
-    candidates = _candidates(model, season_length, y)
+    candidates = _candidates(model, season_length, y, horizon)
     # Full-history fits first: they give ARIMA's order, reused at the backtest origins.
     finals: dict[str, ModelFit] = {}
     failures: dict[str, str] = {}
@@ -202,7 +212,7 @@ def forecast_values(
     if baseline and baseline.mase and chosen_mase is not None:
         improvement = float(100.0 * (1.0 - chosen_mase / baseline.mase))
 
-    warnings = _warnings(y, fit.mean, run, scores[chosen], improvement, chosen)
+    warnings = _warnings(y, season_length, fit.mean, run, scores[chosen], improvement, chosen)
     points = [
         ForecastPoint(
             step=i + 1,
@@ -271,6 +281,7 @@ def _intervals_for(fit: ModelFit, run: BacktestRun, name: str, levels: Sequence[
 
 def _warnings(
     y: FloatArray,
+    season_length: int,
     mean: FloatArray,
     run: BacktestRun,
     score: CandidateScore,
@@ -278,6 +289,11 @@ def _warnings(
     chosen: str,
 ) -> list[str]:
     notes: list[str] = []
+    if len(y) < minimum_history(len(mean), season_length):
+        notes.append(
+            f"Short history ({len(y)} observations): the backtest trained on {run.origins[0]} "
+            "points only; treat the accuracy figures as indicative."
+        )
     if len(run.origins) < 2:
         notes.append("Only one backtest origin fitted in the history; accuracy scores are less reliable.")
     if improvement is not None and improvement < 0:

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from backend.services.errors import ValidationFailed
-from backend.services.forecaster.backtest import minimum_history
-from backend.services.forecaster.engine import forecast_points, forecast_values
+from backend.services.forecaster.backtest import MINIMUM_OBSERVATIONS, maximum_horizon, minimum_history
+from backend.services.forecaster.engine import SHORT_HISTORY_MODELS, forecast_points, forecast_values
 
 SEASONAL_FAMILY = {"seasonal_naive", "ets", "theta", "arima", "combination"}
 
@@ -74,16 +74,35 @@ def test_named_model_is_used_and_backtested_next_to_the_baseline() -> None:
         assert point.lower[90] <= point.lower[50] <= point.mean <= point.upper[50] <= point.upper[90]
 
 
-def test_too_short_history_says_how_much_is_needed() -> None:
-    needed = minimum_history(12, 12)
+def test_a_short_history_is_forecast_with_a_stated_caveat_instead_of_refused() -> None:
+    # Two years of monthly data: a full backtest would need 12 + 24 months; it is forecast
+    # 12 ahead all the same, with simple models and a warning that says why.
+    rng = np.random.default_rng(5)
+    t = np.arange(24)
+    y = 1000 + 10 * t + 200 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 20, t.size)
+    assert len(y) < minimum_history(12, 12)
+    result = forecast_values(y, 12, 12)
+    assert result.horizon == 12 and len(result.points) == 12
+    assert result.backtest_origins >= 1
+    assert {row.model for row in result.backtest} <= {*SHORT_HISTORY_MODELS, "combination"}
+    assert any(w.startswith("Short history (24 observations)") for w in result.warnings)
+    # Eight quarters: four ahead.
+    assert forecast_values(y[:8], 4, 4).horizon == 4
+
+
+@pytest.mark.parametrize(
+    ("n", "horizon", "needed"),
+    [(2, 1, MINIMUM_OBSERVATIONS), (24, 13, 26), (10, 6, 12)],
+)
+def test_too_short_history_is_refused_before_any_fitting(n: int, horizon: int, needed: int) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        forecast_values(np.arange(needed - 1, dtype=float) + 1, 12, 12)
+        forecast_values(np.arange(n, dtype=float) + 1, horizon, 12)
     error = caught.value
     assert error.status == 422
-    assert error.details == {"needed": needed, "got": needed - 1, "horizon": 12, "season_length": 12}
-    assert f"at least {needed}" in error.message
-    # One more observation is enough.
-    assert forecast_values(np.arange(needed, dtype=float) + 1, 12, 12).horizon == 12
+    assert error.details["needed"] == needed and error.details["got"] == n
+    # Half the history is the limit: one observation fewer ahead is forecast.
+    if n >= MINIMUM_OBSERVATIONS:
+        assert forecast_values(np.arange(n, dtype=float) + 1, maximum_horizon(n), 12).horizon == n // 2
 
 
 @pytest.mark.parametrize(
