@@ -91,6 +91,18 @@ async def test_too_little_history_is_a_422_saying_how_much_is_needed(client: htt
     assert "need" in error["message"].lower() or "at least" in error["message"].lower()
 
 
+async def test_a_shop_with_two_years_of_months_gets_a_year_ahead_forecast(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await _seed(client, tenant, "revenue", _seasonal(24))
+    response = await client.post(
+        FORECASTS, headers=tenant.headers, json={"metric": "revenue", "horizon": 12, "frequency": "month"}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["n_observations"] == 24 and len(body["points"]) == 12
+    assert any("Short history" in warning for warning in body["warnings"])
+
+
 async def test_a_past_forecast_is_scored_against_the_actuals_that_arrived(client: httpx.AsyncClient) -> None:
     tenant = await _seeded_tenant(client)
     as_of = f"{_month_start(6).isoformat()}T00:00:00Z"
