@@ -1,7 +1,7 @@
 """Alembic environment: async, owner role, RLS-aware.
 
-The URL and the application role's name come from ``config.attributes`` when a caller
-(the test suite, ``backend.cli``) passes them, else from the backend settings.
+The URL and the application and worker roles' names come from ``config.attributes`` when
+a caller (the test suite, ``backend.cli``) passes them, else from the backend settings.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ def _owner_url_and_app_role() -> tuple[str, str]:
     return url, app_role
 
 
+def _worker_role() -> str:
+    role = config.attributes.get("worker_role")
+    return str(role) if role is not None else get_settings().database.worker_role
+
+
 def _run(connection: Connection, app_role: str) -> None:
     context.configure(
         connection=connection,
@@ -38,8 +43,9 @@ def _run(connection: Connection, app_role: str) -> None:
         compare_type=True,
         transaction_per_migration=True,
     )
-    # Migrations read this to grant DML to the right role.
+    # Migrations read these to grant DML to the right roles.
     context.get_context().opts["app_role"] = app_role
+    context.get_context().opts["worker_role"] = _worker_role()
     with context.begin_transaction():
         context.run_migrations()
 

@@ -46,10 +46,21 @@ class DatabaseSettings(BaseSettings):
         validation_alias="DATABASE_OWNER_URL",
         description="Owner-role URL used by Alembic migrations. Required with DATABASE_URL.",
     )
+    worker_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="DATABASE_WORKER_URL",
+        description="Worker-role URL for job workers and the connector scheduler (the only role that "
+        "reads every tenant's queue rows). Required by `backend.worker` with DATABASE_URL.",
+    )
     app_role: str = Field(
         default="dyocense_app",
         validation_alias="DATABASE_APP_ROLE",
         description="Name of the application role that migrations grant DML to.",
+    )
+    worker_role: str = Field(
+        default="dyocense_worker",
+        validation_alias="DATABASE_WORKER_ROLE",
+        description="Name of the worker role that migrations grant the job queue to.",
     )
     pool_size: int = Field(default=10, ge=1, validation_alias="DATABASE_POOL_SIZE")
     max_overflow: int = Field(default=10, ge=0, validation_alias="DATABASE_MAX_OVERFLOW")
@@ -77,6 +88,10 @@ class DatabaseSettings(BaseSettings):
     def _owner_url_goes_with_url(self) -> DatabaseSettings:
         if (self.url is None) != (self.owner_url is None):
             raise ValueError("DATABASE_URL and DATABASE_OWNER_URL must be set together (or neither)")
+        if self.worker_url is not None and self.url is None:
+            raise ValueError(
+                "DATABASE_WORKER_URL goes with DATABASE_URL (the embedded default makes its own)"
+            )
         return self
 
 

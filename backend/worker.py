@@ -1,10 +1,12 @@
 """The job worker: ``python -m backend.worker`` (``make worker``).
 
-Runs a procrastinate worker on the application role (RLS applies: each job opens its
-own tenant session) and serves Prometheus metrics on ``WORKER_METRICS_PORT``
-(``job_runs_total``, ``job_duration_seconds``, ``job_queue_depth``,
-``connector_syncs_total``). Any number of workers can run, on any machines. With
-``ENABLE_TRACING`` each job attempt is a span (service ``OTEL_SERVICE_NAME``).
+Runs a procrastinate worker on the worker role (``DATABASE_WORKER_URL``; the embedded
+default makes it): the only role that reads the whole queue and lists due connector
+schedules. RLS still applies to tenant data: each job opens its own tenant session.
+Serves Prometheus metrics on ``WORKER_METRICS_PORT`` (``job_runs_total``,
+``job_duration_seconds``, ``job_queue_depth``, ``connector_syncs_total``). Any number of
+workers can run, on any machines. With ``ENABLE_TRACING`` each job attempt is a span
+(service ``OTEL_SERVICE_NAME``).
 """
 
 from __future__ import annotations
@@ -59,10 +61,11 @@ async def refresh_queue_depth(app: object, interval: float = QUEUE_DEPTH_INTERVA
 
 async def run_worker(settings: Settings) -> None:
     urls = await asyncio.to_thread(resolve_database_urls, settings.database)
-    database = Database(urls.app, settings.database)
+    worker_url = urls.require_worker()
+    database = Database(worker_url, settings.database)
     try:
         await database.verify_role_is_safe()
-        app = build_app(settings, app_url=urls.app)
+        app = build_app(settings, worker_url=worker_url)
         async with app.open_async():
             depth = asyncio.create_task(refresh_queue_depth(app))
             logger.info(

@@ -1,8 +1,8 @@
 """Test fixtures: a real PostgreSQL (the embedded server), schema built by the migrations.
 
 The suite uses its own database (``dyocense_test``) on the embedded server, dropped and
-migrated once per run; the app connects as the application role, so row-level security
-applies to every test. Tests isolate themselves by creating fresh tenants.
+migrated once per run; the app connects as the application role and job workers as the
+worker role, so row-level security applies to every test. Tests isolate themselves by creating fresh tenants.
 """
 
 from __future__ import annotations
@@ -63,7 +63,12 @@ def make_settings(urls: DatabaseUrls, **auth_overrides: object) -> Settings:
     return Settings(
         environment="test",
         trust_forwarded_for=True,
-        database=DatabaseSettings(url=SecretStr(urls.app), owner_url=SecretStr(urls.owner), pool_size=5),
+        database=DatabaseSettings(
+            url=SecretStr(urls.app),
+            owner_url=SecretStr(urls.owner),
+            worker_url=SecretStr(urls.require_worker()),
+            pool_size=5,
+        ),
         auth=AuthSettings(**auth),
         observability=ObservabilitySettings(log_level="WARNING", log_json=False),
     )
@@ -114,6 +119,22 @@ async def app_engine(database_urls: DatabaseUrls) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(database_urls.app)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def worker_engine(database_urls: DatabaseUrls) -> AsyncIterator[AsyncEngine]:
+    """A raw engine as the worker role (the job queue's role), for SQL-level tests."""
+    engine = create_async_engine(database_urls.require_worker())
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def worker_database(database_urls: DatabaseUrls, settings: Settings) -> AsyncIterator[Database]:
+    """A database kit as the worker role, as ``python -m backend.worker`` has."""
+    database = Database(database_urls.require_worker(), settings.database)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from backend.main import create_app
 from backend.utils.database import UnsafeDatabaseRole
 from backend.utils.database_urls import DatabaseUrls
 from backend.utils.embedded_db import EmbeddedPostgres
+from backend.worker import run_worker
 from tests.conftest import TEST_DATABASE, make_settings
 
 
@@ -34,6 +35,26 @@ async def test_refuses_to_start_as_superuser(
 async def test_refuses_to_start_as_table_owner(database_urls: DatabaseUrls) -> None:
     with pytest.raises(UnsafeDatabaseRole, match="owns"):
         await _start_with(database_urls.owner, database_urls)
+
+
+async def test_worker_refuses_to_start_as_table_owner(database_urls: DatabaseUrls) -> None:
+    settings = make_settings(database_urls)
+    settings.database = DatabaseSettings(
+        url=SecretStr(database_urls.app),
+        owner_url=SecretStr(database_urls.owner),
+        worker_url=SecretStr(database_urls.owner),
+    )
+    with pytest.raises(UnsafeDatabaseRole, match="owns"):
+        await run_worker(settings)
+
+
+async def test_worker_without_its_url_names_the_missing_setting(database_urls: DatabaseUrls) -> None:
+    settings = make_settings(database_urls)
+    settings.database = DatabaseSettings(
+        url=SecretStr(database_urls.app), owner_url=SecretStr(database_urls.owner)
+    )
+    with pytest.raises(RuntimeError, match="DATABASE_WORKER_URL"):
+        await run_worker(settings)
 
 
 def test_production_refuses_default_secret_and_wildcard_cors() -> None:

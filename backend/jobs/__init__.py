@@ -3,7 +3,7 @@
 - ``@job(kind, ...)`` registers a handler ``async (run: JobRun, payload) -> result``;
 - ``await enqueue(session_or_database, tenant_id, kind, payload)`` queues it and returns
   the id of its tenant-scoped status row (``GET /api/v1/jobs/{id}``);
-- ``build_app(settings, app_url=...)`` is the procrastinate App a worker runs
+- ``build_app(settings, worker_url=...)`` is the procrastinate App a worker runs
   (``python -m backend.worker``).
 """
 

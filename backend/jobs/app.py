@@ -1,7 +1,8 @@
 """The procrastinate App, built from settings and the task registry.
 
 Procrastinate's tables live in the ``procrastinate`` schema (revision 20261126_04); its
-connections use the application role with ``search_path=procrastinate``.
+connections use the worker role (revision 20261204_02: the application role has no access
+to the queue) with ``search_path=procrastinate``.
 """
 
 from __future__ import annotations
@@ -152,14 +153,14 @@ def _periodic_task_for(spec: PeriodicSpec) -> Any:
     return run
 
 
-def build_app(settings: Settings, *, app_url: str) -> procrastinate.App:
-    """The procrastinate App for ``app_url`` (the application role) with every registered task.
+def build_app(settings: Settings, *, worker_url: str) -> procrastinate.App:
+    """The procrastinate App for ``worker_url`` (the worker role) with every registered task.
 
     Open it with ``async with app.open_async():`` before deferring or running a worker.
     """
     load_job_modules()
     connector = procrastinate.PsycopgConnector(
-        conninfo=conninfo_from_url(app_url),
+        conninfo=conninfo_from_url(worker_url),
         min_size=1,
         max_size=max(2, settings.jobs.worker_concurrency + 2),
     )

@@ -1,8 +1,11 @@
 """Enqueueing a job: a tenant status row and the procrastinate job, in one transaction.
 
-The procrastinate job is inserted with ``procrastinate_defer_jobs_v1`` on the caller's
-own connection, so the status row and the job commit together: a worker never picks up
-a job whose status row is not there yet, and a rolled-back request leaves no orphan job.
+The procrastinate job is inserted with ``defer_tenant_job`` (revision 20261204_02) on the
+caller's own connection, so the status row and the job commit together: a worker never
+picks up a job whose status row is not there yet, and a rolled-back request leaves no
+orphan job. The application role has no access to the queue tables: that SECURITY DEFINER
+function inserts the job only if it carries the transaction's tenant (and locks prefixed
+with it), and returns its id.
 """
 
 from __future__ import annotations
@@ -21,10 +24,8 @@ from backend.services.jobs import service as job_status
 from backend.utils.database import Database, session_tenant
 
 _DEFER = text(
-    "select unnest(procrastinate.procrastinate_defer_jobs_v1(array[row("
-    "cast(:queue as varchar), cast(:task as varchar), cast(:priority as integer), "
-    "cast(:lock as text), cast(:queueing_lock as text), cast(:args as jsonb), "
-    "cast(null as timestamptz))::procrastinate.procrastinate_job_to_defer_v1]))"
+    "select defer_tenant_job(cast(:queue as varchar), cast(:task as varchar), "
+    "cast(:lock as text), cast(:queueing_lock as text), cast(:args as jsonb))"
 )
 
 
@@ -74,7 +75,6 @@ async def _enqueue(
                 {
                     "queue": spec.queue,
                     "task": spec.kind,
-                    "priority": 0,
                     "lock": f"{tenant_id}:{lock}" if lock else None,
                     "queueing_lock": f"{tenant_id}:{lock}" if lock else None,
                     "args": json.dumps(args),

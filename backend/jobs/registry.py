@@ -142,6 +142,7 @@ JOB_MODULES = (
     "backend.services.evidence.jobs",
     "backend.services.optimizer.jobs",
     "backend.services.forecaster.jobs",
+    "backend.services.benchmarks.jobs",
 )
 
 

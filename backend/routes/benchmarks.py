@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi.responses import JSONResponse
 
 from backend.dependencies import AdminPrincipal, AppSettings, CurrentPrincipal, PageParams, TenantSession
-from backend.schemas.benchmarks import (
-    BenchmarkComparison,
-    BenchmarkComparisonRead,
-    BenchmarkImportResult,
-    BenchmarkRead,
-)
+from backend.routes.jobs import job_accepted
+from backend.schemas.benchmarks import BenchmarkComparison, BenchmarkComparisonRead, BenchmarkRead
 from backend.schemas.common import Page
+from backend.schemas.jobs import JobAccepted
 from backend.services.benchmarks import service
 from backend.utils.errors import error_responses
 
@@ -76,11 +74,15 @@ async def compare_benchmarks(
 
 @router.post(
     "/import",
-    response_model=BenchmarkImportResult,
+    response_model=JobAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
     summary="Import benchmarks from CSV (owner/admin of an operator tenant; provenance required)",
     description=(
         "Columns: industry, metric, period (day/week/month/quarter/year), p25, p50, p75, source, source_url, "
-        "year. Every row must cite its source and the URL it was published at. All rows or none are written."
+        "year. Every row must cite its source and the URL it was published at. The file is validated at once "
+        "(422, nothing queued); the import runs as a background job: 202 with the job id, whose result is "
+        '`{"imported": rows written}` (a row replaces one with the same industry, metric, period, year '
+        "and source). All rows or none are written."
     ),
     responses=error_responses(413, 422),
 )
@@ -89,6 +91,8 @@ async def import_benchmarks(
     session: TenantSession,
     principal: AdminPrincipal,
     settings: AppSettings,
-) -> BenchmarkImportResult:
-    imported = await service.import_csv(session, settings, principal.tenant_id, await file.read())
-    return BenchmarkImportResult(imported=imported)
+) -> JSONResponse:
+    job_id = await service.queue_import(
+        session, settings, principal.tenant_id, await file.read(), requested_by=principal.user_id
+    )
+    return job_accepted(job_id, "global_data")

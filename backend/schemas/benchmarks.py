@@ -21,14 +21,6 @@ class BenchmarkRead(ReadModel):
     year: int
 
 
-class BenchmarkImportResult(BaseModel):
-    imported: int = Field(
-        description=(
-            "Rows written (a row replaces one with the same industry, metric, period, year and source)."
-        )
-    )
-
-
 class BenchmarkComparisonRead(BaseModel):
     benchmark: BenchmarkRead
     period_start: datetime = Field(description="Start of the last complete period (the tenant's time zone).")

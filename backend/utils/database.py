@@ -140,7 +140,7 @@ class Database:
             owned = await connection.scalar(
                 text(
                     "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                    "where n.nspname = current_schema() and c.relkind in ('r', 'p') "
+                    "where n.nspname in (current_schema(), 'procrastinate') and c.relkind in ('r', 'p') "
                     "and pg_get_userbyid(c.relowner) = current_user"
                 )
             )
@@ -156,7 +156,7 @@ class Database:
         if problems:
             raise UnsafeDatabaseRole(
                 f"database role {role.name!r} {', '.join(problems)}; connect the API as the application "
-                "role (NOSUPERUSER, NOBYPASSRLS, not the owner)"
+                "role and job workers as the worker role (NOSUPERUSER, NOBYPASSRLS, not the owner)"
             )
 
     async def migration_revision(self) -> str | None:

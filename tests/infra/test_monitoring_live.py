@@ -161,6 +161,7 @@ def app_environment(urls: DatabaseUrls, multiproc_dir: Path, fake_llm: FakeLlmSe
             "SECRET_KEY": SECRET_KEY,
             "DATABASE_URL": urls.app,
             "DATABASE_OWNER_URL": urls.owner,
+            "DATABASE_WORKER_URL": urls.require_worker(),
             "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
             "ENABLE_PROMETHEUS": "true",
             "ENABLE_TRACING": "true",

@@ -1,4 +1,8 @@
-"""Running the job queue in tests: a procrastinate App on the test database and an in-process worker."""
+"""Running the job queue in tests: a procrastinate App on the test database and an in-process worker.
+
+Both connect as the worker role, like ``python -m backend.worker``: the application role has
+no access to the queue.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import procrastinate
 from backend.config import Settings
 from backend.jobs import JobRuntime, build_app, worker_options
 from backend.utils.database import Database
+from backend.utils.database_urls import DatabaseUrls
 
 
 def fast_retry_settings(settings: Settings, **connector_overrides: Any) -> Settings:
@@ -21,23 +26,26 @@ def fast_retry_settings(settings: Settings, **connector_overrides: Any) -> Setti
 
 
 @asynccontextmanager
-async def open_queue(settings: Settings, app_url: str) -> AsyncIterator[procrastinate.App]:
-    queue_app = build_app(settings, app_url=app_url)
+async def open_queue(settings: Settings, urls: DatabaseUrls) -> AsyncIterator[procrastinate.App]:
+    queue_app = build_app(settings, worker_url=urls.require_worker())
     async with queue_app.open_async():
         yield queue_app
 
 
-async def run_pending_jobs(
-    queue_app: procrastinate.App, settings: Settings, database: Database, queues: Sequence[str]
-) -> None:
+async def run_pending_jobs(settings: Settings, urls: DatabaseUrls, queues: Sequence[str]) -> None:
     """Process the jobs waiting on ``queues`` in this process, then return (procrastinate ``wait=False``)."""
-    await queue_app.run_worker_async(
-        **worker_options(
-            JobRuntime(settings, database),
-            wait=False,
-            install_signal_handlers=False,
-            listen_notify=False,
-            queues=list(queues),
-            concurrency=1,
-        )
-    )
+    database = Database(urls.require_worker(), settings.database)
+    try:
+        async with open_queue(settings, urls) as queue_app:
+            await queue_app.run_worker_async(
+                **worker_options(
+                    JobRuntime(settings, database),
+                    wait=False,
+                    install_signal_handlers=False,
+                    listen_notify=False,
+                    queues=list(queues),
+                    concurrency=1,
+                )
+            )
+    finally:
+        await database.dispose()

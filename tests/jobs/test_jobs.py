@@ -62,9 +62,8 @@ def database(app: FastAPI) -> Database:
     return db
 
 
-async def _run_jobs(job_settings: Settings, database_urls: DatabaseUrls, database: Database) -> None:
-    async with open_queue(job_settings, database_urls.app) as queue_app:
-        await run_pending_jobs(queue_app, job_settings, database, [QUEUE])
+async def _run_jobs(job_settings: Settings, database_urls: DatabaseUrls) -> None:
+    await run_pending_jobs(job_settings, database_urls, [QUEUE])
 
 
 async def _status(client: httpx.AsyncClient, headers: dict[str, str], job_id: uuid.UUID) -> dict[str, Any]:
@@ -87,7 +86,7 @@ async def test_job_goes_from_queued_to_running_to_succeeded_with_progress_and_re
     assert (queued["status"], queued["progress"], queued["started_at"]) == ("queued", 0, None)
     successes_before = _runs("tests.observe_progress", "success")
 
-    await _run_jobs(job_settings, database_urls, database)
+    await _run_jobs(job_settings, database_urls)
 
     done = await _status(client, tenant.headers, job_id)
     assert done["status"] == "succeeded"
@@ -109,7 +108,7 @@ async def test_job_failing_with_a_clear_error_is_failed_at_once_and_keeps_the_er
     tenant = await create_tenant(client)
     job_id = await enqueue(database, tenant.tenant_id, "tests.reject_input", {})
 
-    await _run_jobs(job_settings, database_urls, database)
+    await _run_jobs(job_settings, database_urls)
 
     failed = await _status(client, tenant.headers, job_id)
     assert failed["status"] == "failed"
@@ -128,7 +127,7 @@ async def test_transient_failure_is_retried_and_the_retry_succeeds(
     tenant = await create_tenant(client)
     job_id = await enqueue(database, tenant.tenant_id, "tests.flaky", {"succeed_on_attempt": 2})
 
-    await _run_jobs(job_settings, database_urls, database)
+    await _run_jobs(job_settings, database_urls)
 
     done = await _status(client, tenant.headers, job_id)
     assert (done["status"], done["attempts"], done["result"]) == ("succeeded", 2, {"succeeded_on_attempt": 2})
@@ -140,7 +139,7 @@ async def test_job_failing_on_every_attempt_ends_failed_with_the_last_error(
     tenant = await create_tenant(client)
     job_id = await enqueue(database, tenant.tenant_id, "tests.flaky", {"succeed_on_attempt": 99})
 
-    await _run_jobs(job_settings, database_urls, database)
+    await _run_jobs(job_settings, database_urls)
 
     failed = await _status(client, tenant.headers, job_id)
     assert (failed["status"], failed["attempts"]) == ("failed", 3)
@@ -212,14 +211,14 @@ async def test_queue_rows_of_long_finished_jobs_are_removed_and_their_status_sta
     database: Database,
     job_settings: Settings,
     database_urls: DatabaseUrls,
-    app_engine: AsyncEngine,
+    worker_engine: AsyncEngine,
 ) -> None:
     tenant = await create_tenant(client)
     old_job = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 1})
     recent_job = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 2})
-    await _run_jobs(job_settings, database_urls, database)
+    await _run_jobs(job_settings, database_urls)
     queue_ids = {}
-    async with app_engine.begin() as connection:
+    async with worker_engine.begin() as connection:
         await connection.execute(
             text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant.tenant_id)}
         )
@@ -236,10 +235,10 @@ async def test_queue_rows_of_long_finished_jobs_are_removed_and_their_status_sta
             {"id": queue_ids[old_job]},
         )
 
-    async with open_queue(job_settings, database_urls.app) as queue_app:
+    async with open_queue(job_settings, database_urls) as queue_app:
         await remove_finished_jobs(queue_app, older_than_hours=job_settings.jobs.keep_finished_hours)
 
-    async with app_engine.connect() as connection:
+    async with worker_engine.connect() as connection:
         left = set(
             (
                 await connection.execute(

@@ -165,12 +165,12 @@ async def test_viewer_can_read_but_not_configure_or_sync(api: httpx.AsyncClient)
 
 
 async def test_dispatcher_queues_due_scheduled_syncs_and_advances_the_schedule(
-    api: httpx.AsyncClient, database: Database, loopback_settings: Settings
+    api: httpx.AsyncClient, worker_database: Database, loopback_settings: Settings
 ) -> None:
     tenant = await create_tenant(api)
     source = await create_source(api, tenant.headers, schedule="hourly", **STRIPE)
     due_at = datetime.fromisoformat(source["next_sync_at"])
-    runtime = JobRuntime(loopback_settings, database)
+    runtime = JobRuntime(loopback_settings, worker_database)
     await dispatch_due_syncs(runtime, now=due_at - timedelta(seconds=1))
     early = (await api.get(f"/api/v1/data-sources/{source['id']}/syncs", headers=tenant.headers)).json()
     assert early["total"] == 0  # not due yet

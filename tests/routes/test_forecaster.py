@@ -12,7 +12,7 @@ from backend.config import Settings
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant, invite_and_activate
-from tests.jobs.support import fast_retry_settings, open_queue, run_pending_jobs
+from tests.jobs.support import fast_retry_settings, run_pending_jobs
 
 FORECASTS = "/api/v1/forecasts"
 
@@ -123,10 +123,8 @@ async def test_a_past_forecast_is_scored_against_the_actuals_that_arrived(client
     assert stored.json()["scores"]["evaluation"]["matched"] == 6
 
 
-async def _run_forecast_jobs(settings: Settings, database_urls: DatabaseUrls, database: Database) -> None:
-    job_settings = fast_retry_settings(settings)
-    async with open_queue(job_settings, database_urls.app) as queue_app:
-        await run_pending_jobs(queue_app, job_settings, database, ["forecaster"])
+async def _run_forecast_jobs(settings: Settings, database_urls: DatabaseUrls) -> None:
+    await run_pending_jobs(fast_retry_settings(settings), database_urls, ["forecaster"])
 
 
 async def test_background_and_batch_forecasts_run_in_a_worker(
@@ -141,7 +139,7 @@ async def test_background_and_batch_forecasts_run_in_a_worker(
         f"{FORECASTS}/batch", headers=tenant.headers, json={"metrics": ["revenue", "orders"], "horizon": 3}
     )
     assert (queued.status_code, batch.status_code) == (202, 202)
-    await _run_forecast_jobs(settings, database_urls, database)
+    await _run_forecast_jobs(settings, database_urls)
 
     job = (await client.get(queued.headers["location"], headers=tenant.headers)).json()
     assert job["status"] == "succeeded", job

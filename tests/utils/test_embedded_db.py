@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -74,3 +75,20 @@ def test_server_restarts_after_its_postmaster_was_killed(tmp_path: Path) -> None
         assert server.is_running()
     finally:
         server.stop()
+
+
+def test_a_credentials_file_from_before_the_worker_role_gains_only_its_password(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    stored = data_dir / "credentials.json"
+    stored.write_text(json.dumps({"owner_password": "owner-secret", "app_password": "app-secret"}))
+    stored.chmod(0o600)
+
+    credentials = EmbeddedPostgres(data_dir, _free_port()).credentials()
+
+    assert (credentials.owner_password, credentials.app_password) == ("owner-secret", "app-secret")
+    assert len(credentials.worker_password) >= 24
+    assert json.loads(stored.read_text())["worker_password"] == credentials.worker_password
+    assert stored.stat().st_mode & 0o777 == 0o600
+    # Read again: the same worker password (generated once, not per process).
+    assert EmbeddedPostgres(data_dir, credentials.port).credentials() == credentials

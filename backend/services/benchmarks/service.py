@@ -1,10 +1,12 @@
 """External benchmarks: CSV import with provenance, listing, and comparing the tenant's own value.
 
 ``external_benchmarks`` is global reference data: the application role can only read
-it; the import goes through the ``import_external_benchmarks`` SECURITY DEFINER function
-(revision 20261126_04), and only owners/admins of the tenants allowed by
-``BENCHMARK_ADMIN_TENANTS`` may call it. No figures ship with the code: every row comes
-from an import that names its source and a source URL.
+it. An import is validated here and queued as a job; the worker role runs it through the
+``import_external_benchmarks`` SECURITY DEFINER function (revisions 20261126_04 and
+20261204_02), which the application role cannot execute. Only owners/admins of the tenants
+allowed by ``BENCHMARK_ADMIN_TENANTS`` may import; the worker checks the tenant again.
+No figures ship with the code: every row comes from an import that names its source and
+a source URL.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import Settings
+from backend.jobs import enqueue
 from backend.models import ExternalBenchmark
 from backend.services.benchmarks import repository
 from backend.services.benchmarks.compare import PERIODS, last_complete_period, position
 from backend.services.errors import Forbidden, NotFound, ValidationFailed
 from backend.services.metrics.points import default_aggregation, metric_name_problem
 
+IMPORT_JOB = "benchmarks.import"
+IMPORT_QUEUE = "benchmarks"
 REQUIRED_COLUMNS = ("industry", "metric", "period", "source", "source_url", "year")
 PERCENTILES = ("p25", "p50", "p75")
 MAX_IMPORT_ROWS = 10_000
@@ -129,9 +134,18 @@ def parse_csv(content: bytes) -> list[dict[str, Any]]:
     return rows
 
 
-async def import_csv(session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, content: bytes) -> int:
+async def queue_import(
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    content: bytes,
+    *,
+    requested_by: uuid.UUID | None,
+) -> uuid.UUID:
+    """Validate the CSV and queue its import; returns the job id (its result counts the rows written)."""
     check_import_allowed(settings, tenant_id)
-    return await repository.import_rows(session, parse_csv(content))
+    rows = parse_csv(content)
+    return await enqueue(session, tenant_id, IMPORT_JOB, {"rows": rows}, created_by=requested_by)
 
 
 async def list_benchmarks(

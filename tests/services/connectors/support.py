@@ -17,7 +17,7 @@ from backend.models import BusinessMetric
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.conftest import client_for
-from tests.jobs.support import fast_retry_settings, open_queue, run_pending_jobs
+from tests.jobs.support import fast_retry_settings, run_pending_jobs
 
 
 def connector_settings(settings: Settings) -> Settings:
@@ -58,17 +58,16 @@ def database(loopback_app: FastAPI) -> Database:
 class Worker:
     """Runs the jobs waiting on the connectors queue, in this process."""
 
-    def __init__(self, settings: Settings, urls: DatabaseUrls, database: Database) -> None:
-        self.settings, self.urls, self.database = settings, urls, database
+    def __init__(self, settings: Settings, urls: DatabaseUrls) -> None:
+        self.settings, self.urls = settings, urls
 
     async def run(self) -> None:
-        async with open_queue(self.settings, self.urls.app) as queue_app:
-            await run_pending_jobs(queue_app, self.settings, self.database, ["connectors"])
+        await run_pending_jobs(self.settings, self.urls, ["connectors"])
 
 
 @pytest.fixture
-def worker(loopback_settings: Settings, database_urls: DatabaseUrls, database: Database) -> Worker:
-    return Worker(loopback_settings, database_urls, database)
+def worker(loopback_settings: Settings, database_urls: DatabaseUrls) -> Worker:
+    return Worker(loopback_settings, database_urls)
 
 
 async def create_source(api: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:

@@ -32,6 +32,7 @@ def _worker_process(urls: DatabaseUrls, metrics_port: int) -> subprocess.Popen[b
         "PYTHONPATH": str(PROJECT_ROOT),
         "ENVIRONMENT": "test",
         "DATABASE_URL": urls.app,
+        "DATABASE_WORKER_URL": urls.require_worker(),
         "DATABASE_OWNER_URL": urls.owner,
         "SECRET_KEY": TEST_SECRET_KEY,  # the development credentials key derives from it
         "CONNECTOR_ALLOW_PRIVATE_NETWORKS": "true",
@@ -86,9 +87,9 @@ async def test_worker_killed_mid_sync_is_retried_and_writes_exactly_the_right_po
             state.released.set()
         assert await stored_points(database, tenant.tenant_id) == {}  # nothing half-written
 
-        async with open_queue(loopback_settings, database_urls.app) as queue_app:
+        async with open_queue(loopback_settings, database_urls) as queue_app:
             assert await retry_stalled_jobs(queue_app, seconds_since_heartbeat=0) == 1
-            await run_pending_jobs(queue_app, loopback_settings, database, ["connectors"])
+        await run_pending_jobs(loopback_settings, database_urls, ["connectors"])
 
     history = (await api.get(f"/api/v1/data-sources/{source['id']}/syncs", headers=tenant.headers)).json()
     run = history["items"][0]
