@@ -1,0 +1,211 @@
+"""Bad input gets a 4xx in the error envelope and changes nothing (issue 13, items 5–9).
+
+Timestamps outside the supported range, NUL characters, unbounded numbers and dates,
+unparseable bodies: each is refused up front, and rows stored before the rules existed
+never break a read.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.factories import TenantContext, create_tenant
+
+NUL = "\u0000"
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _problem_locations(response: httpx.Response) -> list[list[Any]]:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["code"] == "validation_failed", body
+    return [problem["location"] for problem in body["error"]["details"]["errors"]]
+
+
+async def _ingest(client: httpx.AsyncClient, tenant: TenantContext, points: list[dict[str, Any]]) -> None:
+    response = await client.post("/api/v1/metrics", headers=tenant.headers, json={"points": points})
+    assert response.status_code == 200, response.text
+
+
+def _month_ago() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(days=35)
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if method in _METHODS
+    ]
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+
+
+# --------------------------------------------------------------------------- item 5: timestamps
+
+
+@pytest.mark.parametrize(
+    "ts", ["0001-01-01T00:00:00+05:00", "0001-01-01T00:00:00+14:00", "1969-12-31T23:59:59Z", "2200-01-01"]
+)
+async def test_json_ingest_refuses_timestamps_outside_the_supported_range(
+    client: httpx.AsyncClient, ts: str
+) -> None:
+    tenant = await create_tenant(client)
+    points = [
+        {"metric": "revenue", "ts": "2026-01-01T00:00:00Z", "value": 1},
+        {"metric": "revenue", "ts": ts, "value": 1},
+    ]
+    response = await client.post("/api/v1/metrics", headers=tenant.headers, json={"points": points})
+    assert response.status_code == 422, response.text
+    assert _problem_locations(response) == [["body", "points", "1", "ts"]]
+    assert "1970-01-01" in response.text and "2200-01-01" in response.text
+    catalog = await client.get("/api/v1/metrics", headers=tenant.headers)
+    assert catalog.status_code == 200 and catalog.json()["total"] == 0
+
+
+async def test_upload_of_a_year_one_row_is_refused_and_reads_keep_working(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    csv = "metric,timestamp,value\nrevenue,2026-01-01T00:00:00Z,1\nrevenue,0001-01-01T00:00:00+05:00,1\n"
+    files = {"file": ("sales.csv", csv.encode(), "text/csv")}
+    response = await client.post("/api/v1/metrics/upload", headers=tenant.headers, files=files)
+    assert response.status_code == 422, response.text
+    errors = response.json()["error"]["details"]["errors"]
+    assert [(e["row"], e["column"]) for e in errors] == [(3, "timestamp")]
+    for path in ("/api/v1/metrics", "/api/v1/metrics/revenue"):
+        read = await client.get(path, headers=tenant.headers)
+        assert read.status_code in (200, 404), read.text
+
+
+async def test_connector_points_outside_the_range_are_refused_by_the_shared_ingest(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    created = await client.post(
+        "/api/v1/data-sources", headers=tenant.headers, json={"name": "files", "connector_type": "file"}
+    )
+    assert created.status_code == 201, created.text
+    csv = "date,revenue\n2200-06-01,5\n"
+    response = await client.post(
+        f"/api/v1/data-sources/{created.json()['id']}/upload",
+        headers=tenant.headers,
+        files={"file": ("x.csv", csv.encode(), "text/csv")},
+    )
+    assert response.status_code == 422, response.text
+    catalog = await client.get("/api/v1/metrics", headers=tenant.headers)
+    assert catalog.json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "0001-01-01", "end": "9999-12-31"},
+        {"bucket": "year", "start": "0001-01-01", "end": "9999-12-31", "fill": "zero"},
+        {"end": "2200-01-02T00:00:00Z"},
+    ],
+)
+async def test_query_ranges_outside_the_supported_range_are_refused(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, [{"metric": "revenue", "ts": "2026-01-01T00:00:00Z", "value": 1}])
+    response = await client.get("/api/v1/metrics/revenue", headers=tenant.headers, params=params)
+    assert response.status_code == 422, response.text
+    assert "1970-01-01" in response.json()["error"]["message"]
+
+
+async def test_a_wide_query_range_may_be_filled_up_to_the_documented_bucket_count(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, [{"metric": "revenue", "ts": "2026-01-01T00:00:00Z", "value": 1}])
+    wide = {"start": "1970-01-01T00:00:00Z", "end": "2200-01-01T00:00:00Z", "fill": "zero"}
+    years = await client.get(
+        "/api/v1/metrics/revenue", headers=tenant.headers, params={**wide, "bucket": "year"}
+    )
+    assert years.status_code == 200, years.text
+    assert len(years.json()["series"][0]["points"]) == 230
+    days = await client.get(
+        "/api/v1/metrics/revenue", headers=tenant.headers, params={**wide, "bucket": "day"}
+    )
+    assert days.status_code == 422, days.text
+    assert days.json()["error"]["details"]["max_buckets"] == 10_000
+
+
+async def _store_directly(app_engine: AsyncEngine, tenant: TenantContext, metric: str, ts_sql: str) -> None:
+    """A row written before the range rule existed: straight into the table, as the app role."""
+    async with app_engine.begin() as connection:
+        await connection.execute(
+            text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant.tenant_id)}
+        )
+        await connection.execute(
+            text(
+                "insert into business_metrics "
+                "(tenant_id, metric, dimensions_key, ts, value, dimensions, source) "
+                f"values (:t, :m, '', {ts_sql}, 1, '{{}}'::jsonb, 'legacy')"
+            ),
+            {"t": str(tenant.tenant_id), "m": metric},
+        )
+
+
+async def test_rows_stored_outside_the_range_never_break_a_read(
+    client: httpx.AsyncClient, app_engine: AsyncEngine
+) -> None:
+    tenant = await create_tenant(client)
+    start = _month_ago()
+    await _ingest(
+        client,
+        tenant,
+        [
+            {"metric": "revenue", "ts": (start + timedelta(days=i)).isoformat(), "value": 10 + i}
+            for i in range(30)
+        ],
+    )
+    # Year 1 at +05:00 is 1 BC in UTC; the other far past and far future instants too.
+    for ts_sql in (
+        "'0001-01-01 00:00:00+05'::timestamptz",
+        "'4713-01-01 00:00:00+00 BC'::timestamptz",
+        "'20000-01-01 00:00:00+00'::timestamptz",
+    ):
+        await _store_directly(app_engine, tenant, "revenue", ts_sql)
+    headers = tenant.headers
+    catalog = await client.get("/api/v1/metrics", headers=headers)
+    assert catalog.status_code == 200, catalog.text
+    (entry,) = catalog.json()["items"]
+    assert entry["points"] == 30 and entry["first_ts"].startswith(start.date().isoformat())
+    assert (await client.get("/api/v1/metrics/revenue", headers=headers)).status_code == 200
+    raw = await client.get("/api/v1/metrics/revenue", headers=headers, params={"limit": 200})
+    assert raw.status_code == 200 and raw.json()["total"] == 30
+    for fill in ("none", "zero"):
+        rollup = await client.get(
+            "/api/v1/metrics/revenue", headers=headers, params={"bucket": "month", "fill": fill}
+        )
+        assert rollup.status_code == 200, rollup.text
+    goal = await client.post(
+        "/api/v1/goals",
+        headers=headers,
+        json={
+            "title": "Grow",
+            "metric": "revenue",
+            "target_value": 5000,
+            "baseline_value": 300,
+            "deadline": (date.today() + timedelta(days=120)).isoformat(),
+        },
+    )
+    assert goal.status_code == 201, goal.text
+    progress = await client.get(f"/api/v1/goals/{goal.json()['id']}/progress", headers=headers)
+    assert progress.status_code == 200, progress.text
+    forecast = await client.post(
+        "/api/v1/forecasts", headers=headers, json={"metric": "revenue", "horizon": 3, "frequency": "day"}
+    )
+    assert forecast.status_code == 201, forecast.text
