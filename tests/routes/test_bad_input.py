@@ -209,3 +209,96 @@ async def test_rows_stored_outside_the_range_never_break_a_read(
         "/api/v1/forecasts", headers=headers, json={"metric": "revenue", "horizon": 3, "frequency": "day"}
     )
     assert forecast.status_code == 201, forecast.text
+
+
+# --------------------------------------------------------------------------- item 6: NUL characters
+
+
+async def test_nul_in_the_reported_text_fields_is_a_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    headers = tenant.headers
+    await _ingest(client, tenant, [{"metric": "revenue", "ts": _month_ago().isoformat(), "value": 1}])
+    deadline = (date.today() + timedelta(days=120)).isoformat()
+    cases: list[tuple[str, str, dict[str, Any], list[Any]]] = [
+        ("post", "/api/v1/tenants", {"name": f"Acme{NUL}", "owner_email": "nul@example.com"}, ["name"]),
+        (
+            "post",
+            "/api/v1/goals",
+            {"title": f"a{NUL}b", "metric": "revenue", "target_value": 9, "deadline": deadline},
+            ["title"],
+        ),
+        (
+            "post",
+            "/api/v1/metrics",
+            {"points": [{"metric": "revenue", "ts": "2026-01-01", "value": 1, "dimensions": {"s": NUL}}]},
+            ["points", "0", "dimensions", "s"],
+        ),
+        ("post", "/api/v1/data-sources", {"name": f"x{NUL}", "connector_type": "file"}, ["name"]),
+        ("post", "/api/v1/coach/chat", {"message": f"hello{NUL}"}, ["message"]),
+        ("put", "/api/v1/metrics/revenue/definition", {"description": f"d{NUL}"}, ["description"]),
+        ("patch", "/api/v1/tenants/me", {"name": f"n{NUL}"}, ["name"]),
+    ]
+    for method, path, body, location in cases:
+        response = await client.request(method, path, headers=headers, json=body)
+        assert response.status_code == 422, (path, response.text)
+        assert _problem_locations(response) == [["body", *location]], path
+    # Nothing changed.
+    assert (await client.get("/api/v1/goals", headers=headers)).json()["total"] == 0
+    assert (await client.get("/api/v1/data-sources", headers=headers)).json()["total"] == 0
+    assert (await client.get("/api/v1/metrics/revenue", headers=headers)).json()["total"] == 1
+    me = await client.get("/api/v1/tenants/me", headers=headers)
+    assert me.json()["name"] == "Test Co"
+
+
+async def test_nul_is_refused_in_every_operations_query_and_json_body(
+    client: httpx.AsyncClient,
+) -> None:
+    """Walks /openapi.json: one rule, so a route added tomorrow is covered without opting in."""
+    tenant = await create_tenant(client)
+    spec = (await client.get("/openapi.json")).json()
+    checked = 0
+    for method, path, operation in _operations(spec):
+        url = _concrete(path)
+        in_query = await client.request(method, url, headers=tenant.headers, params={"probe": f"a{NUL}"})
+        assert in_query.status_code == 422, (method, path, in_query.text)
+        assert _problem_locations(in_query) == [["query", "probe"]], (method, path)
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in content:
+            in_body = await client.request(
+                method, url, headers=tenant.headers, json={"probe": [1, {"deep": f"b{NUL}"}]}
+            )
+            assert in_body.status_code == 422, (method, path, in_body.text)
+            assert _problem_locations(in_body) == [["body", "probe", "1", "deep"]], (method, path)
+        checked += 1
+    assert checked > 50
+
+
+async def test_an_escaped_backslash_before_u0000_is_ordinary_text(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    body = b'{"name": "C:\\\\u0000 folder", "connector_type": "file"}'
+    response = await client.post(
+        "/api/v1/data-sources",
+        headers={**tenant.headers, "content-type": "application/json"},
+        content=body,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "C:\\u0000 folder"
+
+
+@pytest.mark.parametrize(
+    ("csv", "column"),
+    [
+        ("metric,timestamp,value,store\nrevenue,2026-01-01,1,no\x00rth\n", None),
+        ("date,revenue\n2026-01-01\x00,1\n", "date"),
+    ],
+)
+async def test_upload_rows_with_nul_are_refused(
+    client: httpx.AsyncClient, csv: str, column: str | None
+) -> None:
+    tenant = await create_tenant(client)
+    files = {"file": ("sales.csv", csv.encode(), "text/csv")}
+    response = await client.post("/api/v1/metrics/upload", headers=tenant.headers, files=files)
+    assert response.status_code == 422, response.text
+    errors = response.json()["error"]["details"]["errors"]
+    assert [(e["row"], e["column"]) for e in errors] == [(2, column)]
+    assert (await client.get("/api/v1/metrics", headers=tenant.headers)).json()["total"] == 0

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
 from typing import NamedTuple
 
+from backend.utils.text import nul_problem
+
 METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 DIMENSION_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,49}$"
 MAX_DIMENSIONS = 8
@@ -59,6 +61,9 @@ def dimensions_problem(dimensions: Mapping[str, object]) -> str | None:
                 f"dimension {key!r} needs a non-empty text value of at most "
                 f"{MAX_DIMENSION_VALUE_LENGTH} characters"
             )
+        problem = nul_problem(value)
+        if problem:
+            return f"dimension {key!r}: {problem}"
     return None
 
 
