@@ -302,3 +302,53 @@ async def test_upload_rows_with_nul_are_refused(
     errors = response.json()["error"]["details"]["errors"]
     assert [(e["row"], e["column"]) for e in errors] == [(2, column)]
     assert (await client.get("/api/v1/metrics", headers=tenant.headers)).json()["total"] == 0
+
+
+# --------------------------------------------------------------------------- item 7: other 500s
+
+
+async def test_goal_dates_outside_the_supported_range_are_refused(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, [{"metric": "revenue", "ts": _month_ago().isoformat(), "value": 1}])
+    body = {"title": "t", "metric": "revenue", "target_value": 9, "baseline_value": 1}
+    for dates in (
+        {"start_date": "0001-01-01", "deadline": "2030-01-01"},
+        {"deadline": "9999-12-31"},
+    ):
+        response = await client.post("/api/v1/goals", headers=tenant.headers, json={**body, **dates})
+        assert response.status_code == 422, response.text
+        assert _problem_locations(response) == [["body", next(iter(dates))]]
+    assert (await client.get("/api/v1/goals", headers=tenant.headers)).json()["total"] == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/goals", "/api/v1/metrics", "/api/v1/metrics/revenue"])
+async def test_a_huge_offset_is_a_422(client: httpx.AsyncClient, path: str) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, [{"metric": "revenue", "ts": "2026-01-01T00:00:00Z", "value": 1}])
+    response = await client.get(path, headers=tenant.headers, params={"offset": 9223372036854775808})
+    assert response.status_code == 422, response.text
+    assert _problem_locations(response) == [["query", "offset"]]
+
+
+async def test_patching_a_goal_to_an_unknown_or_foreign_owner_is_refused(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    other = await create_tenant(client)
+    await _ingest(client, tenant, [{"metric": "revenue", "ts": _month_ago().isoformat(), "value": 1}])
+    created = await client.post(
+        "/api/v1/goals",
+        headers=tenant.headers,
+        json={
+            "title": "t",
+            "metric": "revenue",
+            "target_value": 9,
+            "baseline_value": 1,
+            "deadline": (date.today() + timedelta(days=90)).isoformat(),
+        },
+    )
+    assert created.status_code == 201, created.text
+    goal_url = f"/api/v1/goals/{created.json()['id']}"
+    for owner in (uuid.uuid4(), other.owner_id):
+        response = await client.patch(goal_url, headers=tenant.headers, json={"owner_id": str(owner)})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"]["field"] == "owner_id"
+    assert (await client.get(goal_url, headers=tenant.headers)).json()["owner_id"] == str(tenant.owner_id)
