@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -352,3 +353,42 @@ async def test_patching_a_goal_to_an_unknown_or_foreign_owner_is_refused(client:
         assert response.status_code == 422, response.text
         assert response.json()["error"]["details"]["field"] == "owner_id"
     assert (await client.get(goal_url, headers=tenant.headers)).json()["owner_id"] == str(tenant.owner_id)
+
+
+# --------------------------------------------------------------------------- item 9: unparseable bodies
+
+_BAD_BODIES: list[tuple[str, bytes, str]] = [
+    ("malformed JSON", b"{bad", "application/json"),
+    ("not UTF-8", b'{"a": "\xff"}', "application/json"),
+    ("nested too deep", b"[" * 100_000, "application/json"),
+    ("integer too long", b'{"a": 1' + b"0" * 5000 + b"}", "application/json"),
+    ("wrong content type", b"hello", "text/plain"),
+    ("multipart without boundary", b"abc", "multipart/form-data"),
+    (
+        "multipart part without name",
+        b"--x\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--x--\r\n",
+        "multipart/form-data; boundary=x",
+    ),
+]
+
+
+async def test_every_status_an_unparseable_body_gets_is_documented(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    tenant = await create_tenant(client)
+    spec = (await client.get("/openapi.json")).json()
+    with_body = [(m, p, op) for m, p, op in _operations(spec) if "requestBody" in op]
+    assert len(with_body) > 20
+    for method, path, operation in with_body:
+        for label, content, content_type in _BAD_BODIES:
+            response = await client.request(
+                method,
+                _concrete(path),
+                headers={**tenant.headers, "content-type": content_type},
+                content=content,
+            )
+            assert response.status_code < 500, (method, path, label, response.text)
+            assert str(response.status_code) in operation["responses"], (method, path, label, response.text)
+            if response.status_code == 422:
+                assert response.json()["error"]["code"] == "validation_failed"
+            assert response.status_code != 400, (method, path, label, response.text)
