@@ -8,16 +8,17 @@ so a route added tomorrow is covered without opting in.
 from __future__ import annotations
 
 import json
-import re
 
 from fastapi import Request
 
 from backend.services.errors import ValidationFailed
 from backend.utils.text import NUL, NUL_MESSAGE, nul_paths
 
-# In JSON text a NUL can only appear as the escape \u0000 (raw control characters are invalid
-# JSON), preceded by an even number of backslashes; "\\u0000" is a backslash and "u0000".
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# In JSON text a NUL can only be the escape \u0000 (raw control characters are invalid JSON).
+# A body without that substring holds no NUL; one with it is decoded and walked, which also
+# tells an escaped backslash followed by "u0000" (ordinary text) from a NUL.
+_NUL_ESCAPE = b"\\u0000"
+_UTF8 = ("utf-8", "utf-8-sig")
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 MAX_REPORTED = 20
 
@@ -32,7 +33,9 @@ async def _body_paths(request: Request) -> list[list[str]]:
             if NUL in key or (isinstance(value, str) and NUL in value)
         ]
     body = await request.body()
-    if not _JSON_NUL.search(body):  # the common case: one scan in C, no second decode
+    # The common case: one substring search, under 1 ms per MB. (json.loads also reads UTF-16
+    # and UTF-32, where the escape's bytes differ: those bodies are always decoded and walked.)
+    if _NUL_ESCAPE not in body and json.detect_encoding(body) in _UTF8:
         return []
     try:
         decoded = json.loads(body)

@@ -286,6 +286,18 @@ async def test_an_escaped_backslash_before_u0000_is_ordinary_text(client: httpx.
     assert response.json()["name"] == "C:\\u0000 folder"
 
 
+async def test_nul_in_a_utf16_json_body_is_found_too(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    body = '{"name": "x\\u0000", "connector_type": "file"}'.encode("utf-16")
+    response = await client.post(
+        "/api/v1/data-sources",
+        headers={**tenant.headers, "content-type": "application/json"},
+        content=body,
+    )
+    assert response.status_code == 422, response.text
+    assert _problem_locations(response) == [["body", "name"]]
+
+
 @pytest.mark.parametrize(
     ("csv", "column"),
     [
