@@ -168,8 +168,9 @@ async def test_rows_stored_outside_the_range_never_break_a_read(
         client,
         tenant,
         [
-            {"metric": "revenue", "ts": (start + timedelta(days=i)).isoformat(), "value": 10 + i}
+            {"metric": metric, "ts": (start + timedelta(days=i)).isoformat(), "value": (10 + i) * (i % 3 + k)}
             for i in range(30)
+            for k, metric in enumerate(("revenue", "ad_spend"), start=1)
         ],
     )
     # Year 1 at +05:00 is 1 BC in UTC; the other far past and far future instants too.
@@ -178,12 +179,14 @@ async def test_rows_stored_outside_the_range_never_break_a_read(
         "'4713-01-01 00:00:00+00 BC'::timestamptz",
         "'20000-01-01 00:00:00+00'::timestamptz",
     ):
-        await _store_directly(app_engine, tenant, "revenue", ts_sql)
+        for metric in ("revenue", "ad_spend"):
+            await _store_directly(app_engine, tenant, metric, ts_sql)
     headers = tenant.headers
     catalog = await client.get("/api/v1/metrics", headers=headers)
     assert catalog.status_code == 200, catalog.text
-    (entry,) = catalog.json()["items"]
-    assert entry["points"] == 30 and entry["first_ts"].startswith(start.date().isoformat())
+    entries = catalog.json()["items"]
+    assert [entry["points"] for entry in entries] == [30, 30]
+    assert all(entry["first_ts"].startswith(start.date().isoformat()) for entry in entries)
     assert (await client.get("/api/v1/metrics/revenue", headers=headers)).status_code == 200
     raw = await client.get("/api/v1/metrics/revenue", headers=headers, params={"limit": 200})
     assert raw.status_code == 200 and raw.json()["total"] == 30
@@ -210,6 +213,13 @@ async def test_rows_stored_outside_the_range_never_break_a_read(
         "/api/v1/forecasts", headers=headers, json={"metric": "revenue", "horizon": 3, "frequency": "day"}
     )
     assert forecast.status_code == 201, forecast.text
+    granger = await client.post(
+        "/api/v1/evidence/granger",
+        headers=headers,
+        json={"cause": "ad_spend", "effect": "revenue", "max_lag": 2, "frequency": "D"},
+    )
+    assert granger.status_code == 200, granger.text
+    assert granger.json()["table"]["rows"] == 30
 
 
 # --------------------------------------------------------------------------- item 6: NUL characters
