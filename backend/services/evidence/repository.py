@@ -47,11 +47,16 @@ async def metric_names(session: AsyncSession, *, limit: int) -> list[str]:
 def _window(names: Sequence[str], start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
     # Inside the supported range always: rows stored outside it before the rule existed would not
     # decode into Python datetimes (see backend.services.metrics.points).
-    return [
+    filters: list[ColumnElement[bool]] = [
         BusinessMetric.metric.in_(list(names)),
-        BusinessMetric.ts >= (max(start, EARLIEST_TS) if start is not None else EARLIEST_TS),
-        BusinessMetric.ts < (min(end, LATEST_TS) if end is not None else LATEST_TS),
+        BusinessMetric.ts >= EARLIEST_TS,
+        BusinessMetric.ts < LATEST_TS,
     ]
+    if start is not None:
+        filters.append(BusinessMetric.ts >= start)
+    if end is not None:
+        filters.append(BusinessMetric.ts < end)
+    return filters
 
 
 async def count_points(

@@ -248,12 +248,14 @@ def _positional(statement: str, params: dict[str, Any]) -> tuple[str, list[Any]]
 def _where(filters: PointFilter) -> tuple[str, dict[str, Any]]:
     # Always inside the supported range: rows stored outside it before the rule existed (year 1,
     # year 20000) would not even decode into a Python datetime, so no read may return them.
-    clauses = ["tenant_id = :tenant", "metric = :metric", "ts >= :start", "ts < :end"]
-    params: dict[str, Any] = {
-        "metric": filters.metric,
-        "start": max(filters.start, EARLIEST_TS) if filters.start is not None else EARLIEST_TS,
-        "end": min(filters.end, LATEST_TS) if filters.end is not None else LATEST_TS,
-    }
+    clauses = ["tenant_id = :tenant", "metric = :metric", "ts >= :earliest", "ts < :latest"]
+    params: dict[str, Any] = {"metric": filters.metric, "earliest": EARLIEST_TS, "latest": LATEST_TS}
+    if filters.start is not None:
+        clauses.append("ts >= :start")
+        params["start"] = filters.start
+    if filters.end is not None:
+        clauses.append("ts < :end")
+        params["end"] = filters.end
     if filters.dimensions:
         clauses.append("dimensions @> cast(:dimensions as jsonb)")
         params["dimensions"] = json.dumps(filters.dimensions)
