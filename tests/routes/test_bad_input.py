@@ -343,6 +343,16 @@ async def test_goal_dates_outside_the_supported_range_are_refused(client: httpx.
     assert (await client.get("/api/v1/goals", headers=tenant.headers)).json()["total"] == 0
 
 
+@pytest.mark.parametrize("params", [{"end": "9999-12-31"}, {"start": "0001-01-01", "end": "0001-01-02"}])
+async def test_llm_usage_days_outside_the_supported_range_are_refused(
+    client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    tenant = await create_tenant(client)
+    response = await client.get("/api/v1/coach/usage", headers=tenant.headers, params=params)
+    assert response.status_code == 422, response.text
+    assert "1970-01-01" in response.text
+
+
 @pytest.mark.parametrize("path", ["/api/v1/goals", "/api/v1/metrics", "/api/v1/metrics/revenue"])
 async def test_a_huge_offset_is_a_422(client: httpx.AsyncClient, path: str) -> None:
     tenant = await create_tenant(client)
