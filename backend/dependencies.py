@@ -140,6 +140,10 @@ AdminPrincipal = Annotated[Principal, Depends(require_role(Role.ADMIN), scope="f
 OwnerPrincipal = Annotated[Principal, Depends(require_role(Role.OWNER), scope="function")]
 
 
+# Deep offsets scan and discard every skipped row; past this, filter (start/end, status) instead.
+MAX_OFFSET = 1_000_000
+
+
 @dataclass(frozen=True)
 class Pagination:
     limit: int
@@ -148,7 +152,7 @@ class Pagination:
 
 async def pagination(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
 ) -> Pagination:
     return Pagination(limit=limit, offset=offset)
 

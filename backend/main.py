@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
@@ -35,6 +35,7 @@ from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.errors import install_error_handlers
+from backend.utils.input_guard import reject_nul_text
 from backend.utils.logging import configure_logging
 from backend.utils.metrics import APP_INFO
 from backend.utils.observability import RequestContextMiddleware, configure_tracing, instrument_engine
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         openapi_tags=OPENAPI_TAGS,
         generate_unique_id_function=_operation_id,
+        dependencies=[Depends(reject_nul_text)],
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

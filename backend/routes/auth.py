@@ -68,7 +68,7 @@ async def _read_login(request: Request) -> LoginRequest:
         raise ValidationFailed(
             "Send email (or OAuth2 'username') and password", details={"errors": problems}
         ) from error
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested too deep
         raise ValidationFailed("The login body is not valid JSON or form data") from error
 
 

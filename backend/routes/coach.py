@@ -9,7 +9,7 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
@@ -37,7 +37,7 @@ from backend.schemas.coach import (
     UsageProviderRead,
     UsageReportRead,
 )
-from backend.schemas.common import Page
+from backend.schemas.common import Page, SupportedDate
 from backend.services.auth.service import Principal
 from backend.services.coach import memory
 from backend.services.coach.chat import ChatTurn, chat_turn
@@ -86,9 +86,9 @@ async def get_coach_usage(
     principal: CurrentPrincipal,
     settings: AppSettings,
     start: Annotated[
-        date | None, Query(description="First day (tenant time zone); default: 1st of the month.")
+        SupportedDate | None, Query(description="First day (tenant time zone); default: 1st of the month.")
     ] = None,
-    end: Annotated[date | None, Query(description="Last day, inclusive; default: today.")] = None,
+    end: Annotated[SupportedDate | None, Query(description="Last day, inclusive; default: today.")] = None,
 ) -> UsageReportRead:
     report = await usage_report(session, settings.llm, start=start, end=end, now=datetime.now(UTC))
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))

@@ -26,13 +26,16 @@ from backend.schemas.metrics import (
 )
 from backend.services.errors import PayloadTooLarge, ValidationFailed
 from backend.services.metrics import service
-from backend.services.metrics.buckets import FILL_MODES, parse_bucket
+from backend.services.metrics.buckets import FILL_MODES, MAX_BUCKETS, parse_bucket
 from backend.services.metrics.points import (
     DIMENSION_KEY_PATTERN,
     METRIC_NAME_PATTERN,
     NO_DIMENSIONS,
+    TIMESTAMP_RANGE_TEXT,
     Point,
     localize,
+    out_of_range_indexes,
+    timestamp_problem,
 )
 from backend.services.metrics.repository import CatalogEntry, PointFilter
 from backend.services.tenant.service import tenant_zone
@@ -43,7 +46,9 @@ router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=error_r
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PREVIEW_POINTS = 20
+MAX_REPORTED_POINTS = 100
 _NO_RAW_FIELDS = {"dimensions": None, "source": None}
+_RANGE = f"Timestamps lie {TIMESTAMP_RANGE_TEXT}."
 MetricPath = Annotated[str, Path(pattern=METRIC_NAME_PATTERN, description="Metric name.")]
 
 
@@ -67,11 +72,35 @@ def _filters(
                 f"dimension filter {item!r} must look like key:value", details={"field": "dim"}
             )
         dimensions[key] = value
+    for field, bound in (("start", start), ("end", end)):
+        problem = timestamp_problem(bound, exclusive_end=field == "end") if bound is not None else None
+        if problem:
+            raise ValidationFailed(f"{field}: {problem}", details={"field": field})
     start_ts = localize(start, zone) if start else None
     end_ts = localize(end, zone) if end else None
     if start_ts and end_ts and end_ts <= start_ts:
         raise ValidationFailed("end must be after start", details={"field": "end"})
     return PointFilter(metric=metric, start=start_ts, end=end_ts, dimensions=dimensions)
+
+
+def _check_point_times(points: list[Point]) -> None:
+    """Every point's instant in the supported range, reported per point like pydantic's errors."""
+    bad = out_of_range_indexes(points, limit=MAX_REPORTED_POINTS)
+    if bad:
+        message = f"timestamps must lie {TIMESTAMP_RANGE_TEXT}"
+        raise ValidationFailed(
+            "The request is not valid; see details.errors",
+            details={
+                "errors": [
+                    {
+                        "location": ["body", "points", str(i), "ts"],
+                        "message": message,
+                        "type": "timestamp_range",
+                    }
+                    for i in bad
+                ]
+            },
+        )
 
 
 def _catalog_read(entry: CatalogEntry) -> MetricRead:
@@ -94,6 +123,7 @@ async def ingest_metrics(
         Point(p["metric"], localize(p["ts"], zone), p["value"], p.get("dimensions") or NO_DIMENSIONS)
         for p in body.points
     ]
+    _check_point_times(points)
     result = await service.ingest_points(session, points, source=body.source)
     return IngestRead.model_validate(result, from_attributes=True)
 
@@ -193,15 +223,21 @@ async def query_metric(
         Query(description="hour, day, week, month, quarter, year, or e.g. '15 minutes'. Omit for raw."),
     ] = None,
     agg: Annotated[Aggregation | None, Query(description="Defaults to the metric's aggregation.")] = None,
-    start: Annotated[datetime | None, Query(description="Inclusive; tenant time zone if no offset.")] = None,
-    end: Annotated[datetime | None, Query(description="Exclusive.")] = None,
+    start: Annotated[
+        datetime | None, Query(description=f"Inclusive; tenant time zone if no offset. {_RANGE}")
+    ] = None,
+    end: Annotated[datetime | None, Query(description=f"Exclusive. {_RANGE}")] = None,
     tz: Annotated[str | None, Query(description="IANA zone for calendar buckets; default: tenant's.")] = None,
     dim: Annotated[list[str], Query(description="Dimension filter key:value (repeatable).")] = [],  # noqa: B006
     group_by: Annotated[
         str | None, Query(pattern=DIMENSION_KEY_PATTERN, description="One dimension.")
     ] = None,
     fill: Annotated[
-        Literal["none", "null", "zero", "previous"], Query(description="Gap filling for empty buckets.")
+        Literal["none", "null", "zero", "previous"],
+        Query(
+            description=f"Gap filling for empty buckets; a filled range holds at most {MAX_BUCKETS:,} "
+            "buckets."
+        ),
     ] = "none",
 ) -> Response:
     assert set(FILL_MODES) == {"none", "null", "zero", "previous"}

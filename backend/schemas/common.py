@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from backend.services.metrics.points import EARLIEST_TS, LATEST_TS, timestamp_problem
 
 T = TypeVar("T")
+
+EARLIEST_DATE = EARLIEST_TS.date()
+LATEST_DATE = LATEST_TS.date()  # exclusive
+
+
+def _supported_datetime(value: datetime) -> datetime:
+    problem = timestamp_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _supported_date(value: date) -> date:
+    if not EARLIEST_DATE <= value < LATEST_DATE:
+        raise ValueError(f"dates must lie from {EARLIEST_DATE} (inclusive) to {LATEST_DATE} (exclusive)")
+    return value
+
+
+# Every date and timestamp a request may carry lies in the range metrics support (see points.py).
+SupportedDatetime = Annotated[datetime, AfterValidator(_supported_datetime)]
+SupportedDate = Annotated[date, AfterValidator(_supported_date)]
 
 
 class ErrorDetail(BaseModel):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from backend.schemas.common import ReadModel
+from backend.schemas.common import ReadModel, SupportedDatetime
 from backend.services.evidence.results import (
     CausalResult,
     EffectEstimate,
@@ -91,8 +91,8 @@ class AnalysisInputsIn(BaseModel):
         "and run Granger tests up to the largest k.",
     )
     frequency: str = _FREQUENCY
-    start: datetime | None = _START
-    end: datetime | None = _END
+    start: SupportedDatetime | None = _START
+    end: SupportedDatetime | None = _END
     options: AnalysisOptions = Field(default_factory=AnalysisOptions)
 
     def to_spec(self) -> AnalysisSpec:
@@ -217,8 +217,8 @@ class DriversCreate(BaseModel):
     difference: bool = Field(False, description="First-difference the series (removes shared trends).")
     false_discovery_rate: float = Field(0.1, gt=0, lt=1)
     frequency: str = _FREQUENCY
-    start: datetime | None = _START
-    end: datetime | None = _END
+    start: SupportedDatetime | None = _START
+    end: SupportedDatetime | None = _END
 
     def to_spec(self) -> DriversSpec:
         return DriversSpec(**self.model_dump())
@@ -254,8 +254,8 @@ class GrangerCreate(BaseModel):
     )
     alpha: float = Field(0.05, gt=0, lt=1)
     frequency: str = _FREQUENCY
-    start: datetime | None = _START
-    end: datetime | None = _END
+    start: SupportedDatetime | None = _START
+    end: SupportedDatetime | None = _END
 
     def to_spec(self) -> GrangerSpec:
         return GrangerSpec(**self.model_dump())

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from backend.schemas.common import ReadModel
+from backend.schemas.common import ReadModel, SupportedDatetime
 from backend.services.forecaster.engine import AVAILABLE_MODELS
 from backend.services.metrics.points import METRIC_NAME_PATTERN
 
@@ -21,8 +21,8 @@ class ForecastOptions(BaseModel):
     )
     model: str = Field(default="auto", description=f"One of {', '.join(AVAILABLE_MODELS)}.")
     dimensions: dict[str, str] = Field(default_factory=dict, description="Forecast only points with these.")
-    start: datetime | None = Field(default=None, description="Use history from here (inclusive).")
-    end: datetime | None = Field(
+    start: SupportedDatetime | None = Field(default=None, description="Use history from here (inclusive).")
+    end: SupportedDatetime | None = Field(
         default=None, description="Use history before this instant (forecast as of then; evaluate later)."
     )
 

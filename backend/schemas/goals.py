@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from backend.schemas.common import ReadModel
+from backend.schemas.common import ReadModel, SupportedDate
 from backend.schemas.metrics import Aggregation
 from backend.services.metrics.points import METRIC_NAME_PATTERN
 
@@ -31,8 +31,10 @@ class GoalCreate(BaseModel):
     baseline_value: float | None = Field(
         default=None, description="Default: the last complete period before the start, from the metric."
     )
-    start_date: date | None = Field(default=None, description="Default: today in the tenant's time zone.")
-    deadline: date = Field(examples=["2027-03-31"])
+    start_date: SupportedDate | None = Field(
+        default=None, description="Default: today in the tenant's time zone."
+    )
+    deadline: SupportedDate = Field(examples=["2027-03-31"])
     owner_id: uuid.UUID | None = Field(default=None, description="Default: the caller.")
     parent_id: uuid.UUID | None = Field(default=None, description="Set to decompose a larger goal.")
     status: Literal["draft", "active"] = "active"
@@ -44,7 +46,7 @@ class GoalUpdate(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     target_value: float | None = None
-    deadline: date | None = None
+    deadline: SupportedDate | None = None
     owner_id: uuid.UUID | None = None
     status: Literal["draft", "active", "abandoned"] | None = Field(
         default=None, description="Manual moves only; achieved and missed follow from the data."
@@ -109,7 +111,7 @@ class GoalPlanRequest(BaseModel):
     change_percent: float | None = Field(
         default=None, description="Requested change in percent (default: read from the objective)."
     )
-    deadline: date | None = Field(
+    deadline: SupportedDate | None = Field(
         default=None, description="Default: read from the objective, else 6 months."
     )
     period: Literal["week", "month", "quarter"] | None = Field(

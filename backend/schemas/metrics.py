@@ -12,6 +12,7 @@ from backend.services.metrics.points import (
     MAX_DIMENSION_VALUE_LENGTH,
     MAX_DIMENSIONS,
     METRIC_NAME_PATTERN,
+    TIMESTAMP_RANGE_TEXT,
 )
 from backend.services.metrics.service import MAX_BATCH_POINTS
 
@@ -31,7 +32,11 @@ class MetricPointIn(TypedDict):
 
     metric: Annotated[str, MetricName]
     ts: Annotated[
-        datetime, Field(description="ISO 8601; without an offset it is read in the tenant's time zone.")
+        datetime,
+        Field(
+            description="ISO 8601; without an offset it is read in the tenant's time zone. "
+            f"The instant must lie {TIMESTAMP_RANGE_TEXT}."
+        ),
     ]
     value: Annotated[float, Field(allow_inf_nan=False)]
     dimensions: NotRequired[

@@ -89,6 +89,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI and Starlette answer 400 only for a body they cannot parse (bad UTF-8, nesting,
+        # multipart); malformed JSON is already a 422, so all of them are the documented 422.
+        problem = {"location": ["body"], "message": str(exc.detail), "type": "body_unparseable"}
+        return JSONResponse(
+            error_body("validation_failed", "The request body cannot be parsed", {"errors": [problem]}),
+            status_code=422,
+        )
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 404 and message == "Not Found":

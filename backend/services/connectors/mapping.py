@@ -12,6 +12,7 @@ from backend.services.metrics.points import (
     dimensions_problem,
     localize,
     metric_name_problem,
+    timestamp_problem,
 )
 
 MAX_REPORTED_PROBLEMS = 10
@@ -62,7 +63,7 @@ def parse_number(value: Any) -> float:
 
 
 def make_point(metric: str, ts: datetime, value: float, dimensions: Mapping[str, str]) -> Point:
-    problem = metric_name_problem(metric) or dimensions_problem(dimensions)
+    problem = metric_name_problem(metric) or timestamp_problem(ts) or dimensions_problem(dimensions)
     if problem:
         raise RecordProblem(problem)
     return Point(metric=metric, ts=ts, value=value, dimensions=dict(dimensions))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import defer
 
 from backend.models import BusinessMetric, MetricDefinition
 from backend.models.evidence import EvidenceEdge
+from backend.services.metrics.points import EARLIEST_TS, LATEST_TS
 from backend.utils.database import session_tenant
 
 # Listings and the graph need the numbers, not the stored result documents.
@@ -44,7 +45,13 @@ async def metric_names(session: AsyncSession, *, limit: int) -> list[str]:
 
 
 def _window(names: Sequence[str], start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = [BusinessMetric.metric.in_(list(names))]
+    # Inside the supported range always: rows stored outside it before the rule existed would not
+    # decode into Python datetimes (see backend.services.metrics.points).
+    filters: list[ColumnElement[bool]] = [
+        BusinessMetric.metric.in_(list(names)),
+        BusinessMetric.ts >= EARLIEST_TS,
+        BusinessMetric.ts < LATEST_TS,
+    ]
     if start is not None:
         filters.append(BusinessMetric.ts >= start)
     if end is not None:

@@ -150,8 +150,7 @@ async def create_goal(
     if draft.parent_id is not None and await repository.get_goal(session, draft.parent_id) is None:
         raise ValidationFailed("parent goal not found", details={"field": "parent_id"})
     owner_id = draft.owner_id or principal.actor_id
-    if await auth_repository.user_by_id(session, owner_id) is None:
-        raise ValidationFailed("owner not found in this tenant", details={"field": "owner_id"})
+    await _require_owner(session, owner_id)
     goal = SmartGoal(
         tenant_id=principal.tenant_id,
         title=draft.title,
@@ -176,6 +175,12 @@ async def create_goal(
     return goal, warnings
 
 
+async def _require_owner(session: AsyncSession, owner_id: uuid.UUID) -> None:
+    """The owner is a user of this tenant (another tenant's user is invisible under RLS)."""
+    if await auth_repository.user_by_id(session, owner_id) is None:
+        raise ValidationFailed("owner not found in this tenant", details={"field": "owner_id"})
+
+
 async def get_goal(session: AsyncSession, goal_id: uuid.UUID) -> SmartGoal:
     goal = await repository.get_goal(session, goal_id)
     if goal is None:
@@ -191,6 +196,8 @@ async def list_goals(
 
 async def update_goal(session: AsyncSession, goal_id: uuid.UUID, changes: dict[str, Any]) -> SmartGoal:
     goal = await get_goal(session, goal_id)
+    if changes.get("owner_id") is not None:
+        await _require_owner(session, changes["owner_id"])
     new_status = changes.pop("status", None)
     if new_status is not None and new_status != goal.status:
         allowed = MANUAL_TRANSITIONS[GoalStatus(goal.status)]

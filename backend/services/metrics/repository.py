@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BusinessMetric, MetricDefinition
 from backend.services.metrics.buckets import FIXED_ORIGIN, Bucket
-from backend.services.metrics.points import Point, dimensions_key
+from backend.services.metrics.points import EARLIEST_TS, LATEST_TS, Point, dimensions_key
 from backend.utils.database import driver_fetch, session_tenant
 
 # One statement per batch. Points travel as one JSON text (asyncpg encodes a list of timestamps
@@ -181,12 +181,14 @@ async def catalog(
     where = "d.tenant_id = :tenant" + (" and d.name = any(:names)" if names is not None else "")
     params: dict[str, Any] = {"tenant": tenant, "limit": limit, "offset": offset, "names": list(names or [])}
     total = await session.scalar(text(f"select count(*) from metric_definitions d where {where}"), params)  # noqa: S608
+    params.update(earliest=EARLIEST_TS, latest=LATEST_TS)
     rows = await session.execute(
         text(
             "select d.name, d.unit, d.description, d.aggregation, s.first_ts, s.last_ts, s.points "  # noqa: S608
             "from metric_definitions d left join lateral ("
             "  select min(ts) as first_ts, max(ts) as last_ts, count(*) as points from business_metrics m "
-            "  where m.tenant_id = d.tenant_id and m.metric = d.name) s on true "
+            "  where m.tenant_id = d.tenant_id and m.metric = d.name and m.ts >= :earliest and m.ts < :latest"
+            ") s on true "
             f"where {where} order by d.name limit :limit offset :offset"
         ),
         params,
@@ -244,8 +246,10 @@ def _positional(statement: str, params: dict[str, Any]) -> tuple[str, list[Any]]
 
 
 def _where(filters: PointFilter) -> tuple[str, dict[str, Any]]:
-    clauses = ["tenant_id = :tenant", "metric = :metric"]
-    params: dict[str, Any] = {"metric": filters.metric}
+    # Always inside the supported range: rows stored outside it before the rule existed (year 1,
+    # year 20000) would not even decode into a Python datetime, so no read may return them.
+    clauses = ["tenant_id = :tenant", "metric = :metric", "ts >= :earliest", "ts < :latest"]
+    params: dict[str, Any] = {"metric": filters.metric, "earliest": EARLIEST_TS, "latest": LATEST_TS}
     if filters.start is not None:
         clauses.append("ts >= :start")
         params["start"] = filters.start

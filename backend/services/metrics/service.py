@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,13 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.metrics import repository
 from backend.services.metrics.buckets import Bucket, FilledValue, bucket_starts, fill_gaps
-from backend.services.metrics.points import Point, default_aggregation
+from backend.services.metrics.points import (
+    TIMESTAMP_RANGE_TEXT,
+    Point,
+    default_aggregation,
+    out_of_range_indexes,
+)
 from backend.services.metrics.repository import CatalogEntry, DefinitionSummary, PointFilter
 from backend.services.metrics.upload import ParsedUpload, csv_rows, parse_rows, xlsx_rows
 
 MAX_BATCH_POINTS = 10_000
 MAX_UPLOAD_ROWS = 200_000
 MAX_UPLOAD_POINTS = 1_000_000
+MAX_REPORTED_POINTS = 100
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,10 @@ async def ingest_points(session: AsyncSession, points: Sequence[Point], *, sourc
     """Write validated points idempotently: the same (metric, ts, dimensions) updates, never duplicates;
     within a batch the last of repeated points wins.
 
-    Runs in the caller's transaction, so a failure leaves nothing written.
+    Runs in the caller's transaction, so a failure leaves nothing written. Every write path (the
+    API, uploads, connector syncs) comes through here, so here the timestamp range is enforced.
     """
+    await _check_timestamps(points)
     metrics = sorted({point.metric for point in points})
     counts = await repository.upsert_points(
         session, points, source, {name: default_aggregation(name) for name in metrics}
@@ -59,6 +68,18 @@ async def ingest_points(session: AsyncSession, points: Sequence[Point], *, sourc
         duplicates_in_batch=len(points) - counts.unique,
         metrics=metrics,
     )
+
+
+async def _check_timestamps(points: Sequence[Point]) -> None:
+    if len(points) > repository.INLINE_ENCODE_POINTS:
+        bad = await asyncio.to_thread(out_of_range_indexes, points, MAX_REPORTED_POINTS)
+    else:
+        bad = out_of_range_indexes(points, MAX_REPORTED_POINTS)
+    if bad:
+        raise ValidationFailed(
+            f"point timestamps must lie {TIMESTAMP_RANGE_TEXT}; nothing was written",
+            details={"point_indexes": bad},
+        )
 
 
 async def replace_source_points(

@@ -23,6 +23,7 @@ from backend.services.metrics.points import (
     dimensions_problem,
     localize,
     metric_name_problem,
+    timestamp_problem,
     value_problem,
 )
 
@@ -134,6 +135,14 @@ def _choose_layout(header: list[str], layout: str) -> str:
 
 
 def _timestamp(cell: Any, zone: ZoneInfo) -> datetime:
+    ts = _parse_timestamp(cell, zone)
+    problem = timestamp_problem(ts)
+    if problem:
+        raise ValueError(problem)
+    return ts
+
+
+def _parse_timestamp(cell: Any, zone: ZoneInfo) -> datetime:
     if isinstance(cell, datetime):
         return localize(cell, zone)
     if isinstance(cell, date):
