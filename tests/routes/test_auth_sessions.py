@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import DEFAULT_PASSWORD, create_tenant, invite_and_activate, login, unique_email
 
@@ -169,3 +171,23 @@ async def test_deactivation_ends_the_users_sign_ins(client: httpx.AsyncClient) -
     user_id, headers = await invite_and_activate(client, tenant, role="analyst")
     assert (await client.delete(f"/api/v1/users/{user_id}", headers=tenant.headers)).status_code == 200
     assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 401
+
+
+async def test_access_token_older_than_the_users_token_version_is_refused(
+    client: httpx.AsyncClient, app_engine: AsyncEngine
+) -> None:
+    """The version check stands on its own: it refuses a token whose sign-in is still live
+    (as one minted by a refresh racing a password change would be)."""
+    tenant = await create_tenant(client)
+    async with app_engine.begin() as connection:
+        await connection.execute(
+            text("select set_config('app.tenant_id', :t, true)"), {"t": str(tenant.tenant_id)}
+        )
+        await connection.execute(
+            text("update users set token_version = token_version + 1 where id = :u"), {"u": tenant.owner_id}
+        )
+    assert (await client.get("/api/v1/auth/me", headers=tenant.headers)).status_code == 401
+    rotated = await client.post("/api/v1/auth/refresh", json={"refresh_token": tenant.refresh_token})
+    assert rotated.status_code == 200
+    fresh = bearer(rotated.json()["access_token"])
+    assert (await client.get("/api/v1/auth/me", headers=fresh)).status_code == 200
