@@ -28,7 +28,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m backend.server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m backend.server", description="Serve the API; proxy-header trust follows the settings."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--reload", action="store_true", help="Restart on code changes (development).")
