@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -191,3 +194,75 @@ async def test_access_token_older_than_the_users_token_version_is_refused(
     assert rotated.status_code == 200
     fresh = bearer(rotated.json()["access_token"])
     assert (await client.get("/api/v1/auth/me", headers=fresh)).status_code == 200
+
+
+async def _locks_waited_on(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        waiting = await connection.scalar(
+            text(
+                "select count(*) from pg_stat_activity "
+                "where datname = current_database() and wait_event_type = 'Lock'"
+            )
+        )
+    return int(waiting or 0)
+
+
+async def _until(what: str, check: Callable[[], Awaitable[bool]]) -> None:
+    for _ in range(300):  # a generous bound, not a timing assertion: each step waits 0.1 s
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never reached: {what}")
+
+
+async def test_a_refresh_racing_a_revocation_leaves_no_live_token(
+    client: httpx.AsyncClient, app_engine: AsyncEngine
+) -> None:
+    """A refresh caught mid-way while a revocation of all the user's tokens starts must not
+    leave a new token the revocation did not see (it is held here by a lock on the user row,
+    as a password change, deactivation or sign-out everywhere takes)."""
+    tenant = await create_tenant(client)
+    scope = {"t": str(tenant.tenant_id), "u": tenant.owner_id}
+    set_tenant = text("select set_config('app.tenant_id', :t, true)")
+
+    async def revoke_all() -> None:
+        async with app_engine.begin() as connection:
+            await connection.execute(set_tenant, scope)
+            await connection.execute(
+                text(
+                    "update refresh_tokens set revoked_at = now() "
+                    "where tenant_id = :t and user_id = :u and revoked_at is null"
+                ),
+                scope,
+            )
+
+    async with app_engine.connect() as holder:
+        transaction = await holder.begin()
+        await holder.execute(set_tenant, scope)
+        await holder.execute(text("select 1 from users where tenant_id = :t and id = :u for update"), scope)
+        refreshing = asyncio.create_task(
+            client.post("/api/v1/auth/refresh", json={"refresh_token": tenant.refresh_token})
+        )
+
+        async def refresh_waits() -> bool:
+            return await _locks_waited_on(app_engine) >= 1
+
+        await _until("the refresh waits", refresh_waits)
+        revoking = asyncio.create_task(revoke_all())
+
+        async def revocation_waits_or_is_done() -> bool:
+            return revoking.done() or await _locks_waited_on(app_engine) >= 2
+
+        await _until("the revocation waits or is done", revocation_waits_or_is_done)
+        await transaction.commit()
+    refreshed, _ = await asyncio.gather(refreshing, revoking)
+
+    async with app_engine.begin() as connection:
+        await connection.execute(set_tenant, scope)
+        live = await connection.scalar(
+            text("select count(*) from refresh_tokens where user_id = :u and revoked_at is null"), scope
+        )
+    assert live == 0
+    if refreshed.status_code == 200:
+        again = refreshed.json()["refresh_token"]
+        assert (await client.post("/api/v1/auth/refresh", json={"refresh_token": again})).status_code == 401

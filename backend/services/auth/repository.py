@@ -136,6 +136,24 @@ async def user_by_activation_hash(session: AsyncSession, token_hash: str) -> Use
     return (await session.scalars(statement)).one_or_none()
 
 
+async def refresh_token_owner(session: AsyncSession, token_hash: str) -> uuid.UUID | None:
+    statement = select(RefreshToken.user_id).where(
+        RefreshToken.tenant_id == session_tenant(session), RefreshToken.token_hash == token_hash
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def user_for_share(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """The user, read fresh and share-locked: waits for a change to the user's row to commit."""
+    statement = (
+        select(User)
+        .where(User.tenant_id == session_tenant(session), User.id == user_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
 async def refresh_token_for_update(session: AsyncSession, token_hash: str) -> RefreshToken | None:
     statement = (
         select(RefreshToken)

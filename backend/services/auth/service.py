@@ -273,6 +273,11 @@ async def refresh(
     reuse_detected = False
     tokens: TokenPair | None = None
     async with database.tenant_session(tenant_id) as session:
+        # The user's row first, share-locked: a password change, deactivation or sign-out
+        # everywhere (which all write it before revoking tokens) is then either committed
+        # before this refresh reads the token, or waits and revokes the token issued here.
+        owner = await repository.refresh_token_owner(session, token_hash)
+        user = await repository.user_for_share(session, owner) if owner is not None else None
         stored = await repository.refresh_token_for_update(session, token_hash)
         now = datetime.now(UTC)
         if stored is None:
@@ -281,11 +286,9 @@ async def refresh(
             # Someone holds a token that was already exchanged: assume theft, end the session family.
             await repository.revoke_refresh_family(session, stored.family_id, now)
             reuse_detected = stored.used_at is not None
-        elif stored.expires_at > now:
-            user = await repository.user_by_id(session, stored.user_id)
-            if user is not None and user.is_active:
-                stored.used_at = now
-                tokens = await issue_tokens(session, settings, user, family_id=stored.family_id)
+        elif stored.expires_at > now and user is not None and user.is_active:
+            stored.used_at = now
+            tokens = await issue_tokens(session, settings, user, family_id=stored.family_id)
     # Raised after the unit of work committed, so a family revocation is kept.
     if reuse_detected:
         logger.warning("refresh_token_reuse_detected", tenant_id=str(tenant_id))
