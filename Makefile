@@ -53,7 +53,7 @@ migrate-rollback: db-up ## Roll back one migration
 
 dev: migrate ## Run the API with reload on http://localhost:8001, and a job worker beside it
 	@$(PY) -m backend.worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/uvicorn backend.main:app --reload --reload-dir backend --host 127.0.0.1 --port $(PORT)
+	  $(PY) -m backend.server --reload --reload-dir backend --host 127.0.0.1 --port $(PORT)
 
 worker: migrate ## Run a job worker alone (Prometheus metrics on WORKER_METRICS_PORT, default 8002)
 	$(PY) -m backend.worker

@@ -108,9 +108,28 @@ class AuthSettings(BaseSettings):
     signup_enabled: bool = Field(default=True, validation_alias="SIGNUP_ENABLED")
     signup_per_ip_per_hour: int = Field(default=20, ge=1, validation_alias="SIGNUP_RATE_LIMIT_PER_HOUR")
     login_per_account_per_15min: int = Field(
-        default=10, ge=1, validation_alias="LOGIN_RATE_LIMIT_PER_ACCOUNT"
+        default=10,
+        ge=1,
+        validation_alias="LOGIN_RATE_LIMIT_PER_ACCOUNT",
+        description="Failed sign-ins of one account (from all addresses) per 15 minutes after which "
+        "every further failure, from any address, backs off at once. Never blocks the account.",
     )
     login_per_ip_per_15min: int = Field(default=50, ge=1, validation_alias="LOGIN_RATE_LIMIT_PER_IP")
+    login_free_failures: int = Field(
+        default=5,
+        ge=0,
+        validation_alias="LOGIN_FREE_FAILURES",
+        description="Failed sign-ins of one account from one address before that pair backs off.",
+    )
+    login_backoff_base_seconds: int = Field(default=5, ge=1, validation_alias="LOGIN_BACKOFF_BASE_SECONDS")
+    login_backoff_max_seconds: int = Field(default=900, ge=1, validation_alias="LOGIN_BACKOFF_MAX_SECONDS")
+    credential_guesses_per_ip_per_15min: int = Field(
+        default=30,
+        ge=1,
+        validation_alias="CREDENTIAL_GUESS_LIMIT_PER_IP",
+        description="Unknown refresh tokens, API keys and activation tokens one address may present "
+        "per 15 minutes (only failures count).",
+    )
     min_password_length: int = Field(default=10, ge=8, validation_alias="MIN_PASSWORD_LENGTH")
 
 
@@ -338,6 +357,12 @@ class Settings(BaseSettings):
         default=False,
         validation_alias="TRUST_FORWARDED_FOR",
         description="Take the client IP from X-Forwarded-For (only behind a trusted proxy).",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        validation_alias="FORWARDED_ALLOW_IPS",
+        description="With TRUST_FORWARDED_FOR: the proxy addresses/networks whose X-Forwarded-For "
+        "the server (python -m backend.server) believes. Ignored when trust is off.",
     )
     max_request_body_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_REQUEST_BODY_BYTES")
 

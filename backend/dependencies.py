@@ -77,11 +77,17 @@ AppComputePool = Annotated[ComputePool, Depends(get_compute_pool)]
 
 
 async def client_ip(request: Request, settings: AppSettings) -> str:
-    """The caller's IP; X-Forwarded-For only counts behind a trusted proxy."""
+    """The caller's IP; X-Forwarded-For only counts behind a trusted proxy.
+
+    The last entry is the one the proxy itself appended (nginx's ``$proxy_add_x_forwarded_for``);
+    the entries before it are whatever the client sent, so they never count. With trust off,
+    the server does not rewrite the peer address either (``python -m backend.server``).
+    """
     if settings.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
     return request.client.host if request.client else "unknown"
 
 
@@ -91,13 +97,15 @@ ClientIp = Annotated[str, Depends(client_ip)]
 async def get_credential(
     database: AppDatabase,
     settings: AppSettings,
+    limiter: AppRateLimiter,
+    ip: ClientIp,
     bearer: Annotated[str | None, Depends(_oauth2)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Credential:
     token = api_key or bearer
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>' or 'X-API-Key'")
-    return await credential_from_bearer(database, settings.auth, token)
+    return await credential_from_bearer(database, settings.auth, limiter, token, client_ip=ip)
 
 
 async def get_tenant_session(

@@ -58,6 +58,8 @@ def make_settings(urls: DatabaseUrls, **auth_overrides: object) -> Settings:
         "secret_key": SecretStr(TEST_SECRET_KEY),
         "signup_per_ip_per_hour": 100_000,
         "login_per_ip_per_15min": 100_000,
+        # Every test client is 127.0.0.1: tests of this limit use an app of their own.
+        "credential_guesses_per_ip_per_15min": 100_000,
         **auth_overrides,
     }
     return Settings(

@@ -65,7 +65,7 @@ async def test_model_tables_are_tenant_scoped_unless_declared_global(owner_engin
 async def test_tenant_id_leads_every_key_and_index_of_tenant_tables(owner_engine: AsyncEngine) -> None:
     # Deliberate exceptions: global credential lookups and the vector ANN index.
     exceptions = {
-        "uq_users_email_lower",
+        "ix_users_email_lower",
         "uq_users_activation_token_hash",
         "uq_refresh_tokens_token_hash",
         "uq_api_keys_key_hash",

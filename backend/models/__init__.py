@@ -13,7 +13,7 @@ from backend.models.job import BackgroundJob
 from backend.models.llm_usage import LlmUsage
 from backend.models.metric import BusinessMetric, MetricDefinition
 from backend.models.optimization import OptimizationRun
-from backend.models.rate_limit import RateLimitCounter
+from backend.models.rate_limit import RateLimitBackoff, RateLimitCounter
 from backend.models.tenant import Tenant
 from backend.models.user import Role, User
 
@@ -34,6 +34,7 @@ __all__ = [
     "LlmUsage",
     "MetricDefinition",
     "OptimizationRun",
+    "RateLimitBackoff",
     "RateLimitCounter",
     "RefreshToken",
     "Role",
@@ -43,4 +44,4 @@ __all__ = [
 ]
 
 # Tables without tenant_id on purpose; every other table is tenant-scoped under RLS.
-GLOBAL_TABLES = frozenset({"tenants", "external_benchmarks", "rate_limit_counters"})
+GLOBAL_TABLES = frozenset({"tenants", "external_benchmarks", "rate_limit_counters", "rate_limit_backoff"})

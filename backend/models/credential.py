@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Index, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, TenantEntityMixin, TimestampMixin
@@ -21,6 +21,13 @@ class RefreshToken(TenantEntityMixin, Base):
         # Global: the token hash is what finds the tenant.
         Index("uq_refresh_tokens_token_hash", "token_hash", unique=True),
         Index("ix_refresh_tokens_tenant_id_family_id", "tenant_id", "family_id"),
+        # The per-request check that an access token's sign-in is still live reads only these.
+        Index(
+            "ix_refresh_tokens_tenant_id_family_id_live",
+            "tenant_id",
+            "family_id",
+            postgresql_where=text("revoked_at is null"),
+        ),
     )
 
     user_id: Mapped[uuid.UUID]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, func, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, TenantEntityMixin, TimestampMixin
@@ -30,13 +30,15 @@ ROLE_VALUES = ", ".join(f"'{role.value}'" for role in Role)
 
 
 class User(TenantEntityMixin, TimestampMixin, Base):
-    """A person who signs in. One email is one login in one tenant, across the deployment."""
+    """A person who signs in. An email is unique within its tenant; another tenant may use it too."""
 
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(f"role in ({ROLE_VALUES})", name="role_valid"),
-        # Deliberately global (not tenant-led): an email identifies one login deployment-wide.
-        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        # Per tenant, so sign-up and invites never reveal another tenant's user.
+        Index("uq_users_tenant_id_email_lower", "tenant_id", func.lower(text("email")), unique=True),
+        # Deliberately global (not tenant-led): sign-in without a tenant finds it by email.
+        Index("ix_users_email_lower", func.lower(text("email"))),
         Index(
             "uq_users_activation_token_hash",
             "activation_token_hash",
@@ -54,3 +56,5 @@ class User(TenantEntityMixin, TimestampMixin, Base):
     activation_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # In every access token; bumped to end them all (password change, deactivation, sign-out everywhere).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

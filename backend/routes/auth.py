@@ -17,7 +17,14 @@ from backend.dependencies import (
     CurrentPrincipal,
     TenantSession,
 )
-from backend.schemas.auth import ActivateRequest, LoginRequest, MeResponse, RefreshRequest, TokenResponse
+from backend.schemas.auth import (
+    ActivateRequest,
+    LoginRequest,
+    MeResponse,
+    PasswordChange,
+    RefreshRequest,
+    TokenResponse,
+)
 from backend.services.auth import service
 from backend.services.auth.service import TokenPair
 from backend.services.errors import ValidationFailed
@@ -37,6 +44,7 @@ _LOGIN_BODY: dict[str, Any] = {
                     "properties": {
                         "username": {"type": "string", "description": "Your email"},
                         "password": {"type": "string", "format": "password"},
+                        "tenant_id": {"type": "string", "format": "uuid"},
                     },
                 }
             },
@@ -62,7 +70,13 @@ async def _read_login(request: Request) -> LoginRequest:
         if content_type.startswith("application/json"):
             return LoginRequest.model_validate(await request.json())
         form = await request.form()
-        return LoginRequest.model_validate({"email": form.get("username"), "password": form.get("password")})
+        return LoginRequest.model_validate(
+            {
+                "email": form.get("username"),
+                "password": form.get("password"),
+                "tenant_id": form.get("tenant_id") or None,
+            }
+        )
     except ValidationError as error:
         problems = [{"location": list(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()]
         raise ValidationFailed(
@@ -84,7 +98,13 @@ async def login(
 ) -> TokenResponse:
     body = await _read_login(request)
     tokens = await service.login(
-        database, settings.auth, limiter, email=str(body.email), password=body.password, client_ip=ip
+        database,
+        settings.auth,
+        limiter,
+        email=str(body.email),
+        password=body.password,
+        client_ip=ip,
+        tenant_id=body.tenant_id,
     )
     return token_response(settings, tokens)
 
@@ -93,18 +113,21 @@ async def login(
     "/refresh",
     response_model=TokenResponse,
     summary="Exchange a refresh token for new tokens (rotation)",
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 422, 429),
 )
-async def refresh(body: RefreshRequest, settings: AppSettings, database: AppDatabase) -> TokenResponse:
+async def refresh(
+    body: RefreshRequest, settings: AppSettings, database: AppDatabase, limiter: AppRateLimiter, ip: ClientIp
+) -> TokenResponse:
     """Each refresh token works once. Presenting a used one revokes every token of that sign-in."""
-    return token_response(settings, await service.refresh(database, settings.auth, body.refresh_token))
+    tokens = await service.refresh(database, settings.auth, limiter, body.refresh_token, client_ip=ip)
+    return token_response(settings, tokens)
 
 
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    summary="Revoke a refresh token (and its rotation family)",
+    summary="Sign out: revoke a refresh token's sign-in and its access tokens",
     responses=error_responses(422),
 )
 async def logout(body: RefreshRequest, database: AppDatabase) -> Response:
@@ -113,13 +136,53 @@ async def logout(body: RefreshRequest, database: AppDatabase) -> Response:
 
 
 @router.post(
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Sign out everywhere: every access and refresh token of the caller stops working",
+    responses=error_responses(401, 403),
+)
+async def logout_all(session: TenantSession, principal: CurrentPrincipal) -> Response:
+    await service.logout_everywhere(session, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/password",
+    response_model=TokenResponse,
+    summary="Change your password (ends every other sign-in; returns fresh tokens)",
+    responses=error_responses(401, 403, 422, 429),
+)
+async def change_password(
+    body: PasswordChange,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    settings: AppSettings,
+    limiter: AppRateLimiter,
+) -> TokenResponse:
+    tokens = await service.change_password(
+        session,
+        settings.auth,
+        limiter,
+        principal,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+    return token_response(settings, tokens)
+
+
+@router.post(
     "/activate",
     response_model=TokenResponse,
     summary="Set the first password with a one-time activation token",
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 422, 429),
 )
-async def activate(body: ActivateRequest, settings: AppSettings, database: AppDatabase) -> TokenResponse:
-    tokens = await service.activate(database, settings.auth, token=body.token, password=body.password)
+async def activate(
+    body: ActivateRequest, settings: AppSettings, database: AppDatabase, limiter: AppRateLimiter, ip: ClientIp
+) -> TokenResponse:
+    tokens = await service.activate(
+        database, settings.auth, limiter, token=body.token, password=body.password, client_ip=ip
+    )
     return token_response(settings, tokens)
 
 

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
     response_model=TenantCreated,
     status_code=status.HTTP_201_CREATED,
     summary="Sign up: create a tenant and its owner",
-    responses=error_responses(403, 409, 422, 429),
+    responses=error_responses(403, 422, 429),
 )
 async def create_tenant(
     body: TenantCreate,

@@ -11,6 +11,16 @@ from backend.models import Role
 class LoginRequest(BaseModel):
     email: EmailStr
     password: str = Field(min_length=1, max_length=256)
+    tenant_id: uuid.UUID | None = Field(
+        default=None,
+        description="The tenant to sign in to. Needed only when your email belongs to users of "
+        "several tenants (without it, the newest of them is tried).",
+    )
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(max_length=256)
 
 
 class RefreshRequest(BaseModel):

@@ -2,9 +2,11 @@
 
 The JWT library (python-jose) is used only here, so it can be swapped without touching
 callers. Access tokens are short-lived and carry ``type``, ``iss``, ``aud``, ``exp``,
-``sub``, ``tenant`` and ``role``; all are checked on decode. Refresh tokens, activation
-tokens and API keys are random opaque strings stored only as SHA-256 hashes (they carry
-~256 bits of entropy, so a fast hash is the right tool; passwords get argon2).
+``sub``, ``tenant``, ``role``, ``sid`` (the sign-in's refresh family) and ``tv`` (the user's
+token version); all are checked on decode, and ``sid``/``tv`` against the database on use.
+Refresh tokens, activation tokens and API keys are random opaque strings stored only as
+SHA-256 hashes (they carry ~256 bits of entropy, so a fast hash is the right tool;
+passwords get argon2).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class AccessClaims:
     user_id: uuid.UUID
     tenant_id: uuid.UUID
     role: str
+    session_id: uuid.UUID
+    token_version: int
     expires_at: datetime
 
 
@@ -59,6 +63,8 @@ def create_access_token(
     user_id: uuid.UUID,
     tenant_id: uuid.UUID,
     role: str,
+    session_id: uuid.UUID,
+    token_version: int,
     now: datetime | None = None,
 ) -> tuple[str, datetime]:
     issued = now or datetime.now(UTC)
@@ -70,6 +76,8 @@ def create_access_token(
         "sub": str(user_id),
         "tenant": str(tenant_id),
         "role": role,
+        "sid": str(session_id),
+        "tv": token_version,
         "iat": int(issued.timestamp()),
         "exp": int(expires.timestamp()),
         "jti": secrets.token_hex(8),
@@ -101,10 +109,18 @@ def decode_access_token(settings: AuthSettings, token: str) -> AccessClaims:
             user_id=uuid.UUID(claims["sub"]),
             tenant_id=uuid.UUID(claims["tenant"]),
             role=str(claims["role"]),
+            session_id=uuid.UUID(claims["sid"]),
+            token_version=_strict_int(claims["tv"]),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
         )
-    except (KeyError, ValueError, TypeError) as error:
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
         raise InvalidToken("malformed claims") from error
+
+
+def _strict_int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("not an integer")
+    return value
 
 
 def new_opaque_token() -> str:

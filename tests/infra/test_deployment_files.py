@@ -266,7 +266,7 @@ def test_dockerfile_builds_one_slim_non_root_image():
     assert users and users[-1].split(":")[0] not in {"root", "0"}
     healthcheck = re.search(r"^HEALTHCHECK .*?CMD (\[.*?\])$", text, re.M | re.S)
     assert healthcheck and "/api/health" in healthcheck.group(1) and '"python"' in healthcheck.group(1)
-    assert 'CMD ["uvicorn", "backend.main:app", "--host", "0.0.0.0", "--port", "8001"]' in text
+    assert 'CMD ["python", "-m", "backend.server", "--host", "0.0.0.0", "--port", "8001"]' in text
     assert "https://download.pytorch.org/whl/cpu" in text
     assert "EXPOSE 8001" in text
 

@@ -11,10 +11,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.config import Settings
 from backend.models import User
 from backend.services.auth.service import Credential, confirm_principal
 from backend.services.tenant.service import tenant_zone, update_current_tenant
 from backend.utils.database import TENANT_INFO_KEY, TENANT_ZONE_INFO_KEY, Database, TenantContextMissing
+from backend.utils.security import decode_access_token
 from tests.factories import create_tenant
 
 
@@ -93,11 +95,18 @@ async def test_session_without_tenant_fails_loudly(one_connection_database: Data
 
 
 async def test_the_caller_query_carries_the_tenant_zone_until_the_tenant_changes_it(
-    client: httpx.AsyncClient, one_connection_database: Database
+    client: httpx.AsyncClient, one_connection_database: Database, settings: Settings
 ) -> None:
     a = await create_tenant(client)
+    claims = decode_access_token(settings.auth, a.access_token)
     async with one_connection_database.tenant_session(a.tenant_id) as session:
-        credential = Credential(kind="user", tenant_id=a.tenant_id, subject=a.owner_id)
+        credential = Credential(
+            kind="user",
+            tenant_id=a.tenant_id,
+            subject=a.owner_id,
+            session_id=claims.session_id,
+            token_version=claims.token_version,
+        )
         await confirm_principal(session, credential)
         assert session.info[TENANT_ZONE_INFO_KEY] == "UTC"
         assert await tenant_zone(session) == ZoneInfo("UTC")

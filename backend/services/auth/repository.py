@@ -11,11 +11,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import ApiKey, RefreshToken, User
 from backend.utils.database import Database, driver_fetch, session_tenant
+from backend.utils.rate_limit import Window
 
 
 class Caller(NamedTuple):
     role: str
     is_active: bool
+    timezone: str
+    token_version: int
+    session_live: bool
+
+
+class KeyCaller(NamedTuple):
+    id: uuid.UUID
+    role: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_by: uuid.UUID
+    creator_role: str
+    creator_active: bool
     timezone: str
 
 
@@ -37,6 +52,27 @@ async def tenant_for_credential(database: Database, kind: str, credential: str) 
     return uuid.UUID(str(tenant_id)) if tenant_id is not None else None
 
 
+async def tenant_for_secret(
+    database: Database, kind: str, secret_hash: str, failures: Window
+) -> tuple[uuid.UUID | None, int | None]:
+    """The tenant of a token/key hash, and in the same statement the failures counted so far
+    in the caller's guess-limit window (``None`` when none)."""
+    function = _LOOKUPS[kind]
+    async with database.system_connection() as connection:
+        row = (
+            await connection.execute(
+                # The function name comes from _LOOKUPS; every value is bound.
+                text(
+                    f"select {function}(:credential) as tenant_id, (select hits from rate_limit_counters "  # noqa: S608
+                    "where key_hash = :window_key and window_start = :window_start) as hits"
+                ),
+                {"credential": secret_hash, "window_key": failures.key_hash, "window_start": failures.start},
+            )
+        ).one()
+    tenant_id = uuid.UUID(str(row.tenant_id)) if row.tenant_id is not None else None
+    return tenant_id, row.hits
+
+
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
     statement = select(User).where(
         User.tenant_id == session_tenant(session), func.lower(User.email) == email.lower()
@@ -48,22 +84,72 @@ async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, (session_tenant(session), user_id))
 
 
+# The one query per request that confirms a user's access token: role, active flag, token
+# version and whether the token's sign-in (refresh family) still has a live token, with the
+# tenant's time zone. Sent straight to the driver (SQLAlchemy's statement handling cost more
+# than the query).
 _CALLER = (
-    "select u.role, u.is_active, t.timezone from users u join tenants t on t.id = u.tenant_id "
-    "where u.tenant_id = $1 and u.id = $2"
+    "select u.role, u.is_active, t.timezone, u.token_version, exists ("
+    "  select 1 from refresh_tokens r where r.tenant_id = u.tenant_id and r.family_id = $3"
+    "  and r.user_id = u.id and r.revoked_at is null"
+    ") from users u join tenants t on t.id = u.tenant_id where u.tenant_id = $1 and u.id = $2"
+)
+
+# The same for an API key: the key, its creator's current role and active flag, the time zone.
+_KEY_CALLER = (
+    "select k.id, k.role, k.expires_at, k.revoked_at, k.last_used_at, k.created_by,"
+    " u.role, u.is_active, t.timezone"
+    " from api_keys k join users u on u.tenant_id = k.tenant_id and u.id = k.created_by"
+    " join tenants t on t.id = k.tenant_id where k.tenant_id = $1 and k.key_hash = $2"
 )
 
 
-async def caller(session: AsyncSession, user_id: uuid.UUID) -> Caller | None:
-    """The user's role and active flag with the tenant's time zone: one small query per request,
-    sent straight to the driver (SQLAlchemy's statement handling cost more than the query)."""
-    rows = await driver_fetch(session, _CALLER, session_tenant(session), user_id)
+async def caller(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> Caller | None:
+    rows = await driver_fetch(session, _CALLER, session_tenant(session), user_id, session_id)
     return Caller(*rows[0]) if rows else None
+
+
+async def key_caller(session: AsyncSession, key_hash: str) -> KeyCaller | None:
+    rows = await driver_fetch(session, _KEY_CALLER, session_tenant(session), key_hash)
+    return KeyCaller(*rows[0]) if rows else None
+
+
+async def touch_api_key(session: AsyncSession, key_id: uuid.UUID, at: datetime) -> None:
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.tenant_id == session_tenant(session), ApiKey.id == key_id)
+        .values(last_used_at=at)
+    )
+
+
+async def bump_token_version(session: AsyncSession, user: User) -> None:
+    """End every access token the user holds (they carry the old version)."""
+    user.token_version = User.token_version + 1
+    await session.flush()
+    await session.refresh(user, ["token_version"])
 
 
 async def user_by_activation_hash(session: AsyncSession, token_hash: str) -> User | None:
     statement = select(User).where(
         User.tenant_id == session_tenant(session), User.activation_token_hash == token_hash
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def refresh_token_owner(session: AsyncSession, token_hash: str) -> uuid.UUID | None:
+    statement = select(RefreshToken.user_id).where(
+        RefreshToken.tenant_id == session_tenant(session), RefreshToken.token_hash == token_hash
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def user_for_share(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """The user, read fresh and share-locked: waits for a change to the user's row to commit."""
+    statement = (
+        select(User)
+        .where(User.tenant_id == session_tenant(session), User.id == user_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
     )
     return (await session.scalars(statement)).one_or_none()
 
@@ -93,11 +179,6 @@ async def revoke_refresh_family(session: AsyncSession, family_id: uuid.UUID, at:
 
 async def revoke_user_refresh_tokens(session: AsyncSession, user_id: uuid.UUID, at: datetime) -> None:
     await _revoke_refresh_tokens(session, RefreshToken.user_id == user_id, at)
-
-
-async def api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
-    statement = select(ApiKey).where(ApiKey.tenant_id == session_tenant(session), ApiKey.key_hash == key_hash)
-    return (await session.scalars(statement)).one_or_none()
 
 
 async def api_key_by_id(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:

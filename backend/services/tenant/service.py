@@ -8,19 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import AuthSettings
 from backend.models import Role, Tenant, User
-from backend.services.auth import repository as auth_repository
 from backend.services.auth.service import (
     TokenPair,
     check_password_strength,
     hash_password_off_loop,
     issue_tokens,
 )
-from backend.services.errors import Conflict, Forbidden, NotFound
+from backend.services.errors import Forbidden, NotFound
 from backend.services.tenant.notifications import ActivationNotifier
 from backend.utils.database import TENANT_ZONE_INFO_KEY, Database, session_tenant
 from backend.utils.rate_limit import RateLimiter
@@ -50,11 +48,6 @@ def new_activation(settings: AuthSettings) -> tuple[Activation, str]:
     return Activation(token=token, expires_at=expires), hash_secret(token)
 
 
-async def ensure_email_free(database: Database, email: str) -> None:
-    if await auth_repository.tenant_for_credential(database, "email", email) is not None:
-        raise Conflict("An account with this email already exists", details={"field": "owner_email"})
-
-
 async def sign_up(
     database: Database,
     settings: AuthSettings,
@@ -78,34 +71,29 @@ async def sign_up(
     )
     if owner_password is not None:
         check_password_strength(settings, owner_password)
-    await ensure_email_free(database, owner_email)
+    # No check of the email against other tenants: emails are unique per tenant, so signing
+    # up with an address another tenant uses works like any other and reveals nothing.
     password_hash = await hash_password_off_loop(owner_password) if owner_password is not None else None
     activation, activation_hash = (None, None) if password_hash else new_activation(settings)
 
     tenant_id = uuid.uuid4()
-    try:
-        async with database.tenant_session(tenant_id) as session:
-            tenant = Tenant(id=tenant_id, name=name)
-            session.add(tenant)
-            await session.flush()
-            owner = User(
-                tenant_id=tenant_id,
-                email=owner_email,
-                full_name=owner_name,
-                role=Role.OWNER,
-                password_hash=password_hash,
-                activation_token_hash=activation_hash,
-                activation_expires_at=activation.expires_at if activation else None,
-                activated_at=datetime.now(UTC) if password_hash else None,
-            )
-            session.add(owner)
-            await session.flush()
-            tokens = await issue_tokens(session, settings, owner) if password_hash else None
-    except IntegrityError as error:
-        # Two sign-ups raced for the same email; the unique index decided.
-        raise Conflict(
-            "An account with this email already exists", details={"field": "owner_email"}
-        ) from error
+    async with database.tenant_session(tenant_id) as session:
+        tenant = Tenant(id=tenant_id, name=name)
+        session.add(tenant)
+        await session.flush()
+        owner = User(
+            tenant_id=tenant_id,
+            email=owner_email,
+            full_name=owner_name,
+            role=Role.OWNER,
+            password_hash=password_hash,
+            activation_token_hash=activation_hash,
+            activation_expires_at=activation.expires_at if activation else None,
+            activated_at=datetime.now(UTC) if password_hash else None,
+        )
+        session.add(owner)
+        await session.flush()
+        tokens = await issue_tokens(session, settings, owner) if password_hash else None
     if activation is not None:
         await notifier.send_activation(
             email=owner_email, token=activation.token, expires_at=activation.expires_at

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.config import AuthSettings
 from backend.models import Role, User
 from backend.services.auth import repository as auth_repository
-from backend.services.auth.service import Principal
+from backend.services.auth.service import Principal, end_all_sessions
 from backend.services.errors import Conflict, Forbidden, NotFound
 from backend.services.tenant.service import Activation, new_activation
 from backend.services.users import repository
@@ -61,7 +60,9 @@ async def invite_user(
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as error:
-        raise Conflict("An account with this email already exists", details={"field": "email"}) from error
+        # Only a user of this same tenant can clash: emails are unique per tenant, so an
+        # address used by another tenant is invited like any other and reveals nothing.
+        raise Conflict("A user with this email already exists here", details={"field": "email"}) from error
     return user, activation
 
 
@@ -94,13 +95,12 @@ async def update_user(
 
 
 async def deactivate_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
-    """Deactivated users cannot sign in; their tokens stop working at the next request."""
+    """Deactivated users cannot sign in; their tokens and API keys stop working at once."""
     user = await get_user(session, user_id)
     _check_can_assign(principal, Role(user.role))
     await _ensure_not_last_owner(session, user)
-    now = datetime.now(UTC)
     user.is_active = False
-    await auth_repository.revoke_user_refresh_tokens(session, user.id, now)
+    await end_all_sessions(session, user)
     await session.flush()
     await session.refresh(user)
     return user
