@@ -136,6 +136,7 @@ APP_EXECUTABLE = {
         "the API queues jobs for the transaction's tenant only; the queue tables stay closed"
     ),
     "live_worker_count(interval)": "readiness counts workers with a recent heartbeat, nothing else",
+    "rate_limit_cleanup()": "the rate limiter removes counters older than a day; the role has no DELETE",
 }
 # What the application role may hold in the procrastinate schema (nothing: the worker role's).
 APP_QUEUE_PRIVILEGES: set[str] = set()

@@ -23,7 +23,7 @@ After this revision:
   allowlist of what the application role may execute.
 
 Revision ID: 20261204_02
-Revises: 20261126_04
+Revises: 20261204_01
 Create Date: 2026-12-04 18:30:00+00:00
 """
 
@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = "20261204_02"
-down_revision: str | None = "20261126_04"
+down_revision: str | None = "20261204_01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
