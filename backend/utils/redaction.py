@@ -29,7 +29,8 @@ MAX_VALUE_CHARS = 4_000
 MAX_EXCEPTION_CHARS = 16_000  # the traceback formatter bounds it first
 # Shorter registered values would redact ordinary words; none of our credentials is that short.
 MIN_SECRET_CHARS = 6
-SECRET_REGISTRY_CAPACITY = 2_048
+# Bounded so the matcher stays small (compiled, on the logging thread, after new registrations).
+SECRET_REGISTRY_CAPACITY = 512
 
 _SECRET_KEYS = frozenset(
     {
@@ -79,49 +80,101 @@ _NAMES = "|".join(
     ]
 )
 
-_SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+# (pattern, replacement, words one of which the lower-cased text must hold for the pattern to run)
+_SECRET_SHAPES: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     # A header in a repr: ('x-api-key', 'dyo_…'), (b'authorization', b'Bearer …'), {'cookie': '…'}
     (
         re.compile(rf"(?i)(b?['\"](?:{_HEADER_NAMES})['\"]\s*[,:]\s*b?)(['\"])(?:(?!\2).)*\2"),
         rf"\1\2{REDACTED}\2",
+        ("authorization", "api-key", "cookie"),
     ),
     # name=value, name: value (query strings, messages, headers in text)
     (
         re.compile(rf"(?i)((?:{_NAMES})['\"]?\s*[:=]\s*['\"]?)(?!{re.escape(REDACTED)})[^\s'\",;&)}}\]]+"),
         rf"\1{REDACTED}",
+        ("pass", "secret", "token", "key", "authorization", "cookie", "credential", "dsn"),
     ),
-    (re.compile(r"(?i)\b(bearer|basic)\s+(?!\[redacted\])[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {REDACTED}"),
-    (re.compile(r"\bdyo_[A-Za-z0-9_-]{6,}"), f"dyo_{REDACTED}"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"), REDACTED),
+    (
+        re.compile(r"(?i)\b(bearer|basic)\s+(?!\[redacted\])[A-Za-z0-9._~+/=-]{6,}"),
+        rf"\1 {REDACTED}",
+        ("bearer", "basic"),
+    ),
+    (re.compile(r"\bdyo_[A-Za-z0-9_-]{6,}"), f"dyo_{REDACTED}", ("dyo_",)),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"), REDACTED, ("eyj",)),
     # scheme://user:password@host
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@"), rf"\1{REDACTED}@"),
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@"), rf"\1{REDACTED}@", ("://",)),
 )
 
 
 class _SecretRegistry:
-    """Values known to be secret in this process, the newest ``capacity`` of them."""
+    """Values known to be secret in this process, the newest ``capacity`` of them.
+
+    Registering is cheap (it runs where credentials are decrypted, on the event loop); the
+    matcher is compiled when a line is next redacted, on the logging thread.
+    """
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
         self._values: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
-        self.pattern: re.Pattern[str] | None = None
+        self._version = 0
+        self._compiled: tuple[int, re.Pattern[str] | None] = (0, None)
 
     def register(self, values: Iterable[str]) -> None:
         with self._lock:
-            added = False
             for value in values:
                 if value in self._values:
                     self._values.move_to_end(value)
-                    continue
-                self._values[value] = None
-                added = True
+                else:
+                    self._values[value] = None
+                    self._version += 1
             while len(self._values) > self._capacity:
                 self._values.popitem(last=False)
-            if added:
-                # Longest first, so a secret containing another is replaced whole.
-                alternatives = sorted(self._values, key=len, reverse=True)
-                self.pattern = re.compile("|".join(re.escape(value) for value in alternatives))
+
+    def pattern(self) -> re.Pattern[str] | None:
+        with self._lock:
+            version, values = self._version, tuple(self._values)
+            if self._compiled[0] == version:
+                return self._compiled[1]
+        compiled = re.compile(_alternatives(_trie(values))) if values else None
+        with self._lock:
+            if version > self._compiled[0]:
+                self._compiled = (version, compiled)
+        return compiled
+
+
+_Trie = dict[str, Any]
+_END = ""
+
+
+def _trie(values: Iterable[str]) -> _Trie:
+    root: _Trie = {}
+    for value in values:
+        node = root
+        for char in value:
+            node = node.setdefault(char, {})
+        node[_END] = {}
+    return root
+
+
+def _alternatives(node: _Trie) -> str:
+    """A regex matching every value of the trie, longest first, with shared prefixes factored.
+
+    Plain ``a|b|c…`` tries each value at each position; factored, ``re`` follows one branch.
+    """
+    branches = []
+    for char, child in sorted(node.items()):
+        if char == _END:
+            continue
+        literal = char
+        while len(child) == 1 and _END not in child:  # a chain without a fork: one literal
+            ((char, child),) = child.items()
+            literal += char
+        branches.append(re.escape(literal) + _alternatives(child))
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if _END in node else body
 
 
 _registry = _SecretRegistry(SECRET_REGISTRY_CAPACITY)
@@ -151,11 +204,13 @@ def _secret_strings(value: Any) -> Iterable[str]:
 
 def redact_text(text: str) -> str:
     """``text`` with registered secrets and secret-shaped substrings replaced."""
-    pattern = _registry.pattern
+    pattern = _registry.pattern()
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
-    for shape, replacement in _SECRET_SHAPES:
-        text = shape.sub(replacement, text)
+    lowered = text.lower()
+    for shape, replacement, words in _SECRET_SHAPES:
+        if any(word in lowered for word in words):  # most text holds none: skip the regex
+            text = shape.sub(replacement, text)
     return text
 
 
