@@ -81,7 +81,6 @@ def _render_exception(_: WrappedLogger, __: str, event_dict: EventDict) -> Event
         event_dict["exception"] = format_exception(exc_info)
     elif isinstance(exc_info, tuple) and len(exc_info) == 3 and isinstance(exc_info[1], BaseException):
         event_dict["exception"] = format_exception(exc_info[1], exc_info[2])
-    event_dict.pop("stack_info", None)  # a stack dump of a healthy frame says nothing we need
     return event_dict
 
 
@@ -108,8 +107,9 @@ class _NonBlockingQueueHandler(logging.handlers.QueueHandler):
         self.dropped = 0
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        # Contextvars belong to the caller's context; the writer thread sees none of them.
-        record.structlog_context = structlog.contextvars.get_contextvars()
+        if not hasattr(record, "_logger"):  # a foreign record (structlog's merged them already)
+            # Contextvars belong to the caller's context; the writer thread sees none of them.
+            record.structlog_context = structlog.contextvars.get_contextvars()
         return record
 
     def enqueue(self, record: logging.LogRecord) -> None:

@@ -33,6 +33,7 @@ from fastapi.responses import StreamingResponse
 
 from backend.config import Settings
 from backend.main import create_app
+from backend.utils import logging as logging_setup
 from backend.utils.database_urls import DatabaseUrls
 from backend.utils.logging import MAX_TRACEBACK_LINES, configure_logging, flush_logs
 from backend.utils.redaction import REDACTED, register_secrets
@@ -251,6 +252,32 @@ def test_logging_returns_while_the_output_is_stuck() -> None:
     written = [json.loads(line) for line in output.getvalue().splitlines()]
     assert len(written) == 100
     assert written[-2]["event"] == "failed" and "RuntimeError: attempt 49" in str(written[-2]["exception"])
+
+
+def test_records_beyond_the_queue_are_dropped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logging_setup, "QUEUE_CAPACITY", 10)
+    output = _StuckOutput()
+    original, sys.stdout = sys.stdout, output
+    try:
+        configure_logging(level="INFO", json=True)
+    finally:
+        sys.stdout = original
+    logger = structlog.get_logger("flood")
+    try:
+        for number in range(100):  # the writer is stuck on the first: the queue fills at once
+            logger.warning("flood", number=number)
+        output.released.set()
+        flush_logs()
+        logger.warning("after_the_flood")
+        flush_logs()
+    finally:
+        output.released.set()
+        configure_logging(level="WARNING", json=False)
+    events = [str(json.loads(line)["event"]) for line in output.getvalue().splitlines()]
+    kept = events.count("flood")
+    dropped = [int(match[1]) for event in events if (match := re.match(r"log_records_dropped: (\d+)", event))]
+    assert kept < 20 and dropped and kept + sum(dropped) == 100
+    assert events[-1] == "after_the_flood"
 
 
 def _ping(depth: int, message: str) -> None:
