@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.schemas.common import ErrorResponse
 from backend.services.errors import DyocenseError, RateLimited, Unauthorized
@@ -104,9 +105,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    request_id = _request_id(request)
-    logger.exception("unhandled_error", exc_type=type(exc).__name__)
+def _internal_error(request_id: str | None, *, with_request_id_header: bool) -> JSONResponse:
     return JSONResponse(
         error_body(
             "internal_error",
@@ -114,8 +113,53 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
             {"request_id": request_id},
         ),
         status_code=500,
-        headers={"X-Request-ID": request_id} if request_id else None,
+        headers={"X-Request-ID": request_id} if request_id and with_request_id_header else None,
     )
+
+
+class UnexpectedErrorMiddleware:
+    """Answers an unexpected exception with the 500 envelope, logged once, and keeps it here.
+
+    Starlette's own last-resort handler re-raises after answering, and the server then logs
+    the exception a second time and closes the client's keep-alive connection. Here the
+    exception stops: one bounded log line with the request id, and the connection lives on.
+    An error after the response started cannot become a 500: it goes on to the server, which
+    closes the connection so the client sees a cut-off response, not a complete one.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = finished = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started, finished
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            if started and not finished:
+                raise
+            logger.error("unhandled_error", exc_type=type(error).__name__, exc_info=error)
+            if not started:
+                request_id = scope.get("state", {}).get("request_id")
+                # The request middleware outside adds the X-Request-ID header.
+                await _internal_error(request_id, with_request_id_header=False)(scope, receive, send)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Reached only by an error outside UnexpectedErrorMiddleware (in an outer middleware):
+    # Starlette re-raises it after this answer, and the server logs it.
+    return _internal_error(_request_id(request), with_request_id_header=True)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -123,3 +167,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    # Added before the other middleware, so it sits inside them (CORS headers reach the 500).
+    app.add_middleware(UnexpectedErrorMiddleware)

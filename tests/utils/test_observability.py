@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from backend.config import ConnectorSettings, LlmSettings, ObservabilitySettings, Settings
 from backend.main import create_app
 from backend.services.connectors.http import ConnectorHttp
-from backend.utils.logging import configure_logging
+from backend.utils.logging import configure_logging, flush_logs
 from backend.utils.metrics import exposition_registry
 from backend.utils.observability import configure_tracing, job_span
 from tests.conftest import TEST_DATABASE, client_for
@@ -340,6 +340,7 @@ def json_logs() -> Iterator[io.StringIO]:
 
 
 def _request_lines(stream: io.StringIO, request_id: str) -> list[dict[str, object]]:
+    flush_logs()  # lines are written by the logging thread
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     return [line for line in lines if line.get("request_id") == request_id and line["event"] == "request"]
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from backend.config import Settings
+from backend.utils.redaction import register_secrets
 
 MAGIC = b"dyo1"
 KEY_ID_BYTES = 8
@@ -112,6 +113,8 @@ class CredentialCipher:
         except InvalidTag as error:
             raise CredentialKeyError("stored credentials failed authentication") from error
         loaded: dict[str, Any] = json.loads(plaintext)
+        # Plaintext credentials exist from here on: no log line or stored error may show them.
+        register_secrets(loaded)
         return loaded
 
     def needs_reencryption(self, blob: bytes) -> bool:

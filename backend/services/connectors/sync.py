@@ -23,6 +23,7 @@ from backend.services.connectors.http import ConnectorError, ConnectorHttp
 from backend.services.connectors.service import connector_for, points_source, sync_context
 from backend.services.metrics.service import replace_source_points
 from backend.utils.metrics import CONNECTOR_SYNCS
+from backend.utils.redaction import redact_text
 
 logger = structlog.get_logger(__name__)
 
@@ -66,13 +67,15 @@ async def run_sync(run: JobRun, source_id: uuid.UUID, sync_id: uuid.UUID) -> dic
         ) from None
     except Exception as error:
         final = run.is_last_attempt
-        message = f"{type(error).__name__}: {error}"[:500]
+        # Shown to the tenant on the sync run and the job: a credential that a client library
+        # quotes in its message is redacted. The original error stays the (logged) cause.
+        message = redact_text(f"{type(error).__name__}: {error}")[:500]
         await _record_failure(
             run, sync_id, {"code": "unexpected_error", "message": message, "details": {}}, final=final
         )
         if final:
             CONNECTOR_SYNCS.labels(connector=connector_name, outcome="failure").inc()
-        raise
+        raise JobFailed(message, code="unexpected_error", retryable=True) from error
 
     await run.progress(95, f"writing {len(outcome.points)} points")
     async with run.database.tenant_session(run.tenant_id) as session:
