@@ -59,15 +59,20 @@ def conninfo_from_url(url: str, *, application_name: str = "dyocense-worker") ->
     return make_conninfo(**{key: value for key, value in params.items() if value is not None})
 
 
+UNEXPECTED_JOB_ERROR = "The job failed unexpectedly. Quote the job id when reporting it."
+
+
 def _error_of(exception: BaseException) -> dict[str, Any]:
+    """What the job's status shows: a ``JobFailed`` says what failed in the user's terms;
+    anything else is internal (its type and text, which may carry data from the job's
+    inputs, go to the log only, where the logging layer redacts secrets)."""
     if isinstance(exception, JobFailed):
         return exception.as_error()
-    # Unexpected errors: the type and a bounded message (handlers keep secrets out of messages).
-    return {
-        "code": "unexpected_error",
-        "message": f"{type(exception).__name__}: {exception}"[:MAX_ERROR_MESSAGE],
-        "details": {},
-    }
+    return {"code": "unexpected_error", "message": UNEXPECTED_JOB_ERROR, "details": {}}
+
+
+def _cause_of(exception: BaseException) -> str:
+    return f"{type(exception).__name__}: {exception}"[:MAX_ERROR_MESSAGE]
 
 
 class _RetryPolicy(BaseRetryStrategy):
@@ -132,7 +137,7 @@ def _task_for(spec: JobSpec, policy: _RetryPolicy) -> Any:
                     await job_status.mark_failed(
                         session, job_uuid, _error_of(exception), will_retry=will_retry, attempt=attempt
                     )
-                log.warning("job_failed", will_retry=will_retry, error=_error_of(exception)["message"])
+                log.warning("job_failed", will_retry=will_retry, error=_cause_of(exception))
             raise
         JOB_RUNS.labels(task=spec.kind, outcome="success").inc()
         JOB_DURATION.labels(task=spec.kind).observe(time.perf_counter() - started)
