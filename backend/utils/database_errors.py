@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import asyncpg
+import psycopg
+import psycopg_pool
 from sqlalchemy import exc as sa_exc
 
 
@@ -45,6 +47,11 @@ def _is_connection_level(error: BaseException) -> bool:
     if isinstance(error, asyncpg.ConnectionDoesNotExistError | asyncpg.exceptions.InternalClientError):
         return True  # the socket went away mid-operation, or the protocol is stuck after it did
     if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
+        return True
+    # psycopg (the job queue's driver): a client-side connection failure has no SQLSTATE.
+    if isinstance(error, psycopg.OperationalError) and error.sqlstate is None:
+        return True
+    if isinstance(error, psycopg_pool.PoolTimeout):
         return True
     sqlstate = getattr(error, "sqlstate", None)
     return isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES)
