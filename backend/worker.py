@@ -130,12 +130,12 @@ async def _run_until_stopped(app: procrastinate.App, runtime: JobRuntime, stop: 
                     await task
 
 
-async def _wait_out_outage(database: Database, stop: asyncio.Event, error: Exception | None) -> None:
+async def _wait_out_outage(database: Database, stop: asyncio.Event, reason: str) -> None:
     started = time.monotonic()
     logger.error(
         "worker_database_unavailable",
-        error=type(error).__name__ if error else "worker stopped: a side task lost its connection",
-        action="waiting for PostgreSQL; the worker restarts by itself",
+        reason=reason,
+        action="waiting for PostgreSQL; the worker (re)starts by itself",
     )
     await _sleep_unless_stopped(stop, RECONNECT_FIRST_WAIT_SECONDS)
     await wait_for_database(database, stop)
@@ -149,15 +149,17 @@ async def supervise(app: procrastinate.App, runtime: JobRuntime, stop: asyncio.E
     Any other failure (PostgreSQL answers, the error was not about the connection) is raised.
     """
     while not stop.is_set():
-        error: Exception | None = None
+        # procrastinate's worker ends by itself only when a side task (LISTEN/NOTIFY, heartbeat)
+        # failed, and it does not say why; its log line above does.
+        reason = "the worker stopped: a side task lost its connection"
         try:
             if await _run_until_stopped(app, runtime, stop):
                 return
-        except Exception as exc:
-            if not is_connection_failure(exc) and await _database_reachable(runtime.database):
+        except Exception as error:
+            if not is_connection_failure(error) and await _database_reachable(runtime.database):
                 raise
-            error = exc
-        await _wait_out_outage(runtime.database, stop, error)
+            reason = type(error).__name__
+        await _wait_out_outage(runtime.database, stop, reason)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -166,7 +168,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     urls = await asyncio.to_thread(resolve_database_urls, settings.database)
     database = Database(urls.app, settings.database)
     try:
-        await wait_for_database(database, stop)
+        if not await _database_reachable(database):
+            await _wait_out_outage(database, stop, "PostgreSQL is not reachable at start")
         if stop.is_set():
             return
         await database.verify_role_is_safe()

@@ -38,7 +38,6 @@ async def ready(database: AppDatabase, settings: AppSettings) -> JSONResponse:
     workers: int | None = None
     try:
         current = await database.migration_revision()
-        workers = await _live_workers(database, settings)
         checks["database"] = ReadinessCheck(ok=True, detail="reachable")
     except Exception as error:  # any failure to reach the database means "not ready"
         current = None
@@ -52,24 +51,26 @@ async def ready(database: AppDatabase, settings: AppSettings) -> JSONResponse:
             if at_head
             else f"database at {current or 'no revision'}, code expects {expected}",
         )
-        window = settings.jobs.stalled_worker_seconds
-        checks["workers"] = ReadinessCheck(
-            ok=bool(workers),
-            detail=f"{workers} with a heartbeat in the last {window:g} s",
-            required=settings.jobs.ready_requires_worker,
-        )
-    ready_ = all(check.ok for check in checks.values() if check.required)
-    status = "not_ready" if not ready_ else "ready" if all(c.ok for c in checks.values()) else "degraded"
+        workers, checks["workers"] = await _workers_check(database, settings)
+    is_ready = all(check.ok for check in checks.values() if check.required)
+    all_ok = all(check.ok for check in checks.values())
+    status = "ready" if all_ok else "degraded" if is_ready else "not_ready"
     body = ReadinessRead(status=status, checks=checks, live_workers=workers)
-    return JSONResponse(body.model_dump(), status_code=200 if ready_ else 503)
+    return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)
 
 
-async def _live_workers(database: Database, settings: Settings) -> int:
-    # A worker silent for the stalled-worker window is the one whose jobs maintenance retries.
-    async with database.system_connection() as connection:
-        return await live_worker_count(
-            connection, heartbeat_within_seconds=settings.jobs.stalled_worker_seconds
-        )
+async def _workers_check(database: Database, settings: Settings) -> tuple[int | None, ReadinessCheck]:
+    # Live: a heartbeat within the stalled-worker window (past it, maintenance retries its jobs).
+    window = settings.jobs.stalled_worker_seconds
+    required = settings.jobs.ready_requires_worker
+    try:
+        async with database.system_connection() as connection:
+            count = await live_worker_count(connection, heartbeat_within_seconds=window)
+    except Exception as error:  # readiness reports; it never fails with a 500
+        return None, ReadinessCheck(ok=False, detail=f"unknown: {type(error).__name__}", required=required)
+    return count, ReadinessCheck(
+        ok=count > 0, detail=f"{count} with a heartbeat in the last {window:g} s", required=required
+    )
 
 
 @metrics_router.get(
