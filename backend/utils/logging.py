@@ -35,7 +35,11 @@ def configure_logging(*, level: str, json: bool) -> None:
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Plain tracebacks: structlog's default (rich, with every frame's local variables) printed
+        # connection passwords and tokens, and took seconds of event-loop time per traceback.
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[
