@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import asyncpg
 
 from backend.config import PROJECT_ROOT, Environment, JobSettings, Settings
 from backend.utils.embedded_db import EmbeddedPostgres
 from backend.worker import EXIT_METRICS_PORT_UNAVAILABLE
-from tests.private_database import free_port
+from tests.private_database import free_port, private_database
 
 
 @contextmanager
@@ -54,6 +59,60 @@ def test_worker_with_its_metrics_port_taken_exits_at_once_and_says_why() -> None
     assert f"127.0.0.1:{port}" in finished.stderr
     assert "WORKER_METRICS_PORT" in finished.stderr
     assert "Traceback" not in finished.stderr + finished.stdout
+
+
+def _registered_workers(app_url: str) -> int:
+    async def count() -> int:
+        connection = await asyncpg.connect(app_url.replace("+asyncpg", ""))
+        try:
+            return int(await connection.fetchval("select count(*) from procrastinate.procrastinate_workers"))
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())
+
+
+def _until(
+    condition: Callable[[], bool], process: subprocess.Popen[str], limit_seconds: float = 120.0
+) -> bool:
+    deadline = time.monotonic() + limit_seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_worker_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    with private_database(tmp_path) as db:
+        env = _environment(
+            ENVIRONMENT="test",
+            DATABASE_URL=db.urls.app,
+            DATABASE_OWNER_URL=db.urls.owner,
+            WORKER_METRICS_PORT=str(port),
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "backend.worker"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            # Registered: past start-up, with its signal handlers in place.
+            assert _until(lambda: _registered_workers(db.urls.app) == 1, worker), "the worker never started"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as scraped:
+                assert b"job_queue_depth" in scraped.read()
+            worker.send_signal(signal.SIGTERM)
+            output, _ = worker.communicate(timeout=60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    assert worker.returncode == 0, output[-2000:]
+    assert "worker_database_unavailable" not in output
 
 
 def test_worker_metrics_bind_loopback_in_development_and_every_address_in_production() -> None:
