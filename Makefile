@@ -51,11 +51,23 @@ migrate-create: db-up ## Draft a migration: make migrate-create m="add thing"
 migrate-rollback: db-up ## Roll back one migration
 	$(PY) -m backend.cli migrate-rollback
 
-dev: migrate ## Run the API with reload on http://localhost:8001, and a job worker beside it
-	@$(PY) -m backend.worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(PY) -m backend.server --reload --reload-dir backend --host 127.0.0.1 --port $(PORT)
+# `make dev` runs the worker and the API side by side and stops both, loudly, when either one
+# exits (bash for `wait -n`). The worker's metrics port follows PORT (PORT+1) unless
+# WORKER_METRICS_PORT is given, so two `make dev` with different PORTs do not collide.
+dev: SHELL := /bin/bash
+dev: DEV_WORKER_METRICS_PORT = $(or $(WORKER_METRICS_PORT),$(shell echo $$(($(PORT) + 1))))
+dev: migrate ## Run the API with reload on http://localhost:8001 and a job worker beside it (metrics on PORT+1)
+	@WORKER_METRICS_PORT=$(DEV_WORKER_METRICS_PORT) $(PY) -m backend.worker & worker=$$!; \
+	  trap 'kill $$worker $$api 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
+	  $(PY) -m backend.server --reload --reload-dir backend --host 127.0.0.1 --port $(PORT) & api=$$!; \
+	  wait -n $$worker $$api; status=$$?; \
+	  if ! kill -0 $$worker 2>/dev/null; then \
+	    printf '\n*** make dev: the job worker exited (status %s); stopping the API too. ***\n\n' "$$status" >&2; \
+	    exit 1; \
+	  fi; \
+	  exit $$status
 
-worker: migrate ## Run a job worker alone (Prometheus metrics on WORKER_METRICS_PORT, default 8002)
+worker: migrate ## Run a job worker alone (metrics on WORKER_METRICS_HOST:WORKER_METRICS_PORT, default 127.0.0.1:8002)
 	$(PY) -m backend.worker
 
 # Debian packages some tests run: promtool and Prometheus with its node and postgres exporters

@@ -66,6 +66,12 @@ class DatabaseSettings(BaseSettings):
     max_overflow: int = Field(default=10, ge=0, validation_alias="DATABASE_MAX_OVERFLOW")
     pool_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="DATABASE_POOL_TIMEOUT")
     statement_timeout_ms: int = Field(default=30_000, ge=0, validation_alias="DATABASE_STATEMENT_TIMEOUT_MS")
+    connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias="DATABASE_CONNECT_TIMEOUT",
+        description="Give up opening a connection after this long (the request answers 503).",
+    )
     echo: bool = Field(default=False, validation_alias="DATABASE_ECHO")
 
     metrics_retention_days: int = Field(
@@ -154,6 +160,18 @@ class JobSettings(BaseSettings):
     model_config = _group_config()
 
     worker_metrics_port: int = Field(default=8002, ge=1, le=65535, validation_alias="WORKER_METRICS_PORT")
+    worker_metrics_host: str | None = Field(
+        default=None,
+        validation_alias="WORKER_METRICS_HOST",
+        description="Address the worker's metrics server binds; unset means 127.0.0.1 in "
+        "development and test, 0.0.0.0 (scraped from other hosts) otherwise.",
+    )
+    ready_requires_worker: bool = Field(
+        default=False,
+        validation_alias="READY_REQUIRES_WORKER",
+        description="/api/ready answers 503 while no worker has a recent heartbeat (off: it "
+        "reports the workers but stays ready, since an API can serve without them).",
+    )
     worker_concurrency: int = Field(default=4, ge=1, le=64, validation_alias="WORKER_CONCURRENCY")
     worker_queues: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -383,6 +401,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def worker_metrics_host(self) -> str:
+        if self.jobs.worker_metrics_host:
+            return self.jobs.worker_metrics_host
+        local = self.environment in (Environment.DEVELOPMENT, Environment.TEST)
+        return "127.0.0.1" if local else "0.0.0.0"  # noqa: S104 - scraped by Prometheus from another host
 
     @property
     def log_json(self) -> bool:

@@ -6,8 +6,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from backend.config import Settings
 from backend.dependencies import AppDatabase, AppSettings
+from backend.jobs.workers import live_worker_count
 from backend.schemas.health import HealthRead, ReadinessCheck, ReadinessRead
+from backend.utils.database import Database
 from backend.utils.metrics import exposition_registry
 from backend.utils.migrations import head_revision
 
@@ -24,17 +27,21 @@ async def health(settings: AppSettings) -> HealthRead:
 @router.get(
     "/api/ready",
     response_model=ReadinessRead,
-    summary="Readiness: database reachable and migrations at head",
+    summary="Readiness: database reachable, migrations at head, live job workers",
+    description="503 while the database is unreachable or behind the code's migrations, and "
+    "while no job worker has a recent heartbeat if READY_REQUIRES_WORKER is on; otherwise a "
+    "missing worker makes the status `degraded` (200).",
     responses={503: {"model": ReadinessRead, "description": "Not ready; checks say why"}},
 )
-async def ready(database: AppDatabase) -> JSONResponse:
+async def ready(database: AppDatabase, settings: AppSettings) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = {}
+    workers: int | None = None
     try:
         current = await database.migration_revision()
         checks["database"] = ReadinessCheck(ok=True, detail="reachable")
     except Exception as error:  # any failure to reach the database means "not ready"
         current = None
-        checks["database"] = ReadinessCheck(ok=False, detail=f"unreachable: {type(error).__name__}")
+        checks["database"] = ReadinessCheck(ok=False, detail=f"unavailable: {type(error).__name__}")
     if checks["database"].ok:
         expected = head_revision()
         at_head = current == expected
@@ -44,9 +51,26 @@ async def ready(database: AppDatabase) -> JSONResponse:
             if at_head
             else f"database at {current or 'no revision'}, code expects {expected}",
         )
-    ok = all(check.ok for check in checks.values())
-    body = ReadinessRead(status="ready" if ok else "not_ready", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+        workers, checks["workers"] = await _workers_check(database, settings)
+    is_ready = all(check.ok for check in checks.values() if check.required)
+    all_ok = all(check.ok for check in checks.values())
+    status = "ready" if all_ok else "degraded" if is_ready else "not_ready"
+    body = ReadinessRead(status=status, checks=checks, live_workers=workers)
+    return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)
+
+
+async def _workers_check(database: Database, settings: Settings) -> tuple[int | None, ReadinessCheck]:
+    # Live: a heartbeat within the stalled-worker window (past it, maintenance retries its jobs).
+    window = settings.jobs.stalled_worker_seconds
+    required = settings.jobs.ready_requires_worker
+    try:
+        async with database.system_connection() as connection:
+            count = await live_worker_count(connection, heartbeat_within_seconds=window)
+    except Exception as error:  # readiness reports; it never fails with a 500
+        return None, ReadinessCheck(ok=False, detail=f"unknown: {type(error).__name__}", required=required)
+    return count, ReadinessCheck(
+        ok=count > 0, detail=f"{count} with a heartbeat in the last {window:g} s", required=required
+    )
 
 
 @metrics_router.get(

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.config import DatabaseSettings
+from backend.utils.database_errors import DatabaseUnavailable, is_connection_failure
 from backend.utils.observability import driver_statement
 
 TENANT_INFO_KEY = "tenant_id"
@@ -66,14 +68,45 @@ def _discard_closed_connections(engine: AsyncEngine) -> None:
     ``pool_pre_ping`` would cost three round trips on every request (asyncpg's ping runs in
     its own transaction). A connection the server closed (a restart, a failover, an admin's
     ``pg_terminate_backend``) is already marked closed by the driver once its socket saw the
-    end; raising ``DisconnectionError`` makes the pool drop it and try another. A connection
-    that dies unseen fails its statement, and the pool is invalidated then.
+    end; ``InvalidatePoolError`` makes the pool reconnect it and recycle every connection as
+    old as it at its next checkout: after a restart they are all dead, and none of them is
+    tried. A connection that dies unseen fails its statement, and the pool is invalidated then
+    (``_treat_connection_failures_as_disconnects``).
     """
 
     @event.listens_for(engine.sync_engine.pool, "checkout")
     def _check(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         if dbapi_connection.driver_connection.is_closed():
-            raise DisconnectionError("the server closed this pooled connection")
+            raise sa_exc.InvalidatePoolError("the server closed this pooled connection")
+
+
+def _treat_connection_failures_as_disconnects(engine: AsyncEngine) -> None:
+    """A statement that fails because the connection is gone invalidates the whole pool.
+
+    SQLAlchemy's asyncpg dialect only counts a failure as a disconnect when the driver already
+    marked the socket closed; a server's "terminating connection" error or a protocol left
+    mid-operation can arrive first. Either way every pooled connection is as dead as this one.
+    """
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _classify(context: ExceptionContext) -> None:
+        if not context.is_disconnect and is_connection_failure(context.original_exception):
+            context.is_disconnect = True
+
+
+def _unreachable_is_unavailable(engine: AsyncEngine) -> None:
+    """A refused, reset or timed-out connection attempt raises ``DatabaseUnavailable``.
+
+    The driver raises a bare ``OSError``/``TimeoutError`` there, which says nothing about
+    where it came from; the API answers ``DatabaseUnavailable`` with 503 + Retry-After.
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Dialect, record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as error:  # TimeoutError is an OSError too
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(error).__name__}") from error
 
 
 class Database:
@@ -87,15 +120,19 @@ class Database:
             pool_timeout=settings.pool_timeout_seconds,
             echo=settings.echo,
             connect_args={
+                # asyncpg's default is 60 s: a request would hang that long on an unreachable server.
+                "timeout": settings.connect_timeout_seconds,
                 "server_settings": {
                     "application_name": "dyocense-backend",
                     "statement_timeout": str(settings.statement_timeout_ms),
                     # Prepared plans and JIT cost more than they save on our short OLTP queries.
                     "jit": "off",
-                }
+                },
             },
         )
         _discard_closed_connections(self.engine)
+        _treat_connection_failures_as_disconnects(self.engine)
+        _unreachable_is_unavailable(self.engine)
         self._sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=True, sync_session_class=TenantScopedSession
         )
@@ -168,6 +205,11 @@ class Database:
             result: Any = await connection.scalar(text("select version_num from alembic_version"))
             return str(result) if result is not None else None
 
+    async def ping(self) -> None:
+        """One round trip; raises when PostgreSQL cannot be reached."""
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("select 1")
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
@@ -183,8 +225,14 @@ async def driver_fetch(
     """
     connection = await session.connection()  # begins the transaction: the tenant is set
     driver: Any = (await connection.get_raw_connection()).driver_connection
-    with driver_statement(connection.engine.url, statement):
-        records: list[Any] = await driver.fetch(statement, *args, record_class=record_class)
+    try:
+        with driver_statement(connection.engine.url, statement):
+            records: list[Any] = await driver.fetch(statement, *args, record_class=record_class)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError) as error:
+        # Past SQLAlchemy: tell the pool ourselves that this connection is gone.
+        if is_connection_failure(error):
+            await connection.invalidate(error)
+        raise
     return records
 
 

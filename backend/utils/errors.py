@@ -6,17 +6,21 @@ the shared ``ErrorResponse`` schema on a route or router.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.schemas.common import ErrorResponse
 from backend.services.errors import DyocenseError, RateLimited, Unauthorized
+from backend.utils.database_errors import DatabaseUnavailable, is_connection_failure
 
 logger = structlog.get_logger(__name__)
 
@@ -117,6 +121,58 @@ def _internal_error(request_id: str | None, *, with_request_id_header: bool) -> 
     )
 
 
+# What a client should wait before retrying while PostgreSQL is unreachable.
+DATABASE_RETRY_AFTER_SECONDS = 3
+# Exceptions that may be a lost connection; the handler tells those apart from other errors.
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    sa_exc.DisconnectionError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+
+
+class _OutageLog:
+    """One loud line when requests start failing for want of the database, not one per request:
+    a traceback per failed request is what kept the API busy long after PostgreSQL was back."""
+
+    quiet_seconds = 30.0
+
+    def __init__(self) -> None:
+        self._last = float("-inf")
+        self._suppressed = 0
+
+    def failed(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last < self.quiet_seconds:
+            self._suppressed += 1
+            return
+        logger.error(
+            "database_unavailable",
+            error=type(error).__name__,
+            failed_requests_since_last_line=self._suppressed,
+            note="requests answer 503 with Retry-After until PostgreSQL is reachable again",
+        )
+        self._last, self._suppressed = now, 0
+
+
+_outage_log = _OutageLog()
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    if not is_connection_failure(exc):
+        raise exc  # any other database error: the unexpected-error handler's 500
+    _outage_log.failed(exc)
+    return JSONResponse(
+        error_body("database_unavailable", "The database is unavailable; retry in a few seconds."),
+        status_code=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 class UnexpectedErrorMiddleware:
     """Answers an unexpected exception with the 500 envelope, logged once, and keeps it here.
 
@@ -166,6 +222,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DyocenseError, _dyocense_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for database_error in _DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
     # Added before the other middleware, so it sits inside them (CORS headers reach the 500).
     app.add_middleware(UnexpectedErrorMiddleware)

@@ -44,6 +44,7 @@ def start_server(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
         "PYTHONPATH": str(ROOT),
         "FAILING_APP_DATABASE_URL": urls.app,
         "FAILING_APP_OWNER_URL": urls.owner,
+        "FAILING_APP_WORKER_URL": urls.require_worker(),
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "tests.utils.failing_app:build"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]

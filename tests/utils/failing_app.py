@@ -2,7 +2,8 @@
 
     uvicorn --factory tests.utils.failing_app:build
 
-Reads the database URLs from ``FAILING_APP_DATABASE_URL`` / ``FAILING_APP_OWNER_URL``, and
+Reads the database URLs from ``FAILING_APP_DATABASE_URL`` / ``FAILING_APP_OWNER_URL`` /
+``FAILING_APP_WORKER_URL``, and
 ``FAILING_APP_LOG_JSON`` (``true``: JSON lines, otherwise the development console).
 ``GET /test/explode`` logs the request's headers, then raises an error whose frames hold
 big local variables and whose message quotes the API key and a registered secret (as a
@@ -51,6 +52,7 @@ def build() -> FastAPI:
         owner=os.environ["FAILING_APP_OWNER_URL"],
         app_role="",
         embedded=False,
+        worker=os.environ["FAILING_APP_WORKER_URL"],
     )
     settings = make_settings(urls)
     settings.observability.log_json = os.environ.get("FAILING_APP_LOG_JSON") == "true"

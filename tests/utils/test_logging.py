@@ -95,6 +95,7 @@ def server(
         "PYTHONPATH": str(REPO),
         "FAILING_APP_DATABASE_URL": database_urls.app,
         "FAILING_APP_OWNER_URL": database_urls.owner,
+        "FAILING_APP_WORKER_URL": database_urls.require_worker(),
         "FAILING_APP_LOG_JSON": "true" if request.param == "json" else "false",
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "tests.utils.failing_app:build"]
