@@ -33,7 +33,14 @@ def _port_taken() -> Iterator[int]:
 
 def _environment(**overrides: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "LOG_LEVEL": "WARNING", **overrides}
-    for name in ("DATABASE_URL", "DATABASE_OWNER_URL", "WORKER_METRICS_PORT", "WORKER_METRICS_HOST", "PORT"):
+    for name in (
+        "DATABASE_URL",
+        "DATABASE_OWNER_URL",
+        "DATABASE_WORKER_URL",
+        "WORKER_METRICS_PORT",
+        "WORKER_METRICS_HOST",
+        "PORT",
+    ):
         if name not in overrides:
             env.pop(name, None)
     return env
@@ -61,9 +68,9 @@ def test_worker_with_its_metrics_port_taken_exits_at_once_and_says_why() -> None
     assert "Traceback" not in finished.stderr + finished.stdout
 
 
-def _registered_workers(app_url: str) -> int:
+def _registered_workers(worker_url: str) -> int:
     async def count() -> int:
-        connection = await asyncpg.connect(app_url.replace("+asyncpg", ""))
+        connection = await asyncpg.connect(worker_url.replace("+asyncpg", ""))
         try:
             return int(await connection.fetchval("select count(*) from procrastinate.procrastinate_workers"))
         finally:
@@ -90,6 +97,7 @@ def test_worker_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
             ENVIRONMENT="test",
             DATABASE_URL=db.urls.app,
             DATABASE_OWNER_URL=db.urls.owner,
+            DATABASE_WORKER_URL=db.urls.require_worker(),
             WORKER_METRICS_PORT=str(port),
         )
         worker = subprocess.Popen(
@@ -102,7 +110,9 @@ def test_worker_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
         )
         try:
             # Registered: past start-up, with its signal handlers in place.
-            assert _until(lambda: _registered_workers(db.urls.app) == 1, worker), "the worker never started"
+            assert _until(lambda: _registered_workers(db.urls.require_worker()) == 1, worker), (
+                "the worker never started"
+            )
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as scraped:
                 assert b"job_queue_depth" in scraped.read()
             worker.send_signal(signal.SIGTERM)

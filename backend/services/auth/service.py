@@ -132,27 +132,29 @@ async def issue_tokens(
 # --- limits -------------------------------------------------------------------------------
 
 
-def login_backoff(settings: AuthSettings) -> Backoff:
-    """Failed sign-ins of one account from one address (the pair is the key)."""
+def _backoff(settings: AuthSettings, scope: str, message: str) -> Backoff:
+    """Failures of ``scope`` back off the same way: a few free, then doubling waits."""
     return Backoff(
-        scope="login-account-ip",
+        scope=scope,
         free_failures=settings.login_free_failures,
         base_seconds=settings.login_backoff_base_seconds,
         max_seconds=settings.login_backoff_max_seconds,
         reset_seconds=LOGIN_WINDOW_SECONDS,
-        message="Too many failed sign-ins for this account from this address; wait and retry",
+        message=message,
+    )
+
+
+def login_backoff(settings: AuthSettings) -> Backoff:
+    """Failed sign-ins of one account from one address (the pair is the key)."""
+    return _backoff(
+        settings,
+        "login-account-ip",
+        "Too many failed sign-ins for this account from this address; wait and retry",
     )
 
 
 def _password_change_backoff(settings: AuthSettings) -> Backoff:
-    return Backoff(
-        scope="password-change",
-        free_failures=settings.login_free_failures,
-        base_seconds=settings.login_backoff_base_seconds,
-        max_seconds=settings.login_backoff_max_seconds,
-        reset_seconds=LOGIN_WINDOW_SECONDS,
-        message="Too many wrong current passwords; wait and retry",
-    )
+    return _backoff(settings, "password-change", "Too many wrong current passwords; wait and retry")
 
 
 def _guess_window(settings: AuthSettings, limiter: RateLimiter, client_ip: str) -> Window:
