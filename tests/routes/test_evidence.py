@@ -93,13 +93,17 @@ async def test_analysis_recovers_the_known_effect_and_is_stored_in_the_graph(
     assert edge["effect_size"] == pytest.approx(TRUE_EFFECT, abs=0.4)
     # The unadjusted slope is confounded by the promo: far above the true effect.
     assert edge["result"]["naive_difference"] > edge["ci_upper"] + 1
-    assert edge["result"]["adjustment_set"] == ["promo"]
+    # Besides the promo, the time-series design adjusts for the calendar (day of week, holidays, trend).
+    assert edge["result"]["adjustment_set"] == ["promo", *edge["result"]["design"]["calendar_controls"]]
+    assert edge["result"]["design"]["kind"] == "time_series"
     assert edge["verdict"] == "supported", edge["reasons"]
     assert {r["name"] for r in edge["result"]["refutations"]} == {
         "placebo_treatment",
         "random_common_cause",
         "data_subset",
         "unobserved_confounder",
+        "placebo_in_time",
+        "rolling_windows",
     }
     assert edge["table"]["rows"] == DAYS
     assert edge["data_start"].startswith("2025-01-01") and edge["data_end"].startswith("2025-05-31")
@@ -123,7 +127,8 @@ async def test_analysis_recovers_the_known_effect_and_is_stored_in_the_graph(
 async def test_graph_shows_only_the_newest_evidence_per_pair(client: httpx.AsyncClient) -> None:
     tenant = await _seeded_tenant(client)
     unadjusted = (await _analyze(client, tenant, confounders=[])).json()
-    assert unadjusted["verdict"] == "not_supported"  # adjusts for nothing: an association only
+    # Adjusts for nothing beyond the calendar: an association only.
+    assert unadjusted["verdict"] == "not_supported"
     adjusted = (await _analyze(client, tenant)).json()
 
     graph = (await client.get("/api/v1/evidence/graph", headers=tenant.headers)).json()
@@ -143,7 +148,12 @@ async def test_lags_add_lag_columns_and_granger_tests(client: httpx.AsyncClient)
     edge = (await _analyze(client, tenant, lags=[1, 2])).json()
 
     assert edge["table"]["treatment_lag_columns"] == ["ad_spend_lag1", "ad_spend_lag2"]
-    assert edge["result"]["adjustment_set"] == ["promo", "ad_spend_lag1", "ad_spend_lag2"]
+    assert edge["result"]["adjustment_set"] == [
+        "promo",
+        "ad_spend_lag1",
+        "ad_spend_lag2",
+        *edge["result"]["design"]["calendar_controls"],
+    ]
     assert edge["ci_lower"] <= TRUE_EFFECT <= edge["ci_upper"]
     granger = edge["granger"]
     assert granger is not None and [t["lag"] for t in granger["lags"]] == [1, 2]
@@ -173,7 +183,9 @@ async def test_user_graph_sets_the_adjustment_and_names_unobserved_nodes(client:
     assert response.status_code == 201, response.text
     edge = response.json()
     assert edge["result"]["graph_source"] == "user"
-    assert edge["result"]["adjustment_set"] == ["promo"]
+    # Besides the promo, the time-series design adjusts for the calendar (day of week, holidays, trend).
+    assert edge["result"]["adjustment_set"] == ["promo", *edge["result"]["design"]["calendar_controls"]]
+    assert edge["result"]["design"]["kind"] == "time_series"
     assert edge["unobserved_nodes"] == ["season"]
     assert edge["ci_lower"] <= TRUE_EFFECT <= edge["ci_upper"]
 
