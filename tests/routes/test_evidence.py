@@ -25,6 +25,7 @@ from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant, invite_and_activate
 from tests.jobs.support import fast_retry_settings, open_queue, run_pending_jobs
+from tests.services.evidence.synthetic import shop_series
 
 TRUE_EFFECT = 3.0
 DAYS = 150
@@ -431,3 +432,69 @@ async def test_unknown_edge_is_404(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
     response = await client.get(f"/api/v1/evidence/edges/{uuid.uuid4()}", headers=tenant.headers)
     assert response.status_code == 404
+
+
+async def _ingest_frame(client: httpx.AsyncClient, tenant: TenantContext, frame: Any) -> None:
+    points = [
+        {"metric": name, "ts": (stamp + timedelta(hours=12)).tz_localize(UTC).isoformat(), "value": float(v)}
+        for name in frame.columns
+        for stamp, v in frame[name].items()
+    ]
+    for chunk in range(0, len(points), 5000):
+        response = await client.post(
+            "/api/v1/metrics", json={"points": points[chunk : chunk + 5000]}, headers=tenant.headers
+        )
+        assert response.status_code == 200, response.text
+
+
+async def test_sustained_what_if_of_a_lagged_effect_uses_the_cumulative_effect(
+    client: httpx.AsyncClient,
+) -> None:
+    """Same-day 0.5 + next-day 1.5 per unit of spend: +100/day sustained gives +200/day."""
+    tenant = await create_tenant(client)
+    frame = shop_series(kind="seasonal", seed=41, effect=0.5, lag_effect=1.5)
+    await _ingest_frame(client, tenant, frame[["lever", "revenue", "promo"]])
+    analysis = {
+        "outcome": "revenue",
+        "treatment": "lever",
+        "confounders": ["promo"],
+        "lags": [1],
+        "holiday_country": "US",
+        "options": FAST,
+    }
+    response = await client.post(
+        "/api/v1/evidence/what-if",
+        json={"analysis": analysis, "treatment_change": 100},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    what_if = response.json()
+    assert what_if["effect_used"] == "cumulative"
+    assert what_if["ci_low"] <= 200 <= what_if["ci_high"]
+
+    edge = (await client.get(f"/api/v1/evidence/edges/{what_if['edge_id']}", headers=tenant.headers)).json()
+    design = edge["result"]["design"]
+    assert design["kind"] == "time_series" and design["holiday_country"] == "US"
+    assert "calendar_holiday" in design["calendar_controls"]
+    effects = edge["result"]["lag_effects"]
+    assert effects["immediate"]["ci_low"] <= 0.5 <= effects["immediate"]["ci_high"]
+
+
+async def test_a_constant_confounder_is_422_naming_it_and_nothing_is_stored(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await _seeded_tenant(client)
+    await _ingest(client, tenant, {"flat_price": [9.99] * DAYS})
+
+    response = await _analyze(client, tenant, confounders=["promo", "flat_price"])
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["collinear"] == ["flat_price"]
+    assert (await client.get("/api/v1/evidence/edges", headers=tenant.headers)).json()["total"] == 0
+
+
+async def test_an_unknown_holiday_country_is_422(client: httpx.AsyncClient) -> None:
+    tenant = await _seeded_tenant(client)
+    response = await _analyze(client, tenant, holiday_country="XX")
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "unknown_holiday_country"
