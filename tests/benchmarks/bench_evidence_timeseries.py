@@ -6,7 +6,8 @@ Writes ``.bench/evidence_timeseries.json`` and prints a summary.
 Cases (``tests/services/evidence/synthetic.py::shop_series``, seeds fixed):
 
 * nulls — a lever with no effect that shares a trend with revenue, an independent random
-  walk, and a seasonal lever with no effect (season and holidays drive both);
+  walk, one unobserved random walk (demand) driving both, and a seasonal lever with no
+  effect (season and holidays drive both);
 * true effects — a seasonal lever with effect 2.0, its confounder (promo) adjusted for and
   visits as a negative control; a lagged effect (same day 0.5, next day 1.5: long-run 2.0).
 
@@ -56,6 +57,7 @@ class Case:
 CASES = [
     Case("shared_trend_null", "shared_trend", 0.0, True, ("price",)),
     Case("random_walk_null", "random_walk", 0.0, True, ("price",)),
+    Case("shared_random_walk_null", "shared_random_walk", 0.0, True, ("price",)),
     Case("seasonal_null_holidays_and_season", "seasonal", 0.0, True, ("promo",), effect=0.0),
     Case("adjusted_true_effect", "seasonal", 2.0, False, ("promo",), negative_controls=("visits",)),
     Case(
@@ -177,6 +179,7 @@ def main() -> None:
         "coverage_of_true_effects": float(np.mean([s["coverage"] for s in effects])),
         "coverage_of_all_truths": float(np.mean([s["coverage"] for s in designed.values()])),
         "share_true_effects_supported": float(np.mean([s["share_supported"] for s in effects])),
+        "share_supported_by_case": {n: s["share_supported"] for n, s in designed.items()},
         "lagged_what_if_coverage": designed["lagged_effect_cumulative"]["what_if_coverage"],
     }
     report["timing_two_years_three_confounders"] = _timing()

@@ -151,11 +151,17 @@ async def test_lags_add_lag_columns_and_granger_tests(client: httpx.AsyncClient)
     assert edge["table"]["treatment_lag_columns"] == ["ad_spend_lag1", "ad_spend_lag2"]
     assert edge["result"]["adjustment_set"] == [
         "promo",
-        "ad_spend_lag1",
-        "ad_spend_lag2",
+        "ad_spend_lag1_minus_now",
+        "ad_spend_lag2_minus_now",
         *edge["result"]["design"]["calendar_controls"],
     ]
-    assert edge["ci_lower"] <= TRUE_EFFECT <= edge["ci_upper"]
+    # With lags the main estimate is the long-run effect (no carry-over here: the same 3.0).
+    effects = edge["result"]["lag_effects"]
+    assert edge["effect_size"] == pytest.approx(effects["cumulative"]["value"])
+    assert effects["immediate"]["ci_low"] <= TRUE_EFFECT <= effects["immediate"]["ci_high"]
+    # Three coefficients summed on 150 days: a statistical margin, not an exact interval test.
+    assert edge["effect_size"] == pytest.approx(TRUE_EFFECT, abs=0.5)
+    assert [lag["lag"] for lag in effects["by_lag"]] == [0, 1, 2]
     granger = edge["granger"]
     assert granger is not None and [t["lag"] for t in granger["lags"]] == [1, 2]
     assert "not proof of cause" in granger["note"]

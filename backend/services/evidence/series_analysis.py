@@ -40,6 +40,13 @@ LEVELS_CAVEAT = (
 )
 
 
+LONG_RUN_NOTE = (
+    "With lags, the lags enter as changes from today's lever (lag_k - lever), so the main estimate, its "
+    "refutations and the verdict are about the long-run effect of a sustained change; lag_effects gives "
+    "the same-bucket and the cumulative effect."
+)
+
+
 @dataclass(frozen=True)
 class SeriesQuestion:
     """What to estimate on an aligned metric table (index: bucket starts)."""
@@ -59,6 +66,13 @@ class SeriesQuestion:
 
 
 def analyze_series(frame: pd.DataFrame, question: SeriesQuestion, settings: CausalSettings) -> CausalResult:
+    """Estimate, refute and judge the lever's effect on the outcome with the chosen design.
+
+    With lags (default graph) the lags enter as ``lag_k - lever`` (an exact reparametrisation
+    of the distributed lag), so the lever's coefficient — the main estimate, its refuters,
+    sensitivity and verdict — is the long-run effect of a sustained change; ``lag_effects``
+    gives the immediate and cumulative effects with their intervals.
+    """
     if question.design == "levels":
         return _levels(frame, question, settings)
     q = question
@@ -78,11 +92,26 @@ def analyze_series(frame: pd.DataFrame, question: SeriesQuestion, settings: Caus
         holiday_country=q.holiday_country,
         extra=[*q.negative_controls, str(lead.name)],
     )
-    design = designed.design
+    design, hac = designed.design, designed.design.hac_lags
     data = designed.frame.drop(columns=[str(lead.name)])
+    effects = None
+    if lag_pairs and not q.edges:
+        effects = lag_effects(
+            data,
+            treatment=q.treatment,
+            outcome=q.outcome,
+            lags=lag_pairs,
+            controls=[*q.confounders, *designed.calendar_columns],
+            hac_lags=hac,
+            level=settings.confidence_level,
+            method_n=len(data),
+        )
+        data = data.assign(**{change_column(n): data[n] - data[q.treatment] for n in lag_names}).drop(
+            columns=lag_names
+        )
+        adjust = [*q.confounders, *(change_column(n) for n in lag_names)]
+        design = design.model_copy(update={"note": f"{design.note} {LONG_RUN_NOTE}"})
     controls = [*adjust, *designed.calendar_columns]
-    hac = design.hac_lags
-    settings = replace(settings, hac_lags=hac, strict_verdict=True)
     checks: list[RefutationOutcome] = [
         placebo_in_time(
             data,
@@ -92,15 +121,15 @@ def analyze_series(frame: pd.DataFrame, question: SeriesQuestion, settings: Caus
             controls=controls,
             hac_lags=hac,
         ),
+        rolling_windows(data, treatment=q.treatment, outcome=q.outcome, controls=controls, hac_lags=hac),
         *(
             negative_control(data, control_outcome=nc, treatment=q.treatment, controls=controls, hac_lags=hac)
             for nc in q.negative_controls
         ),
     ]
-    model_frame = data.drop(columns=list(q.negative_controls))
     edges = [*q.edges, *_calendar_edges(designed.calendar_columns, q)] if q.edges else None
     result = analyze_effect(
-        model_frame,
+        data.drop(columns=list(q.negative_controls)),
         treatment=q.treatment,
         outcome=q.outcome,
         confounders=[] if q.edges else controls,
@@ -108,35 +137,17 @@ def analyze_series(frame: pd.DataFrame, question: SeriesQuestion, settings: Caus
         target_units=q.target_units,
         edges=edges,
         randomized=q.randomized,
-        settings=settings,
-        extra_refutations=[
-            *checks,
-            rolling_windows(
-                data,
-                treatment=q.treatment,
-                outcome=q.outcome,
-                controls=controls,
-                hac_lags=hac,
-            ),
-        ],
-        sensitivity_benchmarks=[c for c in q.confounders if c not in lag_names],
+        settings=replace(settings, hac_lags=hac, strict_verdict=True),
+        extra_refutations=checks,
+        sensitivity_benchmarks=q.confounders,
         substantive_confounders=None if q.edges else q.confounders,
     )
-    effects = (
-        lag_effects(
-            data,
-            treatment=q.treatment,
-            outcome=q.outcome,
-            lags=lag_pairs,
-            controls=[c for c in controls if c not in lag_names],
-            hac_lags=hac,
-            level=settings.confidence_level,
-            method_n=len(data),
-        )
-        if lag_pairs and not q.edges
-        else None
-    )
     return result.model_copy(update={"design": design, "lag_effects": effects})
+
+
+def change_column(lag_name: str) -> str:
+    """``lag_k - lever``: with these as controls, the lever's coefficient is the long-run effect."""
+    return f"{lag_name}_minus_now"
 
 
 def _calendar_edges(columns: Sequence[str], q: SeriesQuestion) -> list[Edge]:

@@ -79,6 +79,7 @@ def shop_series(
 
     * ``shared_trend`` — lever and revenue both grow over time; the lever has no effect.
     * ``random_walk`` — lever and revenue are independent random walks; no effect.
+    * ``shared_random_walk`` — one unobserved random walk (demand) drives both; no effect.
     * ``seasonal`` — the lever follows the year, the week and a promo; revenue gets ``effect``
       per unit of lever today (plus ``lag_effect`` per unit of yesterday's lever), the season,
       the weekend, US public holidays, the promo, a trend and AR(1) noise.
@@ -104,6 +105,10 @@ def shop_series(
     elif kind == "random_walk":
         lever = 50 + np.cumsum(rng.normal(0, 1, n))
         revenue = 500 + np.cumsum(rng.normal(0, 8, n))
+    elif kind == "shared_random_walk":
+        demand = np.cumsum(rng.normal(0, 1, n))
+        lever = 50 + 2 * demand + rng.normal(0, 3, n)
+        revenue = 500 + 15 * demand + rng.normal(0, 20, n)
     elif kind == "seasonal":
         lever = 40 + 8 * np.sin(year) + 6 * weekend + 8 * promo + rng.normal(0, 4, n)
         previous = np.concatenate([[lever[0]], lever[:-1]])

@@ -63,8 +63,17 @@ def test_a_null_sharing_a_trend_or_a_drift_is_not_supported(kind: str) -> None:
         assert result.design.transformation == "first_difference"
 
 
-def test_random_walks_fail_the_placebo_in_time_in_levels_only() -> None:
-    """The future lever 'explains' today's outcome when two random walks are regressed in levels."""
+def test_a_shared_unobserved_random_walk_fails_the_placebo_in_time() -> None:
+    """Demand drives both lever and revenue: a future lever 'predicts' today's revenue."""
+    frame = shop_series(kind="shared_random_walk", seed=51)
+    result = _run(frame, confounders=["price"])
+    placebo = next(r for r in result.refutations if r.name == "placebo_in_time")
+    assert placebo.passed is False
+    assert result.verdict == "not_supported"
+
+
+def test_random_walks_in_the_levels_design_are_never_supported() -> None:
+    """The former analysis (levels) is still available, but never signs off on trending series."""
     frame = shop_series(kind="random_walk", seed=32)
     levels = _run(frame, confounders=["price"], design="levels")
     assert levels.verdict != "supported"
@@ -121,6 +130,9 @@ def test_lagged_effects_add_up_and_the_sustained_what_if_uses_the_total() -> Non
     assert effects.cumulative.ci_low <= 2.0 <= effects.cumulative.ci_high
     assert effects.cumulative.ci_high - effects.cumulative.ci_low > 0
     assert [c.lag for c in effects.by_lag] == [0, 1]
+    # The main estimate (and so the verdict) is the long-run effect, not the same-day one.
+    assert result.estimate.value == pytest.approx(effects.cumulative.value, rel=1e-6)
+    assert result.verdict == "supported", result.reasons
 
     sustained = predict_what_if(result, treatment_change=100)
     assert sustained.effect_used == "cumulative"
