@@ -36,8 +36,9 @@ from backend.services.evidence.results import StationarityCheck, TimeSeriesDesig
 from backend.services.evidence.table import independent_columns
 
 STATIONARITY_ALPHA = 0.05
-# Yearly Fourier pairs: three capture a smooth season without eating many degrees of freedom.
-FOURIER_PAIRS = 3
+# Yearly Fourier pairs: three capture a smooth season in daily data without eating many degrees
+# of freedom; weekly data get two, monthly and quarterly one (their histories are short in rows).
+FOURIER_PAIRS = {"daily": 3, "weekly": 2, "longer": 1}
 # Yearly seasonality is only separable from the trend with (about) a full year of history.
 MIN_DAYS_FOR_YEARLY = 365
 MIN_ROWS_FOR_TESTS = 20
@@ -96,7 +97,10 @@ def calendar_frame(index: pd.DatetimeIndex, frequency: str, country: str | None)
     span_days = float(days.max()) if len(index) else 0.0
     if span_days >= MIN_DAYS_FOR_YEARLY:
         year_fraction = (index - pd.Timestamp("2000-01-01")) / pd.Timedelta(days=_DAYS_PER_YEAR)
-        for k in range(1, FOURIER_PAIRS + 1):
+        pairs = FOURIER_PAIRS[
+            "daily" if sub_weekly else "weekly" if offset.name.startswith("W") else "longer"
+        ]
+        for k in range(1, pairs + 1):
             angle = 2 * np.pi * k * np.asarray(year_fraction, dtype="float64")
             columns[f"calendar_year_sin{k}"] = np.sin(angle)
             columns[f"calendar_year_cos{k}"] = np.cos(angle)

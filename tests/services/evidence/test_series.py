@@ -13,6 +13,7 @@ import pytest
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence import CausalSettings, RefutationSettings, predict_what_if
+from backend.services.evidence.design import calendar_frame, country_of_zone
 from backend.services.evidence.results import CausalResult
 from backend.services.evidence.series_analysis import DesignKind, SeriesQuestion, analyze_series
 from backend.services.evidence.table import lag_column
@@ -165,3 +166,18 @@ def test_an_unknown_holiday_country_is_a_validation_error() -> None:
     )
     with pytest.raises(ValidationFailed, match="holiday"):
         analyze_series(frame, question, FAST)
+
+
+def test_weekly_buckets_count_their_holidays_and_get_fewer_season_terms() -> None:
+    index = pd.date_range("2024-01-01", periods=104, freq="W-MON")
+    calendar = calendar_frame(index, "W-MON", "US")
+    assert not any(c.startswith("calendar_dow") for c in calendar.columns)
+    assert "calendar_year_cos2" in calendar.columns and "calendar_year_sin3" not in calendar.columns
+    assert calendar.loc["2024-12-23", "calendar_holidays"] == 1  # Christmas Day
+    assert calendar.loc["2024-12-30", "calendar_holidays"] == 1  # New Year's Day 2025
+
+
+def test_the_holiday_country_defaults_from_the_time_zone() -> None:
+    assert country_of_zone("Europe/Berlin") == "DE"
+    assert country_of_zone("America/New_York") == "US"
+    assert country_of_zone("UTC") is None
