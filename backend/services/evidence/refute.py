@@ -207,8 +207,7 @@ def run_sensitivity(
         )
     if not adjustment_set:
         return _unbenchmarked(
-            "No observed confounder to benchmark a hidden one against (calendar terms and the lever's "
-            "own lags are not benchmarks). A hidden confounder "
+            "No observed confounder to benchmark a hidden one against. A hidden confounder "
             f"explaining {rv:.1%} of the residual variance of both treatment and outcome would "
             "remove the effect.",
             rv,
