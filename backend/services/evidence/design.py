@@ -93,12 +93,12 @@ def calendar_frame(index: pd.DatetimeIndex, frequency: str, country: str | None)
         sub_weekly = False  # weeks anchored on a weekday, months, quarters
     if sub_weekly:
         for weekday in range(1, 7):  # Monday is the reference day
-            columns[f"calendar_dow{weekday}"] = (index.dayofweek == weekday).astype("float64")
+            columns[f"calendar_dow{weekday}"] = (index.day_of_week == weekday).astype("float64")
     span_days = float(days.max()) if len(index) else 0.0
     if span_days >= MIN_DAYS_FOR_YEARLY:
         year_fraction = (index - pd.Timestamp("2000-01-01")) / pd.Timedelta(days=_DAYS_PER_YEAR)
         pairs = FOURIER_PAIRS[
-            "daily" if sub_weekly else "weekly" if offset.name.startswith("W") else "longer"
+            "daily" if sub_weekly else "weekly" if offset.rule_code.startswith("W") else "longer"
         ]
         for k in range(1, pairs + 1):
             angle = 2 * np.pi * k * np.asarray(year_fraction, dtype="float64")

@@ -93,7 +93,7 @@ def shop_series(
     index = pd.date_range(DAILY_START, periods=n, freq="D")
     t = np.arange(n, dtype="float64")
     year = 2 * np.pi * t / 365.25
-    weekend = (index.dayofweek >= 5).astype("float64")
+    weekend = (index.day_of_week >= 5).astype("float64")
     us = holidays.country_holidays("US", years=range(index[0].year, index[-1].year + 1))
     holiday = np.array([d.date() in us for d in index], dtype="float64")
     promo = (rng.uniform(size=n) < 0.15 + 0.25 * weekend).astype("float64")
