@@ -72,8 +72,12 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
         "Reads the metrics in `[start, end)`, buckets each by its catalog aggregation on `frequency` (the "
         "tenant's calendar), estimates the effect per unit of `treatment` with DoWhy, runs the placebo, "
         "random-common-cause and data-subset refuters and a sensitivity analysis, and stores the result as "
-        "an edge of the evidence graph. The verdict is `supported`, `fragile` (a refuter moved it) or "
-        "`not_supported`, with reasons in words. With `lags`, the treatment's lags are adjusted for and "
+        "an edge of the evidence graph. By default (`design: time_series`) calendar controls are adjusted "
+        "for, non-stationary series are differenced (ADF + KPSS), intervals are Newey–West, and a placebo "
+        "in time (the lever's next value), rolling windows, estimator agreement and any "
+        "`negative_controls` refute the estimate; `result.design` says what was done. The verdict is "
+        "`supported`, `fragile` (a refuter moved it) or `not_supported`, with reasons in words. With "
+        "`lags`, `result.lag_effects` gives the immediate and the cumulative (long-run) effect, and "
         f"Granger tests are included.\n\n{_ERRORS_422}\n\n{_BACKGROUND}"
     ),
     responses={
@@ -158,6 +162,7 @@ async def evidence_what_if(
         baseline_outcome=body.baseline_outcome,
         baseline_treatment=body.baseline_treatment,
         requested_by=principal.user_id,
+        sustained=body.sustained,
     )
     return EvidenceWhatIfRead(
         **outcome.prediction.model_dump(), edge_id=outcome.edge.id, baseline_source=outcome.baseline_source

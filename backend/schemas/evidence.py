@@ -93,6 +93,26 @@ class AnalysisInputsIn(BaseModel):
     frequency: str = _FREQUENCY
     start: SupportedDatetime | None = _START
     end: SupportedDatetime | None = _END
+    design: Literal["time_series", "levels"] = Field(
+        "time_series",
+        description="time_series (default): calendar controls (day of week, yearly season, public holidays, "
+        "trend) are adjusted for, outcome and lever are tested for stationarity (ADF + KPSS) and "
+        "differenced when not stationary, intervals are Newey–West (HAC), and placebo-in-time and "
+        "rolling-window refutations run. levels: every bucket is treated as an independent unit (at most "
+        "`fragile`).",
+    )
+    holiday_country: str | None = Field(
+        None,
+        pattern=r"^([A-Za-z]{2}|none)$",
+        examples=["US"],
+        description="ISO 3166 country whose public holidays are a calendar control. Default: the country "
+        "of the tenant's time zone (none for UTC); `none` for no holiday control.",
+    )
+    negative_controls: list[MetricName] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Outcomes the lever cannot move; an estimated effect on one blocks the verdict.",
+    )
     options: AnalysisOptions = Field(default_factory=AnalysisOptions)
 
     def to_spec(self) -> AnalysisSpec:
@@ -108,6 +128,9 @@ class AnalysisInputsIn(BaseModel):
             frequency=self.frequency,
             start=self.start,
             end=self.end,
+            design=self.design,
+            holiday_country=self.holiday_country,
+            negative_controls=self.negative_controls,
             **self.options.model_dump(),
         )
 
@@ -184,6 +207,11 @@ class EvidenceWhatIfCreate(BaseModel):
     )
     baseline_treatment: float | None = Field(
         None, allow_inf_nan=False, description="Default: the average treatment per bucket over the window."
+    )
+    sustained: bool = Field(
+        True,
+        description="The change is kept in every bucket (the cumulative effect over the lags is used); "
+        "false: a one-bucket change, whose same-bucket effect is used.",
     )
 
     @model_validator(mode="after")

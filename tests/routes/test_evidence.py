@@ -25,6 +25,7 @@ from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant, invite_and_activate
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.services.evidence.synthetic import shop_series
 
 TRUE_EFFECT = 3.0
 DAYS = 150
@@ -93,13 +94,17 @@ async def test_analysis_recovers_the_known_effect_and_is_stored_in_the_graph(
     assert edge["effect_size"] == pytest.approx(TRUE_EFFECT, abs=0.4)
     # The unadjusted slope is confounded by the promo: far above the true effect.
     assert edge["result"]["naive_difference"] > edge["ci_upper"] + 1
-    assert edge["result"]["adjustment_set"] == ["promo"]
+    # Besides the promo, the time-series design adjusts for the calendar (day of week, holidays, trend).
+    assert edge["result"]["adjustment_set"] == ["promo", *edge["result"]["design"]["calendar_controls"]]
+    assert edge["result"]["design"]["kind"] == "time_series"
     assert edge["verdict"] == "supported", edge["reasons"]
     assert {r["name"] for r in edge["result"]["refutations"]} == {
         "placebo_treatment",
         "random_common_cause",
         "data_subset",
         "unobserved_confounder",
+        "placebo_in_time",
+        "rolling_windows",
     }
     assert edge["table"]["rows"] == DAYS
     assert edge["data_start"].startswith("2025-01-01") and edge["data_end"].startswith("2025-05-31")
@@ -123,7 +128,8 @@ async def test_analysis_recovers_the_known_effect_and_is_stored_in_the_graph(
 async def test_graph_shows_only_the_newest_evidence_per_pair(client: httpx.AsyncClient) -> None:
     tenant = await _seeded_tenant(client)
     unadjusted = (await _analyze(client, tenant, confounders=[])).json()
-    assert unadjusted["verdict"] == "not_supported"  # adjusts for nothing: an association only
+    # Adjusts for nothing beyond the calendar: an association only.
+    assert unadjusted["verdict"] == "not_supported"
     adjusted = (await _analyze(client, tenant)).json()
 
     graph = (await client.get("/api/v1/evidence/graph", headers=tenant.headers)).json()
@@ -143,8 +149,19 @@ async def test_lags_add_lag_columns_and_granger_tests(client: httpx.AsyncClient)
     edge = (await _analyze(client, tenant, lags=[1, 2])).json()
 
     assert edge["table"]["treatment_lag_columns"] == ["ad_spend_lag1", "ad_spend_lag2"]
-    assert edge["result"]["adjustment_set"] == ["promo", "ad_spend_lag1", "ad_spend_lag2"]
-    assert edge["ci_lower"] <= TRUE_EFFECT <= edge["ci_upper"]
+    assert edge["result"]["adjustment_set"] == [
+        "promo",
+        "ad_spend_lag1_minus_now",
+        "ad_spend_lag2_minus_now",
+        *edge["result"]["design"]["calendar_controls"],
+    ]
+    # With lags the main estimate is the long-run effect (no carry-over here: the same 3.0).
+    effects = edge["result"]["lag_effects"]
+    assert edge["effect_size"] == pytest.approx(effects["cumulative"]["value"])
+    assert effects["immediate"]["ci_low"] <= TRUE_EFFECT <= effects["immediate"]["ci_high"]
+    # Three coefficients summed on 150 days: a statistical margin, not an exact interval test.
+    assert edge["effect_size"] == pytest.approx(TRUE_EFFECT, abs=0.5)
+    assert [lag["lag"] for lag in effects["by_lag"]] == [0, 1, 2]
     granger = edge["granger"]
     assert granger is not None and [t["lag"] for t in granger["lags"]] == [1, 2]
     assert "not proof of cause" in granger["note"]
@@ -173,7 +190,9 @@ async def test_user_graph_sets_the_adjustment_and_names_unobserved_nodes(client:
     assert response.status_code == 201, response.text
     edge = response.json()
     assert edge["result"]["graph_source"] == "user"
-    assert edge["result"]["adjustment_set"] == ["promo"]
+    # Besides the promo, the time-series design adjusts for the calendar (day of week, holidays, trend).
+    assert edge["result"]["adjustment_set"] == ["promo", *edge["result"]["design"]["calendar_controls"]]
+    assert edge["result"]["design"]["kind"] == "time_series"
     assert edge["unobserved_nodes"] == ["season"]
     assert edge["ci_lower"] <= TRUE_EFFECT <= edge["ci_upper"]
 
@@ -417,3 +436,69 @@ async def test_unknown_edge_is_404(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
     response = await client.get(f"/api/v1/evidence/edges/{uuid.uuid4()}", headers=tenant.headers)
     assert response.status_code == 404
+
+
+async def _ingest_frame(client: httpx.AsyncClient, tenant: TenantContext, frame: Any) -> None:
+    points = [
+        {"metric": name, "ts": (stamp + timedelta(hours=12)).tz_localize(UTC).isoformat(), "value": float(v)}
+        for name in frame.columns
+        for stamp, v in frame[name].items()
+    ]
+    for chunk in range(0, len(points), 5000):
+        response = await client.post(
+            "/api/v1/metrics", json={"points": points[chunk : chunk + 5000]}, headers=tenant.headers
+        )
+        assert response.status_code == 200, response.text
+
+
+async def test_sustained_what_if_of_a_lagged_effect_uses_the_cumulative_effect(
+    client: httpx.AsyncClient,
+) -> None:
+    """Same-day 0.5 + next-day 1.5 per unit of spend: +100/day sustained gives +200/day."""
+    tenant = await create_tenant(client)
+    frame = shop_series(kind="seasonal", seed=41, effect=0.5, lag_effect=1.5)
+    await _ingest_frame(client, tenant, frame[["lever", "revenue", "promo"]])
+    analysis = {
+        "outcome": "revenue",
+        "treatment": "lever",
+        "confounders": ["promo"],
+        "lags": [1],
+        "holiday_country": "US",
+        "options": FAST,
+    }
+    response = await client.post(
+        "/api/v1/evidence/what-if",
+        json={"analysis": analysis, "treatment_change": 100},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    what_if = response.json()
+    assert what_if["effect_used"] == "cumulative"
+    assert what_if["ci_low"] <= 200 <= what_if["ci_high"]
+
+    edge = (await client.get(f"/api/v1/evidence/edges/{what_if['edge_id']}", headers=tenant.headers)).json()
+    design = edge["result"]["design"]
+    assert design["kind"] == "time_series" and design["holiday_country"] == "US"
+    assert "calendar_holiday" in design["calendar_controls"]
+    effects = edge["result"]["lag_effects"]
+    assert effects["immediate"]["ci_low"] <= 0.5 <= effects["immediate"]["ci_high"]
+
+
+async def test_a_constant_confounder_is_422_naming_it_and_nothing_is_stored(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await _seeded_tenant(client)
+    await _ingest(client, tenant, {"flat_price": [9.99] * DAYS})
+
+    response = await _analyze(client, tenant, confounders=["promo", "flat_price"])
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["collinear"] == ["flat_price"]
+    assert (await client.get("/api/v1/evidence/edges", headers=tenant.headers)).json()["total"] == 0
+
+
+async def test_an_unknown_holiday_country_is_422(client: httpx.AsyncClient) -> None:
+    tenant = await _seeded_tenant(client)
+    response = await _analyze(client, tenant, holiday_country="XX")
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "unknown_holiday_country"

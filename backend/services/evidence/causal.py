@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import networkx as nx
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence.estimation import (
@@ -22,6 +23,7 @@ from backend.services.evidence.estimation import (
     check_method,
     fit_estimate,
     graph_columns,
+    hac_results,
     quiet,
     summarise,
 )
@@ -32,9 +34,13 @@ from backend.services.evidence.results import (
     EffectEstimate,
     EstimationMethod,
     OverlapDiagnostics,
+    RefutationOutcome,
     TargetUnits,
 )
 from backend.services.evidence.table import independent_columns, validate_design
+
+# The adjustment set must predict the treatment at this level to count as adjusting for something.
+UNRELATED_ADJUSTMENT_ALPHA = 0.05
 
 __all__ = ["CausalSettings", "Edge", "analyze_effect", "estimate_effect"]
 
@@ -89,6 +95,10 @@ def analyze_effect(
     edges: Sequence[Edge] | None = None,
     randomized: bool = False,
     settings: CausalSettings | None = None,
+    extra_refutations: Sequence[RefutationOutcome] = (),
+    sensitivity_benchmarks: Sequence[str] | None = None,
+    design_caveat: str | None = None,
+    substantive_confounders: Sequence[str] | None = None,
 ) -> CausalResult:
     """Estimate, refute and judge the effect of ``treatment`` on ``outcome``.
 
@@ -97,6 +107,14 @@ def analyze_effect(
     ``(cause, effect)``) DoWhy finds the backdoor set from the graph. ``randomized``
     declares the treatment was assigned at random (an experiment), which is the one
     case where an unadjusted comparison can be supported.
+
+    ``extra_refutations`` (the time-series ones) join the verdict. ``sensitivity_benchmarks``
+    limits the observed confounders a hidden one is benchmarked against (default: the whole
+    adjustment set); calendar terms and the lever's own lags are no stand-ins for a hidden
+    confounder. ``design_caveat`` weakens the verdict (see :func:`decide_verdict`).
+    ``substantive_confounders`` are the adjustment columns that count against the "adjusted
+    for nothing" guard (default: all); the rest (calendar terms, lever lags) are kept fixed
+    when testing whether the substantive ones predict the treatment.
     """
     settings = settings or CausalSettings()
     graph, columns, data, binary = _design(
@@ -128,10 +146,19 @@ def analyze_effect(
             refutations = run_refuters(
                 model, estimand, fitted, summary, settings.refutation, 1 - settings.confidence_level
             )
+            benchmarks = (
+                adjustment
+                if sensitivity_benchmarks is None
+                else [c for c in adjustment if c in sensitivity_benchmarks]
+            )
+            robust = hac_results(linear, settings.hac_lags) if settings.hac_lags is not None else None
             outcome_sensitivity, sensitivity = run_sensitivity(
-                model, estimand, linear, adjustment, 1 - settings.confidence_level
+                model, estimand, linear, benchmarks, 1 - settings.confidence_level, robust
             )
             refutations.append(outcome_sensitivity)
+        refutations.extend(extra_refutations)
+        if settings.strict_verdict and others:
+            refutations.append(estimator_agreement(summary, others))
         # Without confounders every unit has the same propensity: overlap is trivially complete.
         overlap = (
             _overlap(data, treatment, outcome, adjustment, method, target_units, settings)
@@ -139,13 +166,22 @@ def analyze_effect(
             else None
         )
 
+    substantive = (
+        adjustment
+        if substantive_confounders is None
+        else [c for c in adjustment if c in substantive_confounders]
+    )
     verdict, reasons = decide_verdict(
         summary,
         refutations,
         overlap,
-        adjusted_for_nothing=not adjustment,
+        adjusted_for_nothing=not substantive,
         graph_source="user" if graph is not None else "default",
         randomized=randomized,
+        unrelated_adjustment=unrelated_adjustment(data, treatment, substantive, adjustment)
+        if settings.strict_verdict
+        else None,
+        design_caveat=design_caveat,
     )
     return CausalResult(
         treatment=treatment,
@@ -162,6 +198,52 @@ def analyze_effect(
         treatment_range=(float(data[treatment].min()), float(data[treatment].max())),
         verdict=verdict,
         reasons=reasons,
+    )
+
+
+def estimator_agreement(main: EffectEstimate, others: Sequence[EffectEstimate]) -> RefutationOutcome:
+    """The other estimators' intervals must overlap the main one: disjoint intervals mean the
+    answer depends on the model (linear vs flexible adjustment), not on the data."""
+    disjoint = [o for o in others if o.ci_high < main.ci_low or o.ci_low > main.ci_high]
+    shown = "; ".join(f"{o.method} {o.value:.4g} [{o.ci_low:.4g}, {o.ci_high:.4g}]" for o in others)
+    return RefutationOutcome(
+        name="estimator_agreement",
+        passed=not disjoint,
+        new_effect=None,
+        p_value=None,
+        detail=f"Main {main.method} {main.value:.4g} [{main.ci_low:.4g}, {main.ci_high:.4g}] vs {shown}: "
+        + (
+            "the intervals overlap."
+            if not disjoint
+            else f"{', '.join(o.method for o in disjoint)} disagrees beyond the intervals, so the estimate "
+            "depends on the model of the adjustment."
+        ),
+    )
+
+
+def unrelated_adjustment(
+    data: pd.DataFrame, treatment: str, substantive: Sequence[str], adjustment: Sequence[str]
+) -> str | None:
+    """Why the substantive confounders count as nothing (they do not predict the treatment), or None.
+
+    The guard against raw associations must not be bypassed by adjusting for an arbitrary
+    metric: a confounder that is no common cause leaves the estimate the raw association.
+    The F-test is partial: the other adjustment columns (calendar, lags) are in both models.
+    """
+    if not substantive:
+        return None
+    rest = [c for c in adjustment if c not in substantive]
+    full = sm.OLS(data[treatment], sm.add_constant(data[[*rest, *substantive]], has_constant="add")).fit()
+    if rest:
+        restricted = sm.OLS(data[treatment], sm.add_constant(data[rest], has_constant="add")).fit()
+        p_value = float(full.compare_f_test(restricted)[1])
+    else:
+        p_value = float(full.f_pvalue)
+    if p_value < UNRELATED_ADJUSTMENT_ALPHA:
+        return None
+    return (
+        f"The confounders ({', '.join(substantive)}) do not predict {treatment} "
+        f"(F-test p = {p_value:.3g}), so nothing that confounds it was adjusted for."
     )
 
 

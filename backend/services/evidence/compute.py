@@ -19,7 +19,6 @@ from backend.services.errors import ValidationFailed
 from backend.services.evidence import (
     CausalSettings,
     RefutationSettings,
-    analyze_effect,
     build_analysis_table,
     estimate_effect,
     granger_causality,
@@ -34,6 +33,7 @@ from backend.services.evidence.results import (
     TableReport,
     TargetUnits,
 )
+from backend.services.evidence.series_analysis import DesignKind, SeriesQuestion, analyze_series
 from backend.services.evidence.table import Aggregation, MetricSeries
 from backend.services.evidence.timeseries import MIN_SCREENING_OBSERVATIONS
 
@@ -59,6 +59,10 @@ class AnalysisSpec(BaseModel):
     refutation_simulations: int = 20
     compare_methods: bool = True
     confidence_level: float = 0.95
+    design: DesignKind = "time_series"
+    # ISO 3166 code or "none"; None: the service resolves it from the tenant's time zone.
+    holiday_country: str | None = None
+    negative_controls: list[str] = []
 
     def settings(self) -> CausalSettings:
         return CausalSettings(
@@ -122,6 +126,7 @@ class AnalysisOutput:
 def compute_analysis(inputs: AnalysisInputs) -> AnalysisOutput:
     """Build the table, estimate and refute the effect, and (with lags) test Granger precedence.
 
+    The time-series design (``spec.design``) is applied first: see :mod:`series_analysis`.
     With the default graph, the treatment's lag columns are adjusted for as confounders:
     past values of a lever usually drive both its present value (budgets persist) and the
     outcome (carry-over), which is a backdoor path. With a user graph they count only where
@@ -135,18 +140,21 @@ def compute_analysis(inputs: AnalysisInputs) -> AnalysisOutput:
         treatment=spec.treatment,
         lags=spec.lags,
     )
-    lag_columns = table.report.treatment_lag_columns
-    result = analyze_effect(
-        table.frame,
+    question = SeriesQuestion(
         treatment=spec.treatment,
         outcome=spec.outcome,
-        confounders=[] if spec.edges else [*spec.confounders, *lag_columns],
+        confounders=spec.confounders,
+        lags=spec.lags,
+        edges=spec.edges,
         method=spec.method,
         target_units=spec.target_units,
-        edges=spec.edges or None,
         randomized=spec.randomized,
-        settings=spec.settings(),
+        frequency=spec.frequency,
+        design=spec.design,
+        holiday_country=None if spec.holiday_country in (None, "none") else spec.holiday_country,
+        negative_controls=spec.negative_controls,
     )
+    result = analyze_series(table.frame, question, spec.settings())
     granger: GrangerResult | None = None
     unavailable: str | None = None
     if spec.lags:

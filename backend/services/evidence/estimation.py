@@ -50,6 +50,12 @@ class CausalSettings:
     max_share_outside: float = 0.1
     min_ess_ratio: float = 0.1
     random_seed: int = 0
+    # Newey–West lags for the linear estimate's interval (time series); None: i.i.d. OLS intervals.
+    hac_lags: int | None = None
+    # Metric analyses: estimators disagreeing beyond their intervals weaken the verdict, and an
+    # adjustment set that does not predict the treatment counts as none. Off by default so
+    # cross-section benchmarks (LaLonde) keep their verdicts.
+    strict_verdict: bool = False
 
 
 @contextmanager
@@ -171,7 +177,14 @@ def summarise(
     level = settings.confidence_level
     z = float(stats.norm.ppf(0.5 + level / 2))
     value = float(np.ravel(estimate.value)[0])
-    if method == "linear_regression":
+    if method == "linear_regression" and settings.hac_lags is not None:
+        # DoWhy's design matrix is [intercept, treatment, ...]: the treatment is column 1.
+        robust = hac_results(estimate, settings.hac_lags)
+        low, high = np.asarray(robust.conf_int(alpha=1 - level))[1]
+        standard_error = float(robust.bse[1])
+        p_value = float(robust.pvalues[1])
+        interval_method = f"HAC (Newey–West, {settings.hac_lags} lags)"
+    elif method == "linear_regression":
         low, high = np.ravel(estimate.get_confidence_intervals(confidence_level=level))[:2]
         standard_error = float(np.ravel(estimate.get_standard_error())[0])
         p_value = float(np.ravel(estimate.test_stat_significance()["p_value"])[0])
@@ -200,6 +213,11 @@ def summarise(
         n=n,
         interval_method=interval_method,
     )
+
+
+def hac_results(estimate: CausalEstimate, hac_lags: int) -> Any:
+    """The OLS fit behind a DoWhy linear estimate, with Newey–West covariance."""
+    return estimate.estimator.model.get_robustcov_results(cov_type="HAC", maxlags=hac_lags)
 
 
 def build_model(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from dowhy import CausalModel
@@ -186,19 +186,22 @@ def run_sensitivity(
     linear_estimate: CausalEstimate,
     adjustment_set: Sequence[str],
     significance_level: float,
+    robust_fit: Any | None = None,
 ) -> tuple[RefutationOutcome, SensitivityDetail]:
     """Benchmark an unobserved confounder against each observed one; keep the worst case.
 
     Needs a DoWhy linear-regression estimate (the analysis is defined for linear
     adjustment). With no observed confounder there is nothing to benchmark against,
     so the outcome is "not applicable" (``passed=None``) and the robustness values
-    alone are reported.
+    alone are reported. ``robust_fit`` (the same OLS with HAC covariance) supplies the
+    t-statistic for time series, whose i.i.d. t overstates precision.
     """
     ols = linear_estimate.estimator.model
-    t_stat, dof = float(np.ravel(ols.tvalues)[1]), int(ols.df_resid)
+    tested = robust_fit if robust_fit is not None else ols
+    t_stat, dof = float(np.ravel(tested.tvalues)[1]), int(ols.df_resid)
     rv = robustness_value(t_stat, dof)
     rv_alpha = robustness_value(t_stat, dof, significance_level)
-    if float(np.ravel(ols.pvalues)[1]) >= significance_level:
+    if float(np.ravel(tested.pvalues)[1]) >= significance_level:
         return _unbenchmarked(
             "Not needed: the linear adjusted estimate is already indistinguishable from zero.", rv, rv_alpha
         )
@@ -224,8 +227,8 @@ def run_sensitivity(
                 # DoWhy only broadcasts list-valued strengths; 1× = "as strong as the benchmark". Its
                 # linear analyzer always assumes the hidden confounder inflated the estimate and
                 # shrinks it toward zero: the worst case for the conclusion.
-                effect_fraction_on_treatment=[1.0],
-                effect_fraction_on_outcome=[1.0],
+                effect_fraction_on_treatment=list(BENCHMARK_STRENGTHS),
+                effect_fraction_on_outcome=list(BENCHMARK_STRENGTHS),
                 significance_level=significance_level,
                 plot_estimate=False,
             )
@@ -234,7 +237,7 @@ def run_sensitivity(
             # confounder that strong has no bound at all.
             unbounded.append(benchmark)
             continue
-        row = analyzer.benchmarking_results.iloc[0]
+        strength, row = _feasible_row(analyzer.benchmarking_results)
         detail = SensitivityDetail(
             robustness_value=rv,
             robustness_value_alpha=rv_alpha,
@@ -242,6 +245,7 @@ def run_sensitivity(
             adjusted_estimate=float(row["bias_adjusted_estimate"]),
             adjusted_ci_low=float(row["bias_adjusted_lower_CI"]),
             adjusted_ci_high=float(row["bias_adjusted_upper_CI"]),
+            strength=strength,
         )
         if worst is None or abs(detail.adjusted_estimate or 0.0) < abs(worst.adjusted_estimate or 0.0):
             worst = detail
@@ -267,13 +271,42 @@ def run_sensitivity(
             passed=survives,
             new_effect=worst.adjusted_estimate,
             p_value=None,
-            detail=f"A hidden confounder as strong as '{worst.benchmark}' would move the linear adjusted "
+            detail=f"A hidden confounder {_strength_text(worst.strength)} '{worst.benchmark}' would move the "
+            "linear adjusted "
             f"estimate to {worst.adjusted_estimate:.4g} "
             f"[{worst.adjusted_ci_low:.4g}, {worst.adjusted_ci_high:.4g}]"
             + ("; the effect survives." if survives else "; that would explain the effect away.")
             + f" Robustness value {rv:.1%}.",
         ),
         worst,
+    )
+
+
+# Strengths (× the benchmark's partial R²) tried in order; the first feasible one is reported.
+BENCHMARK_STRENGTHS = (1.0, 0.5, 0.25)
+
+
+def _feasible_row(results: Any) -> tuple[float, Any]:
+    """The strongest benchmark row whose bound is a real confounder.
+
+    A confounder as strong as a strong observed one can imply it explains more than all the
+    outcome's remaining variance; DoWhy (like sensemakr) then caps that at 100% and reports a
+    degenerate interval (low == high) — no such confounder exists. Cinelli & Hazlett's advice
+    is a smaller multiple of the benchmark, so the next strength is used.
+    """
+    for position, strength in enumerate(BENCHMARK_STRENGTHS):
+        row = results.iloc[position]
+        if float(row["bias_adjusted_lower_CI"]) < float(row["bias_adjusted_upper_CI"]):
+            return strength, row
+    return BENCHMARK_STRENGTHS[-1], results.iloc[len(BENCHMARK_STRENGTHS) - 1]
+
+
+def _strength_text(strength: float) -> str:
+    if strength == 1.0:
+        return "as strong as"
+    return (
+        f"{strength:g}× as strong as (1× would have to explain more than all the remaining variation of "
+        "the outcome, which no confounder can)"
     )
 
 
@@ -285,6 +318,8 @@ def decide_verdict(
     adjusted_for_nothing: bool,
     graph_source: str,
     randomized: bool,
+    unrelated_adjustment: str | None = None,
+    design_caveat: str | None = None,
 ) -> tuple[Verdict, list[str]]:
     """Combine interval, refuters, overlap and design into a verdict with reasons in words.
 
@@ -292,6 +327,12 @@ def decide_verdict(
     poor and the trimmed estimate does not hold up, or an observational estimate adjusts
     for nothing. *fragile*: a refuter moved the estimate, the sensitivity analysis can
     explain it away, or overlap is poor but the trimmed estimate holds. Otherwise *supported*.
+
+    Time-series refutations: a failed placebo in time or negative control blocks; unstable
+    rolling windows or estimators that disagree beyond their intervals weaken. An adjustment
+    set that does not predict the treatment at all (``unrelated_adjustment`` says why) counts
+    as adjusting for nothing. ``design_caveat`` (a time series analysed without the
+    time-series design) weakens.
     """
     blocking: list[str] = []
     weakening: list[str] = []
@@ -302,14 +343,21 @@ def decide_verdict(
             "no effect can be told apart from noise."
         )
     by_name = {r.name: r for r in refutations}
-    placebo = by_name.get("placebo_treatment")
-    if placebo is not None and placebo.passed is False:
-        blocking.append(placebo.detail)
+    for name in ("placebo_treatment", "placebo_in_time", "negative_control"):
+        failed = [r for r in refutations if r.name == name and r.passed is False]
+        blocking.extend(r.detail for r in failed)
     if adjusted_for_nothing and not randomized and graph_source == "default":
         blocking.append(
             "Nothing was adjusted for and the treatment is not declared randomised: the number is a raw "
             "association, not evidence of cause."
         )
+    elif unrelated_adjustment is not None and not randomized and graph_source == "default":
+        blocking.append(
+            f"{unrelated_adjustment} Adjusting for variables unrelated to the treatment changes nothing: "
+            "the number is a raw association, not evidence of cause."
+        )
+    if design_caveat is not None:
+        weakening.append(design_caveat)
     if overlap is not None and not overlap.adequate:
         trimmed = overlap.trimmed_estimate
         if trimmed is None:
@@ -330,10 +378,10 @@ def decide_verdict(
                 f"{trimmed.value:.4g} [{trimmed.ci_low:.4g}, {trimmed.ci_high:.4g}] rests on common support, "
                 "and it describes the overlap population only."
             )
-    for name in ("random_common_cause", "data_subset", "unobserved_confounder"):
-        outcome = by_name.get(name)
-        if outcome is not None and outcome.passed is False:
-            weakening.append(outcome.detail)
+    weakeners = ("random_common_cause", "data_subset", "unobserved_confounder", "rolling_windows")
+    weakening.extend(
+        r.detail for r in refutations if r.name in (*weakeners, "estimator_agreement") and r.passed is False
+    )
     if blocking:
         return "not_supported", blocking + weakening
     if weakening:

@@ -56,7 +56,16 @@ class EffectEstimate(_Frozen):
 class RefutationOutcome(_Frozen):
     """The result of one refuter; ``passed`` is None when the test could not apply."""
 
-    name: Literal["placebo_treatment", "random_common_cause", "data_subset", "unobserved_confounder"]
+    name: Literal[
+        "placebo_treatment",
+        "random_common_cause",
+        "data_subset",
+        "unobserved_confounder",
+        "placebo_in_time",
+        "rolling_windows",
+        "negative_control",
+        "estimator_agreement",
+    ]
     passed: bool | None
     new_effect: float | None
     p_value: float | None
@@ -78,6 +87,9 @@ class SensitivityDetail(_Frozen):
     adjusted_estimate: float | None
     adjusted_ci_low: float | None
     adjusted_ci_high: float | None
+    strength: float = Field(
+        1.0, description="Multiple of the benchmark's partial R² assumed for the hidden confounder."
+    )
 
 
 class PropensitySummary(_Frozen):
@@ -111,6 +123,44 @@ class OverlapDiagnostics(_Frozen):
     )
 
 
+class StationarityCheck(_Frozen):
+    """ADF (null: unit root) and KPSS (null: stationary) on one series net of the calendar."""
+
+    series: str
+    adf_p_value: float
+    kpss_p_value: float
+    stationary: bool = Field(description="ADF rejects a unit root and KPSS does not reject stationarity.")
+
+
+class TimeSeriesDesign(_Frozen):
+    """How a metric analysis treated time: calendar controls, stationarity, transformation, HAC."""
+
+    kind: Literal["time_series", "levels"]
+    transformation: Literal["first_difference", "levels_with_trend", "levels"]
+    calendar_controls: list[str]
+    holiday_country: str | None
+    stationarity: list[StationarityCheck]
+    hac_lags: int | None = Field(description="Newey–West lags of the HAC intervals (None: i.i.d. intervals).")
+    note: str
+
+
+class LagCoefficient(_Frozen):
+    lag: int = Field(description="Buckets after the change (0: the same bucket).")
+    value: float
+    ci_low: float
+    ci_high: float
+
+
+class LagEffects(_Frozen):
+    """Distributed-lag effects of the lever: same-bucket and long-run (sum over the lags)."""
+
+    immediate: EffectEstimate = Field(description="Effect in the bucket of the change.")
+    cumulative: EffectEstimate = Field(
+        description="Long-run effect of a sustained one-unit change: the sum of the lag coefficients."
+    )
+    by_lag: list[LagCoefficient]
+
+
 class CausalResult(_Frozen):
     """Everything the analysis of one treatment → outcome edge produced."""
 
@@ -128,6 +178,10 @@ class CausalResult(_Frozen):
     treatment_range: tuple[float, float]
     verdict: Verdict
     reasons: list[str]
+    design: TimeSeriesDesign | None = Field(
+        None, description="Time-series design of a metric analysis (None: a plain cross-section)."
+    )
+    lag_effects: LagEffects | None = Field(None, description="With lags: immediate and cumulative effects.")
 
 
 class GrangerLagTest(_Frozen):
@@ -192,3 +246,8 @@ class WhatIfResult(_Frozen):
     extrapolation: bool
     verdict: Verdict
     caveats: list[str]
+    effect_used: Literal["immediate", "cumulative"] = Field(
+        "immediate",
+        description="cumulative: the long-run effect of a sustained change (sum of the lag effects); "
+        "immediate: the same-bucket effect.",
+    )

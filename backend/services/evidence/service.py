@@ -42,6 +42,7 @@ from backend.services.evidence.compute import (
     compute_drivers,
     compute_granger,
 )
+from backend.services.evidence.design import country_of_zone
 from backend.services.evidence.results import (
     CausalResult,
     GrangerResult,
@@ -151,11 +152,12 @@ class PreparedAnalysis:
 
 
 def _distinct_roles(spec: AnalysisSpec) -> None:
-    roles = [spec.outcome, spec.treatment, *spec.confounders]
+    roles = [spec.outcome, spec.treatment, *spec.confounders, *spec.negative_controls]
     repeated = sorted({name for name in roles if roles.count(name) > 1})
     if repeated:
         raise ValidationFailed(
-            "Outcome, treatment and confounders must be different metrics.", details={"repeated": repeated}
+            "Outcome, treatment, confounders and negative controls must be different metrics.",
+            details={"repeated": repeated},
         )
     if spec.edges and spec.confounders:
         raise ValidationFailed(
@@ -164,13 +166,25 @@ def _distinct_roles(spec: AnalysisSpec) -> None:
         )
 
 
+def _holiday_country(requested: str | None, zone: ZoneInfo) -> str:
+    """The request's country; by default the country of the tenant's time zone; ``none`` for no holidays.
+
+    Resolved once, so a queued job analyses with the same calendar as the request described.
+    """
+    if requested is None:
+        return country_of_zone(zone.key) or "none"
+    return "none" if requested.lower() == "none" else requested.upper()
+
+
 async def prepare_analysis(session: AsyncSession, spec: AnalysisSpec) -> PreparedAnalysis:
     """Check the metrics (422 naming unknown ones) and resolve the window; no observations read yet."""
     _distinct_roles(spec)
     zone = await tenant_zone(session)
     start, end = _window(spec.start, spec.end, zone)
-    spec = spec.model_copy(update={"start": start, "end": end})
-    required = [spec.outcome, spec.treatment, *spec.confounders]
+    spec = spec.model_copy(
+        update={"start": start, "end": end, "holiday_country": _holiday_country(spec.holiday_country, zone)}
+    )
+    required = [spec.outcome, spec.treatment, *spec.confounders, *spec.negative_controls]
     lag_names = {lag_column(spec.treatment, lag) for lag in spec.lags}
     # Graph nodes that are neither metrics nor lag columns are unobserved variables.
     nodes = sorted({node for edge in spec.edges for node in edge} - set(required) - lag_names)
@@ -352,6 +366,7 @@ async def what_if(
     baseline_outcome: float | None,
     baseline_treatment: float | None,
     requested_by: uuid.UUID | None = None,
+    sustained: bool = True,
 ) -> WhatIf:
     """The outcome change predicted for ``treatment_change`` from a stored edge or a fresh analysis.
 
@@ -377,6 +392,7 @@ async def what_if(
         treatment_change=treatment_change,
         baseline_outcome=baseline_outcome,
         baseline_treatment=baseline_treatment,
+        sustained=sustained,
     )
     return WhatIf(edge=edge, prediction=prediction, baseline_source=source)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from backend.services.errors import ValidationFailed
-from backend.services.evidence.results import CausalResult, WhatIfResult
+from backend.services.evidence.results import CausalResult, EffectEstimate, WhatIfResult
 
 
 def predict_what_if(
@@ -12,6 +14,7 @@ def predict_what_if(
     treatment_change: float,
     baseline_outcome: float | None = None,
     baseline_treatment: float | None = None,
+    sustained: bool = True,
 ) -> WhatIfResult:
     """Scale the estimated per-unit effect (and its interval) by ``treatment_change``.
 
@@ -20,6 +23,10 @@ def predict_what_if(
     interval covers the uncertainty of the *average* effect, not period-to-period noise.
     For a binary treatment the only changes are switching it on (+1) or off (-1).
     A new treatment level outside the range seen in the data is flagged as extrapolation.
+
+    With lag effects, a ``sustained`` change uses the cumulative (long-run) effect — the
+    outcome per bucket once the change has been in place for every modelled lag — and a
+    one-bucket change the immediate one; ``effect_used`` says which.
     """
     if treatment_change == 0:
         raise ValidationFailed("A what-if needs a non-zero treatment change.")
@@ -28,7 +35,7 @@ def predict_what_if(
             "The treatment is binary: the change must be +1 (switch on) or -1 (switch off).",
             details={"treatment_change": treatment_change},
         )
-    estimate = result.estimate
+    estimate, used = _effect(result, sustained)
     bounds = sorted((estimate.ci_low * treatment_change, estimate.ci_high * treatment_change))
     change = estimate.value * treatment_change
 
@@ -52,6 +59,7 @@ def predict_what_if(
     if result.verdict != "supported":
         caveats.append(f"The effect is {result.verdict.replace('_', ' ')}: " + " ".join(result.reasons))
     caveats.append("The interval reflects uncertainty in the average effect, not period-to-period noise.")
+    caveats.append(_horizon_caveat(result, used, sustained))
 
     return WhatIfResult(
         treatment=result.treatment,
@@ -68,4 +76,30 @@ def predict_what_if(
         extrapolation=extrapolation,
         verdict=result.verdict,
         caveats=caveats,
+        effect_used=used,
     )
+
+
+def _effect(
+    result: CausalResult, sustained: bool
+) -> tuple[EffectEstimate, Literal["immediate", "cumulative"]]:
+    if result.lag_effects is not None and sustained:
+        return result.lag_effects.cumulative, "cumulative"
+    if result.lag_effects is not None:
+        return result.lag_effects.immediate, "immediate"
+    return result.estimate, "immediate"
+
+
+def _horizon_caveat(result: CausalResult, used: str, sustained: bool) -> str:
+    if result.lag_effects is None:
+        return (
+            "No lags of the treatment were modelled: this is the same-bucket effect; a carry-over into later "
+            "buckets (analyse with lags) is not included."
+        )
+    lags = max(c.lag for c in result.lag_effects.by_lag)
+    if used == "cumulative":
+        return (
+            f"Sustained change: the cumulative effect over lags 0..{lags} is used (the outcome per "
+            "bucket once the change has been in place that long)."
+        )
+    return f"One-bucket change: the same-bucket effect is used; lags 1..{lags} add more in later buckets."

@@ -49,3 +49,82 @@ def confounded_binary(*, n: int, effect: float, strength: float, seed: int) -> p
     t = (rng.uniform(size=n) < propensity).astype(float)
     y = effect * t + w1 + w2 + rng.normal(size=n)
     return pd.DataFrame({"t": t, "y": y, "w1": w1, "w2": w2})
+
+
+# --------------------------------------------------------------------------- daily shop series
+
+DAILY_START = "2024-01-01"
+
+
+def _ar1(rng: np.random.Generator, n: int, phi: float, scale: float) -> np.ndarray:
+    noise = rng.normal(0, scale, n)
+    out = np.empty(n)
+    out[0] = noise[0]
+    for i in range(1, n):
+        out[i] = phi * out[i - 1] + noise[i]
+    return out
+
+
+def shop_series(
+    *,
+    kind: str,
+    n: int = 730,
+    seed: int,
+    effect: float = 2.0,
+    lag_effect: float = 0.0,
+) -> pd.DataFrame:
+    """Two years of daily shop metrics (index: local days from 2024-01-01) with a known truth.
+
+    ``kind``:
+
+    * ``shared_trend`` — lever and revenue both grow over time; the lever has no effect.
+    * ``random_walk`` — lever and revenue are independent random walks; no effect.
+    * ``shared_random_walk`` — one unobserved random walk (demand) drives both; no effect.
+    * ``seasonal`` — the lever follows the year, the week and a promo; revenue gets ``effect``
+      per unit of lever today (plus ``lag_effect`` per unit of yesterday's lever), the season,
+      the weekend, US public holidays, the promo, a trend and AR(1) noise.
+
+    Every frame has ``price`` (unrelated to both), ``promo`` and ``visits`` (a negative control:
+    driven by the season and the promo, never by the lever).
+    """
+    import holidays
+
+    rng = np.random.default_rng(seed)
+    index = pd.date_range(DAILY_START, periods=n, freq="D")
+    t = np.arange(n, dtype="float64")
+    year = 2 * np.pi * t / 365.25
+    weekend = (index.day_of_week >= 5).astype("float64")
+    us = holidays.country_holidays("US", years=range(index[0].year, index[-1].year + 1))
+    holiday = np.array([d.date() in us for d in index], dtype="float64")
+    promo = (rng.uniform(size=n) < 0.15 + 0.25 * weekend).astype("float64")
+    price = 10 + rng.normal(0, 1, n)
+    visits = 300 + 40 * np.sin(year) + 50 * promo + rng.normal(0, 10, n)
+    if kind == "shared_trend":
+        lever = 50 + 0.05 * t + _ar1(rng, n, 0.6, 3)
+        revenue = 500 + 0.4 * t + _ar1(rng, n, 0.6, 20)
+    elif kind == "random_walk":
+        lever = 50 + np.cumsum(rng.normal(0, 1, n))
+        revenue = 500 + np.cumsum(rng.normal(0, 8, n))
+    elif kind == "shared_random_walk":
+        demand = np.cumsum(rng.normal(0, 1, n))
+        lever = 50 + 2 * demand + rng.normal(0, 3, n)
+        revenue = 500 + 15 * demand + rng.normal(0, 20, n)
+    elif kind == "seasonal":
+        lever = 40 + 8 * np.sin(year) + 6 * weekend + 8 * promo + rng.normal(0, 4, n)
+        previous = np.concatenate([[lever[0]], lever[:-1]])
+        revenue = (
+            300
+            + effect * lever
+            + lag_effect * previous
+            + 60 * np.sin(year)
+            + 30 * weekend
+            + 80 * holiday
+            + 40 * promo
+            + 0.1 * t
+            + _ar1(rng, n, 0.5, 10)
+        )
+    else:
+        raise ValueError(kind)
+    return pd.DataFrame(
+        {"lever": lever, "revenue": revenue, "price": price, "promo": promo, "visits": visits}, index=index
+    )
