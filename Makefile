@@ -20,11 +20,13 @@ export MKL_NUM_THREADS ?= 1
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-v4.txt
+# requirements-forecast.txt goes in with --no-deps: statsforecast declares pandas<3 (see its header).
+$(VENV)/.installed: requirements-v4.txt requirements-forecast.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-v4.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-forecast.txt
 	@touch $@
 
 setup: $(VENV)/.installed ## Create .venv and install pinned dependencies

@@ -18,6 +18,7 @@ from prometheus_client import start_http_server
 
 from backend.config import Settings, get_settings
 from backend.jobs import JobRuntime, build_app, worker_options
+from backend.services.forecaster.warmup import start_warmup
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.logging import configure_logging
@@ -65,6 +66,7 @@ async def run_worker(settings: Settings) -> None:
         app = build_app(settings, app_url=urls.app)
         async with app.open_async():
             depth = asyncio.create_task(refresh_queue_depth(app))
+            warmup = start_warmup()
             logger.info(
                 "worker_started", embedded_database=urls.embedded, queues=settings.jobs.worker_queues or "all"
             )
@@ -72,6 +74,7 @@ async def run_worker(settings: Settings) -> None:
                 await app.run_worker_async(**worker_options(JobRuntime(settings, database)))
             finally:
                 depth.cancel()
+                warmup.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await depth
     finally:

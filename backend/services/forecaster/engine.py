@@ -35,7 +35,14 @@ from backend.services.forecaster.intervals import (
     validate_levels,
 )
 from backend.services.forecaster.metrics import mase_scale
-from backend.services.forecaster.models import MODEL_NAMES, ModelFailed, ModelFit, fit_model
+from backend.services.forecaster.models import (
+    AUTO_MODELS,
+    INTERMITTENT_MODELS,
+    MODEL_NAMES,
+    ModelFailed,
+    ModelFit,
+    fit_model,
+)
 from backend.services.forecaster.series import (
     Aggregate,
     Frequency,
@@ -63,6 +70,7 @@ _COMBINATION_PREFERRED: Final = ("ets", "theta")
 SELECTION_MARGIN: Final = 0.4
 # Candidates for a history shorter than a full backtest needs (``minimum_history``).
 SHORT_HISTORY_MODELS: Final = ("naive", "seasonal_naive", "drift", "ses", "theta")
+INTERMITTENT_INTERVAL: Final = 1.32
 
 
 @dataclass(frozen=True)
@@ -113,17 +121,31 @@ def _candidates(model: str, season_length: int, y: FloatArray, horizon: int) -> 
         # optimisers (which differs between processors), so only the naive model runs.
         return ["naive"]
     n = len(y)
+    if model == "auto" and is_intermittent(y):
+        return ["naive", "ses", *INTERMITTENT_MODELS]
     if model == "auto" and n < minimum_history(horizon, season_length):
         # Too short for two seasons of training before the held-out horizon: ETS and ARIMA
         # would be chosen by a backtest they could barely be fitted at. Simple candidates.
         names = [name for name in SHORT_HISTORY_MODELS if name != "seasonal_naive" or n > season_length]
         return [name for name in names if name != "seasonal_naive" or season_length > 1]
     if model == "auto":
-        names = [name for name in MODEL_NAMES if name != "seasonal_naive" or season_length > 1]
+        names = [name for name in AUTO_MODELS if name != "seasonal_naive" or season_length > 1]
         return names if n > season_length else [name for name in names if name != "seasonal_naive"]
     baseline = _baseline(season_length)
-    members = [model] if model != COMBINATION else list(MODEL_NAMES)
+    members = [model] if model != COMBINATION else list(AUTO_MODELS)
     return list(dict.fromkeys([*members, baseline]))
+
+
+def is_intermittent(y: FloatArray) -> bool:
+    """Intermittent demand: never negative, with an average interval between demands above 1.32.
+
+    The cut-off is Syntetos and Boylan's (2005) classification, where Croston-type methods
+    start to beat exponential smoothing; it is a published rule, not one fitted here.
+    """
+    demands = np.flatnonzero(y)
+    if np.any(y < 0) or len(demands) < 2:
+        return False
+    return bool(len(y) / len(demands) > INTERMITTENT_INTERVAL)
 
 
 def _is_constant(y: FloatArray) -> bool:
