@@ -65,8 +65,13 @@ async def test_a_seasonal_series_gets_a_stored_backtested_forecast(client: httpx
     assert body["scores"]["mase"] is not None
     listed = await client.get(FORECASTS, headers=tenant.headers, params={"metric": "revenue"})
     assert [f["id"] for f in listed.json()["items"]] == [body["id"]]
+    # Its intervals say how they were made and how often they covered the backtest.
+    assert body["interval_method"] in {"model", "calibrated", "empirical"}
+    assert set(body["backtest_coverage"]) == {"80", "95"}
+    assert all(0.0 <= share <= 1.0 for share in body["backtest_coverage"].values())
     read = await client.get(f"{FORECASTS}/{body['id']}", headers=tenant.headers)
     assert read.json()["points"] == body["points"]
+    assert read.json()["backtest_coverage"] == body["backtest_coverage"]
 
 
 async def test_frequency_is_inferred_and_unknown_metrics_are_not_found(client: httpx.AsyncClient) -> None:

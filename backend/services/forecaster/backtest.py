@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from backend.services.errors import ValidationFailed
+from backend.services.forecaster.intervals import IntervalSet
 from backend.services.forecaster.metrics import mase, mase_scale, smape
 from backend.services.forecaster.models import ModelFailed, fit_model
 
@@ -47,12 +48,17 @@ class CandidateScore:
 
 @dataclass
 class BacktestRun:
-    """Raw backtest material: each origin's actuals, scale and every candidate's forecasts."""
+    """Raw backtest material: each origin's actuals, scale and every candidate's forecasts.
+
+    ``intervals`` holds each candidate's own intervals at each origin (empty sets for
+    models without them): the engine measures their coverage to choose its intervals.
+    """
 
     origins: list[int]
     actuals: list[FloatArray]
     scales: list[float]
     forecasts: dict[str, list[FloatArray]] = field(default_factory=dict)
+    intervals: dict[str, list[IntervalSet]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
     def score(self, name: str, spec: str) -> CandidateScore:
@@ -142,8 +148,12 @@ def run_backtest(
     candidates: Sequence[str],
     specs: dict[str, Any],
     max_origins: int,
+    levels: Sequence[int] = (),
 ) -> BacktestRun:
-    """Refit every candidate at each origin and keep its forecasts; failures are recorded."""
+    """Refit every candidate at each origin and keep its forecasts (and intervals at ``levels``).
+
+    Failures are recorded in ``failures``.
+    """
     origins = plan_origins(len(y), horizon, season_length, max_origins)
     run = BacktestRun(
         origins=origins,
@@ -153,11 +163,15 @@ def run_backtest(
     for name in candidates:
         spec = specs.get(name) if name in _REUSE_SPEC else None
         paths: list[FloatArray] = []
+        bounds: list[IntervalSet] = []
         try:
             for cut in origins:
-                paths.append(fit_model(name, y[:cut], horizon, season_length, (), spec).mean)
+                fit = fit_model(name, y[:cut], horizon, season_length, levels, spec)
+                paths.append(fit.mean)
+                bounds.append(fit.intervals)
         except ModelFailed as exc:
             run.failures[name] = str(exc)
             continue
         run.forecasts[name] = paths
+        run.intervals[name] = bounds
     return run

@@ -8,7 +8,7 @@ call them in a worker process (see ``pool``), never on the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -28,10 +28,12 @@ from backend.services.forecaster.backtest import (
 from backend.services.forecaster.intervals import (
     DEFAULT_LEVELS,
     IntervalSet,
-    calibrate_intervals,
+    calibration_factor,
     combine_intervals,
+    coverage,
     empirical_intervals,
     ensure_ordered,
+    scale_intervals,
     validate_levels,
 )
 from backend.services.forecaster.metrics import mase_scale
@@ -71,6 +73,7 @@ SELECTION_MARGIN: Final = 0.4
 # Candidates for a history shorter than a full backtest needs (``minimum_history``).
 SHORT_HISTORY_MODELS: Final = ("naive", "seasonal_naive", "drift", "ses", "theta")
 INTERMITTENT_INTERVAL: Final = 1.32
+CALIBRATION_MARGIN: Final = 0.05
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class ForecastResult:
     frequency: Frequency | None = None
     history_start: datetime | None = None
     history_end: datetime | None = None
+    interval_method: str = "model"
+    backtest_coverage: dict[int, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -210,6 +215,7 @@ def forecast_values(
         [c for c in candidates if c in finals],
         {name: fit.spec_key for name, fit in finals.items()},
         origins_cap,
+        chosen_levels,
     )
     run.failures.update(failures)
     scores = {name: run.score(name, finals[name].spec if name in finals else name) for name in candidates}
@@ -220,6 +226,10 @@ def forecast_values(
             run.forecasts[COMBINATION] = [
                 _reduce([run.forecasts[m][i] for m in members]) for i in range(len(run.origins))
             ]
+            run.intervals[COMBINATION] = [
+                combine_intervals([run.intervals[m][i] for m in members], chosen_levels)
+                for i in range(len(run.origins))
+            ]
             scores[COMBINATION] = run.score(COMBINATION, f"{COMBINATION_METHOD}({', '.join(members)})")
             finals[COMBINATION] = _combine_fits(
                 [finals[m] for m in members], scores[COMBINATION].spec, chosen_levels
@@ -227,7 +237,8 @@ def forecast_values(
 
     chosen = _choose(model, scores, finals)
     fit = finals[chosen]
-    intervals = _intervals_for(fit, run, chosen, chosen_levels)
+    choice = choose_intervals(fit, run, chosen, chosen_levels)
+    intervals = choice.intervals
     baseline = scores.get(_baseline(season_length))
     improvement = None
     chosen_mase = scores[chosen].mase
@@ -258,6 +269,8 @@ def forecast_values(
         improvement_over_seasonal_naive=improvement,
         mase_scale=mase_scale(y, season_length),
         n_observations=len(y),
+        interval_method=choice.method,
+        backtest_coverage=choice.coverage,
         warnings=warnings,
     )
 
@@ -284,21 +297,75 @@ def _choose(model: str, scores: dict[str, CandidateScore], finals: dict[str, Mod
     return best.model if best.mase < (1 - SELECTION_MARGIN) * combination.mase else COMBINATION
 
 
-def _intervals_for(fit: ModelFit, run: BacktestRun, name: str, levels: Sequence[int]) -> IntervalSet:
-    intervals = {
+@dataclass(frozen=True)
+class IntervalChoice:
+    """The intervals given, how they were made, and their coverage measured in the backtest.
+
+    ``method`` is ``model`` (the model's own), ``calibrated`` (the model's rescaled by its
+    backtest errors, ``intervals.calibration_factor``) or ``empirical`` (quantiles of the
+    backtest errors alone, for models with no intervals). ``coverage`` is per level, on
+    held-out backtest points; for ``calibrated`` and ``empirical`` each origin is scored
+    with intervals built from the other origins only (leave one origin out).
+    """
+
+    intervals: IntervalSet
+    method: str
+    coverage: dict[int, float]
+
+
+def _gap(shares: dict[int, float], levels: Sequence[int]) -> float:
+    if any(level not in shares for level in levels):
+        return float("inf")
+    return float(np.mean([abs(shares[level] - level / 100) for level in levels]))
+
+
+def _leave_one_origin_out(
+    run: BacktestRun, name: str, levels: Sequence[int], build: Callable[[list[int], int], IntervalSet]
+) -> dict[int, float]:
+    """Coverage when origin ``i``'s intervals come from ``build(other origins, i)``."""
+    count = len(run.origins)
+    if count < 2:
+        return {}
+    built = [build([j for j in range(count) if j != i], i) for i in range(count)]
+    return coverage(run.actuals, built, levels)
+
+
+def choose_intervals(fit: ModelFit, run: BacktestRun, name: str, levels: Sequence[int]) -> IntervalChoice:
+    """Model-based or calibrated intervals, whichever covered the backtest closer to its levels.
+
+    Ties keep the model's own. Too few origins to cross-validate keep them too.
+    """
+    own = {
         level: bounds
         for level, bounds in fit.intervals.items()
         if np.all(np.isfinite(bounds[0])) and np.all(np.isfinite(bounds[1]))
     }
-    missing = [level for level in levels if level not in intervals]
-    if intervals and name in run.forecasts:
-        # Widen by the model's own backtest errors when they exceed what the interval implies.
-        errors = [a - f for a, f in zip(run.actuals, run.forecasts[name], strict=True)]
-        intervals, _ = calibrate_intervals(fit.mean, intervals, errors)
-    if missing and name in run.forecasts:
-        # No analytic interval from the model: fall back to its own backtest errors.
-        intervals.update(empirical_intervals(fit.mean, run.errors_by_step(name), missing))
-    return ensure_ordered(fit.mean, {level: intervals[level] for level in levels if level in intervals})
+    paths, origin_bounds = run.forecasts.get(name), run.intervals.get(name)
+    if paths is None or origin_bounds is None:
+        return IntervalChoice(ensure_ordered(fit.mean, own), "model", {})
+    if all(level in own for level in levels):
+        measured = coverage(run.actuals, origin_bounds, levels)
+
+        def calibrated(train: list[int], target: int) -> IntervalSet:
+            factor = calibration_factor(
+                [run.actuals[j] for j in train], [paths[j] for j in train], [origin_bounds[j] for j in train]
+            )
+            return scale_intervals(paths[target], origin_bounds[target], factor or 1.0)
+
+        cross_validated = _leave_one_origin_out(run, name, levels, calibrated)
+        factor = calibration_factor(run.actuals, paths, origin_bounds)
+        if factor is not None and _gap(cross_validated, levels) < _gap(measured, levels) - CALIBRATION_MARGIN:
+            scaled = scale_intervals(fit.mean, own, factor)
+            return IntervalChoice(ensure_ordered(fit.mean, scaled), "calibrated", cross_validated)
+        return IntervalChoice(ensure_ordered(fit.mean, own), "model", measured)
+
+    def empirical(train: list[int], target: int) -> IntervalSet:
+        errors = np.vstack([run.actuals[j] - paths[j] for j in train])
+        return empirical_intervals(paths[target], list(errors.T), levels)
+
+    intervals = empirical_intervals(fit.mean, run.errors_by_step(name), levels)
+    measured = _leave_one_origin_out(run, name, levels, empirical)
+    return IntervalChoice(ensure_ordered(fit.mean, intervals), "empirical", measured)
 
 
 def _warnings(

@@ -200,6 +200,8 @@ def result_document(result: ForecastResult, zone: str) -> dict[str, Any]:
         "improvement_over_seasonal_naive": result.improvement_over_seasonal_naive,
         "mase_scale": result.mase_scale,
         "n_observations": result.n_observations,
+        "interval_method": result.interval_method,
+        "backtest_coverage": {str(k): v for k, v in result.backtest_coverage.items()},
         "warnings": list(result.warnings),
     }
 
