@@ -177,8 +177,14 @@ def forecast_values(
     model: str = "auto",
     levels: Sequence[float] = DEFAULT_LEVELS,
     max_origins: int | None = None,
+    non_negative: bool | None = None,
 ) -> ForecastResult:
     """Forecast ``horizon`` steps of an evenly spaced series.
+
+    ``non_negative``: cut the forecast and its bounds at zero. ``None`` (the default) decides
+    from the history: a series that never went below zero is taken as a non-negative
+    quantity (sales, counts, stock). Metric definitions carry no non-negative flag yet; a
+    caller that knows better passes ``True`` or ``False``.
 
     ``model="auto"`` backtests every candidate and the combination, and keeps the
     combination unless a single model's mean backtest MASE is lower by ``SELECTION_MARGIN``;
@@ -247,11 +253,19 @@ def forecast_values(
         improvement = float(100.0 * (1.0 - chosen_mase / baseline.mase))
 
     warnings = _warnings(y, season_length, fit.mean, run, scores[chosen], improvement, chosen)
+    mean = fit.mean
+    if bool(np.all(y >= 0)) if non_negative is None else non_negative:
+        mean, intervals, cut = _at_least_zero(mean, intervals)
+        if cut:
+            warnings.append(
+                "The forecast or its bounds went below zero and were cut at zero: the metric is "
+                "taken as non-negative (its history never went below zero)."
+            )
     points = [
         ForecastPoint(
             step=i + 1,
             ts=None,
-            mean=float(fit.mean[i]),
+            mean=float(mean[i]),
             lower={level: float(intervals[level][0][i]) for level in intervals},
             upper={level: float(intervals[level][1][i]) for level in intervals},
         )
@@ -369,6 +383,19 @@ def choose_intervals(fit: ModelFit, run: BacktestRun, name: str, levels: Sequenc
     return IntervalChoice(ensure_ordered(fit.mean, intervals), "empirical", measured)
 
 
+def _at_least_zero(mean: FloatArray, intervals: IntervalSet) -> tuple[FloatArray, IntervalSet, bool]:
+    """Forecast and bounds cut at zero, and whether anything was cut.
+
+    Cutting (rather than a log or Box-Cox fit) keeps each interval's coverage of a
+    non-negative actual exactly as it was, and leaves positive forecasts untouched.
+    """
+    cut = bool(np.any(mean < 0)) or any(np.any(low < 0) for low, _ in intervals.values())
+    bounded = {
+        level: (np.maximum(low, 0.0), np.maximum(high, 0.0)) for level, (low, high) in intervals.items()
+    }
+    return np.maximum(mean, 0.0), bounded, cut
+
+
 def _warnings(
     y: FloatArray,
     season_length: int,
@@ -388,8 +415,6 @@ def _warnings(
         notes.append("Only one backtest origin fitted in the history; accuracy scores are less reliable.")
     if improvement is not None and improvement < 0:
         notes.append(f"The {chosen} forecast did not beat the seasonal-naive baseline in the backtest.")
-    if np.all(y >= 0) and np.any(mean < 0):
-        notes.append("The forecast goes below zero although the history never did.")
     if score.smape is not None and score.smape > 50:
         notes.append("Backtest error is high (sMAPE above 50%); the series may be hard to forecast.")
     return notes
