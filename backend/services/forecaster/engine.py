@@ -39,6 +39,7 @@ from backend.services.forecaster.intervals import (
 from backend.services.forecaster.metrics import mase_scale
 from backend.services.forecaster.models import (
     AUTO_MODELS,
+    DAYS_PER_YEAR,
     INTERMITTENT_MODELS,
     MODEL_NAMES,
     ModelFailed,
@@ -136,6 +137,9 @@ def _candidates(model: str, season_length: int, y: FloatArray, horizon: int) -> 
         return [name for name in names if name != "seasonal_naive" or season_length > 1]
     if model == "auto":
         names = [name for name in AUTO_MODELS if name != "seasonal_naive" or season_length > 1]
+        if season_length == 7 and n >= 2 * DAYS_PER_YEAR + horizon:
+            # Daily data with two years before the held-out horizon: the yearly cycle too.
+            names.append("mstl")
         return names if n > season_length else [name for name in names if name != "seasonal_naive"]
     baseline = _baseline(season_length)
     members = [model] if model != COMBINATION else list(AUTO_MODELS)
@@ -305,11 +309,22 @@ def _choose(model: str, scores: dict[str, CandidateScore], finals: dict[str, Mod
     if not scored:
         raise ValidationFailed("No candidate model could be fitted on this series.")
     best = min(scored, key=lambda s: (s.mase, s.smape))
-    combination = scores.get(COMBINATION)
-    if combination is None or combination.mase is None or best.model == COMBINATION:
+    default = scores.get(_default_model(scores))
+    if default is None or default.mase is None or best.model == default.model:
         return best.model
     assert best.mase is not None  # narrowed by the filter above
-    return best.model if best.mase < (1 - SELECTION_MARGIN) * combination.mase else COMBINATION
+    return best.model if best.mase < (1 - SELECTION_MARGIN) * default.mase else default.model
+
+
+def _default_model(scores: dict[str, CandidateScore]) -> str:
+    """The model kept unless another beats it by ``SELECTION_MARGIN`` in the backtest.
+
+    Usually the combination. For daily data with two years of history it is MSTL, the only
+    candidate with a yearly cycle: the backtest windows cover the last weeks of history and
+    cannot reward a yearly pattern (a December peak) they do not contain.
+    """
+    mstl = scores.get("mstl")
+    return "mstl" if mstl is not None and mstl.mase is not None else COMBINATION
 
 
 @dataclass(frozen=True)

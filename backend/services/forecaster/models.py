@@ -38,6 +38,7 @@ MODEL_NAMES: Final = (
     "theta",
     "arima",
     "ces",
+    "mstl",
     "croston",
     "adida",
     "imapa",
@@ -50,6 +51,8 @@ INTERMITTENT_MODELS: Final = ("croston", "adida", "imapa", "tsb")
 # AutoETS refuses seasonal models with longer cycles (R's ``ets`` rule): weekly data (52)
 # is fitted without a seasonal state there.
 _MAX_ETS_SEASON: Final = 24
+# Daily data (a weekly cycle of 7) also gets a yearly cycle through MSTL once two years are in.
+DAYS_PER_YEAR: Final = 365
 # TSB's smoothing of demand size and of demand probability: the usual textbook values.
 _TSB_ALPHA: Final = 0.1
 
@@ -223,6 +226,18 @@ def _ces(y: FloatArray, h: int, m: int, levels: Sequence[int], spec: str | None)
     return ModelFit("ces", f"CES({kind})", np.asarray(raw["mean"], np.float64), _bounds(raw, levels), kind)
 
 
+def _mstl(y: FloatArray, h: int, m: int, levels: Sequence[int], spec: Any) -> ModelFit:
+    """Daily data: weekly and yearly cycles removed by MSTL, the rest forecast by ETS (no season)."""
+    from statsforecast.models import MSTL, AutoETS
+
+    if m != 7 or len(y) < 2 * DAYS_PER_YEAR:
+        raise ModelFailed("MSTL needs daily data (a weekly cycle) and two years of it")
+    model = MSTL(season_length=[m, DAYS_PER_YEAR], trend_forecaster=AutoETS(model="ZZN"))
+    raw = _run(model, y, h, levels)
+    label = f"MSTL({m}, {DAYS_PER_YEAR}) + ETS trend"
+    return ModelFit("mstl", label, np.asarray(raw["mean"], np.float64), _bounds(raw, levels))
+
+
 def _intermittent(name: str) -> Callable[..., ModelFit]:
     def fit(y: FloatArray, h: int, m: int, levels: Sequence[int], spec: Any) -> ModelFit:
         from statsforecast.models import ADIDA, IMAPA, TSB, CrostonOptimized
@@ -251,6 +266,7 @@ _FITTERS: Final[dict[str, Callable[..., ModelFit]]] = {
     "theta": _theta,
     "arima": _arima,
     "ces": _ces,
+    "mstl": _mstl,
     **{name: _intermittent(name) for name in INTERMITTENT_MODELS},
 }
 

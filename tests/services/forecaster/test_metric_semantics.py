@@ -42,3 +42,22 @@ def test_intermittent_demand_is_forecast_by_croston_type_models() -> None:
     for point in result.points:
         assert 0.0 <= point.lower[95] <= point.mean <= point.upper[95]
         assert point.upper[95] > 0.0
+
+
+def test_daily_data_with_two_years_carries_the_yearly_peak() -> None:
+    # Three years of daily sales with a weekly cycle and a December peak, forecast from
+    # 1 November for 60 days: December must come out well above November.
+    rng = np.random.default_rng(4)
+    days = np.arange(3 * 365)
+    day_of_year = days % 365
+    y = (
+        200
+        + 20 * np.sin(2 * np.pi * days / 7)
+        + 120 * np.exp(-(((day_of_year - 350) / 12.0) ** 2))
+        + rng.normal(0, 5, days.size)
+    )
+    history = y[: 2 * 365 + 304]  # up to 31 October of the third year
+    result = forecast_values(history, 60, 7)
+    assert "mstl" in {row.model for row in result.backtest if row.mase is not None}
+    november, december = result.mean[:30], result.mean[30:]
+    assert december.max() > november.mean() + 60
