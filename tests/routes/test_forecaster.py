@@ -186,3 +186,16 @@ async def test_bad_options_are_422(client: httpx.AsyncClient) -> None:
             FORECASTS, headers=tenant.headers, json={"metric": "revenue", "horizon": 3, **body}
         )
         assert response.status_code == 422, body
+
+
+async def test_a_frequency_finer_than_the_data_is_a_422_saying_why(client: httpx.AsyncClient) -> None:
+    tenant = await _seeded_tenant(client)
+    response = await client.post(
+        FORECASTS, headers=tenant.headers, json={"metric": "revenue", "horizon": 3, "frequency": "day"}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"] == {"metric": "revenue", "frequency": "day", "data_frequency": "month"}
+    assert "made-up values" in error["message"]
+    listed = await client.get(FORECASTS, headers=tenant.headers)
+    assert listed.json()["items"] == []
