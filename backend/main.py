@@ -30,6 +30,7 @@ from backend.routes import (
 )
 from backend.routes.docs import install_docs
 from backend.services.coach.runtime import build_coach_runtime
+from backend.services.forecaster.warmup import start_warmup
 from backend.services.tenant.notifications import LoggingActivationNotifier
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
@@ -116,12 +117,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rate_limiter = RateLimiter(database, settings.auth.secret_key.get_secret_value())
         app.state.activation_notifier = LoggingActivationNotifier()
         app.state.compute_pool = ComputePool()
+        app.state.forecaster_warmup = start_warmup(app.state.compute_pool)
         app.state.coach = coach_runtime
         APP_INFO.labels(version=settings.version, environment=settings.environment.value).set(1)
         logger.info("startup", environment=settings.environment.value, embedded_database=urls.embedded)
         try:
             yield
         finally:
+            app.state.forecaster_warmup.cancel()
             await asyncio.to_thread(app.state.compute_pool.shutdown)
             await coach_runtime.close()
             await database.dispose()

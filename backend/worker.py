@@ -31,6 +31,7 @@ from prometheus_client import start_http_server
 
 from backend.config import Settings, get_settings
 from backend.jobs import JobRuntime, build_app, worker_options
+from backend.services.forecaster.warmup import start_warmup
 from backend.utils.database import Database
 from backend.utils.database_errors import is_connection_failure
 from backend.utils.database_urls import resolve_database_urls
@@ -177,10 +178,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             return
         await database.verify_role_is_safe()
         app = build_app(settings, worker_url=worker_url)
+        warmup = start_warmup()
         logger.info(
             "worker_started", embedded_database=urls.embedded, queues=settings.jobs.worker_queues or "all"
         )
-        await supervise(app, JobRuntime(settings, database), stop)
+        try:
+            await supervise(app, JobRuntime(settings, database), stop)
+        finally:
+            warmup.cancel()
     finally:
         await database.dispose()
         logger.info("worker_stopped")

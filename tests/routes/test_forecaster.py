@@ -65,8 +65,13 @@ async def test_a_seasonal_series_gets_a_stored_backtested_forecast(client: httpx
     assert body["scores"]["mase"] is not None
     listed = await client.get(FORECASTS, headers=tenant.headers, params={"metric": "revenue"})
     assert [f["id"] for f in listed.json()["items"]] == [body["id"]]
+    # Its intervals say how they were made and how often they covered the backtest.
+    assert body["interval_method"] in {"model", "calibrated", "empirical"}
+    assert set(body["backtest_coverage"]) == {"80", "95"}
+    assert all(0.0 <= share <= 1.0 for share in body["backtest_coverage"].values())
     read = await client.get(f"{FORECASTS}/{body['id']}", headers=tenant.headers)
     assert read.json()["points"] == body["points"]
+    assert read.json()["backtest_coverage"] == body["backtest_coverage"]
 
 
 async def test_frequency_is_inferred_and_unknown_metrics_are_not_found(client: httpx.AsyncClient) -> None:
@@ -179,3 +184,16 @@ async def test_bad_options_are_422(client: httpx.AsyncClient) -> None:
             FORECASTS, headers=tenant.headers, json={"metric": "revenue", "horizon": 3, **body}
         )
         assert response.status_code == 422, body
+
+
+async def test_a_frequency_finer_than_the_data_is_a_422_saying_why(client: httpx.AsyncClient) -> None:
+    tenant = await _seeded_tenant(client)
+    response = await client.post(
+        FORECASTS, headers=tenant.headers, json={"metric": "revenue", "horizon": 3, "frequency": "day"}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"] == {"metric": "revenue", "frequency": "day", "data_frequency": "month"}
+    assert "made-up values" in error["message"]
+    listed = await client.get(FORECASTS, headers=tenant.headers)
+    assert listed.json()["items"] == []

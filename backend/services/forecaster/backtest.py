@@ -2,11 +2,15 @@
 
 At each origin the history is cut, the candidate is refitted on what remains and
 forecasts the requested horizon; MASE (scaled by that origin's own history) and
-sMAPE are averaged over origins. ETS and ARIMA reuse the specification found on
-the full history and only re-estimate their parameters at each origin: their
-specification searches are the costliest step (15 ETS fits, up to 9 ARIMA fits),
-and this keeps a monthly series near one second. The price is a mild optimism in
-their backtest scores, which the selection margin in ``engine`` also guards against.
+sMAPE are averaged over origins. ETS, Theta, ARIMA and CES reuse the specification
+found on the full history and only re-estimate their parameters at each origin: their
+specification searches are the costliest step (up to 30 ETS fits, a stepwise ARIMA
+search). The price is a mild optimism in their backtest scores, which the selection
+margin in ``engine`` also guards against.
+
+The origins are refitted one by one rather than through ``StatsForecast.cross_validation``:
+for one series that is the same computation (cross-validation refits each window too),
+without building the long data frames and fugue plan around it.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import numpy as np
 import numpy.typing as npt
 
 from backend.services.errors import ValidationFailed
+from backend.services.forecaster.intervals import IntervalSet, normal_levels
 from backend.services.forecaster.metrics import mase, mase_scale, smape
 from backend.services.forecaster.models import ModelFailed, fit_model
 
 FloatArray = npt.NDArray[np.float64]
 
 # Models whose specification found on the full history is reused at the origins.
-_REUSE_SPEC = frozenset({"ets", "arima"})
+_REUSE_SPEC = frozenset({"ets", "theta", "arima", "ces"})
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,17 @@ class CandidateScore:
 
 @dataclass
 class BacktestRun:
-    """Raw backtest material: each origin's actuals, scale and every candidate's forecasts."""
+    """Raw backtest material: each origin's actuals, scale and every candidate's forecasts.
+
+    ``intervals`` holds each candidate's own intervals at each origin (empty sets for
+    models without them): the engine measures their coverage to choose its intervals.
+    """
 
     origins: list[int]
     actuals: list[FloatArray]
     scales: list[float]
     forecasts: dict[str, list[FloatArray]] = field(default_factory=dict)
+    intervals: dict[str, list[IntervalSet]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
     def score(self, name: str, spec: str) -> CandidateScore:
@@ -138,8 +148,12 @@ def run_backtest(
     candidates: Sequence[str],
     specs: dict[str, Any],
     max_origins: int,
+    levels: Sequence[int] = (),
 ) -> BacktestRun:
-    """Refit every candidate at each origin and keep its forecasts; failures are recorded."""
+    """Refit every candidate at each origin and keep its forecasts (and intervals at ``levels``).
+
+    Failures are recorded in ``failures``.
+    """
     origins = plan_origins(len(y), horizon, season_length, max_origins)
     run = BacktestRun(
         origins=origins,
@@ -149,11 +163,17 @@ def run_backtest(
     for name in candidates:
         spec = specs.get(name) if name in _REUSE_SPEC else None
         paths: list[FloatArray] = []
+        bounds: list[IntervalSet] = []
         try:
             for cut in origins:
-                paths.append(fit_model(name, y[:cut], horizon, season_length, (), spec).mean)
+                # One level from the model, the others from its normal spread: statsforecast
+                # builds a scipy distribution per level, a fifth of a forecast's time.
+                fit = fit_model(name, y[:cut], horizon, season_length, levels[-1:], spec)
+                paths.append(fit.mean)
+                bounds.append(normal_levels(fit.mean, fit.intervals, levels))
         except ModelFailed as exc:
             run.failures[name] = str(exc)
             continue
         run.forecasts[name] = paths
+        run.intervals[name] = bounds
     return run

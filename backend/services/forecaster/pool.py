@@ -1,7 +1,7 @@
 """Run forecasts in a process pool whose workers use one BLAS/OpenMP thread each
 (``backend.utils.compute.spawned_executor``, the same workers as the app's compute pool).
 
-statsmodels fits are small linear-algebra problems; left unpinned, every worker's
+Model fits are small numerical problems; left unpinned, every worker's
 BLAS spawns a thread per core and they oversubscribe the machine and run slower.
 Nothing heavy is imported at module level so a spawned worker can pin its threads
 before numpy loads; ``threadpoolctl`` covers libraries that are already loaded.

@@ -119,10 +119,10 @@ async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
         raise NotFound(f"Metric {spec.metric!r} not found", details={"metric": spec.metric})
     zone = await tenant_zone(session)
     filters = PointFilter(metric=spec.metric, start=spec.start, end=spec.end, dimensions=spec.dimensions)
-    frequency = spec.frequency
-    if frequency is None:
-        raw, _ = await metrics_repository.raw_points(session, filters, limit=_INFER_SAMPLE, offset=0)
-        frequency = infer_frequency([row.ts.astimezone(zone).replace(tzinfo=None) for row in raw])
+    raw, _ = await metrics_repository.raw_points(session, filters, limit=_INFER_SAMPLE, offset=0)
+    stamps = [row.ts.astimezone(zone).replace(tzinfo=None) for row in raw]
+    frequency = spec.frequency or infer_frequency(stamps)
+    _check_frequency_fits(spec.metric, frequency, stamps)
     rows = await metrics_repository.rollup(
         session,
         filters,
@@ -142,6 +142,23 @@ async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
         )
     as_of = (spec.end or datetime.now(UTC)).astimezone(zone).replace(tzinfo=None)
     return History(spec, zone.key, frequency, definition.aggregation, points, as_of)
+
+
+_FREQUENCY_ORDER: tuple[Frequency, ...] = ("day", "week", "month", "quarter", "year")
+
+
+def _check_frequency_fits(metric: str, frequency: Frequency, stamps: list[datetime]) -> None:
+    """Refuse a frequency finer than the data's own: the periods in between would be invented."""
+    try:
+        native = infer_frequency(stamps)
+    except ValidationFailed:
+        return  # too few points to tell; the history floor of the engine answers instead
+    if _FREQUENCY_ORDER.index(frequency) < _FREQUENCY_ORDER.index(native):
+        raise ValidationFailed(
+            f"Metric {metric!r} has one point per {native}; a forecast by {frequency} would fill the "
+            f"{frequency}s in between with made-up values. Use frequency {native!r} or coarser.",
+            details={"metric": metric, "frequency": frequency, "data_frequency": native},
+        )
 
 
 def series_for(history: History) -> RegularSeries:
@@ -200,6 +217,8 @@ def result_document(result: ForecastResult, zone: str) -> dict[str, Any]:
         "improvement_over_seasonal_naive": result.improvement_over_seasonal_naive,
         "mase_scale": result.mase_scale,
         "n_observations": result.n_observations,
+        "interval_method": result.interval_method,
+        "backtest_coverage": {str(k): v for k, v in result.backtest_coverage.items()},
         "warnings": list(result.warnings),
     }
 
