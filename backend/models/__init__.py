@@ -11,6 +11,7 @@ from backend.models.forecast import Forecast
 from backend.models.goal import GoalStatus, SmartGoal
 from backend.models.job import BackgroundJob
 from backend.models.llm_usage import LlmUsage
+from backend.models.marketing_mix import MarketingMixModel
 from backend.models.metric import BusinessMetric, MetricDefinition
 from backend.models.optimization import OptimizationRun
 from backend.models.rate_limit import RateLimitBackoff, RateLimitCounter
@@ -32,6 +33,7 @@ __all__ = [
     "Forecast",
     "GoalStatus",
     "LlmUsage",
+    "MarketingMixModel",
     "MetricDefinition",
     "OptimizationRun",
     "RateLimitBackoff",

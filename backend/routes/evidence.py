@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
-from backend.models import EvidenceEdge
+from backend.models import EvidenceEdge, MarketingMixModel
 from backend.routes.jobs import job_accepted
 from backend.schemas.common import Page
 from backend.schemas.evidence import (
@@ -28,7 +28,8 @@ from backend.schemas.evidence import (
     GraphNodeRead,
 )
 from backend.schemas.jobs import JobAccepted
-from backend.services.evidence import service
+from backend.schemas.mmm import MmmCreate, MmmRead
+from backend.services.evidence import mmm_service, service
 from backend.services.evidence.results import GrangerResult, TableReport, Verdict
 from backend.utils.errors import error_responses
 
@@ -230,3 +231,61 @@ async def get_evidence_edge(
     edge_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> EvidenceEdgeRead:
     return _edge_read(await service.get_edge(session, edge_id))
+
+
+# --------------------------------------------------------------------------- marketing-mix models
+
+_MMM_ERRORS = (
+    "422, nothing stored, when a metric is unknown (`unknown_metrics`), a channel's spend is zero in every "
+    "bucket (`all_zero_spend`), constant (`constant_spend`) or negative (`negative_spend`), two channels' "
+    "spends move together (`collinear_channels`, correlation ≥ 0.999), the history is too short "
+    "(`too_short_history`: at least 56 buckets and 5 per fitted parameter — 3 per channel, plus the "
+    "calendar; about 120 days for 3 daily channels) or too long (`too_many_buckets`, over 1,500)."
+)
+
+
+def _mmm_read(model: MarketingMixModel) -> MmmRead:
+    fitted = mmm_service.model_fit(model)
+    return MmmRead(
+        id=model.id,
+        frequency=model.frequency,
+        data_start=model.data_start,
+        data_end=model.data_end,
+        created_at=model.created_at,
+        **fitted.model_dump(exclude={"frequency"}),
+    )
+
+
+@router.post(
+    "/mmm",
+    response_model=MmmRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Fit a marketing-mix model of spend channels on an outcome, and store it (analyst)",
+    description=(
+        "Per channel: geometric adstock (carry-over) and logistic saturation (diminishing returns), over a "
+        "calendar baseline (trend, yearly season, day of week, public holidays), with non-negative channel "
+        "effects; fitted by bounded least squares, intervals by a block bootstrap of the residuals. Returns "
+        "the stored model: contribution, share, ROI and marginal ROI per channel, response curves with "
+        "intervals, the decomposition of the outcome into baseline + channels, and fit quality in sample "
+        "and on a held-out tail. Pass its `id` as `mmm_model_id` to a `budget_allocation` optimizer run "
+        f"to plan a budget on these curves.\n\n{_MMM_ERRORS}"
+    ),
+    responses=error_responses(403, 422, 503),
+)
+async def fit_marketing_mix_model(
+    body: MmmCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+) -> MmmRead:
+    return _mmm_read(await mmm_service.fit_model(session, pool, body.to_spec()))
+
+
+@router.get(
+    "/mmm/{model_id}",
+    response_model=MmmRead,
+    summary="Read a stored marketing-mix model",
+    description="404 for an unknown model or another tenant's.",
+    responses=error_responses(404),
+)
+async def get_marketing_mix_model(
+    model_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
+) -> MmmRead:
+    return _mmm_read(await mmm_service.get_model(session, model_id))

@@ -31,8 +31,14 @@ import numpy as np
 
 from backend.services.evidence import CausalSettings, RefutationSettings, predict_what_if
 from backend.services.evidence.compute import AnalysisInputs, AnalysisSpec, compute_analysis
+from backend.services.evidence.mmm import period_response
+from backend.services.evidence.mmm_service import MmmInputs, MmmSpec, compute_mmm
 from backend.services.evidence.series_analysis import DesignKind, SeriesQuestion, analyze_series
 from backend.services.evidence.table import lag_column
+from backend.services.optimizer import run_template
+from backend.services.optimizer.mmm_curves import CURVE_SEGMENTS
+from backend.services.optimizer.schemas import SolveOptions
+from tests.services.evidence.mmm_synthetic import simulate_mmm
 from tests.services.evidence.synthetic import shop_series
 
 OUTPUT = Path(".bench/evidence_timeseries.json")
@@ -154,12 +160,85 @@ def _timing() -> dict[str, Any]:
     }
 
 
+def _mmm_plan_share(fitted: Any, budget: float, channel: str) -> float:
+    """Share of ``budget`` the budget_allocation template gives ``channel`` on the fitted curves (30 days)."""
+    spends = [budget * k / CURVE_SEGMENTS for k in range(CURVE_SEGMENTS + 1)]
+    channels = [
+        {
+            "name": c.name,
+            "response_curve": [{"spend": x, "revenue": period_response(c, x, 30)} for x in spends],
+        }
+        for c in fitted.channels
+    ]
+    params = {"channels": channels, "total_budget": budget, "spend_entire_budget": True}
+    result = run_template("budget_allocation", params, SolveOptions(solver="highs"))
+    return float(result.decisions[f"spend.{channel}"]) / budget
+
+
+def _mmm_case(seeds: list[int]) -> dict[str, Any]:
+    """Two years of daily data, three channels with known adstock and saturation, fitted as the API does."""
+    runs = []
+    for seed in seeds:
+        truth = simulate_mmm(seed)
+        names = [c for c in truth.frame.columns if c != "revenue"]
+        series = {
+            name: [(stamp.to_pydatetime(), float(value)) for stamp, value in truth.frame[name].items()]
+            for name in truth.frame.columns
+        }
+        spec = MmmSpec(outcome="revenue", channels=names, holiday_country="US", bootstrap_draws=30)
+        wall = time.perf_counter()
+        fitted = compute_mmm(MmmInputs(spec=spec, series=series, aggregation=dict.fromkeys(series, "sum")))
+        seconds = time.perf_counter() - wall
+        by_name = {c.name: c for c in fitted.channels}
+        best = max(truth.marginal_roi, key=truth.marginal_roi.__getitem__)
+        mean_spend = truth.frame[names].mean()
+        runs.append(
+            {
+                "seed": seed,
+                "seconds": seconds,
+                "roi_relative_error": {n: abs(by_name[n].roi.value - r) / r for n, r in truth.roi.items()},
+                "roi_covered": {
+                    n: by_name[n].roi.low <= r <= by_name[n].roi.high for n, r in truth.roi.items()
+                },
+                "marginal_roi_relative_error": {
+                    n: abs(by_name[n].marginal_roi.value - r) / r for n, r in truth.marginal_roi.items()
+                },
+                "holdout_r2": fitted.fit.holdout_r2,
+                "plan_moves_toward_best_marginal_roi": _mmm_plan_share(
+                    fitted, 30 * float(mean_spend.sum()), best
+                )
+                > float(mean_spend[best] / mean_spend.sum()),
+            }
+        )
+    errors = [e for run in runs for e in run["roi_relative_error"].values()]
+    return {
+        "seeds": seeds,
+        "roi_relative_error_mean": float(np.mean(errors)),
+        "roi_relative_error_max": float(np.max(errors)),
+        "roi_interval_coverage": float(np.mean([c for run in runs for c in run["roi_covered"].values()])),
+        "marginal_roi_relative_error_mean": float(
+            np.mean([e for run in runs for e in run["marginal_roi_relative_error"].values()])
+        ),
+        "plan_moves_toward_best_marginal_roi": float(
+            np.mean([run["plan_moves_toward_best_marginal_roi"] for run in runs])
+        ),
+        "fit_seconds_median": float(np.median([run["seconds"] for run in runs])),
+        "runs": runs,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--replications", type=int, default=10)
+    parser.add_argument("--mmm-seeds", type=int, default=3)
+    parser.add_argument("--only-mmm", action="store_true", help="run the marketing-mix case alone")
     args = parser.parse_args()
     started = time.perf_counter()
     report: dict[str, Any] = {"replications": args.replications, "cases": {}}
+    mmm = _mmm_case([3000 + i for i in range(args.mmm_seeds)])
+    if args.only_mmm:
+        print(json.dumps({k: v for k, v in mmm.items() if k != "runs"}, indent=2))
+        return
     for case in CASES:
         seeds = [2000 + i for i in range(args.replications)]
         per_design = {}
@@ -181,7 +260,11 @@ def main() -> None:
         "share_true_effects_supported": float(np.mean([s["share_supported"] for s in effects])),
         "share_supported_by_case": {n: s["share_supported"] for n, s in designed.items()},
         "lagged_what_if_coverage": designed["lagged_effect_cumulative"]["what_if_coverage"],
+        "mmm_roi_recovery_error_mean": mmm["roi_relative_error_mean"],
+        "mmm_roi_recovery_error_max": mmm["roi_relative_error_max"],
+        "mmm_plan_moves_toward_best_marginal_roi": mmm["plan_moves_toward_best_marginal_roi"],
     }
+    report["mmm"] = mmm
     report["timing_two_years_three_confounders"] = _timing()
     report["seconds"] = round(time.perf_counter() - started, 1)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)

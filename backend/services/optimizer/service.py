@@ -41,6 +41,7 @@ from backend.services.optimizer import (
     repository,
     run_template,
 )
+from backend.services.optimizer.mmm_curves import resolve_mmm_channels
 from backend.services.optimizer.schemas import SolverName
 from backend.utils.compute import ComputePool
 from backend.utils.metrics import OPTIMIZATION_RUNS
@@ -277,6 +278,8 @@ async def prepare_run(
     """Resolve metric references and validate; a bad input is a 422 listing each problem's path."""
     started = perf_counter()
     get_template(template)
+    if template == "budget_allocation":
+        params = await resolve_mmm_channels(session, params)
     resolved, inputs = await resolve_metric_references(session, params)
     parsed = parse_params(template, resolved)
     return PreparedRun(

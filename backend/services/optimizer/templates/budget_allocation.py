@@ -8,6 +8,7 @@ value of one more unit of budget) are exact.
 
 from __future__ import annotations
 
+import uuid
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -90,6 +91,14 @@ class BudgetAllocationParams(BaseModel):
     )
     gross_margin: float = Field(1.0, gt=0, le=1, description="share of revenue kept before ad spend")
     spend_entire_budget: bool = False
+    mmm_model_id: uuid.UUID | None = Field(
+        None,
+        description="a stored marketing-mix model (POST /api/v1/evidence/mmm): its fitted curves become the "
+        "channels (leave channels out); the stored run keeps the sampled curves",
+    )
+    planning_days: float | None = Field(
+        None, gt=0, le=366, description="with mmm_model_id: days the budget covers (default 30)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> BudgetAllocationParams:

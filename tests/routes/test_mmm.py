@@ -1,0 +1,149 @@
+"""Marketing-mix models through the API: fit from ingested metrics, read back, plan a budget on the
+fitted curves, and refuse data no model can learn from (422 naming the problem, nothing stored)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.factories import TenantContext, create_tenant
+from tests.services.evidence.mmm_synthetic import CHANNELS, simulate_mmm
+
+START = datetime(2024, 1, 1, 12, tzinfo=UTC)
+TWO_CHANNELS = CHANNELS[:2]  # search: high marginal ROI at its spend; social: saturated, low
+
+
+async def _ingest(client: httpx.AsyncClient, tenant: TenantContext, series: dict[str, np.ndarray]) -> None:
+    points = [
+        {"metric": name, "ts": (START + timedelta(days=i)).isoformat(), "value": float(value)}
+        for name, values in series.items()
+        for i, value in enumerate(values)
+    ]
+    for offset in range(0, len(points), 10_000):
+        response = await client.post(
+            "/api/v1/metrics", json={"points": points[offset : offset + 10_000]}, headers=tenant.headers
+        )
+        assert response.status_code == 200, response.text
+
+
+async def _stored_models(owner_engine: AsyncEngine, tenant: TenantContext) -> int:
+    async with owner_engine.connect() as connection:
+        await connection.execute(
+            text("select set_config('app.tenant_id', :t, false)"), {"t": str(tenant.tenant_id)}
+        )
+        count = await connection.scalar(text("select count(*) from marketing_mix_models"))
+        await connection.execute(text("select set_config('app.tenant_id', '', false)"))
+    return int(count or 0)
+
+
+async def test_budget_plan_is_built_from_a_fitted_model_and_favours_the_higher_marginal_roi(
+    client: httpx.AsyncClient,
+) -> None:
+    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
+    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
+    assert fitted.status_code == 201, fitted.text
+    model = fitted.json()
+    channels = {c["name"]: c for c in model["channels"]}
+    for name, roi in truth.roi.items():
+        assert abs(channels[name]["roi"]["value"] - roi) / roi < 0.25, (name, channels[name]["roi"], roi)
+    assert (
+        channels["search_spend"]["marginal_roi"]["value"] > channels["social_spend"]["marginal_roi"]["value"]
+    )
+    decomposition = model["decomposition"]
+    total = np.add(decomposition["baseline"], np.sum(list(decomposition["channels"].values()), axis=0))
+    assert model["fit"]["r2"] > 0.8 and model["fit"]["holdout_r2"] is not None
+    assert np.corrcoef(total, decomposition["outcome"])[0, 1] > 0.9
+    again = await client.get(f"/api/v1/evidence/mmm/{model['id']}", headers=tenant.headers)
+    assert again.status_code == 200 and again.json()["channels"] == model["channels"]
+
+    # Next month's budget at the historical daily spends: the plan shifts toward search.
+    mean_spend = {c.name: float(truth.frame[c.name].mean()) for c in TWO_CHANNELS}
+    budget = 30 * sum(mean_spend.values())
+    run = await client.post(
+        "/api/v1/optimizer/runs",
+        json={
+            "template": "budget_allocation",
+            "params": {"mmm_model_id": model["id"], "total_budget": budget, "spend_entire_budget": True},
+        },
+        headers=tenant.headers,
+    )
+    assert run.status_code == 201, run.text
+    result = run.json()
+    plan = {name.removeprefix("spend."): value for name, value in result["result"]["decisions"].items()}
+    historical_share = mean_spend["search_spend"] / sum(mean_spend.values())
+    assert plan["search_spend"] / budget > historical_share + 0.05, plan
+    assert result["params"]["mmm_model_id"] == model["id"]
+    assert len(result["params"]["channels"]) == 2
+
+
+async def test_hand_built_curves_still_plan_a_budget(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    curve = [{"spend": 0, "revenue": 0}, {"spend": 100, "revenue": 300}, {"spend": 200, "revenue": 400}]
+    run = await client.post(
+        "/api/v1/optimizer/runs",
+        json={
+            "template": "budget_allocation",
+            "params": {"total_budget": 150, "channels": [{"name": "a", "response_curve": curve}]},
+        },
+        headers=tenant.headers,
+    )
+    assert run.status_code == 201, run.text
+
+
+async def test_unknown_model_id_is_not_found_for_a_budget_plan(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    run = await client.post(
+        "/api/v1/optimizer/runs",
+        json={
+            "template": "budget_allocation",
+            "params": {"mmm_model_id": "00000000-0000-4000-8000-000000000000", "total_budget": 100},
+        },
+        headers=tenant.headers,
+    )
+    assert run.status_code == 404, run.text
+
+
+async def test_data_no_model_can_learn_from_is_refused_and_nothing_is_stored(
+    client: httpx.AsyncClient, owner_engine: AsyncEngine
+) -> None:
+    rng = np.random.default_rng(5)
+    days = 200
+    search = rng.uniform(50, 150, days).round(2)
+    tenant = await create_tenant(client)
+    await _ingest(
+        client,
+        tenant,
+        {
+            "revenue": (1000 + 2 * search + rng.normal(0, 10, days)).round(2),
+            "search_spend": search,
+            "zero_spend": np.zeros(days),
+            "flat_spend": np.full(days, 40.0),
+            "twin_spend": search * 2,
+            "short_revenue": rng.normal(100, 5, days)[:30].round(2),
+        },
+    )
+    cases = {
+        "all_zero_spend": {"channels": ["search_spend", "zero_spend"]},
+        "constant_spend": {"channels": ["search_spend", "flat_spend"]},
+        "collinear_channels": {"channels": ["search_spend", "twin_spend"]},
+        "unknown_metrics": {"channels": ["search_spend", "no_such_spend"]},
+        "too_short_history": {"outcome": "short_revenue", "channels": ["search_spend"]},
+    }
+    for code, overrides in cases.items():
+        body = {"outcome": "revenue", "bootstrap_draws": 0, **overrides}
+        response = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
+        assert response.status_code == 422, (code, response.text)
+        error = response.json()["error"]
+        assert error["code"] == code, (code, error)
+    assert "required" in error["details"]
+    assert await _stored_models(owner_engine, tenant) == 0
+    other = await create_tenant(client)
+    missing = await client.get(f"/api/v1/evidence/mmm/{tenant.tenant_id}", headers=other.headers)
+    assert missing.status_code == 404
