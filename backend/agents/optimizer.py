@@ -1,6 +1,7 @@
 """optimizer: map a question to an optimizer template, fill it from the tenant's data, solve, explain.
 
-Only inputs the tenant's metrics contain are used. ``inventory`` is filled per SKU from
+Only inputs the tenant's data contain are used. ``budget_allocation`` splits a stated budget with
+the response curves of the tenant's newest marketing-mix model. ``inventory`` is filled per SKU from
 the metrics (weekly demand from a units-sold metric, stock on hand and unit cost from
 their latest values); a run is created through the optimizer service (stored, so the
 user can open it and ask what-if questions). Templates whose inputs metrics cannot
@@ -22,6 +23,8 @@ from backend.agents.question import parse_money
 from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, SuggestedAction
 from backend.models import Role
 from backend.services.errors import DyocenseError
+from backend.services.evidence import mmm_service
+from backend.services.evidence.mmm import Interval
 from backend.services.metrics import service as metrics_service
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import CatalogEntry, PointFilter
@@ -49,8 +52,8 @@ LATEST_WINDOW_DAYS = 90
 NEEDS: dict[str, list[str]] = {
     "budget_allocation": [
         "the total budget to split",
-        "for each channel, expected revenue at several spend levels starting at spend 0 (a response curve)",
-        "optional per-channel minimum and maximum spend",
+        "a marketing-mix model of the outcome and each channel's spend (POST /api/v1/evidence/mmm), "
+        "or for each channel expected revenue at several spend levels starting at spend 0",
     ],
     "staffing": [
         "the days and shifts to cover, with the staff each shift needs",
@@ -90,13 +93,140 @@ async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> Agen
             ],
             data={"needs": ["template"], "templates": list(TEMPLATES)},
         )
-    if template != "inventory":
+    if template not in ("inventory", "budget_allocation"):
         return _needs(template, NEEDS[template], "These inputs are not in the tenant's metrics.")
     if not deps.principal.role.at_least(Role.ANALYST):
         return AgentResult(
             AGENT, "not_allowed", ["Running the optimizer stores a plan and needs the analyst role."]
         )
+    if template == "budget_allocation":
+        return await _budget_from_mmm(deps, question, arguments)
     return await _inventory(deps, question, arguments)
+
+
+async def _budget_from_mmm(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> AgentResult:
+    """Split a stated budget with the response curves of the tenant's newest marketing-mix model."""
+    given = arguments.get("budget")
+    budget = float(given) if isinstance(given, int | float) and not isinstance(given, bool) else None
+    budget = budget if budget is not None else parse_money(question)
+    model = await mmm_service.latest_model(deps.session)
+    missing = []
+    if budget is None or budget <= 0:
+        missing.append("the total budget to split (say it in the question, e.g. '$10,000')")
+    if model is None:
+        missing.append(NEEDS["budget_allocation"][1])
+    if missing or model is None or budget is None:
+        return _needs("budget_allocation", missing, "The plan comes from your own spend and revenue data.")
+    cite = Citations(AGENT)
+    fit = mmm_service.model_fit(model)
+    period = _model_period(model.data_start, model.data_end)
+    report = [
+        f"From marketing-mix model {model.id} of {model.outcome} on "
+        + ", ".join(channel.name for channel in fit.channels)
+        + f" ({period}). Budget: "
+        + cite.number(budget, metric=None, period=None, method="budget stated in the question")
+        + f" over {mmm_curves_days(arguments):g} days."
+    ]
+    for channel in fit.channels:
+        source = f"marketing-mix model {model.id}"
+        report.append(
+            f"{channel.name}: ROI "
+            + _cite_interval(cite, channel.roi, model.outcome, period, f"ROI of {channel.name}, {source}")
+            + ", marginal ROI at current spend "
+            + _cite_interval(
+                cite, channel.marginal_roi, model.outcome, period, f"marginal ROI of {channel.name}, {source}"
+            )
+            + "."
+        )
+    params = {
+        "total_budget": budget,
+        "mmm_model_id": str(model.id),
+        "planning_days": mmm_curves_days(arguments),
+    }
+    await deps.emit("tool", {"agent": AGENT, "tool": "optimizer.create_run", "status": "started"})
+    try:
+        prepared = await optimizer_service.prepare_run(
+            deps.session, template="budget_allocation", params=params, options=SolveOptions(solver="highs")
+        )
+        run = await optimizer_service.create_run(deps.session, deps.pool, prepared)
+    except DyocenseError as error:
+        return AgentResult(
+            AGENT,
+            "needs_input",
+            [
+                *report,
+                "The optimizer refused these inputs: " + cite.quote(error.message, method="the optimizer"),
+            ],
+            data={"template": "budget_allocation", "params": params, "details": error.details},
+            citations=cite.items,
+        )
+    method = f"budget_allocation optimizer run {run.id} ({run.solver}, status {run.status})"
+    solution = run.solution
+    decisions = solution.get("decisions", {})
+    if run.status in ("optimal", "feasible"):
+        spends = [
+            f"{channel.name} "
+            + cite.number(
+                decisions.get(f"spend.{channel.name}", 0.0),
+                metric=None,
+                period=None,
+                method=f"spend on {channel.name}, {method}",
+            )
+            for channel in fit.channels
+        ]
+        report.append("Plan: spend " + ", ".join(spends) + ".")
+        summary = solution.get("summary", {})
+        if "expected_revenue" in summary:
+            report.append(
+                f"Expected {model.outcome} from this spend: "
+                + cite.number(
+                    summary["expected_revenue"],
+                    metric=model.outcome,
+                    period=None,
+                    method=f"expected revenue, {method}",
+                )
+                + "."
+            )
+    else:
+        report.append(f"The optimizer found no plan (status {run.status}).")
+    for sentence in solution.get("explanation", []):
+        report.append(cite.quote(sentence, method=method))
+    return AgentResult(
+        AGENT,
+        "ok",
+        report,
+        data={
+            "template": "budget_allocation",
+            "run_id": str(run.id),
+            "mmm_model_id": str(model.id),
+            "status": run.status,
+            "decisions": decisions,
+            "summary": solution.get("summary", {}),
+        },
+        citations=cite.items,
+        suggested_actions=[
+            SuggestedAction("Open the stored plan", "GET", f"/api/v1/optimizer/runs/{run.id}"),
+            SuggestedAction("Open the marketing-mix model", "GET", f"/api/v1/evidence/mmm/{model.id}"),
+        ],
+    )
+
+
+def _model_period(start: datetime | None, end: datetime | None) -> str:
+    return f"{start.date() if start else 'start'} to {end.date() if end else 'end'}"
+
+
+def _cite_interval(cite: Citations, value: Interval, metric: str, period: str, method: str) -> str:
+    """``value [low, high]`` of a fitted quantity with its 95% interval, each number cited."""
+    middle = cite.number(value.value, metric=metric, period=period, method=method)
+    low = cite.number(value.low, metric=metric, period=period, method=f"{method}, 95% interval low")
+    high = cite.number(value.high, metric=metric, period=period, method=f"{method}, 95% interval high")
+    return f"{middle} [{low}, {high}]"
+
+
+def mmm_curves_days(arguments: dict[str, Any]) -> float:
+    """Days the budget covers: the model's ``planning_days`` argument, else a month."""
+    days = arguments.get("planning_days")
+    return float(days) if isinstance(days, int | float) and not isinstance(days, bool) and days > 0 else 30.0
 
 
 def _needs(template: str, needs: list[str], why: str) -> AgentResult:

@@ -147,3 +147,35 @@ async def test_data_no_model_can_learn_from_is_refused_and_nothing_is_stored(
     other = await create_tenant(client)
     missing = await client.get(f"/api/v1/evidence/mmm/{tenant.tenant_id}", headers=other.headers)
     assert missing.status_code == 404
+
+
+async def test_coach_splits_a_stated_budget_with_the_newest_model(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    asked = "How should I split next month's $10,000 ad budget across channels?"
+    # Without a model the coach says what it needs instead of inventing curves.
+    before = await client.post("/api/v1/coach/chat", json={"message": asked}, headers=tenant.headers)
+    assert before.status_code == 200, before.text
+    assert "/api/v1/evidence/mmm" in before.json()["reply"]
+
+    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
+    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
+    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
+    assert fitted.status_code == 201, fitted.text
+
+    answer = await client.post("/api/v1/coach/chat", json={"message": asked}, headers=tenant.headers)
+    assert answer.status_code == 200, answer.text
+    reply = answer.json()
+    assert "optimizer" in reply["agents"]
+    runs = [a["path"] for a in reply["suggested_actions"] if a["path"].startswith("/api/v1/optimizer/runs/")]
+    assert runs, reply["suggested_actions"]
+    run = (await client.get(runs[0], headers=tenant.headers)).json()
+    assert run["params"]["mmm_model_id"] == fitted.json()["id"]
+    assert run["params"]["total_budget"] == 10_000
+    spends = run["result"]["decisions"]
+    assert 0 < sum(spends.values()) <= 10_000 * (1 + 1e-9)
+    # Every spend of the stored plan is in the reply, as cited.
+    shown = {round(c["value"], 2): c["display"] for c in reply["citations"]}
+    for value in spends.values():
+        assert round(value, 2) in shown, (value, shown)
+        assert shown[round(value, 2)] in reply["reply"]

@@ -150,5 +150,15 @@ async def get_model(session: AsyncSession, model_id: uuid.UUID) -> MarketingMixM
     return model
 
 
+async def latest_model(session: AsyncSession) -> MarketingMixModel | None:
+    """The tenant's newest model, or None (the coach plans a budget from it)."""
+    return await session.scalar(
+        select(MarketingMixModel)
+        .where(MarketingMixModel.tenant_id == session_tenant(session))
+        .order_by(MarketingMixModel.created_at.desc())
+        .limit(1)
+    )
+
+
 def model_fit(model: MarketingMixModel) -> MmmFit:
     return MmmFit.model_validate(model.result)
