@@ -282,8 +282,8 @@ async def fit_marketing_mix_model(
     "/mmm/{model_id}",
     response_model=MmmRead,
     summary="Read a stored marketing-mix model",
-    description="404 for an unknown model or another tenant's.",
-    responses=error_responses(404),
+    description="404 for an unknown model or another tenant's; 422 for an id that is not a UUID.",
+    responses=error_responses(404, 422),
 )
 async def get_marketing_mix_model(
     model_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
