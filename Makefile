@@ -96,6 +96,7 @@ bench: migrate ## Benchmarks (JSON reports in .bench/): metrics API vs raw SQL, 
 	$(PY) -m tests.benchmarks.bench_optimizer
 	$(PY) -m tests.benchmarks.bench_evidence_lalonde
 	$(PY) -m tests.benchmarks.bench_evidence_timeseries
+	$(PY) -m tests.benchmarks.bench_evidence_units
 	$(PY) -m tests.benchmarks.bench_coach
 
 bench-m3: setup ## The forecaster on all 3,003 M3 series (long: tens of minutes on 2 cores)

@@ -78,9 +78,10 @@ class AnalysisInputsIn(BaseModel):
     treatment: MetricName = Field(examples=["ad_spend"])
     confounders: list[MetricName] = Field(
         default_factory=list,
-        max_length=20,
+        max_length=MAX_ADJUSTMENT_COLUMNS,
         examples=[["promo"]],
-        description="Metrics that drive both treatment and outcome. Default graph: each of them causes both.",
+        description="Metrics that drive both treatment and outcome. Default graph: each of them causes both. "
+        f"At most {MAX_ADJUSTMENT_COLUMNS}; many confounders over a long window run as a background job.",
     )
     graph: list[GraphEdgeIn] | None = Field(
         None,
@@ -351,7 +352,9 @@ class UnitStudyOptions(BaseModel):
     )
 
     def to_spec(self) -> UnitStudySpec:
-        return UnitStudySpec(**self.model_dump(exclude={"options", "run_async"}), **self.options.model_dump())
+        return UnitStudySpec(
+            **self.model_dump(exclude={"options", "run_async", "rows"}), **self.options.model_dump()
+        )
 
 
 class UnitStudyCreate(UnitStudyOptions):
