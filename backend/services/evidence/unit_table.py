@@ -229,6 +229,18 @@ def _duplicates(ids: Sequence[str], rows: Sequence[int], unit_id: str, errors: _
             seen[unit] = row
 
 
+def _check_levels(labels: Mapping[str, list[str]]) -> None:
+    """Categorical covariates and the segment column: at most MAX_CATEGORY_LEVELS distinct values."""
+    too_many = {c: n for c, values in labels.items() if (n := len(set(values))) > MAX_CATEGORY_LEVELS}
+    if too_many:
+        raise ValidationFailed(
+            f"A categorical covariate or segment column may have at most {MAX_CATEGORY_LEVELS} levels "
+            "(more looks like an id).",
+            code="too_many_levels",
+            details={"levels": too_many, "max_levels": MAX_CATEGORY_LEVELS},
+        )
+
+
 def _encode(
     labels: Mapping[str, list[str]], categorical: Sequence[str]
 ) -> tuple[dict[str, np.ndarray], dict[str, list[str]], dict[str, str]]:
@@ -236,13 +248,6 @@ def _encode(
     dummies: dict[str, np.ndarray] = {}
     encoded: dict[str, list[str]] = {}
     references: dict[str, str] = {}
-    too_many = {c: n for c in categorical if (n := len(set(labels[c]))) > MAX_CATEGORY_LEVELS}
-    if too_many:
-        raise ValidationFailed(
-            f"A categorical covariate may have at most {MAX_CATEGORY_LEVELS} levels (more looks like an id).",
-            code="too_many_levels",
-            details={"levels": too_many, "max_levels": MAX_CATEGORY_LEVELS},
-        )
     for column in categorical:
         values = np.array(labels[column], dtype=object)
         counts = Counter(labels[column])
@@ -285,6 +290,7 @@ def build_unit_table(rows: Iterable[tuple[int, Mapping[str, Any]]], columns: Uni
             code="too_few_units",
             details={"units": len(ids), "required": MIN_UNITS},
         )
+    _check_levels(labels)
     dummies, encoded, references = _encode(labels, columns.categorical)
     adjustment = [*columns.covariates, *dummies]
     if len(adjustment) > MAX_ADJUSTMENT_COLUMNS:

@@ -307,14 +307,26 @@ def _interaction_fit(
     return result
 
 
-def _independent(matrix: np.ndarray) -> list[int]:
+def _independent(matrix: np.ndarray, tolerance: float = 1e-8) -> list[int]:
+    """Indexes of the columns, in order, that each add rank to those kept before them.
+
+    Incremental Gram–Schmidt (twice, for stability): O(rows × columns²) in all, where a rank test
+    per column would cost a decomposition each.
+    """
+    basis = np.empty((matrix.shape[0], 0))
     kept: list[int] = []
-    for column in range(matrix.shape[1]):
-        candidate = matrix[:, [*kept, column]]
-        scale = np.abs(candidate).max(axis=0)
-        scale[scale == 0] = 1.0
-        if np.linalg.matrix_rank(candidate / scale) == len(kept) + 1:
-            kept.append(column)
+    for index in range(matrix.shape[1]):
+        column = matrix[:, index].astype("float64")
+        norm = float(np.linalg.norm(column))
+        if norm == 0:
+            continue
+        residual = column / norm
+        for _ in range(2):
+            residual = residual - basis @ (basis.T @ residual)
+        remaining = float(np.linalg.norm(residual))
+        if remaining > tolerance**0.5:
+            basis = np.column_stack([basis, residual / remaining])
+            kept.append(index)
     return kept
 
 

@@ -205,3 +205,10 @@ def test_metric_analyses_with_many_confounders_go_to_a_job() -> None:
     # Rows x simulations alone (14,600) is far below the old limit: only the graph size sends it away.
     assert service.background_reason(many, two_years, requested=False) is not None
     assert service.background_reason(few, two_years, requested=False) is None
+
+
+def test_a_segment_column_with_too_many_levels_is_refused_before_any_estimate() -> None:
+    frame = confounded_units(n=300, covariates=2, effect=1.0, seed=4)
+    frame["store"] = [f"s{i % 75}" for i in range(300)]
+    problem = _problem(frame, _spec(COVARIATES[:2], segment="store"))
+    assert problem.code == "too_many_levels" and problem.details["levels"] == {"store": 75}
