@@ -55,7 +55,10 @@ _ERRORS_422 = (
 _BACKGROUND = (
     "**Background jobs**: with `async: true`, with method `double_ml`, or when the largest metric's "
     "observations in the window times `options.refutation_simulations` exceed "
-    f"{service.SYNC_MAX_WORK:,}, the analysis is queued: 202 with the job id; poll "
+    f"{service.SYNC_MAX_WORK:,}, or when those observations x (adjustment columns + 2) x simulations exceed "
+    f"{service.SYNC_MAX_GRAPH_WORK:,} (adjustment columns: confounders or graph nodes, lags, negative "
+    f"controls and, with the time-series design, {service.CALENDAR_COLUMNS} calendar columns), "
+    "the analysis is queued: 202 with the job id; poll "
     "`GET /api/v1/jobs/{id}`, whose result names the stored `edge_id`. A data problem then fails the job "
     "with the same error code and details."
 )
