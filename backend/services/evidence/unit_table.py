@@ -243,7 +243,7 @@ def _check_levels(labels: Mapping[str, list[str]]) -> None:
 
 
 def _encode(
-    labels: Mapping[str, list[str]], categorical: Sequence[str]
+    labels: Mapping[str, list[str]], categorical: Sequence[str], *, taken: set[str]
 ) -> tuple[dict[str, np.ndarray], dict[str, list[str]], dict[str, str]]:
     """One-hot columns per categorical covariate, the most frequent level as the reference."""
     dummies: dict[str, np.ndarray] = {}
@@ -259,7 +259,8 @@ def _encode(
             if level == reference:
                 continue
             name = f"{column}_{column_name(level) or 'level'}"
-            while name in dummies:
+            # Never shadow another one-hot column or a numeric column ("device_desktop" given as a covariate).
+            while name in dummies or name in taken:
                 name += "_"
             dummies[name] = (values == level).astype("float64")
             encoded[column].append(name)
@@ -292,7 +293,7 @@ def build_unit_table(rows: Iterable[tuple[int, Mapping[str, Any]]], columns: Uni
             details={"units": len(ids), "required": MIN_UNITS},
         )
     _check_levels(labels)
-    dummies, encoded, references = _encode(labels, columns.categorical)
+    dummies, encoded, references = _encode(labels, columns.categorical, taken=set(numbers))
     adjustment = [*columns.covariates, *dummies]
     if len(adjustment) > MAX_ADJUSTMENT_COLUMNS:
         raise ValidationFailed(

@@ -212,3 +212,20 @@ def test_a_segment_column_with_too_many_levels_is_refused_before_any_estimate() 
     frame["store"] = [f"s{i % 75}" for i in range(300)]
     problem = _problem(frame, _spec(COVARIATES[:2], segment="store"))
     assert problem.code == "too_many_levels" and problem.details["levels"] == {"store": 75}
+
+
+def test_a_one_hot_column_never_overwrites_a_numeric_covariate_of_the_same_name() -> None:
+    frame = ab_test(n=300, lift=3.0, seed=5)
+    frame["device_desktop"] = np.random.default_rng(1).normal(size=300)
+    spec = UnitStudySpec(
+        unit_id="visitor",
+        treatment="variant_b",
+        outcome="order_value",
+        covariates=["visits", "device_desktop"],
+        categorical=["device"],
+        randomized=True,
+        **FAST,
+    )
+    table = study_table(_inputs(frame, spec))
+    assert table.encoded == {"device": ["device_desktop_", "device_tablet"]}
+    assert np.allclose(table.frame["device_desktop"].to_numpy(), frame["device_desktop"].to_numpy())
