@@ -98,6 +98,7 @@ bench: migrate ## Benchmarks (JSON reports in .bench/): metrics API vs raw SQL, 
 	$(PY) -m tests.benchmarks.bench_optimizer
 	$(PY) -m tests.benchmarks.bench_evidence_lalonde
 	$(PY) -m tests.benchmarks.bench_evidence_timeseries
+	$(PY) -m tests.benchmarks.bench_evidence_units
 	$(PY) -m tests.benchmarks.bench_coach
 
 # The peers are fitted in this venv too, and again in .bench/peer-venv (statsforecast with its own

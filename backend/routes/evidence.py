@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError as PydanticValidationError
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import EvidenceEdge, MarketingMixModel
@@ -26,11 +27,24 @@ from backend.schemas.evidence import (
     GrangerRead,
     GraphEdgeRead,
     GraphNodeRead,
+    UnitStudyCreate,
+    UnitStudyOptions,
+    UnitStudyRead,
 )
 from backend.schemas.jobs import JobAccepted
 from backend.schemas.mmm import MmmCreate, MmmRead
-from backend.services.evidence import mmm_service, service
+from backend.services.errors import PayloadTooLarge, ValidationFailed
+from backend.services.evidence import mmm_service, service, unit_service
 from backend.services.evidence.results import GrangerResult, TableReport, Verdict
+from backend.services.evidence.unit_service import StudyStarted
+from backend.services.evidence.unit_table import (
+    MAX_ADJUSTMENT_COLUMNS,
+    MAX_CATEGORY_LEVELS,
+    MAX_CELLS,
+    MAX_UNITS,
+    MIN_UNITS,
+    MIN_UNITS_PER_ARM,
+)
 from backend.utils.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], responses=error_responses(401))
@@ -42,7 +56,10 @@ _ERRORS_422 = (
 _BACKGROUND = (
     "**Background jobs**: with `async: true`, with method `double_ml`, or when the largest metric's "
     "observations in the window times `options.refutation_simulations` exceed "
-    f"{service.SYNC_MAX_WORK:,}, the analysis is queued: 202 with the job id; poll "
+    f"{service.SYNC_MAX_WORK:,}, or when those observations x (adjustment columns + 2) x simulations exceed "
+    f"{service.SYNC_MAX_GRAPH_WORK:,} (adjustment columns: confounders or graph nodes, lags, negative "
+    f"controls and, with the time-series design, {service.CALENDAR_COLUMNS} calendar columns), "
+    "the analysis is queued: 202 with the job id; poll "
     "`GET /api/v1/jobs/{id}`, whose result names the stored `edge_id`. A data problem then fails the job "
     "with the same error code and details."
 )
@@ -289,3 +306,108 @@ async def get_marketing_mix_model(
     model_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> MmmRead:
     return _mmm_read(await mmm_service.get_model(session, model_id))
+
+
+# --------------------------------------------------------------------------- unit-level studies
+
+MAX_STUDY_UPLOAD_BYTES = 20 * 1024 * 1024
+_UNIT_STUDY = (
+    "A cross-section of units (customers, stores, an A/B test's visitors): one row per unit with its id, "
+    "treatment (0/1 or continuous), outcome, numeric covariates, categorical covariates (one-hot encoded "
+    f"against the most frequent level, at most {MAX_CATEGORY_LEVELS} levels each) and an optional segment. "
+    "Analysed with the cross-section estimators, refuters (placebo, random common cause, data subset, "
+    "sensitivity to a hidden confounder), overlap check and verdict of `/analyze` — no time-series design. "
+    "With `segment`, each segment's effect with its interval and a Wald test of equal effects "
+    "(`segments.heterogeneity`). Nothing is stored.\n\n"
+    f"**Limits**: at least {MIN_UNITS} units and ten per adjustment coefficient; a binary treatment needs "
+    f"{MIN_UNITS_PER_ARM} units per arm; at most {MAX_UNITS:,} units, {MAX_CELLS:,} cells and "
+    f"{MAX_ADJUSTMENT_COLUMNS} adjustment columns (covariates plus one-hot levels).\n\n"
+    "**422** (nothing run, nothing queued): `invalid_rows` (every bad cell named by `row` — the index in "
+    "`rows`, or the line of the file — and `column`: empty, not a number, NUL, a duplicate unit id), "
+    "`unknown_columns`, `invalid_columns`, "
+    "`repeated_columns`, `too_many_levels`, `too_many_covariates`, `too_many_units`, `too_few_units`, "
+    "`treatment_without_variation`, and `validation_failed` for constant or collinear covariates "
+    "(`details.collinear` names them) or too few units per coefficient.\n\n"
+    "**Background jobs**: with `async: true`, with method `double_ml`, or when units × (adjustment "
+    f"columns + 2) × `options.refutation_simulations` exceeds {service.SYNC_MAX_GRAPH_WORK:,}: 202 with "
+    "the job id; `GET /api/v1/jobs/{id}` reports progress and, when done, the result."
+)
+_UNIT_RESPONSES = {
+    202: {"model": JobAccepted, "description": "Queued as a background job"},
+    **error_responses(403, 422, 503),
+}
+
+
+def _study_answer(started: StudyStarted) -> UnitStudyRead | JSONResponse:
+    if started.job_id is not None:
+        return job_accepted(started.job_id, started.background_reason or "")
+    assert started.result is not None
+    return UnitStudyRead.model_validate(started.result.model_dump())
+
+
+@router.post(
+    "/unit-studies",
+    response_model=UnitStudyRead,
+    summary="Effect of a treatment across units (JSON rows), overall and by segment (analyst)",
+    description=_UNIT_STUDY,
+    responses=_UNIT_RESPONSES,
+)
+async def run_unit_study(
+    body: UnitStudyCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+) -> UnitStudyRead | JSONResponse:
+    started = await unit_service.study_from_json(
+        session, pool, body.to_spec(), body.rows, background=body.run_async, requested_by=principal.user_id
+    )
+    return _study_answer(started)
+
+
+def _upload_options(study: str) -> UnitStudyOptions:
+    try:
+        return UnitStudyOptions.model_validate_json(study)
+    except PydanticValidationError as exc:
+        raise ValidationFailed(
+            "The `study` field must be a JSON object describing the study.",
+            code="invalid_study",
+            details={
+                "errors": [
+                    {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                    for e in exc.errors(include_url=False, include_input=False)
+                ]
+            },
+        ) from exc
+
+
+@router.post(
+    "/unit-studies/upload",
+    response_model=UnitStudyRead,
+    summary="Effect of a treatment across units from a CSV or .xlsx file, overall and by segment (analyst)",
+    description="Multipart: `file` (CSV in UTF-8 or .xlsx, first sheet; header row first, at most 20 MiB) "
+    "and `study`, a JSON object with the same fields as `POST /unit-studies` without `rows` (e.g. "
+    '`{"unit_id": "customer", "treatment": "coupon", "outcome": "spend", "covariates": ["age"]}`). Column '
+    "names are matched case-insensitively, spaces and punctuation read as `_`; rows are numbered as "
+    f"in the file (the header is row 1).\n\n{_UNIT_STUDY}",
+    responses={**_UNIT_RESPONSES, **error_responses(413)},
+)
+async def upload_unit_study(
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8) or .xlsx, at most 20 MiB.")],
+    study: Annotated[str, Form(max_length=20_000, description="The study as a JSON object (see above).")],
+) -> UnitStudyRead | JSONResponse:
+    if file.size is not None and file.size > MAX_STUDY_UPLOAD_BYTES:
+        raise PayloadTooLarge(
+            f"uploads are limited to {MAX_STUDY_UPLOAD_BYTES} bytes",
+            details={"limit_bytes": MAX_STUDY_UPLOAD_BYTES},
+        )
+    options = _upload_options(study)
+    started = await unit_service.study_from_file(
+        session,
+        pool,
+        options.to_spec(),
+        file.file,
+        file.filename or "upload.csv",
+        background=options.run_async,
+        requested_by=principal.user_id,
+    )
+    return _study_answer(started)

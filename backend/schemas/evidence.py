@@ -25,6 +25,13 @@ from backend.services.evidence.results import (
     WhatIfResult,
 )
 from backend.services.evidence.service import AnalysisSpec, DriversSpec, GrangerSpec
+from backend.services.evidence.unit_table import (
+    MAX_ADJUSTMENT_COLUMNS,
+    MAX_CATEGORY_LEVELS,
+    MAX_CELLS,
+    MAX_UNITS,
+)
+from backend.services.evidence.units import MIN_SEGMENT_UNITS, UnitStudyResult, UnitStudySpec
 from backend.services.metrics.points import METRIC_NAME_PATTERN
 
 MetricName = Annotated[str, StringConstraints(pattern=METRIC_NAME_PATTERN)]
@@ -71,9 +78,10 @@ class AnalysisInputsIn(BaseModel):
     treatment: MetricName = Field(examples=["ad_spend"])
     confounders: list[MetricName] = Field(
         default_factory=list,
-        max_length=20,
+        max_length=MAX_ADJUSTMENT_COLUMNS,
         examples=[["promo"]],
-        description="Metrics that drive both treatment and outcome. Default graph: each of them causes both.",
+        description="Metrics that drive both treatment and outcome. Default graph: each of them causes both. "
+        f"At most {MAX_ADJUSTMENT_COLUMNS}; many confounders over a long window run as a background job.",
     )
     graph: list[GraphEdgeIn] | None = Field(
         None,
@@ -291,3 +299,74 @@ class GrangerCreate(BaseModel):
 
 class GrangerRead(GrangerResult):
     table: TableReport
+
+
+# --------------------------------------------------------------------------- unit-level studies
+
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Cell = str | float | int | bool | None
+
+
+class UnitStudyOptions(BaseModel):
+    """What to analyse in a table of units: the columns' roles, the method and the refuters' effort."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    unit_id: ColumnName = Field(
+        examples=["customer_id"], description="Column naming each unit; ids must be unique."
+    )
+    treatment: ColumnName = Field(
+        examples=["got_coupon"], description="Numeric column: binary (0/1) or continuous treatment."
+    )
+    outcome: ColumnName = Field(examples=["spend"], description="Numeric outcome column.")
+    covariates: list[ColumnName] = Field(
+        default_factory=list,
+        max_length=MAX_ADJUSTMENT_COLUMNS,
+        examples=[["age", "visits_last_year"]],
+        description="Numeric columns that drive both treatment and outcome (default graph: each causes "
+        "both). "
+        f"With the one-hot levels of `categorical`, at most {MAX_ADJUSTMENT_COLUMNS} adjustment columns.",
+    )
+    categorical: list[ColumnName] = Field(
+        default_factory=list,
+        max_length=MAX_ADJUSTMENT_COLUMNS,
+        examples=[["region"]],
+        description=f"Text columns one-hot encoded against their most frequent level (at most "
+        f"{MAX_CATEGORY_LEVELS} levels each) and adjusted for.",
+    )
+    segment: ColumnName | None = Field(
+        None,
+        examples=["region"],
+        description="Column whose values split the units into segments: each segment's effect with an "
+        "interval "
+        f"and a test of heterogeneity; segments under {MIN_SEGMENT_UNITS} units are reported, not estimated.",
+    )
+    method: EstimationMethod = "linear_regression"
+    target_units: TargetUnits = Field("ate", description="ate, or att (binary treatments only).")
+    randomized: bool = Field(False, description="The treatment was assigned at random (an A/B test).")
+    options: AnalysisOptions = Field(default_factory=AnalysisOptions)
+    run_async: bool = Field(
+        False,
+        alias="async",
+        description="Run as a background job: 202 with the job id (GET /api/v1/jobs/{id}).",
+    )
+
+    def to_spec(self) -> UnitStudySpec:
+        return UnitStudySpec(
+            **self.model_dump(exclude={"options", "run_async", "rows"}), **self.options.model_dump()
+        )
+
+
+class UnitStudyCreate(UnitStudyOptions):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    rows: list[dict[ColumnName, Cell]] = Field(
+        min_length=1,
+        max_length=MAX_UNITS,
+        examples=[[{"customer_id": "c1", "got_coupon": 1, "spend": 42.5, "age": 31, "region": "north"}]],
+        description=f"One object per unit (at most {MAX_UNITS:,} units and {MAX_CELLS:,} cells read).",
+    )
+
+
+class UnitStudyRead(UnitStudyResult):
+    """The study's answer: overall effect with refutations and verdict, and segment effects."""

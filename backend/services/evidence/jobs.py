@@ -13,7 +13,15 @@ from typing import Any
 
 from backend.jobs import JobFailed, JobRun, job
 from backend.services.errors import ValidationFailed
-from backend.services.evidence import service
+from backend.services.evidence import service, unit_service
+from backend.services.evidence.units import (
+    UnitStudyInputs,
+    UnitStudySpec,
+    assemble,
+    compute_overall,
+    segment_effects,
+    study_table,
+)
 
 
 @job(service.ANALYSIS_JOB, queue=service.ANALYSIS_QUEUE, max_attempts=2)
@@ -39,3 +47,18 @@ async def analyze_in_background(run: JobRun, payload: dict[str, Any]) -> dict[st
         "ci_upper": edge.ci_upper,
         "verdict": edge.verdict,
     }
+
+
+@job(unit_service.UNIT_STUDY_JOB, queue=unit_service.UNIT_STUDY_QUEUE, max_attempts=2)
+async def unit_study_in_background(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
+    """A unit-level study too large for a request; its result is the job's result (nothing else stored)."""
+    inputs = UnitStudyInputs(spec=UnitStudySpec.model_validate(payload["spec"]), rows=payload["rows"])
+    try:
+        table = await asyncio.to_thread(study_table, inputs)
+        await run.progress(10, f"{len(table.frame)} units checked; estimating and refuting the effect")
+        result = await asyncio.to_thread(compute_overall, inputs.spec, table)
+        await run.progress(80, "overall effect estimated and refuted; estimating segment effects")
+        segments = await asyncio.to_thread(segment_effects, table, inputs.spec.confidence_level)
+    except ValidationFailed as exc:
+        raise JobFailed(exc.message, code=exc.code, details=exc.details) from exc
+    return assemble(table, result, segments).model_dump(mode="json")

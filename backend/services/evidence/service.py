@@ -69,6 +69,13 @@ MAX_POINTS = 500_000
 # Measured on 2 shared cores (linear regression, default refuters, methods compared): 2,000
 # daily rows 2.5 s, 20,000 rows 29 s (10 confounders) — so 5,000 rows x 20 simulations.
 SYNC_MAX_WORK = 100_000
+# Synchronous graph limit: rows x (adjustment columns + 2) x refutation simulations. The refuters
+# and the sensitivity analysis (one benchmark per confounder) cost grows with the columns too:
+# 1,000 units x 25 covariates x 20 simulations took 4.6 s (continuous treatment) and 11 s (binary,
+# with the weighting bootstrap) on 2 shared cores, so about 400,000 is a few seconds in a request.
+SYNC_MAX_GRAPH_WORK = 400_000
+# A metric analysis also adjusts for about this many calendar columns (day of week, season, holiday, trend).
+CALENDAR_COLUMNS = 11
 # Double ML re-fits gradient boosting in every refuter draw: 17 s for 365 daily rows and 43 s
 # for 2,000 with the default 20 simulations (measured as above), so it always runs as a job.
 BACKGROUND_METHODS: frozenset[str] = frozenset({"double_ml"})
@@ -219,13 +226,29 @@ def background_reason(spec: AnalysisSpec, counts: Mapping[str, int], *, requeste
         return "requested"
     if spec.method in BACKGROUND_METHODS:
         return f"method {spec.method} re-fits a flexible model in every refuter draw"
-    work = max(counts.values(), default=0) * spec.refutation_simulations
+    rows = max(counts.values(), default=0)
+    work = rows * spec.refutation_simulations
     if work > SYNC_MAX_WORK:
         return (
-            f"{max(counts.values())} observations x {spec.refutation_simulations} refutation simulations "
+            f"{rows} observations x {spec.refutation_simulations} refutation simulations "
             f"exceeds the synchronous limit of {SYNC_MAX_WORK}"
         )
+    columns = _adjustment_columns(spec)
+    graph_work = rows * (columns + 2) * spec.refutation_simulations
+    if graph_work > SYNC_MAX_GRAPH_WORK:
+        return (
+            f"{rows} observations x ({columns} adjustment columns + 2) x {spec.refutation_simulations} "
+            f"refutation simulations = {graph_work:,} exceeds the synchronous limit of "
+            f"{SYNC_MAX_GRAPH_WORK:,}"
+        )
     return None
+
+
+def _adjustment_columns(spec: AnalysisSpec) -> int:
+    """Columns the estimator adjusts for: confounders (or graph nodes), lags, negative controls, calendar."""
+    nodes = {node for edge in spec.edges for node in edge} - {spec.treatment, spec.outcome}
+    calendar = CALENDAR_COLUMNS if spec.design == "time_series" else 0
+    return len(spec.confounders) + len(nodes) + len(spec.lags) + len(spec.negative_controls) + calendar
 
 
 # --------------------------------------------------------------------------- analyses and the graph
