@@ -261,6 +261,16 @@ _MMM_ERRORS = (
 )
 
 
+_MMM_BACKGROUND = (
+    "**Background jobs**: with `async: true`, or when buckets × parameters² × (`bootstrap_draws` + 4 "
+    "point-fit starts) exceeds "
+    f"{mmm_service.SYNC_MAX_MMM_WORK:,} (parameters: 3 per channel + calendar columns + 1; two years of "
+    "daily buckets with 3 channels and 30 draws stay in the request), the data is checked (every 422 "
+    "above) and the fit is queued: 202 with the job id; `GET /api/v1/jobs/{id}` reports progress (after "
+    "the point fit, then per bootstrap batch) and, when done, `result.model_id`, the stored model."
+)
+
+
 def _mmm_read(model: MarketingMixModel) -> MmmRead:
     fitted = mmm_service.model_fit(model)
     return MmmRead(
@@ -285,14 +295,23 @@ def _mmm_read(model: MarketingMixModel) -> MmmRead:
         "the stored model: contribution, share, ROI and marginal ROI per channel, response curves with "
         "intervals, the decomposition of the outcome into baseline + channels, and fit quality in sample "
         "and on a held-out tail. Pass its `id` as `mmm_model_id` to a `budget_allocation` optimizer run "
-        f"to plan a budget on these curves.\n\n{_MMM_ERRORS}"
+        f"to plan a budget on these curves.\n\n{_MMM_ERRORS}\n\n{_MMM_BACKGROUND}"
     ),
-    responses=error_responses(403, 422, 503),
+    responses={
+        202: {"model": JobAccepted, "description": "Queued as a background job"},
+        **error_responses(403, 422, 503),
+    },
 )
 async def fit_marketing_mix_model(
     body: MmmCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
-) -> MmmRead:
-    return _mmm_read(await mmm_service.fit_model(session, pool, body.to_spec()))
+) -> MmmRead | JSONResponse:
+    started = await mmm_service.fit_model(
+        session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
+    )
+    if started.job_id is not None:
+        return job_accepted(started.job_id, started.background_reason or "")
+    assert started.model is not None
+    return _mmm_read(started.model)
 
 
 @router.get(

@@ -16,8 +16,6 @@ from backend.services.evidence.mmm_service import MmmSpec
 class MmmCreate(BaseModel):
     """Which outcome and which spend metrics to model, over which window."""
 
-    model_config = ConfigDict(extra="forbid")
-
     outcome: MetricName = Field(description="The outcome metric, e.g. revenue.")
     channels: list[MetricName] = Field(
         min_length=1,
@@ -40,9 +38,16 @@ class MmmCreate(BaseModel):
         30, ge=0, le=100, description="Block-bootstrap refits for the intervals (0: point estimates only)."
     )
     confidence_level: float = Field(0.95, gt=0.5, lt=1)
+    run_async: bool = Field(
+        False,
+        alias="async",
+        description="Run as a background job: 202 with the job id (GET /api/v1/jobs/{id}).",
+    )
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def to_spec(self) -> MmmSpec:
-        return MmmSpec.model_validate(self.model_dump())
+        return MmmSpec.model_validate(self.model_dump(exclude={"run_async"}))
 
 
 class MmmRead(BaseModel):

@@ -1,5 +1,6 @@
 """Marketing-mix models through the API: fit from ingested metrics, read back, plan a budget on the
-fitted curves, and refuse data no model can learn from (422 naming the problem, nothing stored)."""
+fitted curves, refuse data no model can learn from (422 naming the problem, nothing stored or
+queued), and run large or ``async`` fits as jobs with progress."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.config import Settings
+from backend.services.evidence.mmm_service import (
+    SYNC_MAX_MMM_WORK,
+    MmmSize,
+    MmmSpec,
+    background_reason,
+    mmm_work,
+)
+from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
+from tests.jobs.support import fast_retry_settings, run_pending_jobs
 from tests.services.evidence.mmm_synthetic import CHANNELS, simulate_mmm
 
 START = datetime(2024, 1, 1, 12, tzinfo=UTC)
@@ -137,13 +148,15 @@ async def test_data_no_model_can_learn_from_is_refused_and_nothing_is_stored(
         "too_short_history": {"outcome": "short_revenue", "channels": ["search_spend"]},
     }
     for code, overrides in cases.items():
-        body = {"outcome": "revenue", "bootstrap_draws": 0, **overrides}
-        response = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
-        assert response.status_code == 422, (code, response.text)
-        error = response.json()["error"]
-        assert error["code"] == code, (code, error)
+        for run_async in (False, True):  # checked before anything is queued
+            body = {"outcome": "revenue", "bootstrap_draws": 0, "async": run_async, **overrides}
+            response = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
+            assert response.status_code == 422, (code, response.text)
+            error = response.json()["error"]
+            assert error["code"] == code, (code, error)
     assert "required" in error["details"]
     assert await _stored_models(owner_engine, tenant) == 0
+    assert (await client.get("/api/v1/jobs", headers=tenant.headers)).json()["total"] == 0
     other = await create_tenant(client)
     missing = await client.get(f"/api/v1/evidence/mmm/{tenant.tenant_id}", headers=other.headers)
     assert missing.status_code == 404
@@ -179,3 +192,54 @@ async def test_coach_splits_a_stated_budget_with_the_newest_model(client: httpx.
     for value in spends.values():
         assert round(value, 2) in shown, (value, shown)
         assert shown[round(value, 2)] in reply["reply"]
+
+
+async def test_an_async_fit_runs_as_a_job_with_progress_and_stores_a_readable_model(
+    client: httpx.AsyncClient, settings: Settings, database_urls: DatabaseUrls
+) -> None:
+    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 12}
+    queued = await client.post("/api/v1/evidence/mmm", json={**body, "async": True}, headers=tenant.headers)
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["reason"] == "requested"
+    await run_pending_jobs(fast_retry_settings(settings), database_urls, ["evidence"])
+    job = (await client.get(queued.json()["status_url"], headers=tenant.headers)).json()
+    assert (job["kind"], job["status"], job["progress"]) == ("evidence.mmm_fit", "succeeded", 100), job
+    assert job["message"] == "point fit done; 12/12 bootstrap refits"  # the last progress reported
+    model = await client.get(f"/api/v1/evidence/mmm/{job['result']['model_id']}", headers=tenant.headers)
+    assert model.status_code == 200, model.text
+    assert model.json()["bootstrap_draws"] == 12
+    assert [c["name"] for c in model.json()["channels"]] == ["search_spend", "social_spend"]
+
+
+def test_the_size_rule_keeps_two_years_daily_in_the_request_and_queues_the_worst_case() -> None:
+    daily = MmmSize(buckets=730, calendar_columns=14)
+    default = MmmSpec(outcome="revenue", channels=[c.name for c in CHANNELS])
+    assert mmm_work(default, daily) == 730 * (3 * 3 + 14 + 1) ** 2 * (30 + 4)
+    assert background_reason(default, daily, requested=False) is None
+    assert background_reason(default, daily, requested=True) == "requested"
+    worst = MmmSpec(outcome="revenue", channels=[f"c{i}" for i in range(10)], bootstrap_draws=100)
+    reason = background_reason(worst, MmmSize(buckets=1500, calendar_columns=14), requested=False)
+    assert reason is not None and f"= {1500 * 45**2 * 104:,} exceeds" in reason
+
+
+async def test_a_fit_beyond_the_size_rule_is_queued(client: httpx.AsyncClient) -> None:
+    truth = simulate_mmm(seed=11)
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    body = {"outcome": "revenue", "channels": [c.name for c in CHANNELS], "bootstrap_draws": 100}
+    queued = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
+    assert queued.status_code == 202, queued.text
+    reason = queued.json()["reason"]
+    assert reason.startswith("730 buckets x ") and "(3 channels, " in reason and "(100 bootstrap" in reason
+    assert int(reason.split(" = ")[1].split()[0].replace(",", "")) > SYNC_MAX_MMM_WORK
+
+
+async def test_openapi_documents_the_queued_fit(client: httpx.AsyncClient) -> None:
+    operation = (await client.get("/openapi.json")).json()["paths"]["/api/v1/evidence/mmm"]["post"]
+    assert operation["responses"]["202"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/JobAccepted"
+    )
+    assert f"{SYNC_MAX_MMM_WORK:,}" in operation["description"]

@@ -1,4 +1,5 @@
-"""Evidence jobs: a causal analysis too large for a request, run by a worker and stored as an edge.
+"""Evidence jobs: work too large for a request — a causal analysis (stored as an edge), a unit study,
+a marketing-mix fit (stored as a model) — run by a worker.
 
 The job reads in one tenant unit of work, computes outside any transaction, and writes in
 another, so no connection is held while DoWhy runs. A data problem (too few observations,
@@ -13,7 +14,7 @@ from typing import Any
 
 from backend.jobs import JobFailed, JobRun, job
 from backend.services.errors import ValidationFailed
-from backend.services.evidence import service, unit_service
+from backend.services.evidence import mmm_service, service, unit_service
 from backend.services.evidence.units import (
     UnitStudyInputs,
     UnitStudySpec,
@@ -62,3 +63,28 @@ async def unit_study_in_background(run: JobRun, payload: dict[str, Any]) -> dict
     except ValidationFailed as exc:
         raise JobFailed(exc.message, code=exc.code, details=exc.details) from exc
     return assemble(table, result, segments).model_dump(mode="json")
+
+
+@job(mmm_service.MMM_FIT_JOB, queue=mmm_service.MMM_FIT_QUEUE, max_attempts=2)
+async def mmm_fit_in_background(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
+    """A marketing-mix fit too large for a request; progress after the point fit and per bootstrap batch."""
+    spec = mmm_service.MmmSpec.model_validate(payload)
+    loop = asyncio.get_running_loop()
+
+    def report(done: int, draws: int) -> None:
+        # Called in the fitting thread: the progress is written on the worker's event loop.
+        percent = 20 + (75 * done // draws if draws else 75)
+        message = f"point fit done; {done}/{draws} bootstrap refits"
+        asyncio.run_coroutine_threadsafe(run.progress(percent, message), loop).result()
+
+    try:
+        async with run.database.tenant_session(run.tenant_id) as session:
+            inputs = await mmm_service.read_inputs(session, spec)
+        await run.progress(5, "metrics read; fitting the model")
+        fitted = await asyncio.to_thread(mmm_service.compute_mmm, inputs, report)
+        async with run.database.tenant_session(run.tenant_id) as session:
+            model = await mmm_service.store_fit(session, spec, fitted)
+            result = {"model_id": str(model.id), "outcome": model.outcome, "channels": list(model.channels)}
+    except ValidationFailed as exc:
+        raise JobFailed(exc.message, code=exc.code, details=exc.details) from exc
+    return result

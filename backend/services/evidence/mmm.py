@@ -29,7 +29,7 @@ Pure computation: a frame in, a :class:`MmmFit` out; no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +55,12 @@ COLLINEAR_CORRELATION = 0.999
 CURVE_POINTS = 21
 CURVE_SPAN = 2.0  # response curves run to this multiple of the largest bucket spend seen
 _STARTS = ((0.3, 0.5), (0.3, 2.0), (0.7, 0.5), (0.7, 2.0))
+POINT_FIT_STARTS = len(_STARTS)
+# A fit reports its progress after the point fit and after every this many bootstrap refits.
+BOOTSTRAP_BATCH = 10
+
+# Progress of one fit: (bootstrap refits done, refits asked for); called in the fitting thread.
+FitProgress = Callable[[int, int], None]
 
 
 class Interval(BaseModel):
@@ -295,7 +301,9 @@ def _holdout(problem: _Problem, params: np.ndarray) -> tuple[float | None, float
     return r2, mape, int(test.sum())
 
 
-def _bootstrap(problem: _Problem, params: np.ndarray, draws: int, seed: int) -> list[np.ndarray]:
+def _bootstrap(
+    problem: _Problem, params: np.ndarray, draws: int, seed: int, progress: FitProgress | None = None
+) -> list[np.ndarray]:
     """Moving-block bootstrap of residuals, each draw refitted from the point estimate."""
     baseline, channels = _predict(params, problem)
     fitted = baseline + channels.sum(axis=1)
@@ -310,6 +318,8 @@ def _bootstrap(problem: _Problem, params: np.ndarray, draws: int, seed: int) -> 
         y = fitted.copy()
         y[problem.observed] += resampled - resampled.mean()
         results.append(_fit(problem, y, [params]))
+        if progress is not None and (len(results) % BOOTSTRAP_BATCH == 0 or len(results) == draws):
+            progress(len(results), draws)
     return results
 
 
@@ -326,8 +336,7 @@ def _channel_marginal(params: np.ndarray, i: int, c: int, spend_scaled: float) -
     return float(beta * 2 * lam * e / (1 + e) ** 2)
 
 
-def fit_mmm(frame: pd.DataFrame, q: MmmQuestion) -> MmmFit:
-    """Fit the model on ``frame`` (regular grid of buckets; spend columns complete, outcome may miss)."""
+def _checked_problem(frame: pd.DataFrame, q: MmmQuestion) -> tuple[_Problem, float, np.ndarray, list[str]]:
     channels = list(q.channels)
     check_spends(frame[frame[q.outcome].notna()], channels)
     problem, y_scale, spend_scale, kept = _problem(frame, q)
@@ -341,8 +350,25 @@ def fit_mmm(frame: pd.DataFrame, q: MmmQuestion) -> MmmFit:
             observations=int(problem.observed.sum()),
             required=needed,
         )
+    return problem, y_scale, spend_scale, kept
+
+
+def check_frame(frame: pd.DataFrame, q: MmmQuestion) -> list[str]:
+    """Every data check of :func:`fit_mmm`, without fitting: the calendar columns the fit would keep."""
+    return _checked_problem(frame, q)[3]
+
+
+def fit_mmm(frame: pd.DataFrame, q: MmmQuestion, progress: FitProgress | None = None) -> MmmFit:
+    """Fit the model on ``frame`` (regular grid of buckets; spend columns complete, outcome may miss).
+
+    ``progress`` is called after the point fit (0 refits done) and every ``BOOTSTRAP_BATCH`` refits.
+    """
+    channels = list(q.channels)
+    problem, y_scale, spend_scale, kept = _checked_problem(frame, q)
     params = _fresh_fit(problem, problem.y)
-    draws = _bootstrap(problem, params, q.bootstrap_draws, q.seed)
+    if progress is not None:
+        progress(0, q.bootstrap_draws)
+    draws = _bootstrap(problem, params, q.bootstrap_draws, q.seed, progress)
     holdout_r2, holdout_mape, holdout_n = _holdout(problem, params)
     baseline, contributions = _predict(params, problem)
     obs = problem.observed
