@@ -250,8 +250,7 @@ def _start_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen[by
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "backend.main:app",
+        "backend.server",
         "--host",
         "127.0.0.1",
         "--port",

@@ -229,7 +229,7 @@ def stack(embedded_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFa
             python = sys.executable
             processes.start(
                 "api",
-                [python, "-m", "uvicorn", "backend.main:app", "--workers", "2", "--port", str(ports["api"])],
+                [python, "-m", "backend.server", "--workers", "2", "--port", str(ports["api"])],
                 app_environment(urls, api_dir, fake_llm),
             )
             worker_env = app_environment(urls, worker_dir, fake_llm) | {

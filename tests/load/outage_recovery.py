@@ -91,8 +91,7 @@ def measure(clients: int, outage: float, give_up: float) -> None:
         argv = [
             sys.executable,
             "-m",
-            "uvicorn",
-            "backend.main:app",
+            "backend.server",
             "--host",
             "127.0.0.1",
             "--port",
