@@ -45,10 +45,9 @@ with incoming as (
     select $1, metric, dimensions_key, ts, value,
         case when dimensions_key = '' then '{}'::jsonb else dimensions_key::jsonb end, $3
     from latest
-    on conflict (tenant_id, metric, dimensions_key, ts) do update
-        set value = excluded.value, dimensions = excluded.dimensions, source = excluded.source,
-            ingested_at = now()
-        where (m.value, m.source) is distinct from (excluded.value, excluded.source)
+    on conflict (tenant_id, metric, source, dimensions_key, ts) do update
+        set value = excluded.value, dimensions = excluded.dimensions, ingested_at = now()
+        where m.value is distinct from excluded.value
     returning (xmax = 0) as inserted
 )
 select (select count(*) from latest) as unique_points,
