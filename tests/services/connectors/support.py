@@ -12,11 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from backend.config import Settings
-from backend.main import create_app
 from backend.models import BusinessMetric
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from tests.conftest import client_for
+from tests.conftest import client_for, running_app
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
 from tests.services.connectors.fakes import STRIPE_KEY
 
@@ -39,8 +38,7 @@ def loopback_settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 async def loopback_app(loopback_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(loopback_settings)
-    async with application.router.lifespan_context(application):
+    async with running_app(loopback_settings) as application:
         yield application
 
 
