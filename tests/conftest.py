@@ -12,12 +12,13 @@ import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.config import AuthSettings, DatabaseSettings, ObservabilitySettings, Settings
@@ -56,6 +57,12 @@ def database_urls(embedded_server: EmbeddedPostgres) -> DatabaseUrls:
     urls = resolve_database_urls(embedded_settings(), database=TEST_DATABASE)
     upgrade(urls.owner, urls.app_role)
     return urls
+
+
+async def query_rows(engine: AsyncEngine, sql: str, **params: Any) -> list[Row[Any]]:
+    """The rows of one read-only statement, on a connection of its own."""
+    async with engine.connect() as connection:
+        return list(await connection.execute(text(sql), params))
 
 
 @contextmanager

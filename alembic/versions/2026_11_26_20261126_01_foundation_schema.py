@@ -51,9 +51,7 @@ def upgrade() -> None:
         *timestamps(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_external_benchmarks")),
     )
-    op.create_index(
-        "ix_external_benchmarks_industry_metric", "external_benchmarks", ["industry", "metric"], unique=False
-    )
+    op.create_index("ix_external_benchmarks_industry_metric", "external_benchmarks", ["industry", "metric"])
     op.create_table(
         "rate_limit_counters",
         sa.Column("key_hash", sa.String(length=64), nullable=False),
@@ -131,7 +129,6 @@ def upgrade() -> None:
         "ix_evidence_graph_tenant_id_cause_effect",
         "evidence_graph",
         ["tenant_id", "cause", "effect", "analysed_at"],
-        unique=False,
     )
     op.create_table(
         "forecasts",
@@ -150,10 +147,7 @@ def upgrade() -> None:
         *tenant_constraints("forecasts"),
     )
     op.create_index(
-        "ix_forecasts_tenant_id_metric_created_at",
-        "forecasts",
-        ["tenant_id", "metric", "created_at"],
-        unique=False,
+        "ix_forecasts_tenant_id_metric_created_at", "forecasts", ["tenant_id", "metric", "created_at"]
     )
     op.create_table(
         "llm_usage",
@@ -169,9 +163,7 @@ def upgrade() -> None:
         *timestamps(),
         *tenant_constraints("llm_usage"),
     )
-    op.create_index(
-        "ix_llm_usage_tenant_id_created_at", "llm_usage", ["tenant_id", "created_at"], unique=False
-    )
+    op.create_index("ix_llm_usage_tenant_id_created_at", "llm_usage", ["tenant_id", "created_at"])
     op.create_table(
         "optimization_runs",
         *tenant_key(),
@@ -186,10 +178,7 @@ def upgrade() -> None:
         *tenant_constraints("optimization_runs"),
     )
     op.create_index(
-        "ix_optimization_runs_tenant_id_created_at",
-        "optimization_runs",
-        ["tenant_id", "created_at"],
-        unique=False,
+        "ix_optimization_runs_tenant_id_created_at", "optimization_runs", ["tenant_id", "created_at"]
     )
     op.create_table(
         "users",
@@ -245,9 +234,7 @@ def upgrade() -> None:
         tenant_reference("coaching_sessions", "user_id", "users", on_delete="set null"),
         *tenant_constraints("coaching_sessions"),
     )
-    op.create_index(
-        "ix_coaching_sessions_tenant_id_user_id", "coaching_sessions", ["tenant_id", "user_id"], unique=False
-    )
+    op.create_index("ix_coaching_sessions_tenant_id_user_id", "coaching_sessions", ["tenant_id", "user_id"])
     op.create_table(
         "refresh_tokens",
         *tenant_key(),
@@ -261,9 +248,7 @@ def upgrade() -> None:
         tenant_reference("refresh_tokens", "user_id", "users", on_delete="cascade"),
         *tenant_constraints("refresh_tokens"),
     )
-    op.create_index(
-        "ix_refresh_tokens_tenant_id_family_id", "refresh_tokens", ["tenant_id", "family_id"], unique=False
-    )
+    op.create_index("ix_refresh_tokens_tenant_id_family_id", "refresh_tokens", ["tenant_id", "family_id"])
     op.create_index("uq_refresh_tokens_token_hash", "refresh_tokens", ["token_hash"], unique=True)
     op.create_table(
         "smart_goals",
@@ -290,8 +275,8 @@ def upgrade() -> None:
         tenant_reference("smart_goals", "parent_id", "smart_goals", on_delete="set null"),
         *tenant_constraints("smart_goals"),
     )
-    op.create_index("ix_smart_goals_tenant_id_metric", "smart_goals", ["tenant_id", "metric"], unique=False)
-    op.create_index("ix_smart_goals_tenant_id_status", "smart_goals", ["tenant_id", "status"], unique=False)
+    op.create_index("ix_smart_goals_tenant_id_metric", "smart_goals", ["tenant_id", "metric"])
+    op.create_index("ix_smart_goals_tenant_id_status", "smart_goals", ["tenant_id", "status"])
     op.create_table(
         "coaching_messages",
         *tenant_key(),
@@ -311,15 +296,11 @@ def upgrade() -> None:
         "ix_coaching_messages_embedding_hnsw",
         "coaching_messages",
         ["embedding"],
-        unique=False,
         postgresql_using="hnsw",
         postgresql_ops={"embedding": "vector_cosine_ops"},
     )
     op.create_index(
-        "ix_coaching_messages_tenant_id_session_id",
-        "coaching_messages",
-        ["tenant_id", "session_id"],
-        unique=False,
+        "ix_coaching_messages_tenant_id_session_id", "coaching_messages", ["tenant_id", "session_id"]
     )
 
 

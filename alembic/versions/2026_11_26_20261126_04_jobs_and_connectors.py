@@ -102,17 +102,9 @@ def upgrade() -> None:
         sa.CheckConstraint("progress between 0 and 100", name=op.f("ck_background_jobs_progress_range")),
         *tenant_constraints("background_jobs"),
     )
+    op.create_index("ix_background_jobs_tenant_id_created_at", "background_jobs", ["tenant_id", "created_at"])
     op.create_index(
-        "ix_background_jobs_tenant_id_created_at",
-        "background_jobs",
-        ["tenant_id", "created_at"],
-        unique=False,
-    )
-    op.create_index(
-        "ix_background_jobs_tenant_id_kind_status",
-        "background_jobs",
-        ["tenant_id", "kind", "status"],
-        unique=False,
+        "ix_background_jobs_tenant_id_kind_status", "background_jobs", ["tenant_id", "kind", "status"]
     )
 
     op.create_table(
@@ -148,7 +140,6 @@ def upgrade() -> None:
         "ix_connector_syncs_tenant_id_data_source_id_created_at",
         "connector_syncs",
         ["tenant_id", "data_source_id", "created_at"],
-        unique=False,
     )
     for table in TENANT_TABLES:
         enable_tenant_rls(table)

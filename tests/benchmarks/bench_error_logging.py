@@ -15,7 +15,6 @@ import asyncio
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from backend.config import DatabaseSettings
 from backend.utils.database_urls import resolve_database_urls
 from tests.benchmarks.support import wait_until_healthy
 from tests.services.connectors.fakes import free_port
+from tests.utils.failing_app import serve_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,15 +34,7 @@ def start_server(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     database = os.environ.get("DYOCENSE_TEST_DATABASE", "dyocense_test")  # no migrations needed
     urls = resolve_database_urls(DatabaseSettings(url=None, owner_url=None), database=database)
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "FAILING_APP_DATABASE_URL": urls.app,
-        "FAILING_APP_OWNER_URL": urls.owner,
-        "FAILING_APP_WORKER_URL": urls.require_worker(),
-    }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.utils.failing_app:build"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command, env = serve_command(urls, port, log_json=False)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"

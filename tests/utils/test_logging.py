@@ -12,12 +12,10 @@ import asyncio
 import io
 import json
 import logging
-import os
 import re
 import secrets
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -39,7 +37,7 @@ from backend.utils.logging import MAX_TRACEBACK_LINES, flush_logs
 from backend.utils.redaction import REDACTED, register_secrets
 from tests.conftest import logs_into
 from tests.services.connectors.fakes import free_port
-from tests.utils.failing_app import CREDENTIAL_HEADER
+from tests.utils.failing_app import CREDENTIAL_HEADER, serve_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,16 +89,7 @@ def server(
 ) -> Iterator[Server]:
     log_path = tmp_path_factory.mktemp("logs") / f"api-{request.param}.log"
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "FAILING_APP_DATABASE_URL": database_urls.app,
-        "FAILING_APP_OWNER_URL": database_urls.owner,
-        "FAILING_APP_WORKER_URL": database_urls.require_worker(),
-        "FAILING_APP_LOG_JSON": "true" if request.param == "json" else "false",
-    }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.utils.failing_app:build"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command, env = serve_command(database_urls, port, log_json=request.param == "json")
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
