@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Query, Request
@@ -44,36 +44,21 @@ _api_key_header = APIKeyHeader(
 )
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _app_state(attribute: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency returning ``app.state.<attribute>``, which the lifespan built; aliases give its type."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, attribute)
+
+    dependency.__name__ = f"get_{attribute}"
+    return dependency
 
 
-async def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
-async def get_rate_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    return limiter
-
-
-async def get_compute_pool(request: Request) -> ComputePool:
-    pool: ComputePool = request.app.state.compute_pool
-    return pool
-
-
-async def get_activation_notifier(request: Request) -> ActivationNotifier:
-    notifier: ActivationNotifier = request.app.state.activation_notifier
-    return notifier
-
-
-AppSettings = Annotated[Settings, Depends(get_settings)]
-AppDatabase = Annotated[Database, Depends(get_database)]
-AppRateLimiter = Annotated[RateLimiter, Depends(get_rate_limiter)]
-AppActivationNotifier = Annotated[ActivationNotifier, Depends(get_activation_notifier)]
-AppComputePool = Annotated[ComputePool, Depends(get_compute_pool)]
+AppSettings = Annotated[Settings, Depends(_app_state("settings"))]
+AppDatabase = Annotated[Database, Depends(_app_state("database"))]
+AppRateLimiter = Annotated[RateLimiter, Depends(_app_state("rate_limiter"))]
+AppActivationNotifier = Annotated[ActivationNotifier, Depends(_app_state("activation_notifier"))]
+AppComputePool = Annotated[ComputePool, Depends(_app_state("compute_pool"))]
 
 
 async def client_ip(request: Request, settings: AppSettings) -> str:

@@ -7,13 +7,18 @@ worker role, so row-level security applies to every test. Tests isolate themselv
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TextIO
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from backend.config import AuthSettings, DatabaseSettings, ObservabilitySettings, Settings
@@ -21,6 +26,7 @@ from backend.main import create_app
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls, resolve_database_urls
 from backend.utils.embedded_db import EmbeddedPostgres
+from backend.utils.logging import configure_logging
 from backend.utils.migrations import upgrade
 
 # Its own database on the embedded server; set DYOCENSE_TEST_DATABASE to run two suites at once.
@@ -53,6 +59,38 @@ def database_urls(embedded_server: EmbeddedPostgres) -> DatabaseUrls:
     return urls
 
 
+async def query_rows(engine: AsyncEngine, sql: str, **params: Any) -> list[Row[Any]]:
+    """The rows of one read-only statement, on a connection of its own."""
+    async with engine.connect() as connection:
+        return list(await connection.execute(text(sql), params))
+
+
+@contextmanager
+def logs_into(stream: TextIO, *, json: bool) -> Iterator[TextIO]:
+    """The app's log output goes to ``stream`` (INFO and up) until the block ends.
+
+    The logging thread writes to the ``sys.stdout`` it found when configured, so stdout is
+    swapped only while configuring. At the end, logging is set back as the test app sets it.
+    """
+    original, sys.stdout = sys.stdout, stream
+    try:
+        configure_logging(level="INFO", json=json)
+    finally:
+        sys.stdout = original
+    try:
+        yield stream
+    finally:
+        configure_logging(level="WARNING", json=False)
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """The app's JSON log lines, captured."""
+    stream = io.StringIO()
+    with logs_into(stream, json=True):
+        yield stream
+
+
 def make_settings(urls: DatabaseUrls, **auth_overrides: object) -> Settings:
     auth = {
         "secret_key": SecretStr(TEST_SECRET_KEY),
@@ -81,10 +119,24 @@ def settings(database_urls: DatabaseUrls) -> Settings:
     return make_settings(database_urls)
 
 
-@pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """``create_app(settings)`` with its lifespan running, as a server process serves it."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
+        yield application
+
+
+@asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app of its own, built from ``settings`` (for tests that change a setting)."""
+    async with running_app(settings) as application, client_for(application) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    async with running_app(settings) as application:
         yield application
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
 import httpx
 
@@ -67,3 +69,27 @@ async def invite_and_activate(
     )
     assert activated.status_code == 200, activated.text
     return uuid.UUID(body["user"]["id"]), {"Authorization": f"Bearer {activated.json()['access_token']}"}
+
+
+async def create_goal(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    *,
+    target_value: float,
+    baseline_value: float,
+    days: int = 90,
+    metric: str = "revenue",
+) -> dict[str, Any]:
+    """A goal on ``metric`` due in ``days``; returns the created goal."""
+    deadline = (date.today() + timedelta(days=days)).isoformat()
+    body = {
+        "title": f"{metric} to {target_value:g}",
+        "metric": metric,
+        "target_value": target_value,
+        "baseline_value": baseline_value,
+        "deadline": deadline,
+    }
+    response = await client.post("/api/v1/goals", headers=headers, json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created

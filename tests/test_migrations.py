@@ -13,7 +13,7 @@ from backend.models import Base
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.embedded_db import EmbeddedPostgres
 from backend.utils.migrations import downgrade, head_revision, upgrade
-from tests.conftest import embedded_settings
+from tests.conftest import embedded_settings, query_rows
 
 SCRATCH_DATABASE = "dyocense_migrations_test"
 
@@ -21,14 +21,11 @@ SCRATCH_DATABASE = "dyocense_migrations_test"
 async def _public_tables(url: str) -> set[str]:
     engine = create_async_engine(url)
     try:
-        async with engine.connect() as connection:
-            rows = await connection.execute(
-                text(
-                    "select tablename from pg_tables "
-                    "where schemaname = 'public' and tablename <> 'alembic_version'"
-                )
-            )
-            return {row.tablename for row in rows}
+        rows = await query_rows(
+            engine,
+            "select tablename from pg_tables where schemaname = 'public' and tablename <> 'alembic_version'",
+        )
+        return {row.tablename for row in rows}
     finally:
         await engine.dispose()
 

@@ -13,37 +13,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.models import GLOBAL_TABLES, Base
 from backend.utils.database_urls import DatabaseUrls
+from tests.conftest import query_rows
 
 
 async def _tables_with_tenant_id(engine: AsyncEngine) -> set[str]:
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            text(
-                "select table_name from information_schema.columns "
-                "where table_schema = 'public' and column_name = 'tenant_id'"
-            )
-        )
-        return {row.table_name for row in rows}
+    rows = await query_rows(
+        engine,
+        "select table_name from information_schema.columns "
+        "where table_schema = 'public' and column_name = 'tenant_id'",
+    )
+    return {row.table_name for row in rows}
 
 
 async def test_every_tenant_table_has_forced_rls_and_a_tenant_policy(owner_engine: AsyncEngine) -> None:
     tenant_tables = await _tables_with_tenant_id(owner_engine) | {"tenants"}
     assert "business_metrics" in tenant_tables and "users" in tenant_tables
-    async with owner_engine.connect() as connection:
-        rows = (
-            await connection.execute(
-                text(
-                    "select c.relname, c.relrowsecurity, c.relforcerowsecurity, "
-                    "  (select count(*) from pg_policy p where p.polrelid = c.oid "
-                    "     and p.polname = 'tenant_isolation' "
-                    "     and pg_get_expr(p.polqual, p.polrelid) like '%app.tenant_id%' "
-                    "     and pg_get_expr(p.polwithcheck, p.polrelid) like '%app.tenant_id%') as policies "
-                    "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-                    "where n.nspname = 'public' and c.relname = any(:tables)"
-                ),
-                {"tables": sorted(tenant_tables)},
-            )
-        ).all()
+    rows = await query_rows(
+        owner_engine,
+        "select c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+        "  (select count(*) from pg_policy p where p.polrelid = c.oid "
+        "     and p.polname = 'tenant_isolation' "
+        "     and pg_get_expr(p.polqual, p.polrelid) like '%app.tenant_id%' "
+        "     and pg_get_expr(p.polwithcheck, p.polrelid) like '%app.tenant_id%') as policies "
+        "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = 'public' and c.relname = any(:tables)",
+        tables=sorted(tenant_tables),
+    )
     found = {row.relname: row for row in rows}
     assert set(found) == tenant_tables
     problems = [
@@ -72,20 +67,16 @@ async def test_tenant_id_leads_every_key_and_index_of_tenant_tables(owner_engine
         "ix_coaching_messages_embedding_hnsw",
     }
     tenant_tables = await _tables_with_tenant_id(owner_engine)
-    async with owner_engine.connect() as connection:
-        rows = (
-            await connection.execute(
-                text(
-                    "select t.relname as table_name, i.relname as index_name, "
-                    "  (select a.attname from pg_attribute a where a.attrelid = t.oid "
-                    "     and a.attnum = x.indkey[0]) as first_column "
-                    "from pg_index x join pg_class i on i.oid = x.indexrelid "
-                    "join pg_class t on t.oid = x.indrelid join pg_namespace n on n.oid = t.relnamespace "
-                    "where n.nspname = 'public' and t.relname = any(:tables)"
-                ),
-                {"tables": sorted(tenant_tables)},
-            )
-        ).all()
+    rows = await query_rows(
+        owner_engine,
+        "select t.relname as table_name, i.relname as index_name, "
+        "  (select a.attname from pg_attribute a where a.attrelid = t.oid "
+        "     and a.attnum = x.indkey[0]) as first_column "
+        "from pg_index x join pg_class i on i.oid = x.indexrelid "
+        "join pg_class t on t.oid = x.indrelid join pg_namespace n on n.oid = t.relnamespace "
+        "where n.nspname = 'public' and t.relname = any(:tables)",
+        tables=sorted(tenant_tables),
+    )
     offenders = [
         f"{row.table_name}.{row.index_name}"
         for row in rows
@@ -156,9 +147,7 @@ _OUR_FUNCTIONS = (
 
 
 async def _our_functions(engine: AsyncEngine, app_role: str) -> list[Any]:
-    async with engine.connect() as connection:
-        rows = await connection.execute(text(_OUR_FUNCTIONS), {"app": app_role, "schemas": list(OUR_SCHEMAS)})
-        return list(rows)
+    return await query_rows(engine, _OUR_FUNCTIONS, app=app_role, schemas=list(OUR_SCHEMAS))
 
 
 async def test_app_role_executes_only_allowlisted_functions(
@@ -176,16 +165,14 @@ async def test_app_role_executes_only_allowlisted_functions(
 
 
 async def test_every_security_definer_function_has_a_fixed_search_path(owner_engine: AsyncEngine) -> None:
-    async with owner_engine.connect() as connection:
-        rows = await connection.execute(
-            text(
-                "select p.oid::regprocedure::text as signature from pg_proc p "
-                "join pg_namespace n on n.oid = p.pronamespace "
-                "where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema') "
-                "and not exists (select from unnest(p.proconfig) c where c like 'search_path=%')"
-            )
-        )
-        assert [row.signature for row in rows] == []
+    rows = await query_rows(
+        owner_engine,
+        "select p.oid::regprocedure::text as signature from pg_proc p "
+        "join pg_namespace n on n.oid = p.pronamespace "
+        "where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema') "
+        "and not exists (select from unnest(p.proconfig) c where c like 'search_path=%')",
+    )
+    assert [row.signature for row in rows] == []
 
 
 async def test_app_role_holds_nothing_in_the_queue_schema_beyond_the_allowlist(

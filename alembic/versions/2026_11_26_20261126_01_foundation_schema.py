@@ -8,17 +8,14 @@ Revises:
 Create Date: 2026-11-26 14:33:34.063184+00:00
 """
 
-from collections.abc import Sequence
-
+import pgvector.sqlalchemy
 import sqlalchemy as sa
 from alembic import op
-import pgvector.sqlalchemy
+from migration_kit import created_now, tenant_constraints, tenant_key, tenant_reference, timestamps
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261126_01"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def _require_extension(name: str) -> None:
@@ -51,13 +48,10 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=200), nullable=False),
         sa.Column("source_url", sa.String(length=500), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_external_benchmarks")),
     )
-    op.create_index(
-        "ix_external_benchmarks_industry_metric", "external_benchmarks", ["industry", "metric"], unique=False
-    )
+    op.create_index("ix_external_benchmarks_industry_metric", "external_benchmarks", ["industry", "metric"])
     op.create_table(
         "rate_limit_counters",
         sa.Column("key_hash", sa.String(length=64), nullable=False),
@@ -73,8 +67,7 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(length=64), server_default="UTC", nullable=False),
         sa.Column("currency", sa.String(length=3), server_default="USD", nullable=False),
         sa.Column("settings", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        *timestamps(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tenants")),
     )
     op.create_table(
@@ -86,16 +79,8 @@ def upgrade() -> None:
         sa.Column("value", sa.Double(), nullable=False),
         sa.Column("dimensions", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
         sa.Column("source", sa.String(length=100), server_default="manual", nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_business_metrics_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint(
-            "tenant_id", "metric", "dimensions_key", "ts", name=op.f("pk_business_metrics")
-        ),
+        created_now("ingested_at"),
+        *tenant_constraints("business_metrics", "metric", "dimensions_key", "ts"),
     )
     op.create_index("ix_business_metrics_tenant_id_metric_ts", "business_metrics", ["tenant_id", "metric", "ts"])
     if _timescaledb_installed():
@@ -106,8 +91,7 @@ def upgrade() -> None:
         )
     op.create_table(
         "data_sources",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("connector_type", sa.String(length=50), nullable=False),
         sa.Column("config", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
@@ -118,18 +102,13 @@ def upgrade() -> None:
             "sync_cursor", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
         ),
         sa.Column("last_synced_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_data_sources_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_data_sources")),
+        *timestamps(),
+        *tenant_constraints("data_sources"),
     )
     op.create_index("uq_data_sources_tenant_id_name", "data_sources", ["tenant_id", "name"], unique=True)
     op.create_table(
         "evidence_graph",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("cause", sa.String(length=100), nullable=False),
         sa.Column("effect", sa.String(length=100), nullable=False),
         sa.Column("effect_size", sa.Double(), nullable=True),
@@ -143,25 +122,17 @@ def upgrade() -> None:
         sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
         sa.Column("data_start", sa.DateTime(timezone=True), nullable=True),
         sa.Column("data_end", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("analysed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_evidence_graph_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_evidence_graph")),
+        created_now("analysed_at"),
+        *tenant_constraints("evidence_graph"),
     )
     op.create_index(
         "ix_evidence_graph_tenant_id_cause_effect",
         "evidence_graph",
         ["tenant_id", "cause", "effect", "analysed_at"],
-        unique=False,
     )
     op.create_table(
         "forecasts",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("metric", sa.String(length=100), nullable=False),
         sa.Column("frequency", sa.String(length=16), nullable=False),
         sa.Column("horizon", sa.Integer(), nullable=False),
@@ -172,23 +143,15 @@ def upgrade() -> None:
         sa.Column("scores", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
         sa.Column("data_start", sa.DateTime(timezone=True), nullable=True),
         sa.Column("data_end", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_forecasts_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_forecasts")),
+        *timestamps(),
+        *tenant_constraints("forecasts"),
     )
     op.create_index(
-        "ix_forecasts_tenant_id_metric_created_at",
-        "forecasts",
-        ["tenant_id", "metric", "created_at"],
-        unique=False,
+        "ix_forecasts_tenant_id_metric_created_at", "forecasts", ["tenant_id", "metric", "created_at"]
     )
     op.create_table(
         "llm_usage",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("provider", sa.String(length=30), nullable=False),
         sa.Column("model", sa.String(length=100), nullable=False),
         sa.Column("tokens_in", sa.Integer(), nullable=False),
@@ -197,20 +160,13 @@ def upgrade() -> None:
         sa.Column("cost_dollars", sa.Double(), nullable=False),
         sa.Column("latency_ms", sa.Integer(), nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_llm_usage_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_llm_usage")),
+        *timestamps(),
+        *tenant_constraints("llm_usage"),
     )
-    op.create_index(
-        "ix_llm_usage_tenant_id_created_at", "llm_usage", ["tenant_id", "created_at"], unique=False
-    )
+    op.create_index("ix_llm_usage_tenant_id_created_at", "llm_usage", ["tenant_id", "created_at"])
     op.create_table(
         "optimization_runs",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("template", sa.String(length=50), nullable=False),
         sa.Column("status", sa.String(length=30), nullable=False),
         sa.Column("solver", sa.String(length=20), nullable=True),
@@ -218,26 +174,15 @@ def upgrade() -> None:
         sa.Column("params", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
         sa.Column("solution", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
         sa.Column("timings", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_optimization_runs_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_optimization_runs")),
+        *timestamps(),
+        *tenant_constraints("optimization_runs"),
     )
     op.create_index(
-        "ix_optimization_runs_tenant_id_created_at",
-        "optimization_runs",
-        ["tenant_id", "created_at"],
-        unique=False,
+        "ix_optimization_runs_tenant_id_created_at", "optimization_runs", ["tenant_id", "created_at"]
     )
     op.create_table(
         "users",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("full_name", sa.String(length=200), nullable=True),
         sa.Column("role", sa.String(length=16), nullable=False),
@@ -247,15 +192,11 @@ def upgrade() -> None:
         sa.Column("activation_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        *timestamps(),
         sa.CheckConstraint(
             "role in ('owner', 'admin', 'analyst', 'viewer')", name=op.f("ck_users_role_valid")
         ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_users_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_users")),
+        *tenant_constraints("users"),
     )
     op.create_index(
         "uq_users_activation_token_hash",
@@ -267,8 +208,7 @@ def upgrade() -> None:
     op.create_index("uq_users_email_lower", "users", [sa.literal_column("lower(email)")], unique=True)
     op.create_table(
         "api_keys",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
@@ -277,52 +217,27 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        *timestamps(),
         sa.CheckConstraint(
             "role in ('owner', 'admin', 'analyst', 'viewer')", name=op.f("ck_api_keys_role_valid")
         ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "created_by"],
-            ["users.tenant_id", "users.id"],
-            name=op.f("fk_api_keys_tenant_id_created_by_users"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_api_keys_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_api_keys")),
+        tenant_reference("api_keys", "created_by", "users", on_delete="cascade"),
+        *tenant_constraints("api_keys"),
     )
     op.create_index("uq_api_keys_key_hash", "api_keys", ["key_hash"], unique=True)
     op.create_table(
         "coaching_sessions",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("user_id", sa.Uuid(), nullable=True),
         sa.Column("title", sa.String(length=200), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "user_id"],
-            ["users.tenant_id", "users.id"],
-            name=op.f("fk_coaching_sessions_tenant_id_user_id_users"),
-            ondelete="SET NULL (user_id)",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_coaching_sessions_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_coaching_sessions")),
+        *timestamps(),
+        tenant_reference("coaching_sessions", "user_id", "users", on_delete="set null"),
+        *tenant_constraints("coaching_sessions"),
     )
-    op.create_index(
-        "ix_coaching_sessions_tenant_id_user_id", "coaching_sessions", ["tenant_id", "user_id"], unique=False
-    )
+    op.create_index("ix_coaching_sessions_tenant_id_user_id", "coaching_sessions", ["tenant_id", "user_id"])
     op.create_table(
         "refresh_tokens",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("family_id", sa.Uuid(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
@@ -330,28 +245,14 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "user_id"],
-            ["users.tenant_id", "users.id"],
-            name=op.f("fk_refresh_tokens_tenant_id_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_refresh_tokens_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_refresh_tokens")),
+        tenant_reference("refresh_tokens", "user_id", "users", on_delete="cascade"),
+        *tenant_constraints("refresh_tokens"),
     )
-    op.create_index(
-        "ix_refresh_tokens_tenant_id_family_id", "refresh_tokens", ["tenant_id", "family_id"], unique=False
-    )
+    op.create_index("ix_refresh_tokens_tenant_id_family_id", "refresh_tokens", ["tenant_id", "family_id"])
     op.create_index("uq_refresh_tokens_token_hash", "refresh_tokens", ["token_hash"], unique=True)
     op.create_table(
         "smart_goals",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("metric", sa.String(length=100), nullable=False),
@@ -364,73 +265,42 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), server_default="draft", nullable=False),
         sa.Column("owner_id", sa.Uuid(), nullable=True),
         sa.Column("parent_id", sa.Uuid(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        *timestamps(),
         sa.CheckConstraint(
             "status in ('draft', 'active', 'achieved', 'missed', 'abandoned')",
             name=op.f("ck_smart_goals_status_valid"),
         ),
         sa.CheckConstraint("deadline > start_date", name=op.f("ck_smart_goals_deadline_after_start")),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "owner_id"],
-            ["users.tenant_id", "users.id"],
-            name=op.f("fk_smart_goals_tenant_id_owner_id_users"),
-            ondelete="SET NULL (owner_id)",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "parent_id"],
-            ["smart_goals.tenant_id", "smart_goals.id"],
-            name=op.f("fk_smart_goals_tenant_id_parent_id_smart_goals"),
-            ondelete="SET NULL (parent_id)",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_smart_goals_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_smart_goals")),
+        tenant_reference("smart_goals", "owner_id", "users", on_delete="set null"),
+        tenant_reference("smart_goals", "parent_id", "smart_goals", on_delete="set null"),
+        *tenant_constraints("smart_goals"),
     )
-    op.create_index("ix_smart_goals_tenant_id_metric", "smart_goals", ["tenant_id", "metric"], unique=False)
-    op.create_index("ix_smart_goals_tenant_id_status", "smart_goals", ["tenant_id", "status"], unique=False)
+    op.create_index("ix_smart_goals_tenant_id_metric", "smart_goals", ["tenant_id", "metric"])
+    op.create_index("ix_smart_goals_tenant_id_status", "smart_goals", ["tenant_id", "status"])
     op.create_table(
         "coaching_messages",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("session_id", sa.Uuid(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("embedding", pgvector.sqlalchemy.vector.VECTOR(dim=384), nullable=True),
         sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        *timestamps(),
         sa.CheckConstraint(
             "role in ('user', 'assistant', 'tool', 'system')", name=op.f("ck_coaching_messages_role_valid")
         ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "session_id"],
-            ["coaching_sessions.tenant_id", "coaching_sessions.id"],
-            name=op.f("fk_coaching_messages_tenant_id_session_id_coaching_sessions"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_coaching_messages_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_coaching_messages")),
+        tenant_reference("coaching_messages", "session_id", "coaching_sessions", on_delete="cascade"),
+        *tenant_constraints("coaching_messages"),
     )
     op.create_index(
         "ix_coaching_messages_embedding_hnsw",
         "coaching_messages",
         ["embedding"],
-        unique=False,
         postgresql_using="hnsw",
         postgresql_ops={"embedding": "vector_cosine_ops"},
     )
     op.create_index(
-        "ix_coaching_messages_tenant_id_session_id",
-        "coaching_messages",
-        ["tenant_id", "session_id"],
-        unique=False,
+        "ix_coaching_messages_tenant_id_session_id", "coaching_messages", ["tenant_id", "session_id"]
     )
 
 

@@ -16,14 +16,11 @@ Revises: 20261126_01
 Create Date: 2026-11-26 14:40:00+00:00
 """
 
-from collections.abc import Sequence
-
-from alembic import context, op
+from alembic import op
+from migration_kit import disable_tenant_rls, enable_tenant_rls, grant_execute, grant_tenant_dml, role
 
 revision: str = "20261126_02"
 down_revision: str | None = "20261126_01"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 TENANT_TABLES = (
     "users",
@@ -39,7 +36,6 @@ TENANT_TABLES = (
     "optimization_runs",
     "llm_usage",
 )
-CURRENT_TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
 
 # name -> (table, column compared with the argument)
 CREDENTIAL_LOOKUPS = {
@@ -51,26 +47,12 @@ CREDENTIAL_LOOKUPS = {
 CREDENTIAL_TABLES = ("users", "refresh_tokens", "api_keys")
 
 
-def _app_role() -> str:
-    role = context.get_context().opts["app_role"]
-    if not role.replace("_", "").isalnum():
-        raise RuntimeError(f"unsafe application role name: {role!r}")
-    return str(role)
-
-
 def upgrade() -> None:
-    app = _app_role()
+    app = role("app_role")
 
-    op.execute("alter table tenants enable row level security")
-    op.execute("alter table tenants force row level security")
-    op.execute(f"create policy tenant_isolation on tenants using (id = {CURRENT_TENANT}) with check (id = {CURRENT_TENANT})")
+    enable_tenant_rls("tenants", column="id")
     for table in TENANT_TABLES:
-        op.execute(f"alter table {table} enable row level security")
-        op.execute(f"alter table {table} force row level security")
-        op.execute(
-            f"create policy tenant_isolation on {table} "
-            f"using (tenant_id = {CURRENT_TENANT}) with check (tenant_id = {CURRENT_TENANT})"
-        )
+        enable_tenant_rls(table)
 
     for table in CREDENTIAL_TABLES:
         op.execute(f"create policy credential_lookup on {table} for select to current_user using (true)")
@@ -83,20 +65,14 @@ def upgrade() -> None:
             as $$ select tenant_id from public.{table} where {condition} limit 1 $$
             """
         )
-        op.execute(f"revoke all on function {function}(text) from public")
-        op.execute(f"grant execute on function {function}(text) to {app}")
+        grant_execute(f"{function}(text)", app)
 
-    op.execute(f"grant usage on schema public to {app}")
-    op.execute(f"grant select, insert, update, delete on all tables in schema public to {app}")
-    op.execute(f"revoke insert, update, delete on external_benchmarks, alembic_version from {app}")
-    # Tables created by later migrations get the same DML grants without repeating this.
-    op.execute(
-        f"alter default privileges in schema public grant select, insert, update, delete on tables to {app}"
-    )
+    # Also on tables that later migrations create, without repeating this.
+    grant_tenant_dml(app)
 
 
 def downgrade() -> None:
-    app = _app_role()
+    app = role("app_role")
     op.execute(
         f"alter default privileges in schema public revoke select, insert, update, delete on tables from {app}"
     )
@@ -106,6 +82,4 @@ def downgrade() -> None:
     for table in CREDENTIAL_TABLES:
         op.execute(f"drop policy credential_lookup on {table}")
     for table in (*TENANT_TABLES, "tenants"):
-        op.execute(f"drop policy tenant_isolation on {table}")
-        op.execute(f"alter table {table} no force row level security")
-        op.execute(f"alter table {table} disable row level security")
+        disable_tenant_rls(table)

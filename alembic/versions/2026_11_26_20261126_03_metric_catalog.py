@@ -5,17 +5,12 @@ Revises: 20261126_02
 Create Date: 2026-11-26 15:00:00+00:00
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
+from migration_kit import enable_tenant_rls, tenant_constraints, timestamps
 
 revision: str = "20261126_03"
 down_revision: str | None = "20261126_02"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-CURRENT_TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
 
 
 def upgrade() -> None:
@@ -26,22 +21,10 @@ def upgrade() -> None:
         sa.Column("unit", sa.String(length=30), nullable=True),
         sa.Column("description", sa.String(length=500), nullable=True),
         sa.Column("aggregation", sa.String(length=10), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_metric_definitions_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "name", name=op.f("pk_metric_definitions")),
+        *timestamps(),
+        *tenant_constraints("metric_definitions", "name"),
     )
-    op.execute("alter table metric_definitions enable row level security")
-    op.execute("alter table metric_definitions force row level security")
-    op.execute(
-        "create policy tenant_isolation on metric_definitions "
-        f"using (tenant_id = {CURRENT_TENANT}) with check (tenant_id = {CURRENT_TENANT})"
-    )
+    enable_tenant_rls("metric_definitions")
     # DML grants to the app role come from the default privileges set in revision 02.
     op.add_column("smart_goals", sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=True))
 

@@ -21,29 +21,27 @@ Revises: 20261126_03
 Create Date: 2026-11-26 16:00:00+00:00
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
+from migration_kit import (
+    created_now,
+    enable_tenant_rls,
+    grant_execute,
+    grant_schema_access,
+    role,
+    tenant_constraints,
+    tenant_key,
+    tenant_reference,
+)
 from procrastinate.schema import SchemaManager
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.util import await_only
 
 revision: str = "20261126_04"
 down_revision: str | None = "20261126_03"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
-CURRENT_TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
 QUEUE_SCHEMA = "procrastinate"
 TENANT_TABLES = ("background_jobs", "connector_syncs")
-
-
-def _app_role() -> str:
-    role = context.get_context().opts["app_role"]
-    if not role.replace("_", "").isalnum():
-        raise RuntimeError(f"unsafe application role name: {role!r}")
-    return str(role)
 
 
 def _execute_script(sql: str) -> None:
@@ -74,29 +72,16 @@ def _upgrade_queue(app: str) -> None:
         end $$
         """
     )
-    op.execute(f"grant usage on schema {QUEUE_SCHEMA} to {app}")
-    op.execute(f"grant select, insert, update, delete on all tables in schema {QUEUE_SCHEMA} to {app}")
-    op.execute(f"grant usage, select, update on all sequences in schema {QUEUE_SCHEMA} to {app}")
-    op.execute(f"grant execute on all functions in schema {QUEUE_SCHEMA} to {app}")
-
-
-def _tenant_rls(table: str) -> None:
-    op.execute(f"alter table {table} enable row level security")
-    op.execute(f"alter table {table} force row level security")
-    op.execute(
-        f"create policy tenant_isolation on {table} "
-        f"using (tenant_id = {CURRENT_TENANT}) with check (tenant_id = {CURRENT_TENANT})"
-    )
+    grant_schema_access(QUEUE_SCHEMA, app)
 
 
 def upgrade() -> None:
-    app = _app_role()
+    app = role("app_role")
     _upgrade_queue(app)
 
     op.create_table(
         "background_jobs",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("kind", sa.String(length=100), nullable=False),
         sa.Column("status", sa.String(length=20), server_default="queued", nullable=False),
         sa.Column("progress", sa.SmallInteger(), server_default="0", nullable=False),
@@ -107,7 +92,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("queue_job_id", sa.BigInteger(), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        created_now(),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
@@ -115,31 +100,16 @@ def upgrade() -> None:
             name=op.f("ck_background_jobs_status_valid"),
         ),
         sa.CheckConstraint("progress between 0 and 100", name=op.f("ck_background_jobs_progress_range")),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_background_jobs_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_background_jobs")),
+        *tenant_constraints("background_jobs"),
     )
+    op.create_index("ix_background_jobs_tenant_id_created_at", "background_jobs", ["tenant_id", "created_at"])
     op.create_index(
-        "ix_background_jobs_tenant_id_created_at",
-        "background_jobs",
-        ["tenant_id", "created_at"],
-        unique=False,
-    )
-    op.create_index(
-        "ix_background_jobs_tenant_id_kind_status",
-        "background_jobs",
-        ["tenant_id", "kind", "status"],
-        unique=False,
+        "ix_background_jobs_tenant_id_kind_status", "background_jobs", ["tenant_id", "kind", "status"]
     )
 
     op.create_table(
         "connector_syncs",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("data_source_id", sa.Uuid(), nullable=False),
         sa.Column("job_id", sa.Uuid(), nullable=True),
         sa.Column("trigger", sa.String(length=20), nullable=False),
@@ -152,7 +122,7 @@ def upgrade() -> None:
         ),
         sa.Column("cursor_after", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("error", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        created_now(),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
@@ -162,34 +132,17 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "trigger in ('manual', 'schedule', 'upload')", name=op.f("ck_connector_syncs_trigger_valid")
         ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "data_source_id"],
-            ["data_sources.tenant_id", "data_sources.id"],
-            name=op.f("fk_connector_syncs_tenant_id_data_source_id_data_sources"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "job_id"],
-            ["background_jobs.tenant_id", "background_jobs.id"],
-            name=op.f("fk_connector_syncs_tenant_id_job_id_background_jobs"),
-            ondelete="SET NULL (job_id)",
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name=op.f("fk_connector_syncs_tenant_id_tenants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_connector_syncs")),
+        tenant_reference("connector_syncs", "data_source_id", "data_sources", on_delete="cascade"),
+        tenant_reference("connector_syncs", "job_id", "background_jobs", on_delete="set null"),
+        *tenant_constraints("connector_syncs"),
     )
     op.create_index(
         "ix_connector_syncs_tenant_id_data_source_id_created_at",
         "connector_syncs",
         ["tenant_id", "data_source_id", "created_at"],
-        unique=False,
     )
     for table in TENANT_TABLES:
-        _tenant_rls(table)
+        enable_tenant_rls(table)
     # DML grants to the app role on these tables come from revision 02's default privileges.
 
     op.add_column("data_sources", sa.Column("next_sync_at", sa.DateTime(timezone=True), nullable=True))
@@ -207,8 +160,7 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute("revoke all on function connector_due_sources(timestamptz) from public")
-    op.execute(f"grant execute on function connector_due_sources(timestamptz) to {app}")
+    grant_execute("connector_due_sources(timestamptz)", app)
 
     op.execute(
         """
@@ -245,8 +197,7 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute("revoke all on function import_external_benchmarks(jsonb) from public")
-    op.execute(f"grant execute on function import_external_benchmarks(jsonb) to {app}")
+    grant_execute("import_external_benchmarks(jsonb)", app)
 
 
 def downgrade() -> None:

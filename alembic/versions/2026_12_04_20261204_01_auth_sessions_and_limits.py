@@ -20,15 +20,12 @@ Revises: 20261126_04
 Create Date: 2026-12-04 18:40:00+00:00
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
+from migration_kit import grant_execute, role
 
 revision: str = "20261204_01"
 down_revision: str | None = "20261126_04"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 LIMIT_TABLES = ("rate_limit_counters", "rate_limit_backoff")
 
@@ -37,13 +34,6 @@ _EMAIL_LOOKUP_NEWEST_ACTIVE = (
     "select tenant_id from public.users where lower(email) = lower(credential) "
     "and is_active and password_hash is not null order by created_at desc, id desc limit 1"
 )
-
-
-def _app_role() -> str:
-    role = context.get_context().opts["app_role"]
-    if not role.replace("_", "").isalnum():
-        raise RuntimeError(f"unsafe application role name: {role!r}")
-    return str(role)
 
 
 def _email_lookup(body: str) -> None:
@@ -58,7 +48,7 @@ def _email_lookup(body: str) -> None:
 
 
 def upgrade() -> None:
-    app = _app_role()
+    app = role("app_role")
     op.add_column("users", sa.Column("token_version", sa.Integer(), server_default="0", nullable=False))
 
     op.drop_index("uq_users_email_lower", table_name="users")
@@ -97,14 +87,13 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute("revoke all on function rate_limit_cleanup() from public")
-    op.execute(f"grant execute on function rate_limit_cleanup() to {app}")
+    grant_execute("rate_limit_cleanup()", app)
     for table in LIMIT_TABLES:
         op.execute(f"revoke delete on {table} from {app}")
 
 
 def downgrade() -> None:
-    app = _app_role()
+    app = role("app_role")
     op.execute(f"grant delete on rate_limit_counters to {app}")
     op.execute("drop function rate_limit_cleanup()")
     op.drop_table("rate_limit_backoff")

@@ -27,18 +27,13 @@ Revises: 20261204_01
 Create Date: 2026-12-04 18:30:00+00:00
 """
 
-from collections.abc import Sequence
-
-import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
+from migration_kit import CURRENT_TENANT, existing_role, grant_schema_access, grant_tenant_dml
 
 revision: str = "20261204_02"
 down_revision: str | None = "20261204_01"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 QUEUE = "procrastinate"
-CURRENT_TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
 WORKER_ONLY_FUNCTIONS = ("connector_due_sources(timestamptz)", "import_external_benchmarks(jsonb)")
 DEFER = "defer_tenant_job(varchar, varchar, text, text, jsonb)"
 LIVE_WORKERS = "live_worker_count(interval)"
@@ -56,19 +51,6 @@ begin
   end loop;
 end $$
 """
-
-
-def _role(option: str) -> str:
-    role = context.get_context().opts[option]
-    if not role.replace("_", "").isalnum():
-        raise RuntimeError(f"unsafe role name: {role!r}")
-    exists = op.get_bind().scalar(sa.text("select count(*) from pg_roles where rolname = :role"), {"role": role})
-    if not exists:
-        raise RuntimeError(
-            f"database role {role!r} does not exist: create it first "
-            "(README, 'External PostgreSQL'; the embedded server and infra/postgres create it)"
-        )
-    return str(role)
 
 
 def _create_functions() -> None:
@@ -112,26 +94,20 @@ def _create_functions() -> None:
 
 
 def upgrade() -> None:
-    app, worker = _role("app_role"), _role("worker_role")
+    app, worker = existing_role("app_role"), existing_role("worker_role")
 
     # The queue: the worker role's alone.
     op.execute(f"revoke all on all tables in schema {QUEUE} from {app}")
     op.execute(f"revoke all on all sequences in schema {QUEUE} from {app}")
     op.execute(f"revoke all on all functions in schema {QUEUE} from {app}")
     op.execute(f"revoke all on schema {QUEUE} from {app}")
-    op.execute(f"grant usage on schema {QUEUE} to {worker}")
-    op.execute(f"grant select, insert, update, delete on all tables in schema {QUEUE} to {worker}")
-    op.execute(f"grant usage, select, update on all sequences in schema {QUEUE} to {worker}")
-    op.execute(f"grant execute on all functions in schema {QUEUE} to {worker}")
+    grant_schema_access(QUEUE, worker)
     op.execute(f"alter default privileges in schema {QUEUE} grant select, insert, update, delete on tables to {worker}")
     op.execute(f"alter default privileges in schema {QUEUE} grant usage, select, update on sequences to {worker}")
     op.execute(f"alter default privileges in schema {QUEUE} grant execute on functions to {worker}")
 
     # Tenant tables: the jobs run tenant sessions, with the API's DML (revision 02), under RLS.
-    op.execute(f"grant usage on schema public to {worker}")
-    op.execute(f"grant select, insert, update, delete on all tables in schema public to {worker}")
-    op.execute(f"revoke insert, update, delete on external_benchmarks, alembic_version from {worker}")
-    op.execute(f"alter default privileges in schema public grant select, insert, update, delete on tables to {worker}")
+    grant_tenant_dml(worker)
 
     for function in WORKER_ONLY_FUNCTIONS:
         op.execute(f"revoke all on function {function} from public, {app}")
@@ -145,7 +121,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    app, worker = _role("app_role"), _role("worker_role")
+    app, worker = existing_role("app_role"), existing_role("worker_role")
     op.execute(f"drop function {LIVE_WORKERS}")
     op.execute(f"drop function {DEFER}")
     op.execute("alter default privileges grant execute on functions to public")
@@ -167,7 +143,4 @@ def downgrade() -> None:
     op.execute(f"revoke all on all sequences in schema {QUEUE} from {worker}")
     op.execute(f"revoke all on all tables in schema {QUEUE} from {worker}")
     op.execute(f"revoke all on schema {QUEUE} from {worker}")
-    op.execute(f"grant usage on schema {QUEUE} to {app}")
-    op.execute(f"grant select, insert, update, delete on all tables in schema {QUEUE} to {app}")
-    op.execute(f"grant usage, select, update on all sequences in schema {QUEUE} to {app}")
-    op.execute(f"grant execute on all functions in schema {QUEUE} to {app}")
+    grant_schema_access(QUEUE, app)

@@ -4,10 +4,10 @@ import uuid
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, TenantEntityMixin, TimestampMixin
+from backend.models.base import Base, TenantEntityMixin, TimestampMixin, tenant_reference
 
 # all-MiniLM-L6-v2, the default local embedding model.
 EMBEDDING_DIMENSIONS = 384
@@ -16,9 +16,7 @@ EMBEDDING_DIMENSIONS = 384
 class CoachingSession(TenantEntityMixin, TimestampMixin, Base):
     __tablename__ = "coaching_sessions"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="SET NULL (user_id)"
-        ),
+        tenant_reference("user_id", "users", on_delete="set null"),
         Index("ix_coaching_sessions_tenant_id_user_id", "tenant_id", "user_id"),
     )
 
@@ -32,11 +30,7 @@ class CoachingMessage(TenantEntityMixin, TimestampMixin, Base):
     __tablename__ = "coaching_messages"
     __table_args__ = (
         CheckConstraint("role in ('user', 'assistant', 'tool', 'system')", name="role_valid"),
-        ForeignKeyConstraint(
-            ["tenant_id", "session_id"],
-            ["coaching_sessions.tenant_id", "coaching_sessions.id"],
-            ondelete="CASCADE",
-        ),
+        tenant_reference("session_id", "coaching_sessions", on_delete="cascade"),
         Index("ix_coaching_messages_tenant_id_session_id", "tenant_id", "session_id"),
         # An ANN index cannot lead with tenant_id; RLS and the tenant filter still apply to every search.
         Index(

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Index, Integer, String, func
+from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, TenantEntityMixin
+from backend.models.base import Base, TenantEntityMixin, tenant_reference
 
 SYNC_STATUSES = ("queued", "running", "succeeded", "failed")
 SYNC_TRIGGERS = ("manual", "schedule", "upload")
@@ -20,14 +20,8 @@ class ConnectorSync(TenantEntityMixin, Base):
     __table_args__ = (
         CheckConstraint("status in ('queued', 'running', 'succeeded', 'failed')", name="status_valid"),
         CheckConstraint("trigger in ('manual', 'schedule', 'upload')", name="trigger_valid"),
-        ForeignKeyConstraint(
-            ["tenant_id", "data_source_id"], ["data_sources.tenant_id", "data_sources.id"], ondelete="CASCADE"
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "job_id"],
-            ["background_jobs.tenant_id", "background_jobs.id"],
-            ondelete="SET NULL (job_id)",
-        ),
+        tenant_reference("data_source_id", "data_sources", on_delete="cascade"),
+        tenant_reference("job_id", "background_jobs", on_delete="set null"),
         Index(
             "ix_connector_syncs_tenant_id_data_source_id_created_at",
             "tenant_id",

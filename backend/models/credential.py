@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKeyConstraint, Index, String, text
+from sqlalchemy import CheckConstraint, DateTime, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, TenantEntityMixin, TimestampMixin
+from backend.models.base import Base, TenantEntityMixin, TimestampMixin, tenant_reference
 from backend.models.user import ROLE_VALUES
 
 
@@ -17,7 +17,7 @@ class RefreshToken(TenantEntityMixin, Base):
 
     __tablename__ = "refresh_tokens"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"),
+        tenant_reference("user_id", "users", on_delete="cascade"),
         # Global: the token hash is what finds the tenant.
         Index("uq_refresh_tokens_token_hash", "token_hash", unique=True),
         Index("ix_refresh_tokens_tenant_id_family_id", "tenant_id", "family_id"),
@@ -45,9 +45,7 @@ class ApiKey(TenantEntityMixin, TimestampMixin, Base):
     __tablename__ = "api_keys"
     __table_args__ = (
         CheckConstraint(f"role in ({ROLE_VALUES})", name="role_valid"),
-        ForeignKeyConstraint(
-            ["tenant_id", "created_by"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
-        ),
+        tenant_reference("created_by", "users", on_delete="cascade"),
         Index("uq_api_keys_key_hash", "key_hash", unique=True),
     )
 

@@ -4,10 +4,10 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, DateTime, Double, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy import CheckConstraint, Date, DateTime, Double, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, TenantEntityMixin, TimestampMixin
+from backend.models.base import Base, TenantEntityMixin, TimestampMixin, tenant_reference
 
 
 class GoalStatus(StrEnum):
@@ -27,14 +27,8 @@ class SmartGoal(TenantEntityMixin, TimestampMixin, Base):
             "status in (" + ", ".join(f"'{s.value}'" for s in GoalStatus) + ")", name="status_valid"
         ),
         CheckConstraint("deadline > start_date", name="deadline_after_start"),
-        ForeignKeyConstraint(
-            ["tenant_id", "owner_id"], ["users.tenant_id", "users.id"], ondelete="SET NULL (owner_id)"
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "parent_id"],
-            ["smart_goals.tenant_id", "smart_goals.id"],
-            ondelete="SET NULL (parent_id)",
-        ),
+        tenant_reference("owner_id", "users", on_delete="set null"),
+        tenant_reference("parent_id", "smart_goals", on_delete="set null"),
         Index("ix_smart_goals_tenant_id_status", "tenant_id", "status"),
         Index("ix_smart_goals_tenant_id_metric", "tenant_id", "metric"),
     )

@@ -12,10 +12,21 @@ from typing import Any
 
 
 class DyocenseError(Exception):
-    """Base of every error a client is meant to see."""
+    """Base of every error a client is meant to see.
+
+    A subclass names its HTTP status and default code in its header:
+    ``class NotFound(DyocenseError, status=404, code="not_found")``.
+    """
 
     status: int = 400
     code: str = "bad_request"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
     def __init__(
         self,
@@ -31,58 +42,40 @@ class DyocenseError(Exception):
         self.details: dict[str, Any] = details or {}
 
 
-class ValidationFailed(DyocenseError):
+class ValidationFailed(DyocenseError, status=422, code="validation_failed"):
     """Input is well-formed but breaks a rule (too little history, bad rows, …)."""
 
-    status = 422
-    code = "validation_failed"
 
-
-class NotFound(DyocenseError):
+class NotFound(DyocenseError, status=404, code="not_found"):
     """The resource does not exist *for this tenant* (another tenant's row is not found)."""
 
-    status = 404
-    code = "not_found"
+
+class Conflict(DyocenseError, status=409, code="conflict"):
+    """The request clashes with the current state (a duplicate name, a finished goal, …)."""
 
 
-class Conflict(DyocenseError):
-    status = 409
-    code = "conflict"
-
-
-class Unauthorized(DyocenseError):
+class Unauthorized(DyocenseError, status=401, code="unauthorized"):
     """Missing, invalid or expired credentials."""
 
-    status = 401
-    code = "unauthorized"
 
-
-class Forbidden(DyocenseError):
+class Forbidden(DyocenseError, status=403, code="forbidden"):
     """Authenticated, but the role does not allow it."""
 
-    status = 403
-    code = "forbidden"
 
-
-class RateLimited(DyocenseError):
-    status = 429
-    code = "rate_limited"
+class RateLimited(DyocenseError, status=429, code="rate_limited"):
+    """Too many attempts; ``retry_after`` seconds until the next one may succeed."""
 
     def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details={"retry_after_seconds": retry_after, **(details or {})})
         self.retry_after = retry_after
 
 
-class Unavailable(DyocenseError):
+class Unavailable(DyocenseError, status=503, code="unavailable"):
     """A dependency (database, LLM, solver) cannot serve right now."""
 
-    status = 503
-    code = "unavailable"
 
-
-class PayloadTooLarge(DyocenseError):
-    status = 413
-    code = "payload_too_large"
+class PayloadTooLarge(DyocenseError, status=413, code="payload_too_large"):
+    """The request body (an upload, a batch) is over its documented limit."""
 
 
 class OperationFailed(Exception):

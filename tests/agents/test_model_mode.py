@@ -40,17 +40,25 @@ async def chat(
     return body
 
 
+GOAL_PLANNER_CALL = ollama_tool_call("goal_planner", objective="grow revenue 10% this year", metric="revenue")
+
+
+async def _tenant_with_revenue(client: httpx.AsyncClient) -> TenantContext:
+    """A new tenant with six months of growing revenue."""
+    tenant = await create_tenant(client)
+    await seed_monthly(client, tenant, "revenue", [1000, 1040, 1080, 1130, 1170, 1220])
+    return tenant
+
+
 async def test_tool_calling_loop_stops_after_the_round_limit(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await create_tenant(client)
-    await seed_monthly(client, tenant, "revenue", [1000, 1040, 1080, 1130, 1170, 1220])
-    call = ollama_tool_call("goal_planner", objective="grow revenue 10% this year", metric="revenue")
+    tenant = await _tenant_with_revenue(client)
     # The model keeps asking for the tool; after MAX_TOOL_ROUNDS it is called without tools and must answer.
     model_coach.script(
         LOCAL,
-        *[Scripted(ollama_chat("", tool_calls=[call])) for _ in range(MAX_TOOL_ROUNDS)],
-        Scripted(ollama_chat("Aim for the requested draft.", tool_calls=[call])),
+        *[Scripted(ollama_chat("", tool_calls=[GOAL_PLANNER_CALL])) for _ in range(MAX_TOOL_ROUNDS)],
+        Scripted(ollama_chat("Aim for the requested draft.", tool_calls=[GOAL_PLANNER_CALL])),
     )
     body = await chat(client, tenant, "Set a goal for revenue")
     requests = model_coach.requests_to(LOCAL)
@@ -108,8 +116,7 @@ async def test_complex_question_is_answered_in_the_cloud_at_list_price(
 async def test_without_any_model_answering_the_coach_classifies_and_answers_offline(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await create_tenant(client)
-    await seed_monthly(client, tenant, "revenue", [1000, 1040, 1080, 1130, 1170, 1220])
+    tenant = await _tenant_with_revenue(client)
     # Both the classification and the answer are attempted on each model before the offline tier.
     model_coach.script(LOCAL, *[Scripted({"error": "down"}, status=500)] * 2)
     model_coach.script(CLOUD, *[Scripted({"error": "down"}, status=503)] * 2)
@@ -123,12 +130,10 @@ async def test_without_any_model_answering_the_coach_classifies_and_answers_offl
 async def test_numbers_the_model_invents_are_flagged(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await create_tenant(client)
-    await seed_monthly(client, tenant, "revenue", [1000, 1040, 1080, 1130, 1170, 1220])
-    call = ollama_tool_call("goal_planner", objective="grow revenue 10% this year", metric="revenue")
+    tenant = await _tenant_with_revenue(client)
     model_coach.script(
         LOCAL,
-        Scripted(ollama_chat("", tool_calls=[call])),
+        Scripted(ollama_chat("", tool_calls=[GOAL_PLANNER_CALL])),
         Scripted(ollama_chat("Revenue was 1,220; you will reach 99,999 by spring.")),
     )
     body = await chat(client, tenant, "Plan a revenue goal")

@@ -51,10 +51,8 @@ from backend.services.coach.providers import (
     ToolSpec,
 )
 from backend.services.coach.providers.base import DeltaSink
-from backend.utils.database_urls import resolve_database_urls
-from backend.utils.embedded_db import EmbeddedPostgres
-from backend.utils.migrations import upgrade
 from tests.agents.seed import seed_daily, seed_inventory, seed_monthly, seed_revenue_driven_by_ads
+from tests.benchmarks.support import migrated_database
 from tests.factories import create_tenant
 
 OUTPUT = Path(".bench/coach.json")
@@ -219,16 +217,8 @@ async def chat_overhead(app_url: str, owner_url: str, turns: int) -> dict[str, A
 
 def chat_benchmark(turns: int) -> dict[str, Any]:
     """Migrate a fresh database (outside any event loop: Alembic runs its own), measure, drop it."""
-    database = DatabaseSettings(url=None, owner_url=None)
-    server = EmbeddedPostgres(database.embedded_data_dir, database.embedded_port)
-    server.ensure_running()
-    server.drop_database(BENCH_DATABASE)
-    urls = resolve_database_urls(database, database=BENCH_DATABASE)
-    upgrade(urls.owner, urls.app_role)
-    try:
+    with migrated_database(BENCH_DATABASE) as (_, urls):
         return asyncio.run(chat_overhead(urls.app, urls.owner, turns))
-    finally:
-        server.drop_database(BENCH_DATABASE)
 
 
 def main() -> None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,41 +23,23 @@ import httpx
 
 from backend.config import DatabaseSettings
 from backend.utils.database_urls import resolve_database_urls
+from tests.benchmarks.support import wait_until_healthy
+from tests.services.connectors.fakes import free_port
+from tests.utils.failing_app import serve_command
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     database = os.environ.get("DYOCENSE_TEST_DATABASE", "dyocense_test")  # no migrations needed
     urls = resolve_database_urls(DatabaseSettings(url=None, owner_url=None), database=database)
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "FAILING_APP_DATABASE_URL": urls.app,
-        "FAILING_APP_OWNER_URL": urls.owner,
-        "FAILING_APP_WORKER_URL": urls.require_worker(),
-    }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.utils.failing_app:build"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command, env = serve_command(urls, port, log_json=False)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/api/health", timeout=1).status_code == 200:
-                return process, base_url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("the API server did not start")
+    wait_until_healthy(process, base_url)
+    return process, base_url
 
 
 async def timed_health(client: httpx.AsyncClient) -> float:

@@ -83,33 +83,21 @@ def main() -> None:
     observational = pd.concat([treated, cps], ignore_index=True)
     naive = float(treated["re78"].mean() - cps["re78"].mean())
 
-    rows = [
-        _run("(a) NSW experiment, unadjusted, declared randomised", nsw, experimental, randomized=True),
-        _run("(a) NSW experiment, linear adjustment", nsw, experimental, confounders=BASE_CONFOUNDERS),
-        _run(
-            "(a) NSW experiment, propensity weighting",
-            nsw,
-            experimental,
-            confounders=BASE_CONFOUNDERS,
-            method="propensity_weighting",
-        ),
-        _run("(b) NSW + CPS, no confounders", observational, experimental),
-        _run("(b) NSW + CPS, linear adjustment", observational, experimental, confounders=BASE_CONFOUNDERS),
-        _run(
-            "(b) NSW + CPS, propensity weighting",
-            observational,
-            experimental,
-            confounders=BASE_CONFOUNDERS,
-            method="propensity_weighting",
-        ),
-        _run(
+    weighted = {"method": "propensity_weighting"}
+    runs: list[tuple[str, pd.DataFrame, dict[str, Any]]] = [
+        ("(a) NSW experiment, unadjusted, declared randomised", nsw, {"randomized": True}),
+        ("(a) NSW experiment, linear adjustment", nsw, {"confounders": BASE_CONFOUNDERS}),
+        ("(a) NSW experiment, propensity weighting", nsw, {"confounders": BASE_CONFOUNDERS, **weighted}),
+        ("(b) NSW + CPS, no confounders", observational, {}),
+        ("(b) NSW + CPS, linear adjustment", observational, {"confounders": BASE_CONFOUNDERS}),
+        ("(b) NSW + CPS, propensity weighting", observational, {"confounders": BASE_CONFOUNDERS, **weighted}),
+        (
             "(b) NSW + CPS, propensity weighting, DW covariates",
             observational,
-            experimental,
-            confounders=DW_CONFOUNDERS,
-            method="propensity_weighting",
+            {"confounders": DW_CONFOUNDERS, **weighted},
         ),
     ]
+    rows = [_run(label, frame, experimental, **options) for label, frame, options in runs]
     report = {
         "experimental_difference_in_means": experimental,
         "observational_naive_difference": naive,

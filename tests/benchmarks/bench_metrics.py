@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,10 +30,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from backend.config import DatabaseSettings
-from backend.utils.database_urls import DatabaseUrls, resolve_database_urls
-from backend.utils.embedded_db import EmbeddedPostgres
-from backend.utils.migrations import upgrade
+from backend.utils.database_urls import DatabaseUrls
+from tests.benchmarks.support import migrated_database, wait_until_healthy
+from tests.services.connectors.fakes import free_port
 
 BENCH_DATABASE = "dyocense_bench"
 BATCH = 5_000
@@ -50,12 +48,6 @@ ROLLUP_SQL = (
 
 def _pg(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -238,7 +230,7 @@ async def bench_query(
 
 
 def _start_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": urls.app,
@@ -263,14 +255,8 @@ def _start_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen[by
     ]
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     base_url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(f"{base_url}/api/health", timeout=1).status_code == 200:
-                return process, base_url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("the API server did not start")
+    wait_until_healthy(process, base_url)
+    return process, base_url
 
 
 async def run(args: argparse.Namespace, urls: DatabaseUrls, superuser: str, base_url: str) -> dict[str, Any]:
@@ -300,19 +286,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60)
     args = parser.parse_args()
 
-    settings = DatabaseSettings(url=None, owner_url=None)
-    server = EmbeddedPostgres(settings.embedded_data_dir, settings.embedded_port)
-    server.ensure_running()
-    server.drop_database(BENCH_DATABASE)
-    urls = resolve_database_urls(settings, database=BENCH_DATABASE)
-    upgrade(urls.owner, urls.app_role)
-    process, base_url = _start_server(urls, args.workers)
-    try:
-        results = asyncio.run(run(args, urls, server.superuser_dsn(BENCH_DATABASE), base_url))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        server.drop_database(BENCH_DATABASE)
+    with migrated_database(BENCH_DATABASE) as (server, urls):
+        process, base_url = _start_server(urls, args.workers)
+        try:
+            results = asyncio.run(run(args, urls, server.superuser_dsn(BENCH_DATABASE), base_url))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
     report = {
         "benchmark": "metrics",
         "ran_at": datetime.now(UTC).isoformat(),

@@ -30,17 +30,8 @@ import pulp
 from pulp.apis import coin_api
 
 from backend.services.optimizer import SolveOptions, get_template, parse_params, run_template, solve_mps
+from tests.services.optimizer.miplib import PUBLISHED, SAMPLES
 
-SAMPLES = Path("/usr/share/coin/Data/Sample")
-PUBLISHED = {
-    "afiro": -464.7531,
-    "brandy": 1518.5099,
-    "finnis": 172791.0656,
-    "p0033": 3089.0,
-    "p0201": 7615.0,
-    "p0548": 8691.0,
-    "lseu": 1120.0,
-}
 SOLVERS = ("cbc", "highs")
 TIME_LIMIT = 120.0
 REPEATS = 3

@@ -11,10 +11,9 @@ import httpx
 from jose import jwt
 
 from backend.config import Settings
-from backend.main import create_app
 from backend.utils.database_urls import DatabaseUrls
 from backend.utils.security import create_access_token
-from tests.conftest import client_for, make_settings
+from tests.conftest import app_client, make_settings
 from tests.factories import DEFAULT_PASSWORD, create_tenant, invite_and_activate, login, unique_email
 
 
@@ -246,10 +245,8 @@ async def test_failed_logins_back_off_per_account_and_address(
 
 
 async def test_signup_is_rate_limited_per_ip_and_can_be_disabled(database_urls: DatabaseUrls) -> None:
-    limited = create_app(make_settings(database_urls, signup_per_ip_per_hour=2))
-    disabled = create_app(make_settings(database_urls, signup_enabled=False))
     ip = {"X-Forwarded-For": "203.0.113.7"}
-    async with limited.router.lifespan_context(limited), client_for(limited) as http:
+    async with app_client(make_settings(database_urls, signup_per_ip_per_hour=2)) as http:
         codes = [
             (
                 await http.post(
@@ -259,7 +256,7 @@ async def test_signup_is_rate_limited_per_ip_and_can_be_disabled(database_urls: 
             for _ in range(3)
         ]
     assert codes == [201, 201, 429]
-    async with disabled.router.lifespan_context(disabled), client_for(disabled) as http:
+    async with app_client(make_settings(database_urls, signup_enabled=False)) as http:
         refused = await http.post("/api/v1/tenants", json={"name": "n", "owner_email": unique_email()})
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "signup_disabled"

@@ -14,11 +14,10 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.config import Settings
-from backend.main import create_app
 from backend.services.auth.service import login_backoff
 from backend.utils.database_urls import DatabaseUrls
 from backend.utils.rate_limit import RateLimiter
-from tests.conftest import client_for, make_settings
+from tests.conftest import client_for, make_settings, running_app
 from tests.factories import create_tenant, unique_email
 
 GUESS_LIMIT = 3
@@ -115,8 +114,9 @@ async def test_a_successful_sign_in_forgets_the_addresss_failures(
 
 @pytest.fixture(scope="module")
 async def strict_app(database_urls: DatabaseUrls) -> AsyncIterator[FastAPI]:
-    application = create_app(make_settings(database_urls, credential_guesses_per_ip_per_15min=GUESS_LIMIT))
-    async with application.router.lifespan_context(application):
+    async with running_app(
+        make_settings(database_urls, credential_guesses_per_ip_per_15min=GUESS_LIMIT)
+    ) as application:
         yield application
 
 

@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import query_rows
 from tests.factories import DEFAULT_PASSWORD, create_tenant, invite_and_activate, login, unique_email
 
 NEW_PASSWORD = "a-brand-new-long-password"
@@ -197,14 +198,12 @@ async def test_access_token_older_than_the_users_token_version_is_refused(
 
 
 async def _locks_waited_on(engine: AsyncEngine) -> int:
-    async with engine.connect() as connection:
-        waiting = await connection.scalar(
-            text(
-                "select count(*) from pg_stat_activity "
-                "where datname = current_database() and wait_event_type = 'Lock'"
-            )
-        )
-    return int(waiting or 0)
+    (row,) = await query_rows(
+        engine,
+        "select count(*) as waiting from pg_stat_activity "
+        "where datname = current_database() and wait_event_type = 'Lock'",
+    )
+    return int(row.waiting)
 
 
 async def _until(what: str, check: Callable[[], Awaitable[bool]]) -> None:

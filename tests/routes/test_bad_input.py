@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.factories import TenantContext, create_tenant
+from tests.factories import TenantContext, create_goal, create_tenant
 
 NUL = "\u0000"
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -194,19 +194,8 @@ async def test_rows_stored_outside_the_range_never_break_a_read(
             "/api/v1/metrics/revenue", headers=headers, params={"bucket": "month", "fill": fill}
         )
         assert rollup.status_code == 200, rollup.text
-    goal = await client.post(
-        "/api/v1/goals",
-        headers=headers,
-        json={
-            "title": "Grow",
-            "metric": "revenue",
-            "target_value": 5000,
-            "baseline_value": 300,
-            "deadline": (date.today() + timedelta(days=120)).isoformat(),
-        },
-    )
-    assert goal.status_code == 201, goal.text
-    progress = await client.get(f"/api/v1/goals/{goal.json()['id']}/progress", headers=headers)
+    goal = await create_goal(client, headers, target_value=5000, baseline_value=300, days=120)
+    progress = await client.get(f"/api/v1/goals/{goal['id']}/progress", headers=headers)
     assert progress.status_code == 200, progress.text
     forecast = await client.post(
         "/api/v1/forecasts", headers=headers, json={"metric": "revenue", "horizon": 3, "frequency": "day"}
@@ -366,19 +355,8 @@ async def test_patching_a_goal_to_an_unknown_or_foreign_owner_is_refused(client:
     tenant = await create_tenant(client)
     other = await create_tenant(client)
     await _ingest(client, tenant, [{"metric": "revenue", "ts": _month_ago().isoformat(), "value": 1}])
-    created = await client.post(
-        "/api/v1/goals",
-        headers=tenant.headers,
-        json={
-            "title": "t",
-            "metric": "revenue",
-            "target_value": 9,
-            "baseline_value": 1,
-            "deadline": (date.today() + timedelta(days=90)).isoformat(),
-        },
-    )
-    assert created.status_code == 201, created.text
-    goal_url = f"/api/v1/goals/{created.json()['id']}"
+    created = await create_goal(client, tenant.headers, target_value=9, baseline_value=1)
+    goal_url = f"/api/v1/goals/{created['id']}"
     for owner in (uuid.uuid4(), other.owner_id):
         response = await client.patch(goal_url, headers=tenant.headers, json={"owner_id": str(owner)})
         assert response.status_code == 422, response.text

@@ -13,10 +13,12 @@ decrypted connector credential is), so a test can check what the log keeps of th
 from __future__ import annotations
 
 import os
+import sys
 
 import structlog
 from fastapi import FastAPI, Request
 
+from backend.config import PROJECT_ROOT
 from backend.main import create_app
 from backend.utils.database_urls import DatabaseUrls
 from backend.utils.redaction import register_secrets
@@ -44,6 +46,21 @@ async def explode(request: Request) -> None:
     logger.warning("about_to_fail", headers=dict(request.headers))
     rows = [{"customer": f"c{i}", "credential": credential, "api_key": api_key} for i in range(5_000)]
     _explode_deeper(rows, depth=20)
+
+
+def serve_command(urls: DatabaseUrls, port: int, *, log_json: bool) -> tuple[list[str], dict[str, str]]:
+    """argv and environment serving this app under uvicorn on ``127.0.0.1:port`` (cwd: PROJECT_ROOT)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "FAILING_APP_DATABASE_URL": urls.app,
+        "FAILING_APP_OWNER_URL": urls.owner,
+        "FAILING_APP_WORKER_URL": urls.require_worker(),
+        "FAILING_APP_LOG_JSON": "true" if log_json else "false",
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.utils.failing_app:build"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    return command, env
 
 
 def build() -> FastAPI:

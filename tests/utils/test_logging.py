@@ -12,12 +12,10 @@ import asyncio
 import io
 import json
 import logging
-import os
 import re
 import secrets
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -35,10 +33,11 @@ from backend.config import Settings
 from backend.main import create_app
 from backend.utils import logging as logging_setup
 from backend.utils.database_urls import DatabaseUrls
-from backend.utils.logging import MAX_TRACEBACK_LINES, configure_logging, flush_logs
+from backend.utils.logging import MAX_TRACEBACK_LINES, flush_logs
 from backend.utils.redaction import REDACTED, register_secrets
+from tests.conftest import logs_into
 from tests.services.connectors.fakes import free_port
-from tests.utils.failing_app import CREDENTIAL_HEADER
+from tests.utils.failing_app import CREDENTIAL_HEADER, serve_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,16 +89,7 @@ def server(
 ) -> Iterator[Server]:
     log_path = tmp_path_factory.mktemp("logs") / f"api-{request.param}.log"
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "FAILING_APP_DATABASE_URL": database_urls.app,
-        "FAILING_APP_OWNER_URL": database_urls.owner,
-        "FAILING_APP_WORKER_URL": database_urls.require_worker(),
-        "FAILING_APP_LOG_JSON": "true" if request.param == "json" else "false",
-    }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tests.utils.failing_app:build"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    command, env = serve_command(database_urls, port, log_json=request.param == "json")
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
@@ -194,19 +184,6 @@ async def test_health_answers_while_a_500_is_logged(server: Server) -> None:
 # --------------------------------------------------------------------------- in this process
 
 
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """The app's JSON log lines, captured (the writer thread writes to the stream it was given)."""
-    stream = io.StringIO()
-    original, sys.stdout = sys.stdout, stream
-    try:
-        configure_logging(level="INFO", json=True)
-    finally:
-        sys.stdout = original
-    yield stream
-    configure_logging(level="WARNING", json=False)  # as tests/conftest.py configures the app
-
-
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:
     flush_logs()
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
@@ -225,12 +202,6 @@ class _StuckOutput(io.StringIO):
 
 
 def test_logging_returns_while_the_output_is_stuck() -> None:
-    output = _StuckOutput()
-    original, sys.stdout = sys.stdout, output
-    try:
-        configure_logging(level="INFO", json=True)
-    finally:
-        sys.stdout = original
     logger = structlog.get_logger("stuck")
 
     def log_errors() -> None:
@@ -242,14 +213,14 @@ def test_logging_returns_while_the_output_is_stuck() -> None:
             logging.getLogger("uvicorn.error").error("foreign %d", attempt)
 
     caller = threading.Thread(target=log_errors, daemon=True)
-    try:
-        caller.start()
-        caller.join(timeout=60)
-        assert not caller.is_alive(), "a log call waited for the output"
-    finally:
-        output.released.set()
-        flush_logs()
-        configure_logging(level="WARNING", json=False)
+    with logs_into(_StuckOutput(), json=True) as output:
+        try:
+            caller.start()
+            caller.join(timeout=60)
+            assert not caller.is_alive(), "a log call waited for the output"
+        finally:
+            output.released.set()
+            flush_logs()
     written = [json.loads(line) for line in output.getvalue().splitlines()]
     assert len(written) == 100
     assert written[-2]["event"] == "failed" and "RuntimeError: attempt 49" in str(written[-2]["exception"])
@@ -257,23 +228,17 @@ def test_logging_returns_while_the_output_is_stuck() -> None:
 
 def test_records_beyond_the_queue_are_dropped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logging_setup, "QUEUE_CAPACITY", 10)
-    output = _StuckOutput()
-    original, sys.stdout = sys.stdout, output
-    try:
-        configure_logging(level="INFO", json=True)
-    finally:
-        sys.stdout = original
     logger = structlog.get_logger("flood")
-    try:
-        for number in range(100):  # the writer is stuck on the first: the queue fills at once
-            logger.warning("flood", number=number)
-        output.released.set()
-        flush_logs()
-        logger.warning("after_the_flood")
-        flush_logs()
-    finally:
-        output.released.set()
-        configure_logging(level="WARNING", json=False)
+    with logs_into(_StuckOutput(), json=True) as output:
+        try:
+            for number in range(100):  # the writer is stuck on the first: the queue fills at once
+                logger.warning("flood", number=number)
+            output.released.set()
+            flush_logs()
+            logger.warning("after_the_flood")
+            flush_logs()
+        finally:
+            output.released.set()
     events = [str(json.loads(line)["event"]) for line in output.getvalue().splitlines()]
     kept = events.count("flood")
     dropped = [int(match[1]) for event in events if (match := re.match(r"log_records_dropped: (\d+)", event))]
@@ -294,7 +259,7 @@ def _pong(depth: int, message: str) -> None:
 
 
 def test_a_foreign_record_is_bounded_redacted_and_keeps_the_request_context(
-    captured: io.StringIO,
+    json_logs: io.StringIO,
 ) -> None:
     credential = f"stored-{secrets.token_hex(10)}"
     register_secrets({"dsn": f"postgresql://reader:{credential}@db.example:5432/shop"})
@@ -307,7 +272,7 @@ def test_a_foreign_record_is_bounded_redacted_and_keeps_the_request_context(
                 "Job failed", exc_info=True, extra={"action": "job_error"}
             )
 
-    (line,) = [line for line in _lines(captured) if line["event"] == "Job failed"]
+    (line,) = [line for line in _lines(json_logs) if line["event"] == "Job failed"]
     assert line["request_id"] == "foreign-1" and line["level"] == "error"
     exception = str(line["exception"])
     assert credential not in exception and f"could not connect with {REDACTED}" in exception
@@ -315,7 +280,7 @@ def test_a_foreign_record_is_bounded_redacted_and_keeps_the_request_context(
     assert len(exception.splitlines()) <= MAX_TRACEBACK_LINES + 1
 
 
-def test_secret_keys_headers_and_tokens_are_redacted_in_events(captured: io.StringIO) -> None:
+def test_secret_keys_headers_and_tokens_are_redacted_in_events(json_logs: io.StringIO) -> None:
     api_key, jwt = f"dyo_{secrets.token_urlsafe(20)}", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
     structlog.get_logger("events").warning(
         "call_failed",
@@ -329,7 +294,7 @@ def test_secret_keys_headers_and_tokens_are_redacted_in_events(captured: io.Stri
         body="y" * 100_000,
     )
 
-    (line,) = [line for line in _lines(captured) if line["event"] == "call_failed"]
+    (line,) = [line for line in _lines(json_logs) if line["event"] == "call_failed"]
     text = json.dumps(line)
     for secret in (api_key, jwt, "hunter2", "a-token-value", "abc123456", "querysecret1"):
         assert secret not in text, secret
@@ -339,13 +304,7 @@ def test_secret_keys_headers_and_tokens_are_redacted_in_events(captured: io.Stri
 
 
 def test_the_console_output_renders_the_same_bounded_traceback() -> None:
-    stream = io.StringIO()
-    original, sys.stdout = sys.stdout, stream
-    try:
-        configure_logging(level="INFO", json=False)
-    finally:
-        sys.stdout = original
-    try:
+    with logs_into(io.StringIO(), json=False) as stream:
         try:
             _ping(200, "console failure")
         except ValueError:
@@ -353,8 +312,6 @@ def test_the_console_output_renders_the_same_bounded_traceback() -> None:
             logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=True)
             structlog.get_logger("console").exception("console_failed")
         flush_logs()
-    finally:
-        configure_logging(level="WARNING", json=False)
     text = stream.getvalue()
     assert text.count("ValueError: console failure") == 2
     assert "x" * 80 not in text and "padding =" not in text  # no local variables
@@ -388,7 +345,7 @@ def failing_app(settings: Settings) -> FastAPI:
 
 
 async def test_an_error_after_the_response_is_logged_not_raised_to_the_server(
-    failing_app: FastAPI, captured: io.StringIO
+    failing_app: FastAPI, json_logs: io.StringIO
 ) -> None:
     # raise_app_exceptions: an exception escaping the app fails the request here, as the
     # server would close the connection.
@@ -396,7 +353,7 @@ async def test_an_error_after_the_response_is_logged_not_raised_to_the_server(
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await client.post("/test/background", headers={"X-Request-ID": "after-response-1"})
     assert response.status_code == 200
-    (line,) = [line for line in _lines(captured) if line["event"] == "unhandled_error"]
+    (line,) = [line for line in _lines(json_logs) if line["event"] == "unhandled_error"]
     assert line["request_id"] == "after-response-1"
     assert "RuntimeError: background task failed" in str(line["exception"])
 

@@ -23,12 +23,11 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from backend.config import ConnectorSettings, LlmSettings, ObservabilitySettings, Settings
-from backend.main import create_app
 from backend.services.connectors.http import ConnectorHttp
-from backend.utils.logging import configure_logging, flush_logs
+from backend.utils.logging import flush_logs
 from backend.utils.metrics import exposition_registry
 from backend.utils.observability import configure_tracing, job_span
-from tests.conftest import TEST_DATABASE, client_for
+from tests.conftest import TEST_DATABASE, client_for, running_app
 from tests.factories import create_tenant
 from tests.infra.metric_contract import REQUEST_LOG_KEYS
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted
@@ -147,8 +146,7 @@ async def ollama_app(settings: Settings, fake_llm: FakeLlmServer) -> AsyncIterat
         embedding_model="nomic-embed-text",
         embedding_dimensions=384,
     )
-    application = create_app(settings.model_copy(update={"llm": llm}))
-    async with application.router.lifespan_context(application):
+    async with running_app(settings.model_copy(update={"llm": llm})) as application:
         yield application
 
 
@@ -323,20 +321,6 @@ async def test_connector_retries_are_one_client_span_each_inside_the_job_span(
 
 
 # --------------------------------------------------------------------------- log contract
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    """JSON log lines of the app, captured (the handler writes to the stream it was given)."""
-    stream = io.StringIO()
-    original = sys.stdout
-    sys.stdout = stream
-    try:
-        configure_logging(level="INFO", json=True)
-    finally:
-        sys.stdout = original
-    yield stream
-    configure_logging(level="WARNING", json=False)  # as tests/conftest.py configures the app
 
 
 def _request_lines(stream: io.StringIO, request_id: str) -> list[dict[str, object]]:

@@ -19,11 +19,10 @@ from sqlalchemy import text
 
 from backend.config import Settings
 from backend.jobs import JobRun, enqueue, job
-from backend.main import create_app
 from backend.utils.database import Database
 from backend.utils.database_errors import is_connection_failure
 from backend.worker import run_worker
-from tests.conftest import client_for, make_settings
+from tests.conftest import app_client, client_for, make_settings, running_app
 from tests.factories import TenantContext, create_tenant
 from tests.private_database import PrivateDatabase, private_database
 
@@ -49,8 +48,7 @@ async def running(private_db: PrivateDatabase) -> AsyncIterator[tuple[Settings, 
     settings = settings.model_copy(
         update={"jobs": settings.jobs.model_copy(update={"worker_queues": [QUEUE]})}
     )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application), client_for(application) as http:
+    async with running_app(settings) as application, client_for(application) as http:
         yield settings, http, application.state.database
     if not private_db.server.is_running():  # a failed test must not leave the next one without a server
         private_db.start()
@@ -193,8 +191,7 @@ async def test_readiness_can_require_a_live_worker(
     strict = settings.model_copy(
         update={"jobs": settings.jobs.model_copy(update={"ready_requires_worker": True})}
     )
-    application = create_app(strict)
-    async with application.router.lifespan_context(application), client_for(application) as http:
+    async with app_client(strict) as http:
         response = await http.get("/api/ready")
     assert response.status_code == 503, response.text
     body = response.json()

@@ -10,6 +10,7 @@ from backend.services.coach.llm_router import (
     WEIGHT_LENGTH,
     WEIGHT_MULTI_STEP,
     WEIGHT_TOOLS,
+    RoutePlan,
     Tier,
     complexity_score,
     plan_route,
@@ -34,6 +35,24 @@ def policy(**overrides: object) -> TenantLlmPolicy:
     }
     values.update(overrides)
     return TenantLlmPolicy(**values)  # type: ignore[arg-type]
+
+
+def plan(
+    question: str,
+    *,
+    local: bool = True,
+    cloud: bool = True,
+    local_share: float = 0,
+    **policy_overrides: object,
+) -> RoutePlan:
+    """The route for ``question`` with the given providers up and the tenant's policy."""
+    return plan_route(
+        complexity_score(question),
+        policy(**policy_overrides),
+        local_available=local,
+        cloud_available=cloud,
+        target_local_share=local_share,
+    )
 
 
 def test_weights_sum_to_one_so_the_score_stays_in_unit_interval() -> None:
@@ -83,54 +102,27 @@ def test_tools_needed_from_the_caller_overrides_keyword_guess() -> None:
 
 
 def test_simple_request_goes_local_first_with_cloud_as_fallback() -> None:
-    plan = plan_route(
-        complexity_score(SIMPLE), policy(), local_available=True, cloud_available=True, target_local_share=0
-    )
-    assert plan.tiers == (Tier.LOCAL, Tier.CLOUD, Tier.OFFLINE)
+    assert plan(SIMPLE).tiers == (Tier.LOCAL, Tier.CLOUD, Tier.OFFLINE)
 
 
 def test_complex_request_goes_to_cloud_first() -> None:
-    plan = plan_route(
-        complexity_score(COMPLEX), policy(), local_available=True, cloud_available=True, target_local_share=0
-    )
-    assert plan.tiers == (Tier.CLOUD, Tier.LOCAL, Tier.OFFLINE)
+    assert plan(COMPLEX).tiers == (Tier.CLOUD, Tier.LOCAL, Tier.OFFLINE)
 
 
 def test_over_budget_is_local_only_and_says_so() -> None:
-    plan = plan_route(
-        complexity_score(COMPLEX),
-        policy(month_spend_dollars=10.0),
-        local_available=True,
-        cloud_available=True,
-        target_local_share=0,
-    )
-    assert Tier.CLOUD not in plan.tiers
-    assert plan.tiers == (Tier.LOCAL, Tier.OFFLINE)
-    assert any("budget" in notice for notice in plan.notices)
+    over_budget = plan(COMPLEX, month_spend_dollars=10.0)
+    assert over_budget.tiers == (Tier.LOCAL, Tier.OFFLINE)
+    assert any("budget" in notice for notice in over_budget.notices)
 
 
 def test_cloud_disabled_tenant_never_plans_the_cloud() -> None:
     for question in (SIMPLE, COMPLEX):
-        plan = plan_route(
-            complexity_score(question),
-            policy(cloud_allowed=False),
-            local_available=True,
-            cloud_available=True,
-            target_local_share=0,
-        )
-        assert Tier.CLOUD not in plan.tiers
+        assert Tier.CLOUD not in plan(question, cloud_allowed=False).tiers
 
 
 def test_complex_request_stays_local_when_the_cloud_would_break_the_target_share() -> None:
     def first_tier(local_calls: int, total_calls: int) -> Tier:
-        plan = plan_route(
-            complexity_score(COMPLEX),
-            policy(local_calls=local_calls, total_calls=total_calls),
-            local_available=True,
-            cloud_available=True,
-            target_local_share=0.75,
-        )
-        return plan.tiers[0]
+        return plan(COMPLEX, local_share=0.75, local_calls=local_calls, total_calls=total_calls).tiers[0]
 
     assert first_tier(2, 3) is Tier.LOCAL
     # 3 local of 4 calls: one more cloud call gives 3/5 = 60% < 75% → local; 6 of 7 → 6/8 = 75% → cloud.
@@ -139,22 +131,8 @@ def test_complex_request_stays_local_when_the_cloud_would_break_the_target_share
 
 
 def test_without_local_model_cloud_answers_and_offline_is_the_last_resort() -> None:
-    plan = plan_route(
-        complexity_score(SIMPLE),
-        policy(),
-        local_available=False,
-        cloud_available=True,
-        target_local_share=0.9,
-    )
-    assert plan.tiers == (Tier.CLOUD, Tier.OFFLINE)
+    assert plan(SIMPLE, local=False, local_share=0.9).tiers == (Tier.CLOUD, Tier.OFFLINE)
 
 
 def test_nothing_configured_means_offline_templates() -> None:
-    plan = plan_route(
-        complexity_score(COMPLEX),
-        policy(),
-        local_available=False,
-        cloud_available=False,
-        target_local_share=0,
-    )
-    assert plan.tiers == (Tier.OFFLINE,)
+    assert plan(COMPLEX, local=False, cloud=False).tiers == (Tier.OFFLINE,)

@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from backend.config import Settings
-from backend.main import create_app
 from backend.models import BusinessMetric
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from tests.conftest import client_for
+from tests.conftest import client_for, running_app
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.services.connectors.fakes import STRIPE_KEY
 
 
 def connector_settings(settings: Settings) -> Settings:
@@ -38,8 +38,7 @@ def loopback_settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 async def loopback_app(loopback_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(loopback_settings)
-    async with application.router.lifespan_context(application):
+    async with running_app(loopback_settings) as application:
         yield application
 
 
@@ -76,6 +75,24 @@ async def create_source(api: httpx.AsyncClient, headers: dict[str, str], **body:
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+async def create_stripe_source(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    base: str,
+    *,
+    page_size: int = 3,
+    secret_key: str = STRIPE_KEY,
+) -> dict[str, Any]:
+    """A Stripe source reading the fake Stripe at ``base``."""
+    return await create_source(
+        api,
+        headers,
+        connector_type="stripe",
+        config={"api_base": base, "page_size": page_size},
+        credentials={"secret_key": secret_key},
+    )
 
 
 async def start_sync(api: httpx.AsyncClient, headers: dict[str, str], source_id: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import secrets
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,22 +18,17 @@ import pytest
 
 from backend.services.connectors.base import SyncContext, SyncOutcome
 from backend.services.connectors.types.stripe import StripeConnector
-from backend.utils.logging import configure_logging, flush_logs
+from backend.utils.logging import flush_logs
 from backend.utils.redaction import REDACTED
+from tests.conftest import logs_into
 from tests.factories import create_tenant
 from tests.services.connectors.support import Worker, create_source, start_sync
 
 
 @pytest.fixture
 def worker_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    original, sys.stdout = sys.stdout, stream
-    try:
-        configure_logging(level="INFO", json=False)  # the worker's console output, tracebacks included
-    finally:
-        sys.stdout = original
-    yield stream
-    configure_logging(level="WARNING", json=False)  # as tests/conftest.py configures the app
+    with logs_into(io.StringIO(), json=False) as stream:  # the worker's console output, tracebacks included
+        yield stream
 
 
 async def test_a_sync_failing_with_its_credential_in_the_message_never_shows_it(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from sqlalchemy.engine import make_url
 
@@ -24,20 +26,22 @@ WRITING_QUERY = (
 )
 
 
-def _dsn(urls: DatabaseUrls) -> str:
-    return make_url(urls.app).set(drivername="postgresql").render_as_string(hide_password=False)
+async def _postgres_source(
+    api: httpx.AsyncClient, headers: dict[str, str], urls: DatabaseUrls, **config: object
+) -> dict[str, Any]:
+    """A PostgreSQL source that connects to the test database as the application role."""
+    dsn = make_url(urls.app).set(drivername="postgresql").render_as_string(hide_password=False)
+    return await create_source(
+        api, headers, connector_type="postgres", config=config, credentials={"dsn": dsn}
+    )
 
 
 async def test_postgres_query_becomes_points_and_incremental_passes_the_watermark(
     api: httpx.AsyncClient, worker: Worker, database: Database, database_urls: DatabaseUrls
 ) -> None:
     tenant = await create_tenant(api)
-    source = await create_source(
-        api,
-        tenant.headers,
-        connector_type="postgres",
-        config={"query": QUERY + " where ts > $1", "incremental": True},
-        credentials={"dsn": _dsn(database_urls)},
+    source = await _postgres_source(
+        api, tenant.headers, database_urls, query=QUERY + " where ts > $1", incremental=True
     )
     checked = (await api.post(f"/api/v1/data-sources/{source['id']}/test", headers=tenant.headers)).json()
     assert checked["ok"], checked
@@ -57,13 +61,7 @@ async def test_postgres_query_cannot_write(
     api: httpx.AsyncClient, worker: Worker, database_urls: DatabaseUrls
 ) -> None:
     tenant = await create_tenant(api)
-    source = await create_source(
-        api,
-        tenant.headers,
-        connector_type="postgres",
-        config={"query": WRITING_QUERY},
-        credentials={"dsn": _dsn(database_urls)},
-    )
+    source = await _postgres_source(api, tenant.headers, database_urls, query=WRITING_QUERY)
     run = await sync_now(api, worker, tenant.headers, source["id"])
     assert run["status"] == "failed"
     assert run["error"]["code"] == "invalid_query"
@@ -74,12 +72,8 @@ async def test_postgres_test_names_missing_columns(
     api: httpx.AsyncClient, database_urls: DatabaseUrls
 ) -> None:
     tenant = await create_tenant(api)
-    source = await create_source(
-        api,
-        tenant.headers,
-        connector_type="postgres",
-        config={"query": "select now() as ts, 1.0 as amount"},
-        credentials={"dsn": _dsn(database_urls)},
+    source = await _postgres_source(
+        api, tenant.headers, database_urls, query="select now() as ts, 1.0 as amount"
     )
     checked = (await api.post(f"/api/v1/data-sources/{source['id']}/test", headers=tenant.headers)).json()
     assert checked["ok"] is False

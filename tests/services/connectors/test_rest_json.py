@@ -37,6 +37,21 @@ def _expected() -> dict[tuple[str, str, str], float]:
     return out
 
 
+async def _create_rest_source(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    url: str,
+    *,
+    record_path: str = "data.items",
+    credentials: dict[str, str] | None = None,
+    **config: Any,
+) -> dict[str, Any]:
+    """A REST/JSON source reading ``url`` with :data:`MAPPINGS` (``config`` adds settings)."""
+    body: dict[str, Any] = {"url": url, "record_path": record_path, "mappings": MAPPINGS, **config}
+    secrets = {} if credentials is None else {"credentials": credentials}
+    return await create_source(api, headers, connector_type="rest_json", config=body, **secrets)
+
+
 async def _sync_pages(
     api: httpx.AsyncClient,
     worker: Worker,
@@ -46,12 +61,7 @@ async def _sync_pages(
 ) -> tuple[dict[str, Any], str]:
     """One sync of a paged REST source serving ``records``: the run and the server's base URL."""
     with serve(rest_app(state, records)) as base:
-        source = await create_source(
-            api,
-            headers,
-            connector_type="rest_json",
-            config={"url": base + "/page", "record_path": "data.items", "mappings": MAPPINGS},
-        )
+        source = await _create_rest_source(api, headers, base + "/page")
         return await sync_now(api, worker, headers, source["id"]), base
 
 
@@ -75,16 +85,8 @@ async def test_rest_json_sync_reads_every_page_of_each_pagination_style(
     tenant = await create_tenant(api)
     state = FakeState()
     with serve(rest_app(state, RECORDS)) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="rest_json",
-            config={
-                "url": base + path,
-                "record_path": record_path,
-                "pagination": pagination,
-                "mappings": MAPPINGS,
-            },
+        source = await _create_rest_source(
+            api, tenant.headers, base + path, record_path=record_path, pagination=pagination
         )
         run = await sync_now(api, worker, tenant.headers, source["id"])
     assert run["status"] == "succeeded", run
@@ -114,12 +116,8 @@ async def test_rest_json_sends_the_configured_auth(
     app = rest_app(state, RECORDS)
     app.state.auth["expected"] = (header, value)
     with serve(app) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="rest_json",
-            config={"url": base + "/page", "record_path": "data.items", "auth": auth, "mappings": MAPPINGS},
-            credentials=credentials,
+        source = await _create_rest_source(
+            api, tenant.headers, base + "/page", auth=auth, credentials=credentials
         )
         run = await sync_now(api, worker, tenant.headers, source["id"])
     assert run["status"] == "succeeded", run
@@ -133,17 +131,7 @@ async def test_incremental_rest_sync_sends_the_watermark_and_reads_only_newer_re
     records = [dict(r) for r in RECORDS[:2]]
     state = FakeState()
     with serve(rest_app(state, records)) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="rest_json",
-            config={
-                "url": base + "/page",
-                "record_path": "data.items",
-                "mappings": MAPPINGS,
-                "incremental_param": "since",
-            },
-        )
+        source = await _create_rest_source(api, tenant.headers, base + "/page", incremental_param="since")
         first = await sync_now(api, worker, tenant.headers, source["id"])
         records.append(dict(RECORDS[2]))
         second = await sync_now(api, worker, tenant.headers, source["id"])

@@ -8,8 +8,8 @@ import httpx
 
 from backend.utils.database import Database
 from tests.factories import create_tenant
-from tests.services.connectors.fakes import STRIPE_KEY, FakeState, requests_to, serve, stripe_app, stripe_txn
-from tests.services.connectors.support import Worker, create_source, stored_points, sync_now
+from tests.services.connectors.fakes import FakeState, requests_to, serve, stripe_app, stripe_txn
+from tests.services.connectors.support import Worker, create_stripe_source, stored_points, sync_now
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)
 DAY2 = datetime(2026, 3, 3, tzinfo=UTC)
@@ -38,13 +38,7 @@ async def test_full_then_incremental_stripe_sync_writes_exact_daily_totals(
     transactions = _transactions()
     state = FakeState()
     with serve(stripe_app(state, transactions)) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="stripe",
-            config={"api_base": base, "page_size": 3},
-            credentials={"secret_key": STRIPE_KEY},
-        )
+        source = await create_stripe_source(api, tenant.headers, base)
         first = await sync_now(api, worker, tenant.headers, source["id"])
         assert first["status"] == "succeeded", first
         assert first["records_read"] == 5
@@ -81,13 +75,7 @@ async def test_stripe_resync_without_new_data_changes_nothing(
 ) -> None:
     tenant = await create_tenant(api)
     with serve(stripe_app(FakeState(), _transactions())) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="stripe",
-            config={"api_base": base, "page_size": 3},
-            credentials={"secret_key": STRIPE_KEY},
-        )
+        source = await create_stripe_source(api, tenant.headers, base)
         await sync_now(api, worker, tenant.headers, source["id"])
         before = await stored_points(database, tenant.tenant_id)
         again = await sync_now(api, worker, tenant.headers, source["id"])
@@ -102,13 +90,7 @@ async def test_rejected_stripe_key_fails_the_sync_at_once_with_the_status_stored
     tenant = await create_tenant(api)
     state = FakeState()
     with serve(stripe_app(state, _transactions())) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="stripe",
-            config={"api_base": base, "page_size": 3},
-            credentials={"secret_key": "sk_test_wrong_key_000"},
-        )
+        source = await create_stripe_source(api, tenant.headers, base, secret_key="sk_test_wrong_key_000")
         run = await sync_now(api, worker, tenant.headers, source["id"])
     assert run["status"] == "failed"
     assert run["attempts"] == 1  # 4xx: neither the request nor the job is retried

@@ -19,8 +19,8 @@ from backend.utils.database_urls import DatabaseUrls
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import create_tenant
 from tests.jobs.support import open_queue, run_pending_jobs
-from tests.services.connectors.fakes import STRIPE_KEY, FakeState, free_port, serve, stripe_app, stripe_txn
-from tests.services.connectors.support import create_source, start_sync, stored_points
+from tests.services.connectors.fakes import FakeState, free_port, serve, stripe_app, stripe_txn
+from tests.services.connectors.support import create_stripe_source, start_sync, stored_points
 
 DAY = datetime(2026, 7, 1, tzinfo=UTC)
 USD = '{"currency":"usd"}'
@@ -62,13 +62,7 @@ async def test_worker_killed_mid_sync_is_retried_and_writes_exactly_the_right_po
     state = FakeState(hold_path="/v1/balance_transactions", hold_after=1)  # page 2 hangs
     metrics_port = free_port()
     with serve(stripe_app(state, transactions)) as base:
-        source = await create_source(
-            api,
-            tenant.headers,
-            connector_type="stripe",
-            config={"api_base": base, "page_size": 2},
-            credentials={"secret_key": STRIPE_KEY},
-        )
+        source = await create_stripe_source(api, tenant.headers, base, page_size=2)
         sync = await start_sync(api, tenant.headers, source["id"])
         process = _worker_process(database_urls, metrics_port)
         try:

@@ -9,7 +9,7 @@ import pytest
 
 from backend.services.errors import ValidationFailed
 from backend.services.optimizer import SolveOptions, run_template
-from tests.services.optimizer.conftest import close
+from tests.services.optimizer.conftest import close, solve_like_brute_force
 
 
 def _channel(name: str, points: list[tuple[float, float]], **extra: float) -> dict:
@@ -125,12 +125,7 @@ def test_matches_exhaustive_search_on_a_grid(options: SolveOptions, seed: int) -
         value = revenue if objective == "revenue" else margin * revenue - total
         best = value if best is None else max(best, value)
 
-    result = run_template("budget_allocation", params, options)
-    if best is None:
-        assert result.status == "infeasible"
-    else:
-        assert result.status == "optimal"
-        assert close(result.objective, best), (result.objective, best)
+    solve_like_brute_force("budget_allocation", params, options, best)
 
 
 @pytest.mark.parametrize(

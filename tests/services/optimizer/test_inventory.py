@@ -11,7 +11,7 @@ import pytest
 
 from backend.services.errors import ValidationFailed
 from backend.services.optimizer import SolveOptions, run_template
-from tests.services.optimizer.conftest import close
+from tests.services.optimizer.conftest import close, solve_like_brute_force
 
 Z_ONE = NormalDist().cdf(1.0)  # the service level whose safety factor is exactly 1
 
@@ -151,12 +151,7 @@ def test_matches_exhaustive_search_over_order_quantities(options: SolveOptions, 
         if cost is not None and (best is None or cost < best):
             best = cost
 
-    result = run_template("inventory", params, options)
-    if best is None:
-        assert result.status == "infeasible"
-    else:
-        assert result.status == "optimal"
-        assert close(result.objective, best), (result.objective, best, result.decisions)
+    solve_like_brute_force("inventory", params, options, best)
 
 
 def test_invalid_products_are_rejected() -> None:

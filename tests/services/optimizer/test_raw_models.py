@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from backend.services.errors import ValidationFailed
 from backend.services.optimizer import SolveOptions, parse_mps, solve_mps, solve_mps_model
 from tests.services.optimizer.conftest import close
+from tests.services.optimizer.miplib import PUBLISHED, SAMPLES
 
 # max x + 2y + z + 10 with x + y <= 4.5, 3 <= x + z <= 5 (a range on an E row), y >= 1,
 # y integer <= 3.5, z <= 5 and free below. Optimum 2y + 5 + 10 at y = 3: 21. Ignoring the
@@ -60,17 +59,6 @@ def test_malformed_mps_is_a_validation_error() -> None:
         parse_mps(["NAME X", "SOMETHING"])
     with pytest.raises(ValidationFailed, match="no objective"):
         parse_mps(["NAME X", "ROWS", " L  c1", "ENDATA"])
-
-
-SAMPLES = Path("/usr/share/coin/Data/Sample")
-PUBLISHED = {
-    "afiro": -464.7531,
-    "brandy": 1518.5099,
-    "finnis": 172791.0656,
-    "p0033": 3089,
-    "p0548": 8691,
-    "lseu": 1120,
-}
 
 
 @pytest.mark.skipif(
