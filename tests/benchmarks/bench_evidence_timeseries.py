@@ -37,7 +37,7 @@ from backend.services.evidence.series_analysis import DesignKind, SeriesQuestion
 from backend.services.evidence.table import lag_column
 from backend.services.optimizer import run_template
 from backend.services.optimizer.mmm_curves import CURVE_SEGMENTS
-from backend.services.optimizer.schemas import SolveOptions
+from backend.services.optimizer.types import SolveOptions
 from tests.services.evidence.mmm_synthetic import simulate_mmm
 from tests.services.evidence.synthetic import shop_series
 

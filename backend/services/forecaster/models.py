@@ -26,24 +26,6 @@ from backend.services.forecaster.intervals import IntervalSet
 
 FloatArray = npt.NDArray[np.float64]
 
-# Every model a caller may name. ``arima`` and ``ces`` are not in the automatic set
-# (``AUTO_MODELS``): AutoARIMA costs about seven AutoETS fits on a monthly series and
-# AutoCES about one, while the combination already holds ETS and Theta.
-MODEL_NAMES: Final = (
-    "naive",
-    "seasonal_naive",
-    "drift",
-    "ses",
-    "ets",
-    "theta",
-    "arima",
-    "ces",
-    "mstl",
-    "croston",
-    "adida",
-    "imapa",
-    "tsb",
-)
 AUTO_MODELS: Final = ("naive", "seasonal_naive", "drift", "ses", "ets", "theta")
 # Intermittent-demand models (Croston family); they have no analytic intervals, so the
 # engine builds theirs from the backtest errors.

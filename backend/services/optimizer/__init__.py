@@ -13,7 +13,7 @@ All of them raise :class:`backend.services.errors.ValidationFailed` on bad input
 
 from backend.services.optimizer.mps import parse_mps, read_mps, solve_mps, solve_mps_model
 from backend.services.optimizer.runner import get_template, list_templates, parse_params, run_template
-from backend.services.optimizer.schemas import (
+from backend.services.optimizer.types import (
     Change,
     OptimizationResult,
     RawSolveResult,

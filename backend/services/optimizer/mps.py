@@ -19,8 +19,8 @@ from time import perf_counter
 import pulp
 
 from backend.services.errors import ValidationFailed
-from backend.services.optimizer.schemas import ModelSize, RawSolveResult, SolveOptions, Timings
 from backend.services.optimizer.solve import solve_problem
+from backend.services.optimizer.types import ModelSize, RawSolveResult, SolveOptions, Timings
 
 _SECTIONS = {
     "NAME",

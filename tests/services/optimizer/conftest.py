@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from backend.services.optimizer.schemas import SolveOptions
+from backend.services.optimizer.types import SolveOptions
 
 # The machine is shared; keep native libraries single-threaded.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from backend.services.optimizer.model import BuiltModel
-from backend.services.optimizer.schemas import ObjectiveSense
 from backend.services.optimizer.solve import SolveOutcome
+from backend.services.optimizer.types import ObjectiveSense
 
 
 @dataclass
