@@ -24,7 +24,7 @@ from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, S
 from backend.models import Role
 from backend.services.errors import DyocenseError
 from backend.services.evidence import mmm_service
-from backend.services.evidence.mmm import Interval
+from backend.services.evidence.types import Interval
 from backend.services.metrics import service as metrics_service
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import CatalogEntry, PointFilter

@@ -19,7 +19,7 @@ from statsmodels.tools.sm_exceptions import InfeasibleTestError
 from statsmodels.tsa.stattools import adfuller, grangercausalitytests
 
 from backend.services.errors import ValidationFailed
-from backend.services.evidence.results import (
+from backend.services.evidence.types import (
     GrangerLagTest,
     GrangerResult,
     ScreenedCandidate,
