@@ -128,7 +128,7 @@ def _bic_on_common_rows(values: np.ndarray, lag: int, max_lag: int) -> float:
     target = values[max_lag:, 0]
     coef, *_ = np.linalg.lstsq(design, target, rcond=None)
     rss = float(np.sum((target - design @ coef) ** 2))
-    return rows * np.log(rss / rows) + design.shape[1] * np.log(rows)
+    return float(rows * np.log(rss / rows) + design.shape[1] * np.log(rows))
 
 
 def screen_drivers(

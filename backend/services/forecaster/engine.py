@@ -166,8 +166,8 @@ def _combination_members(scores: dict[str, CandidateScore], size: int) -> list[s
 
 
 def _reduce(paths: Sequence[FloatArray]) -> FloatArray:
-    stacked = np.vstack(paths)
-    return np.median(stacked, axis=0) if COMBINATION_METHOD == "median" else stacked.mean(axis=0)
+    """The combination's path: the equal-weight mean (``COMBINATION_METHOD``) of the members'."""
+    return np.asarray(np.vstack(paths).mean(axis=0), dtype=np.float64)
 
 
 def forecast_values(

@@ -88,7 +88,8 @@ _ROW_SENSES = {"L": pulp.LpConstraintLE, "G": pulp.LpConstraintGE, "E": pulp.LpC
 
 
 def _sense_of(word: str) -> int:
-    return pulp.LpMaximize if word.upper().startswith("MAX") else pulp.LpMinimize
+    sense: int = pulp.LpMaximize if word.upper().startswith("MAX") else pulp.LpMinimize
+    return sense
 
 
 @dataclass
