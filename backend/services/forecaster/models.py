@@ -65,7 +65,7 @@ def warmup() -> None:
         fit_model(name, y, 3, 12, (80, 95))
 
 
-def _bounds(raw: dict[str, Any], levels: Sequence[int]) -> IntervalSet:
+def _bounds(raw: dict[str, npt.ArrayLike], levels: Sequence[int]) -> IntervalSet:
     intervals: IntervalSet = {}
     for level in levels:
         low, high = raw.get(f"lo-{level}"), raw.get(f"hi-{level}")
@@ -74,7 +74,7 @@ def _bounds(raw: dict[str, Any], levels: Sequence[int]) -> IntervalSet:
     return intervals
 
 
-def _run(model: Any, y: FloatArray, h: int, levels: Sequence[int]) -> dict[str, Any]:
+def _run(model: Any, y: FloatArray, h: int, levels: Sequence[int]) -> dict[str, npt.ArrayLike]:
     """``model.forecast`` with intervals when asked (models without intervals ignore them)."""
     if levels:
         try:
