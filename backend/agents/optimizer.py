@@ -24,7 +24,7 @@ from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, S
 from backend.models import Role
 from backend.services.errors import DyocenseError
 from backend.services.evidence import mmm_service
-from backend.services.evidence.mmm import Interval
+from backend.services.evidence.types import Interval
 from backend.services.metrics import service as metrics_service
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import CatalogEntry, PointFilter
@@ -161,8 +161,8 @@ async def _budget_from_mmm(deps: AgentDeps, question: str, arguments: dict[str, 
             citations=cite.items,
         )
     method = f"budget_allocation optimizer run {run.id} ({run.solver}, status {run.status})"
-    solution = run.solution
-    decisions = solution.get("decisions", {})
+    solution = optimizer_service.run_result(run)
+    decisions = solution.decisions
     if run.status in ("optimal", "feasible"):
         spends = [
             f"{channel.name} "
@@ -175,7 +175,7 @@ async def _budget_from_mmm(deps: AgentDeps, question: str, arguments: dict[str, 
             for channel in fit.channels
         ]
         report.append("Plan: spend " + ", ".join(spends) + ".")
-        summary = solution.get("summary", {})
+        summary = solution.summary
         if "expected_revenue" in summary:
             report.append(
                 f"Expected {model.outcome} from this spend: "
@@ -189,7 +189,7 @@ async def _budget_from_mmm(deps: AgentDeps, question: str, arguments: dict[str, 
             )
     else:
         report.append(f"The optimizer found no plan (status {run.status}).")
-    for sentence in solution.get("explanation", []):
+    for sentence in solution.explanation:
         report.append(cite.quote(sentence, method=method))
     return AgentResult(
         AGENT,
@@ -201,7 +201,7 @@ async def _budget_from_mmm(deps: AgentDeps, question: str, arguments: dict[str, 
             "mmm_model_id": str(model.id),
             "status": run.status,
             "decisions": decisions,
-            "summary": solution.get("summary", {}),
+            "summary": solution.summary,
         },
         citations=cite.items,
         suggested_actions=[
@@ -544,7 +544,7 @@ def display_weeks(weeks: float) -> str:
 def _inventory_report(
     run: Any, report: list[str], cite: Citations, inputs: dict[str, Any], weeks: float
 ) -> AgentResult:
-    solution = run.solution
+    solution = optimizer_service.run_result(run)
     method = f"inventory optimizer run {run.id} ({run.solver}, status {run.status})"
     header = [
         "Inputs from the tenant's metrics (the template's default service level applies; demand covers "
@@ -557,23 +557,23 @@ def _inventory_report(
     lines = [*header, *report]
     if run.status not in ("optimal", "feasible"):
         lines.append(f"The optimizer found no plan (status {run.status}).")
-        for sentence in solution.get("explanation", []):
+        for sentence in solution.explanation:
             lines.append(cite.quote(sentence, method=method))
     else:
-        decisions = solution.get("decisions", {})
+        decisions = solution.decisions
         orders = []
         for sku in inputs:
             qty = decisions.get(f"order_qty.{sku}", 0.0)
             qty_text = cite.number(qty, metric=None, period=None, method=f"order quantity of {sku}, {method}")
             orders.append(f"{sku} {qty_text}")
         lines.append("Plan: order " + ", ".join(orders) + " units.")
-        summary = solution.get("summary", {})
+        summary = solution.summary
         if "total_cost" in summary:
             total = cite.number(
                 summary["total_cost"], metric=None, period=None, method=f"total cost, {method}"
             )
             lines.append(f"Total cost {total}.")
-        for sentence in solution.get("explanation", []):
+        for sentence in solution.explanation:
             lines.append(cite.quote(sentence, method=method))
     return AgentResult(
         AGENT,
@@ -584,8 +584,8 @@ def _inventory_report(
             "run_id": str(run.id),
             "status": run.status,
             "objective": run.objective,
-            "decisions": solution.get("decisions", {}),
-            "summary": solution.get("summary", {}),
+            "decisions": solution.decisions,
+            "summary": solution.summary,
             "inputs": inputs,
         },
         citations=cite.items,

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from pydantic import JsonValue
 from sqlalchemy import DateTime, Double, Index, String, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, TenantEntityMixin
@@ -24,8 +25,8 @@ class EvidenceEdge(TenantEntityMixin, Base):
     ci_upper: Mapped[float | None] = mapped_column(Double)
     method: Mapped[str] = mapped_column(String(50))
     verdict: Mapped[str] = mapped_column(String(20))
-    refutations: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    refutations: Mapped[dict[str, JsonValue]] = mapped_column(JSONB, default=dict, server_default="{}")
+    details: Mapped[dict[str, JsonValue]] = mapped_column(JSONB, default=dict, server_default="{}")
     data_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     data_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     analysed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

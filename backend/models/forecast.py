@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from pydantic import JsonValue
 from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, TenantEntityMixin, TimestampMixin
@@ -18,8 +19,8 @@ class Forecast(TenantEntityMixin, TimestampMixin, Base):
     horizon: Mapped[int] = mapped_column(Integer)
     model: Mapped[str | None] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20), default="completed", server_default="completed")
-    inputs: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
-    result: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
-    scores: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    inputs: Mapped[dict[str, JsonValue]] = mapped_column(JSONB, default=dict, server_default="{}")
+    result: Mapped[dict[str, JsonValue]] = mapped_column(JSONB, default=dict, server_default="{}")
+    scores: Mapped[dict[str, JsonValue]] = mapped_column(JSONB, default=dict, server_default="{}")
     data_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     data_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

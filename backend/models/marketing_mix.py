@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from pydantic import JsonValue
 from sqlalchemy import DateTime, Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -19,8 +19,8 @@ class MarketingMixModel(TenantEntityMixin, Base):
     outcome: Mapped[str] = mapped_column(String(100))
     channels: Mapped[list[str]] = mapped_column(JSONB)
     frequency: Mapped[str] = mapped_column(String(10))
-    result: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    inputs: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    result: Mapped[dict[str, JsonValue]] = mapped_column(JSONB)
+    inputs: Mapped[dict[str, JsonValue]] = mapped_column(JSONB)
     data_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     data_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
-
+from pydantic import JsonValue
 from sqlalchemy import Double, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, TenantEntityMixin, TimestampMixin
@@ -16,6 +16,6 @@ class OptimizationRun(TenantEntityMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(30))
     solver: Mapped[str | None] = mapped_column(String(20))
     objective: Mapped[float | None] = mapped_column(Double)
-    params: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
-    solution: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
-    timings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    params: Mapped[dict[str, JsonValue]] = mapped_column(JSONB, default=dict, server_default="{}")
+    solution: Mapped[dict[str, JsonValue]] = mapped_column(JSONB, default=dict, server_default="{}")
+    timings: Mapped[dict[str, JsonValue]] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -35,16 +35,16 @@ from backend.schemas.jobs import JobAccepted
 from backend.schemas.mmm import MmmCreate, MmmRead
 from backend.services.errors import PayloadTooLarge, ValidationFailed
 from backend.services.evidence import mmm_service, service, unit_service
-from backend.services.evidence.results import GrangerResult, TableReport, Verdict
-from backend.services.evidence.unit_service import StudyStarted
-from backend.services.evidence.unit_table import (
+from backend.services.evidence.types import (
     MAX_ADJUSTMENT_COLUMNS,
     MAX_CATEGORY_LEVELS,
     MAX_CELLS,
     MAX_UNITS,
     MIN_UNITS,
     MIN_UNITS_PER_ARM,
+    Verdict,
 )
+from backend.services.evidence.unit_service import StudyStarted
 from backend.utils.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], responses=error_responses(401))
@@ -66,18 +66,17 @@ _BACKGROUND = (
 
 
 def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
-    details = edge.details
-    result = service.edge_result(edge)
+    details = service.edge_details(edge)
     return EvidenceEdgeRead(
         **EvidenceEdgeSummary.model_validate(edge).model_dump(),
-        reasons=result.reasons,
-        result=result,
-        table=TableReport.model_validate(details["table"]),
-        granger=GrangerResult.model_validate(details["granger"]) if details.get("granger") else None,
-        granger_unavailable=details.get("granger_unavailable"),
-        baseline=details.get("baseline") or {},
-        inputs=details.get("inputs") or {},
-        unobserved_nodes=details.get("unobserved_nodes") or [],
+        reasons=details.result.reasons,
+        result=details.result,
+        table=details.table,
+        granger=details.granger,
+        granger_unavailable=details.granger_unavailable,
+        baseline=details.baseline,
+        inputs=details.inputs,
+        unobserved_nodes=details.unobserved_nodes,
     )
 
 

@@ -22,7 +22,8 @@ from backend.schemas.forecaster import (
 )
 from backend.schemas.jobs import JobAccepted
 from backend.services.forecaster import service
-from backend.services.forecaster.service import SYNC_MAX_HORIZON, SYNC_MAX_PERIODS, ForecastSpec
+from backend.services.forecaster.service import ForecastSpec
+from backend.services.forecaster.types import SYNC_MAX_HORIZON, SYNC_MAX_PERIODS
 from backend.utils.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/forecasts", tags=["forecaster"], responses=error_responses(401, 422))
@@ -50,23 +51,37 @@ def _spec(body: ForecastCreate | ForecastBatchCreate, metric: str) -> ForecastSp
     )
 
 
+def _summary(forecast: Forecast) -> ForecastSummary:
+    return ForecastSummary(
+        id=forecast.id,
+        metric=forecast.metric,
+        frequency=forecast.frequency,
+        horizon=forecast.horizon,
+        model=forecast.model,
+        status=forecast.status,
+        scores=service.forecast_scores(forecast),
+        data_start=forecast.data_start,
+        data_end=forecast.data_end,
+        created_at=forecast.created_at,
+    )
+
+
 def _read(forecast: Forecast) -> ForecastRead:
-    result = forecast.result
+    document = service.forecast_document(forecast)
     return ForecastRead(
-        **ForecastSummary.model_validate(forecast).model_dump(),
-        inputs=forecast.inputs,
-        spec=result["spec"],
-        season_length=result["season_length"],
-        levels=result["levels"],
-        points=result["points"],
-        backtest=result["backtest"],
-        backtest_origins=result["backtest_origins"],
-        improvement_over_seasonal_naive=result["improvement_over_seasonal_naive"],
-        n_observations=result["n_observations"],
-        # Forecasts stored before intervals were chosen by coverage carry neither field.
-        interval_method=result.get("interval_method"),
-        backtest_coverage=result.get("backtest_coverage", {}),
-        warnings=result["warnings"],
+        **dict(_summary(forecast)),
+        inputs=service.forecast_inputs(forecast),
+        spec=document.spec,
+        season_length=document.season_length,
+        levels=document.levels,
+        points=document.points,
+        backtest=document.backtest,
+        backtest_origins=document.backtest_origins,
+        improvement_over_seasonal_naive=document.improvement_over_seasonal_naive,
+        n_observations=document.n_observations,
+        interval_method=document.interval_method,
+        backtest_coverage=document.backtest_coverage,
+        warnings=document.warnings,
     )
 
 
@@ -127,7 +142,7 @@ async def list_forecasts(
         session, metric=metric, limit=page.limit, offset=page.offset
     )
     return Page(
-        items=[ForecastSummary.model_validate(f) for f in forecasts],
+        items=[_summary(f) for f in forecasts],
         total=total,
         limit=page.limit,
         offset=page.offset,

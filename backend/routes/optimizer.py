@@ -23,8 +23,8 @@ from backend.schemas.optimizer import (
     WhatIfRead,
 )
 from backend.services.optimizer import list_templates, service
-from backend.services.optimizer.schemas import SolveStatus
-from backend.services.optimizer.service import SYNC_LIMITS, MetricReference
+from backend.services.optimizer.service import SYNC_LIMITS
+from backend.services.optimizer.types import MAX_SYNC_TIME_LIMIT_SECONDS, MetricReference, SolveStatus
 from backend.utils.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=error_responses(401))
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=err
 _LIMITS = "; ".join(f"`{name}` {limit.limit} {limit.unit}" for name, limit in SYNC_LIMITS.items())
 _SOLVING = (
     "Solved with HiGHS unless `options.solver` is `cbc`; the time limit is at most "
-    f"{service.MAX_SYNC_TIME_LIMIT_SECONDS:g} s. **Size limit for a synchronous solve**: {_LIMITS}. "
+    f"{MAX_SYNC_TIME_LIMIT_SECONDS:g} s. **Size limit for a synchronous solve**: {_LIMITS}. "
     "Larger problems, or any run with `async: true`, are solved by a worker: the answer is 202 with "
     "the job id, and the job's result names the stored run. What-if scenarios beyond the limit are a 422 "
     "`too_large_for_synchronous_solve`: post their `scenario_params` as a background run instead."
@@ -73,7 +73,7 @@ def _run_read(run: OptimizationRun) -> OptimizationRunRead:
         params=run.params,
         result=service.run_result(run),
         metric_inputs=service.run_metric_inputs(run),
-        timings=run.timings,
+        timings=service.run_timings(run),
     )
 
 

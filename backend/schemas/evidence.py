@@ -8,30 +8,33 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from backend.schemas.common import ReadModel, SupportedDatetime
-from backend.services.evidence.results import (
-    CausalResult,
-    EffectEstimate,
-    EstimationMethod,
-    GrangerResult,
-    ScreeningResult,
-    TableReport,
-    TargetUnits,
-    Verdict,
-    WhatIfResult,
-)
-from backend.services.evidence.service import AnalysisSpec, DriversSpec, GrangerSpec
-from backend.services.evidence.unit_table import (
+from backend.services.evidence.types import (
     MAX_ADJUSTMENT_COLUMNS,
     MAX_CATEGORY_LEVELS,
     MAX_CELLS,
     MAX_UNITS,
+    MIN_SEGMENT_UNITS,
+    AnalysisSpec,
+    CausalResult,
+    DriversSpec,
+    EdgeBaseline,
+    EffectEstimate,
+    EstimationMethod,
+    GrangerResult,
+    GrangerSpec,
+    ScreeningResult,
+    TableReport,
+    TargetUnits,
+    UnitStudyResult,
+    UnitStudySpec,
+    Verdict,
+    WhatIfResult,
 )
-from backend.services.evidence.units import MIN_SEGMENT_UNITS, UnitStudyResult, UnitStudySpec
 from backend.services.metrics.points import METRIC_NAME_PATTERN
 
 MetricName = Annotated[str, StringConstraints(pattern=METRIC_NAME_PATTERN)]
@@ -177,10 +180,10 @@ class EvidenceEdgeRead(EvidenceEdgeSummary):
         description="Granger tests up to the largest lag (when lags given)."
     )
     granger_unavailable: str | None = Field(description="Why Granger tests could not run, if they could not.")
-    baseline: dict[str, float] = Field(
-        description="Average outcome and treatment per bucket over the window."
+    baseline: EdgeBaseline = Field(description="Average outcome and treatment per bucket over the window.")
+    inputs: dict[str, JsonValue] = Field(
+        description="The analysis as run (window resolved to the tenant's zone)."
     )
-    inputs: dict[str, Any] = Field(description="The analysis as run (window resolved to the tenant's zone).")
     unobserved_nodes: list[str] = Field(description="Graph nodes with no metric: treated as unobserved.")
 
 

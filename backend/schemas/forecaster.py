@@ -2,20 +2,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.schemas.common import ReadModel, SupportedDatetime
-from backend.services.forecaster.engine import AVAILABLE_MODELS
+from backend.services.forecaster.types import (
+    AVAILABLE_MODELS,
+    BacktestScore,
+    ForecastInputs,
+    ForecastPeriod,
+    ForecastScores,
+    Frequency,
+)
 from backend.services.metrics.points import METRIC_NAME_PATTERN
-
-FrequencyValue = Literal["day", "week", "month", "quarter", "year"]
 
 
 class ForecastOptions(BaseModel):
     horizon: int = Field(ge=1, le=365, description="Periods ahead.", examples=[6])
-    frequency: FrequencyValue | None = Field(default=None, description="Inferred from the data when omitted.")
+    frequency: Frequency | None = Field(default=None, description="Inferred from the data when omitted.")
     levels: list[int] = Field(
         default=[80, 95], min_length=1, max_length=4, description="Interval levels in %."
     )
@@ -58,23 +62,6 @@ class ForecastBatchCreate(ForecastOptions):
     )
 
 
-class ForecastPointRead(BaseModel):
-    step: int
-    ts: datetime = Field(description="Start of the forecast period.")
-    mean: float
-    lower: dict[str, float] = Field(description="Lower bound per interval level.")
-    upper: dict[str, float] = Field(description="Upper bound per interval level.")
-
-
-class BacktestRowRead(BaseModel):
-    model: str
-    spec: str
-    mase: float | None
-    smape: float | None
-    origins: int
-    error: str | None
-
-
 class ForecastSummary(ReadModel):
     id: uuid.UUID
     metric: str
@@ -82,19 +69,19 @@ class ForecastSummary(ReadModel):
     horizon: int
     model: str | None
     status: str
-    scores: dict[str, Any]
+    scores: ForecastScores
     data_start: datetime | None
     data_end: datetime | None
     created_at: datetime
 
 
 class ForecastRead(ForecastSummary):
-    inputs: dict[str, Any]
+    inputs: ForecastInputs = Field(description="The request as run, with its frequency and time zone.")
     spec: str = Field(description="The fitted model in detail.")
     season_length: int
     levels: list[int]
-    points: list[ForecastPointRead]
-    backtest: list[BacktestRowRead] = Field(description="Rolling-origin backtest of every candidate.")
+    points: list[ForecastPeriod]
+    backtest: list[BacktestScore] = Field(description="Rolling-origin backtest of every candidate.")
     backtest_origins: int
     improvement_over_seasonal_naive: float | None = Field(
         description="Percent by which the chosen model's backtest MASE beats seasonal naive (20 = 20% lower)."

@@ -9,8 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.schemas.common import SupportedDatetime
 from backend.schemas.evidence import MetricName
-from backend.services.evidence.mmm import MAX_CHANNELS, ChannelFit, Decomposition, FitQuality
-from backend.services.evidence.mmm_service import MmmSpec
+from backend.services.evidence.types import MAX_CHANNELS, ChannelFit, Decomposition, FitQuality, MmmSpec
 
 
 class MmmCreate(BaseModel):

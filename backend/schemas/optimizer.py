@@ -1,24 +1,30 @@
 """Request and response shapes of the optimizer API.
 
 The engine's own result models (``OptimizationResult``, ``WhatIfResult``, ``Change``)
-are served as they are: they are already plain Pydantic data.
+are served as they are: they are plain Pydantic data from the feature's ``types`` module,
+the only optimizer module imported here.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from backend.schemas.common import ReadModel
-from backend.services.optimizer import Change, OptimizationResult, SolveOptions, WhatIfResult
-from backend.services.optimizer.schemas import SolverName, SolveStatus
-from backend.services.optimizer.service import (
+from backend.services.optimizer.types import (
     DEFAULT_SOLVER,
     MAX_SYNC_TIME_LIMIT_SECONDS,
+    Change,
     MetricInput,
+    ObjectiveSense,
+    OptimizationResult,
+    RunTimings,
+    SolveOptions,
+    SolverName,
+    SolveStatus,
+    WhatIfResult,
 )
 
 
@@ -63,7 +69,7 @@ class OptimizationRunCreate(BaseModel):
     template: str = Field(
         min_length=1, max_length=50, examples=["budget_allocation", "inventory", "staffing", "product_mix"]
     )
-    params: dict[str, Any] = Field(
+    params: dict[str, JsonValue] = Field(
         description="the template's inputs (see GET /api/v1/optimizer/templates); any number may be a "
         'metric reference such as {"metric": "orders", "agg": "avg", "last": "90 days"}'
     )
@@ -96,11 +102,11 @@ class OptimizerTemplateRead(BaseModel):
     name: str
     title: str
     description: str
-    objective_sense: Literal["minimize", "maximize"]
-    input_schema: dict[str, Any]
-    example: dict[str, Any]
+    objective_sense: ObjectiveSense
+    input_schema: dict[str, JsonValue]
+    example: dict[str, JsonValue]
     synchronous_limit: SizeLimitRead
-    metric_reference_schema: dict[str, Any] = Field(
+    metric_reference_schema: dict[str, JsonValue] = Field(
         description="any number in the inputs may instead be an object of this shape, resolved from the "
         "tenant's metrics before the solve"
     )
@@ -116,12 +122,12 @@ class OptimizationRunSummary(ReadModel):
 
 
 class OptimizationRunRead(OptimizationRunSummary):
-    params: dict[str, Any] = Field(
+    params: dict[str, JsonValue] = Field(
         description="the inputs as solved: metric references replaced by numbers, defaults filled in"
     )
     result: OptimizationResult
     metric_inputs: list[MetricInput] = Field(description="where each metric-referenced number came from")
-    timings: dict[str, float] = Field(
+    timings: RunTimings = Field(
         description="the engine's timings plus resolve_inputs_seconds, worker_seconds (the round trip to "
         "the solver process) and service_seconds"
     )
@@ -129,6 +135,6 @@ class OptimizationRunRead(OptimizationRunSummary):
 
 class WhatIfRead(WhatIfResult):
     baseline_run_id: uuid.UUID
-    scenario_params: dict[str, Any] = Field(
+    scenario_params: dict[str, JsonValue] = Field(
         description="the scenario's inputs; POST them to /api/v1/optimizer/runs to keep the scenario as a run"
     )

@@ -27,7 +27,7 @@ import causaldata
 import pandas as pd
 
 from backend.services.evidence import CausalSettings, RefutationSettings, analyze_effect
-from backend.services.evidence.results import CausalResult
+from backend.services.evidence.types import CausalResult
 
 OUTPUT = Path(".bench/evidence_lalonde.json")
 BASE_CONFOUNDERS = ["age", "educ", "black", "hisp", "marr", "nodegree", "re74", "re75"]

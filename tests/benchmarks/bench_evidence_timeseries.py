@@ -30,14 +30,15 @@ from typing import Any
 import numpy as np
 
 from backend.services.evidence import CausalSettings, RefutationSettings, predict_what_if
-from backend.services.evidence.compute import AnalysisInputs, AnalysisSpec, compute_analysis
+from backend.services.evidence.compute import AnalysisInputs, compute_analysis
 from backend.services.evidence.mmm import period_response
-from backend.services.evidence.mmm_service import MmmInputs, MmmSpec, compute_mmm
-from backend.services.evidence.series_analysis import DesignKind, SeriesQuestion, analyze_series
+from backend.services.evidence.mmm_service import MmmInputs, compute_mmm
+from backend.services.evidence.series_analysis import SeriesQuestion, analyze_series
 from backend.services.evidence.table import lag_column
+from backend.services.evidence.types import AnalysisSpec, DesignKind, MmmSpec
 from backend.services.optimizer import run_template
 from backend.services.optimizer.mmm_curves import CURVE_SEGMENTS
-from backend.services.optimizer.schemas import SolveOptions
+from backend.services.optimizer.types import SolveOptions
 from tests.services.evidence.mmm_synthetic import simulate_mmm
 from tests.services.evidence.synthetic import shop_series
 

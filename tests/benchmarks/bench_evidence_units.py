@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backend.services.evidence.types import UnitStudySpec
 from backend.services.evidence.units import (
     UnitStudyInputs,
-    UnitStudySpec,
     compute_overall,
     compute_unit_study,
     frame_rows,

@@ -12,13 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.config import Settings
-from backend.services.evidence.mmm_service import (
-    SYNC_MAX_MMM_WORK,
-    MmmSize,
-    MmmSpec,
-    background_reason,
-    mmm_work,
-)
+from backend.services.evidence.mmm_service import SYNC_MAX_MMM_WORK, MmmSize, background_reason, mmm_work
+from backend.services.evidence.types import MmmSpec
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
 from tests.jobs.support import fast_retry_settings, run_pending_jobs

@@ -17,7 +17,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,8 +74,22 @@ def _number(value: str, column: str, problems: list[str]) -> float | None:
     return number
 
 
-def parse_csv(content: bytes) -> list[dict[str, Any]]:
-    """Validated rows of a benchmark CSV; every row needs provenance (source, source_url, year)."""
+class BenchmarkRow(TypedDict):
+    """One validated row of a benchmark CSV, as the import job receives it."""
+
+    industry: str
+    metric: str
+    period: str
+    source: str
+    source_url: str
+    year: int
+    p25: float | None
+    p50: float | None
+    p75: float | None
+
+
+def _csv_reader(content: bytes) -> csv.DictReader[str]:
+    """A reader over the CSV's rows once its encoding and header are checked."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -87,42 +101,66 @@ def parse_csv(content: bytes) -> list[dict[str, Any]]:
         raise ValidationFailed(
             "the CSV misses required columns", details={"missing": missing, "header": header}
         )
-    rows, errors = [], []
-    for number, raw in enumerate(reader, start=2):
-        row = {(key or "").strip().lower(): (value or "").strip() for key, value in raw.items()}
-        problems: list[str] = []
-        for column in REQUIRED_COLUMNS:
-            if not row.get(column):
-                problems.append(f"{column} is required")
-        if row.get("source_url") and not row["source_url"].startswith(("https://", "http://")):
-            problems.append("source_url must be an http(s) URL of the publication")
-        if row.get("metric") and metric_name_problem(row["metric"]):
-            problems.append("metric must be a lowercase slug matching the tenant's metric names")
-        if row.get("period") and row["period"] not in PERIODS:
-            problems.append(f"period must be one of {', '.join(PERIODS)}")
-        year = row.get("year", "")
-        if year and (not year.isdigit() or not 1900 <= int(year) <= 2100):
-            problems.append("year must be a four-digit year")
-        values = {column: _number(row.get(column, ""), column, problems) for column in PERCENTILES}
-        present = [value for value in (values[column] for column in PERCENTILES) if value is not None]
-        if not present:
-            problems.append("at least one of p25, p50, p75 is required")
-        elif present != sorted(present):
-            problems.append("percentiles must not decrease (p25 <= p50 <= p75)")
-        if problems:
+    return reader
+
+
+def _field_problems(row: dict[str, str]) -> list[str]:
+    """What is wrong with a row's text fields (required, URL, metric slug, period, year)."""
+    problems = [f"{column} is required" for column in REQUIRED_COLUMNS if not row.get(column)]
+    if row.get("source_url") and not row["source_url"].startswith(("https://", "http://")):
+        problems.append("source_url must be an http(s) URL of the publication")
+    if row.get("metric") and metric_name_problem(row["metric"]):
+        problems.append("metric must be a lowercase slug matching the tenant's metric names")
+    if row.get("period") and row["period"] not in PERIODS:
+        problems.append(f"period must be one of {', '.join(PERIODS)}")
+    year = row.get("year", "")
+    if year and (not year.isdigit() or not 1900 <= int(year) <= 2100):
+        problems.append("year must be a four-digit year")
+    return problems
+
+
+def _percentiles(row: dict[str, str], problems: list[str]) -> dict[str, float | None]:
+    """The row's percentiles; at least one, and never decreasing (problems are appended)."""
+    values = {column: _number(row.get(column, ""), column, problems) for column in PERCENTILES}
+    present = [value for value in (values[column] for column in PERCENTILES) if value is not None]
+    if not present:
+        problems.append("at least one of p25, p50, p75 is required")
+    elif present != sorted(present):
+        problems.append("percentiles must not decrease (p25 <= p50 <= p75)")
+    return values
+
+
+def _parse_row(raw: dict[str | None, str | None]) -> tuple[BenchmarkRow | None, list[str]]:
+    """A validated row, or None and what is wrong with it."""
+    row = {(key or "").strip().lower(): (value or "").strip() for key, value in raw.items()}
+    problems = _field_problems(row)
+    values = _percentiles(row, problems)
+    if problems:
+        return None, problems
+    parsed = BenchmarkRow(
+        industry=row["industry"][:100],
+        metric=row["metric"],
+        period=row["period"],
+        source=row["source"][:200],
+        source_url=row["source_url"][:500],
+        year=int(row["year"]),
+        p25=values["p25"],
+        p50=values["p50"],
+        p75=values["p75"],
+    )
+    return parsed, []
+
+
+def parse_csv(content: bytes) -> list[BenchmarkRow]:
+    """Validated rows of a benchmark CSV; every row needs provenance (source, source_url, year)."""
+    rows: list[BenchmarkRow] = []
+    errors: list[dict[str, int | list[str]]] = []
+    for number, raw in enumerate(_csv_reader(content), start=2):
+        parsed, problems = _parse_row(raw)
+        if parsed is None:
             errors.append({"row": number, "problems": problems})
             continue
-        rows.append(
-            {
-                "industry": row["industry"][:100],
-                "metric": row["metric"],
-                "period": row["period"],
-                "source": row["source"][:200],
-                "source_url": row["source_url"][:500],
-                "year": int(year),
-                **values,
-            }
-        )
+        rows.append(parsed)
         if len(rows) > MAX_IMPORT_ROWS:
             raise ValidationFailed(f"at most {MAX_IMPORT_ROWS} rows per import")
     if errors:

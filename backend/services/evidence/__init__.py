@@ -1,7 +1,10 @@
-"""Evidence engine: pure causal-analysis computations (no database, no HTTP).
+"""Evidence: causal analyses of which levers move an outcome, kept as an evidence graph.
 
-The service layer reads metrics, calls these functions (in a worker process: DoWhy
-refuters are CPU-bound), and persists the results in the evidence graph.
+The engine modules are pure causal-analysis computations (no database, no HTTP); this
+package exports their entry points. ``service`` (with ``unit_service`` and ``mmm_service``)
+reads metrics, calls them (in a worker process: DoWhy refuters are CPU-bound) and persists
+the results through ``repository``, the only reader and writer of the stored JSON;
+``types`` holds the literals, limits, specifications and result models the schemas import.
 """
 
 from backend.services.evidence.causal import CausalSettings, analyze_effect, estimate_effect

@@ -28,16 +28,18 @@ from backend.services.evidence.estimation import (
     summarise,
 )
 from backend.services.evidence.overlap import check_overlap
-from backend.services.evidence.refute import decide_verdict, run_refuters, run_sensitivity
-from backend.services.evidence.results import (
+from backend.services.evidence.refute import RefutationSettings, decide_verdict, run_refuters, run_sensitivity
+from backend.services.evidence.table import independent_columns, validate_design
+from backend.services.evidence.types import (
+    AnalysisSpec,
     CausalResult,
     EffectEstimate,
     EstimationMethod,
     OverlapDiagnostics,
     RefutationOutcome,
     TargetUnits,
+    UnitStudySpec,
 )
-from backend.services.evidence.table import independent_columns, validate_design
 
 # The adjustment set must predict the treatment at this level to count as adjusting for something.
 UNRELATED_ADJUSTMENT_ALPHA = 0.05
@@ -310,4 +312,13 @@ def _overlap(
         detail=check.detail,
         trimmed_estimate=trimmed,
         trimmed_constant_confounders=[c for c in adjustment if c not in varying],
+    )
+
+
+def causal_settings(spec: AnalysisSpec | UnitStudySpec) -> CausalSettings:
+    """The estimator's settings of an analysis or a unit study."""
+    return CausalSettings(
+        confidence_level=spec.confidence_level,
+        refutation=RefutationSettings(num_simulations=spec.refutation_simulations),
+        compare_methods=spec.compare_methods,
     )

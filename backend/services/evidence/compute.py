@@ -10,95 +10,33 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence import (
     CausalSettings,
-    RefutationSettings,
     build_analysis_table,
     estimate_effect,
     granger_causality,
     screen_drivers,
 )
-from backend.services.evidence.results import (
-    CausalResult,
-    EffectEstimate,
-    EstimationMethod,
-    GrangerResult,
-    ScreeningResult,
-    TableReport,
-    TargetUnits,
-)
-from backend.services.evidence.series_analysis import DesignKind, SeriesQuestion, analyze_series
+from backend.services.evidence.causal import causal_settings
+from backend.services.evidence.series_analysis import SeriesQuestion, analyze_series
 from backend.services.evidence.table import Aggregation, MetricSeries
 from backend.services.evidence.timeseries import MIN_SCREENING_OBSERVATIONS
+from backend.services.evidence.types import (
+    AnalysisSpec,
+    CausalResult,
+    DriversSpec,
+    EffectEstimate,
+    GrangerResult,
+    GrangerSpec,
+    ScreeningResult,
+    TableReport,
+)
 
 # --------------------------------------------------------------------------- specifications
-
-
-class AnalysisSpec(BaseModel):
-    """One causal analysis, as plain JSON (it is also the payload of a background job)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    outcome: str
-    treatment: str
-    confounders: list[str] = []
-    edges: list[tuple[str, str]] = []
-    method: EstimationMethod = "linear_regression"
-    target_units: TargetUnits = "ate"
-    randomized: bool = False
-    lags: list[int] = []
-    frequency: str = "D"
-    start: datetime | None = None
-    end: datetime | None = None
-    refutation_simulations: int = 20
-    compare_methods: bool = True
-    confidence_level: float = 0.95
-    design: DesignKind = "time_series"
-    # ISO 3166 code or "none"; None: the service resolves it from the tenant's time zone.
-    holiday_country: str | None = None
-    negative_controls: list[str] = []
-
-    def settings(self) -> CausalSettings:
-        return CausalSettings(
-            confidence_level=self.confidence_level,
-            refutation=RefutationSettings(num_simulations=self.refutation_simulations),
-            compare_methods=self.compare_methods,
-        )
-
-
-class DriversSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    outcome: str
-    candidates: list[str] | None = None
-    confounders: list[str] = []
-    top: int = 3
-    method: Literal["pearson", "spearman"] = "spearman"
-    difference: bool = False
-    false_discovery_rate: float = 0.1
-    frequency: str = "D"
-    start: datetime | None = None
-    end: datetime | None = None
-    confidence_level: float = 0.95
-
-
-class GrangerSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    cause: str
-    effect: str
-    max_lag: int
-    difference: bool | None = None
-    alpha: float = 0.05
-    frequency: str = "D"
-    start: datetime | None = None
-    end: datetime | None = None
 
 
 # --------------------------------------------------------------------------- pure compute (worker process)
@@ -154,7 +92,7 @@ def compute_analysis(inputs: AnalysisInputs) -> AnalysisOutput:
         holiday_country=None if spec.holiday_country in (None, "none") else spec.holiday_country,
         negative_controls=spec.negative_controls,
     )
-    result = analyze_series(table.frame, question, spec.settings())
+    result = analyze_series(table.frame, question, causal_settings(spec))
     granger: GrangerResult | None = None
     unavailable: str | None = None
     if spec.lags:

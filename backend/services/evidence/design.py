@@ -32,8 +32,8 @@ from statsmodels.tools.sm_exceptions import InterpolationWarning
 from statsmodels.tsa.stattools import adfuller, kpss
 
 from backend.services.errors import ValidationFailed
-from backend.services.evidence.results import StationarityCheck, TimeSeriesDesign
 from backend.services.evidence.table import independent_columns
+from backend.services.evidence.types import StationarityCheck, TimeSeriesDesign
 
 STATIONARITY_ALPHA = 0.05
 # Yearly Fourier pairs: three capture a smooth season in daily data without eating many degrees

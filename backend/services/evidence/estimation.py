@@ -24,8 +24,8 @@ from scipy import stats
 from backend.services.errors import Unavailable, ValidationFailed
 from backend.services.evidence.overlap import propensity_model
 from backend.services.evidence.refute import RefutationSettings
-from backend.services.evidence.results import EffectEstimate, EstimationMethod, TargetUnits
 from backend.services.evidence.table import is_binary
+from backend.services.evidence.types import EffectEstimate, EstimationMethod, TargetUnits
 
 Edge = tuple[str, str]
 

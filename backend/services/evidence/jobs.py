@@ -15,9 +15,9 @@ from typing import Any
 from backend.jobs import JobFailed, JobRun, job
 from backend.services.errors import ValidationFailed
 from backend.services.evidence import mmm_service, service, unit_service
+from backend.services.evidence.types import UnitStudySpec
 from backend.services.evidence.units import (
     UnitStudyInputs,
-    UnitStudySpec,
     assemble,
     compute_overall,
     segment_effects,

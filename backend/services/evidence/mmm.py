@@ -34,20 +34,26 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
 from scipy.optimize import least_squares
 from scipy.signal import lfilter
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence.design import calendar_frame
 from backend.services.evidence.table import independent_columns
+from backend.services.evidence.types import (
+    ChannelFit,
+    CurvePoint,
+    Decomposition,
+    FitQuality,
+    Interval,
+    MmmFit,
+)
 
 MAX_DECAY = 0.9
 MIN_SATURATION, MAX_SATURATION = 0.02, 20.0
 # Minimum history: MIN_BUCKETS buckets, and at least BUCKETS_PER_PARAMETER per fitted parameter.
 MIN_BUCKETS = 56
 BUCKETS_PER_PARAMETER = 5
-MAX_CHANNELS = 10
 MAX_BUCKETS = 1500
 HOLDOUT_SHARE = 0.1
 # Two channels whose spends correlate this much cannot be told apart.
@@ -61,68 +67,6 @@ BOOTSTRAP_BATCH = 10
 
 # Progress of one fit: (bootstrap refits done, refits asked for); called in the fitting thread.
 FitProgress = Callable[[int, int], None]
-
-
-class Interval(BaseModel):
-    value: float
-    low: float
-    high: float
-
-
-class CurvePoint(BaseModel):
-    spend: float
-    response: float
-    low: float
-    high: float
-
-
-class ChannelFit(BaseModel):
-    """One channel: its fitted curve parameters and what it brought."""
-
-    name: str
-    decay: float
-    saturation: float  # λ, per unit of spend / spend_scale
-    coefficient: float  # β, in outcome units (already multiplied by the outcome scale)
-    spend_scale: float
-    total_spend: float
-    mean_spend: float
-    contribution: Interval
-    share: float
-    roi: Interval
-    marginal_roi: Interval
-    response_curve: list[CurvePoint]
-
-
-class FitQuality(BaseModel):
-    r2: float
-    mape: float | None
-    holdout_r2: float | None
-    holdout_mape: float | None
-    holdout_buckets: int
-
-
-class Decomposition(BaseModel):
-    buckets: list[str]
-    outcome: list[float]
-    baseline: list[float]
-    channels: dict[str, list[float]]
-
-
-class MmmFit(BaseModel):
-    """Everything stored for a fitted model."""
-
-    outcome: str
-    frequency: str
-    buckets: int
-    baseline_total: float
-    outcome_total: float
-    channels: list[ChannelFit]
-    fit: FitQuality
-    decomposition: Decomposition
-    calendar_controls: list[str]
-    holiday_country: str | None
-    bootstrap_draws: int
-    method: str
 
 
 @dataclass(frozen=True)

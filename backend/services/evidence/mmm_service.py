@@ -15,7 +15,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,13 +26,13 @@ from backend.services.evidence.mmm import (
     MAX_BUCKETS,
     POINT_FIT_STARTS,
     FitProgress,
-    MmmFit,
     MmmQuestion,
     check_frame,
     fit_mmm,
 )
 from backend.services.evidence.service import _bucket_rules, _holiday_country, _read, _window
 from backend.services.evidence.table import Aggregation, MetricSeries, build_analysis_table
+from backend.services.evidence.types import MmmFit, MmmSpec
 from backend.services.metrics.points import localize
 from backend.services.tenant.service import tenant_zone
 from backend.utils.compute import ComputePool
@@ -51,21 +50,6 @@ MMM_FIT_QUEUE = "evidence"
 # Poorly identified data converges slower (two years, 3 channels, 30 draws took 11 s on one
 # synthetic set), so the rule bounds the work, not the time.
 SYNC_MAX_MMM_WORK = 16_000_000
-
-
-class MmmSpec(BaseModel):
-    """One marketing-mix model, as plain JSON."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    outcome: str
-    channels: list[str]
-    frequency: str = "D"
-    start: datetime | None = None
-    end: datetime | None = None
-    holiday_country: str | None = None
-    bootstrap_draws: int = 30
-    confidence_level: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -224,19 +208,13 @@ async def store_fit(session: AsyncSession, spec: MmmSpec, fitted: MmmFit) -> Mar
 async def _store(session: AsyncSession, spec: MmmSpec, fitted: MmmFit, zone: ZoneInfo) -> MarketingMixModel:
     buckets = fitted.decomposition.buckets
     model = MarketingMixModel(
-        tenant_id=session_tenant(session),
         outcome=spec.outcome,
         channels=list(spec.channels),
         frequency=spec.frequency,
-        result=fitted.model_dump(mode="json"),
-        inputs=spec.model_dump(mode="json"),
         data_start=localize(datetime.fromisoformat(buckets[0]), zone) if buckets else None,
         data_end=localize(datetime.fromisoformat(buckets[-1]), zone) if buckets else None,
     )
-    session.add(model)
-    await session.flush()
-    await session.refresh(model)
-    return model
+    return await repository.add_mmm_model(session, model, fit=fitted, spec=spec)
 
 
 async def get_model(session: AsyncSession, model_id: uuid.UUID) -> MarketingMixModel:
@@ -262,4 +240,4 @@ async def latest_model(session: AsyncSession) -> MarketingMixModel | None:
 
 
 def model_fit(model: MarketingMixModel) -> MmmFit:
-    return MmmFit.model_validate(model.result)
+    return repository.mmm_fit(model)

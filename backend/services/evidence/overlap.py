@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from backend.services.evidence.results import PropensitySummary, TargetUnits
+from backend.services.evidence.types import PropensitySummary, TargetUnits
 
 
 def propensity_model() -> Pipeline:

@@ -27,7 +27,7 @@ from dowhy.causal_estimator import CausalEstimate
 from dowhy.causal_identifier import IdentifiedEstimand
 from scipy import stats
 
-from backend.services.evidence.results import (
+from backend.services.evidence.types import (
     EffectEstimate,
     OverlapDiagnostics,
     RefutationOutcome,

@@ -13,6 +13,8 @@ from sqlalchemy.orm import defer
 
 from backend.models import BusinessMetric, MetricDefinition
 from backend.models.evidence import EvidenceEdge
+from backend.models.marketing_mix import MarketingMixModel
+from backend.services.evidence.types import EdgeDetails, MmmFit, MmmSpec
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS
 from backend.utils.database import session_tenant
 
@@ -96,12 +98,40 @@ async def read_series(
     return series
 
 
-async def add_edge(session: AsyncSession, edge: EvidenceEdge) -> EvidenceEdge:
+async def add_edge(session: AsyncSession, edge: EvidenceEdge, details: EdgeDetails) -> EvidenceEdge:
+    """Store an edge; the only writer of its JSON columns (``refutations`` repeats the result's, by name)."""
     edge.tenant_id = session_tenant(session)
+    edge.details = details.model_dump(mode="json")
+    edge.refutations = {
+        r.name: r.model_dump(mode="json", exclude={"name"}) for r in details.result.refutations
+    }
     session.add(edge)
     await session.flush()
     await session.refresh(edge, ["analysed_at"])
     return edge
+
+
+def edge_details(edge: EvidenceEdge) -> EdgeDetails:
+    """The typed ``details`` of a stored edge; the only reader of that column."""
+    return EdgeDetails.model_validate(edge.details)
+
+
+async def add_mmm_model(
+    session: AsyncSession, model: MarketingMixModel, *, fit: MmmFit, spec: MmmSpec
+) -> MarketingMixModel:
+    """Store a fitted marketing-mix model; the only writer of its JSON columns."""
+    model.tenant_id = session_tenant(session)
+    model.result = fit.model_dump(mode="json")
+    model.inputs = spec.model_dump(mode="json")
+    session.add(model)
+    await session.flush()
+    await session.refresh(model)
+    return model
+
+
+def mmm_fit(model: MarketingMixModel) -> MmmFit:
+    """The typed ``result`` of a stored marketing-mix model; the only reader of that column."""
+    return MmmFit.model_validate(model.result)
 
 
 async def get_edge(session: AsyncSession, edge_id: uuid.UUID) -> EvidenceEdge | None:

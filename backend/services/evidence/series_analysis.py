@@ -10,19 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import pandas as pd
 
 from backend.services.evidence.causal import CausalSettings, Edge, analyze_effect
 from backend.services.evidence.design import apply_time_series_design, calendar_frame, stationarity
-from backend.services.evidence.results import (
-    CausalResult,
-    EstimationMethod,
-    RefutationOutcome,
-    TargetUnits,
-    TimeSeriesDesign,
-)
 from backend.services.evidence.table import lag_column
 from backend.services.evidence.temporal import (
     lag_effects,
@@ -31,8 +23,14 @@ from backend.services.evidence.temporal import (
     placebo_in_time,
     rolling_windows,
 )
-
-DesignKind = Literal["time_series", "levels"]
+from backend.services.evidence.types import (
+    CausalResult,
+    DesignKind,
+    EstimationMethod,
+    RefutationOutcome,
+    TargetUnits,
+    TimeSeriesDesign,
+)
 
 LEVELS_CAVEAT = (
     "The series were analysed in levels as if each bucket were an independent unit (design "

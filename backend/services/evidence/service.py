@@ -32,24 +32,26 @@ from backend.services.evidence import (
 from backend.services.evidence.compute import (
     AnalysisInputs,
     AnalysisOutput,
-    AnalysisSpec,
     DriversInputs,
     DriversOutput,
-    DriversSpec,
     GrangerInputs,
-    GrangerSpec,
     compute_analysis,
     compute_drivers,
     compute_granger,
 )
 from backend.services.evidence.design import country_of_zone
-from backend.services.evidence.results import (
+from backend.services.evidence.table import Aggregation, MetricSeries, lag_column
+from backend.services.evidence.types import (
+    AnalysisSpec,
     CausalResult,
+    DriversSpec,
+    EdgeBaseline,
+    EdgeDetails,
     GrangerResult,
+    GrangerSpec,
     TableReport,
     WhatIfResult,
 )
-from backend.services.evidence.table import Aggregation, MetricSeries, lag_column
 from backend.services.metrics.points import localize
 from backend.services.tenant.service import tenant_zone
 from backend.utils.compute import ComputePool
@@ -266,21 +268,20 @@ async def store_analysis(
         ci_upper=result.estimate.ci_high,
         method=result.estimate.method,
         verdict=result.verdict,
-        refutations={r.name: r.model_dump(mode="json", exclude={"name"}) for r in result.refutations},
-        details={
-            "result": result.model_dump(mode="json"),
-            "table": output.table.model_dump(mode="json"),
-            "granger": output.granger.model_dump(mode="json") if output.granger else None,
-            "granger_unavailable": output.granger_unavailable,
-            "baseline": {"outcome_mean": output.outcome_mean, "treatment_mean": output.treatment_mean},
-            "inputs": prepared.spec.model_dump(mode="json"),
-            "unobserved_nodes": prepared.unobserved_nodes,
-            "timezone": prepared.zone,
-        },
         data_start=localize(output.table.start, zone) if output.table.start else None,
         data_end=localize(output.window_end, zone) if output.window_end else None,
     )
-    await repository.add_edge(session, edge)
+    details = EdgeDetails(
+        result=result,
+        table=output.table,
+        granger=output.granger,
+        granger_unavailable=output.granger_unavailable,
+        baseline=EdgeBaseline(outcome_mean=output.outcome_mean, treatment_mean=output.treatment_mean),
+        inputs=prepared.spec.model_dump(mode="json"),
+        unobserved_nodes=prepared.unobserved_nodes,
+        timezone=prepared.zone,
+    )
+    await repository.add_edge(session, edge, details)
     EVIDENCE_ANALYSES.labels(verdict=result.verdict).inc()
     return edge
 
@@ -365,8 +366,12 @@ async def graph(session: AsyncSession, *, verdict: str | None) -> EvidenceGraph:
     return EvidenceGraph(edges=edges, units=await repository.metric_units(session, names))
 
 
+def edge_details(edge: EvidenceEdge) -> EdgeDetails:
+    return repository.edge_details(edge)
+
+
 def edge_result(edge: EvidenceEdge) -> CausalResult:
-    return CausalResult.model_validate(edge.details["result"])
+    return repository.edge_details(edge).result
 
 
 # --------------------------------------------------------------------------- what-if, drivers, Granger
@@ -404,12 +409,12 @@ async def what_if(
         started = await analyze(session, pool, spec, requested_by=requested_by, allow_background=False)
         assert started.edge is not None
         edge = started.edge
-    stored = edge.details.get("baseline") or {}
+    stored = repository.edge_details(edge).baseline
     source: Literal["request", "window_average"] = (
         "request" if baseline_outcome is not None or baseline_treatment is not None else "window_average"
     )
     if source == "window_average":
-        baseline_outcome, baseline_treatment = stored.get("outcome_mean"), stored.get("treatment_mean")
+        baseline_outcome, baseline_treatment = stored.outcome_mean, stored.treatment_mean
     prediction = predict_what_if(
         edge_result(edge),
         treatment_change=treatment_change,

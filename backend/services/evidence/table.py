@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backend.services.errors import ValidationFailed
-from backend.services.evidence.results import TableReport
+from backend.services.evidence.types import TableReport
 
 Aggregation = Literal["sum", "mean", "last"]
 MetricSeries = Sequence[tuple[datetime, float]]

@@ -25,7 +25,7 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.regression.linear_model import RegressionResultsWrapper
 
-from backend.services.evidence.results import (
+from backend.services.evidence.types import (
     EffectEstimate,
     LagCoefficient,
     LagEffects,

@@ -19,7 +19,7 @@ from statsmodels.tools.sm_exceptions import InfeasibleTestError
 from statsmodels.tsa.stattools import adfuller, grangercausalitytests
 
 from backend.services.errors import ValidationFailed
-from backend.services.evidence.results import (
+from backend.services.evidence.types import (
     GrangerLagTest,
     GrangerResult,
     ScreenedCandidate,
@@ -128,7 +128,7 @@ def _bic_on_common_rows(values: np.ndarray, lag: int, max_lag: int) -> float:
     target = values[max_lag:, 0]
     coef, *_ = np.linalg.lstsq(design, target, rcond=None)
     rss = float(np.sum((target - design @ coef) ** 2))
-    return rows * np.log(rss / rows) + design.shape[1] * np.log(rows)
+    return float(rows * np.log(rss / rows) + design.shape[1] * np.log(rows))
 
 
 def screen_drivers(

@@ -19,14 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.jobs.enqueue import enqueue
 from backend.services.errors import ValidationFailed
 from backend.services.evidence.service import BACKGROUND_METHODS, SYNC_MAX_GRAPH_WORK
+from backend.services.evidence.types import UnitStudyResult, UnitStudySpec
 from backend.services.evidence.unit_table import UnitTable, build_unit_table, json_rows, sheet_rows
-from backend.services.evidence.units import (
-    UnitStudyResult,
-    UnitStudySpec,
-    analyse_table,
-    checked_table,
-    graph_work,
-)
+from backend.services.evidence.units import analyse_table, checked_table, graph_work, study_columns
 from backend.services.metrics.upload import csv_rows, xlsx_rows
 from backend.utils.compute import ComputePool
 from backend.utils.database import session_tenant
@@ -37,7 +32,7 @@ UNIT_STUDY_QUEUE = "evidence"
 
 def table_from_json(spec: UnitStudySpec, rows: Sequence[Mapping[str, Any]]) -> UnitTable:
     """CPU-bound for large tables: call it in a worker thread."""
-    columns = spec.columns()
+    columns = study_columns(spec)
     return checked_table(build_unit_table(json_rows(rows, columns), columns), spec)
 
 
@@ -50,7 +45,7 @@ def table_from_file(spec: UnitStudySpec, stream: IO[bytes], filename: str) -> Un
         rows = csv_rows(stream)
     else:
         raise ValidationFailed("Upload a .csv or .xlsx file.", details={"filename": filename})
-    columns = spec.columns()
+    columns = study_columns(spec)
     return checked_table(build_unit_table(sheet_rows(rows, columns), columns), spec)
 
 

@@ -23,24 +23,17 @@ import numpy as np
 import pandas as pd
 
 from backend.services.errors import ValidationFailed
+from backend.services.evidence.types import (
+    MAX_ADJUSTMENT_COLUMNS,
+    MAX_CATEGORY_LEVELS,
+    MAX_CELLS,
+    MAX_UNITS,
+    MIN_UNITS,
+)
 from backend.utils.text import nul_problem
 
 # At most this many units (rows) per study, and this many cells read (rows × used columns): the
 # rows of a study queued as a job travel in its JSON payload, ~20 bytes per cell.
-MAX_UNITS = 20_000
-MAX_CELLS = 1_000_000
-# Adjustment columns after one-hot encoding. Why 200: linear adjustment needs about ten units per
-# coefficient (2,020 units at the cap), the cell cap then leaves room for up to ~4,900 units, and
-# the sensitivity analysis benchmarks a hidden confounder against every covariate (cost linear in
-# columns): 4,800 units x 200 covariates with the default refuters and cross-checks took 130 s wall
-# / 102 s CPU as a job on two shared cores — minutes, not hours. Well above the old 20.
-MAX_ADJUSTMENT_COLUMNS = 200
-# A categorical column with more levels is an identifier, not a covariate.
-MAX_CATEGORY_LEVELS = 50
-# Below this many units no unit-level estimate is reported (on top of ten units per coefficient).
-MIN_UNITS = 40
-# A binary treatment needs this many units in each arm.
-MIN_UNITS_PER_ARM = 10
 MAX_REPORTED_ERRORS = 100
 MAX_TEXT_CELL = 200
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

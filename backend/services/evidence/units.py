@@ -19,17 +19,23 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 
 from backend.services.errors import ValidationFailed
-from backend.services.evidence.causal import CausalSettings, analyze_effect
+from backend.services.evidence.causal import analyze_effect, causal_settings
 from backend.services.evidence.estimation import check_method
-from backend.services.evidence.refute import RefutationSettings
-from backend.services.evidence.results import CausalResult, EstimationMethod, TargetUnits
 from backend.services.evidence.table import is_binary, validate_design
-from backend.services.evidence.unit_table import (
+from backend.services.evidence.types import (
+    MIN_SEGMENT_UNITS,
     MIN_UNITS_PER_ARM,
+    CausalResult,
+    HeterogeneityTest,
+    SegmentEffect,
+    SegmentReport,
+    UnitStudyResult,
+    UnitStudySpec,
+)
+from backend.services.evidence.unit_table import (
     UnitColumns,
     UnitTable,
     build_unit_table,
@@ -37,98 +43,21 @@ from backend.services.evidence.unit_table import (
     normalised_columns,
 )
 
-# A segment needs this many units (and, for a binary treatment, MIN_UNITS_PER_ARM per arm) to be
-# estimated; smaller ones are reported as too small.
-MIN_SEGMENT_UNITS = 30
 HETEROGENEITY_ALPHA = 0.05
 
 
-class UnitStudySpec(BaseModel):
-    """One unit-level study, as plain JSON (also the payload of its background job)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    unit_id: str
-    treatment: str
-    outcome: str
-    covariates: list[str] = []
-    categorical: list[str] = []
-    segment: str | None = None
-    method: EstimationMethod = "linear_regression"
-    target_units: TargetUnits = "ate"
-    randomized: bool = False
-    refutation_simulations: int = 20
-    compare_methods: bool = True
-    confidence_level: float = 0.95
-
-    def columns(self) -> UnitColumns:
-        return normalised_columns(
-            UnitColumns(
-                unit_id=self.unit_id,
-                treatment=self.treatment,
-                outcome=self.outcome,
-                covariates=self.covariates,
-                categorical=self.categorical,
-                segment=self.segment,
-            )
+def study_columns(spec: UnitStudySpec) -> UnitColumns:
+    """The columns' roles of a study, names normalised as the table reads them."""
+    return normalised_columns(
+        UnitColumns(
+            unit_id=spec.unit_id,
+            treatment=spec.treatment,
+            outcome=spec.outcome,
+            covariates=spec.covariates,
+            categorical=spec.categorical,
+            segment=spec.segment,
         )
-
-    def settings(self) -> CausalSettings:
-        return CausalSettings(
-            confidence_level=self.confidence_level,
-            refutation=RefutationSettings(num_simulations=self.refutation_simulations),
-            compare_methods=self.compare_methods,
-        )
-
-
-class SegmentEffect(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    segment: str
-    units: int
-    treated: int | None = Field(description="Units with treatment 1 (binary treatments only).")
-    status: Literal["estimated", "too_small", "no_variation"]
-    value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    reason: str | None = Field(description="Why the segment was not estimated.")
-
-
-class HeterogeneityTest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    test: Literal["wald_equal_effects"] = "wald_equal_effects"
-    statistic: float
-    df: int
-    p_value: float
-    alpha: float
-    heterogeneous: bool = Field(description="p < alpha: the segments' effects differ.")
-
-
-class SegmentReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    segment: str = Field(description="The segment column.")
-    min_units: int
-    effects: list[SegmentEffect]
-    heterogeneity: HeterogeneityTest | None = Field(
-        description="None with fewer than two estimated segments."
     )
-    note: str
-
-
-class UnitStudyResult(BaseModel):
-    """A unit-level study: the overall effect (estimate, refutations, verdict) and segment effects."""
-
-    model_config = ConfigDict(frozen=True)
-
-    units: int
-    treated: int | None = Field(description="Units with treatment 1 (binary treatments only).")
-    adjustment_columns: int
-    encoded: dict[str, list[str]] = Field(description="One-hot columns of each categorical covariate.")
-    reference_levels: dict[str, str] = Field(description="The left-out (most frequent) level of each.")
-    result: CausalResult
-    segments: SegmentReport | None
 
 
 @dataclass(frozen=True)
@@ -143,7 +72,7 @@ def graph_work(units: int, adjustment_columns: int, simulations: int) -> int:
 
 
 def study_table(inputs: UnitStudyInputs) -> UnitTable:
-    columns = inputs.spec.columns()
+    columns = study_columns(inputs.spec)
     return checked_table(build_unit_table(json_rows(inputs.rows, columns), columns), inputs.spec)
 
 
@@ -189,7 +118,7 @@ def compute_overall(spec: UnitStudySpec, table: UnitTable) -> CausalResult:
         method=spec.method,
         target_units=spec.target_units,
         randomized=spec.randomized,
-        settings=spec.settings(),
+        settings=causal_settings(spec),
     )
 
 

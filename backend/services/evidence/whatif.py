@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from backend.services.errors import ValidationFailed
-from backend.services.evidence.results import CausalResult, EffectEstimate, WhatIfResult
+from backend.services.evidence.types import CausalResult, EffectEstimate, WhatIfResult
 
 
 def predict_what_if(

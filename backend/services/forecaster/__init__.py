@@ -1,9 +1,13 @@
-"""Forecaster: pure compute engine (no database, no HTTP).
+"""Forecaster: forecasts of any metric, backtested, stored and evaluable.
 
-Modules, each importable on its own:
+``service`` holds the rules (read the history, compute off the event loop, store),
+``repository`` the queries and the only reads and writes of a forecast's JSON columns,
+``types`` the literals, limits and stored shapes (the schemas import it), ``jobs`` the
+background handlers. The rest is the pure compute engine (no database, no HTTP), each
+module importable on its own:
 
 - ``series``    build a regular series from (ts, value) points: frequency, gaps, holdout
-- ``metrics``   sMAPE, MASE and the MASE scale
+- ``accuracy``  sMAPE, MASE and the MASE scale
 - ``seasonality`` the 90% autocorrelation seasonality test and classical decomposition
 - ``models``    candidate models (statsforecast: naive … AutoETS, AutoTheta, ARIMA, MSTL,
                 Croston family) behind one ``fit_model`` function

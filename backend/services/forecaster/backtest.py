@@ -24,8 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from backend.services.errors import ValidationFailed
+from backend.services.forecaster.accuracy import mase, mase_scale, smape
 from backend.services.forecaster.intervals import IntervalSet, normal_levels
-from backend.services.forecaster.metrics import mase, mase_scale, smape
 from backend.services.forecaster.models import ModelFailed, fit_model
 
 FloatArray = npt.NDArray[np.float64]

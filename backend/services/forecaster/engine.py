@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from backend.services.errors import ValidationFailed
+from backend.services.forecaster.accuracy import mase_scale
 from backend.services.forecaster.backtest import (
     BacktestRun,
     CandidateScore,
@@ -36,29 +37,25 @@ from backend.services.forecaster.intervals import (
     scale_intervals,
     validate_levels,
 )
-from backend.services.forecaster.metrics import mase_scale
 from backend.services.forecaster.models import (
     AUTO_MODELS,
     DAYS_PER_YEAR,
     INTERMITTENT_MODELS,
-    MODEL_NAMES,
     ModelFailed,
     ModelFit,
     fit_model,
 )
 from backend.services.forecaster.series import (
     Aggregate,
-    Frequency,
     GapRule,
     RegularSeries,
     TimestampLike,
     build_series,
 )
+from backend.services.forecaster.types import AVAILABLE_MODELS, COMBINATION, Frequency
 
 FloatArray = npt.NDArray[np.float64]
 
-COMBINATION: Final = "combination"
-AVAILABLE_MODELS: Final = ("auto", *MODEL_NAMES, COMBINATION)
 # The combination is the mean of three forecasts: ETS and Theta always (when they fit),
 # and the third seat goes to the best of the other candidates by backtest MASE. The mean,
 # not the median: it is the centre of the linear pool the combined intervals come from
@@ -169,8 +166,8 @@ def _combination_members(scores: dict[str, CandidateScore], size: int) -> list[s
 
 
 def _reduce(paths: Sequence[FloatArray]) -> FloatArray:
-    stacked = np.vstack(paths)
-    return np.median(stacked, axis=0) if COMBINATION_METHOD == "median" else stacked.mean(axis=0)
+    """The combination's path: the equal-weight mean (``COMBINATION_METHOD``) of the members'."""
+    return np.asarray(np.vstack(paths).mean(axis=0), dtype=np.float64)
 
 
 def forecast_values(

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from backend.services.forecaster.accuracy import mase, smape
 from backend.services.forecaster.engine import ForecastPoint
-from backend.services.forecaster.metrics import mase, smape
-from backend.services.forecaster.series import PERIOD_ALIAS, Frequency, TimestampLike
+from backend.services.forecaster.series import PERIOD_ALIAS, TimestampLike
+from backend.services.forecaster.types import ForecastPeriod, Frequency
 
 
 @dataclass(frozen=True)
@@ -51,25 +51,25 @@ class Evaluation:
 
 
 def _as_point(
-    point: ForecastPoint | Mapping[str, Any],
+    point: ForecastPoint | ForecastPeriod,
 ) -> tuple[pd.Timestamp, float, dict[int, float], dict[int, float]]:
+    if point.ts is None:
+        raise ValueError("forecast points need timestamps to be evaluated")
     if isinstance(point, ForecastPoint):
-        if point.ts is None:
-            raise ValueError("forecast points need timestamps to be evaluated")
         return pd.Timestamp(point.ts), point.mean, point.lower, point.upper
-    # Stored JSON turns the integer level keys into strings; accept both.
-    lower = {int(k): float(v) for k, v in point.get("lower", {}).items()}
-    upper = {int(k): float(v) for k, v in point.get("upper", {}).items()}
-    return pd.Timestamp(point["ts"]), float(point["mean"]), lower, upper
+    # Stored JSON keys the bounds by the level as text.
+    lower = {int(k): v for k, v in point.lower.items()}
+    upper = {int(k): v for k, v in point.upper.items()}
+    return pd.Timestamp(point.ts), point.mean, lower, upper
 
 
-def _key(ts: pd.Timestamp, frequency: Frequency | None) -> Any:
+def _key(ts: pd.Timestamp, frequency: Frequency | None) -> pd.Period | pd.Timestamp:
     stamp = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
     return pd.Period(stamp, freq=PERIOD_ALIAS[frequency]) if frequency else stamp
 
 
 def evaluate_forecast(
-    points: Sequence[ForecastPoint | Mapping[str, Any]],
+    points: Sequence[ForecastPoint | ForecastPeriod],
     actuals: Iterable[tuple[TimestampLike, float | None]],
     *,
     mase_scale: float | None = None,
@@ -80,7 +80,7 @@ def evaluate_forecast(
     With ``frequency`` an actual matches the step whose period contains it (e.g. any
     timestamp in March for a monthly forecast); without it timestamps must match exactly.
     """
-    observed: dict[Any, float] = {}
+    observed: dict[pd.Period | pd.Timestamp, float] = {}
     for ts, value in actuals:
         if value is not None and np.isfinite(float(value)):
             observed[_key(pd.Timestamp(ts), frequency)] = float(value)

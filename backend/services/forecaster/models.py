@@ -26,24 +26,6 @@ from backend.services.forecaster.intervals import IntervalSet
 
 FloatArray = npt.NDArray[np.float64]
 
-# Every model a caller may name. ``arima`` and ``ces`` are not in the automatic set
-# (``AUTO_MODELS``): AutoARIMA costs about seven AutoETS fits on a monthly series and
-# AutoCES about one, while the combination already holds ETS and Theta.
-MODEL_NAMES: Final = (
-    "naive",
-    "seasonal_naive",
-    "drift",
-    "ses",
-    "ets",
-    "theta",
-    "arima",
-    "ces",
-    "mstl",
-    "croston",
-    "adida",
-    "imapa",
-    "tsb",
-)
 AUTO_MODELS: Final = ("naive", "seasonal_naive", "drift", "ses", "ets", "theta")
 # Intermittent-demand models (Croston family); they have no analytic intervals, so the
 # engine builds theirs from the backtest errors.
@@ -83,7 +65,7 @@ def warmup() -> None:
         fit_model(name, y, 3, 12, (80, 95))
 
 
-def _bounds(raw: dict[str, Any], levels: Sequence[int]) -> IntervalSet:
+def _bounds(raw: dict[str, npt.ArrayLike], levels: Sequence[int]) -> IntervalSet:
     intervals: IntervalSet = {}
     for level in levels:
         low, high = raw.get(f"lo-{level}"), raw.get(f"hi-{level}")
@@ -92,7 +74,7 @@ def _bounds(raw: dict[str, Any], levels: Sequence[int]) -> IntervalSet:
     return intervals
 
 
-def _run(model: Any, y: FloatArray, h: int, levels: Sequence[int]) -> dict[str, Any]:
+def _run(model: Any, y: FloatArray, h: int, levels: Sequence[int]) -> dict[str, npt.ArrayLike]:
     """``model.forecast`` with intervals when asked (models without intervals ignore them)."""
     if levels:
         try:

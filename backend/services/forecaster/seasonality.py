@@ -47,9 +47,8 @@ def seasonal_indices(values: FloatArray, season_length: int, multiplicative: boo
     )
     positions = (np.arange(len(trend)) + offset) % m
     indices = np.array([detrended[positions == k].mean() for k in range(m)])
-    if multiplicative:
-        return indices / indices.mean()
-    return indices - indices.mean()
+    centred = indices / indices.mean() if multiplicative else indices - indices.mean()
+    return np.asarray(centred, dtype=np.float64)
 
 
 def deseasonalize(values: FloatArray, season_length: int) -> tuple[FloatArray, FloatArray, bool]:

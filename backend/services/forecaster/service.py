@@ -21,9 +21,20 @@ from backend.jobs import enqueue
 from backend.models import Forecast
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.forecaster import repository
-from backend.services.forecaster.engine import ForecastResult, forecast_series
+from backend.services.forecaster.engine import ForecastPoint, ForecastResult, forecast_series
 from backend.services.forecaster.evaluate import Evaluation, evaluate_forecast
-from backend.services.forecaster.series import Frequency, RegularSeries, build_series, infer_frequency
+from backend.services.forecaster.series import RegularSeries, build_series, infer_frequency
+from backend.services.forecaster.types import (
+    SYNC_MAX_HORIZON,
+    SYNC_MAX_PERIODS,
+    BacktestScore,
+    ForecastDocument,
+    ForecastInputs,
+    ForecastPeriod,
+    ForecastScores,
+    Frequency,
+    StoredEvaluation,
+)
 from backend.services.metrics import repository as metrics_repository
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import PointFilter
@@ -34,10 +45,6 @@ from backend.utils.metrics import FORECASTS
 FORECAST_JOB = "forecaster.run"
 BATCH_JOB = "forecaster.batch"
 FORECAST_QUEUE = "forecaster"
-# Beyond these a forecast runs as a background job (an auto-selected monthly forecast of a
-# few years takes 1-2 s on one core; hundreds of daily periods with long horizons take more).
-SYNC_MAX_HORIZON = 60
-SYNC_MAX_PERIODS = 730
 # How aggregated periods with no data are filled: flows are zero, levels carry forward.
 _GAP_RULES = {
     "sum": "zero",
@@ -179,71 +186,77 @@ def compute(history: History) -> ForecastResult:
     )
 
 
-def _local(ts: datetime | None, zone: ZoneInfo) -> str | None:
+def _local(ts: datetime | None, zone: ZoneInfo) -> datetime | None:
     """The engine's wall-clock period start, as an instant in the tenant's zone."""
-    return ts.replace(tzinfo=zone).isoformat() if ts is not None else None
+    return ts.replace(tzinfo=zone) if ts is not None else None
 
 
-def result_document(result: ForecastResult, zone: str) -> dict[str, Any]:
+def result_document(result: ForecastResult, zone: str) -> ForecastDocument:
+    """The stored form of an engine result, period starts as instants in the tenant's zone."""
     tz = ZoneInfo(zone)
-    return {
-        "model": result.model,
-        "spec": result.spec,
-        "horizon": result.horizon,
-        "season_length": result.season_length,
-        "levels": list(result.levels),
-        "points": [
-            {
-                "step": p.step,
-                "ts": _local(p.ts, tz),
-                "mean": p.mean,
-                "lower": {str(k): v for k, v in p.lower.items()},
-                "upper": {str(k): v for k, v in p.upper.items()},
-            }
+    return ForecastDocument(
+        model=result.model,
+        spec=result.spec,
+        horizon=result.horizon,
+        season_length=result.season_length,
+        levels=list(result.levels),
+        points=[
+            ForecastPeriod(
+                step=p.step,
+                ts=_local(p.ts, tz),
+                mean=p.mean,
+                lower={str(k): v for k, v in p.lower.items()},
+                upper={str(k): v for k, v in p.upper.items()},
+            )
             for p in result.points
         ],
-        "backtest": [
-            {
-                "model": c.model,
-                "spec": c.spec,
-                "mase": c.mase,
-                "smape": c.smape,
-                "origins": c.origins,
-                "error": c.error,
-            }
+        backtest=[
+            BacktestScore(
+                model=c.model, spec=c.spec, mase=c.mase, smape=c.smape, origins=c.origins, error=c.error
+            )
             for c in result.backtest
         ],
-        "backtest_origins": result.backtest_origins,
-        "improvement_over_seasonal_naive": result.improvement_over_seasonal_naive,
-        "mase_scale": result.mase_scale,
-        "n_observations": result.n_observations,
-        "interval_method": result.interval_method,
-        "backtest_coverage": {str(k): v for k, v in result.backtest_coverage.items()},
-        "warnings": list(result.warnings),
-    }
+        backtest_origins=result.backtest_origins,
+        improvement_over_seasonal_naive=result.improvement_over_seasonal_naive,
+        mase_scale=result.mase_scale,
+        n_observations=result.n_observations,
+        interval_method=result.interval_method,
+        backtest_coverage={str(k): v for k, v in result.backtest_coverage.items()},
+        warnings=list(result.warnings),
+    )
 
 
 async def store(session: AsyncSession, history: History, result: ForecastResult) -> Forecast:
     document = result_document(result, history.zone)
-    chosen = next((c for c in document["backtest"] if c["model"] == result.model), None)
+    chosen = document.candidate(result.model)
     tz = ZoneInfo(history.zone)
+    spec = history.spec
     forecast = Forecast(
-        metric=history.spec.metric,
+        metric=spec.metric,
         frequency=history.frequency,
-        horizon=history.spec.horizon,
+        horizon=spec.horizon,
         model=result.model,
         status="completed",
-        inputs={**history.spec.as_payload(), "frequency": history.frequency, "timezone": history.zone},
-        result=document,
-        scores={
-            "mase": chosen["mase"] if chosen else None,
-            "smape": chosen["smape"] if chosen else None,
-            "improvement_over_seasonal_naive": result.improvement_over_seasonal_naive,
-        },
         data_start=result.history_start.replace(tzinfo=tz) if result.history_start else None,
         data_end=result.history_end.replace(tzinfo=tz) if result.history_end else None,
     )
-    await repository.add(session, forecast)
+    inputs = ForecastInputs(
+        metric=spec.metric,
+        horizon=spec.horizon,
+        frequency=history.frequency,
+        levels=list(spec.levels),
+        model=spec.model,
+        dimensions=spec.dimensions,
+        start=spec.start,
+        end=spec.end,
+        timezone=history.zone,
+    )
+    scores = ForecastScores(
+        mase=chosen.mase if chosen else None,
+        smape=chosen.smape if chosen else None,
+        improvement_over_seasonal_naive=result.improvement_over_seasonal_naive,
+    )
+    await repository.add(session, forecast, inputs=inputs, result=document, scores=scores)
     FORECASTS.labels(outcome="success").inc()
     return forecast
 
@@ -292,6 +305,18 @@ async def get_forecast(session: AsyncSession, forecast_id: uuid.UUID) -> Forecas
     return forecast
 
 
+def forecast_inputs(forecast: Forecast) -> ForecastInputs:
+    return repository.inputs_of(forecast)
+
+
+def forecast_document(forecast: Forecast) -> ForecastDocument:
+    return repository.result_of(forecast)
+
+
+def forecast_scores(forecast: Forecast) -> ForecastScores:
+    return repository.scores_of(forecast)
+
+
 async def list_forecasts(
     session: AsyncSession, *, metric: str | None, limit: int, offset: int
 ) -> tuple[list[Forecast], int]:
@@ -301,13 +326,13 @@ async def list_forecasts(
 async def evaluate(session: AsyncSession, forecast_id: uuid.UUID) -> tuple[Forecast, Evaluation]:
     """Score a stored forecast against the actuals that have arrived since; keeps the latest score."""
     forecast = await get_forecast(session, forecast_id)
-    zone = ZoneInfo(forecast.inputs.get("timezone", "UTC"))
-    spec = ForecastSpec.from_payload(forecast.inputs)
+    inputs, document = repository.inputs_of(forecast), repository.result_of(forecast)
+    zone = ZoneInfo(inputs.timezone)
     definition = await metrics_repository.get_definition(session, forecast.metric)
     if definition is None:
         raise NotFound(f"Metric {forecast.metric!r} no longer exists", details={"metric": forecast.metric})
     filters = PointFilter(
-        metric=forecast.metric, start=forecast.data_end, end=None, dimensions=spec.dimensions
+        metric=forecast.metric, start=forecast.data_end, end=None, dimensions=inputs.dimensions
     )
     rows = await metrics_repository.rollup(
         session,
@@ -318,27 +343,33 @@ async def evaluate(session: AsyncSession, forecast_id: uuid.UUID) -> tuple[Forec
         group_by=None,
     )
     actuals = [(row.bucket.astimezone(zone).replace(tzinfo=None), float(row.value)) for row in rows]
-    # Stored timestamps carry the zone; the engine compares wall-clock periods.
-    points = [
-        {**p, "ts": datetime.fromisoformat(p["ts"]).replace(tzinfo=None)} for p in forecast.result["points"]
-    ]
     evaluation = evaluate_forecast(
-        points,
+        [_engine_point(p) for p in document.points],
         actuals,
-        mase_scale=forecast.result.get("mase_scale"),
-        frequency=forecast.frequency,  # type: ignore[arg-type]
+        mase_scale=document.mase_scale,
+        frequency=inputs.frequency,
     )
-    forecast.scores = {
-        **forecast.scores,
-        "evaluation": {
-            "evaluated_at": datetime.now(UTC).isoformat(),
-            "matched": evaluation.matched,
-            "pending": evaluation.pending,
-            "mae": evaluation.mae,
-            "smape": evaluation.smape,
-            "mase": evaluation.mase,
-            "coverage": {str(k): v for k, v in evaluation.coverage.items()},
-        },
-    }
+    scores = repository.scores_of(forecast)
+    scores.evaluation = StoredEvaluation(
+        evaluated_at=datetime.now(UTC),
+        matched=evaluation.matched,
+        pending=evaluation.pending,
+        mae=evaluation.mae,
+        smape=evaluation.smape,
+        mase=evaluation.mase,
+        coverage={str(k): v for k, v in evaluation.coverage.items()},
+    )
+    repository.set_scores(forecast, scores)
     await session.flush()
     return forecast, evaluation
+
+
+def _engine_point(point: ForecastPeriod) -> ForecastPoint:
+    """A stored point as the engine's: wall-clock period start (the engine compares periods)."""
+    return ForecastPoint(
+        step=point.step,
+        ts=point.ts.replace(tzinfo=None) if point.ts is not None else None,
+        mean=point.mean,
+        lower={int(k): v for k, v in point.lower.items()},
+        upper={int(k): v for k, v in point.upper.items()},
+    )

@@ -1,6 +1,8 @@
 """Optimizer: linear and integer programs for the decisions small businesses make.
 
-Pure compute only (no database, no HTTP). The service layer calls:
+This package exports the pure compute engine (no database, no HTTP); ``service`` and
+``repository`` (runs, metric references) and ``types`` (options, results, the stored
+solution; what the schemas import) sit beside it. The service layer calls:
 
 - :func:`list_templates` for the templates endpoint (input JSON schema + example each);
 - :func:`parse_params` to validate parameters before storing a run;
@@ -13,7 +15,7 @@ All of them raise :class:`backend.services.errors.ValidationFailed` on bad input
 
 from backend.services.optimizer.mps import parse_mps, read_mps, solve_mps, solve_mps_model
 from backend.services.optimizer.runner import get_template, list_templates, parse_params, run_template
-from backend.services.optimizer.schemas import (
+from backend.services.optimizer.types import (
     Change,
     OptimizationResult,
     RawSolveResult,

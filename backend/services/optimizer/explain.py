@@ -6,7 +6,7 @@ parts every template shares, so the wording stays consistent across templates.
 
 from __future__ import annotations
 
-from backend.services.optimizer.schemas import (
+from backend.services.optimizer.types import (
     ConflictReport,
     ConstraintReport,
     ObjectiveSense,

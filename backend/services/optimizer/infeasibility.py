@@ -15,8 +15,8 @@ from time import perf_counter
 import pulp
 
 from backend.services.optimizer.model import BuiltModel
-from backend.services.optimizer.schemas import ConflictGroup, ConflictReport, SolveOptions
 from backend.services.optimizer.solve import named_constraints, solve_problem
+from backend.services.optimizer.types import ConflictGroup, ConflictReport, SolveOptions
 
 _MAX_CHECKS = 80
 _CHECK_SECONDS_CAP = 5.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pulp
 
-from backend.services.optimizer.schemas import ModelSize, ObjectiveSense
+from backend.services.optimizer.types import ModelSize, ObjectiveSense
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_]")
 

@@ -19,8 +19,8 @@ from time import perf_counter
 import pulp
 
 from backend.services.errors import ValidationFailed
-from backend.services.optimizer.schemas import ModelSize, RawSolveResult, SolveOptions, Timings
 from backend.services.optimizer.solve import solve_problem
+from backend.services.optimizer.types import ModelSize, RawSolveResult, SolveOptions, Timings
 
 _SECTIONS = {
     "NAME",
@@ -84,74 +84,117 @@ def _set_bound(column: _Column, kind: str, value: float | None, line_no: int) ->
         column.integer = True
 
 
+_ROW_SENSES = {"L": pulp.LpConstraintLE, "G": pulp.LpConstraintGE, "E": pulp.LpConstraintEQ}
+
+
+def _sense_of(word: str) -> int:
+    sense: int = pulp.LpMaximize if word.upper().startswith("MAX") else pulp.LpMinimize
+    return sense
+
+
+@dataclass
+class _Reader:
+    """The state of one MPS read: the current section and what the sections so far declared."""
+
+    name: str = "model"
+    section: str = ""
+    sense: int = pulp.LpMinimize
+    objective_row: str | None = None
+    row_sense: dict[str, int] = field(default_factory=dict)
+    rhs: dict[str, float] = field(default_factory=dict)
+    ranges: dict[str, float] = field(default_factory=dict)
+    columns: dict[str, _Column] = field(default_factory=dict)
+    integer_marker: bool = False
+
+    def header(self, fields: list[str], line_no: int) -> bool:
+        """Enter the section a header line names; False at ENDATA (the end of the model)."""
+        self.section = fields[0]
+        if self.section == "NAME":
+            self.name = fields[1] if len(fields) > 1 else self.name
+        elif self.section == "OBJSENSE" and len(fields) > 1:
+            self.sense = _sense_of(fields[1])
+        elif self.section == "ENDATA":
+            return False
+        elif self.section not in _SECTIONS:
+            raise _fail(line_no, f"unknown section {self.section}")
+        return True
+
+    def entry(self, fields: list[str], line_no: int) -> None:
+        """Read one data line of the current section."""
+        if self.section == "OBJSENSE":
+            self.sense = _sense_of(fields[0])
+        elif self.section == "ROWS":
+            self._row(fields, line_no)
+        elif self.section == "COLUMNS":
+            self._column(fields)
+        elif self.section in ("RHS", "RANGES"):
+            self._values(fields, self.rhs if self.section == "RHS" else self.ranges)
+        elif self.section == "BOUNDS":
+            self._bound(fields, line_no)
+
+    def _row(self, fields: list[str], line_no: int) -> None:
+        kind, row = fields[0].upper(), fields[1]
+        if kind == "N":
+            self.objective_row = self.objective_row or row
+        elif kind in _ROW_SENSES:
+            self.row_sense[row] = _ROW_SENSES[kind]
+        else:
+            raise _fail(line_no, f"unknown row type {kind}")
+
+    def _column(self, fields: list[str]) -> None:
+        if len(fields) >= 3 and fields[1] == "'MARKER'":
+            self.integer_marker = fields[2] == "'INTORG'"
+            return
+        column = self.columns.setdefault(fields[0], _Column(integer=self.integer_marker))
+        for row, value in zip(fields[1::2], fields[2::2], strict=False):
+            if row == self.objective_row:
+                column.objective += float(value)
+            elif row in self.row_sense:
+                column.entries.append((row, float(value)))
+            # Coefficients on extra N rows are free rows: ignored, as every solver does.
+
+    @staticmethod
+    def _values(fields: list[str], target: dict[str, float]) -> None:
+        # The first field (the vector name) is optional in free MPS.
+        pairs = fields[1:] if len(fields) % 2 == 1 else fields
+        for row, value in zip(pairs[0::2], pairs[1::2], strict=False):
+            target[row] = float(value)
+
+    def _bound(self, fields: list[str], line_no: int) -> None:
+        kind = fields[0].upper()
+        has_value = kind not in ("FR", "MI", "PL", "BV")
+        bounded = fields[2] if len(fields) >= (4 if has_value else 3) else fields[1]
+        if bounded not in self.columns:
+            raise _fail(line_no, f"bound on unknown column {bounded}")
+        _set_bound(self.columns[bounded], kind, float(fields[-1]) if has_value else None, line_no)
+
+
 def parse_mps(lines: Iterable[str]) -> MpsModel:
     """Read MPS text into a PuLP problem; malformed input raises ``ValidationFailed``."""
-    name, section, sense = "model", "", pulp.LpMinimize
-    objective_row: str | None = None
-    row_sense: dict[str, int] = {}
-    rhs: dict[str, float] = {}
-    ranges: dict[str, float] = {}
-    columns: dict[str, _Column] = {}
-    integer_marker = False
+    reader = _Reader()
     for line_no, raw in enumerate(lines, start=1):
         if not raw.strip() or raw.startswith("*"):
             continue
         fields = raw.split()
         if not raw[0].isspace():
-            section = fields[0]
-            if section == "NAME":
-                name = fields[1] if len(fields) > 1 else name
-            elif section == "OBJSENSE" and len(fields) > 1:
-                sense = pulp.LpMaximize if fields[1].upper().startswith("MAX") else pulp.LpMinimize
-            elif section == "ENDATA":
+            if not reader.header(fields, line_no):
                 break
-            elif section not in _SECTIONS:
-                raise _fail(line_no, f"unknown section {section}")
             continue
         try:
-            if section == "OBJSENSE":
-                sense = pulp.LpMaximize if fields[0].upper().startswith("MAX") else pulp.LpMinimize
-            elif section == "ROWS":
-                kind, row = fields[0].upper(), fields[1]
-                if kind == "N":
-                    objective_row = objective_row or row
-                elif kind in ("L", "G", "E"):
-                    row_sense[row] = {
-                        "L": pulp.LpConstraintLE,
-                        "G": pulp.LpConstraintGE,
-                        "E": pulp.LpConstraintEQ,
-                    }[kind]
-                else:
-                    raise _fail(line_no, f"unknown row type {kind}")
-            elif section == "COLUMNS":
-                if len(fields) >= 3 and fields[1] == "'MARKER'":
-                    integer_marker = fields[2] == "'INTORG'"
-                    continue
-                column = columns.setdefault(fields[0], _Column(integer=integer_marker))
-                for row, value in zip(fields[1::2], fields[2::2], strict=False):
-                    if row == objective_row:
-                        column.objective += float(value)
-                    elif row in row_sense:
-                        column.entries.append((row, float(value)))
-                    # Coefficients on extra N rows are free rows: ignored, as every solver does.
-            elif section in ("RHS", "RANGES"):
-                # The first field (the vector name) is optional in free MPS.
-                pairs = fields[1:] if len(fields) % 2 == 1 else fields
-                target = rhs if section == "RHS" else ranges
-                for row, value in zip(pairs[0::2], pairs[1::2], strict=False):
-                    target[row] = float(value)
-            elif section == "BOUNDS":
-                kind = fields[0].upper()
-                has_value = kind not in ("FR", "MI", "PL", "BV")
-                bounded = fields[2] if len(fields) >= (4 if has_value else 3) else fields[1]
-                if bounded not in columns:
-                    raise _fail(line_no, f"bound on unknown column {bounded}")
-                _set_bound(columns[bounded], kind, float(fields[-1]) if has_value else None, line_no)
+            reader.entry(fields, line_no)
         except (IndexError, ValueError, KeyError) as exc:
             raise _fail(line_no, f"cannot read {raw.strip()!r} ({exc})") from None
-    if objective_row is None:
+    if reader.objective_row is None:
         raise ValidationFailed("MPS file has no objective (N) row", details={})
-    return _to_problem(name, sense, objective_row, row_sense, rhs, ranges, columns)
+    return _to_problem(
+        reader.name,
+        reader.sense,
+        reader.objective_row,
+        reader.row_sense,
+        reader.rhs,
+        reader.ranges,
+        reader.columns,
+    )
 
 
 def _to_problem(

@@ -12,16 +12,44 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.metric import BusinessMetric
 from backend.models.optimization import OptimizationRun
+from backend.services.optimizer.types import RunTimings, StoredSolution
 from backend.utils.database import session_tenant
 
 
-async def add_run(session: AsyncSession, run: OptimizationRun) -> OptimizationRun:
-    run.tenant_id = session_tenant(session)
+async def add_run(
+    session: AsyncSession,
+    *,
+    template: str,
+    params: dict[str, Any],
+    solution: StoredSolution,
+    timings: RunTimings,
+) -> OptimizationRun:
+    """Store a solved run; the only writer of ``solution`` and ``timings``."""
+    run = OptimizationRun(
+        tenant_id=session_tenant(session),
+        template=template,
+        status=solution.status,
+        solver=solution.solver,
+        objective=solution.objective,
+        params=params,
+        solution=solution.model_dump(mode="json"),
+        timings=timings.model_dump(mode="json"),
+    )
     session.add(run)
     await session.flush()
     # created_at/updated_at come from the database; load them so the response can carry them.
     await session.refresh(run, ["created_at", "updated_at"])
     return run
+
+
+def run_solution(run: OptimizationRun) -> StoredSolution:
+    """The typed ``solution`` of a stored run; the only reader of that column."""
+    return StoredSolution.model_validate(run.solution)
+
+
+def run_timings(run: OptimizationRun) -> RunTimings:
+    """The typed ``timings`` of a stored run; the only reader of that column."""
+    return RunTimings.model_validate(run.timings)
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> OptimizationRun | None:

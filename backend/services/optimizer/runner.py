@@ -13,9 +13,9 @@ from backend.services.errors import ValidationFailed
 from backend.services.optimizer.explain import conflict_sentences, limit_sentences, status_sentences
 from backend.services.optimizer.infeasibility import find_conflict
 from backend.services.optimizer.model import BuiltModel
-from backend.services.optimizer.schemas import OptimizationResult, SolveOptions, TemplateInfo, Timings
 from backend.services.optimizer.solve import SolveOutcome, constraint_reports, solve_problem
 from backend.services.optimizer.templates import TEMPLATES, TemplateSpec
+from backend.services.optimizer.types import OptimizationResult, SolveOptions, TemplateInfo, Timings
 
 _NOISE = 1e-9
 

@@ -15,15 +15,13 @@ can keep one by creating a run with them.
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from time import perf_counter
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.jobs import enqueue
@@ -42,14 +40,16 @@ from backend.services.optimizer import (
     run_template,
 )
 from backend.services.optimizer.mmm_curves import resolve_mmm_channels
-from backend.services.optimizer.schemas import SolverName
+from backend.services.optimizer.types import (
+    MetricInput,
+    MetricReference,
+    RunTimings,
+    StoredSolution,
+)
 from backend.utils.compute import ComputePool
 from backend.utils.metrics import OPTIMIZATION_RUNS
 
 T = TypeVar("T")
-
-DEFAULT_SOLVER: SolverName = "highs"
-"""HiGHS: the engine's benchmark measured it faster than CBC on every template."""
 
 # --------------------------------------------------------------------------- size limits
 
@@ -78,7 +78,6 @@ SYNC_LIMITS: dict[str, SizeLimit] = {
     ),
     "product_mix": SizeLimit("products", 3000, lambda p: len(p.products)),
 }
-MAX_SYNC_TIME_LIMIT_SECONDS = 60.0
 
 
 def oversize_reason(template: str, params: BaseModel) -> str | None:
@@ -109,49 +108,7 @@ def check_synchronous_size(template: str, params: BaseModel) -> None:
 
 # --------------------------------------------------------------------------- metric references
 
-_WINDOW = re.compile(r"^\s*(\d{1,4})\s*(hour|day|week)s?\s*$", re.IGNORECASE)
-_WINDOW_UNITS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 _REFERENCE_KEYS = frozenset({"metric", "agg", "last", "dimensions", "scale"})
-
-
-class MetricReference(BaseModel):
-    """A parameter value taken from the tenant's metrics, e.g.
-    ``{"metric": "orders", "agg": "avg", "last": "90 days"}``.
-
-    The value is ``scale x agg(value)`` over the metric's observations in the trailing
-    window ending now, optionally only those whose dimensions contain ``dimensions``.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    metric: str = Field(min_length=1, max_length=100)
-    agg: Literal["avg", "sum", "min", "max", "stddev", "latest"] = "avg"
-    last: str = Field("90 days", description="trailing window: '<n> hours|days|weeks' (n up to 9999)")
-    dimensions: dict[str, str | int | float | bool] | None = None
-    scale: float = Field(1.0, description="multiplier, e.g. 14 to turn a daily average into two weeks")
-
-    @field_validator("last")
-    @classmethod
-    def _check_window(cls, value: str) -> str:
-        match = _WINDOW.match(value)
-        if match is None or int(match.group(1)) == 0:
-            raise ValueError("must look like '90 days', '12 weeks' or '48 hours'")
-        return value
-
-    @property
-    def window(self) -> timedelta:
-        match = _WINDOW.match(self.last)
-        assert match is not None
-        return int(match.group(1)) * _WINDOW_UNITS[match.group(2).lower()]
-
-
-class MetricInput(BaseModel):
-    """Where a referenced parameter's number came from."""
-
-    path: str
-    reference: MetricReference
-    points: int
-    value: float
 
 
 def _find_references(node: Any, path: str, found: list[tuple[str, dict[str, Any]]]) -> None:
@@ -233,11 +190,15 @@ async def resolve_metric_references(
 
 def run_result(run: OptimizationRun) -> OptimizationResult:
     """The engine's result stored with ``run``."""
-    return OptimizationResult.model_validate(run.solution)
+    return repository.run_solution(run)
 
 
 def run_metric_inputs(run: OptimizationRun) -> list[MetricInput]:
-    return [MetricInput.model_validate(item) for item in run.solution.get("metric_inputs", [])]
+    return repository.run_solution(run).metric_inputs
+
+
+def run_timings(run: OptimizationRun) -> RunTimings:
+    return repository.run_timings(run)
 
 
 @dataclass(frozen=True)
@@ -295,25 +256,16 @@ async def prepare_run(
 async def store_run(
     session: AsyncSession, prepared: PreparedRun, result: OptimizationResult, *, solve_wall_seconds: float
 ) -> OptimizationRun:
-    run = OptimizationRun(
-        template=prepared.template,
-        status=result.status,
-        solver=result.solver,
-        objective=result.objective,
-        params=prepared.params,
-        solution={
-            **result.model_dump(mode="json"),
-            "metric_inputs": [item.model_dump(mode="json") for item in prepared.inputs],
-        },
-        timings={
-            **result.timings.model_dump(),
-            "resolve_inputs_seconds": prepared.resolve_seconds,
-            # The worker round trip: queueing, pickling and the engine's own total.
-            "worker_seconds": solve_wall_seconds,
-            "service_seconds": prepared.resolve_seconds + solve_wall_seconds,
-        },
+    solution = StoredSolution(**dict(result), metric_inputs=prepared.inputs)
+    timings = RunTimings(
+        **dict(result.timings),
+        resolve_inputs_seconds=prepared.resolve_seconds,
+        worker_seconds=solve_wall_seconds,
+        service_seconds=prepared.resolve_seconds + solve_wall_seconds,
     )
-    await repository.add_run(session, run)
+    run = await repository.add_run(
+        session, template=prepared.template, params=prepared.params, solution=solution, timings=timings
+    )
     OPTIMIZATION_RUNS.labels(template=prepared.template, status=result.status).inc()
     return run
 

@@ -20,7 +20,7 @@ import pulp
 from pulp.apis import coin_api
 
 from backend.services.optimizer.model import BuiltModel
-from backend.services.optimizer.schemas import ConstraintReport, SolveOptions, SolveStatus
+from backend.services.optimizer.types import ConstraintReport, SolveOptions, SolveStatus
 
 _CBC_BOUND = re.compile(r"^(?:Lower|Upper) bound:\s+(\S+)", re.MULTILINE)
 _CBC_STOPPED_ON_TIME = "Stopped on time"

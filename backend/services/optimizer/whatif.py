@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from backend.services.errors import ValidationFailed
 from backend.services.optimizer.explain import conflict_sentences, num, pct
 from backend.services.optimizer.runner import parse_params, run_template
-from backend.services.optimizer.schemas import (
+from backend.services.optimizer.types import (
     Change,
     OptimizationResult,
     SolveOptions,

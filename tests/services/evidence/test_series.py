@@ -14,9 +14,9 @@ import pytest
 from backend.services.errors import ValidationFailed
 from backend.services.evidence import CausalSettings, RefutationSettings, predict_what_if
 from backend.services.evidence.design import calendar_frame, country_of_zone
-from backend.services.evidence.results import CausalResult
-from backend.services.evidence.series_analysis import DesignKind, SeriesQuestion, analyze_series
+from backend.services.evidence.series_analysis import SeriesQuestion, analyze_series
 from backend.services.evidence.table import lag_column
+from backend.services.evidence.types import CausalResult, DesignKind
 from tests.services.evidence.synthetic import shop_series
 
 FAST = CausalSettings(refutation=RefutationSettings(num_simulations=8), compare_methods=False)

@@ -12,11 +12,9 @@ import pytest
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence import service, unit_service
-from backend.services.evidence.compute import AnalysisSpec
-from backend.services.evidence.unit_table import MAX_ADJUSTMENT_COLUMNS, MIN_UNITS
+from backend.services.evidence.types import MAX_ADJUSTMENT_COLUMNS, MIN_UNITS, AnalysisSpec, UnitStudySpec
 from backend.services.evidence.units import (
     UnitStudyInputs,
-    UnitStudySpec,
     compute_overall,
     compute_unit_study,
     frame_rows,

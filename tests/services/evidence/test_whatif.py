@@ -6,7 +6,7 @@ import pytest
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence import CausalSettings, RefutationSettings, analyze_effect, predict_what_if
-from backend.services.evidence.results import CausalResult
+from backend.services.evidence.types import CausalResult
 from tests.services.evidence.synthetic import confounded_binary, confounded_continuous
 
 FAST = CausalSettings(refutation=RefutationSettings(num_simulations=5), compare_methods=False)

@@ -10,6 +10,7 @@ from backend.services.forecaster.engine import forecast_series, forecast_values
 from backend.services.forecaster.evaluate import evaluate_forecast
 from backend.services.forecaster.pool import ForecastJob, ForecastPool, run_job
 from backend.services.forecaster.series import build_series
+from backend.services.forecaster.types import ForecastPeriod
 
 
 def _seasonal(seed: int, n: int = 60) -> list[float]:
@@ -68,12 +69,15 @@ def test_evaluation_scores_the_actuals_that_arrived() -> None:
 def test_evaluation_accepts_stored_json_points_and_waits_for_actuals() -> None:
     result = _stored_forecast()
     stored = [
-        {
-            "ts": p.ts.isoformat(),
-            "mean": p.mean,
-            "lower": {str(k): v for k, v in p.lower.items()},
-            "upper": {str(k): v for k, v in p.upper.items()},
-        }
+        ForecastPeriod.model_validate(
+            {
+                "step": p.step,
+                "ts": p.ts.isoformat(),
+                "mean": p.mean,
+                "lower": {str(k): v for k, v in p.lower.items()},
+                "upper": {str(k): v for k, v in p.upper.items()},
+            }
+        )
         for p in result.points
     ]
     nothing_yet = evaluate_forecast(stored, [], mase_scale=result.mase_scale)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from backend.services.optimizer import run_template
-from backend.services.optimizer.schemas import SolveOptions
+from backend.services.optimizer.types import SolveOptions
 
 # The machine is shared; keep native libraries single-threaded.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 
 from backend.services.optimizer.model import BuiltModel
-from backend.services.optimizer.schemas import ObjectiveSense
 from backend.services.optimizer.solve import SolveOutcome
+from backend.services.optimizer.types import ObjectiveSense
 
 
 @dataclass
@@ -32,7 +32,7 @@ class TemplateSpec:
     params_model: type[BaseModel]
     build: Callable[[Any], BuiltModel]
     interpret: Callable[[Any, BuiltModel, SolveOutcome], Interpretation]
-    example: Callable[[], dict[str, Any]]
+    example: Callable[[], dict[str, JsonValue]]
 
 
 def require_unique(names: Iterable[str], what: str) -> None:

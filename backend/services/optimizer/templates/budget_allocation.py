@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import uuid
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Literal
 
 import pulp
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from backend.services.optimizer.explain import num, pct
 from backend.services.optimizer.model import BuiltModel, ConstraintMeta
@@ -227,7 +227,7 @@ def interpret(params: BudgetAllocationParams, built: BuiltModel, outcome: SolveO
     return Interpretation(summary, sentences)
 
 
-def example() -> dict[str, Any]:
+def example() -> dict[str, JsonValue]:
     """Four channels with curves of the kind a spend-vs-revenue fit produces."""
     return {
         "total_budget": 10000,

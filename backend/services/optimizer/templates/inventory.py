@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any
 
 import pulp
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from backend.services.optimizer.explain import num, pct
 from backend.services.optimizer.model import BuiltModel, ConstraintMeta
@@ -225,7 +224,7 @@ def interpret(params: InventoryParams, built: BuiltModel, outcome: SolveOutcome)
     return Interpretation(summary, sentences)
 
 
-def example() -> dict[str, Any]:
+def example() -> dict[str, JsonValue]:
     """Three products from two suppliers under a budget and shelf space."""
     return {
         "budget": 5000,

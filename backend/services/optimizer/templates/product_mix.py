@@ -8,10 +8,8 @@ so shadow prices say what one more hour of each resource is worth.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulp
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from backend.services.optimizer.explain import num
 from backend.services.optimizer.model import BuiltModel, ConstraintMeta
@@ -185,7 +183,7 @@ def interpret(params: ProductMixParams, built: BuiltModel, outcome: SolveOutcome
     return Interpretation(summary, sentences)
 
 
-def example() -> dict[str, Any]:
+def example() -> dict[str, JsonValue]:
     """A small furniture workshop: two machines, skilled labour, one buy-in option."""
     return {
         "whole_units": False,

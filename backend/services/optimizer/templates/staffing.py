@@ -10,10 +10,9 @@ the first.
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Any
 
 import pulp
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from backend.services.optimizer.explain import num
 from backend.services.optimizer.model import BuiltModel, ConstraintMeta
@@ -273,9 +272,9 @@ def interpret(params: StaffingParams, built: BuiltModel, outcome: SolveOutcome) 
     return Interpretation(summary, sentences)
 
 
-def example() -> dict[str, Any]:
+def example() -> dict[str, JsonValue]:
     """A small café: three shifts a day, one barista skill, weekday and weekend demand."""
-    employees = [
+    employees: list[JsonValue] = [
         {"name": "ana", "hourly_cost": 18, "skills": ["barista"], "min_hours": 16, "max_hours": 40},
         {
             "name": "ben",
@@ -294,7 +293,7 @@ def example() -> dict[str, Any]:
         {"name": "eli", "hourly_cost": 15, "skills": ["barista"], "max_hours": 40},
         {"name": "fay", "hourly_cost": 13, "max_hours": 40},
     ]
-    requirements: list[dict[str, Any]] = []
+    requirements: list[JsonValue] = []
     for day in WEEK:
         weekend = day in ("sat", "sun")
         requirements += [
