@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from backend.agents.runtime import build_coach_runtime
 from backend.config import Settings, get_settings
 from backend.routes import (
     api_keys,
@@ -29,7 +30,6 @@ from backend.routes import (
     users,
 )
 from backend.routes.docs import install_docs
-from backend.services.coach.runtime import build_coach_runtime
 from backend.services.forecaster.warmup import start_warmup
 from backend.services.tenant.notifications import LoggingActivationNotifier
 from backend.utils.compute import ComputePool
