@@ -32,7 +32,7 @@ from backend.services.evidence.unit_table import (
     MAX_UNITS,
 )
 from backend.services.evidence.units import MIN_SEGMENT_UNITS, UnitStudyResult, UnitStudySpec
-from backend.services.metrics.points import METRIC_NAME_PATTERN
+from backend.services.metrics.types import METRIC_NAME_PATTERN
 
 MetricName = Annotated[str, StringConstraints(pattern=METRIC_NAME_PATTERN)]
 # Graph nodes may also be treatment lag columns (``ad_spend_lag1``) or unobserved variables.

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.schemas.common import ReadModel, SupportedDatetime
 from backend.services.forecaster.engine import AVAILABLE_MODELS
-from backend.services.metrics.points import METRIC_NAME_PATTERN
+from backend.services.metrics.types import METRIC_NAME_PATTERN
 
 FrequencyValue = Literal["day", "week", "month", "quarter", "year"]
 
