@@ -47,7 +47,7 @@ from backend.services.coach.usage import usage_report
 from backend.services.errors import DyocenseError
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 logger = structlog.get_logger(__name__)
 

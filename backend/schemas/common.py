@@ -8,8 +8,8 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from backend.services.metrics.types import EARLIEST_TS, LATEST_TS, timestamp_problem
-from backend.utils.errors import ErrorDetail as ErrorDetail
-from backend.utils.errors import ErrorResponse as ErrorResponse
+from backend.utils.error_handlers import ErrorDetail as ErrorDetail
+from backend.utils.error_handlers import ErrorResponse as ErrorResponse
 
 T = TypeVar("T")
 

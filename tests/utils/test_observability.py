@@ -26,8 +26,8 @@ from backend.config import ConnectorSettings, LlmSettings, ObservabilitySettings
 from backend.main import create_app
 from backend.services.connectors.http import ConnectorHttp
 from backend.utils.logging import configure_logging, flush_logs
-from backend.utils.metrics import exposition_registry
 from backend.utils.observability import configure_tracing, job_span
+from backend.utils.prometheus import exposition_registry
 from tests.conftest import TEST_DATABASE, client_for
 from tests.factories import create_tenant
 from tests.infra.metric_contract import REQUEST_LOG_KEYS
@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
 _WORKER = textwrap.dedent(
     """
     import sys
-    from backend.utils.metrics import DB_POOL_SIZE, HTTP_REQUESTS, JOB_QUEUE_DEPTH
+    from backend.utils.prometheus import DB_POOL_SIZE, HTTP_REQUESTS, JOB_QUEUE_DEPTH
     requests, pool, depth, how = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     HTTP_REQUESTS.labels(method="GET", route="/api/health", status="200").inc(requests)
     DB_POOL_SIZE.set(pool)

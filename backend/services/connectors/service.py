@@ -29,7 +29,7 @@ from backend.services.connectors.schedule import next_run, schedule_problem
 from backend.services.errors import Conflict, NotFound, ValidationFailed
 from backend.services.metrics.service import ingest_points, parse_upload
 from backend.utils.database import session_tenant
-from backend.utils.metrics import CONNECTOR_SYNCS
+from backend.utils.prometheus import CONNECTOR_SYNCS
 
 SYNC_JOB = "connectors.sync"
 MASK = "********"

@@ -1,7 +1,9 @@
-"""Evidence engine: pure causal-analysis computations (no database, no HTTP).
+"""Evidence: causal analysis of what moves an outcome, stored as an evidence graph.
 
-The service layer reads metrics, calls these functions (in a worker process: DoWhy
-refuters are CPU-bound), and persists the results in the evidence graph.
+The package holds the feature's service, repository and background tasks, and the pure
+causal-analysis modules re-exported here (no database, no HTTP). The service reads metrics,
+calls these functions (in a worker process: DoWhy refuters are CPU-bound), and persists
+the results in the evidence graph.
 """
 
 from backend.services.evidence.causal import CausalSettings, analyze_effect, estimate_effect

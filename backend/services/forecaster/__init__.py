@@ -1,6 +1,7 @@
-"""Forecaster: pure compute engine (no database, no HTTP).
+"""Forecaster: forecasts of a metric with intervals and backtested accuracy.
 
-Modules, each importable on its own:
+The package holds the feature's service, repository and background tasks, and the pure
+compute modules they run (no database, no HTTP), each importable on its own:
 
 - ``series``    build a regular series from (ts, value) points: frequency, gaps, holdout
 - ``metrics``   sMAPE, MASE and the MASE scale

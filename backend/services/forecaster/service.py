@@ -29,7 +29,7 @@ from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import PointFilter
 from backend.services.tenant.service import tenant_zone
 from backend.utils.compute import ComputePool
-from backend.utils.metrics import FORECASTS
+from backend.utils.prometheus import FORECASTS
 
 FORECAST_JOB = "forecaster.run"
 BATCH_JOB = "forecaster.batch"

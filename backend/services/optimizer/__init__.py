@@ -1,6 +1,8 @@
 """Optimizer: linear and integer programs for the decisions small businesses make.
 
-Pure compute only (no database, no HTTP). The service layer calls:
+The package holds the feature's service, repository, background tasks and metric-fed inputs
+(``inputs``), and the pure compute modules re-exported here (no database, no HTTP), which
+the service calls:
 
 - :func:`list_templates` for the templates endpoint (input JSON schema + example each);
 - :func:`parse_params` to validate parameters before storing a run;

@@ -44,7 +44,7 @@ from backend.services.optimizer import (
 from backend.services.optimizer.mmm_curves import resolve_mmm_channels
 from backend.services.optimizer.schemas import SolverName
 from backend.utils.compute import ComputePool
-from backend.utils.metrics import OPTIMIZATION_RUNS
+from backend.utils.prometheus import OPTIMIZATION_RUNS
 
 T = TypeVar("T")
 

@@ -1,7 +1,9 @@
-"""Exception handlers: every error leaves the API as ``{"error": {code, message, details}}``.
+"""The HTTP mapping of errors: every error leaves the API as ``{"error": {code, message, details}}``.
 
-Also the OpenAPI side: ``error_responses(401, 404, …)`` documents those statuses with
-the shared ``ErrorResponse`` schema on a route or router.
+The exception hierarchy services raise lives in ``backend.services.errors``; this module
+holds the envelope's response models, the handlers that map exceptions to it, and the
+OpenAPI side: ``error_responses(401, 404, …)`` documents those statuses with the shared
+``ErrorResponse`` schema on a route or router.
 """
 
 from __future__ import annotations
