@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from backend.agents.runtime import build_coach_runtime
 from backend.config import Settings, get_settings
 from backend.routes import (
     api_keys,
@@ -29,17 +30,16 @@ from backend.routes import (
     users,
 )
 from backend.routes.docs import install_docs
-from backend.services.coach.runtime import build_coach_runtime
 from backend.services.forecaster.warmup import start_warmup
 from backend.services.tenant.notifications import LoggingActivationNotifier
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
-from backend.utils.errors import install_error_handlers
+from backend.utils.error_handlers import install_error_handlers
 from backend.utils.input_guard import reject_nul_text
 from backend.utils.logging import configure_logging
-from backend.utils.metrics import APP_INFO
 from backend.utils.observability import RequestContextMiddleware, configure_tracing, instrument_engine
+from backend.utils.prometheus import APP_INFO
 from backend.utils.rate_limit import RateLimiter
 
 logger = structlog.get_logger(__name__)

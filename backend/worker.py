@@ -36,8 +36,8 @@ from backend.utils.database import Database
 from backend.utils.database_errors import is_connection_failure
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.logging import configure_logging
-from backend.utils.metrics import JOB_QUEUE_DEPTH, exposition_registry
 from backend.utils.observability import configure_tracing
+from backend.utils.prometheus import JOB_QUEUE_DEPTH, exposition_registry
 
 logger = structlog.get_logger(__name__)
 

@@ -8,18 +8,17 @@ estimate per discovery — no refuters) and says so, suggesting the full analysi
 
 from __future__ import annotations
 
-import importlib
 import re
 from typing import Any
 
 from backend.agents.common import catalog, pick_metric
 from backend.agents.question import match_metrics
 from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, SuggestedAction
-from backend.models import Role
+from backend.models import EvidenceEdge, Role
 from backend.services.errors import DyocenseError
+from backend.services.evidence import service as evidence_service
 
 AGENT: AgentName = "evidence_analyzer"
-SERVICE_MODULE = "backend.services.evidence.service"
 STORED_EDGES = 20
 SHOWN = 3
 _CAUSE_FIRST = re.compile(
@@ -43,10 +42,6 @@ def _roles(question: str, arguments: dict[str, Any], names: list[str]) -> tuple[
 
 
 async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> AgentResult:
-    try:
-        service: Any = importlib.import_module(SERVICE_MODULE)
-    except ImportError:
-        return AgentResult(AGENT, "unavailable", ["Causal analysis is not available in this version yet."])
     entries = await catalog(deps.session)
     names = [entry.name for entry in entries]
     outcome, treatment = _roles(question, arguments, names)
@@ -57,32 +52,32 @@ async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> Agen
         )
     if treatment is not None and treatment not in names:
         treatment = None
-    listed, _ = await service.list_edges(
+    listed, _ = await evidence_service.list_edges(
         deps.session, cause=treatment, effect=entry.name, verdict=None, limit=STORED_EDGES, offset=0
     )
-    newest: dict[str, Any] = {}
+    newest: dict[str, EvidenceEdge] = {}
     for edge in listed:
         newest.setdefault(edge.cause, edge)
     if newest:
-        return await _stored(deps, service, entry.name, list(newest.values())[:SHOWN])
+        return await _stored(deps, entry.name, list(newest.values())[:SHOWN])
     if not deps.principal.role.at_least(Role.ANALYST):
         return AgentResult(
             AGENT,
             "not_allowed",
             [f"There is no stored analysis of {entry.name}, and running one needs the analyst role."],
         )
-    return await _screen(deps, service, entry.name, treatment)
+    return await _screen(deps, entry.name, treatment)
 
 
-async def _stored(deps: AgentDeps, service: Any, outcome: str, edges: list[Any]) -> AgentResult:
+async def _stored(deps: AgentDeps, outcome: str, edges: list[EvidenceEdge]) -> AgentResult:
     cite = Citations(AGENT)
     report = [f"Stored causal analyses of {outcome} (newest per lever):"]
     findings = []
     for summary in edges:
         # Listings defer the result document; read the edge in full.
         deps.session.expunge(summary)
-        edge = await service.get_edge(deps.session, summary.id)
-        result = service.edge_result(edge)
+        edge = await evidence_service.get_edge(deps.session, summary.id)
+        result = evidence_service.edge_result(edge)
         estimate = result.estimate
         span = None
         if edge.data_start is not None and edge.data_end is not None:
@@ -137,12 +132,14 @@ async def _stored(deps: AgentDeps, service: Any, outcome: str, edges: list[Any])
     )
 
 
-async def _screen(deps: AgentDeps, service: Any, outcome: str, treatment: str | None) -> AgentResult:
+async def _screen(deps: AgentDeps, outcome: str, treatment: str | None) -> AgentResult:
     cite = Citations(AGENT)
-    spec = service.DriversSpec(outcome=outcome, candidates=[treatment] if treatment else None, top=SHOWN)
+    spec = evidence_service.DriversSpec(
+        outcome=outcome, candidates=[treatment] if treatment else None, top=SHOWN
+    )
     await deps.emit("tool", {"agent": AGENT, "tool": "evidence.drivers", "status": "started"})
     try:
-        output = await service.drivers(deps.session, deps.pool, spec)
+        output = await evidence_service.drivers(deps.session, deps.pool, spec)
     except DyocenseError as error:
         return AgentResult(
             AGENT,

@@ -17,7 +17,11 @@ from backend.services.forecaster import service as forecaster_service
 
 AGENT: AgentName = "forecaster"
 DEFAULT_HORIZON = {"day": 14, "week": 8, "month": 3}
-MAX_HORIZON = {"day": 90, "week": 52, "month": 24}
+# Chat answers at once, so never beyond what the service runs synchronously.
+MAX_HORIZON = {
+    frequency: min(steps, forecaster_service.SYNC_MAX_HORIZON)
+    for frequency, steps in {"day": 90, "week": 52, "month": 24}.items()
+}
 # Approximate length of each unit in the frequency's periods, to convert "next 3 months" to weeks.
 _UNIT_IN: dict[str, dict[str, float]] = {
     "day": {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365},
@@ -66,16 +70,21 @@ async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> Agen
     await deps.emit("tool", {"agent": AGENT, "tool": "forecaster", "status": "started"})
     try:
         history = await forecaster_service.load_history(deps.session, spec)
-        result = await deps.pool.run(forecaster_service.compute, history)
+        if history.oversized:
+            return _cannot(entry.name, frequency, f"{history.oversized}; the forecasts API runs it as a job")
+        _, result = await forecaster_service.forecast_now(deps.session, deps.pool, history)
     except ValidationFailed as error:
-        return AgentResult(
-            AGENT,
-            "needs_input",
-            [f"The forecaster could not forecast {entry.name} per {frequency}: {error.message}"],
-            data={"metric": entry.name, "frequency": frequency, "reason": error.message},
-        )
-    await forecaster_service.store(deps.session, history, result)
+        return _cannot(entry.name, frequency, error.message)
     return _report(entry.name, entry.aggregation, frequency, result)
+
+
+def _cannot(metric: str, frequency: str, reason: str) -> AgentResult:
+    return AgentResult(
+        AGENT,
+        "needs_input",
+        [f"The forecaster could not forecast {metric} per {frequency}: {reason}"],
+        data={"metric": metric, "frequency": frequency, "reason": reason},
+    )
 
 
 def _report(metric: str, aggregation: str, frequency: str, result: Any) -> AgentResult:

@@ -11,25 +11,26 @@ answer listing exactly which inputs are needed, never guessed numbers.
 
 from __future__ import annotations
 
-import math
 import re
-import statistics
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backend.agents.common import catalog
 from backend.agents.question import parse_money
 from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, SuggestedAction
 from backend.models import Role
 from backend.services.errors import DyocenseError
 from backend.services.evidence import mmm_service
 from backend.services.evidence.types import Interval
-from backend.services.metrics import service as metrics_service
-from backend.services.metrics.buckets import parse_bucket
-from backend.services.metrics.repository import CatalogEntry, PointFilter
 from backend.services.optimizer import Change, SolveOptions
 from backend.services.optimizer import service as optimizer_service
+from backend.services.optimizer.inputs import (
+    DEMAND_WEEKS,
+    InventoryInputs,
+    MissingInputs,
+    SkuInputs,
+    inventory_inputs,
+)
 
 AGENT: AgentName = "optimizer"
 TEMPLATES = ("inventory", "budget_allocation", "staffing", "product_mix")
@@ -42,12 +43,6 @@ _KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("staffing", re.compile(r"\b(staff|schedul|shift|roster|employee|rota)", re.I)),
     ("product_mix", re.compile(r"\b(product mix|produce|production|manufactur|which products)", re.I)),
 )
-DEMAND_METRICS = ("units_sold", "unit_sales", "quantity_sold", "demand")
-STOCK_METRICS = ("stock_level", "on_hand", "inventory_level", "stock")
-COST_METRICS = ("unit_cost", "cost_per_unit")
-SKU_DIMENSION = "sku"
-DEMAND_WEEKS = 12
-LATEST_WINDOW_DAYS = 90
 # Inputs a template needs that metrics cannot hold, in the user's words.
 NEEDS: dict[str, list[str]] = {
     "budget_allocation": [
@@ -75,10 +70,6 @@ def choose_template(question: str, arguments: dict[str, Any]) -> str | None:
         if pattern.search(question):
             return name
     return None
-
-
-def _first(entries: dict[str, CatalogEntry], candidates: tuple[str, ...]) -> CatalogEntry | None:
-    return next((entries[name] for name in candidates if name in entries), None)
 
 
 async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> AgentResult:
@@ -244,147 +235,25 @@ def _needs(template: str, needs: list[str], why: str) -> AgentResult:
     )
 
 
-async def _by_sku(
-    deps: AgentDeps,
-    entry: CatalogEntry,
-    *,
-    bucket: str,
-    aggregation: str,
-    start: datetime,
-    end: datetime,
-    fill: str,
-) -> dict[str, list[Any]]:
-    series, _, _ = await metrics_service.rollup(
-        deps.session,
-        PointFilter(metric=entry.name, start=start, end=end, dimensions={}),
-        bucket=parse_bucket(bucket),
-        aggregation=aggregation,
-        zone=ZoneInfo(deps.timezone),
-        group_by=SKU_DIMENSION,
-        fill=fill,
-    )
-    return {s.group: s.values for s in series if s.group is not None}
-
-
 async def _inventory(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> AgentResult:
-    entries = {entry.name: entry for entry in await catalog(deps.session)}
-    demand_metric = _first(entries, DEMAND_METRICS)
-    stock_metric = _first(entries, STOCK_METRICS)
-    cost_metric = _first(entries, COST_METRICS)
-    missing = []
-    if demand_metric is None:
-        missing.append(
-            f"units sold per SKU (a metric named one of {', '.join(DEMAND_METRICS)} with a 'sku' dimension)"
-        )
-    if stock_metric is None:
-        missing.append(f"stock on hand per SKU (one of {', '.join(STOCK_METRICS)} with a 'sku' dimension)")
-    if cost_metric is None:
-        missing.append(f"unit cost per SKU (one of {', '.join(COST_METRICS)} with a 'sku' dimension)")
-    if missing:
-        return _needs("inventory", missing, "Ingest them as metrics, or create a run with these inputs.")
-    assert demand_metric is not None and stock_metric is not None and cost_metric is not None
-
-    zone = ZoneInfo(deps.timezone)
-    now = datetime.now(UTC).astimezone(zone)
-    this_monday = datetime.combine(
-        now.date() - timedelta(days=now.weekday()), datetime.min.time(), tzinfo=zone
-    )
-    demand_start = this_monday - timedelta(weeks=DEMAND_WEEKS)
-    weekly = await _by_sku(
-        deps,
-        demand_metric,
-        bucket="week",
-        aggregation="sum",
-        start=demand_start,
-        end=this_monday,
-        fill="zero",
-    )
-    latest_start = now - timedelta(days=LATEST_WINDOW_DAYS)
-    stock = await _by_sku(
-        deps, stock_metric, bucket="day", aggregation="last", start=latest_start, end=now, fill="none"
-    )
-    cost = await _by_sku(
-        deps, cost_metric, bucket="day", aggregation="last", start=latest_start, end=now, fill="none"
-    )
-    skus = sorted(weekly)
-    if not skus:
-        return _needs(
-            "inventory",
-            [
-                f"weekly sales per SKU: {demand_metric.name} has no points "
-                "with a 'sku' dimension in the last weeks"
-            ],
-            "Demand cannot be estimated without them.",
-        )
-    lacking = {
-        name: [sku for sku in skus if not any(v.value is not None for v in values.get(sku, []))]
-        for name, values in ((stock_metric.name, stock), (cost_metric.name, cost))
-    }
-    lacking = {name: listed for name, listed in lacking.items() if listed}
-    if lacking:
-        return _needs(
-            "inventory",
-            [f"{name} for SKU {', '.join(listed)}" for name, listed in lacking.items()],
-            f"They have no value in the last {LATEST_WINDOW_DAYS} days.",
-        )
     lead_weeks = arguments.get("lead_time_weeks")
     weeks = float(lead_weeks) if isinstance(lead_weeks, int | float) and lead_weeks > 0 else 1.0
+    try:
+        found = await inventory_inputs(deps.session, ZoneInfo(deps.timezone), lead_weeks=weeks)
+    except MissingInputs as missing:
+        return _needs("inventory", missing.needs, missing.why)
     cite = Citations(AGENT)
-    span = f"{demand_start.date().isoformat()} to {(this_monday - timedelta(days=1)).date().isoformat()}"
-    products = []
-    report = []
-    inputs: dict[str, dict[str, float]] = {}
-    for sku in skus:
-        values = [v.value or 0.0 for v in weekly[sku]]
-        mean = statistics.fmean(values) * weeks
-        spread = (statistics.stdev(values) if len(values) > 1 else 0.0) * math.sqrt(weeks)
-        on_hand_point = [v for v in stock[sku] if v.value is not None][-1]
-        cost_point = [v for v in cost[sku] if v.value is not None][-1]
-        horizon = "week" if weeks == 1 else f"{display_weeks(weeks)} weeks"
-        mean_text = cite.number(
-            mean,
-            metric=demand_metric.name,
-            period=span,
-            method=f"mean weekly units of {sku} over {DEMAND_WEEKS} weeks, per {horizon}",
-        )
-        std_text = cite.number(
-            spread,
-            metric=demand_metric.name,
-            period=span,
-            method=f"standard deviation of weekly units of {sku}",
-        )
-        stock_text = cite.number(
-            on_hand_point.value,
-            metric=stock_metric.name,
-            period=on_hand_point.ts.date().isoformat(),
-            method=f"latest {stock_metric.name} of {sku}",
-        )
-        cost_text = cite.number(
-            cost_point.value,
-            metric=cost_metric.name,
-            period=cost_point.ts.date().isoformat(),
-            method=f"latest {cost_metric.name} of {sku}",
-        )
-        report.append(
-            f"{sku}: demand {mean_text} per {horizon} (standard deviation {std_text}), "
-            f"on hand {stock_text}, unit cost {cost_text}."
-        )
-        inputs[sku] = {
-            "demand_mean": mean,
-            "demand_std": spread,
-            "on_hand": on_hand_point.value,
-            "unit_cost": cost_point.value,
+    report = [_sku_line(cite, found, sku) for sku in found.skus]
+    inputs = {
+        sku.sku: {
+            "demand_mean": sku.demand_mean,
+            "demand_std": sku.demand_std,
+            "on_hand": sku.on_hand.value,
+            "unit_cost": sku.unit_cost.value,
         }
-        products.append(
-            {
-                "sku": sku,
-                "unit_cost": cost_point.value,
-                "on_hand": max(on_hand_point.value, 0.0),
-                "demand_mean": mean,
-                "demand_std": spread,
-            }
-        )
-    params: dict[str, Any] = {"products": products}
+        for sku in found.skus
+    }
+    params = found.params()
     budget = arguments.get("budget")
     budget = float(budget) if isinstance(budget, int | float) else parse_money(question)
     if budget is not None:
@@ -443,6 +312,40 @@ async def _inventory(deps: AgentDeps, question: str, arguments: dict[str, Any]) 
     if scenario is not None or skipped:
         _add_what_if(result, cite, scenario.comparison if scenario else None, skipped, run.id)
     return result
+
+
+def _sku_line(cite: Citations, found: InventoryInputs, sku: SkuInputs) -> str:
+    """One SKU's inputs as a report line, every number cited."""
+    metrics, span = found.metrics, found.window.demand_span
+    horizon = "week" if found.lead_weeks == 1 else f"{display_weeks(found.lead_weeks)} weeks"
+    mean_text = cite.number(
+        sku.demand_mean,
+        metric=metrics.demand,
+        period=span,
+        method=f"mean weekly units of {sku.sku} over {DEMAND_WEEKS} weeks, per {horizon}",
+    )
+    std_text = cite.number(
+        sku.demand_std,
+        metric=metrics.demand,
+        period=span,
+        method=f"standard deviation of weekly units of {sku.sku}",
+    )
+    stock_text = cite.number(
+        sku.on_hand.value,
+        metric=metrics.stock,
+        period=sku.on_hand.ts.date().isoformat(),
+        method=f"latest {metrics.stock} of {sku.sku}",
+    )
+    cost_text = cite.number(
+        sku.unit_cost.value,
+        metric=metrics.cost,
+        period=sku.unit_cost.ts.date().isoformat(),
+        method=f"latest {metrics.cost} of {sku.sku}",
+    )
+    return (
+        f"{sku.sku}: demand {mean_text} per {horizon} (standard deviation {std_text}), "
+        f"on hand {stock_text}, unit cost {cost_text}."
+    )
 
 
 _WHAT_IF = re.compile(r"\bwhat if\b|\bscenario\b|\bsuppose\b", re.IGNORECASE)

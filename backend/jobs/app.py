@@ -31,8 +31,8 @@ from backend.jobs.registry import (
     load_job_modules,
 )
 from backend.services.jobs import service as job_status
-from backend.utils.metrics import JOB_DURATION, JOB_RUNS
 from backend.utils.observability import job_span
+from backend.utils.prometheus import JOB_DURATION, JOB_RUNS
 
 logger = structlog.get_logger(__name__)
 

@@ -10,7 +10,7 @@ from backend.dependencies import AdminPrincipal, PageParams, TenantSession
 from backend.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from backend.schemas.common import Page
 from backend.services.auth import api_keys as service
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=error_responses(401, 403))
 

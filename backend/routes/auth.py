@@ -29,7 +29,7 @@ from backend.services.auth import service
 from backend.services.auth.service import TokenPair
 from backend.services.errors import ValidationFailed
 from backend.services.users.service import get_user
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 

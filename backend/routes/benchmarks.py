@@ -13,7 +13,7 @@ from backend.schemas.benchmarks import BenchmarkComparison, BenchmarkComparisonR
 from backend.schemas.common import Page
 from backend.schemas.jobs import JobAccepted
 from backend.services.benchmarks import service
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/benchmarks", tags=["benchmarks"], responses=error_responses(401, 403))
 

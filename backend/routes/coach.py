@@ -16,6 +16,8 @@ import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from backend.agents.chat import ChatTurn, chat_turn
+from backend.agents.runtime import CoachRuntime
 from backend.dependencies import (
     AppComputePool,
     AppDatabase,
@@ -40,14 +42,12 @@ from backend.schemas.coach import (
 from backend.schemas.common import Page, SupportedDate
 from backend.services.auth.service import Principal
 from backend.services.coach import memory
-from backend.services.coach.chat import ChatTurn, chat_turn
 from backend.services.coach.repository import SessionSummary
-from backend.services.coach.runtime import CoachRuntime
 from backend.services.coach.usage import usage_report
 from backend.services.errors import DyocenseError
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 logger = structlog.get_logger(__name__)
 

@@ -29,9 +29,9 @@ from backend.schemas.connectors import (
     SyncRead,
 )
 from backend.services.connectors import service
-from backend.services.connectors.base import connector_types
 from backend.services.connectors.crypto import CredentialCipher
-from backend.utils.errors import error_responses
+from backend.services.connectors.registry import connector_types
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(tags=["connectors"], responses=error_responses(401, 403))
 

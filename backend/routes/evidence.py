@@ -45,7 +45,7 @@ from backend.services.evidence.types import (
     Verdict,
 )
 from backend.services.evidence.unit_service import StudyStarted
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], responses=error_responses(401))
 

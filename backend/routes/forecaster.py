@@ -24,7 +24,7 @@ from backend.schemas.jobs import JobAccepted
 from backend.services.forecaster import service
 from backend.services.forecaster.service import ForecastSpec
 from backend.services.forecaster.types import SYNC_MAX_HORIZON, SYNC_MAX_PERIODS
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/forecasts", tags=["forecaster"], responses=error_responses(401, 422))
 

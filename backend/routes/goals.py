@@ -23,7 +23,7 @@ from backend.schemas.goals import (
 from backend.services.errors import ValidationFailed
 from backend.services.goals import service
 from backend.services.goals.service import GoalDraft
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=error_responses(401, 422))
 

@@ -11,8 +11,8 @@ from backend.dependencies import AppDatabase, AppSettings
 from backend.jobs.workers import live_worker_count
 from backend.schemas.health import HealthRead, ReadinessCheck, ReadinessRead
 from backend.utils.database import Database
-from backend.utils.metrics import exposition_registry
 from backend.utils.migrations import head_revision
+from backend.utils.prometheus import exposition_registry
 
 router = APIRouter(tags=["operations"])
 # Mounted only when ENABLE_PROMETHEUS is on.

@@ -12,7 +12,7 @@ from backend.dependencies import CurrentPrincipal, PageParams, TenantSession
 from backend.schemas.common import Page
 from backend.schemas.jobs import JobAccepted, JobRead, JobStatus
 from backend.services.jobs import service
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 403))
 

@@ -39,7 +39,7 @@ from backend.services.metrics.points import (
 )
 from backend.services.metrics.repository import CatalogEntry, PointFilter
 from backend.services.tenant.service import tenant_zone
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 from backend.utils.responses import fast_json
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=error_responses(401, 422))

@@ -25,7 +25,7 @@ from backend.schemas.optimizer import (
 from backend.services.optimizer import list_templates, service
 from backend.services.optimizer.service import SYNC_LIMITS
 from backend.services.optimizer.types import MAX_SYNC_TIME_LIMIT_SECONDS, MetricReference, SolveStatus
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=error_responses(401))
 

@@ -18,7 +18,7 @@ from backend.routes.auth import token_response
 from backend.schemas.tenant import ActivationRead, TenantCreate, TenantCreated, TenantRead, TenantUpdate
 from backend.schemas.users import UserRead
 from backend.services.tenant import service
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
 

@@ -11,7 +11,7 @@ from backend.dependencies import AdminPrincipal, AppSettings, CurrentPrincipal, 
 from backend.schemas.common import Page
 from backend.schemas.users import UserCreate, UserInvited, UserRead, UserUpdate
 from backend.services.users import service
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401))
 

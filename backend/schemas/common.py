@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from backend.services.metrics.points import EARLIEST_TS, LATEST_TS, timestamp_problem
+from backend.services.metrics.types import EARLIEST_TS, LATEST_TS, timestamp_problem
+from backend.utils.error_handlers import ErrorDetail as ErrorDetail
+from backend.utils.error_handlers import ErrorResponse as ErrorResponse
 
 T = TypeVar("T")
 
@@ -31,20 +33,6 @@ def _supported_date(value: date) -> date:
 # Every date and timestamp a request may carry lies in the range metrics support (see points.py).
 SupportedDatetime = Annotated[datetime, AfterValidator(_supported_datetime)]
 SupportedDate = Annotated[date, AfterValidator(_supported_date)]
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["not_found"], description="Stable machine-readable error code.")
-    message: str = Field(examples=["Goal not found"], description="Human-readable explanation.")
-    details: dict[str, Any] = Field(
-        default_factory=dict, description="Structured context (fields, limits, ids)."
-    )
-
-
-class ErrorResponse(BaseModel):
-    """Every error the API returns has this body."""
-
-    error: ErrorDetail
 
 
 class Page(BaseModel, Generic[T]):

@@ -35,7 +35,7 @@ from backend.services.evidence.types import (
     Verdict,
     WhatIfResult,
 )
-from backend.services.metrics.points import METRIC_NAME_PATTERN
+from backend.services.metrics.types import METRIC_NAME_PATTERN
 
 MetricName = Annotated[str, StringConstraints(pattern=METRIC_NAME_PATTERN)]
 # Graph nodes may also be treatment lag columns (``ad_spend_lag1``) or unobserved variables.

@@ -14,7 +14,7 @@ from backend.services.forecaster.types import (
     ForecastScores,
     Frequency,
 )
-from backend.services.metrics.points import METRIC_NAME_PATTERN
+from backend.services.metrics.types import METRIC_NAME_PATTERN
 
 
 class ForecastOptions(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from backend.schemas.common import ReadModel, SupportedDate
 from backend.schemas.metrics import Aggregation
-from backend.services.metrics.points import METRIC_NAME_PATTERN
+from backend.services.metrics.types import METRIC_NAME_PATTERN
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 GoalStatusValue = Literal["draft", "active", "achieved", "missed", "abandoned"]

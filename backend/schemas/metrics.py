@@ -6,15 +6,15 @@ from typing import Annotated, Literal, NotRequired
 from pydantic import BaseModel, Field, StringConstraints
 from typing_extensions import TypedDict
 
-from backend.services.metrics.points import (
+from backend.services.metrics.types import (
     AGGREGATIONS,
     DIMENSION_KEY_PATTERN,
+    MAX_BATCH_POINTS,
     MAX_DIMENSION_VALUE_LENGTH,
     MAX_DIMENSIONS,
     METRIC_NAME_PATTERN,
     TIMESTAMP_RANGE_TEXT,
 )
-from backend.services.metrics.service import MAX_BATCH_POINTS
 
 MetricName = Field(pattern=METRIC_NAME_PATTERN, examples=["revenue"], description="Lowercase slug.")
 Aggregation = Literal["sum", "avg", "min", "max", "last", "count"]

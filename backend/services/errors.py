@@ -1,7 +1,7 @@
 """The service layer's exception hierarchy.
 
 Services (and the pure compute modules under them) raise these; one handler in
-``backend.utils.errors`` turns them into the JSON body
+``backend.utils.error_handlers`` turns them into the JSON body
 ``{"error": {"code", "message", "details"}}`` with the matching HTTP status.
 Nothing here knows about HTTP beyond the status number it carries.
 """

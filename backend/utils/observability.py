@@ -33,8 +33,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.config import ObservabilitySettings
 from backend.services.errors import PayloadTooLarge
-from backend.utils.errors import error_body
-from backend.utils.metrics import (
+from backend.utils.error_handlers import error_body
+from backend.utils.prometheus import (
     DB_POOL_CHECKED_OUT,
     DB_POOL_OVERFLOW,
     DB_POOL_SIZE,

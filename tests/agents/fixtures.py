@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from backend.services.coach.runtime import build_coach_runtime
+from backend.agents.runtime import build_coach_runtime
 from tests.services.coach.conftest import llm_settings
 from tests.services.coach.fake_llm import FakeLlmServer
 

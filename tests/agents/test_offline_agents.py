@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
+from backend.services.forecaster.service import SYNC_MAX_HORIZON
 from tests.agents.numbers import unbacked
 from tests.agents.seed import seed_daily, seed_inventory, seed_monthly, seed_revenue_driven_by_ads
 from tests.factories import TenantContext, create_tenant, invite_and_activate
@@ -137,6 +139,31 @@ async def test_forecaster_reports_intervals_and_backtested_accuracy(client: http
     assert len(means) == 14 and all(c["metric"] == "orders" for c in means)
     assert len(cited(body, "80% prediction interval lower bound")) == 14
     assert cited(body, "backtest MASE")
+
+
+async def test_chat_forecast_horizon_stays_within_the_services_synchronous_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    await seed_daily(client, tenant, "orders", 120)
+    body = await ask(client, tenant.headers, "Forecast orders for the next 3 months")
+    assert body["agents"] == ["forecaster"]
+    assert len(cited(body, "forecast mean")) == SYNC_MAX_HORIZON
+    stored = (await client.get("/api/v1/forecasts", headers=tenant.headers)).json()["items"]
+    assert [f["horizon"] for f in stored] == [SYNC_MAX_HORIZON]
+
+
+async def test_a_chat_forecast_that_fails_is_counted_like_the_services(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await seed_daily(client, tenant, "orders", 6)
+    failures = REGISTRY.get_sample_value("forecasts_total", {"outcome": "failure"}) or 0.0
+    response = await client.post(
+        CHAT, headers=tenant.headers, json={"message": "Forecast orders for the next 2 weeks"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["agents"] == ["forecaster"] and "could not forecast orders" in body["reply"]
+    assert REGISTRY.get_sample_value("forecasts_total", {"outcome": "failure"}) == failures + 1
 
 
 async def test_a_greeting_runs_no_agent(client: httpx.AsyncClient) -> None:

@@ -19,7 +19,7 @@ from backend.services.metrics.points import dimensions_key
 from backend.services.optimizer import SolveOptions, get_template, run_template
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from backend.utils.metrics import OPTIMIZATION_RUNS
+from backend.utils.prometheus import OPTIMIZATION_RUNS
 from tests.factories import create_tenant, invite_and_activate
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
 

@@ -25,8 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from backend.config import ConnectorSettings, LlmSettings, ObservabilitySettings, Settings
 from backend.services.connectors.http import ConnectorHttp
 from backend.utils.logging import flush_logs
-from backend.utils.metrics import exposition_registry
 from backend.utils.observability import configure_tracing, job_span
+from backend.utils.prometheus import exposition_registry
 from tests.conftest import TEST_DATABASE, client_for, running_app
 from tests.factories import create_tenant
 from tests.infra.metric_contract import REQUEST_LOG_KEYS
@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 _WORKER = textwrap.dedent(
     """
     import sys
-    from backend.utils.metrics import DB_POOL_SIZE, HTTP_REQUESTS, JOB_QUEUE_DEPTH
+    from backend.utils.prometheus import DB_POOL_SIZE, HTTP_REQUESTS, JOB_QUEUE_DEPTH
     requests, pool, depth, how = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     HTTP_REQUESTS.labels(method="GET", route="/api/health", status="200").inc(requests)
     DB_POOL_SIZE.set(pool)

@@ -38,7 +38,7 @@ from backend.services.coach.providers.base import (
 from backend.services.coach.providers.offline import OfflineProvider
 from backend.services.coach.usage import TenantLlmPolicy, UsageRecorder, tenant_policy
 from backend.utils.database import Database
-from backend.utils.metrics import LLM_MONTHLY_BUDGET_DOLLARS
+from backend.utils.prometheus import LLM_MONTHLY_BUDGET_DOLLARS
 
 logger = structlog.get_logger(__name__)
 tracer = trace.get_tracer("dyocense.llm")

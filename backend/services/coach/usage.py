@@ -19,7 +19,7 @@ from backend.services.coach.providers.base import TokenUsage
 from backend.services.coach.repository import UsageBucket
 from backend.services.errors import ValidationFailed
 from backend.utils.database import Database
-from backend.utils.metrics import LLM_COST_DOLLARS, LLM_REQUEST_DURATION, LLM_REQUESTS, LLM_TOKENS
+from backend.utils.prometheus import LLM_COST_DOLLARS, LLM_REQUEST_DURATION, LLM_REQUESTS, LLM_TOKENS
 
 logger = structlog.get_logger(__name__)
 

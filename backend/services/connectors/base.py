@@ -85,17 +85,3 @@ class ConnectorType:
 
     async def sync(self, context: SyncContext, cursor: dict[str, Any]) -> SyncOutcome:
         raise NotImplementedError
-
-
-REGISTRY: dict[str, ConnectorType] = {}
-
-
-def register(connector: type[ConnectorType]) -> type[ConnectorType]:
-    REGISTRY[connector.name] = connector()
-    return connector
-
-
-def connector_types() -> dict[str, ConnectorType]:
-    from backend.services.connectors import types  # noqa: F401 - registers every type
-
-    return REGISTRY

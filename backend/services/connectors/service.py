@@ -22,14 +22,15 @@ from backend.jobs import enqueue
 from backend.jobs.enqueue import JobAlreadyQueued
 from backend.models import ConnectorSync, DataSource
 from backend.services.connectors import repository
-from backend.services.connectors.base import Check, ConnectorType, SyncContext, connector_types
+from backend.services.connectors.base import Check, ConnectorType, SyncContext
 from backend.services.connectors.crypto import CredentialCipher, CredentialKeyError
 from backend.services.connectors.http import ConnectorError, ConnectorHttp
+from backend.services.connectors.registry import connector_types
 from backend.services.connectors.schedule import next_run, schedule_problem
 from backend.services.errors import Conflict, NotFound, ValidationFailed
 from backend.services.metrics.service import ingest_points, parse_upload
 from backend.utils.database import session_tenant
-from backend.utils.metrics import CONNECTOR_SYNCS
+from backend.utils.prometheus import CONNECTOR_SYNCS
 
 SYNC_JOB = "connectors.sync"
 MASK = "********"

@@ -22,7 +22,7 @@ from backend.services.connectors import repository
 from backend.services.connectors.http import ConnectorError, ConnectorHttp
 from backend.services.connectors.service import connector_for, points_source, sync_context
 from backend.services.metrics.service import replace_source_points
-from backend.utils.metrics import CONNECTOR_SYNCS
+from backend.utils.prometheus import CONNECTOR_SYNCS
 from backend.utils.redaction import redact_text
 
 logger = structlog.get_logger(__name__)

@@ -56,7 +56,7 @@ from backend.services.metrics.points import localize
 from backend.services.tenant.service import tenant_zone
 from backend.utils.compute import ComputePool
 from backend.utils.database import session_tenant
-from backend.utils.metrics import EVIDENCE_ANALYSES
+from backend.utils.prometheus import EVIDENCE_ANALYSES
 
 ANALYSIS_JOB = "evidence.analyze"
 ANALYSIS_QUEUE = "evidence"

@@ -40,7 +40,7 @@ from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import PointFilter
 from backend.services.tenant.service import tenant_zone
 from backend.utils.compute import ComputePool
-from backend.utils.metrics import FORECASTS
+from backend.utils.prometheus import FORECASTS
 
 FORECAST_JOB = "forecaster.run"
 BATCH_JOB = "forecaster.batch"
@@ -262,12 +262,20 @@ async def store(session: AsyncSession, history: History, result: ForecastResult)
 
 
 async def create_forecast(session: AsyncSession, pool: ComputePool, history: History) -> Forecast:
+    forecast, _ = await forecast_now(session, pool, history)
+    return forecast
+
+
+async def forecast_now(
+    session: AsyncSession, pool: ComputePool, history: History
+) -> tuple[Forecast, ForecastResult]:
+    """Compute in the pool and store, counting failures; the engine's result comes back too."""
     try:
         result = await pool.run(compute, history)
     except ValidationFailed:
         FORECASTS.labels(outcome="failure").inc()
         raise
-    return await store(session, history, result)
+    return await store(session, history, result), result
 
 
 async def queue_forecast(

@@ -6,24 +6,44 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import NamedTuple
 
+from backend.services.metrics.types import (
+    AGGREGATIONS,
+    DIMENSION_KEY_PATTERN,
+    EARLIEST_TS,
+    LATEST_TS,
+    MAX_DIMENSION_VALUE_LENGTH,
+    MAX_DIMENSIONS,
+    METRIC_NAME_PATTERN,
+    TIMESTAMP_RANGE_TEXT,
+    timestamp_problem,
+)
 from backend.utils.text import nul_problem
 
-METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-DIMENSION_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,49}$"
-MAX_DIMENSIONS = 8
-MAX_DIMENSION_VALUE_LENGTH = 100
-AGGREGATIONS = ("sum", "avg", "min", "max", "last", "count")
-# Every timestamp the API stores or is asked about lies in [EARLIEST_TS, LATEST_TS). Far outside
-# it, calendar arithmetic in a time zone overflows Python's datetime (years 1..9999 only), and no
-# business KPI lives there. Reads skip rows stored outside it before the rule existed.
-EARLIEST_TS = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_TS = datetime(2200, 1, 1, tzinfo=UTC)
-_WALL_CLOCK_RANGE = (EARLIEST_TS.replace(tzinfo=None), LATEST_TS.replace(tzinfo=None))
-TIMESTAMP_RANGE_TEXT = "from 1970-01-01T00:00:00Z (inclusive) to 2200-01-01T00:00:00Z (exclusive)"
+# The limits and the time range live in the leaf types module; they are re-exported here.
+__all__ = [
+    "AGGREGATIONS",
+    "DIMENSION_KEY_PATTERN",
+    "EARLIEST_TS",
+    "LATEST_TS",
+    "MAX_DIMENSIONS",
+    "MAX_DIMENSION_VALUE_LENGTH",
+    "METRIC_NAME_PATTERN",
+    "NO_DIMENSIONS",
+    "TIMESTAMP_RANGE_TEXT",
+    "Point",
+    "default_aggregation",
+    "dimensions_key",
+    "dimensions_problem",
+    "localize",
+    "metric_name_problem",
+    "out_of_range_indexes",
+    "timestamp_problem",
+    "value_problem",
+]
 
 _METRIC_NAME = re.compile(METRIC_NAME_PATTERN)
 _DIMENSION_KEY = re.compile(DIMENSION_KEY_PATTERN)
@@ -65,16 +85,6 @@ def dimensions_problem(dimensions: Mapping[str, object]) -> str | None:
         if problem:
             return f"dimension {key!r}: {problem}"
     return None
-
-
-def timestamp_problem(ts: datetime, *, exclusive_end: bool = False) -> str | None:
-    """Why ``ts`` is outside the supported range, or None. An aware ``ts`` is compared as an instant
-    (no conversion, so even year 1 compares without overflow); a naive one as a wall-clock time.
-    ``exclusive_end``: ``ts`` ends a half-open range, so ``LATEST_TS`` itself is fine."""
-    naive = ts.tzinfo is None or ts.utcoffset() is None
-    earliest, latest = _WALL_CLOCK_RANGE if naive else (EARLIEST_TS, LATEST_TS)
-    inside = earliest <= ts and (ts <= latest if exclusive_end else ts < latest)
-    return None if inside else f"timestamps must lie {TIMESTAMP_RANGE_TEXT}"
 
 
 def out_of_range_indexes(points: Sequence[Point], limit: int) -> list[int]:

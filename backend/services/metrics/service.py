@@ -24,9 +24,9 @@ from backend.services.metrics.points import (
     out_of_range_indexes,
 )
 from backend.services.metrics.repository import CatalogEntry, DefinitionSummary, PointFilter
+from backend.services.metrics.types import MAX_BATCH_POINTS as MAX_BATCH_POINTS
 from backend.services.metrics.upload import ParsedUpload, csv_rows, parse_rows, xlsx_rows
 
-MAX_BATCH_POINTS = 10_000
 MAX_UPLOAD_ROWS = 200_000
 MAX_UPLOAD_POINTS = 1_000_000
 MAX_REPORTED_POINTS = 100

@@ -47,7 +47,7 @@ from backend.services.optimizer.types import (
     StoredSolution,
 )
 from backend.utils.compute import ComputePool
-from backend.utils.metrics import OPTIMIZATION_RUNS
+from backend.utils.prometheus import OPTIMIZATION_RUNS
 
 T = TypeVar("T")
 

@@ -1,12 +1,47 @@
-"""The TimescaleDB branch cannot run here (no extension): its SQL is parsed, and the plain path is checked."""
+"""The TimescaleDB branch cannot run here (no extension): the real migration's SQL is rendered and
+parsed, and the plain path is checked."""
 
 from __future__ import annotations
 
+import importlib.util
+import io
+from pathlib import Path
+from types import ModuleType
+
 import pglast
 import pytest
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.services.metrics.timescale import apply_retention, retention_statements
+
+VERSIONS = Path(__file__).resolve().parents[3] / "alembic" / "versions"
+HYPERTABLE_REVISION = "20261126_01"
+
+
+def _revision(revision: str) -> ModuleType:
+    (path,) = VERSIONS.glob(f"*_{revision}_*.py")
+    spec = importlib.util.spec_from_file_location(f"revision_{revision}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _upgrade_sql_with_timescaledb(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The SQL the revision's own ``upgrade()`` runs on a server with TimescaleDB (offline mode)."""
+    module = _revision(HYPERTABLE_REVISION)
+    monkeypatch.setattr(module, "_timescaledb_installed", lambda: True)
+    monkeypatch.setattr(module, "_require_extension", lambda name: None)
+    rendered = io.StringIO()
+    context = MigrationContext.configure(
+        dialect_name="postgresql", opts={"as_sql": True, "output_buffer": rendered}
+    )
+    with Operations.context(context):
+        module.upgrade()
+    return rendered.getvalue()
 
 
 @pytest.mark.parametrize("days", [0, 30, 3650])
@@ -17,11 +52,31 @@ def test_retention_sql_parses(days: int) -> None:
         pglast.parse_sql(statement)  # raises ParseError on a syntax error
 
 
-def test_hypertable_sql_of_the_migration_parses() -> None:
-    pglast.parse_sql(
-        "select create_hypertable('business_metrics', by_range('ts', interval '7 days'), "
-        "create_default_indexes => false, migrate_data => true)"
-    )
+def test_the_migration_makes_business_metrics_a_hypertable_with_sql_that_parses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sql = _upgrade_sql_with_timescaledb(monkeypatch)
+    statements = [raw.stmt for raw in pglast.parse_sql(sql)]  # raises ParseError on a syntax error
+    calls = [s for s in sql.split(";") if "create_hypertable" in s]
+    assert len(statements) > 1 and len(calls) == 1
+    (call,) = pglast.parse_sql(calls[0])
+    function = call.stmt.targetList[0].val
+    assert ".".join(name.sval for name in function.funcname) == "create_hypertable"
+    assert function.args[0].val.sval == "business_metrics"
+
+
+async def test_the_hypertable_time_column_is_in_every_unique_index(owner_engine: AsyncEngine) -> None:
+    """TimescaleDB refuses unique indexes without the partitioning column; later revisions keep it."""
+    async with owner_engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "select i.indexrelid::regclass::text, array_agg(a.attname::text) from pg_index i "
+                "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey) "
+                "where i.indrelid = 'business_metrics'::regclass and i.indisunique group by 1"
+            )
+        )
+        unique = dict(rows.all())
+    assert unique and all("ts" in columns for columns in unique.values()), unique
 
 
 def test_negative_retention_is_refused() -> None:

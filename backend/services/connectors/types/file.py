@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from backend.services.connectors.base import Check, ConfigModel, ConnectorType, SyncContext, register
+from backend.services.connectors.base import Check, ConfigModel, ConnectorType, SyncContext
 
 
 class FileConfig(ConfigModel):
@@ -16,7 +16,6 @@ class FileConfig(ConfigModel):
     )
 
 
-@register
 class FileConnector(ConnectorType):
     name = "file"
     title = "File upload (CSV / Excel)"

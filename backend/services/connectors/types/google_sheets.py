@@ -21,7 +21,6 @@ from backend.services.connectors.base import (
     ConnectorType,
     SyncContext,
     SyncOutcome,
-    register,
 )
 from backend.services.connectors.http import ConnectorError
 from backend.services.errors import ValidationFailed
@@ -67,7 +66,6 @@ async def _parse(content: bytes, layout: str, context: SyncContext) -> Any:
         ) from error
 
 
-@register
 class GoogleSheetsConnector(ConnectorType):
     name = "google_sheets"
     title = "Google Sheets (published CSV)"

@@ -23,7 +23,6 @@ from backend.services.connectors.base import (
     ConnectorType,
     SyncContext,
     SyncOutcome,
-    register,
 )
 from backend.services.connectors.http import ConnectorError, check_address_allowed
 from backend.services.connectors.mapping import (
@@ -111,7 +110,6 @@ def _check_columns(names: list[str]) -> None:
         )
 
 
-@register
 class PostgresConnector(ConnectorType):
     name = "postgres"
     title = "PostgreSQL query"

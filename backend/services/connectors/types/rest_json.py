@@ -19,7 +19,6 @@ from backend.services.connectors.base import (
     ConnectorType,
     SyncContext,
     SyncOutcome,
-    register,
 )
 from backend.services.connectors.http import ConnectorError
 from backend.services.connectors.mapping import (
@@ -147,7 +146,6 @@ def _points_of(record: Any, mappings: FieldMappings, context: SyncContext) -> li
     return points
 
 
-@register
 class RestJsonConnector(ConnectorType):
     name = "rest_json"
     title = "REST / JSON API"

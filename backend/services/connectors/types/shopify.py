@@ -27,7 +27,6 @@ from backend.services.connectors.base import (
     Replacement,
     SyncContext,
     SyncOutcome,
-    register,
 )
 from backend.services.connectors.http import ConnectorError
 from backend.services.connectors.mapping import parse_timestamp
@@ -67,7 +66,6 @@ def _amount(value: Any) -> float:
         return 0.0
 
 
-@register
 class ShopifyConnector(ConnectorType):
     name = "shopify"
     title = "Shopify"

@@ -25,7 +25,6 @@ from backend.services.connectors.base import (
     ConnectorType,
     SyncContext,
     SyncOutcome,
-    register,
 )
 from backend.services.connectors.http import ConnectorError
 from backend.services.connectors.types.daily import DailyTotals, day_start
@@ -72,7 +71,6 @@ def _major(amount: int, currency: str) -> float:
     return float(amount) if currency in ZERO_DECIMAL else amount / 100
 
 
-@register
 class StripeConnector(ConnectorType):
     name = "stripe"
     title = "Stripe"

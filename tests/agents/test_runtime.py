@@ -5,20 +5,27 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr, ValidationError
 
-from backend.config import LlmSettings
-from backend.services.coach.llm_router import Tier
-from backend.services.coach.providers import ChatMessage
-from backend.services.coach.runtime import (
+from backend.agents.runtime import (
     EmbeddingDimensionsMismatch,
     build_coach_runtime,
     check_embedding_dimensions,
 )
+from backend.config import LlmSettings
+from backend.services.coach.llm_router import Tier
+from backend.services.coach.providers import ChatMessage
 from backend.utils.database import Database
+from tests.factories import create_tenant
 from tests.services.coach.fake_llm import FakeLlmServer
+
+
+@pytest.fixture
+async def tenant_id(client: httpx.AsyncClient) -> uuid.UUID:
+    return (await create_tenant(client)).tenant_id
 
 
 def llm(**values: Any) -> LlmSettings:

@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.agents.graph import COACH_GRAPH, SYSTEM_PROMPT, CoachContext, CoachState, context_message
+from backend.agents.runtime import CoachRuntime
 from backend.agents.types import AgentDeps, AgentResult, Emit, no_emit
 from backend.services.auth.service import Principal
 from backend.services.coach import memory, repository
 from backend.services.coach.llm_router import ReplyStream, RoutedChat
 from backend.services.coach.memory import NewMessage
 from backend.services.coach.providers.base import ChatMessage
-from backend.services.coach.runtime import CoachRuntime
 from backend.services.metrics import service as metrics_service
 from backend.services.tenant.service import get_current_tenant
 from backend.utils.compute import ComputePool

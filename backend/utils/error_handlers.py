@@ -1,7 +1,9 @@
-"""Exception handlers: every error leaves the API as ``{"error": {code, message, details}}``.
+"""The HTTP mapping of errors: every error leaves the API as ``{"error": {code, message, details}}``.
 
-Also the OpenAPI side: ``error_responses(401, 404, …)`` documents those statuses with
-the shared ``ErrorResponse`` schema on a route or router.
+The exception hierarchy services raise lives in ``backend.services.errors``; this module
+holds the envelope's response models, the handlers that map exceptions to it, and the
+OpenAPI side: ``error_responses(401, 404, …)`` documents those statuses with the shared
+``ErrorResponse`` schema on a route or router.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.schemas.common import ErrorResponse
 from backend.services.errors import DyocenseError, RateLimited, Unauthorized
 from backend.utils.database_errors import DatabaseUnavailable, is_connection_failure
 
@@ -46,6 +48,20 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["not_found"], description="Stable machine-readable error code.")
+    message: str = Field(examples=["Goal not found"], description="Human-readable explanation.")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Structured context (fields, limits, ids)."
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns has this body."""
+
+    error: ErrorDetail
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
