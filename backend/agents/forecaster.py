@@ -62,7 +62,7 @@ async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> Agen
         )
     frequency = _frequency(arguments, (entry.last_ts - entry.first_ts).total_seconds() / 86400)
     horizon = _horizon(question, arguments, frequency)
-    spec = forecaster_service.ForecastSpec(metric=entry.name, horizon=horizon, frequency=frequency)  # type: ignore[arg-type]
+    spec = forecaster_service.ForecastSpec(metric=entry.name, horizon=horizon, frequency=frequency)
     await deps.emit("tool", {"agent": AGENT, "tool": "forecaster", "status": "started"})
     try:
         history = await forecaster_service.load_history(deps.session, spec)

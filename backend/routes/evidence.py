@@ -36,7 +36,6 @@ from backend.schemas.mmm import MmmCreate, MmmRead
 from backend.services.errors import PayloadTooLarge, ValidationFailed
 from backend.services.evidence import mmm_service, service, unit_service
 from backend.services.evidence.results import GrangerResult, TableReport, Verdict
-from backend.services.evidence.unit_service import StudyStarted
 from backend.services.evidence.unit_table import (
     MAX_ADJUSTMENT_COLUMNS,
     MAX_CATEGORY_LEVELS,
@@ -45,6 +44,8 @@ from backend.services.evidence.unit_table import (
     MIN_UNITS,
     MIN_UNITS_PER_ARM,
 )
+from backend.services.evidence.units import UnitStudyResult
+from backend.services.workload import Queued
 from backend.utils.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], responses=error_responses(401))
@@ -106,13 +107,12 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
 async def analyze_evidence(
     body: AnalysisCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> EvidenceEdgeRead | JSONResponse:
-    started = await service.analyze(
+    outcome = await service.analyze(
         session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
     )
-    if started.job_id is not None:
-        return job_accepted(started.job_id, started.background_reason or "")
-    assert started.edge is not None
-    return _edge_read(started.edge)
+    if isinstance(outcome, Queued):
+        return job_accepted(outcome)
+    return _edge_read(outcome)
 
 
 @router.post(
@@ -305,13 +305,12 @@ def _mmm_read(model: MarketingMixModel) -> MmmRead:
 async def fit_marketing_mix_model(
     body: MmmCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> MmmRead | JSONResponse:
-    started = await mmm_service.fit_model(
+    outcome = await mmm_service.fit_model(
         session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
     )
-    if started.job_id is not None:
-        return job_accepted(started.job_id, started.background_reason or "")
-    assert started.model is not None
-    return _mmm_read(started.model)
+    if isinstance(outcome, Queued):
+        return job_accepted(outcome)
+    return _mmm_read(outcome)
 
 
 @router.get(
@@ -357,11 +356,10 @@ _UNIT_RESPONSES = {
 }
 
 
-def _study_answer(started: StudyStarted) -> UnitStudyRead | JSONResponse:
-    if started.job_id is not None:
-        return job_accepted(started.job_id, started.background_reason or "")
-    assert started.result is not None
-    return UnitStudyRead.model_validate(started.result.model_dump())
+def _study_answer(outcome: UnitStudyResult | Queued) -> UnitStudyRead | JSONResponse:
+    if isinstance(outcome, Queued):
+        return job_accepted(outcome)
+    return UnitStudyRead.model_validate(outcome.model_dump())
 
 
 @router.post(
