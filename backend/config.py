@@ -219,7 +219,6 @@ class ComputeSettings(BaseSettings):
     workers: int = Field(
         default_factory=_cpu_count,
         ge=1,
-        le=256,
         validation_alias="COMPUTE_WORKERS",
         description="Worker processes of the CPU executor, in each API process and each job worker "
         "(forecasts, solvers, statistics; one BLAS thread each); unset means one per CPU core.",

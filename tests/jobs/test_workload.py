@@ -4,9 +4,11 @@ worker runs is listed explicitly."""
 
 from __future__ import annotations
 
+import ast
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -178,3 +180,28 @@ def test_payload_survives_the_queue_json_round_trip(task: Any) -> None:
 def test_a_payload_the_kind_does_not_describe_is_refused_by_the_worker() -> None:
     with pytest.raises(ValueError, match="sync_id"):
         SYNC_JOB.load({"source_id": str(uuid.uuid4())})
+
+
+def test_a_batch_queued_before_the_typed_payload_still_loads() -> None:
+    flat = {"metric": "batch", "horizon": 3, "frequency": "month", "levels": [80, 95], "metrics": ["a", "b"]}
+    batch = forecaster_service.BATCH_JOB.load(flat)
+    assert [spec.metric for spec in batch.specs()] == ["a", "b"]
+    assert batch.template.horizon == 3 and batch.template.frequency == "month"
+
+
+# --------------------------------------------------------------------------- routes never decide
+
+
+def test_no_route_queues_work_itself() -> None:
+    """Routes call a service and map its result or ``Queued`` handle; only services reach the queue."""
+    routes = Path(__file__).resolve().parents[2] / "backend" / "routes"
+    deciding = {"enqueue", "run_or_queue", "queue_reason", "queue", "SizeRule"}
+    offenders = []
+    for module in sorted(routes.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                offenders += [f"{module.name}: {a.name}" for a in node.names if a.name in deciding]
+            # A route reading a size verdict (``history.oversized``) would be deciding itself.
+            elif isinstance(node, ast.Attribute) and node.attr in (deciding - {"queue"}) | {"oversized"}:
+                offenders.append(f"{module.name}: .{node.attr}")
+    assert offenders == []

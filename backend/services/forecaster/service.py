@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import Forecast
@@ -77,6 +77,15 @@ class ForecastBatch(BaseModel):
 
     template: ForecastSpec
     metrics: list[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_payload(cls, data: Any) -> Any:
+        # Batches queued before this model existed carry the spec's fields next to ``metrics``.
+        if isinstance(data, dict) and "template" not in data and "metrics" in data:
+            spec = {key: value for key, value in data.items() if key != "metrics"}
+            return {"template": spec, "metrics": data["metrics"]}
+        return data
 
     def specs(self) -> list[ForecastSpec]:
         return [self.template.model_copy(update={"metric": metric}) for metric in self.metrics]

@@ -71,14 +71,18 @@ async def _fit_all(run: JobRun, jobs: list[ForecastJob]) -> list[JobOutcome]:
         return index, await run.compute.run(run_job, job)
 
     outcomes: list[JobOutcome | None] = [None] * len(jobs)
-    pending = [fit(index, job) for index, job in enumerate(jobs)]
-    for finished, next_done in enumerate(asyncio.as_completed(pending), start=1):
-        index, outcome = await next_done
-        outcomes[index] = outcome
-        await run.progress(
-            _READ_SHARE + _FIT_SHARE * finished / len(jobs),
-            f"{finished} of {len(jobs)} metric(s) fitted (last: {outcome.key})",
-        )
+    pending = [asyncio.create_task(fit(index, job)) for index, job in enumerate(jobs)]
+    try:
+        for finished, next_done in enumerate(asyncio.as_completed(pending), start=1):
+            index, outcome = await next_done
+            outcomes[index] = outcome
+            await run.progress(
+                _READ_SHARE + _FIT_SHARE * finished / len(jobs),
+                f"{finished} of {len(jobs)} metric(s) fitted (last: {outcome.key})",
+            )
+    finally:
+        for task in pending:  # a crashed executor worker fails the batch: stop waiting on the rest
+            task.cancel()
     return [outcome for outcome in outcomes if outcome is not None]
 
 
