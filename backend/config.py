@@ -7,6 +7,7 @@ Values also come from a ``.env`` file in the working directory when present.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -206,6 +207,24 @@ class JobSettings(BaseSettings):
         return value
 
 
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+class ComputeSettings(BaseSettings):
+    """The CPU executor: the pool of worker processes every CPU-heavy request and job runs in."""
+
+    model_config = _group_config()
+
+    workers: int = Field(
+        default_factory=_cpu_count,
+        ge=1,
+        validation_alias="COMPUTE_WORKERS",
+        description="Worker processes of the CPU executor, in each API process and each job worker "
+        "(forecasts, solvers, statistics; one BLAS thread each); unset means one per CPU core.",
+    )
+
+
 class ConnectorSettings(BaseSettings):
     """Data connectors: credential encryption keys and outbound HTTP behaviour; benchmark imports."""
 
@@ -389,6 +408,7 @@ class Settings(BaseSettings):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
 
     @field_validator("cors_origins", mode="before")

@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.rate_limiter = RateLimiter(database, settings.auth.secret_key.get_secret_value())
         app.state.activation_notifier = LoggingActivationNotifier()
-        app.state.compute_pool = ComputePool()
+        app.state.compute_pool = ComputePool(settings.compute.workers)
         app.state.forecaster_warmup = start_warmup(app.state.compute_pool)
         app.state.coach = coach_runtime
         APP_INFO.labels(version=settings.version, environment=settings.environment.value).set(1)

@@ -5,8 +5,9 @@ default makes it): the only role that reads the whole queue and lists due connec
 schedules. RLS still applies to tenant data: each job opens its own tenant session.
 Serves Prometheus metrics on ``WORKER_METRICS_HOST:WORKER_METRICS_PORT``
 (``job_runs_total``, ``job_duration_seconds``, ``job_queue_depth``,
-``connector_syncs_total``). Any number of workers can run, on any machines. With
-``ENABLE_TRACING`` each job attempt is a span (service ``OTEL_SERVICE_NAME``).
+``connector_syncs_total``). Every CPU-heavy step of a job runs in the worker's one CPU
+executor (``COMPUTE_WORKERS`` processes, ``backend.utils.compute``). Any number of workers can
+run, on any machines. With ``ENABLE_TRACING`` each job attempt is a span (service ``OTEL_SERVICE_NAME``).
 
 A database outage does not end the worker: procrastinate's worker stops when its
 LISTEN/NOTIFY or heartbeat task loses the connection, so a supervising loop waits for
@@ -23,6 +24,8 @@ import contextlib
 import signal
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import procrastinate
 import structlog
@@ -30,8 +33,14 @@ from procrastinate.jobs import Status
 from prometheus_client import start_http_server
 
 from backend.config import Settings, get_settings
-from backend.jobs import JobRuntime, build_app, worker_options
+from backend.services.benchmarks import tasks as benchmark_tasks
+from backend.services.connectors import tasks as connector_tasks
+from backend.services.evidence import tasks as evidence_tasks
+from backend.services.forecaster import tasks as forecaster_tasks
 from backend.services.forecaster.warmup import start_warmup
+from backend.services.optimizer import tasks as optimizer_tasks
+from backend.services.queue import JobRuntime, PeriodicTask, Task, build_app, worker_options
+from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.database_errors import is_connection_failure
 from backend.utils.database_urls import resolve_database_urls
@@ -40,6 +49,16 @@ from backend.utils.observability import configure_tracing
 from backend.utils.prometheus import JOB_QUEUE_DEPTH, exposition_registry
 
 logger = structlog.get_logger(__name__)
+
+# Every task a worker runs, listed explicitly (the queue's own maintenance is added by build_app).
+TASKS: tuple[Task[Any], ...] = (
+    *connector_tasks.TASKS,
+    *evidence_tasks.TASKS,
+    *optimizer_tasks.TASKS,
+    *forecaster_tasks.TASKS,
+    *benchmark_tasks.TASKS,
+)
+PERIODIC_TASKS: tuple[PeriodicTask, ...] = connector_tasks.PERIODIC_TASKS
 
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 # Every status procrastinate has; list_queues counts those a queue can hold.
@@ -165,8 +184,11 @@ async def supervise(app: procrastinate.App, runtime: JobRuntime, stop: asyncio.E
         await _wait_out_outage(runtime.database, stop, reason)
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """The worker process's body; ``stop`` (SIGINT/SIGTERM by default) ends it gracefully."""
+async def run_worker(
+    settings: Settings, stop: asyncio.Event | None = None, *, tasks: Sequence[Task[Any]] = TASKS
+) -> None:
+    """The worker process's body, running ``tasks``; ``stop`` (SIGINT/SIGTERM by default) ends it
+    gracefully."""
     stop = stop or _stop_on_signals()
     urls = await asyncio.to_thread(resolve_database_urls, settings.database)
     worker_url = urls.require_worker()
@@ -177,15 +199,20 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         if stop.is_set():
             return
         await database.verify_role_is_safe()
-        app = build_app(settings, worker_url=worker_url)
-        warmup = start_warmup()
+        app = build_app(settings, worker_url=worker_url, tasks=tasks, periodic=PERIODIC_TASKS)
+        compute = ComputePool(settings.compute.workers)
+        warmup = start_warmup(compute)
         logger.info(
-            "worker_started", embedded_database=urls.embedded, queues=settings.jobs.worker_queues or "all"
+            "worker_started",
+            embedded_database=urls.embedded,
+            queues=settings.jobs.worker_queues or "all",
+            compute_workers=compute.max_workers,
         )
         try:
-            await supervise(app, JobRuntime(settings, database), stop)
+            await supervise(app, JobRuntime(settings, database, compute), stop)
         finally:
             warmup.cancel()
+            await asyncio.to_thread(compute.shutdown)
     finally:
         await database.dispose()
         logger.info("worker_stopped")

@@ -14,6 +14,7 @@ from backend.agents.question import parse_horizon
 from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, SuggestedAction
 from backend.services.errors import ValidationFailed
 from backend.services.forecaster import service as forecaster_service
+from backend.services.workload import queue_reason
 
 AGENT: AgentName = "forecaster"
 DEFAULT_HORIZON = {"day": 14, "week": 8, "month": 3}
@@ -66,12 +67,13 @@ async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> Agen
         )
     frequency = _frequency(arguments, (entry.last_ts - entry.first_ts).total_seconds() / 86400)
     horizon = _horizon(question, arguments, frequency)
-    spec = forecaster_service.ForecastSpec(metric=entry.name, horizon=horizon, frequency=frequency)  # type: ignore[arg-type]
+    spec = forecaster_service.ForecastSpec(metric=entry.name, horizon=horizon, frequency=frequency)
     await deps.emit("tool", {"agent": AGENT, "tool": "forecaster", "status": "started"})
     try:
         history = await forecaster_service.load_history(deps.session, spec)
-        if history.oversized:
-            return _cannot(entry.name, frequency, f"{history.oversized}; the forecasts API runs it as a job")
+        oversized = queue_reason(forecaster_service.SIZE_RULES, history)
+        if oversized:
+            return _cannot(entry.name, frequency, f"{oversized}; the forecasts API runs it as a job")
         _, result = await forecaster_service.forecast_now(deps.session, deps.pool, history)
     except ValidationFailed as error:
         return _cannot(entry.name, frequency, error.message)

@@ -31,6 +31,7 @@ from backend.services.optimizer.inputs import (
     SkuInputs,
     inventory_inputs,
 )
+from backend.services.workload import Queued
 
 AGENT: AgentName = "optimizer"
 TEMPLATES = ("inventory", "budget_allocation", "staffing", "product_mix")
@@ -268,21 +269,19 @@ async def _inventory(deps: AgentDeps, question: str, arguments: dict[str, Any]) 
         prepared = await optimizer_service.prepare_run(
             deps.session, template="inventory", params=params, options=SolveOptions(solver="highs")
         )
-        if prepared.oversized:
-            job_id = await optimizer_service.queue_run(
-                deps.session, prepared, tenant_id=deps.tenant_id, requested_by=deps.principal.user_id
-            )
+        outcome = await optimizer_service.solve(
+            deps.session, deps.pool, prepared, requested_by=deps.principal.user_id
+        )
+        if isinstance(outcome, Queued):
             return AgentResult(
                 AGENT,
                 "ok",
                 [*report, "The problem is too large to solve now, so it was queued as a background job."],
-                data={"template": "inventory", "job_id": str(job_id), "reason": prepared.oversized},
+                data={"template": "inventory", "job_id": str(outcome.job_id), "reason": outcome.reason},
                 citations=cite.items,
-                suggested_actions=[
-                    SuggestedAction("Follow the optimizer job", "GET", f"/api/v1/jobs/{job_id}")
-                ],
+                suggested_actions=[SuggestedAction("Follow the optimizer job", "GET", outcome.status_url)],
             )
-        run = await optimizer_service.create_run(deps.session, deps.pool, prepared)
+        run = outcome
         changes, skipped = what_if_changes(question, arguments, has_budget="budget" in params)
         scenario = (
             await optimizer_service.what_if(

@@ -92,7 +92,7 @@ async def import_benchmarks(
     principal: AdminPrincipal,
     settings: AppSettings,
 ) -> JSONResponse:
-    job_id = await service.queue_import(
+    queued = await service.queue_import(
         session, settings, principal.tenant_id, await file.read(), requested_by=principal.user_id
     )
-    return job_accepted(job_id, "global_data")
+    return job_accepted(queued)

@@ -172,9 +172,10 @@ async def test_data_source(
     responses=error_responses(404, 409, 422),
 )
 async def sync_data_source(
-    source_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal
+    source_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal, response: Response
 ) -> SyncRead:
     sync = await service.request_sync(session, source_id, trigger="manual", requested_by=principal.user_id)
+    response.headers["Location"] = f"/api/v1/jobs/{sync.job_id}"
     return SyncRead.model_validate(sync)
 
 

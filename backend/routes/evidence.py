@@ -42,9 +42,10 @@ from backend.services.evidence.types import (
     MAX_UNITS,
     MIN_UNITS,
     MIN_UNITS_PER_ARM,
+    UnitStudyResult,
     Verdict,
 )
-from backend.services.evidence.unit_service import StudyStarted
+from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], responses=error_responses(401))
@@ -105,13 +106,12 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
 async def analyze_evidence(
     body: AnalysisCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> EvidenceEdgeRead | JSONResponse:
-    started = await service.analyze(
+    outcome = await service.analyze(
         session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
     )
-    if started.job_id is not None:
-        return job_accepted(started.job_id, started.background_reason or "")
-    assert started.edge is not None
-    return _edge_read(started.edge)
+    if isinstance(outcome, Queued):
+        return job_accepted(outcome)
+    return _edge_read(outcome)
 
 
 @router.post(
@@ -304,13 +304,12 @@ def _mmm_read(model: MarketingMixModel) -> MmmRead:
 async def fit_marketing_mix_model(
     body: MmmCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> MmmRead | JSONResponse:
-    started = await mmm_service.fit_model(
+    outcome = await mmm_service.fit_model(
         session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
     )
-    if started.job_id is not None:
-        return job_accepted(started.job_id, started.background_reason or "")
-    assert started.model is not None
-    return _mmm_read(started.model)
+    if isinstance(outcome, Queued):
+        return job_accepted(outcome)
+    return _mmm_read(outcome)
 
 
 @router.get(
@@ -356,11 +355,10 @@ _UNIT_RESPONSES = {
 }
 
 
-def _study_answer(started: StudyStarted) -> UnitStudyRead | JSONResponse:
-    if started.job_id is not None:
-        return job_accepted(started.job_id, started.background_reason or "")
-    assert started.result is not None
-    return UnitStudyRead.model_validate(started.result.model_dump())
+def _study_answer(outcome: UnitStudyResult | Queued) -> UnitStudyRead | JSONResponse:
+    if isinstance(outcome, Queued):
+        return job_accepted(outcome)
+    return UnitStudyRead.model_validate(outcome.model_dump())
 
 
 @router.post(

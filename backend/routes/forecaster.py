@@ -24,6 +24,7 @@ from backend.schemas.jobs import JobAccepted
 from backend.services.forecaster import service
 from backend.services.forecaster.service import ForecastSpec
 from backend.services.forecaster.types import SYNC_MAX_HORIZON, SYNC_MAX_PERIODS
+from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/forecasts", tags=["forecaster"], responses=error_responses(401, 422))
@@ -99,14 +100,12 @@ def _read(forecast: Forecast) -> ForecastRead:
 async def create_forecast(
     body: ForecastCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> ForecastRead | JSONResponse:
-    spec = _spec(body, body.metric)
-    history = await service.load_history(session, spec)
-    if body.run_async or history.oversized:
-        job_id = await service.queue_forecast(
-            session, spec, tenant_id=principal.tenant_id, requested_by=principal.user_id
-        )
-        return job_accepted(job_id, history.oversized or "requested")
-    return _read(await service.create_forecast(session, pool, history))
+    outcome = await service.forecast(
+        session, pool, _spec(body, body.metric), requested=body.run_async, requested_by=principal.user_id
+    )
+    if isinstance(outcome, Queued):
+        return job_accepted(outcome)
+    return _read(outcome)
 
 
 @router.post(
@@ -121,14 +120,10 @@ async def create_forecast_batch(
 ) -> JSONResponse:
     """Every listed metric (all with data when none are listed) is forecast with the same options;
     the job's result lists the forecasts made and the metrics that could not be forecast, and why."""
-    job_id = await service.queue_batch(
-        session,
-        body.metrics,
-        _spec(body, "batch"),
-        tenant_id=principal.tenant_id,
-        requested_by=principal.user_id,
+    queued = await service.queue_batch(
+        session, body.metrics, _spec(body, "batch"), requested_by=principal.user_id
     )
-    return job_accepted(job_id, "batch")
+    return job_accepted(queued)
 
 
 @router.get("", response_model=Page[ForecastSummary], summary="List forecasts, newest first")

@@ -8,8 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from backend.config import Settings
 from backend.dependencies import AppDatabase, AppSettings
-from backend.jobs.workers import live_worker_count
 from backend.schemas.health import HealthRead, ReadinessCheck, ReadinessRead
+from backend.services.queue.workers import live_worker_count
 from backend.utils.database import Database
 from backend.utils.migrations import head_revision
 from backend.utils.prometheus import exposition_registry

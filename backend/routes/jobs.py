@@ -12,6 +12,7 @@ from backend.dependencies import CurrentPrincipal, PageParams, TenantSession
 from backend.schemas.common import Page
 from backend.schemas.jobs import JobAccepted, JobRead, JobStatus
 from backend.services.jobs import service
+from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 403))
@@ -42,10 +43,11 @@ async def get_job(job_id: uuid.UUID, session: TenantSession, principal: CurrentP
     return JobRead.model_validate(await service.get_job(session, job_id))
 
 
-def job_accepted(job_id: uuid.UUID, reason: str) -> JSONResponse:
-    """The 202 answer of an endpoint that queued its work as a background job."""
-    url = f"/api/v1/jobs/{job_id}"
-    body = JobAccepted(job_id=job_id, status_url=url, reason=reason)
+def job_accepted(queued: Queued) -> JSONResponse:
+    """The 202 answer of an endpoint whose service queued its work as a background job."""
+    body = JobAccepted(job_id=queued.job_id, status_url=queued.status_url, reason=queued.reason)
     return JSONResponse(
-        body.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED, headers={"Location": url}
+        body.model_dump(mode="json"),
+        status_code=status.HTTP_202_ACCEPTED,
+        headers={"Location": queued.status_url},
     )

@@ -25,6 +25,7 @@ from backend.schemas.optimizer import (
 from backend.services.optimizer import list_templates, service
 from backend.services.optimizer.service import SYNC_LIMITS
 from backend.services.optimizer.types import MAX_SYNC_TIME_LIMIT_SECONDS, MetricReference, SolveStatus
+from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=error_responses(401))
@@ -98,12 +99,12 @@ async def create_optimization_run(
     prepared = await service.prepare_run(
         session, template=body.template, params=body.params, options=body.options.to_solve_options()
     )
-    if body.run_async or prepared.oversized:
-        job_id = await service.queue_run(
-            session, prepared, tenant_id=principal.tenant_id, requested_by=principal.user_id
-        )
-        return job_accepted(job_id, prepared.oversized or "requested")
-    return _run_read(await service.create_run(session, pool, prepared))
+    outcome = await service.solve(
+        session, pool, prepared, requested=body.run_async, requested_by=principal.user_id
+    )
+    if isinstance(outcome, Queued):
+        return job_accepted(outcome)
+    return _run_read(outcome)
 
 
 @router.get(

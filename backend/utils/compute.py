@@ -1,27 +1,32 @@
-"""One pool of worker processes for CPU-heavy work (solvers, statistics, causal inference).
+"""The one CPU executor: a pool of worker processes for CPU-heavy work (forecasts, solvers,
+statistics, causal inference), in the API and in job workers alike.
 
 statsmodels, DoWhy and PuLP hold the GIL for long stretches; in a thread they would stall
-every other request. A process keeps the event loop free. One pool per app
-(``app.state.compute_pool``) bounds CPU use across features; workers are spawned (not
-forked from a process running an event loop and threads), pinned to one BLAS thread
-each, and replaced if one dies.
+every other request (or a job worker's heartbeats and progress). A process keeps the event
+loop free. One pool per process (``app.state.compute_pool`` in the API, ``JobRun.compute`` in a
+job worker), sized by ``COMPUTE_WORKERS``, bounds CPU use across features; workers are spawned
+(not forked from a process running an event loop and threads), pinned to one BLAS thread each,
+and replaced if one dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable
+import queue
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.managers import SyncManager
 from typing import Any, TypeVar
 
 from backend.services.errors import Unavailable
 
 T = TypeVar("T")
 
-COMPUTE_WORKERS = 2
 _SINGLE_THREAD_ENV = (
     "OPENBLAS_NUM_THREADS",
     "OMP_NUM_THREADS",
@@ -29,6 +34,11 @@ _SINGLE_THREAD_ENV = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
+# How often a caller waiting on a reporting function looks for its progress messages.
+PROGRESS_POLL_SECONDS = 0.2
+
+Report = Callable[[float, str], None]
+"""What CPU code calls, in its worker process, to say how far it is: (fraction done, message)."""
 
 
 def pin_native_threads() -> None:
@@ -51,13 +61,25 @@ def spawned_executor(max_workers: int) -> ProcessPoolExecutor:
     )
 
 
-class ComputePool:
-    def __init__(self, max_workers: int = COMPUTE_WORKERS) -> None:
-        self.max_workers = max_workers
-        self._executor = self._new_executor()
+@dataclass(frozen=True)
+class _QueueReport:
+    """A picklable ``Report`` that sends each message to the caller's process through a manager queue."""
 
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return spawned_executor(self.max_workers)
+    channel: Any  # a SyncManager Queue proxy
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.channel.put((fraction, message))
+
+
+def _call_reporting(function: Callable[..., T], channel: Any, args: tuple[Any, ...]) -> T:
+    return function(*args, _QueueReport(channel))
+
+
+class ComputePool:
+    def __init__(self, max_workers: int) -> None:
+        self.max_workers = max_workers
+        self._executor = spawned_executor(max_workers)
+        self._manager: SyncManager | None = None
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a worker process; arguments and result must pickle."""
@@ -66,11 +88,49 @@ class ComputePool:
             return await loop.run_in_executor(self._executor, function, *args)
         except BrokenProcessPool as error:
             self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()
+            self._executor = spawned_executor(self.max_workers)
             raise Unavailable(
                 "A compute worker stopped unexpectedly; try again",
                 details={"reason": "compute_worker_crashed"},
             ) from error
 
+    async def run_reporting(
+        self,
+        function: Callable[..., T],
+        *args: Any,
+        progress: Callable[[float, str], Awaitable[None]],
+    ) -> T:
+        """``function(*args, report)`` in a worker process, where ``report(fraction, message)`` reaches
+        ``progress`` here (the latest message each poll, so a chatty function cannot flood the caller)."""
+        channel = await asyncio.to_thread(self._progress_channel)
+        done = asyncio.ensure_future(self.run(_call_reporting, function, channel, args))
+        try:
+            while True:
+                finished, _ = await asyncio.wait({done}, timeout=PROGRESS_POLL_SECONDS)
+                latest = await asyncio.to_thread(_drain, channel)
+                if latest is not None:
+                    await progress(*latest)
+                if finished:
+                    return done.result()
+        finally:
+            if not done.done():
+                done.cancel()
+
+    def _progress_channel(self) -> Any:
+        # One manager process for the pool's lifetime, started on first use (the API never needs it).
+        if self._manager is None:
+            self._manager = multiprocessing.get_context("spawn").Manager()
+        return self._manager.Queue()
+
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._manager is not None:
+            self._manager.shutdown()
+
+
+def _drain(channel: Any) -> tuple[float, str] | None:
+    latest: tuple[float, str] | None = None
+    with contextlib.suppress(queue.Empty):
+        while True:
+            latest = channel.get_nowait()
+    return latest

@@ -113,7 +113,7 @@ def msis(history: np.ndarray, actual: np.ndarray, low: np.ndarray, high: np.ndar
 
 def timed_job(job: Any) -> tuple[Any, float]:
     """``run_job`` and the CPU seconds it took (the worker is single-threaded)."""
-    from backend.services.forecaster.pool import run_job
+    from backend.services.forecaster.batch import run_job
 
     started = time.process_time()
     outcome = run_job(job)
@@ -121,7 +121,7 @@ def timed_job(job: Any) -> tuple[Any, float]:
 
 
 def run_engine(series: list[dict[str, Any]], workers: int) -> tuple[dict[str, Any], float]:
-    from backend.services.forecaster.pool import ForecastJob
+    from backend.services.forecaster.batch import ForecastJob
     from backend.utils.compute import spawned_executor
 
     jobs = [ForecastJob(horizon=s["h"], values=s["x"], season_length=s["m"], key=s["id"]) for s in series]

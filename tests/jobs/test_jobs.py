@@ -9,47 +9,74 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.config import Settings
-from backend.jobs import JobAlreadyQueued, JobFailed, JobRun, enqueue, job
-from backend.jobs.app import UNEXPECTED_JOB_ERROR
-from backend.jobs.maintenance import remove_finished_jobs
 from backend.services.jobs import service as job_status
+from backend.services.queue import JobAlreadyQueued, JobFailed, JobKind, JobRun, Task, enqueue
+from backend.services.queue.app import UNEXPECTED_JOB_ERROR
+from backend.services.queue.maintenance import remove_finished_jobs
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import create_tenant
-from tests.jobs.support import fast_retry_settings, open_queue, run_pending_jobs
+from tests.jobs.support import fast_retry_settings, open_queue, queue_job, run_pending_jobs
 
 QUEUE = "tests_jobs"
 
 
-@job("tests.observe_progress", queue=QUEUE)
-async def observe_progress(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
-    await run.progress(40, "halfway through the test input")
+class Value(BaseModel):
+    value: int
+
+
+class Nothing(BaseModel):
+    pass
+
+
+class Attempts(BaseModel):
+    succeed_on_attempt: int
+
+
+class Thing(BaseModel):
+    thing: str
+
+
+OBSERVE = JobKind("tests.observe_progress", Value, queue=QUEUE)
+REJECT = JobKind("tests.reject_input", Nothing, queue=QUEUE, max_attempts=3)
+FLAKY = JobKind("tests.flaky", Attempts, queue=QUEUE, max_attempts=3)
+LOCKED = JobKind("tests.locked", Thing, queue=QUEUE, lock=lambda payload: f"thing:{payload.thing}")
+
+
+async def observe_progress(run: JobRun, payload: Value) -> dict[str, Any]:
+    await run.progress(0.4, "halfway through the test input")
     # What a client polling the status would see mid-run.
     async with run.database.tenant_session(run.tenant_id) as session:
         seen = await job_status.get_job(session, run.job_id)
         observed = {"status": seen.status, "progress": seen.progress, "message": seen.message}
-    return {"echo": payload["value"], "tenant": str(run.tenant_id), "observed": observed}
+    return {"echo": payload.value, "tenant": str(run.tenant_id), "observed": observed}
 
 
-@job("tests.reject_input", queue=QUEUE, max_attempts=3)
-async def reject_input(run: JobRun, payload: dict[str, Any]) -> None:
+async def reject_input(run: JobRun, payload: Nothing) -> None:
     raise JobFailed("the input has no rows", code="empty_input", details={"rows": 0})
 
 
-@job("tests.flaky", queue=QUEUE, max_attempts=3)
-async def flaky(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
-    if run.attempt < payload["succeed_on_attempt"]:
+async def flaky(run: JobRun, payload: Attempts) -> dict[str, Any]:
+    if run.attempt < payload.succeed_on_attempt:
         raise ConnectionError(f"transient failure on attempt {run.attempt}")
     return {"succeeded_on_attempt": run.attempt}
 
 
-@job("tests.locked", queue=QUEUE, lock=lambda payload: f"thing:{payload['thing']}")
-async def locked(run: JobRun, payload: dict[str, Any]) -> None:
+async def locked(run: JobRun, payload: Thing) -> None:
     return None
+
+
+TEST_TASKS: tuple[Task[Any], ...] = (
+    Task(OBSERVE, observe_progress),
+    Task(REJECT, reject_input),
+    Task(FLAKY, flaky),
+    Task(LOCKED, locked),
+)
 
 
 @pytest.fixture
@@ -64,7 +91,7 @@ def database(app: FastAPI) -> Database:
 
 
 async def _run_jobs(job_settings: Settings, database_urls: DatabaseUrls) -> None:
-    await run_pending_jobs(job_settings, database_urls, [QUEUE])
+    await run_pending_jobs(job_settings, database_urls, [QUEUE], TEST_TASKS)
 
 
 async def _status(client: httpx.AsyncClient, headers: dict[str, str], job_id: uuid.UUID) -> dict[str, Any]:
@@ -82,7 +109,7 @@ async def test_job_goes_from_queued_to_running_to_succeeded_with_progress_and_re
     client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
     tenant = await create_tenant(client)
-    job_id = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 42})
+    job_id = await queue_job(database, tenant.tenant_id, OBSERVE, Value(value=42))
     queued = await _status(client, tenant.headers, job_id)
     assert (queued["status"], queued["progress"], queued["started_at"]) == ("queued", 0, None)
     successes_before = _runs("tests.observe_progress", "success")
@@ -107,7 +134,7 @@ async def test_job_failing_with_a_clear_error_is_failed_at_once_and_keeps_the_er
     client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
     tenant = await create_tenant(client)
-    job_id = await enqueue(database, tenant.tenant_id, "tests.reject_input", {})
+    job_id = await queue_job(database, tenant.tenant_id, REJECT, Nothing())
 
     await _run_jobs(job_settings, database_urls)
 
@@ -126,7 +153,7 @@ async def test_transient_failure_is_retried_and_the_retry_succeeds(
     client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
     tenant = await create_tenant(client)
-    job_id = await enqueue(database, tenant.tenant_id, "tests.flaky", {"succeed_on_attempt": 2})
+    job_id = await queue_job(database, tenant.tenant_id, FLAKY, Attempts(succeed_on_attempt=2))
 
     await _run_jobs(job_settings, database_urls)
 
@@ -138,7 +165,7 @@ async def test_job_failing_on_every_attempt_ends_failed_with_the_last_error(
     client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
     tenant = await create_tenant(client)
-    job_id = await enqueue(database, tenant.tenant_id, "tests.flaky", {"succeed_on_attempt": 99})
+    job_id = await queue_job(database, tenant.tenant_id, FLAKY, Attempts(succeed_on_attempt=99))
 
     await _run_jobs(job_settings, database_urls)
 
@@ -154,7 +181,7 @@ async def test_other_tenant_job_is_not_found_and_not_listed(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     owner, other = await create_tenant(client), await create_tenant(client)
-    job_id = await enqueue(database, owner.tenant_id, "tests.observe_progress", {"value": 1})
+    job_id = await queue_job(database, owner.tenant_id, OBSERVE, Value(value=1))
 
     assert (await client.get(f"/api/v1/jobs/{job_id}", headers=other.headers)).status_code == 404
     listed = (await client.get("/api/v1/jobs", headers=other.headers)).json()
@@ -165,8 +192,8 @@ async def test_other_tenant_job_is_not_found_and_not_listed(
 
 async def test_jobs_list_filters_by_kind_and_status(client: httpx.AsyncClient, database: Database) -> None:
     tenant = await create_tenant(client)
-    first = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 1})
-    await enqueue(database, tenant.tenant_id, "tests.flaky", {"succeed_on_attempt": 1})
+    first = await queue_job(database, tenant.tenant_id, OBSERVE, Value(value=1))
+    await queue_job(database, tenant.tenant_id, FLAKY, Attempts(succeed_on_attempt=1))
 
     by_kind = (
         await client.get("/api/v1/jobs", params={"kind": "tests.observe_progress"}, headers=tenant.headers)
@@ -185,7 +212,7 @@ async def test_enqueue_in_a_rolled_back_transaction_leaves_no_job(
 ) -> None:
     tenant = await create_tenant(client)
     async with database.session(tenant.tenant_id) as session:
-        job_id = await enqueue(session, tenant.tenant_id, "tests.observe_progress", {"value": 7})
+        job_id = await enqueue(session, OBSERVE, Value(value=7))
         await session.rollback()
 
     assert (await client.get(f"/api/v1/jobs/{job_id}", headers=tenant.headers)).status_code == 404
@@ -202,11 +229,11 @@ async def test_second_job_with_the_same_queueing_lock_is_refused_while_the_first
 ) -> None:
     tenant = await create_tenant(client)
     thing = uuid.uuid4().hex
-    await enqueue(database, tenant.tenant_id, "tests.locked", {"thing": thing})
+    await queue_job(database, tenant.tenant_id, LOCKED, Thing(thing=thing))
     with pytest.raises(JobAlreadyQueued):
-        await enqueue(database, tenant.tenant_id, "tests.locked", {"thing": thing})
+        await queue_job(database, tenant.tenant_id, LOCKED, Thing(thing=thing))
     # A different lock is independent.
-    await enqueue(database, tenant.tenant_id, "tests.locked", {"thing": thing + "-other"})
+    await queue_job(database, tenant.tenant_id, LOCKED, Thing(thing=thing + "-other"))
 
 
 async def test_queue_rows_of_long_finished_jobs_are_removed_and_their_status_stays(
@@ -217,8 +244,8 @@ async def test_queue_rows_of_long_finished_jobs_are_removed_and_their_status_sta
     worker_engine: AsyncEngine,
 ) -> None:
     tenant = await create_tenant(client)
-    old_job = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 1})
-    recent_job = await enqueue(database, tenant.tenant_id, "tests.observe_progress", {"value": 2})
+    old_job = await queue_job(database, tenant.tenant_id, OBSERVE, Value(value=1))
+    recent_job = await queue_job(database, tenant.tenant_id, OBSERVE, Value(value=2))
     await _run_jobs(job_settings, database_urls)
     queue_ids = {}
     async with worker_engine.begin() as connection:
@@ -252,3 +279,20 @@ async def test_queue_rows_of_long_finished_jobs_are_removed_and_their_status_sta
         )
     assert left == {queue_ids[recent_job]}
     assert (await _status(client, tenant.headers, old_job))["status"] == "succeeded"
+
+
+async def test_a_payload_its_kind_does_not_describe_fails_at_once_without_retries(
+    client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
+) -> None:
+    tenant = await create_tenant(client)
+    # Queued under the kind's name with another payload model (as an older release might have).
+    stale_kind = JobKind("tests.observe_progress", Thing, queue=QUEUE)
+    job_id = await queue_job(database, tenant.tenant_id, stale_kind, Thing(thing="no value here"))
+
+    await _run_jobs(job_settings, database_urls)
+
+    failed = await _status(client, tenant.headers, job_id)
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert failed["error"]["code"] == "invalid_payload"
+    assert failed["error"]["details"] == {"kind": "tests.observe_progress", "errors": 1}
+    assert "no value here" not in str(failed["error"])

@@ -12,13 +12,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.config import Settings
-from backend.jobs import enqueue
 from backend.services.benchmarks.compare import last_complete_period, position
-from backend.services.benchmarks.service import IMPORT_JOB, IMPORT_QUEUE
+from backend.services.benchmarks.service import IMPORT_JOB, IMPORT_QUEUE, BenchmarkImport
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import create_tenant, invite_and_activate
-from tests.jobs.support import run_pending_jobs
+from tests.jobs.support import queue_job, run_pending_jobs
 
 # Test fixtures, not reference data: the industry name is unique per test run.
 HEADER = "industry,metric,period,p25,p50,p75,source,source_url,year\n"
@@ -151,7 +150,7 @@ async def test_worker_refuses_an_import_queued_for_a_tenant_outside_the_operator
         "source_url": "https://example.org/s",
         "year": 2025,
     }
-    job_id = await enqueue(database, intruder.tenant_id, IMPORT_JOB, {"rows": [row]})
+    job_id = await queue_job(database, intruder.tenant_id, IMPORT_JOB, BenchmarkImport(rows=[row]))
     connectors = settings.connectors.model_copy(update={"benchmark_admin_tenants": [str(operator.tenant_id)]})
     await run_pending_jobs(
         settings.model_copy(update={"connectors": connectors}), database_urls, [IMPORT_QUEUE]

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from backend.config import Settings
-from backend.jobs import JobRuntime
-from backend.services.connectors.jobs import dispatch_due_syncs
+from backend.services.connectors.tasks import dispatch_due_syncs
+from backend.services.queue import JobRuntime
 from backend.utils.database import Database
 from tests.factories import create_tenant, invite_and_activate
+from tests.jobs.support import shared_compute
 from tests.services.connectors import support
 from tests.services.connectors.fakes import STRIPE_KEY, FakeState, serve, stripe_app
 from tests.services.connectors.support import create_source, start_sync, stored_points
@@ -170,7 +171,7 @@ async def test_dispatcher_queues_due_scheduled_syncs_and_advances_the_schedule(
     tenant = await create_tenant(api)
     source = await create_source(api, tenant.headers, schedule="hourly", **STRIPE)
     due_at = datetime.fromisoformat(source["next_sync_at"])
-    runtime = JobRuntime(loopback_settings, worker_database)
+    runtime = JobRuntime(loopback_settings, worker_database, shared_compute())
     await dispatch_due_syncs(runtime, now=due_at - timedelta(seconds=1))
     early = (await api.get(f"/api/v1/data-sources/{source['id']}/syncs", headers=tenant.headers)).json()
     assert early["total"] == 0  # not due yet

@@ -8,7 +8,7 @@ import pytest
 
 from backend.services.errors import Unavailable
 from backend.services.optimizer import SolveOptions, get_template, run_template
-from backend.utils.compute import ComputePool
+from backend.utils.compute import ComputePool, Report
 
 
 async def test_a_dead_worker_is_a_503_and_the_pool_recovers() -> None:
@@ -45,3 +45,25 @@ async def test_workers_run_one_native_thread_each(monkeypatch: pytest.MonkeyPatc
         pool.shutdown()
     assert variable == "1"
     assert threads == {1}
+
+
+def _count_to(n: int, report: Report) -> int:
+    for step in range(1, n + 1):
+        report(step / n, f"step {step} of {n}")
+    return n * 10
+
+
+async def test_cpu_work_in_a_worker_process_reports_progress_to_the_caller() -> None:
+    pool = ComputePool(max_workers=1)
+    received: list[tuple[float, str]] = []
+
+    async def progress(fraction: float, message: str) -> None:
+        received.append((fraction, message))
+
+    try:
+        assert await pool.run_reporting(_count_to, 3, progress=progress) == 30
+    finally:
+        pool.shutdown()
+    # At least the last message arrives (messages sent between two polls collapse into the newest).
+    assert received and received[-1] == (1.0, "step 3 of 3")
+    assert all(0 < fraction <= 1 for fraction, _ in received)

@@ -15,15 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from backend.config import Settings
-from backend.jobs import JobRun, enqueue, job
+from backend.services.queue import JobKind, JobRun, Task
 from backend.utils.database import Database
 from backend.utils.database_errors import is_connection_failure
-from backend.worker import run_worker
+from backend.worker import TASKS, run_worker
 from tests.conftest import app_client, client_for, make_settings, running_app
 from tests.factories import TenantContext, create_tenant
+from tests.jobs.support import queue_job
 from tests.private_database import PrivateDatabase, private_database
 
 QUEUE = "tests_outage"
@@ -31,9 +33,15 @@ QUEUE = "tests_outage"
 RECOVERY_BOUND_SECONDS = 5.0
 
 
-@job("tests.outage_echo", queue=QUEUE)
-async def outage_echo(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"echo": payload["n"]}
+class Echo(BaseModel):
+    n: int
+
+
+ECHO = JobKind("tests.outage_echo", Echo, queue=QUEUE)
+
+
+async def outage_echo(run: JobRun, payload: Echo) -> dict[str, Any]:
+    return {"echo": payload.n}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +148,7 @@ async def _until_succeeded(
 async def _enqueue_when_back(database: Database, tenant: TenantContext, n: int) -> uuid.UUID:
     for _ in range(50):
         try:
-            return await enqueue(database, tenant.tenant_id, "tests.outage_echo", {"n": n})
+            return await queue_job(database, tenant.tenant_id, ECHO, Echo(n=n))
         except Exception as error:
             if not is_connection_failure(error):
                 raise
@@ -162,11 +170,9 @@ async def test_worker_reconnects_after_an_outage_and_runs_jobs_deferred_after_it
     }
 
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_worker(settings, stop))
+    worker = asyncio.create_task(run_worker(settings, stop, tasks=(*TASKS, Task(ECHO, outage_echo))))
     try:
-        await _until_succeeded(
-            http, tenant, await enqueue(database, tenant.tenant_id, "tests.outage_echo", {"n": 1})
-        )
+        await _until_succeeded(http, tenant, await queue_job(database, tenant.tenant_id, ECHO, Echo(n=1)))
         ready = (await http.get("/api/ready")).json()
         assert ready["status"] == "ready" and ready["live_workers"] == 1
 

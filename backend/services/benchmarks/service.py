@@ -17,21 +17,33 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import Settings
-from backend.jobs import enqueue
 from backend.models import ExternalBenchmark
 from backend.services.benchmarks import repository
 from backend.services.benchmarks.compare import PERIODS, last_complete_period, position
 from backend.services.errors import Forbidden, NotFound, ValidationFailed
 from backend.services.metrics.points import default_aggregation, metric_name_problem
+from backend.services.queue import JobKind
+from backend.services.workload import Queued, queue
 
-IMPORT_JOB = "benchmarks.import"
 IMPORT_QUEUE = "benchmarks"
+
+
+class BenchmarkImport(BaseModel):
+    """The payload of an import job: the checked rows of the CSV."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rows: list[dict[str, Any]]  # BenchmarkRow: a typing.TypedDict pydantic refuses on 3.11
+
+
+IMPORT_JOB = JobKind("benchmarks.import", BenchmarkImport, queue=IMPORT_QUEUE, max_attempts=1)
 REQUIRED_COLUMNS = ("industry", "metric", "period", "source", "source_url", "year")
 PERCENTILES = ("p25", "p50", "p75")
 MAX_IMPORT_ROWS = 10_000
@@ -179,11 +191,13 @@ async def queue_import(
     content: bytes,
     *,
     requested_by: uuid.UUID | None,
-) -> uuid.UUID:
-    """Validate the CSV and queue its import; returns the job id (its result counts the rows written)."""
+) -> Queued:
+    """Validate the CSV and queue its import (the job's result counts the rows written)."""
     check_import_allowed(settings, tenant_id)
     rows = parse_csv(content)
-    return await enqueue(session, tenant_id, IMPORT_JOB, {"rows": rows}, created_by=requested_by)
+    return await queue(
+        session, IMPORT_JOB, BenchmarkImport(rows=rows), reason="global_data", requested_by=requested_by
+    )
 
 
 async def list_benchmarks(

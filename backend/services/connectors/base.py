@@ -23,7 +23,7 @@ from backend.config import ConnectorSettings
 from backend.services.connectors.http import ConnectorHttp
 from backend.services.metrics.points import Point
 
-ProgressCallback = Callable[[int, str], Awaitable[None]]
+ProgressCallback = Callable[[float, str], Awaitable[None]]  # JobRun.progress: (fraction done, message)
 
 
 class ConfigModel(BaseModel):
@@ -40,7 +40,7 @@ class SyncContext:
     progress: ProgressCallback
 
     async def report(self, percent: int, message: str) -> None:
-        await self.progress(percent, message)
+        await self.progress(percent / 100, message)
 
 
 @dataclass(frozen=True)

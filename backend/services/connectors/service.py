@@ -14,12 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import Settings
-from backend.jobs import enqueue
-from backend.jobs.enqueue import JobAlreadyQueued
 from backend.models import ConnectorSync, DataSource
 from backend.services.connectors import repository
 from backend.services.connectors.base import Check, ConnectorType, SyncContext
@@ -29,10 +27,30 @@ from backend.services.connectors.registry import connector_types
 from backend.services.connectors.schedule import next_run, schedule_problem
 from backend.services.errors import Conflict, NotFound, ValidationFailed
 from backend.services.metrics.service import ingest_points, parse_upload
+from backend.services.queue import JobAlreadyQueued, JobKind
+from backend.services.workload import queue
 from backend.utils.database import session_tenant
 from backend.utils.prometheus import CONNECTOR_SYNCS
 
-SYNC_JOB = "connectors.sync"
+
+class SyncPayload(BaseModel):
+    """The payload of a sync job: the source and the sync run recorded for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_id: uuid.UUID
+    sync_id: uuid.UUID
+
+
+# A sync is always a job: it waits on a remote API for as long as the source takes. Syncs of one
+# source never overlap: the lock (one running) and queueing lock (one waiting) are the source id.
+SYNC_JOB = JobKind(
+    "connectors.sync",
+    SyncPayload,
+    queue="connectors",
+    lock=lambda payload: f"data_source:{payload.source_id}",
+    max_attempts_from_settings=lambda settings: settings.connectors.sync_max_attempts,
+)
 MASK = "********"
 
 
@@ -250,9 +268,14 @@ async def request_sync(
             f"POST /api/v1/data-sources/{source_id}/upload"
         )
     sync_id = uuid.uuid4()
-    payload = {"source_id": str(source.id), "sync_id": str(sync_id)}
     try:
-        job_id = await enqueue(session, source.tenant_id, SYNC_JOB, payload, created_by=requested_by)
+        queued = await queue(
+            session,
+            SYNC_JOB,
+            SyncPayload(source_id=source.id, sync_id=sync_id),
+            reason="sync",
+            requested_by=requested_by,
+        )
     except JobAlreadyQueued as error:
         raise Conflict(
             "a sync of this data source is already waiting to run", details={"data_source_id": str(source_id)}
@@ -261,7 +284,7 @@ async def request_sync(
         id=sync_id,
         tenant_id=source.tenant_id,
         data_source_id=source.id,
-        job_id=job_id,
+        job_id=queued.job_id,
         trigger=trigger,
         status="queued",
         cursor_before=dict(source.sync_cursor),

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from backend.jobs import JobFailed, JobRun
 from backend.services.connectors import repository
 from backend.services.connectors.http import ConnectorError, ConnectorHttp
 from backend.services.connectors.service import connector_for, points_source, sync_context
 from backend.services.metrics.service import replace_source_points
+from backend.services.queue import JobFailed, JobRun
 from backend.utils.prometheus import CONNECTOR_SYNCS
 from backend.utils.redaction import redact_text
 
@@ -53,7 +53,7 @@ async def run_sync(run: JobRun, source_id: uuid.UUID, sync_id: uuid.UUID) -> dic
     try:
         async with ConnectorHttp(run.settings.connectors) as http:
             context = await sync_context(source, run.settings, http, zone, run.progress)
-            await run.progress(5, f"syncing {connector.title}")
+            await run.progress(0.05, f"syncing {connector.title}")
             outcome = await connector.sync(context, cursor)
             http_stats = {"requests": http.requests_made, "retries": http.retries}
     except ConnectorError as error:
@@ -77,7 +77,7 @@ async def run_sync(run: JobRun, source_id: uuid.UUID, sync_id: uuid.UUID) -> dic
             CONNECTOR_SYNCS.labels(connector=connector_name, outcome="failure").inc()
         raise JobFailed(message, code="unexpected_error", retryable=True) from error
 
-    await run.progress(95, f"writing {len(outcome.points)} points")
+    await run.progress(0.95, f"writing {len(outcome.points)} points")
     async with run.database.tenant_session(run.tenant_id) as session:
         written = await replace_source_points(
             session,

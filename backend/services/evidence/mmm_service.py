@@ -18,7 +18,6 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.jobs.enqueue import enqueue
 from backend.models import MarketingMixModel
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.evidence import repository
@@ -34,11 +33,12 @@ from backend.services.evidence.service import _bucket_rules, _holiday_country, _
 from backend.services.evidence.table import Aggregation, MetricSeries, build_analysis_table
 from backend.services.evidence.types import MmmFit, MmmSpec
 from backend.services.metrics.points import localize
+from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
+from backend.services.workload import Queued, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 from backend.utils.database import session_tenant
 
-MMM_FIT_JOB = "evidence.mmm_fit"
 MMM_FIT_QUEUE = "evidence"
 # Synchronous limit on buckets x parameters² x (bootstrap draws + point-fit starts), parameters =
 # 3 per channel + calendar columns + 1: each least-squares iteration costs about buckets x
@@ -50,6 +50,9 @@ MMM_FIT_QUEUE = "evidence"
 # Poorly identified data converges slower (two years, 3 channels, 30 draws took 11 s on one
 # synthetic set), so the rule bounds the work, not the time.
 SYNC_MAX_MMM_WORK = 16_000_000
+
+
+MMM_FIT_JOB = JobKind("evidence.mmm_fit", MmmSpec, queue=MMM_FIT_QUEUE, max_attempts=2)
 
 
 @dataclass(frozen=True)
@@ -125,18 +128,38 @@ def mmm_work(spec: MmmSpec, size: MmmSize) -> int:
     return size.buckets * mmm_parameters(spec, size) ** 2 * (spec.bootstrap_draws + POINT_FIT_STARTS)
 
 
-def background_reason(spec: MmmSpec, size: MmmSize, *, requested: bool) -> str | None:
-    """Why this fit runs as a job, or None to run it in the request."""
-    if requested:
-        return "requested"
-    work = mmm_work(spec, size)
-    if work <= SYNC_MAX_MMM_WORK:
-        return None
+@dataclass(frozen=True)
+class MmmRequest:
+    """What the synchronous limit of a fit counts: the spec and the size of its checked data."""
+
+    spec: MmmSpec
+    size: MmmSize
+
+
+def _describe_work(request: MmmRequest, work: int) -> str:
+    spec, size = request.spec, request.size
     return (
         f"{size.buckets} buckets x {mmm_parameters(spec, size)}² parameters ({len(spec.channels)} channels, "
         f"{size.calendar_columns} calendar columns) x ({spec.bootstrap_draws} bootstrap draws + "
         f"{POINT_FIT_STARTS} starts) = {work:,} exceeds the synchronous limit of {SYNC_MAX_MMM_WORK:,}"
     )
+
+
+MMM_RULES: tuple[SizeRule[MmmRequest], ...] = (
+    SizeRule(
+        "marketing-mix fit",
+        "buckets x parameters² x (draws + starts)",
+        SYNC_MAX_MMM_WORK,
+        lambda request: mmm_work(request.spec, request.size),
+        why="the cost model above, measured with compute_mmm on 2 shared cores",
+        describe=_describe_work,
+    ),
+)
+
+
+def background_reason(spec: MmmSpec, size: MmmSize, *, requested: bool) -> str | None:
+    """Why this fit runs as a job, or None to run it in the request."""
+    return queue_reason(MMM_RULES, MmmRequest(spec, size), requested=requested)
 
 
 def _distinct(spec: MmmSpec) -> None:
@@ -148,15 +171,6 @@ def _distinct(spec: MmmSpec) -> None:
             code="repeated_metrics",
             details={"repeated": repeated},
         )
-
-
-@dataclass(frozen=True)
-class MmmStarted:
-    """Either the stored model (fitted in the request) or the queued job and why it was queued."""
-
-    model: MarketingMixModel | None = None
-    job_id: uuid.UUID | None = None
-    background_reason: str | None = None
 
 
 async def resolve_spec(session: AsyncSession, spec: MmmSpec) -> MmmSpec:
@@ -186,19 +200,23 @@ async def fit_model(
     *,
     background: bool = False,
     requested_by: uuid.UUID | None = None,
-) -> MmmStarted:
+) -> MarketingMixModel | Queued:
     """Check the metrics, read and check them, then fit and store now or queue a job (nothing on a 4xx)."""
     spec = await resolve_spec(session, spec)
     inputs = await read_inputs(session, spec)
     size = await pool.run(check_mmm, inputs)
-    reason = background_reason(spec, size, requested=background)
-    if reason is not None:
-        payload = spec.model_dump(mode="json")
-        tenant = session_tenant(session)
-        job_id = await enqueue(session, tenant, MMM_FIT_JOB, payload, created_by=requested_by)
-        return MmmStarted(job_id=job_id, background_reason=reason)
-    fitted = await pool.run(compute_mmm, inputs)
-    return MmmStarted(model=await store_fit(session, spec, fitted))
+    return await run_or_queue(
+        session,
+        reason=background_reason(spec, size, requested=background),
+        run=lambda: _fit_now(session, pool, inputs),
+        kind=MMM_FIT_JOB,
+        payload=lambda: spec,
+        requested_by=requested_by,
+    )
+
+
+async def _fit_now(session: AsyncSession, pool: ComputePool, inputs: MmmInputs) -> MarketingMixModel:
+    return await store_fit(session, inputs.spec, await pool.run(compute_mmm, inputs))
 
 
 async def store_fit(session: AsyncSession, spec: MmmSpec, fitted: MmmFit) -> MarketingMixModel:

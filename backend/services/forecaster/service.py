@@ -1,23 +1,23 @@
 """Forecaster rules: a metric's history in, a backtested forecast out, stored and evaluable.
 
 Reads happen first (a rollup of the metric per period in the tenant's time zone), the
-statistics run in the compute pool (or a worker's thread for background jobs), and the
-write comes last. Small requests answer at once; long histories, long horizons, an
-explicit ``background`` and batches become jobs.
+statistics run in the CPU executor (``backend.utils.compute``, in the API or a job worker), and
+the write comes last. Small requests answer at once; long histories, long horizons (the size
+rules below), an explicit ``async`` and batches become jobs (``backend.services.workload``).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.jobs import enqueue
 from backend.models import Forecast
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.forecaster import repository
@@ -38,12 +38,12 @@ from backend.services.forecaster.types import (
 from backend.services.metrics import repository as metrics_repository
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import PointFilter
+from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
+from backend.services.workload import Queued, SizeRule, queue, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import FORECASTS
 
-FORECAST_JOB = "forecaster.run"
-BATCH_JOB = "forecaster.batch"
 FORECAST_QUEUE = "forecaster"
 # How aggregated periods with no data are filled: flows are zero, levels carry forward.
 _GAP_RULES = {
@@ -57,41 +57,51 @@ _GAP_RULES = {
 _INFER_SAMPLE = 500
 
 
-@dataclass(frozen=True)
-class ForecastSpec:
+class ForecastSpec(BaseModel):
+    """One forecast as asked for; also the payload of its job."""
+
+    model_config = ConfigDict(frozen=True)
+
     metric: str
     horizon: int
     frequency: Frequency | None = None
     levels: tuple[int, ...] = (80, 95)
     model: str = "auto"
-    dimensions: dict[str, str] = field(default_factory=dict)
+    dimensions: dict[str, str] = Field(default_factory=dict)
     start: datetime | None = None
     end: datetime | None = None
 
     def as_payload(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "horizon": self.horizon,
-            "frequency": self.frequency,
-            "levels": list(self.levels),
-            "model": self.model,
-            "dimensions": self.dimensions,
-            "start": self.start.isoformat() if self.start else None,
-            "end": self.end.isoformat() if self.end else None,
-        }
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> ForecastSpec:
-        return cls(
-            metric=payload["metric"],
-            horizon=int(payload["horizon"]),
-            frequency=payload.get("frequency"),
-            levels=tuple(payload.get("levels") or (80, 95)),
-            model=payload.get("model", "auto"),
-            dimensions=dict(payload.get("dimensions") or {}),
-            start=datetime.fromisoformat(payload["start"]) if payload.get("start") else None,
-            end=datetime.fromisoformat(payload["end"]) if payload.get("end") else None,
-        )
+        return cls.model_validate(payload)
+
+
+class ForecastBatch(BaseModel):
+    """The payload of a batch job: the same options for every listed metric."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    template: ForecastSpec
+    metrics: list[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_payload(cls, data: Any) -> Any:
+        # Batches queued before this model existed carry the spec's fields next to ``metrics``.
+        if isinstance(data, dict) and "template" not in data and "metrics" in data:
+            spec = {key: value for key, value in data.items() if key != "metrics"}
+            return {"template": spec, "metrics": data["metrics"]}
+        return data
+
+    def specs(self) -> list[ForecastSpec]:
+        return [self.template.model_copy(update={"metric": metric}) for metric in self.metrics]
+
+
+FORECAST_JOB = JobKind("forecaster.run", ForecastSpec, queue=FORECAST_QUEUE, max_attempts=2)
+BATCH_JOB = JobKind("forecaster.batch", ForecastBatch, queue=FORECAST_QUEUE, max_attempts=1)
 
 
 @dataclass(frozen=True)
@@ -105,19 +115,31 @@ class History:
     points: list[tuple[datetime, float]]
     as_of: datetime
 
-    @property
-    def oversized(self) -> str | None:
-        if self.spec.horizon > SYNC_MAX_HORIZON:
-            return (
-                f"a horizon of {self.spec.horizon} periods is beyond "
-                f"the synchronous limit of {SYNC_MAX_HORIZON}"
-            )
-        if len(self.points) > SYNC_MAX_PERIODS:
-            return (
-                f"{len(self.points)} periods of history are beyond "
-                f"the synchronous limit of {SYNC_MAX_PERIODS}"
-            )
-        return None
+
+# Beyond these a forecast runs as a background job (an auto-selected monthly forecast of a
+# few years takes 1-2 s on one core; hundreds of daily periods with long horizons take more).
+SIZE_RULES: tuple[SizeRule[History], ...] = (
+    SizeRule(
+        "forecast",
+        "periods of horizon",
+        SYNC_MAX_HORIZON,
+        lambda history: history.spec.horizon,
+        why="each backtest origin forecasts the whole horizon for every candidate model",
+        describe=lambda history, size: (
+            f"a horizon of {size} periods is beyond the synchronous limit of {SYNC_MAX_HORIZON}"
+        ),
+    ),
+    SizeRule(
+        "forecast",
+        "periods of history",
+        SYNC_MAX_PERIODS,
+        lambda history: len(history.points),
+        why="model fits grow with the history: two years of daily periods take a few seconds",
+        describe=lambda history, size: (
+            f"{size} periods of history are beyond the synchronous limit of {SYNC_MAX_PERIODS}"
+        ),
+    ),
+)
 
 
 async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
@@ -278,10 +300,24 @@ async def forecast_now(
     return await store(session, history, result), result
 
 
-async def queue_forecast(
-    session: AsyncSession, spec: ForecastSpec, *, tenant_id: uuid.UUID, requested_by: uuid.UUID | None
-) -> uuid.UUID:
-    return await enqueue(session, tenant_id, FORECAST_JOB, spec.as_payload(), created_by=requested_by)
+async def forecast(
+    session: AsyncSession,
+    pool: ComputePool,
+    spec: ForecastSpec,
+    *,
+    requested: bool = False,
+    requested_by: uuid.UUID | None = None,
+) -> Forecast | Queued:
+    """Forecast now, or queue it when asked to or when the history or horizon is beyond a size rule."""
+    history = await load_history(session, spec)
+    return await run_or_queue(
+        session,
+        reason=queue_reason(SIZE_RULES, history, requested=requested),
+        run=lambda: create_forecast(session, pool, history),
+        kind=FORECAST_JOB,
+        payload=lambda: spec,
+        requested_by=requested_by,
+    )
 
 
 async def queue_batch(
@@ -289,9 +325,8 @@ async def queue_batch(
     metrics: Sequence[str] | None,
     template: ForecastSpec,
     *,
-    tenant_id: uuid.UUID,
     requested_by: uuid.UUID | None,
-) -> uuid.UUID:
+) -> Queued:
     """One job forecasting several metrics (all of the tenant's when ``metrics`` is empty)."""
     names = list(metrics or [])
     if not names:
@@ -302,8 +337,8 @@ async def queue_batch(
     for name in names:
         if await metrics_repository.get_definition(session, name) is None:
             raise NotFound(f"Metric {name!r} not found", details={"metric": name})
-    payload = {**template.as_payload(), "metrics": names}
-    return await enqueue(session, tenant_id, BATCH_JOB, payload, created_by=requested_by)
+    batch = ForecastBatch(template=template, metrics=names)
+    return await queue(session, BATCH_JOB, batch, reason="batch", requested_by=requested_by)
 
 
 async def get_forecast(session: AsyncSession, forecast_id: uuid.UUID) -> Forecast:

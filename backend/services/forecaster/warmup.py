@@ -1,9 +1,9 @@
 """Warm the forecaster at start-up, in the background, so no request pays for it.
 
 statsforecast's first import takes seconds (fugue, triad, pyarrow) and each model's first
-call initialises its native code. The API warms every compute-pool worker; a job worker,
-which forecasts in a thread of its own process, warms itself in a thread. Neither blocks
-start-up, and a failed warm-up is only logged: the first forecast then pays the cost.
+call initialises its native code. The API and the job worker warm every worker of their CPU
+executor. Neither blocks start-up, and a failed warm-up is only logged: the first forecast
+then pays the cost.
 """
 
 from __future__ import annotations
@@ -24,21 +24,18 @@ def warm_this_process() -> None:
     warmup()
 
 
-async def _warm(pool: ComputePool | None) -> None:
+async def _warm(pool: ComputePool) -> None:
     try:
-        if pool is None:
-            await asyncio.to_thread(warm_this_process)
-        else:
-            # One task per worker: an idle pool spawns a process for each pending task.
-            await asyncio.gather(*(pool.run(warm_this_process) for _ in range(pool.max_workers)))
+        # One task per worker: an idle pool spawns a process for each pending task.
+        await asyncio.gather(*(pool.run(warm_this_process) for _ in range(pool.max_workers)))
     except Exception as error:  # never let a warm-up failure reach start-up or shutdown
         logger.warning("forecaster_warmup_failed", error=type(error).__name__)
         return
-    logger.info("forecaster_warm", pool_workers=pool.max_workers if pool else 0)
+    logger.info("forecaster_warm", pool_workers=pool.max_workers)
 
 
-def start_warmup(pool: ComputePool | None = None) -> asyncio.Task[None]:
-    """Warm ``pool``'s workers (or this process when ``pool`` is None) in a background task.
+def start_warmup(pool: ComputePool) -> asyncio.Task[None]:
+    """Warm the workers of ``pool`` (the process's CPU executor) in a background task.
 
     Keep a reference to the task (it is cancelled with the event loop otherwise).
     """

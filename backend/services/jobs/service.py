@@ -62,13 +62,10 @@ async def mark_running(session: AsyncSession, job_id: uuid.UUID, *, attempt: int
     )
 
 
-async def report_progress(
-    session: AsyncSession, job_id: uuid.UUID, percent: int, message: str | None
-) -> None:
-    values: dict[str, Any] = {"progress": max(0, min(100, int(percent)))}
-    if message is not None:
-        values["message"] = message[:MAX_MESSAGE_LENGTH]
-    await repository.update_job(session, job_id, **values)
+async def report_progress(session: AsyncSession, job_id: uuid.UUID, fraction: float, message: str) -> None:
+    """Store a job's progress: ``fraction`` of the work done (0.0–1.0, shown as a percentage)."""
+    percent = round(max(0.0, min(1.0, fraction)) * 100)
+    await repository.update_job(session, job_id, progress=percent, message=message[:MAX_MESSAGE_LENGTH])
 
 
 async def mark_succeeded(session: AsyncSession, job_id: uuid.UUID, result: dict[str, Any] | None) -> None:

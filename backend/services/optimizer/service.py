@@ -1,8 +1,8 @@
 """Optimizer runs: resolve tenant-metric inputs, solve off the event loop, store and compare.
 
 The flow of a run follows the architecture: reads first (metric references in the
-parameters are resolved from ``business_metrics``), then the pure solve in a worker
-process (:class:`backend.utils.compute.ComputePool`), then the write. A run row keeps the parameters exactly
+parameters are resolved from ``business_metrics``), then the pure solve in the CPU executor
+(:class:`backend.utils.compute.ComputePool`), then the write. A run row keeps the parameters exactly
 as solved (references replaced by numbers, defaults filled in) in ``params``, the
 engine's full result JSON in ``solution`` (plus ``metric_inputs``: where each
 referenced number came from), and service-level timings in ``timings``.
@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.jobs import enqueue
 from backend.models.optimization import OptimizationRun
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.optimizer import (
@@ -46,6 +45,8 @@ from backend.services.optimizer.types import (
     RunTimings,
     StoredSolution,
 )
+from backend.services.queue import JobKind
+from backend.services.workload import REQUESTED, Queued, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import OPTIMIZATION_RUNS
 
@@ -53,40 +54,40 @@ T = TypeVar("T")
 
 # --------------------------------------------------------------------------- size limits
 
-
-@dataclass(frozen=True)
-class SizeLimit:
-    """The largest problem solved synchronously, in a unit the client can count in its input."""
-
-    unit: str
-    limit: int
-    count: Callable[[Any], int]
-
-
-# Measured with HiGHS on the benchmark's instance generators (tests/benchmarks/bench_optimizer.py,
-# 2 shared cores): inventory 2000 products 2.1 s, staffing 100 x 7 x 3 = 2100 assignments
-# 0.67 s, product_mix 3000 products 0.33 s, budget_allocation 500 channels (the template's
-# own maximum) 0.40 s. Beyond these sizes a solve belongs in a background job.
-OPTIMIZER_JOB = "optimizer.run"
 OPTIMIZER_QUEUE = "optimizer"
+_MEASURED = (
+    "measured with HiGHS on the benchmark's instance generators (tests/benchmarks/bench_optimizer.py, "
+    "2 shared cores): "
+)
 
-SYNC_LIMITS: dict[str, SizeLimit] = {
-    "budget_allocation": SizeLimit("channels", 500, lambda p: len(p.channels)),
-    "inventory": SizeLimit("products", 2000, lambda p: len(p.products)),
-    "staffing": SizeLimit(
-        "employee x day x shift assignments", 2100, lambda p: len(p.employees) * len(p.days) * len(p.shifts)
+# Beyond these sizes a solve belongs in a background job.
+SYNC_LIMITS: dict[str, SizeRule[Any]] = {
+    "budget_allocation": SizeRule(
+        "budget_allocation",
+        "channels",
+        500,
+        lambda p: len(p.channels),
+        why=_MEASURED + "500 channels (the template's own maximum) 0.40 s",
     ),
-    "product_mix": SizeLimit("products", 3000, lambda p: len(p.products)),
+    "inventory": SizeRule(
+        "inventory", "products", 2000, lambda p: len(p.products), why=_MEASURED + "2000 products 2.1 s"
+    ),
+    "staffing": SizeRule(
+        "staffing",
+        "employee x day x shift assignments",
+        2100,
+        lambda p: len(p.employees) * len(p.days) * len(p.shifts),
+        why=_MEASURED + "100 x 7 x 3 = 2100 assignments 0.67 s",
+    ),
+    "product_mix": SizeRule(
+        "product_mix", "products", 3000, lambda p: len(p.products), why=_MEASURED + "3000 products 0.33 s"
+    ),
 }
 
 
 def oversize_reason(template: str, params: BaseModel) -> str | None:
     """Why a problem is beyond the synchronous limit, or None when it is within it."""
-    limit = SYNC_LIMITS[template]
-    size = limit.count(params)
-    if size <= limit.limit:
-        return None
-    return f"{template} with {size} {limit.unit} is beyond the synchronous limit of {limit.limit}"
+    return queue_reason((SYNC_LIMITS[template],), params)
 
 
 def check_synchronous_size(template: str, params: BaseModel) -> None:
@@ -99,7 +100,7 @@ def check_synchronous_size(template: str, params: BaseModel) -> None:
             code="too_large_for_synchronous_solve",
             details={
                 "template": template,
-                "size": limit.count(params),
+                "size": limit.size(params),
                 "unit": limit.unit,
                 "limit": limit.limit,
             },
@@ -201,36 +202,22 @@ def run_timings(run: OptimizationRun) -> RunTimings:
     return repository.run_timings(run)
 
 
-@dataclass(frozen=True)
-class PreparedRun:
-    """A validated run, metric references resolved, ready to solve here or in a worker."""
+class PreparedRun(BaseModel):
+    """A validated run, metric references resolved, ready to solve here or in a worker (the payload
+    of its job: the worker solves exactly what was validated)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     template: str
     params: dict[str, Any]
     inputs: list[MetricInput]
     options: SolveOptions
-    oversized: str | None
     resolve_seconds: float
+    # Why the size rule sends it to a worker (None within the limit); not part of the payload.
+    oversized: str | None = Field(default=None, exclude=True)
 
-    def job_payload(self) -> dict[str, Any]:
-        return {
-            "template": self.template,
-            "params": self.params,
-            "inputs": [item.model_dump(mode="json") for item in self.inputs],
-            "options": self.options.model_dump(mode="json"),
-            "resolve_seconds": self.resolve_seconds,
-        }
 
-    @classmethod
-    def from_job_payload(cls, payload: Mapping[str, Any]) -> PreparedRun:
-        return cls(
-            template=payload["template"],
-            params=payload["params"],
-            inputs=[MetricInput.model_validate(item) for item in payload["inputs"]],
-            options=SolveOptions.model_validate(payload["options"]),
-            oversized=None,
-            resolve_seconds=float(payload["resolve_seconds"]),
-        )
+OPTIMIZER_JOB = JobKind("optimizer.run", PreparedRun, queue=OPTIMIZER_QUEUE, max_attempts=2)
 
 
 async def prepare_run(
@@ -277,11 +264,23 @@ async def create_run(session: AsyncSession, pool: ComputePool, prepared: Prepare
     return await store_run(session, prepared, result, solve_wall_seconds=perf_counter() - started)
 
 
-async def queue_run(
-    session: AsyncSession, prepared: PreparedRun, *, tenant_id: uuid.UUID, requested_by: uuid.UUID | None
-) -> uuid.UUID:
-    """Queue the solve as a background job (``OPTIMIZER_JOB``); returns the job id."""
-    return await enqueue(session, tenant_id, OPTIMIZER_JOB, prepared.job_payload(), created_by=requested_by)
+async def solve(
+    session: AsyncSession,
+    pool: ComputePool,
+    prepared: PreparedRun,
+    *,
+    requested: bool = False,
+    requested_by: uuid.UUID | None = None,
+) -> OptimizationRun | Queued:
+    """Solve and store now, or queue the solve (asked for, or beyond the template's size rule)."""
+    return await run_or_queue(
+        session,
+        reason=REQUESTED if requested else prepared.oversized,
+        run=lambda: create_run(session, pool, prepared),
+        kind=OPTIMIZER_JOB,
+        payload=lambda: prepared,
+        requested_by=requested_by,
+    )
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> OptimizationRun:

@@ -99,6 +99,7 @@ async def start_sync(api: httpx.AsyncClient, headers: dict[str, str], source_id:
     response = await api.post(f"/api/v1/data-sources/{source_id}/sync", headers=headers)
     assert response.status_code == 202, response.text
     started: dict[str, Any] = response.json()
+    assert response.headers["location"] == f"/api/v1/jobs/{started['job_id']}"
     return started
 
 

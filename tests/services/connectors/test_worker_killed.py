@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import httpx
 
 from backend.config import PROJECT_ROOT, Settings
-from backend.jobs.maintenance import retry_stalled_jobs
+from backend.services.queue.maintenance import retry_stalled_jobs
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.conftest import TEST_SECRET_KEY

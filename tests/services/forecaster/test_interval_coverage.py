@@ -12,7 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from backend.services.forecaster.pool import ForecastJob, run_batch
+from backend.services.forecaster.batch import ForecastJob, run_job
+from backend.utils.compute import spawned_executor
 
 N_SERIES = 80
 LENGTH = 60
@@ -24,7 +25,9 @@ def _coverage(simulate, seed: int) -> dict[int, float]:  # type: ignore[no-untyp
     paths = [simulate(rng, LENGTH + HORIZON) for _ in range(N_SERIES)]
     jobs = [ForecastJob(horizon=HORIZON, values=path[:LENGTH].tolist(), season_length=1) for path in paths]
     inside: dict[int, list[bool]] = {80: [], 95: []}
-    for path, outcome in zip(paths, run_batch(jobs, workers=2), strict=True):
+    with spawned_executor(2) as executor:
+        outcomes = list(executor.map(run_job, jobs))
+    for path, outcome in zip(paths, outcomes, strict=True):
         assert outcome.result is not None, outcome.error_message
         for point, actual in zip(outcome.result.points, path[LENGTH:], strict=True):
             for level in inside:

@@ -1,16 +1,19 @@
-"""The process-pool batch path, and scoring a past forecast against later actuals."""
+"""Batch forecasts in the CPU executor, and scoring a past forecast against later actuals."""
 
 from __future__ import annotations
+
+import asyncio
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from backend.services.forecaster.batch import ForecastJob, run_job
 from backend.services.forecaster.engine import forecast_series, forecast_values
 from backend.services.forecaster.evaluate import evaluate_forecast
-from backend.services.forecaster.pool import ForecastJob, ForecastPool, run_job
 from backend.services.forecaster.series import build_series
 from backend.services.forecaster.types import ForecastPeriod
+from backend.utils.compute import ComputePool
 
 
 def _seasonal(seed: int, n: int = 60) -> list[float]:
@@ -19,13 +22,16 @@ def _seasonal(seed: int, n: int = 60) -> list[float]:
     return (200 + 0.8 * t + 25 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 4, n)).tolist()
 
 
-def test_pool_batch_matches_in_process_results_in_order() -> None:
+async def test_executor_batch_matches_in_process_results_in_order() -> None:
     jobs = [
         ForecastJob(horizon=6, values=_seasonal(seed), season_length=12, key=f"s{seed}") for seed in range(4)
     ]
     jobs.append(ForecastJob(horizon=12, values=[1.0, 2.0, 3.0], season_length=12, key="short"))
-    with ForecastPool(workers=2) as pool:
-        pooled = pool.run_batch(jobs)
+    pool = ComputePool(max_workers=2)
+    try:
+        pooled = await asyncio.gather(*(pool.run(run_job, job) for job in jobs))
+    finally:
+        pool.shutdown()
     local = [run_job(job) for job in jobs]
     assert [o.key for o in pooled] == [job.key for job in jobs]
     for remote, here in zip(pooled[:4], local[:4], strict=True):

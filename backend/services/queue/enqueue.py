@@ -5,23 +5,22 @@ caller's own connection, so the status row and the job commit together: a worker
 picks up a job whose status row is not there yet, and a rolled-back request leaves no
 orphan job. The application role has no access to the queue tables: that SECURITY DEFINER
 function inserts the job only if it carries the transaction's tenant (and locks prefixed
-with it), and returns its id.
+with it), and returns its id. The tenant is the session's own, never an argument.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.jobs.registry import job_spec
 from backend.services.errors import Conflict
 from backend.services.jobs import service as job_status
-from backend.utils.database import Database, session_tenant
+from backend.services.queue.registry import JobKind, P
+from backend.utils.database import session_tenant
 
 _DEFER = text(
     "select defer_tenant_job(cast(:queue as varchar), cast(:task as varchar), "
@@ -34,38 +33,16 @@ class JobAlreadyQueued(Conflict):
 
 
 async def enqueue(
-    session_or_database: AsyncSession | Database,
-    tenant_id: uuid.UUID,
-    kind: str,
-    payload: dict[str, Any],
-    *,
-    created_by: uuid.UUID | None = None,
+    session: AsyncSession, kind: JobKind[P], payload: P, *, created_by: uuid.UUID | None = None
 ) -> uuid.UUID:
-    """Queue a job of ``kind`` for ``tenant_id``; returns the id of its status row.
-
-    With a session, both rows join the caller's transaction (committed by the caller);
-    with a ``Database``, a unit of work of its own is committed here.
-    Raises ``JobAlreadyQueued`` if the kind's queueing lock is taken.
-    """
-    if isinstance(session_or_database, Database):
-        async with session_or_database.tenant_session(tenant_id) as session:
-            return await _enqueue(session, tenant_id, kind, payload, created_by)
-    return await _enqueue(session_or_database, tenant_id, kind, payload, created_by)
-
-
-async def _enqueue(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    kind: str,
-    payload: dict[str, Any],
-    created_by: uuid.UUID | None,
-) -> uuid.UUID:
-    if session_tenant(session) != tenant_id:
-        raise ValueError("the session belongs to another tenant than the job")
-    spec = job_spec(kind)
-    job = job_status.new_job(tenant_id, kind, payload, created_by=created_by)
-    lock = spec.lock(payload) if spec.lock is not None else None
-    args = {"tenant_id": str(tenant_id), "job_id": str(job.id), "payload": payload}
+    """Queue a job of ``kind`` for the session's tenant, in the caller's transaction (committed by
+    the caller); returns the id of its status row. Raises ``JobAlreadyQueued`` if the kind's
+    queueing lock is taken."""
+    tenant_id = session_tenant(session)
+    data = kind.dump(payload)
+    job = job_status.new_job(tenant_id, kind.name, data, created_by=created_by)
+    lock = kind.lock(payload) if kind.lock is not None else None
+    args = {"tenant_id": str(tenant_id), "job_id": str(job.id), "payload": data}
     try:
         async with session.begin_nested():
             session.add(job)
@@ -73,8 +50,8 @@ async def _enqueue(
             queue_job_id = await session.scalar(
                 _DEFER,
                 {
-                    "queue": spec.queue,
-                    "task": spec.kind,
+                    "queue": kind.queue,
+                    "task": kind.name,
                     "lock": f"{tenant_id}:{lock}" if lock else None,
                     "queueing_lock": f"{tenant_id}:{lock}" if lock else None,
                     "args": json.dumps(args),
@@ -84,7 +61,7 @@ async def _enqueue(
         if "queueing_lock" not in str(error.orig):
             raise
         raise JobAlreadyQueued(
-            "An identical job is already waiting to run", details={"kind": kind, "lock": lock}
+            "An identical job is already waiting to run", details={"kind": kind.name, "lock": lock}
         ) from error
     job.queue_job_id = queue_job_id
     await session.flush()

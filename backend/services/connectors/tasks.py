@@ -1,4 +1,4 @@
-"""Connector jobs: the sync of one source, and the dispatcher that fires per-source schedules.
+"""Connector tasks: the sync of one source, and the dispatcher that fires per-source schedules.
 
 Syncs of one source never overlap: the job's lock (one running) and queueing lock (one
 waiting) are the source id. The dispatcher runs every minute (a procrastinate periodic
@@ -8,29 +8,22 @@ task, itself single-flight), finds due sources across tenants through the
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from backend.jobs import JobRun, JobRuntime, job, periodic
 from backend.services.connectors import repository
-from backend.services.connectors.service import SYNC_JOB, request_sync, schedule_next_sync
+from backend.services.connectors.service import SYNC_JOB, SyncPayload, request_sync, schedule_next_sync
 from backend.services.connectors.sync import run_sync
 from backend.services.errors import Conflict, NotFound, ValidationFailed
+from backend.services.queue import JobRun, JobRuntime, PeriodicTask, Task
 
 logger = structlog.get_logger(__name__)
 
 
-@job(
-    SYNC_JOB,
-    queue="connectors",
-    lock=lambda payload: f"data_source:{payload['source_id']}",
-    max_attempts_from_settings=lambda settings: settings.connectors.sync_max_attempts,
-)
-async def sync_data_source(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
-    return await run_sync(run, uuid.UUID(payload["source_id"]), uuid.UUID(payload["sync_id"]))
+async def sync_data_source(run: JobRun, payload: SyncPayload) -> dict[str, Any]:
+    return await run_sync(run, payload.source_id, payload.sync_id)
 
 
 async def dispatch_due_syncs(runtime: JobRuntime, *, now: datetime | None = None) -> int:
@@ -51,6 +44,9 @@ async def dispatch_due_syncs(runtime: JobRuntime, *, now: datetime | None = None
     return queued
 
 
-@periodic("connectors.dispatch_schedules", cron="* * * * *")
 async def dispatch_schedules(runtime: JobRuntime, app: Any) -> None:
     await dispatch_due_syncs(runtime)
+
+
+TASKS: tuple[Task[Any], ...] = (Task(SYNC_JOB, sync_data_source),)
+PERIODIC_TASKS = (PeriodicTask("connectors.dispatch_schedules", "* * * * *", dispatch_schedules),)

@@ -1,4 +1,4 @@
-"""The procrastinate App, built from settings and the task registry.
+"""The procrastinate App, built from settings and the tasks the caller lists (``backend.worker.TASKS``).
 
 Procrastinate's tables live in the ``procrastinate`` schema (revision 20261126_04); its
 connections use the worker role (revision 20261204_02: the application role has no access
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import procrastinate
@@ -17,20 +18,21 @@ from procrastinate import JobContext, RetryDecision
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy
 from psycopg.conninfo import make_conninfo
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from backend.config import Settings
-from backend.jobs.registry import (
-    JOBS,
-    PERIODIC,
+from backend.services.jobs import service as job_status
+from backend.services.queue.maintenance import MAINTENANCE_TASKS
+from backend.services.queue.registry import (
     JobFailed,
+    JobKind,
     JobRun,
     JobRuntime,
-    JobSpec,
-    PeriodicSpec,
-    load_job_modules,
+    P,
+    PeriodicTask,
+    Task,
 )
-from backend.services.jobs import service as job_status
 from backend.utils.observability import job_span
 from backend.utils.prometheus import JOB_DURATION, JOB_RUNS
 
@@ -78,9 +80,9 @@ def _cause_of(exception: BaseException) -> str:
 class _RetryPolicy(BaseRetryStrategy):
     """Retry anything but a final ``JobFailed``, up to the job kind's attempts, with exponential waits."""
 
-    def __init__(self, spec: JobSpec, settings: Settings) -> None:
-        self.spec = spec
-        self.max_attempts = spec.attempts_allowed(settings)
+    def __init__(self, kind: JobKind[Any], settings: Settings) -> None:
+        self.kind = kind
+        self.max_attempts = kind.attempts_allowed(settings)
         self.base_wait = settings.jobs.retry_base_seconds
 
     def will_retry(self, exception: BaseException, attempt: int) -> bool:
@@ -96,6 +98,19 @@ class _RetryPolicy(BaseRetryStrategy):
         return RetryDecision(retry_in={"milliseconds": wait_ms})
 
 
+INVALID_PAYLOAD = "The job's input is not valid for its kind; queue it again."
+
+
+def _payload_of(kind: JobKind[P], data: dict[str, Any]) -> P:
+    """The typed payload; one that does not validate (queued by an older or newer release) is a final
+    failure, not retried: it would fail the same way every time."""
+    try:
+        return kind.load(data)
+    except ValidationError as error:
+        details = {"kind": kind.name, "errors": error.error_count()}
+        raise JobFailed(INVALID_PAYLOAD, code="invalid_payload", details=details) from error
+
+
 def _runtime(context: JobContext) -> JobRuntime:
     runtime = context.additional_context.get(RUNTIME_KEY)
     if not isinstance(runtime, JobRuntime):
@@ -103,11 +118,13 @@ def _runtime(context: JobContext) -> JobRuntime:
     return runtime
 
 
-def _task_for(spec: JobSpec, policy: _RetryPolicy) -> Any:
+def _task_for(task: Task[Any], policy: _RetryPolicy) -> Any:
+    kind = task.kind
+
     async def run(context: JobContext, *, tenant_id: str, job_id: str, payload: dict[str, Any]) -> None:
         attempt = context.job.attempts + 1  # procrastinate counts the earlier attempts
         # One span per attempt: its database statements and outbound calls are its children.
-        with job_span(spec.kind, job_id=job_id, attempt=attempt):
+        with job_span(kind.name, job_id=job_id, attempt=attempt):
             await attempt_job(context, tenant_id=tenant_id, job_id=job_id, payload=payload, attempt=attempt)
 
     async def attempt_job(
@@ -116,21 +133,21 @@ def _task_for(spec: JobSpec, policy: _RetryPolicy) -> Any:
         runtime = _runtime(context)
         tenant, job_uuid = uuid.UUID(tenant_id), uuid.UUID(job_id)
         database = runtime.database
-        log = logger.bind(task=spec.kind, job_id=job_id, tenant_id=tenant_id, attempt=attempt)
+        log = logger.bind(task=kind.name, job_id=job_id, tenant_id=tenant_id, attempt=attempt)
 
-        async def progress(percent: int, message: str | None) -> None:
+        async def progress(fraction: float, message: str) -> None:
             async with database.tenant_session(tenant) as session:
-                await job_status.report_progress(session, job_uuid, percent, message)
+                await job_status.report_progress(session, job_uuid, fraction, message)
 
         async with database.tenant_session(tenant) as session:
             await job_status.mark_running(session, job_uuid, attempt=attempt)
-        run_info = JobRun(spec.kind, tenant, job_uuid, attempt, policy.max_attempts, runtime, progress)
+        run_info = JobRun(kind.name, tenant, job_uuid, attempt, policy.max_attempts, runtime, progress)
         started = time.perf_counter()
         try:
-            result = await spec.handler(run_info, payload)
+            result = await task.handler(run_info, _payload_of(kind, payload))
         except BaseException as exception:
-            JOB_RUNS.labels(task=spec.kind, outcome="failure").inc()
-            JOB_DURATION.labels(task=spec.kind).observe(time.perf_counter() - started)
+            JOB_RUNS.labels(task=kind.name, outcome="failure").inc()
+            JOB_DURATION.labels(task=kind.name).observe(time.perf_counter() - started)
             if isinstance(exception, Exception):
                 will_retry = policy.will_retry(exception, attempt)
                 async with database.tenant_session(tenant) as session:
@@ -139,17 +156,17 @@ def _task_for(spec: JobSpec, policy: _RetryPolicy) -> Any:
                     )
                 log.warning("job_failed", will_retry=will_retry, error=_cause_of(exception))
             raise
-        JOB_RUNS.labels(task=spec.kind, outcome="success").inc()
-        JOB_DURATION.labels(task=spec.kind).observe(time.perf_counter() - started)
+        JOB_RUNS.labels(task=kind.name, outcome="success").inc()
+        JOB_DURATION.labels(task=kind.name).observe(time.perf_counter() - started)
         async with database.tenant_session(tenant) as session:
             await job_status.mark_succeeded(session, job_uuid, result)
         log.info("job_succeeded")
 
-    run.__name__ = spec.kind.replace(".", "_")
+    run.__name__ = kind.name.replace(".", "_")
     return run
 
 
-def _periodic_task_for(spec: PeriodicSpec) -> Any:
+def _periodic_task_for(spec: PeriodicTask) -> Any:
     async def run(context: JobContext, timestamp: int) -> None:
         with job_span(spec.name, job_id=str(context.job.id), attempt=context.job.attempts + 1):
             await spec.handler(_runtime(context), context.app)
@@ -158,26 +175,37 @@ def _periodic_task_for(spec: PeriodicSpec) -> Any:
     return run
 
 
-def build_app(settings: Settings, *, worker_url: str) -> procrastinate.App:
-    """The procrastinate App for ``worker_url`` (the worker role) with every registered task.
+def build_app(
+    settings: Settings,
+    *,
+    worker_url: str,
+    tasks: Sequence[Task[Any]],
+    periodic: Sequence[PeriodicTask] = (),
+) -> procrastinate.App:
+    """The procrastinate App for ``worker_url`` (the worker role) running ``tasks``, ``periodic``
+    and the queue's own maintenance.
 
     Open it with ``async with app.open_async():`` before deferring or running a worker.
     """
-    load_job_modules()
+    names = [task.kind.name for task in tasks]
+    if len(names) != len(set(names)):
+        raise ValueError(f"a job kind is listed twice: {sorted(n for n in names if names.count(n) > 1)}")
     connector = procrastinate.PsycopgConnector(
         conninfo=conninfo_from_url(worker_url),
         min_size=1,
         max_size=max(2, settings.jobs.worker_concurrency + 2),
     )
     app = procrastinate.App(connector=connector)
-    for spec in JOBS.values():
-        policy = _RetryPolicy(spec, settings)
-        app.task(name=spec.kind, queue=spec.queue, retry=policy, pass_context=True)(_task_for(spec, policy))
-    for periodic_spec in PERIODIC.values():
-        task = app.task(
+    for task in tasks:
+        policy = _RetryPolicy(task.kind, settings)
+        app.task(name=task.kind.name, queue=task.kind.queue, retry=policy, pass_context=True)(
+            _task_for(task, policy)
+        )
+    for periodic_spec in (*MAINTENANCE_TASKS, *periodic):
+        registered = app.task(
             name=periodic_spec.name, queue="maintenance", queueing_lock=periodic_spec.name, pass_context=True
         )(_periodic_task_for(periodic_spec))
-        app.periodic(cron=periodic_spec.cron)(task)
+        app.periodic(cron=periodic_spec.cron)(registered)
     return app
 
 

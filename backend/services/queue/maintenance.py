@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from backend.jobs.registry import JobRuntime, periodic
+from backend.services.queue.registry import JobRuntime, PeriodicTask
 
 logger = structlog.get_logger(__name__)
 
@@ -24,7 +24,6 @@ async def retry_stalled_jobs(app: Any, *, seconds_since_heartbeat: float) -> int
     return len(stalled)
 
 
-@periodic("jobs.retry_stalled", cron="* * * * *")
 async def retry_stalled(runtime: JobRuntime, app: Any) -> None:
     await retry_stalled_jobs(app, seconds_since_heartbeat=runtime.settings.jobs.stalled_worker_seconds)
 
@@ -37,6 +36,11 @@ async def remove_finished_jobs(app: Any, *, older_than_hours: int) -> None:
     )
 
 
-@periodic("jobs.remove_finished", cron="23 * * * *")
 async def remove_finished(runtime: JobRuntime, app: Any) -> None:
     await remove_finished_jobs(app, older_than_hours=runtime.settings.jobs.keep_finished_hours)
+
+
+MAINTENANCE_TASKS = (
+    PeriodicTask("jobs.retry_stalled", "* * * * *", retry_stalled),
+    PeriodicTask("jobs.remove_finished", "23 * * * *", remove_finished),
+)

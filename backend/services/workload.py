@@ -1,0 +1,104 @@
+"""The workload kit: the one place that decides whether work runs in the request or as a job.
+
+A feature states its synchronous limits as ``SizeRule``s (what is counted in the request, the
+threshold and why it is there), its job kinds with typed payloads (``backend.services.queue``),
+and calls ``run_or_queue``: the work runs now and its result is returned, or it is queued and a
+``Queued`` handle (job id and the reason) comes back. Work that is always a job (connector syncs,
+forecast batches, benchmark imports) is queued with ``queue``. Routes never decide; they map a
+result to 200/201 and a ``Queued`` to 202 with ``Location: /api/v1/jobs/{id}``.
+
+Tasks report progress with ``JobRun.progress(fraction, message)``; CPU code running in the
+executor reports through ``ComputePool.run_reporting``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.services.queue import JobKind, enqueue
+from backend.services.queue.registry import P
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+REQUESTED = "requested"
+"""The reason of a job the client asked for (``async: true``)."""
+
+
+@dataclass(frozen=True)
+class SizeRule(Generic[R]):
+    """The largest request ``feature`` runs synchronously: ``size(request)`` counted in ``unit``, at most
+    ``limit``. ``why`` says where the limit comes from (a measurement, a cost model)."""
+
+    feature: str
+    unit: str
+    limit: int
+    size: Callable[[R], int]
+    why: str
+    describe: Callable[[R, int], str] | None = None
+
+    def reason(self, request: R) -> str | None:
+        """Why ``request`` is beyond this rule, or None when it is within it."""
+        size = self.size(request)
+        if size <= self.limit:
+            return None
+        if self.describe is not None:
+            return self.describe(request, size)
+        return f"{self.feature} with {size} {self.unit} is beyond the synchronous limit of {self.limit}"
+
+
+def queue_reason(rules: Sequence[SizeRule[R]], request: R, *, requested: bool = False) -> str | None:
+    """Why ``request`` runs as a job (asked for, or the first rule it breaks), or None to run it now."""
+    if requested:
+        return REQUESTED
+    for rule in rules:
+        reason = rule.reason(request)
+        if reason is not None:
+            return reason
+    return None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A job handle: the work was queued; poll ``status_url``."""
+
+    job_id: uuid.UUID
+    reason: str
+
+    @property
+    def status_url(self) -> str:
+        return f"/api/v1/jobs/{self.job_id}"
+
+
+async def queue(
+    session: AsyncSession,
+    kind: JobKind[P],
+    payload: P,
+    *,
+    reason: str,
+    requested_by: uuid.UUID | None,
+) -> Queued:
+    """Queue ``payload`` as a job of ``kind`` for the session's tenant (in the request's transaction)."""
+    job_id = await enqueue(session, kind, payload, created_by=requested_by)
+    return Queued(job_id, reason)
+
+
+async def run_or_queue(
+    session: AsyncSession,
+    *,
+    reason: str | None,
+    run: Callable[[], Awaitable[T]],
+    kind: JobKind[P],
+    payload: Callable[[], P],
+    requested_by: uuid.UUID | None,
+) -> T | Queued:
+    """``run()`` now when there is no ``reason`` to queue (see ``queue_reason``); otherwise queue
+    ``payload()`` as a job of ``kind`` and return its handle."""
+    if reason is None:
+        return await run()
+    return await queue(session, kind, payload(), reason=reason, requested_by=requested_by)
