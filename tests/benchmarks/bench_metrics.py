@@ -191,7 +191,7 @@ async def bench_query(
         "tz": "UTC",
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "limit": 200,
+        "limit": 1000,
     }
     api_times: list[float] = []
     raw_times: list[float] = []
@@ -257,9 +257,6 @@ def _start_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen[by
         str(port),
         "--workers",
         str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
     ]
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     base_url = f"http://127.0.0.1:{port}"
