@@ -547,3 +547,32 @@ async def test_rollups_and_raw_points_page_with_a_total_and_a_documented_maximum
         assert too_many.status_code == 422
         assert too_many.json()["error"]["details"] == {"field": "limit", "maximum": 10_000}
         assert "10,000" in too_many.json()["error"]["message"]
+
+
+async def test_the_issue_scenario_day_reads_the_source_of_truth_not_the_sum_of_four_sources(
+    client: httpx.AsyncClient,
+) -> None:
+    """Issue 15: 2026-12-01 read 8,224.14 = POS 5,183.46 + Stripe 1,520.34 + Shopify 411.70 + 1,108.64."""
+    tenant = await create_tenant(client)
+    day = datetime(2026, 12, 1, tzinfo=UTC)
+    feeds = {"manual": 5183.46, "stripe": 1520.34, "shopify": 411.70, "upload": 1108.64}
+    await _ingest(client, tenant, _points("revenue", [feeds["manual"]], day, DAY))
+    for source, value in list(feeds.items())[1:]:
+        refused = await _ingest_from(client, tenant, source, _points("revenue", [value], day, DAY))
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "source_conflict"
+    await client.put(
+        "/api/v1/metrics/revenue",
+        headers=tenant.headers,
+        json={"sources": {"rule": "priority", "priority": list(feeds)}},
+    )
+    for source, value in list(feeds.items())[1:]:
+        assert (
+            await _ingest_from(client, tenant, source, _points("revenue", [value], day, DAY))
+        ).status_code == 200
+    assert _values(await _rollup(client, tenant, "revenue")) == [5183.46]
+    await client.put(
+        "/api/v1/metrics/revenue",
+        headers=tenant.headers,
+        json={"sources": {"rule": "additive", "priority": list(feeds)}},
+    )
+    assert [round(v, 2) for v in _values(await _rollup(client, tenant, "revenue"))] == [8224.14]
