@@ -44,7 +44,7 @@ _STATISTIC_SQL: dict[str, str] = {
     "avg": "avg(value)",
     "min": "min(value)",
     "max": "max(value)",
-    "count": "sum(n)::float8",
+    "count": "{points}::float8",
     "last": "(array_agg(value order by ts desc))[1]",
     "stddev": "stddev_samp(value)",
 }
@@ -219,16 +219,29 @@ def choose_sources(
     return (ordered[0],) if ordered else ()
 
 
-def _points_sql(query: MetricQuery, sources: Sources, args: _Args) -> str:
-    """The relation a read aggregates: (ts, value, dimensions, n) of the chosen sources. Summed
-    sources add up per (instant, dimensions) first, so avg/min/max/last see the combined value."""
-    where = f"{_window_sql(query, args)} and source = any({args.add(list(sources.used))}::text[])"
-    if len(sources.used) <= 1:
-        return f"(select ts, value, dimensions, 1 as n from business_metrics where {where}) p"  # noqa: S608
-    return (
+@dataclass(frozen=True)
+class _Relation:
+    sql: str  # a FROM item with columns ts, value, dimensions
+    points: str  # the expression counting the source points in a group of it
+
+
+def _points_sql(query: MetricQuery, sources: Sources, args: _Args) -> _Relation:
+    """The points of the chosen sources. Summed sources add up per (instant, dimensions) first,
+    so avg/min/max/last see the combined value; one source reads the table as it is."""
+    where = _window_sql(query, args)
+    if len(sources.used) == 1:
+        where += f" and source = {args.add(sources.used[0])}"
+        return _Relation(f"(select ts, value, dimensions from business_metrics where {where}) p", "count(*)")  # noqa: S608
+    where += f" and source = any({args.add(list(sources.used))}::text[])"
+    return _Relation(
         "(select ts, sum(value) as value, min(dimensions::text)::jsonb as dimensions, "  # noqa: S608
-        f"count(*) as n from business_metrics where {where} group by ts, dimensions_key) p"
+        f"count(*) as n from business_metrics where {where} group by ts, dimensions_key) p",
+        "sum(n)",
     )
+
+
+def _statistic_sql(statistic: str, relation: _Relation) -> str:
+    return _STATISTIC_SQL[statistic].format(points=relation.points)
 
 
 async def series(
@@ -261,8 +274,8 @@ async def series(
         total_sql = "count(*) over ()"
     statement = (
         f"select {bucket_sql} as bucket, {group_sql} as group_value, "  # noqa: S608
-        f"{_STATISTIC_SQL[aggregation]} as value, sum(n)::bigint as points, {total_sql} as total "
-        f"from {relation} group by 1, 2 order by 2 nulls first, 1{paging}"
+        f"{_statistic_sql(aggregation, relation)} as value, {relation.points}::bigint as points, "
+        f"{total_sql} as total from {relation.sql} group by 1, 2 order by 2 nulls first, 1{paging}"
     )
     rows = await driver_fetch(session, statement, *args.values, record_class=SeriesRow)
     if rows:
@@ -286,7 +299,8 @@ async def aggregate(session: AsyncSession, query: MetricQuery, statistic: str) -
     relation = _points_sql(query, sources, args)
     rows = await driver_fetch(
         session,
-        f"select {_STATISTIC_SQL[statistic]} as value, coalesce(sum(n), 0)::bigint as points from {relation}",  # noqa: S608
+        f"select {_statistic_sql(statistic, relation)} as value, "  # noqa: S608
+        f"coalesce({relation.points}, 0)::bigint as points from {relation.sql}",
         *args.values,
     )
     points = int(rows[0]["points"])
@@ -341,7 +355,7 @@ async def data_range(session: AsyncSession, query: MetricQuery) -> DataRange:
         return DataRange(None, None, sources)
     args = _Args(session_tenant(session), query.metric)
     relation = _points_sql(query, sources, args)
-    rows = await driver_fetch(session, f"select min(ts), max(ts) from {relation}", *args.values)  # noqa: S608
+    rows = await driver_fetch(session, f"select min(ts), max(ts) from {relation.sql}", *args.values)  # noqa: S608
     return DataRange(rows[0][0], rows[0][1], sources)
 
 

@@ -123,7 +123,9 @@ async def replace_source_points(
     periods: Sequence[tuple[Sequence[str], datetime, datetime]],
 ) -> IngestResult:
     """Like ``ingest_points``, but first remove what ``source`` wrote for the given metrics in each
-    ``[start, end)`` period, so points the source no longer reports there are gone too."""
+    ``[start, end)`` period, so points the source no longer reports there are gone too. The
+    source rule is checked first: a refused write removes nothing either."""
+    await check_sources(session, sorted({point.metric for point in points}), source)
     for metrics, start, end in periods:
         await repository.delete_source_points(session, source, metrics, start, end)
     return await ingest_points(session, points, source=source)
