@@ -40,7 +40,8 @@ BENCH_DATABASE = "dyocense_bench"
 BATCH = 5_000
 HOURS_2Y = 2 * 365 * 24
 ROOT = Path(__file__).resolve().parents[2]
-# Exactly the statement the API sends for this rollup (backend/services/metrics/repository.py).
+# The plain rollup SQL; the API sends its equivalent (backend/services/metrics/reader.py) after
+# a few index probes that pick the source its rule reads.
 ROLLUP_SQL = (
     "select date_trunc($1, ts, $2) as bucket, null::text as group_value, sum(value) as value, "
     "count(*) as points from business_metrics where tenant_id = $3 and metric = $4 and ts >= $5 "

@@ -194,9 +194,9 @@ async def _sources(session: AsyncSession, query: MetricQuery) -> Sources:
     # Composed from constant fragments; every value is a parameter.
     statement = (
         f"{_KNOWN_SOURCES} select d.source_rule, d.source_priority::text as priority, "  # noqa: S608
-        "array(select k.source from known k where k.source is not null and exists ("
-        f"  select 1 from business_metrics w where w.source = k.source and {window}"
-        ") order by k.source) as available "
+        "array(select k.source from known k cross join lateral ("
+        f"  select 1 from business_metrics w where w.source = k.source and {window} limit 1"
+        ") hit where k.source is not null order by k.source) as available "
         "from (select 1) one left join metric_definitions d on d.tenant_id = $1 and d.name = $2"
     )
     rows = await driver_fetch(session, statement, *args.values)
@@ -267,26 +267,21 @@ async def series(
     else:
         bucket_sql = f"date_bin({args.add(bucket.interval)}, ts, {args.add(FIXED_ORIGIN)})"
     group_sql = f"dimensions ->> {args.add(group_by)}" if group_by else "null::text"
-    paging = ""
-    total_sql = "0::bigint"
-    if limit is not None:
-        paging = f" limit {args.add(limit)} offset {args.add(offset)}"
-        total_sql = "count(*) over ()"
-    statement = (
+    grouped = (
         f"select {bucket_sql} as bucket, {group_sql} as group_value, "  # noqa: S608
-        f"{_statistic_sql(aggregation, relation)} as value, {relation.points}::bigint as points, "
-        f"{total_sql} as total from {relation.sql} group by 1, 2 order by 2 nulls first, 1{paging}"
+        f"{_statistic_sql(aggregation, relation)} as value, {relation.points}::bigint as points "
+        f"from {relation.sql} group by 1, 2"
     )
+    paging = f" limit {args.add(limit)} offset {args.add(offset)}" if limit is not None else ""
+    statement = f"{grouped} order by 2 nulls first, 1{paging}"
     rows = await driver_fetch(session, statement, *args.values, record_class=SeriesRow)
-    if rows:
-        total = len(rows) if limit is None else int(rows[0]["total"])
-    elif offset and limit is not None:  # a page past the end: count the rows it skipped
-        unpaged = await series(
-            session, query, bucket=bucket, aggregation="count", zone=zone, group_by=group_by
-        )
-        total = unpaged.total
-    else:
-        total = 0
+    if limit is None:
+        total = len(rows)
+    elif len(rows) < limit and (rows or offset == 0):
+        total = offset + len(rows)  # the last page: nothing lies beyond it
+    else:  # a full page, or one past the end: count every row (a second, cheaper statement)
+        counted = await driver_fetch(session, f"select count(*) from ({grouped}) g", *args.values[:-2])  # noqa: S608
+        total = int(counted[0][0])
     return SeriesResult(rows, total, sources)
 
 

@@ -244,7 +244,7 @@ async def rollup_page(
         session, filters, bucket=bucket, aggregation=aggregation, zone=zone.key, group_by=group_by
     )
     observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
-    for bucket_start, group, value, points, _ in result.rows:
+    for bucket_start, group, value, points in result.rows:
         observed[group][bucket_start] = (value, points)
     start, end = await _filled_range(session, filters, result.sources)
     if start is None or end is None:  # no data at all
