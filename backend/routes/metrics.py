@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,7 +11,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 
-from backend.dependencies import AdminPrincipal, AnalystPrincipal, CurrentPrincipal, PageParams, TenantSession
+from backend.dependencies import (
+    MAX_OFFSET,
+    AdminPrincipal,
+    AnalystPrincipal,
+    CurrentPrincipal,
+    PageParams,
+    TenantSession,
+)
 from backend.schemas.common import Page
 from backend.schemas.metrics import (
     Aggregation,
@@ -20,6 +28,7 @@ from backend.schemas.metrics import (
     MetricDeleteRead,
     MetricQueryRead,
     MetricRead,
+    MetricSourcesRead,
     UploadErrorRead,
     UploadPreviewPoint,
     UploadRead,
@@ -31,13 +40,15 @@ from backend.services.metrics.points import (
     DIMENSION_KEY_PATTERN,
     METRIC_NAME_PATTERN,
     NO_DIMENSIONS,
+    SOURCE_NAME_PATTERN,
     TIMESTAMP_RANGE_TEXT,
     Point,
     localize,
     out_of_range_indexes,
     timestamp_problem,
 )
-from backend.services.metrics.repository import CatalogEntry, PointFilter
+from backend.services.metrics.reader import MetricQuery, Sources
+from backend.services.metrics.repository import CatalogEntry
 from backend.services.tenant.service import tenant_zone
 from backend.utils.error_handlers import error_responses
 from backend.utils.responses import fast_json
@@ -47,6 +58,9 @@ router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=error_r
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PREVIEW_POINTS = 20
 MAX_REPORTED_POINTS = 100
+# The most rows (raw points, or rollup group x bucket rows) one response holds; page beyond it.
+MAX_ROWS_PER_RESPONSE = MAX_BUCKETS
+DEFAULT_RAW_LIMIT = 50
 _NO_RAW_FIELDS = {"dimensions": None, "source": None}
 _RANGE = f"Timestamps lie {TIMESTAMP_RANGE_TEXT}."
 MetricPath = Annotated[str, Path(pattern=METRIC_NAME_PATTERN, description="Metric name.")]
@@ -63,7 +77,7 @@ def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
 
 def _filters(
     metric: str, start: datetime | None, end: datetime | None, dims: list[str], zone: ZoneInfo
-) -> PointFilter:
+) -> MetricQuery:
     dimensions: dict[str, str] = {}
     for item in dims:
         key, sep, value = item.partition(":")
@@ -80,7 +94,7 @@ def _filters(
     end_ts = localize(end, zone) if end else None
     if start_ts and end_ts and end_ts <= start_ts:
         raise ValidationFailed("end must be after start", details={"field": "end"})
-    return PointFilter(metric=metric, start=start_ts, end=end_ts, dimensions=dimensions)
+    return MetricQuery(metric=metric, start=start_ts, end=end_ts, dimensions=dimensions)
 
 
 def _check_point_times(points: list[Point]) -> None:
@@ -104,7 +118,14 @@ def _check_point_times(points: list[Point]) -> None:
 
 
 def _catalog_read(entry: CatalogEntry) -> MetricRead:
-    return MetricRead.model_validate(entry, from_attributes=True)
+    return MetricRead.model_validate(
+        {
+            **asdict(entry),
+            "sources": MetricSourcesRead.model_validate(
+                {"rule": entry.source_rule, "priority": entry.source_priority}
+            ),
+        }
+    )
 
 
 @router.post(
@@ -192,32 +213,55 @@ async def list_metrics(
     return Page(items=[_catalog_read(e) for e in entries], total=total, limit=page.limit, offset=page.offset)
 
 
+_DEFINE_DESCRIPTION = (
+    "Fields left out keep their stored value (null clears one). `sources` says how points of several "
+    "sources combine on read: `priority` reads one source of truth, the first listed with data in "
+    "the window; `additive` sums the listed sources. A source missing from the list cannot write "
+    "the metric while another source has points (409 `source_conflict`)."
+)
+
+
 @router.put(
-    "/{name}/definition",
+    "/{name}",
     response_model=MetricRead,
-    summary="Declare or describe a metric (unit, description, default aggregation)",
+    summary="Declare or describe a metric (unit, currency, aggregation, direction, sources…)",
+    description=_DEFINE_DESCRIPTION,
     responses=error_responses(403),
 )
+@router.put("/{name}/definition", response_model=MetricRead, include_in_schema=False)
 async def define_metric(
     name: MetricPath, body: MetricDefinitionIn, session: TenantSession, principal: AnalystPrincipal
 ) -> MetricRead:
-    entry = await service.declare_metric(
-        session, name, unit=body.unit, description=body.description, aggregation=body.aggregation
-    )
+    entry = await service.declare_metric(session, name, body.changes())
     return _catalog_read(entry)
+
+
+def _page_limit(limit: int | None, *, raw: bool) -> int:
+    if limit is None:
+        return DEFAULT_RAW_LIMIT if raw else MAX_ROWS_PER_RESPONSE
+    if limit > MAX_ROWS_PER_RESPONSE:
+        raise ValidationFailed(
+            f"limit may be at most {MAX_ROWS_PER_RESPONSE:,} per response; page with offset",
+            details={"field": "limit", "maximum": MAX_ROWS_PER_RESPONSE},
+        )
+    return limit
 
 
 @router.get(
     "/{name}",
     response_model=MetricQueryRead,
-    summary="Raw points, or a rollup by bucket",
+    summary="Raw points, or a rollup by bucket (paged; the metric's source rule applies)",
+    description=(
+        f"Raw points (default page {DEFAULT_RAW_LIMIT}) or rollup rows (group x bucket, default and "
+        f"maximum {MAX_ROWS_PER_RESPONSE:,}) page with `limit`/`offset`; `total` counts them all. "
+        "Reads follow the metric's source rule (`sources_used`); `source=` reads one source."
+    ),
     responses=error_responses(404),
 )
 async def query_metric(
     name: MetricPath,
     session: TenantSession,
     principal: CurrentPrincipal,
-    page: PageParams,
     bucket: Annotated[
         str | None,
         Query(description="hour, day, week, month, quarter, year, or e.g. '15 minutes'. Omit for raw."),
@@ -239,10 +283,19 @@ async def query_metric(
             "buckets."
         ),
     ] = "none",
+    source: Annotated[
+        str | None,
+        Query(pattern=SOURCE_NAME_PATTERN, description="Read this source only, not the rule's choice."),
+    ] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description=f"Page size, at most {MAX_ROWS_PER_RESPONSE:,}.")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
 ) -> Response:
     assert set(FILL_MODES) == {"none", "null", "zero", "previous"}
+    page_limit = _page_limit(limit, raw=bucket is None)
     zone = _zone(tz, await tenant_zone(session))
-    filters = _filters(name, start, end, dim, zone)
+    filters = replace(_filters(name, start, end, dim, zone), source=source)
     definition = await service.require_definition(session, name)
     # Plain data, written once by fast_json: a rollup can hold thousands of buckets, and a
     # model object per bucket plus the response model's validation tripled the request's work.
@@ -256,10 +309,12 @@ async def query_metric(
         "start": filters.start,
         "end": filters.end,
         "group_by": None,
-        "total": None,
+        "total": 0,
+        "limit": page_limit,
+        "offset": offset,
     }
     if bucket is None:
-        rows, total = await service.raw_points(session, filters, limit=page.limit, offset=page.offset)
+        raw = await service.raw_points(session, filters, limit=page_limit, offset=offset)
         points = [
             {
                 "ts": r.ts,
@@ -269,16 +324,25 @@ async def query_metric(
                 "dimensions": r.dimensions,
                 "source": r.source,
             }
-            for r in rows
+            for r in raw.rows
         ]
-        return fast_json({**body, "total": total, "series": [{"group": None, "points": points}]})
+        body.update(total=raw.total, **_sources_body(raw.sources))
+        return fast_json({**body, "series": [{"group": None, "points": points}]})
     parsed_bucket = parse_bucket(bucket)
     used_agg = agg or definition.aggregation
-    series, range_start, range_end = await service.rollup(
-        session, filters, bucket=parsed_bucket, aggregation=used_agg, zone=zone, group_by=group_by, fill=fill
+    page = await service.rollup_page(
+        session,
+        filters,
+        bucket=parsed_bucket,
+        aggregation=used_agg,
+        zone=zone,
+        group_by=group_by,
+        fill=fill,
+        limit=page_limit,
+        offset=offset,
     )
-    body.update(bucket=parsed_bucket.label, aggregation=used_agg, start=range_start, end=range_end)
-    body["group_by"] = group_by
+    body.update(bucket=parsed_bucket.label, aggregation=used_agg, start=page.start, end=page.end)
+    body.update(group_by=group_by, total=page.total, **_sources_body(page.sources))
     body["series"] = [
         {
             "group": s.group,
@@ -287,9 +351,17 @@ async def query_metric(
                 for v in s.values
             ],
         }
-        for s in series
+        for s in page.series
     ]
     return fast_json(body)
+
+
+def _sources_body(sources: Sources) -> dict[str, Any]:
+    return {
+        "source_rule": sources.rule,
+        "sources_used": list(sources.used),
+        "sources_available": list(sources.available),
+    }
 
 
 @router.delete(

@@ -1,24 +1,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from typing_extensions import TypedDict
 
 from backend.services.metrics.types import (
     AGGREGATIONS,
+    CURRENCY_PATTERN,
     DIMENSION_KEY_PATTERN,
     MAX_BATCH_POINTS,
+    DISPLAY_FORMATS,
+    MAX_DEFINITION_SOURCES,
     MAX_DIMENSION_VALUE_LENGTH,
     MAX_DIMENSIONS,
     METRIC_NAME_PATTERN,
+    SOURCE_NAME_PATTERN,
     TIMESTAMP_RANGE_TEXT,
 )
 
 MetricName = Field(pattern=METRIC_NAME_PATTERN, examples=["revenue"], description="Lowercase slug.")
 Aggregation = Literal["sum", "avg", "min", "max", "last", "count"]
 assert set(AGGREGATIONS) == set(Aggregation.__args__)  # type: ignore[attr-defined]
+DisplayFormat = Literal["number", "integer", "currency", "percent"]
+assert set(DISPLAY_FORMATS) == set(DisplayFormat.__args__)  # type: ignore[attr-defined]
+SourceName = Annotated[str, StringConstraints(pattern=SOURCE_NAME_PATTERN)]
 
 
 # Constraints (not Python validators) so pydantic-core checks 10,000 points without a Python call each.
@@ -53,7 +60,12 @@ class MetricPointIn(TypedDict):
 
 class MetricBatchIn(BaseModel):
     points: list[MetricPointIn] = Field(min_length=1, max_length=MAX_BATCH_POINTS)
-    source: str = Field(default="manual", max_length=50, pattern=r"^[a-z0-9_:.-]+$")
+    source: str = Field(
+        default="manual",
+        pattern=SOURCE_NAME_PATTERN,
+        description="Who wrote the points. A metric that already has points of another source only "
+        "takes them when its definition lists this source (else 409 source_conflict).",
+    )
 
 
 class IngestRead(BaseModel):
@@ -90,12 +102,64 @@ class UploadRead(BaseModel):
     result: IngestRead | None = Field(description="What was written (absent on a dry run).")
 
 
+class MetricSourcesIn(BaseModel):
+    """How the points of several sources combine when the metric is read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: Literal["priority", "additive"] = Field(
+        description="priority: one source of truth, the first listed source with data in the window "
+        "(others stay readable with source=); additive: the listed sources really add up."
+    )
+    priority: list[SourceName] = Field(
+        default_factory=list,
+        max_length=MAX_DEFINITION_SOURCES,
+        examples=[["manual", "data_source:0b6c6f0e-6a4b-4f3e-9c1a-2f6f1c1f3a10"]],
+        description="Source names (manual, upload, data_source:<id>, …), in order; no repeats.",
+    )
+
+    @field_validator("priority")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each source may be listed once")
+        return value
+
+
 class MetricDefinitionIn(BaseModel):
+    """A metric's meaning. Fields left out keep their stored value; null clears one."""
+
+    model_config = ConfigDict(extra="forbid")
+
     unit: str | None = Field(default=None, max_length=30, examples=["USD"])
     description: str | None = Field(default=None, max_length=500)
     aggregation: Aggregation | None = Field(
         default=None, description="How the metric adds up over a period; inferred from the name when omitted."
     )
+    currency: str | None = Field(
+        default=None, pattern=CURRENCY_PATTERN, examples=["USD"], description="ISO 4217 code (3 capitals)."
+    )
+    favourable_direction: Literal["up", "down"] | None = Field(
+        default=None, description="up: more is better (revenue); down: less is better (churn, costs)."
+    )
+    non_negative: bool | None = Field(default=None, description="True when the metric is never below 0.")
+    display_format: DisplayFormat | None = None
+    sources: MetricSourcesIn | None = Field(
+        default=None, description="How sources combine; the first source to write a metric is listed first."
+    )
+
+    def changes(self) -> dict[str, Any]:
+        """The definition columns this request sets (only the fields it sent)."""
+        sent = self.model_dump(include=self.model_fields_set - {"sources"})
+        if "sources" in self.model_fields_set:
+            sources = self.sources or MetricSourcesIn(rule="priority", priority=[])
+            sent.update(source_rule=sources.rule, source_priority=list(sources.priority))
+        return sent
+
+
+class MetricSourcesRead(BaseModel):
+    rule: Literal["priority", "additive"]
+    priority: list[str]
 
 
 class MetricRead(BaseModel):
@@ -103,9 +167,14 @@ class MetricRead(BaseModel):
     unit: str | None
     description: str | None
     aggregation: Aggregation
+    currency: str | None
+    favourable_direction: Literal["up", "down"] | None
+    non_negative: bool | None
+    display_format: DisplayFormat | None
+    sources: MetricSourcesRead
     first_ts: datetime | None
     last_ts: datetime | None
-    points: int
+    points: int = Field(description="Points stored, every source counted.")
 
 
 class SeriesPointRead(BaseModel):
@@ -131,7 +200,12 @@ class MetricQueryRead(BaseModel):
     start: datetime | None
     end: datetime | None
     group_by: str | None
-    total: int | None = Field(description="Raw points matching (for paging); null for rollups.")
+    total: int = Field(description="Raw points, or rollup rows (group x bucket), in the whole answer.")
+    limit: int
+    offset: int
+    source_rule: Literal["priority", "additive"]
+    sources_used: list[str] = Field(description="The source(s) read (the rule's choice, or source=).")
+    sources_available: list[str] = Field(description="Every source with points in the window.")
     series: list[SeriesRead]
 
 

@@ -60,7 +60,8 @@ REST_RECORDS = [
     {"day": "2026-05-01T00:00:00Z", "sales": 120.0, "visits": 30, "store": "north"},
     {"day": "2026-05-02T00:00:00Z", "sales": 80.5, "visits": 22, "store": "north"},
 ]
-REST_MAPPINGS = {"timestamp": "day", "values": {"revenue": "sales", "visits": "visits"}, "dimensions": {}}
+# Connectors feed metrics of their own: manual entry already feeds ``revenue`` (source rule).
+REST_MAPPINGS = {"timestamp": "day", "values": {"web_revenue": "sales", "visits": "visits"}, "dimensions": {}}
 BINARIES = {
     "prometheus": "/usr/bin/prometheus",
     "node-exporter": "/usr/bin/prometheus-node-exporter",
@@ -424,7 +425,7 @@ async def connector_syncs(client: httpx.AsyncClient, tenant: Tenant, rest_base: 
     upload = await client.post(
         f"/api/v1/data-sources/{file_source.json()['id']}/upload",
         headers=tenant.headers,
-        files={"file": ("sales.csv", b"date,revenue\n2026-01-05,100.5\n2026-01-06,80\n", "text/csv")},
+        files={"file": ("sales.csv", b"date,store_revenue\n2026-01-05,100.5\n2026-01-06,80\n", "text/csv")},
     )
     assert upload.status_code == 201, upload.text
     started = []

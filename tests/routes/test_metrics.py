@@ -8,8 +8,10 @@ import httpx
 import pytest
 
 from backend.schemas.metrics import MetricQueryRead
+from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics import repository as metrics_repository
 from backend.services.metrics import service as metrics_service
+from backend.utils.database import Database
 from tests.factories import TenantContext, create_tenant, invite_and_activate
 
 
@@ -333,3 +335,244 @@ async def test_query_validation_errors(client: httpx.AsyncClient, params: dict) 
     response = await client.get("/api/v1/metrics/revenue", headers=tenant.headers, params=params)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_failed"
+
+
+# --------------------------------------------------------------------------- sources and meaning
+DAY = timedelta(days=1)
+MARCH = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+async def _ingest_from(
+    client: httpx.AsyncClient, tenant: TenantContext, source: str, points: list[dict]
+) -> httpx.Response:
+    return await client.post(
+        "/api/v1/metrics", headers=tenant.headers, json={"points": points, "source": source}
+    )
+
+
+async def _rollup(client: httpx.AsyncClient, tenant: TenantContext, metric: str, **params: object) -> dict:
+    response = await client.get(
+        f"/api/v1/metrics/{metric}",
+        headers=tenant.headers,
+        params={"bucket": "day", "tz": "UTC", **params},
+    )
+    assert response.status_code == 200, response.text
+    body: dict = response.json()
+    assert MetricQueryRead.model_validate(body).model_dump(mode="json") == body
+    return body
+
+
+def _values(body: dict) -> list[float]:
+    return [p["value"] for s in body["series"] for p in s["points"]]
+
+
+async def _definition(client: httpx.AsyncClient, tenant: TenantContext, metric: str) -> dict:
+    catalog = (await client.get("/api/v1/metrics", headers=tenant.headers)).json()["items"]
+    return next(m for m in catalog if m["name"] == metric)
+
+
+async def test_a_second_source_is_refused_with_409_naming_the_fix_and_nothing_is_written(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, _points("revenue", [100, 200], MARCH, DAY))
+    assert (await _definition(client, tenant, "revenue"))["sources"] == {
+        "rule": "priority",
+        "priority": ["manual"],
+    }
+    refused = await _ingest_from(
+        client,
+        tenant,
+        "pos_export",
+        [*_points("revenue", [1, 2], MARCH, DAY), *_points("walk_ins", [5], MARCH, DAY)],
+    )
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "source_conflict"
+    assert "'revenue'" in error["message"] and "'manual'" in error["message"]
+    assert "PUT /api/v1/metrics/revenue" in error["message"] and "another metric name" in error["message"]
+    assert error["details"]["existing_sources"] == ["manual"] and error["details"]["source"] == "pos_export"
+    # All or nothing: the batch's other metric was not written either, and revenue is as it was.
+    assert await _raw_count(client, tenant, "walk_ins") == 0
+    assert _values(await _rollup(client, tenant, "revenue")) == [100, 200]
+
+    declared = await client.put(
+        "/api/v1/metrics/revenue",
+        headers=tenant.headers,
+        json={"sources": {"rule": "priority", "priority": ["manual", "pos_export"]}},
+    )
+    assert declared.status_code == 200, declared.text
+    first = await _ingest_from(client, tenant, "pos_export", _points("revenue", [1, 2], MARCH, DAY))
+    again = await _ingest_from(client, tenant, "pos_export", _points("revenue", [1, 2], MARCH, DAY))
+    assert first.status_code == 200 and first.json()["inserted"] == 2
+    assert (again.json()["inserted"], again.json()["updated"], again.json()["unchanged"]) == (0, 0, 2)
+
+
+async def test_priority_reads_the_first_source_with_data_in_the_window_and_source_reads_another(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, _points("revenue", [100, 200, 300], MARCH, DAY))
+    await client.put(
+        "/api/v1/metrics/revenue",
+        headers=tenant.headers,
+        json={"sources": {"rule": "priority", "priority": ["stripe", "manual"]}},
+    )
+    # stripe only has the first two days.
+    ok = await _ingest_from(client, tenant, "stripe", _points("revenue", [10, 20], MARCH, DAY))
+    assert ok.status_code == 200, ok.text
+    whole = await _rollup(client, tenant, "revenue")
+    assert _values(whole) == [10, 20]
+    assert whole["sources_used"] == ["stripe"] and whole["sources_available"] == ["manual", "stripe"]
+    # A window where stripe has nothing: the next source in the list answers alone.
+    late = await _rollup(client, tenant, "revenue", start=(MARCH + 2 * DAY).isoformat())
+    assert _values(late) == [300] and late["sources_used"] == ["manual"]
+    manual = await _rollup(client, tenant, "revenue", source="manual")
+    assert _values(manual) == [100, 200, 300] and manual["sources_used"] == ["manual"]
+    raw = (
+        await client.get("/api/v1/metrics/revenue", headers=tenant.headers, params={"source": "manual"})
+    ).json()
+    assert raw["total"] == 3 and {p["source"] for p in raw["series"][0]["points"]} == {"manual"}
+
+
+async def test_additive_sums_the_listed_sources_per_instant_before_aggregating(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, _points("revenue", [100, 200], MARCH, DAY))
+    await client.put(
+        "/api/v1/metrics/revenue",
+        headers=tenant.headers,
+        json={"sources": {"rule": "additive", "priority": ["manual", "web_shop"]}},
+    )
+    await _ingest_from(client, tenant, "web_shop", _points("revenue", [1, 2], MARCH, DAY))
+    daily = await _rollup(client, tenant, "revenue")
+    assert _values(daily) == [101, 202] and daily["sources_used"] == ["manual", "web_shop"]
+    # The average of the two days' combined values, not of the four source points.
+    monthly = await _rollup(client, tenant, "revenue", bucket="month", agg="avg")
+    assert _values(monthly) == [151.5] and monthly["series"][0]["points"][0]["count"] == 4
+
+
+async def test_definition_meaning_is_stored_exposed_and_kept_when_left_out(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    body = {
+        "unit": "dollars",
+        "currency": "USD",
+        "aggregation": "sum",
+        "favourable_direction": "up",
+        "non_negative": True,
+        "display_format": "currency",
+        "sources": {
+            "rule": "priority",
+            "priority": ["manual", "data_source:6f1c1f3a-0b6c-4f3e-9c1a-2f6f1c1f3a10"],
+        },
+    }
+    declared = await client.put("/api/v1/metrics/revenue", headers=tenant.headers, json=body)
+    assert declared.status_code == 200, declared.text
+    partial = await client.put("/api/v1/metrics/revenue", headers=tenant.headers, json={"description": "Net"})
+    assert partial.status_code == 200
+    stored = await _definition(client, tenant, "revenue")
+    assert {k: stored[k] for k in body} == body and stored["description"] == "Net"
+    # The old path still declares.
+    legacy = await client.put(
+        "/api/v1/metrics/revenue/definition", headers=tenant.headers, json={"display_format": "integer"}
+    )
+    assert legacy.status_code == 200 and legacy.json()["display_format"] == "integer"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("currency", "usd"),
+        ("currency", "DOLLARS"),
+        ("favourable_direction", "sideways"),
+        ("display_format", "money"),
+        ("non_negative", "maybe"),
+        ("aggregation", "latest"),
+        ("sources", {"rule": "priority", "priority": ["Not A Source"]}),
+        ("sources", {"rule": "priority", "priority": ["manual", "manual"]}),
+        ("sources", {"rule": "sum", "priority": ["manual"]}),
+        ("colour", "blue"),
+    ],
+)
+async def test_bad_definition_values_are_422_naming_the_field_and_change_nothing(
+    client: httpx.AsyncClient, field: str, value: object
+) -> None:
+    tenant = await create_tenant(client)
+    await client.put("/api/v1/metrics/revenue", headers=tenant.headers, json={"currency": "EUR"})
+    before = await _definition(client, tenant, "revenue")
+    response = await client.put("/api/v1/metrics/revenue", headers=tenant.headers, json={field: value})
+    assert response.status_code == 422, response.text
+    locations = [e["location"] for e in response.json()["error"]["details"]["errors"]]
+    assert any(field in location for location in locations), locations
+    assert await _definition(client, tenant, "revenue") == before
+
+
+async def test_reader_definition_is_typed_with_the_declared_meaning(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await create_tenant(client)
+    await client.put(
+        "/api/v1/metrics/churn_rate",
+        headers=tenant.headers,
+        json={"favourable_direction": "down", "non_negative": True, "display_format": "percent"},
+    )
+    async with database.tenant_session(tenant.tenant_id) as session:
+        info = await metrics_reader.definition(session, "churn_rate")
+        missing = await metrics_reader.definition(session, "nothing_here")
+    assert missing is None and info is not None
+    assert (info.favourable_direction, info.non_negative, info.display_format) == ("down", True, "percent")
+    assert (info.aggregation, info.source_rule, info.source_priority) == ("avg", "priority", ())
+
+
+async def test_rollups_and_raw_points_page_with_a_total_and_a_documented_maximum(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, _points("visits", list(range(10)), MARCH, DAY))
+    page = await _rollup(client, tenant, "visits", limit=3, offset=4)
+    assert (page["total"], page["limit"], page["offset"]) == (10, 3, 4) and _values(page) == [4, 5, 6]
+    past = await _rollup(client, tenant, "visits", limit=3, offset=20)
+    assert past["total"] == 10 and _values(past) == []
+    filled = await _rollup(
+        client, tenant, "visits", fill="zero", limit=4, offset=8, end=(MARCH + 12 * DAY).isoformat()
+    )
+    assert filled["total"] == 12 and _values(filled) == [8, 9, 0, 0]
+    whole = await _rollup(client, tenant, "visits")
+    assert whole["limit"] == 10_000 and whole["total"] == 10 and len(_values(whole)) == 10
+    raw = (await client.get("/api/v1/metrics/visits", headers=tenant.headers, params={"limit": 3})).json()
+    assert raw["total"] == 10 and len(raw["series"][0]["points"]) == 3
+    for params in ({"bucket": "day", "limit": 10_001}, {"limit": 10_001}):
+        too_many = await client.get("/api/v1/metrics/visits", headers=tenant.headers, params=params)
+        assert too_many.status_code == 422
+        assert too_many.json()["error"]["details"] == {"field": "limit", "maximum": 10_000}
+        assert "10,000" in too_many.json()["error"]["message"]
+
+
+async def test_the_issue_scenario_day_reads_the_source_of_truth_not_the_sum_of_four_sources(
+    client: httpx.AsyncClient,
+) -> None:
+    """Issue 15: 2026-12-01 read 8,224.14 = POS 5,183.46 + Stripe 1,520.34 + Shopify 411.70 + 1,108.64."""
+    tenant = await create_tenant(client)
+    day = datetime(2026, 12, 1, tzinfo=UTC)
+    feeds = {"manual": 5183.46, "stripe": 1520.34, "shopify": 411.70, "upload": 1108.64}
+    await _ingest(client, tenant, _points("revenue", [feeds["manual"]], day, DAY))
+    for source, value in list(feeds.items())[1:]:
+        refused = await _ingest_from(client, tenant, source, _points("revenue", [value], day, DAY))
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "source_conflict"
+    await client.put(
+        "/api/v1/metrics/revenue",
+        headers=tenant.headers,
+        json={"sources": {"rule": "priority", "priority": list(feeds)}},
+    )
+    for source, value in list(feeds.items())[1:]:
+        assert (
+            await _ingest_from(client, tenant, source, _points("revenue", [value], day, DAY))
+        ).status_code == 200
+    assert _values(await _rollup(client, tenant, "revenue")) == [5183.46]
+    await client.put(
+        "/api/v1/metrics/revenue",
+        headers=tenant.headers,
+        json={"sources": {"rule": "additive", "priority": list(feeds)}},
+    )
+    assert [round(v, 2) for v in _values(await _rollup(client, tenant, "revenue"))] == [8224.14]

@@ -9,16 +9,10 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.models import BusinessMetric, ExternalBenchmark, MetricDefinition, Tenant
+from backend.models import ExternalBenchmark, Tenant
+from backend.services.metrics import reader as metrics_reader
+from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import session_tenant
-
-_AGGREGATES: dict[str, Any] = {
-    "sum": func.sum(BusinessMetric.value),
-    "avg": func.avg(BusinessMetric.value),
-    "min": func.min(BusinessMetric.value),
-    "max": func.max(BusinessMetric.value),
-    "count": func.count(),
-}
 
 
 async def list_benchmarks(
@@ -57,31 +51,14 @@ async def tenant_profile(session: AsyncSession) -> tuple[str | None, str]:
 
 
 async def metric_aggregation(session: AsyncSession, metric: str) -> str | None:
-    return await session.scalar(
-        select(MetricDefinition.aggregation).where(
-            MetricDefinition.tenant_id == session_tenant(session), MetricDefinition.name == metric
-        )
-    )
+    found = await metrics_reader.definition(session, metric)
+    return found.aggregation if found is not None else None
 
 
 async def aggregate(
     session: AsyncSession, metric: str, aggregation: str, start: datetime, end: datetime
 ) -> float | None:
-    """The tenant's ``metric`` over [start, end) with ``aggregation`` (all dimensions together)."""
-    conditions = (
-        BusinessMetric.tenant_id == session_tenant(session),
-        BusinessMetric.metric == metric,
-        BusinessMetric.ts >= start,
-        BusinessMetric.ts < end,
-    )
-    if aggregation == "last":
-        expression: Any = (
-            select(BusinessMetric.value).where(*conditions).order_by(BusinessMetric.ts.desc()).limit(1)
-        )
-        value = await session.scalar(expression)
-        return float(value) if value is not None else None
-    count = await session.scalar(select(func.count()).select_from(BusinessMetric).where(*conditions))
-    if not count:
-        return None
-    value = await session.scalar(select(_AGGREGATES[aggregation]).where(*conditions))
-    return float(value) if value is not None else None
+    """The tenant's ``metric`` over [start, end) with ``aggregation`` (all dimensions together,
+    the metric's source rule applied); None without data."""
+    query = MetricQuery(metric=metric, start=start, end=end)
+    return (await metrics_reader.aggregate(session, query, aggregation)).value

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +21,8 @@ import structlog
 from backend.services.connectors import repository
 from backend.services.connectors.http import ConnectorError, ConnectorHttp
 from backend.services.connectors.service import connector_for, points_source, sync_context
-from backend.services.metrics.service import replace_source_points
+from backend.services.metrics.points import Point
+from backend.services.metrics.service import SourceConflict, check_sources, replace_source_points
 from backend.services.queue import JobFailed, JobRun
 from backend.utils.prometheus import CONNECTOR_SYNCS
 from backend.utils.redaction import redact_text
@@ -35,6 +37,17 @@ async def _record_failure(run: JobRun, sync_id: uuid.UUID, error: dict[str, Any]
             sync.status = "failed" if final else "queued"
             sync.error = error
             sync.finished_at = datetime.now(UTC) if final else None
+
+
+async def _check_metric_sources(run: JobRun, points: Sequence[Point], source: str) -> None:
+    """The source rule's check before the write (which repeats it), so a refused sync is
+    recorded as failed with the rule's message while nothing of it is written."""
+    async with run.database.tenant_session(run.tenant_id) as session:
+        await check_sources(session, sorted({point.metric for point in points}), source)
+
+
+def _error_body(error: SourceConflict) -> dict[str, Any]:
+    return {"code": error.code, "message": error.message, "details": error.details}
 
 
 async def run_sync(run: JobRun, source_id: uuid.UUID, sync_id: uuid.UUID) -> dict[str, Any]:
@@ -78,6 +91,14 @@ async def run_sync(run: JobRun, source_id: uuid.UUID, sync_id: uuid.UUID) -> dic
         raise JobFailed(message, code="unexpected_error", retryable=True) from error
 
     await run.progress(0.95, f"writing {len(outcome.points)} points")
+    try:
+        await _check_metric_sources(run, outcome.points, points_source(source_id))
+    except SourceConflict as error:
+        # Not retried: only a change of the metric's definition (or of the mapping) resolves it.
+        await _record_failure(run, sync_id, _error_body(error), final=True)
+        CONNECTOR_SYNCS.labels(connector=connector_name, outcome="failure").inc()
+        log.warning("connector_sync_failed", code=error.code, final=True)
+        raise JobFailed(error.message, code=error.code, details=error.details) from None
     async with run.database.tenant_session(run.tenant_id) as session:
         written = await replace_source_points(
             session,

@@ -6,16 +6,18 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from backend.models import BusinessMetric, MetricDefinition
+from backend.models import MetricDefinition
 from backend.models.evidence import EvidenceEdge
 from backend.models.marketing_mix import MarketingMixModel
 from backend.services.evidence.types import EdgeDetails, MmmFit, MmmSpec
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS
+from backend.services.metrics import reader as metrics_reader
+from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import session_tenant
 
 # Listings and the graph need the numbers, not the stored result documents.
@@ -46,31 +48,17 @@ async def metric_names(session: AsyncSession, *, limit: int) -> list[str]:
     return list(rows)
 
 
-def _window(names: Sequence[str], start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
-    # Inside the supported range always: rows stored outside it before the rule existed would not
-    # decode into Python datetimes (see backend.services.metrics.points).
-    filters: list[ColumnElement[bool]] = [
-        BusinessMetric.metric.in_(list(names)),
-        BusinessMetric.ts >= EARLIEST_TS,
-        BusinessMetric.ts < LATEST_TS,
-    ]
-    if start is not None:
-        filters.append(BusinessMetric.ts >= start)
-    if end is not None:
-        filters.append(BusinessMetric.ts < end)
-    return filters
-
-
 async def count_points(
     session: AsyncSession, names: Sequence[str], *, start: datetime | None, end: datetime | None
 ) -> dict[str, int]:
-    """Observations per metric in ``[start, end)`` (served by the ``(tenant_id, metric, ts)`` index)."""
-    rows = await session.execute(
-        select(BusinessMetric.metric, func.count())
-        .where(BusinessMetric.tenant_id == session_tenant(session), *_window(names, start, end))
-        .group_by(BusinessMetric.metric)
-    )
-    return {name: int(count) for name, count in rows}
+    """Observations per metric in ``[start, end)`` that its source rule reads (metrics without any
+    are absent)."""
+    counts = {}
+    for name in names:
+        result = await metrics_reader.count(session, MetricQuery(metric=name, start=start, end=end))
+        if result.points:
+            counts[name] = result.points
+    return counts
 
 
 async def read_series(
@@ -81,20 +69,14 @@ async def read_series(
     end: datetime | None,
     zone: str,
 ) -> dict[str, LocalSeries]:
-    """Every observation of ``names`` in ``[start, end)``, all dimensions, as local wall-clock times.
-
-    Converting to the tenant's zone in SQL makes a "day" bucket the tenant's calendar day,
-    as in the metrics rollups.
-    """
-    local_ts = func.timezone(zone, BusinessMetric.ts)
-    rows = await session.execute(
-        select(BusinessMetric.metric, local_ts, BusinessMetric.value)
-        .where(BusinessMetric.tenant_id == session_tenant(session), *_window(names, start, end))
-        .order_by(BusinessMetric.metric, BusinessMetric.ts)
-    )
-    series: dict[str, LocalSeries] = {name: [] for name in names}
-    for name, ts, value in rows:
-        series[name].append((ts, float(value)))
+    """Every observation of ``names`` in ``[start, end)`` that the source rule reads, all
+    dimensions, as local wall-clock times (the tenant's calendar day, as in the rollups)."""
+    series: dict[str, LocalSeries] = {}
+    for name in names:
+        result = await metrics_reader.observations(
+            session, MetricQuery(metric=name, start=start, end=end), limit=None, zone=zone
+        )
+        series[name] = [(row.ts, row.value) for row in result.rows]
     return series
 
 

@@ -35,9 +35,10 @@ from backend.services.forecaster.types import (
     Frequency,
     StoredEvaluation,
 )
-from backend.services.metrics import repository as metrics_repository
+from backend.services.metrics import reader as metrics_reader
+from backend.services.metrics import service as metrics_service
 from backend.services.metrics.buckets import parse_bucket
-from backend.services.metrics.repository import PointFilter
+from backend.services.metrics.reader import MetricQuery
 from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
 from backend.services.workload import Queued, SizeRule, queue, queue_reason, run_or_queue
@@ -143,26 +144,21 @@ SIZE_RULES: tuple[SizeRule[History], ...] = (
 
 
 async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
-    definition = await metrics_repository.get_definition(session, spec.metric)
+    definition = await metrics_reader.definition(session, spec.metric)
     if definition is None:
         raise NotFound(f"Metric {spec.metric!r} not found", details={"metric": spec.metric})
     zone = await tenant_zone(session)
-    filters = PointFilter(metric=spec.metric, start=spec.start, end=spec.end, dimensions=spec.dimensions)
-    raw, _ = await metrics_repository.raw_points(session, filters, limit=_INFER_SAMPLE, offset=0)
-    stamps = [row.ts.astimezone(zone).replace(tzinfo=None) for row in raw]
+    filters = MetricQuery(metric=spec.metric, start=spec.start, end=spec.end, dimensions=spec.dimensions)
+    raw = await metrics_reader.observations(session, filters, limit=_INFER_SAMPLE, offset=0)
+    stamps = [row.ts.astimezone(zone).replace(tzinfo=None) for row in raw.rows]
     frequency = spec.frequency or infer_frequency(stamps)
     _check_frequency_fits(spec.metric, frequency, stamps)
-    rows = await metrics_repository.rollup(
-        session,
-        filters,
-        bucket=parse_bucket(frequency),
-        aggregation=definition.aggregation,
-        zone=zone.key,
-        group_by=None,
+    rollup = await metrics_reader.series(
+        session, filters, bucket=parse_bucket(frequency), aggregation=definition.aggregation, zone=zone.key
     )
     points = [
         (row.bucket.astimezone(zone).replace(tzinfo=None), float(row.value))
-        for row in rows
+        for row in rollup.rows
         if row.value is not None
     ]
     if not points:
@@ -330,12 +326,12 @@ async def queue_batch(
     """One job forecasting several metrics (all of the tenant's when ``metrics`` is empty)."""
     names = list(metrics or [])
     if not names:
-        entries, _ = await metrics_repository.catalog(session, limit=1000, offset=0)
+        entries, _ = await metrics_service.list_catalog(session, limit=1000, offset=0)
         names = [entry.name for entry in entries if entry.points]
     if not names:
         raise ValidationFailed("the tenant has no metrics with data to forecast")
     for name in names:
-        if await metrics_repository.get_definition(session, name) is None:
+        if await metrics_reader.definition(session, name) is None:
             raise NotFound(f"Metric {name!r} not found", details={"metric": name})
     batch = ForecastBatch(template=template, metrics=names)
     return await queue(session, BATCH_JOB, batch, reason="batch", requested_by=requested_by)
@@ -371,21 +367,18 @@ async def evaluate(session: AsyncSession, forecast_id: uuid.UUID) -> tuple[Forec
     forecast = await get_forecast(session, forecast_id)
     inputs, document = repository.inputs_of(forecast), repository.result_of(forecast)
     zone = ZoneInfo(inputs.timezone)
-    definition = await metrics_repository.get_definition(session, forecast.metric)
+    definition = await metrics_reader.definition(session, forecast.metric)
     if definition is None:
         raise NotFound(f"Metric {forecast.metric!r} no longer exists", details={"metric": forecast.metric})
-    filters = PointFilter(
-        metric=forecast.metric, start=forecast.data_end, end=None, dimensions=inputs.dimensions
-    )
-    rows = await metrics_repository.rollup(
+    filters = MetricQuery(metric=forecast.metric, start=forecast.data_end, dimensions=inputs.dimensions)
+    rollup = await metrics_reader.series(
         session,
         filters,
         bucket=parse_bucket(forecast.frequency),
         aggregation=definition.aggregation,
         zone=zone.key,
-        group_by=None,
     )
-    actuals = [(row.bucket.astimezone(zone).replace(tzinfo=None), float(row.value)) for row in rows]
+    actuals = [(row.bucket.astimezone(zone).replace(tzinfo=None), float(row.value)) for row in rollup.rows]
     evaluation = evaluate_forecast(
         [_engine_point(p) for p in document.points],
         actuals,

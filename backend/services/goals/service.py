@@ -28,9 +28,9 @@ from backend.services.goals.progress import (
     baseline_from_history,
     compute_progress,
 )
-from backend.services.metrics import repository as metrics_repository
+from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.buckets import parse_bucket
-from backend.services.metrics.repository import PointFilter
+from backend.services.metrics.reader import MetricQuery
 from backend.services.tenant.service import tenant_zone
 
 # Periods of history before the goal's start used for baselines, trends and plausibility.
@@ -78,17 +78,16 @@ async def period_history(
     """One value per calendar period with data, from the period containing ``since`` through ``until``."""
     first_start, _ = period_bounds(period, since)  # type: ignore[arg-type]
     _, last_end = period_bounds(period, until)  # type: ignore[arg-type]
-    filters = PointFilter(
+    filters = MetricQuery(
         metric=metric,
         start=datetime(first_start.year, first_start.month, first_start.day, tzinfo=zone),
         end=datetime(last_end.year, last_end.month, last_end.day, tzinfo=zone),
-        dimensions={},
     )
-    rows = await metrics_repository.rollup(
-        session, filters, bucket=parse_bucket(period), aggregation=aggregation, zone=zone.key, group_by=None
+    rollup = await metrics_reader.series(
+        session, filters, bucket=parse_bucket(period), aggregation=aggregation, zone=zone.key
     )
     history = []
-    for row in rows:
+    for row in rollup.rows:
         start = row.bucket.astimezone(zone).date()
         history.append(PeriodValue(start=start, end=period_bounds(period, start)[1], value=float(row.value)))  # type: ignore[arg-type]
     return history
@@ -117,7 +116,7 @@ async def create_goal(
     """Validate a goal as SMART and store it; returns plausibility warnings (never blocking)."""
     zone = await tenant_zone(session)
     today = _local_today(zone)
-    definition = await metrics_repository.get_definition(session, draft.metric)
+    definition = await metrics_reader.definition(session, draft.metric)
     if definition is None:
         raise ValidationFailed(
             f"metric {draft.metric!r} does not exist; ingest data or declare it first",

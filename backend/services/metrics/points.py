@@ -12,6 +12,10 @@ from typing import NamedTuple
 
 from backend.services.metrics.types import (
     AGGREGATIONS,
+    CURRENCY_PATTERN,
+    DISPLAY_FORMATS,
+    MAX_DEFINITION_SOURCES,
+    SOURCE_NAME_PATTERN,
     DIMENSION_KEY_PATTERN,
     EARLIEST_TS,
     LATEST_TS,
@@ -26,6 +30,10 @@ from backend.utils.text import nul_problem
 # The limits and the time range live in the leaf types module; they are re-exported here.
 __all__ = [
     "AGGREGATIONS",
+    "CURRENCY_PATTERN",
+    "DISPLAY_FORMATS",
+    "MAX_DEFINITION_SOURCES",
+    "SOURCE_NAME_PATTERN",
     "DIMENSION_KEY_PATTERN",
     "EARLIEST_TS",
     "LATEST_TS",

@@ -1,34 +1,32 @@
-"""Every query of the metrics feature. Writes go through one set-based upsert.
+"""The metrics feature's writes (one set-based upsert), its catalog and deletions.
 
-The rollup SQL groups by ``date_trunc(unit, ts, zone)`` for calendar buckets and
-``date_bin(interval, ts, origin)`` for fixed ones; both run unchanged on a plain table
-and on a TimescaleDB hypertable, served by the ``(tenant_id, metric, ts)`` index.
+Reads of points go through ``backend.services.metrics.reader`` (the one read path).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any
 
-import asyncpg
 import orjson
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BusinessMetric, MetricDefinition
-from backend.services.metrics.buckets import FIXED_ORIGIN, Bucket
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS, Point, dimensions_key
+from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import driver_fetch, session_tenant
 
 # One statement per batch. Points travel as one JSON text (asyncpg encodes a list of timestamps
 # an element at a time, far slower); the last of repeated (metric, dimensions, ts) wins, and
-# metrics seen for the first time get catalog entries (existing declarations are kept).
+# metrics seen for the first time get catalog entries (existing declarations are kept). The
+# writing source joins the definition's source list (``check_sources`` ran first, so it is
+# either the metric's first source or already allowed): the first writer becomes priority[0].
 _UPSERT = """
 with incoming as (
     select e->>0 as metric, e->>1 as dimensions_key, (e->>2)::timestamptz as ts, (e->>3)::float8 as value, n
@@ -37,13 +35,15 @@ with incoming as (
     select distinct on (metric, dimensions_key, ts) metric, dimensions_key, ts, value
     from incoming order by metric, dimensions_key, ts, n desc
 ), defined as (
-    insert into metric_definitions (tenant_id, name, aggregation)
-    select $1, d->>0, d->>1 from json_array_elements($4::text::json) as d
-    on conflict (tenant_id, name) do nothing
+    insert into metric_definitions as d (tenant_id, name, aggregation, source_priority)
+    select $1, x->>0, x->>1, jsonb_build_array($3::text) from json_array_elements($4::text::json) as x
+    on conflict (tenant_id, name) do update
+        set source_priority = d.source_priority || excluded.source_priority
+        where not d.source_priority ? $3::text
 ), written as (
     insert into business_metrics as m (tenant_id, metric, dimensions_key, ts, value, dimensions, source)
     select $1, metric, dimensions_key, ts, value,
-        case when dimensions_key = '' then '{}'::jsonb else dimensions_key::jsonb end, $3
+        case when dimensions_key = '' then '{}'::jsonb else dimensions_key::jsonb end, $3::text
     from latest
     on conflict (tenant_id, metric, source, dimensions_key, ts) do update
         set value = excluded.value, dimensions = excluded.dimensions, ingested_at = now()
@@ -55,15 +55,6 @@ select (select count(*) from latest) as unique_points,
 from written
 """
 
-_AGGREGATE_SQL = {
-    "sum": "sum(value)",
-    "avg": "avg(value)",
-    "min": "min(value)",
-    "max": "max(value)",
-    "count": "count(*)::float8",
-    "last": "(array_agg(value order by ts desc))[1]",
-}
-
 
 @dataclass(frozen=True)
 class UpsertCounts:
@@ -74,13 +65,25 @@ class UpsertCounts:
 
 @dataclass(frozen=True)
 class CatalogEntry:
+    """A catalog row: the definition, and the points stored for it (every source counted)."""
+
     name: str
     unit: str | None
     description: str | None
     aggregation: str
+    currency: str | None
+    favourable_direction: str | None
+    non_negative: bool | None
+    display_format: str | None
+    source_rule: str
+    source_priority: list[str]
     first_ts: datetime | None
     last_ts: datetime | None
     points: int
+
+
+# Callers outside the feature still import the read filter under this name.
+PointFilter = MetricQuery
 
 
 # Larger writes (uploads, connector backfills) go in several statements of this size, in the
@@ -140,37 +143,67 @@ async def _upsert_statement(
     )
 
 
+# Per metric of a write: its declared sources and whether any *other* source has points (two
+# probes of the primary key, (tenant, metric, source, …), on either side of the writing source).
+_SOURCE_CHECK = """
+select m.name, d.source_priority::text as priority,
+    (select min(b.source) from business_metrics b
+     where b.tenant_id = $1 and b.metric = m.name and b.source < $3::text) as other_before,
+    (select min(b.source) from business_metrics b
+     where b.tenant_id = $1 and b.metric = m.name and b.source > $3::text) as other_after
+from unnest($2::text[]) as m(name)
+left join metric_definitions d on d.tenant_id = $1 and d.name = m.name
+order by m.name
+"""
+
+
+@dataclass(frozen=True)
+class SourceClash:
+    """A metric that ``source`` may not write: other sources have points, and its list lacks it."""
+
+    metric: str
+    existing: list[str]  # the definition's sources, then other sources found with points
+
+
+async def source_clashes(session: AsyncSession, metrics: Sequence[str], source: str) -> list[SourceClash]:
+    rows = await driver_fetch(session, _SOURCE_CHECK, session_tenant(session), list(metrics), source)
+    clashes = []
+    for row in rows:
+        listed: list[str] = json.loads(row["priority"]) if row["priority"] else []
+        others = [s for s in (row["other_before"], row["other_after"]) if s is not None]
+        if others and source not in listed:
+            clashes.append(SourceClash(row["name"], [*listed, *(s for s in others if s not in listed)]))
+    return clashes
+
+
+# The definition's columns a declaration may set (``name`` and ``tenant_id`` aside).
+DEFINITION_FIELDS = (
+    "unit",
+    "description",
+    "aggregation",
+    "currency",
+    "favourable_direction",
+    "non_negative",
+    "display_format",
+    "source_rule",
+    "source_priority",
+)
+
+
 async def upsert_definition(
-    session: AsyncSession, name: str, *, unit: str | None, description: str | None, aggregation: str
+    session: AsyncSession, name: str, *, aggregation: str, changes: dict[str, Any]
 ) -> None:
-    statement = insert(MetricDefinition).values(
-        tenant_id=session_tenant(session),
-        name=name,
-        unit=unit,
-        description=description,
-        aggregation=aggregation,
-    )
+    """Create the definition (``aggregation`` when ``changes`` has none) or update the given
+    columns; columns left out of ``changes`` keep their stored value."""
+    unknown = set(changes) - set(DEFINITION_FIELDS)
+    if unknown:
+        raise ValueError(f"not definition columns: {sorted(unknown)}")
+    values = {"aggregation": aggregation, **changes}
+    statement = insert(MetricDefinition).values(tenant_id=session_tenant(session), name=name, **values)
     statement = statement.on_conflict_do_update(
-        index_elements=["tenant_id", "name"],
-        set_={"unit": unit, "description": description, "aggregation": aggregation, "updated_at": func.now()},
+        index_elements=["tenant_id", "name"], set_={**changes, "updated_at": func.now()}
     )
     await session.execute(statement)
-
-
-class DefinitionSummary(NamedTuple):
-    unit: str | None
-    aggregation: str
-
-
-async def get_definition(session: AsyncSession, name: str) -> DefinitionSummary | None:
-    """A metric's unit and default aggregation (all its readers need), without loading the entity."""
-    rows = await driver_fetch(
-        session,
-        "select unit, aggregation from metric_definitions where tenant_id = $1 and name = $2",
-        session_tenant(session),
-        name,
-    )
-    return DefinitionSummary(*rows[0]) if rows else None
 
 
 async def catalog(
@@ -183,7 +216,9 @@ async def catalog(
     params.update(earliest=EARLIEST_TS, latest=LATEST_TS)
     rows = await session.execute(
         text(
-            "select d.name, d.unit, d.description, d.aggregation, s.first_ts, s.last_ts, s.points "  # noqa: S608
+            "select d.name, d.unit, d.description, d.aggregation, d.currency, d.favourable_direction, "  # noqa: S608
+            "d.non_negative, d.display_format, d.source_rule, d.source_priority::text as source_priority, "
+            "s.first_ts, s.last_ts, s.points "
             "from metric_definitions d left join lateral ("
             "  select min(ts) as first_ts, max(ts) as last_ts, count(*) as points from business_metrics m "
             "  where m.tenant_id = d.tenant_id and m.metric = d.name and m.ts >= :earliest and m.ts < :latest"
@@ -193,129 +228,24 @@ async def catalog(
         params,
     )
     entries = [
-        CatalogEntry(r.name, r.unit, r.description, r.aggregation, r.first_ts, r.last_ts, int(r.points or 0))
+        CatalogEntry(
+            name=r.name,
+            unit=r.unit,
+            description=r.description,
+            aggregation=r.aggregation,
+            currency=r.currency,
+            favourable_direction=r.favourable_direction,
+            non_negative=r.non_negative,
+            display_format=r.display_format,
+            source_rule=r.source_rule,
+            source_priority=json.loads(r.source_priority),
+            first_ts=r.first_ts,
+            last_ts=r.last_ts,
+            points=int(r.points or 0),
+        )
         for r in rows
     ]
     return entries, int(total or 0)
-
-
-class RollupRow(asyncpg.Record):
-    """One rollup row: ``(bucket, group_value, value, points)``, also readable by name."""
-
-    @property
-    def bucket(self) -> datetime:
-        return cast(datetime, self[0])
-
-    @property
-    def group_value(self) -> str | None:
-        return cast(str | None, self[1])
-
-    @property
-    def value(self) -> float:
-        # Never null: every group holds at least one point, and values are NOT NULL.
-        return cast(float, self[2])
-
-    @property
-    def points(self) -> int:
-        return cast(int, self[3])
-
-
-@dataclass(frozen=True)
-class PointFilter:
-    metric: str
-    start: datetime | None
-    end: datetime | None
-    dimensions: dict[str, str]
-
-
-_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_]\w*)")
-
-
-def _positional(statement: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
-    """``:name`` parameters (SQLAlchemy's style) as asyncpg's ``$n``, with their values in order."""
-    order: dict[str, int] = {}
-
-    def number(match: re.Match[str]) -> str:
-        name = match.group(1)
-        order.setdefault(name, len(order) + 1)
-        return f"${order[name]}"
-
-    converted = _NAMED_PARAMETER.sub(number, statement)
-    return converted, [params[name] for name in order]
-
-
-def _where(filters: PointFilter) -> tuple[str, dict[str, Any]]:
-    # Always inside the supported range: rows stored outside it before the rule existed (year 1,
-    # year 20000) would not even decode into a Python datetime, so no read may return them.
-    clauses = ["tenant_id = :tenant", "metric = :metric", "ts >= :earliest", "ts < :latest"]
-    params: dict[str, Any] = {"metric": filters.metric, "earliest": EARLIEST_TS, "latest": LATEST_TS}
-    if filters.start is not None:
-        clauses.append("ts >= :start")
-        params["start"] = filters.start
-    if filters.end is not None:
-        clauses.append("ts < :end")
-        params["end"] = filters.end
-    if filters.dimensions:
-        clauses.append("dimensions @> cast(:dimensions as jsonb)")
-        params["dimensions"] = json.dumps(filters.dimensions)
-    return " and ".join(clauses), params
-
-
-async def raw_points(
-    session: AsyncSession, filters: PointFilter, *, limit: int, offset: int
-) -> tuple[list[Any], int]:
-    where, params = _where(filters)
-    params.update(tenant=session_tenant(session), limit=limit, offset=offset)
-    total = await session.scalar(text(f"select count(*) from business_metrics where {where}"), params)  # noqa: S608
-    rows = await session.execute(
-        text(
-            "select ts, value, dimensions, source from business_metrics "  # noqa: S608
-            f"where {where} order by ts, dimensions_key limit :limit offset :offset"
-        ),
-        params,
-    )
-    return list(rows), int(total or 0)
-
-
-async def rollup(
-    session: AsyncSession,
-    filters: PointFilter,
-    *,
-    bucket: Bucket,
-    aggregation: str,
-    zone: str,
-    group_by: str | None,
-) -> list[RollupRow]:
-    """Tuples of (bucket, group_value, value, points) ordered by group then bucket (value is a
-    float8, so a float or None)."""
-    where, params = _where(filters)
-    params["tenant"] = session_tenant(session)
-    if bucket.unit is not None:
-        bucket_sql = "date_trunc(:unit, ts, :zone)"
-        params.update(unit=bucket.unit, zone=zone)
-    else:
-        bucket_sql = "date_bin(:interval, ts, :origin)"
-        params.update(interval=bucket.interval, origin=FIXED_ORIGIN)
-    group_sql = "dimensions ->> :group_key" if group_by else "null::text"
-    if group_by:
-        params["group_key"] = group_by
-    statement, args = _positional(
-        f"select {bucket_sql} as bucket, {group_sql} as group_value, "  # noqa: S608
-        f"{_AGGREGATE_SQL[aggregation]} as value, count(*) as points "
-        f"from business_metrics where {where} group by 1, 2 order by 2 nulls first, 1",
-        params,
-    )
-    # Straight to the driver: a rollup can return thousands of rows.
-    return await driver_fetch(session, statement, *args, record_class=RollupRow)
-
-
-async def data_range(session: AsyncSession, filters: PointFilter) -> tuple[datetime | None, datetime | None]:
-    where, params = _where(filters)
-    params["tenant"] = session_tenant(session)
-    row = (
-        await session.execute(text(f"select min(ts), max(ts) from business_metrics where {where}"), params)  # noqa: S608
-    ).one()
-    return row[0], row[1]
 
 
 async def delete_points(session: AsyncSession, filters: PointFilter) -> int:

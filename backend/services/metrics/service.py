@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
@@ -14,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.services.errors import NotFound, ValidationFailed
-from backend.services.metrics import repository
+from backend.services.errors import Conflict, NotFound, ValidationFailed
+from backend.services.metrics import reader, repository
 from backend.services.metrics.buckets import Bucket, FilledValue, bucket_starts, fill_gaps
 from backend.services.metrics.points import (
     TIMESTAMP_RANGE_TEXT,
@@ -23,7 +24,8 @@ from backend.services.metrics.points import (
     default_aggregation,
     out_of_range_indexes,
 )
-from backend.services.metrics.repository import CatalogEntry, DefinitionSummary, PointFilter
+from backend.services.metrics.reader import MetricDefinitionInfo, MetricQuery, Sources
+from backend.services.metrics.repository import CatalogEntry
 from backend.services.metrics.types import MAX_BATCH_POINTS as MAX_BATCH_POINTS
 from backend.services.metrics.upload import ParsedUpload, csv_rows, parse_rows, xlsx_rows
 
@@ -57,6 +59,7 @@ async def ingest_points(session: AsyncSession, points: Sequence[Point], *, sourc
     """
     await _check_timestamps(points)
     metrics = sorted({point.metric for point in points})
+    await check_sources(session, metrics, source)
     counts = await repository.upsert_points(
         session, points, source, {name: default_aggregation(name) for name in metrics}
     )
@@ -67,6 +70,36 @@ async def ingest_points(session: AsyncSession, points: Sequence[Point], *, sourc
         unchanged=counts.unique - counts.inserted - counts.updated,
         duplicates_in_batch=len(points) - counts.unique,
         metrics=metrics,
+    )
+
+
+class SourceConflict(Conflict):
+    """A source writing a metric that other sources already feed, outside the metric's rule."""
+
+    code = "source_conflict"
+
+
+async def check_sources(session: AsyncSession, metrics: Sequence[str], source: str) -> None:
+    """Refuse (409, nothing written) a write by ``source`` to a metric that already has points of
+    another source unless the definition lists ``source``: two sources are never summed silently."""
+    clashes = await repository.source_clashes(session, metrics, source)
+    if not clashes:
+        return
+    first = clashes[0]
+    existing = ", ".join(repr(s) for s in first.existing)
+    priority = json.dumps([*first.existing, source])
+    raise SourceConflict(
+        f"metric {first.metric!r} already has points from {existing}, and its definition does not "
+        f"list {source!r}; nothing was written. Say how the sources combine with PUT "
+        f'/api/v1/metrics/{first.metric} and {{"sources": {{"rule": "priority", "priority": {priority}}}}} '
+        '(one source of truth, in that order) or "rule": "additive" if they really add up; or write '
+        "these points under another metric name (map the connector's field to another metric).",
+        details={
+            "metric": first.metric,
+            "source": source,
+            "existing_sources": first.existing,
+            "conflicting_metrics": [clash.metric for clash in clashes],
+        },
     )
 
 
@@ -90,7 +123,9 @@ async def replace_source_points(
     periods: Sequence[tuple[Sequence[str], datetime, datetime]],
 ) -> IngestResult:
     """Like ``ingest_points``, but first remove what ``source`` wrote for the given metrics in each
-    ``[start, end)`` period, so points the source no longer reports there are gone too."""
+    ``[start, end)`` period, so points the source no longer reports there are gone too. The
+    source rule is checked first: a refused write removes nothing either."""
+    await check_sources(session, sorted({point.metric for point in points}), source)
     for metrics, start, end in periods:
         await repository.delete_source_points(session, source, metrics, start, end)
     return await ingest_points(session, points, source=source)
@@ -108,16 +143,17 @@ def parse_upload(stream: IO[bytes], *, filename: str, zone: ZoneInfo, layout: st
     return parse_rows(rows, zone=zone, layout=layout, max_rows=MAX_UPLOAD_ROWS, max_points=MAX_UPLOAD_POINTS)
 
 
-async def declare_metric(
-    session: AsyncSession, name: str, *, unit: str | None, description: str | None, aggregation: str | None
-) -> CatalogEntry:
-    await repository.upsert_definition(
-        session,
-        name,
-        unit=unit,
-        description=description,
-        aggregation=aggregation or default_aggregation(name),
-    )
+async def declare_metric(session: AsyncSession, name: str, changes: dict[str, Any]) -> CatalogEntry:
+    """Create or update a definition: ``changes`` maps definition columns to their new values
+    (columns left out keep theirs; a new metric's aggregation defaults from its name)."""
+    unknown = set(changes) - set(repository.DEFINITION_FIELDS)
+    if unknown:
+        fields = sorted(unknown)
+        raise ValidationFailed(f"unknown definition fields {fields}", details={"fields": fields})
+    aggregation = changes.get("aggregation") or default_aggregation(name)
+    if "aggregation" in changes:
+        changes = {**changes, "aggregation": aggregation}
+    await repository.upsert_definition(session, name, aggregation=aggregation, changes=changes)
     entries, _ = await repository.catalog(session, limit=1, offset=0, names=[name])
     return entries[0]
 
@@ -133,23 +169,32 @@ async def get_catalog_entry(session: AsyncSession, name: str) -> CatalogEntry:
     return entries[0]
 
 
-async def require_definition(session: AsyncSession, name: str) -> DefinitionSummary:
-    """The metric's unit and default aggregation (a primary-key lookup; no point counts)."""
-    definition = await repository.get_definition(session, name)
-    if definition is None:
+async def require_definition(session: AsyncSession, name: str) -> MetricDefinitionInfo:
+    """The metric's definition (a primary-key lookup; no point counts), or 404."""
+    found = await reader.definition(session, name)
+    if found is None:
         raise NotFound(f"Metric {name!r} not found", details={"metric": name})
-    return definition
+    return found
 
 
 async def raw_points(
-    session: AsyncSession, filters: PointFilter, *, limit: int, offset: int
-) -> tuple[list[Any], int]:
-    return await repository.raw_points(session, filters, limit=limit, offset=offset)
+    session: AsyncSession, filters: MetricQuery, *, limit: int, offset: int
+) -> reader.ObservationsResult:
+    return await reader.observations(session, filters, limit=limit, offset=offset)
+
+
+@dataclass(frozen=True)
+class RollupPage:
+    series: list[Series]
+    start: datetime | None
+    end: datetime | None
+    total: int  # (group, bucket) rows in the whole rollup; the page holds at most ``limit``
+    sources: Sources
 
 
 async def rollup(
     session: AsyncSession,
-    filters: PointFilter,
+    filters: MetricQuery,
     *,
     bucket: Bucket,
     aggregation: str,
@@ -157,38 +202,95 @@ async def rollup(
     group_by: str | None,
     fill: str,
 ) -> tuple[list[Series], datetime | None, datetime | None]:
-    """Aggregated series (one per group) and the range they cover."""
-    agg = aggregation
-    rows = await repository.rollup(
-        session, filters, bucket=bucket, aggregation=agg, zone=zone.key, group_by=group_by
+    """Aggregated series (one per group) and the range they cover, unpaged."""
+    page = await rollup_page(
+        session, filters, bucket=bucket, aggregation=aggregation, zone=zone, group_by=group_by, fill=fill
     )
-    start, end = filters.start, filters.end
+    return page.series, page.start, page.end
+
+
+async def rollup_page(
+    session: AsyncSession,
+    filters: MetricQuery,
+    *,
+    bucket: Bucket,
+    aggregation: str,
+    zone: ZoneInfo,
+    group_by: str | None,
+    fill: str,
+    limit: int | None = None,
+    offset: int = 0,
+) -> RollupPage:
+    """Aggregated series (one per group), the range they cover, and one page of their rows
+    (ordered by group, then bucket) when ``limit`` is given."""
     if fill == "none":
-        # Rows arrive ordered by group, then bucket: nothing to merge or fill.
+        # Rows arrive ordered by group, then bucket, paged by the database: nothing to fill.
+        result = await reader.series(
+            session,
+            filters,
+            bucket=bucket,
+            aggregation=aggregation,
+            zone=zone.key,
+            group_by=group_by,
+            limit=limit,
+            offset=offset,
+        )
         series = [
             Series(group, [FilledValue(row[0], row[2], row[3], False) for row in group_rows])
-            for group, group_rows in groupby(rows, key=itemgetter(1))
+            for group, group_rows in groupby(result.rows, key=itemgetter(1))
         ]
-        return series, start, end
+        return RollupPage(series, filters.start, filters.end, result.total, result.sources)
+    result = await reader.series(
+        session, filters, bucket=bucket, aggregation=aggregation, zone=zone.key, group_by=group_by
+    )
     observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
-    for bucket_start, group, value, points in rows:
+    for bucket_start, group, value, points in result.rows:
         observed[group][bucket_start] = (value, points)
-    if start is None or end is None:
-        first, last = await repository.data_range(session, filters)
-        start = start or first
-        # Exclusive end just past the last point, so the bucket holding it is included.
-        end = end or (last + timedelta(microseconds=1) if last is not None else None)
+    start, end = await _filled_range(session, filters, result.sources)
     if start is None or end is None:  # no data at all
-        return [], start, end
+        return RollupPage([], start, end, 0, result.sources)
     starts = bucket_starts(bucket, start, end, zone)
-    series = [
+    filled = [
         Series(group, fill_gaps(observed.get(group, {}), starts, fill))
         for group in (list(observed) or [None])
     ]
-    return series, start, end
+    total = sum(len(s.values) for s in filled)
+    return RollupPage(_page(filled, limit, offset), start, end, total, result.sources)
 
 
-async def delete_metric(session: AsyncSession, filters: PointFilter) -> int:
+async def _filled_range(
+    session: AsyncSession, filters: MetricQuery, sources: Sources
+) -> tuple[datetime | None, datetime | None]:
+    start, end = filters.start, filters.end
+    if start is None or end is None:
+        # The range of the very sources the rollup read (explicitly, so the rule picks no other).
+        found = await reader.data_range(
+            session, replace(filters, source=sources.used[0]) if len(sources.used) == 1 else filters
+        )
+        start = start or found.first
+        # Exclusive end just past the last point, so the bucket holding it is included.
+        end = end or (found.last + timedelta(microseconds=1) if found.last is not None else None)
+    return start, end
+
+
+def _page(series: list[Series], limit: int | None, offset: int) -> list[Series]:
+    """The rows ``[offset, offset + limit)`` of the series taken one after the other."""
+    if limit is None:
+        return series
+    page: list[Series] = []
+    skip, room = offset, limit
+    for one in series:
+        values = one.values[skip : skip + room]
+        skip = max(0, skip - len(one.values))
+        if values:
+            page.append(Series(one.group, values))
+            room -= len(values)
+        if room == 0:
+            break
+    return page
+
+
+async def delete_metric(session: AsyncSession, filters: MetricQuery) -> int:
     await require_definition(session, filters.metric)
     deleted = await repository.delete_points(session, filters)
     if filters.start is None and filters.end is None:

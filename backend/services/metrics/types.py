@@ -9,6 +9,11 @@ from datetime import UTC, datetime
 
 METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 DIMENSION_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,49}$"
+# Who wrote a point: "manual", "upload", "data_source:<uuid>" for a connector, or a script's name.
+SOURCE_NAME_PATTERN = r"^[a-z0-9_:.-]{1,50}$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"  # an ISO 4217 code
+DISPLAY_FORMATS = ("number", "integer", "currency", "percent")
+MAX_DEFINITION_SOURCES = 20
 MAX_DIMENSIONS = 8
 MAX_DIMENSION_VALUE_LENGTH = 100
 AGGREGATIONS = ("sum", "avg", "min", "max", "last", "count")

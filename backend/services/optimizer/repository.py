@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.models.metric import BusinessMetric
 from backend.models.optimization import OptimizationRun
 from backend.services.optimizer.types import RunTimings, StoredSolution
+from backend.services.metrics import reader as metrics_reader
+from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import session_tenant
 
 
@@ -83,13 +84,8 @@ class MetricAggregate:
     points: int
 
 
-_AGGREGATES: dict[str, Any] = {
-    "avg": func.avg,
-    "sum": func.sum,
-    "min": func.min,
-    "max": func.max,
-    "stddev": func.stddev_samp,
-}
+# The optimizer's reference vocabulary, in the metric read path's words.
+_STATISTICS = {"avg": "avg", "sum": "sum", "min": "min", "max": "max", "stddev": "stddev", "latest": "last"}
 
 
 async def aggregate_metric(
@@ -100,26 +96,25 @@ async def aggregate_metric(
     window: timedelta,
     dimensions: dict[str, Any] | None,
 ) -> MetricAggregate:
-    """``agg`` of ``metric`` over observations in the trailing ``window`` (up to the database's now).
+    """``agg`` of ``metric`` over observations in the trailing ``window`` ending now, the
+    metric's source rule applied.
 
     ``agg`` is one of avg, sum, min, max, stddev (sample) or latest (the most recent value).
     ``dimensions`` keeps only observations whose dimensions contain those pairs.
     """
-    filters = [
-        BusinessMetric.tenant_id == session_tenant(session),
-        BusinessMetric.metric == metric,
-        BusinessMetric.ts > func.now() - window,
-        BusinessMetric.ts <= func.now(),
-    ]
-    if dimensions:
-        filters.append(BusinessMetric.dimensions.contains(dimensions))
-    points = int(await session.scalar(select(func.count()).where(*filters)) or 0)
-    if points == 0:
-        return MetricAggregate(None, 0)
-    if agg == "latest":
-        latest = await session.scalar(
-            select(BusinessMetric.value).where(*filters).order_by(BusinessMetric.ts.desc()).limit(1)
-        )
-        return MetricAggregate(None if latest is None else float(latest), points)
-    value = await session.scalar(select(_AGGREGATES[agg](BusinessMetric.value)).where(*filters))
-    return MetricAggregate(None if value is None else float(value), points)
+    now = datetime.now(UTC)
+    query = MetricQuery(
+        metric=metric,
+        start=now - window,
+        end=now + timedelta(microseconds=1),
+        dimensions={key: _dimension_text(value) for key, value in (dimensions or {}).items()},
+    )
+    result = await metrics_reader.aggregate(session, query, _STATISTICS[agg])
+    return MetricAggregate(result.value, result.points)
+
+
+def _dimension_text(value: Any) -> str:
+    # Dimension values are stored as text; a reference may spell a number or a flag bare.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
