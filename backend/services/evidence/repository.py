@@ -15,7 +15,6 @@ from backend.models import MetricDefinition
 from backend.models.evidence import EvidenceEdge
 from backend.models.marketing_mix import MarketingMixModel
 from backend.services.evidence.types import EdgeDetails, MmmFit, MmmSpec
-from backend.services.metrics.points import EARLIEST_TS, LATEST_TS
 from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import session_tenant

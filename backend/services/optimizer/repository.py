@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.optimization import OptimizationRun
-from backend.services.optimizer.types import RunTimings, StoredSolution
 from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.reader import MetricQuery
+from backend.services.optimizer.types import RunTimings, StoredSolution
 from backend.utils.database import session_tenant
 
 

@@ -3,7 +3,6 @@ parsed, and the plain path is checked."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from pathlib import Path
 from types import ModuleType
@@ -12,22 +11,22 @@ import pglast
 import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.services.metrics.timescale import apply_retention, retention_statements
+from backend.utils.migrations import alembic_config
 
 VERSIONS = Path(__file__).resolve().parents[3] / "alembic" / "versions"
 HYPERTABLE_REVISION = "20261126_01"
 
 
 def _revision(revision: str) -> ModuleType:
-    (path,) = VERSIONS.glob(f"*_{revision}_*.py")
-    spec = importlib.util.spec_from_file_location(f"revision_{revision}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The revision module as Alembic loads it (its sys.path holds the migration kit)."""
+    script = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    assert script is not None and script.module is not None
+    return script.module
 
 
 def _upgrade_sql_with_timescaledb(monkeypatch: pytest.MonkeyPatch) -> str:
