@@ -14,16 +14,11 @@ from backend.agents.question import parse_horizon
 from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, SuggestedAction
 from backend.services.errors import ValidationFailed
 from backend.services.forecaster import service as forecaster_service
+from backend.utils.calendar import DAYS_PER_PERIOD, check_period
 
 AGENT: AgentName = "forecaster"
 DEFAULT_HORIZON = {"day": 14, "week": 8, "month": 3}
 MAX_HORIZON = {"day": 90, "week": 52, "month": 24}
-# Approximate length of each unit in the frequency's periods, to convert "next 3 months" to weeks.
-_UNIT_IN: dict[str, dict[str, float]] = {
-    "day": {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365},
-    "week": {"day": 1 / 7, "week": 1, "month": 4.35, "quarter": 13, "year": 52},
-    "month": {"day": 1 / 30, "week": 1 / 4.35, "month": 1, "quarter": 3, "year": 12},
-}
 # Enough history to forecast at a frequency: two years of months, half a year of weeks.
 MONTHLY_MIN_DAYS = 730
 WEEKLY_MIN_DAYS = 182
@@ -45,7 +40,9 @@ def _horizon(question: str, arguments: dict[str, Any], frequency: str) -> int:
     stated = parse_horizon(question)
     if stated is None:
         return DEFAULT_HORIZON[frequency]
-    steps = round(stated.count * _UNIT_IN[frequency][stated.unit])
+    steps = round(
+        stated.count * DAYS_PER_PERIOD[check_period(stated.unit)] / DAYS_PER_PERIOD[check_period(frequency)]
+    )
     return max(1, min(steps, MAX_HORIZON[frequency]))
 
 

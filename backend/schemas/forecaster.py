@@ -2,15 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.schemas.common import ReadModel, SupportedDatetime
 from backend.services.forecaster.engine import AVAILABLE_MODELS
 from backend.services.metrics.points import METRIC_NAME_PATTERN
-
-FrequencyValue = Literal["day", "week", "month", "quarter", "year"]
+from backend.utils.calendar import Period as FrequencyValue
 
 
 class ForecastOptions(BaseModel):

@@ -18,8 +18,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from backend.services.errors import ValidationFailed
+from backend.utils.calendar import Period as Frequency
 
-Frequency = Literal["day", "week", "month", "quarter", "year"]
 GapRule = Literal["interpolate", "zero", "ffill", "error"]
 Aggregate = Literal["sum", "mean", "last"]
 
