@@ -11,15 +11,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Final
 
-from backend.services.goals.progress import (
-    fmt,
-    observed,
-    period_label_of,
-    signed,
-    validate_history,
-    validate_spec,
-)
+from backend.services.goals.rules import observed, validate_history, validate_spec
 from backend.services.goals.types import GoalSpec, PeriodValue
+from backend.services.goals.wording import fmt, period_label_of, signed
 from backend.utils.calendar import period_index
 
 # Fewer period-over-period changes than this say too little about what growth is normal.

@@ -23,7 +23,7 @@ from typing import Any, Final, Literal, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.services.goals.achievability import achievability_warnings
-from backend.services.goals.progress import baseline_from_history
+from backend.services.goals.rules import baseline_from_history
 from backend.services.goals.service import period_history
 from backend.services.goals.types import Direction, GoalSpec, PeriodValue
 from backend.services.metrics import service as metrics_service

@@ -16,17 +16,21 @@ from it, so they cannot contradict each other:
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
-from backend.services.errors import ValidationFailed
+from backend.services.goals.rules import (
+    PERCENT_TOL,
+    meets,
+    observed,
+    percent_of,
+    validate_history,
+    validate_spec,
+)
 from backend.services.goals.types import (
-    AGGREGATIONS,
-    DIRECTIONS,
     STATUS_LEVEL,
     Estimate,
     ForecastOutcome,
@@ -39,16 +43,8 @@ from backend.services.goals.types import (
     ProjectionMethod,
     Signal,
 )
-from backend.utils.calendar import (
-    PERIOD_ADJECTIVE,
-    Period,
-    check_period,
-    period_bounds,
-    period_index,
-    period_label,
-    periods_between,
-    shift,
-)
+from backend.services.goals.wording import explain
+from backend.utils.calendar import Period, period_bounds, period_index, periods_between, shift
 
 # Aggregations that accumulate over the period, so a partial period is scaled up to a pace.
 _ACCUMULATING: Final[frozenset[str]] = frozenset({"sum", "count"})
@@ -57,138 +53,6 @@ MIN_TREND_POINTS: Final = 3
 # Without an interval (a trend line or a pace), "at risk" means the estimate gets at least this
 # share of the way to the target; with the forecaster's interval, its favourable bound decides.
 AT_RISK_SHARE: Final = 0.8
-# Tolerance on the percent scale: a trend line fitted to exact data lands a few ulps off.
-_PERCENT_TOL: Final = 1e-7
-
-
-def _refuse(message: str, **details: object) -> ValidationFailed:
-    return ValidationFailed(message, details=dict(details))
-
-
-def _period(period: str) -> Period:
-    try:
-        return check_period(period)
-    except ValueError as error:
-        raise _refuse(
-            str(error), period=period, allowed=["day", "week", "month", "quarter", "year"]
-        ) from None
-
-
-def validate_spec(spec: GoalSpec) -> None:
-    """Raise ``ValidationFailed`` unless the goal is well formed."""
-    _period(spec.period)
-    if spec.aggregation not in AGGREGATIONS:
-        raise _refuse(
-            f"Unknown aggregation {spec.aggregation!r}; expected one of {', '.join(AGGREGATIONS)}.",
-            aggregation=spec.aggregation,
-            allowed=list(AGGREGATIONS),
-        )
-    if spec.direction not in DIRECTIONS:
-        raise _refuse(f"Unknown direction {spec.direction!r}.", direction=spec.direction)
-    if not (math.isfinite(spec.target) and math.isfinite(spec.baseline)):
-        raise _refuse(
-            "The target and the baseline must be finite numbers.",
-            target=str(spec.target),
-            baseline=str(spec.baseline),
-        )
-    if spec.target == spec.baseline:
-        raise _refuse(
-            f"The target ({fmt(spec.target)}) equals the baseline; a goal must ask for a change.",
-            target=spec.target,
-            baseline=spec.baseline,
-        )
-    if spec.deadline < spec.start_date:
-        raise _refuse(
-            f"The deadline {spec.deadline} is before the start date {spec.start_date}.",
-            start_date=spec.start_date.isoformat(),
-            deadline=spec.deadline.isoformat(),
-        )
-
-
-def validate_history(period: Period, history: Sequence[PeriodValue]) -> None:
-    """Raise ``ValidationFailed`` unless ``history`` is calendar periods, in order, with finite values."""
-    _period(period)
-    previous_end: date | None = None
-    for index, item in enumerate(history):
-        where = {"index": index, "start": item.start.isoformat()}
-        if (item.start, item.end) != period_bounds(period, item.start):
-            raise _refuse(
-                f"History entry {index} ({item.start.isoformat()} to {item.end.isoformat()}) "
-                f"is not a calendar {period}.",
-                **where,
-                end=item.end.isoformat(),
-            )
-        if previous_end is not None and item.start < previous_end:
-            raise _refuse(f"History entry {index} ({item.start.isoformat()}) is out of order.", **where)
-        if item.value is not None and not math.isfinite(item.value):
-            raise _refuse(f"History entry {index} has a non-finite value.", **where, value=str(item.value))
-        previous_end = item.end
-
-
-def observed(period: Period, history: Sequence[PeriodValue], today: date) -> list[tuple[int, float]]:
-    """(period index, value) of every complete period with data, in order."""
-    return [
-        (period_index(period, item.start), item.value)
-        for item in history
-        if item.value is not None and item.end <= today
-    ]
-
-
-def baseline_from_history(
-    period: Period,
-    history: Sequence[PeriodValue],
-    start_date: date,
-    *,
-    today: date | None = None,
-) -> float | None:
-    """Value of the last complete period before the one containing ``start_date`` (None if no data).
-
-    Periods without data are skipped, so the baseline is the most recent value actually seen.
-    Pass ``today`` when the goal starts in the future: the period running today is then
-    not complete yet and is not used.
-    """
-    validate_history(period, history)
-    start_period_start = period_bounds(period, start_date)[0]
-    for item in reversed(history):
-        if item.value is None or item.end > start_period_start:
-            continue
-        if today is not None and item.end > today:
-            continue
-        return item.value
-    return None
-
-
-# --- the one scale ----------------------------------------------------------------------------
-
-
-def baseline_meets_target(spec: GoalSpec) -> bool:
-    """The baseline is already on the target's good side (an increase goal set below it, say)."""
-    return spec.baseline >= spec.target if spec.direction == "increase" else spec.baseline <= spec.target
-
-
-def scale_origin(spec: GoalSpec) -> float:
-    """The value that is 0% of the goal.
-
-    The baseline, when it is short of the target. When it already meets it (an owner asking
-    for "at least 135k a month" after a 150k month), the goal is to hold the target and the
-    scale runs from zero to the target instead (or over the baseline's distance for a target
-    of zero), so 100% still means "meets the target" and the direction stays the stated one.
-    """
-    if not baseline_meets_target(spec):
-        return spec.baseline
-    span = abs(spec.target) or abs(spec.baseline - spec.target)
-    return spec.target - span if spec.direction == "increase" else spec.target + span
-
-
-def percent_of(spec: GoalSpec, value: float) -> float:
-    """Percent of the goal ``value`` stands for: 0 at the scale's origin, 100 at the target."""
-    origin = scale_origin(spec)
-    return 100.0 * (value - origin) / (spec.target - origin)
-
-
-def meets(spec: GoalSpec, value: float) -> bool:
-    """``value`` is at or beyond the target on its good side: exactly when it is 100% or more."""
-    return percent_of(spec, value) >= 100.0 - _PERCENT_TOL
 
 
 # --- periods ----------------------------------------------------------------------------------
@@ -331,7 +195,7 @@ def _nearly_meets(spec: GoalSpec, estimate: Estimate) -> bool:
     bound = estimate.upper if spec.direction == "increase" else estimate.lower
     if bound is not None:
         return meets(spec, bound)
-    return percent_of(spec, estimate.mean) >= 100.0 * AT_RISK_SHARE - _PERCENT_TOL
+    return percent_of(spec, estimate.mean) >= 100.0 * AT_RISK_SHARE - PERCENT_TOL
 
 
 def judge(spec: GoalSpec, projection: Projection | None, *, later_periods_unknown: bool) -> Signal:
@@ -388,7 +252,7 @@ def compute_progress(
     complete_with_data = [e for e in window if e.complete and e.value is not None]
     latest_complete = complete_with_data[-1] if complete_with_data else None
     reached = next(
-        (e for e in complete_with_data if e.percent is not None and e.percent >= 100.0 - _PERCENT_TOL), None
+        (e for e in complete_with_data if e.percent is not None and e.percent >= 100.0 - PERCENT_TOL), None
     )
     in_progress = next((e for e in window if not e.complete), None)
     basis = reached or latest_complete or in_progress
@@ -425,7 +289,7 @@ def compute_progress(
         signal=signal,
         outcome=outcome,
         history=window,
-        explanation=_explain(
+        explanation=explain(
             spec,
             latest_complete,
             current_period,
@@ -433,8 +297,9 @@ def compute_progress(
             signal,
             reached,
             projection,
-            trend,
+            trend.slope if trend is not None else None,
             trend_points,
+            MIN_TREND_POINTS,
         ),
     )
 
@@ -446,137 +311,3 @@ def _later_periods_unknown(spec: GoalSpec, today: date, projection: Projection |
         return True
     first, last = span
     return first < last and projection.method == "pace"
-
-
-# --- words ------------------------------------------------------------------------------------
-
-
-def _explain(
-    spec: GoalSpec,
-    latest_complete: PeriodProgress | None,
-    current_period: PeriodProgress,
-    percent_complete: float | None,
-    signal: Signal,
-    reached: PeriodProgress | None,
-    projection: Projection | None,
-    trend: _Trend | None,
-    trend_points: int,
-) -> str:
-    """Two or three plain sentences with the numbers behind the signal."""
-    return " ".join(
-        part
-        for part in (
-            _state(spec, latest_complete, current_period, percent_complete),
-            _outlook(spec, signal, reached, projection, trend, trend_points),
-            _note(projection),
-        )
-        if part
-    )
-
-
-def _subject(spec: GoalSpec) -> str:
-    adjective = PERIOD_ADJECTIVE[spec.period]
-    if spec.metric:
-        return f"{adjective} {spec.metric} ({spec.aggregation})"
-    return f"The {adjective.lower()} {spec.aggregation}"
-
-
-def _scale_words(spec: GoalSpec) -> str:
-    if baseline_meets_target(spec):
-        side = "at least" if spec.direction == "increase" else "at most"
-        return (
-            f"of the target of {side} {fmt(spec.target)} (the baseline {fmt(spec.baseline)} already met it)"
-        )
-    return f"of the way from {fmt(spec.baseline)} to {fmt(spec.target)}"
-
-
-def _state(
-    spec: GoalSpec,
-    latest_complete: PeriodProgress | None,
-    current_period: PeriodProgress,
-    percent_complete: float | None,
-) -> str:
-    subject = _subject(spec)
-    deadline_label = period_label_of(spec.period, spec.deadline)
-    if latest_complete is not None and latest_complete.value is not None:
-        state = f"{subject} was {fmt(latest_complete.value)} in {_label(spec, latest_complete.start)}"
-    elif current_period.value is not None and current_period.projected_value is not None:
-        state = f"{subject} is {fmt(current_period.value)} so far in {_label(spec, current_period.start)}"
-        if current_period.projected_value != current_period.value:
-            state += f" (on pace for {fmt(current_period.projected_value)})"
-    else:
-        state = f"{subject} has no data yet for the goal ({_scale_words(spec)}) by {deadline_label}"
-        return state + "."
-    if percent_complete is not None:
-        state += f", {percent_complete:,.0f}% {_scale_words(spec)}"
-    return state + "."
-
-
-def _estimate_words(spec: GoalSpec, estimate: Estimate) -> str:
-    label = period_label(spec.period, estimate.start)
-    if estimate.lower is not None and estimate.upper is not None:
-        interval = f"{STATUS_LEVEL}% interval {fmt(estimate.lower)} to {fmt(estimate.upper)}"
-        return f"{fmt(estimate.mean)} in {label} ({interval})"
-    return f"{fmt(estimate.mean)} in {label}"
-
-
-def _outlook(
-    spec: GoalSpec,
-    signal: Signal,
-    reached: PeriodProgress | None,
-    projection: Projection | None,
-    trend: _Trend | None,
-    trend_points: int,
-) -> str:
-    deadline_label = period_label_of(spec.period, spec.deadline)
-    if signal == "achieved" and reached is not None:
-        return f"The target of {fmt(spec.target)} was reached in {period_label(spec.period, reached.start)}."
-    if signal == "missed":
-        return (
-            f"The deadline ({deadline_label}) has passed without reaching the target of {fmt(spec.target)}."
-        )
-    if projection is None or signal == "insufficient_data":
-        return (
-            f"A trend needs at least {MIN_TREND_POINTS} complete {spec.period}s with data; "
-            f"there {'is' if trend_points == 1 else 'are'} {trend_points}."
-        )
-    if projection.method == "forecast":
-        lead = f"The forecast ({projection.model}) expects"
-    elif projection.method == "linear" and trend is not None:
-        lead = f"At the current trend of {signed(trend.slope)} per {spec.period} it reaches about"
-    else:
-        lead = "The pace gives"
-    shown = [projection.at_deadline] if projection.at_deadline is not None else []
-    if projection.best not in shown:
-        shown.append(projection.best)
-    estimates = " and ".join(_estimate_words(spec, e) for e in shown)
-    verdict = signal.replace("_", " ")
-    target = f"against a target of {fmt(spec.target)} by {deadline_label}"
-    return f"{lead} {estimates}, {target}, so the goal is {verdict}."
-
-
-def _note(projection: Projection | None) -> str:
-    if projection is None or projection.note is None:
-        return ""
-    return f"The forecaster was not used: {projection.note}"
-
-
-def _label(spec: GoalSpec, start: date) -> str:
-    return period_label(spec.period, start)
-
-
-def period_label_of(period: Period, day: date) -> str:
-    """Label of the period containing ``day``."""
-    return period_label(period, period_bounds(period, day)[0])
-
-
-def fmt(value: float) -> str:
-    """A readable number: thousands separators, whole numbers from 100 up, 3 significant digits below."""
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:,.3g}"
-
-
-def signed(value: float) -> str:
-    """``fmt`` with an explicit sign."""
-    return f"{'-' if value < 0 else '+'}{fmt(abs(value))}"

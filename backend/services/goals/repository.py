@@ -30,6 +30,15 @@ async def list_goals(
     return list(rows), int(total or 0)
 
 
+async def lock_goal(session: AsyncSession, goal_id: uuid.UUID) -> None:
+    """Hold the goal's row until the transaction ends (``FOR UPDATE``)."""
+    await session.execute(
+        select(SmartGoal.id)
+        .where(SmartGoal.tenant_id == session_tenant(session), SmartGoal.id == goal_id)
+        .with_for_update()
+    )
+
+
 async def latest_status(session: AsyncSession, goal_id: uuid.UUID) -> GoalStatusChange | None:
     statement = (
         select(GoalStatusChange)

@@ -21,13 +21,9 @@ from backend.services.auth.service import Principal
 from backend.services.errors import Conflict, NotFound, ValidationFailed
 from backend.services.goals import repository
 from backend.services.goals.achievability import achievability_warnings
-from backend.services.goals.progress import (
-    baseline_from_history,
-    baseline_meets_target,
-    compute_progress,
-    fmt,
-)
+from backend.services.goals.progress import compute_progress
 from backend.services.goals.projection import forecast_goal
+from backend.services.goals.rules import baseline_from_history, baseline_meets_target
 from backend.services.goals.types import (
     DIRECTION_OF_FAVOURABLE,
     Direction,
@@ -35,6 +31,7 @@ from backend.services.goals.types import (
     GoalSpec,
     PeriodValue,
 )
+from backend.services.goals.wording import fmt
 from backend.services.metrics import repository as metrics_repository
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import PointFilter
@@ -326,7 +323,11 @@ async def goal_progress(
 
 
 async def _record_status(session: AsyncSession, goal: SmartGoal, progress: GoalProgress) -> None:
-    """A history row when the computed status differs from the last one recorded."""
+    """A history row when the computed status differs from the last one recorded.
+
+    The goal's row is locked first, so two progress reads at once record one change, not two.
+    """
+    await repository.lock_goal(session, goal.id)
     previous = await repository.latest_status(session, goal.id)
     if previous is not None and previous.signal == progress.signal:
         return

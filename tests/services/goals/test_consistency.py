@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.services.goals.progress import compute_progress, meets
+from backend.services.goals.progress import compute_progress
+from backend.services.goals.rules import meets
 from backend.services.goals.types import (
     ForecastOutcome,
     GoalProgress,

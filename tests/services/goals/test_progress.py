@@ -9,7 +9,8 @@ import pytest
 
 from backend.services.errors import ValidationFailed
 from backend.services.goals.achievability import achievability_warnings
-from backend.services.goals.progress import baseline_from_history, compute_progress
+from backend.services.goals.progress import compute_progress
+from backend.services.goals.rules import baseline_from_history
 from backend.services.goals.types import Aggregation, Direction, GoalSpec, PeriodValue
 
 
