@@ -28,6 +28,7 @@ from backend.services.metrics import repository as metrics_repository
 from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.repository import PointFilter
 from backend.services.tenant.service import tenant_zone
+from backend.utils.calendar import PERIODS
 from backend.utils.compute import ComputePool
 from backend.utils.metrics import FORECASTS
 
@@ -144,7 +145,7 @@ async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
     return History(spec, zone.key, frequency, definition.aggregation, points, as_of)
 
 
-_FREQUENCY_ORDER: tuple[Frequency, ...] = ("day", "week", "month", "quarter", "year")
+_FREQUENCY_ORDER: tuple[Frequency, ...] = PERIODS
 
 
 def _check_frequency_fits(metric: str, frequency: Frequency, stamps: list[datetime]) -> None:
