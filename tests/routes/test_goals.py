@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import TenantContext, create_tenant, invite_and_activate
@@ -345,3 +348,39 @@ async def test_progress_exports_as_csv_and_xlsx_with_formulas_neutralised(client
     assert cell.data_type == "s" and cell.value == "'" + title
     bad = await client.get(path, headers=tenant.headers, params={"format": "pdf"})
     assert bad.status_code == 422 and "error" in bad.json()
+
+
+async def test_concurrent_progress_reads_record_one_status_change(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await _seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300])
+    goal = (await _create(client, tenant, target_value=2000, baseline_value=1000)).json()
+    path = f"/api/v1/goals/{goal['id']}/progress"
+    responses = await asyncio.gather(*(client.get(path, headers=tenant.headers) for _ in range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    history = (await client.get(f"/api/v1/goals/{goal['id']}/history", headers=tenant.headers)).json()
+    assert history["total"] == 1
+
+
+async def test_status_history_rows_cannot_point_at_another_tenants_goal(
+    client: httpx.AsyncClient, app_engine: AsyncEngine
+) -> None:
+    a = await create_tenant(client)
+    b = await create_tenant(client)
+    await _seed_monthly(client, b, "revenue", [1000, 1100])
+    goal = (await _create(client, b)).json()
+    assert (await client.get(f"/api/v1/goals/{goal['id']}/progress", headers=b.headers)).status_code == 200
+    with pytest.raises(IntegrityError):
+        await _as_tenant(
+            app_engine,
+            a,
+            "insert into goal_status_history (tenant_id, id, goal_id, signal) "
+            "values (:owner, gen_random_uuid(), :goal, 'on_track')",
+            owner=str(a.tenant_id),
+            goal=goal["id"],
+        )
+    async with app_engine.begin() as connection:
+        await connection.execute(
+            text("select set_config('app.tenant_id', :t, true)"), {"t": str(a.tenant_id)}
+        )
+        seen = await connection.scalar(text("select count(*) from goal_status_history"))
+    assert seen == 0
