@@ -79,6 +79,7 @@ async def create_goal(
     baseline_value: float,
     days: int = 90,
     metric: str = "revenue",
+    direction: str = "increase",
 ) -> dict[str, Any]:
     """A goal on ``metric`` due in ``days``; returns the created goal."""
     deadline = (date.today() + timedelta(days=days)).isoformat()
@@ -87,6 +88,7 @@ async def create_goal(
         "metric": metric,
         "target_value": target_value,
         "baseline_value": baseline_value,
+        "direction": direction,
         "deadline": deadline,
     }
     response = await client.post("/api/v1/goals", headers=headers, json=body)

@@ -15,6 +15,7 @@ from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, S
 from backend.services.errors import ValidationFailed
 from backend.services.forecaster import service as forecaster_service
 from backend.services.workload import queue_reason
+from backend.utils.calendar import DAYS_PER_PERIOD, check_period
 
 AGENT: AgentName = "forecaster"
 DEFAULT_HORIZON = {"day": 14, "week": 8, "month": 3}
@@ -22,12 +23,6 @@ DEFAULT_HORIZON = {"day": 14, "week": 8, "month": 3}
 MAX_HORIZON = {
     frequency: min(steps, forecaster_service.SYNC_MAX_HORIZON)
     for frequency, steps in {"day": 90, "week": 52, "month": 24}.items()
-}
-# Approximate length of each unit in the frequency's periods, to convert "next 3 months" to weeks.
-_UNIT_IN: dict[str, dict[str, float]] = {
-    "day": {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365},
-    "week": {"day": 1 / 7, "week": 1, "month": 4.35, "quarter": 13, "year": 52},
-    "month": {"day": 1 / 30, "week": 1 / 4.35, "month": 1, "quarter": 3, "year": 12},
 }
 # Enough history to forecast at a frequency: two years of months, half a year of weeks.
 MONTHLY_MIN_DAYS = 730
@@ -50,7 +45,9 @@ def _horizon(question: str, arguments: dict[str, Any], frequency: str) -> int:
     stated = parse_horizon(question)
     if stated is None:
         return DEFAULT_HORIZON[frequency]
-    steps = round(stated.count * _UNIT_IN[frequency][stated.unit])
+    steps = round(
+        stated.count * DAYS_PER_PERIOD[check_period(stated.unit)] / DAYS_PER_PERIOD[check_period(frequency)]
+    )
     return max(1, min(steps, MAX_HORIZON[frequency]))
 
 

@@ -8,7 +8,7 @@ from backend.models.credential import ApiKey, RefreshToken
 from backend.models.data_source import DataSource
 from backend.models.evidence import EvidenceEdge
 from backend.models.forecast import Forecast
-from backend.models.goal import GoalStatus, SmartGoal
+from backend.models.goal import GoalStatus, GoalStatusChange, SmartGoal
 from backend.models.job import BackgroundJob
 from backend.models.llm_usage import LlmUsage
 from backend.models.marketing_mix import MarketingMixModel
@@ -32,6 +32,7 @@ __all__ = [
     "ExternalBenchmark",
     "Forecast",
     "GoalStatus",
+    "GoalStatusChange",
     "LlmUsage",
     "MarketingMixModel",
     "MetricDefinition",

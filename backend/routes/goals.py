@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from backend.agents.goal_planner import plan_goals
-from backend.dependencies import AnalystPrincipal, CurrentPrincipal, PageParams, TenantSession
+from backend.agents import goal_planner
+from backend.agents.types import Citations
+from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.schemas.common import Page
 from backend.schemas.goals import (
     GoalCreate,
@@ -17,12 +18,14 @@ from backend.schemas.goals import (
     GoalPlanRequest,
     GoalProgressRead,
     GoalRead,
+    GoalStatusChangeRead,
     GoalStatusValue,
     GoalUpdate,
 )
 from backend.services.errors import ValidationFailed
-from backend.services.goals import service
+from backend.services.goals import export, planning, service
 from backend.services.goals.service import GoalDraft
+from backend.services.goals.types import ExportFormat
 from backend.utils.error_handlers import error_responses
 
 router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=error_responses(401, 422))
@@ -49,7 +52,7 @@ async def plan_goal_drafts(
     """Baseline from the metric's last complete period; targets from the objective's stated change and from
     the history (median and best sustained change, compounded to the deadline); plausibility warnings.
     Accept a draft by POSTing its `goal` to `/api/v1/goals`."""
-    plan = await plan_goals(
+    request = await goal_planner.read_objective(
         session,
         body.objective,
         metric=body.metric,
@@ -57,6 +60,8 @@ async def plan_goal_drafts(
         deadline=body.deadline,
         period=body.period,
     )
+    citations = Citations(goal_planner.AGENT)
+    plan = await planning.plan_goals(session, request, citations)
     if plan.status != "ok":
         raise ValidationFailed(plan.report[-1], details={"needs": plan.needs})
     return GoalPlanRead.model_validate(
@@ -71,7 +76,7 @@ async def plan_goal_drafts(
             "deadline": plan.deadline,
             "drafts": [draft.__dict__ for draft in plan.drafts],
             "report": plan.report,
-            "citations": [c.as_dict() for c in plan.citations.items],
+            "citations": [c.as_dict() for c in citations.items],
         }
     )
 
@@ -119,28 +124,81 @@ async def delete_goal(goal_id: uuid.UUID, session: TenantSession, principal: Ana
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+_EXPORT_CONTENT = {
+    "text/csv": {"schema": {"type": "string"}},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+        "schema": {"type": "string", "format": "binary"}
+    },
+}
+
+
 @router.get(
     "/{goal_id}/progress",
     response_model=GoalProgressRead,
-    summary="Progress computed from the metric",
-    responses=error_responses(404),
+    summary="Progress computed from the metric (JSON, CSV or xlsx)",
+    responses={**error_responses(404), 200: {"content": _EXPORT_CONTENT}},
 )
 async def goal_progress(
-    goal_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
-) -> GoalProgressRead:
-    """Current value, percent of the way from baseline to target, the trend and where it lands by the
-    deadline, and a signal. An active goal becomes achieved or missed when the data says so."""
-    goal, progress = await service.goal_progress(session, goal_id)
-    return GoalProgressRead(
-        goal=GoalRead.model_validate(goal),
-        direction=progress.direction,
-        current_value=progress.current_value,
-        percent_complete=progress.percent_complete,
-        current_period=progress.current_period,
-        latest_complete=progress.latest_complete,
-        trend_per_period=progress.trend_per_period,
-        expected_at_deadline=progress.expected_at_deadline,
-        signal=progress.signal,
-        explanation=progress.explanation,
-        history=progress.history,
+    goal_id: uuid.UUID,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    pool: AppComputePool,
+    file_format: Annotated[
+        ExportFormat,
+        Query(alias="format", description="json (default), or a csv / xlsx file of the periods."),
+    ] = "json",
+) -> GoalProgressRead | Response:
+    """Current value, percent complete, the pace of the period in progress (days with data only), the
+    forecaster's projection to the deadline with its 80% and 95% intervals (a trend line when the
+    forecaster refuses, said in `projection.note`), and a signal judged on that interval. An active
+    goal becomes achieved or missed when the data says so; a change of signal is kept in its history.
+    In a CSV or xlsx file, cells that would read as formulas are written as text."""
+    goal, progress = await service.goal_progress(session, pool, goal_id)
+    if file_format != "json":
+        file = export.render(goal, progress, file_format)
+        disposition = f'attachment; filename="{file.filename}"'
+        return Response(
+            file.content, media_type=file.media_type, headers={"Content-Disposition": disposition}
+        )
+    return GoalProgressRead.model_validate(
+        {
+            "goal": GoalRead.model_validate(goal),
+            **{field: getattr(progress, field) for field in _PROGRESS_FIELDS},
+        },
+        from_attributes=True,
+    )
+
+
+_PROGRESS_FIELDS = (
+    "direction",
+    "current_value",
+    "percent_complete",
+    "current_period",
+    "latest_complete",
+    "reached",
+    "trend_per_period",
+    "expected_at_deadline",
+    "projection",
+    "signal",
+    "explanation",
+    "history",
+)
+
+
+@router.get(
+    "/{goal_id}/history",
+    response_model=Page[GoalStatusChangeRead],
+    summary="Changes of the goal's computed status, newest first",
+    responses=error_responses(404),
+)
+async def goal_status_history(
+    goal_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, page: PageParams
+) -> Page[GoalStatusChangeRead]:
+    """One entry each time the computed signal changed (recorded when progress is computed)."""
+    changes, total = await service.status_history(session, goal_id, limit=page.limit, offset=page.offset)
+    return Page(
+        items=[GoalStatusChangeRead.model_validate(c) for c in changes],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
     )

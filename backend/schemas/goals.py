@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from backend.schemas.common import ReadModel, SupportedDate
 from backend.schemas.metrics import Aggregation
+from backend.services.goals.types import Direction, ProjectionMethod, Signal
 from backend.services.metrics.types import METRIC_NAME_PATTERN
+from backend.utils.calendar import Period
 
-Period = Literal["day", "week", "month", "quarter", "year"]
 GoalStatusValue = Literal["draft", "active", "achieved", "missed", "abandoned"]
 
 
@@ -28,6 +29,11 @@ class GoalCreate(BaseModel):
     target_value: float = Field(examples=[50000])
     aggregation: Aggregation | None = Field(default=None, description="Default: the metric's aggregation.")
     period: Period = Field(default="month", description="The calendar period the target applies to.")
+    direction: Direction | None = Field(
+        default=None,
+        description="increase: met at or above the target; decrease: at or below. Default: from the "
+        "metric's favourable_direction (up → increase, down → decrease); required when it has none.",
+    )
     baseline_value: float | None = Field(
         default=None, description="Default: the last complete period before the start, from the metric."
     )
@@ -62,6 +68,7 @@ class GoalRead(ReadModel):
     metric: str
     aggregation: Aggregation
     period: Period
+    direction: Direction
     target_value: float
     baseline_value: float | None
     start_date: date
@@ -89,18 +96,70 @@ class PeriodProgressRead(ReadModel):
     percent: float | None = Field(description="Percent of the way from baseline to target.")
 
 
+class EstimateRead(ReadModel):
+    start: date
+    end: date = Field(description="Exclusive.")
+    mean: float
+    lower: float | None = Field(description="Lower bound of the 80% interval (forecast only).")
+    upper: float | None = Field(description="Upper bound of the 80% interval (forecast only).")
+    method: ProjectionMethod
+
+
+class PeriodForecastRead(ReadModel):
+    start: date
+    end: date = Field(description="Exclusive.")
+    mean: float
+    lower: dict[int, float] = Field(description="Lower bound per interval level (80, 95).")
+    upper: dict[int, float] = Field(description="Upper bound per interval level (80, 95).")
+
+
+class ProjectionRead(ReadModel):
+    method: ProjectionMethod = Field(
+        description="forecast: the forecaster with intervals; linear: a trend line, used only when the "
+        "forecaster refused (see note); pace: only the period in progress is known."
+    )
+    model: str | None = Field(description="The forecaster's model.")
+    level: int | None = Field(description="The interval level the status is judged on.")
+    note: str | None = Field(description="Why the forecaster was not used, when it was not.")
+    at_deadline: EstimateRead | None
+    best: EstimateRead = Field(description="The open period expected closest to (or beyond) the target.")
+    estimates: list[EstimateRead]
+    periods: list[PeriodForecastRead] = Field(description="The forecaster's periods through the deadline.")
+
+
 class GoalProgressRead(BaseModel):
     goal: GoalRead
-    direction: Literal["increase", "decrease"]
-    current_value: float | None
-    percent_complete: float | None
+    direction: Direction
+    current_value: float | None = Field(
+        description="The value the goal is judged on: the period that reached the target, else the latest "
+        "complete period, else the pace of the period in progress."
+    )
+    percent_complete: float | None = Field(description="100 means the current value meets the target.")
     current_period: PeriodProgressRead
     latest_complete: PeriodProgressRead | None
+    reached: PeriodProgressRead | None = Field(description="The first complete period at the target.")
     trend_per_period: float | None
     expected_at_deadline: float | None
-    signal: Literal["on_track", "at_risk", "off_track", "achieved", "missed", "insufficient_data"]
+    projection: ProjectionRead | None
+    signal: Signal = Field(
+        description="achieved / missed from complete periods; else on_track (an open period's mean "
+        "forecast meets the target), at_risk (only the 80% interval's favourable bound does), "
+        "off_track (not even that), insufficient_data."
+    )
     explanation: str
     history: list[PeriodProgressRead]
+
+
+class GoalStatusChangeRead(ReadModel):
+    id: uuid.UUID
+    goal_id: uuid.UUID
+    signal: Signal
+    previous_signal: Signal | None
+    percent_complete: float | None
+    current_value: float | None
+    expected_at_deadline: float | None
+    projection_method: ProjectionMethod | None
+    recorded_at: datetime
 
 
 class GoalPlanRequest(BaseModel):

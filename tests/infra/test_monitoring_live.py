@@ -385,7 +385,13 @@ async def goal_progress(client: httpx.AsyncClient, tenant: Tenant) -> None:
     goal = await client.post(
         "/api/v1/goals",
         headers=tenant.headers,
-        json={"title": "Grow revenue", "metric": "revenue", "target_value": 1600, "deadline": deadline},
+        json={
+            "title": "Grow revenue",
+            "metric": "revenue",
+            "target_value": 1600,
+            "direction": "increase",
+            "deadline": deadline,
+        },
     )
     assert goal.status_code == 201, goal.text
     progress = await client.get(f"/api/v1/goals/{goal.json()['id']}/progress", headers=tenant.headers)

@@ -56,7 +56,13 @@ async def main() -> None:
             "goal ok",
             "POST",
             "/api/v1/goals",
-            json={"title": "g", "metric": "revenue", "target_value": 5000, "deadline": "2027-03-31"},
+            json={
+                "title": "g",
+                "metric": "revenue",
+                "target_value": 5000,
+                "direction": "increase",
+                "deadline": "2027-03-31",
+            },
         )
         gid = goal.json().get("id") if goal else None
         await call(

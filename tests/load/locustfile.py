@@ -74,7 +74,13 @@ class BusinessOwner(HttpUser):
         deadline = (datetime.now(UTC) + timedelta(days=90)).date().isoformat()
         goal = self.client.post(
             "/api/v1/goals",
-            json={"title": "Grow revenue", "metric": "revenue", "target_value": 1200, "deadline": deadline},
+            json={
+                "title": "Grow revenue",
+                "metric": "revenue",
+                "target_value": 1200,
+                "direction": "increase",
+                "deadline": deadline,
+            },
             headers=self.headers,
         )
         self.goal_id = goal.json()["id"] if goal.status_code == 201 else None

@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-PERIODS = ("day", "week", "month", "quarter", "year")
+from backend.utils.calendar import PERIODS as PERIODS
 
 
 def last_complete_period(period: str, now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -34,6 +34,7 @@ from statsmodels.tsa.stattools import adfuller, kpss
 from backend.services.errors import ValidationFailed
 from backend.services.evidence.table import independent_columns
 from backend.services.evidence.types import StationarityCheck, TimeSeriesDesign
+from backend.utils.calendar import DAYS_PER_PERIOD
 
 STATIONARITY_ALPHA = 0.05
 # Yearly Fourier pairs: three capture a smooth season in daily data without eating many degrees
@@ -42,7 +43,7 @@ FOURIER_PAIRS = {"daily": 3, "weekly": 2, "longer": 1}
 # Yearly seasonality is only separable from the trend with (about) a full year of history.
 MIN_DAYS_FOR_YEARLY = 365
 MIN_ROWS_FOR_TESTS = 20
-_DAYS_PER_YEAR = 365.25
+_DAYS_PER_YEAR = DAYS_PER_PERIOD["year"]
 TREND_COLUMN = "calendar_trend"
 
 

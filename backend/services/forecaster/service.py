@@ -42,6 +42,7 @@ from backend.services.metrics.reader import MetricQuery
 from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
 from backend.services.workload import Queued, SizeRule, queue, queue_reason, run_or_queue
+from backend.utils.calendar import PERIODS
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import FORECASTS
 
@@ -169,7 +170,7 @@ async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
     return History(spec, zone.key, frequency, definition.aggregation, points, as_of)
 
 
-_FREQUENCY_ORDER: tuple[Frequency, ...] = ("day", "week", "month", "quarter", "year")
+_FREQUENCY_ORDER: tuple[Frequency, ...] = PERIODS
 
 
 def _check_frequency_fits(metric: str, frequency: Frequency, stamps: list[datetime]) -> None:

@@ -13,7 +13,10 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
-Frequency = Literal["day", "week", "month", "quarter", "year"]
+
+from backend.utils.calendar import Period
+
+Frequency = Period  # the calendar's periods are the forecast frequencies
 
 # Every model a caller may name. ``arima`` and ``ces`` are not in the automatic set: AutoARIMA
 # costs about seven AutoETS fits on a monthly series and AutoCES about one, while the

@@ -1,210 +1,86 @@
 """Progress of a SMART goal, computed from its metric's per-period values.
 
 Plain data in, plain data out: the service layer rolls the metric up into one
-``PeriodValue`` per calendar period (see ``periods``) and passes it here with the
-goal's ``GoalSpec`` and the tenant's local date. Nothing here reads a database,
-the clock or the network.
+``PeriodValue`` per calendar period, asks the forecaster for the periods still to come
+(``projection``), and passes both here with the goal's ``GoalSpec`` and the tenant's
+local date. Nothing here reads a database, the clock or the network.
+
+Consistent by construction: one scale (``percent_of``) decides whether a value meets the
+target, and the percent complete, the achieved/missed outcome and the signal all come
+from it, so they cannot contradict each other:
+
+- a complete period of the goal at 100% or more is *achieved* (and the goal is judged on it);
+- otherwise, once the deadline's period is over, *missed*;
+- otherwise the signal judges the estimates of the remaining periods (``judge``).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Final, Literal, get_args
+from datetime import date, timedelta
+from typing import Final
 
-from backend.services.errors import ValidationFailed
-from backend.services.goals.periods import (
-    PERIOD_ADJECTIVE,
-    Period,
-    check_period,
-    period_bounds,
-    period_index,
-    period_label,
-    periods_between,
+from backend.services.goals.rules import (
+    PERCENT_TOL,
+    meets,
+    observed,
+    percent_of,
+    validate_history,
+    validate_spec,
 )
+from backend.services.goals.types import (
+    STATUS_LEVEL,
+    Estimate,
+    ForecastOutcome,
+    GoalProgress,
+    GoalSpec,
+    Outcome,
+    PeriodProgress,
+    PeriodValue,
+    Projection,
+    ProjectionMethod,
+    Signal,
+)
+from backend.services.goals.wording import explain
+from backend.utils.calendar import Period, period_bounds, period_index, periods_between, shift
 
-__all__ = [
-    "Aggregation",
-    "Direction",
-    "GoalProgress",
-    "GoalSpec",
-    "Outcome",
-    "Period",
-    "PeriodProgress",
-    "PeriodValue",
-    "Signal",
-    "achievability_warnings",
-    "baseline_from_history",
-    "compute_progress",
-    "period_bounds",
-    "periods_between",
-]
-
-Aggregation = Literal["sum", "avg", "min", "max", "last", "count"]
-Direction = Literal["increase", "decrease"]
-Signal = Literal["achieved", "missed", "on_track", "at_risk", "off_track", "insufficient_data"]
-Outcome = Literal["achieved", "missed"]
-
-AGGREGATIONS: Final[tuple[str, ...]] = get_args(Aggregation)
-# Aggregations that accumulate over the period, so a partial period must be scaled up.
+# Aggregations that accumulate over the period, so a partial period is scaled up to a pace.
 _ACCUMULATING: Final[frozenset[str]] = frozenset({"sum", "count"})
 TREND_WINDOW: Final = 6
 MIN_TREND_POINTS: Final = 3
-# Share of the way from baseline to target the trend must reach by the deadline to be "at risk"
-# rather than "off track".
+# Without an interval (a trend line or a pace), "at risk" means the estimate gets at least this
+# share of the way to the target; with the forecaster's interval, its favourable bound decides.
 AT_RISK_SHARE: Final = 0.8
-# Fewer period-over-period changes than this say too little about what growth is normal.
-MIN_CHANGES_TO_JUDGE: Final = 4
-# "Sustained" change: the best average over this many consecutive changes, so one lucky
-# spike does not make any target look achievable.
-SUSTAINED_CHANGES: Final = 3
-IMPLAUSIBLE_SIGMAS: Final = 3.0
-# Relative tolerance for comparisons with the target: a trend line fitted to exact data
-# lands a few ulps off the value it should hit.
-_REL_TOL: Final = 1e-9
 
 
-@dataclass(frozen=True)
-class PeriodValue:
-    """The metric aggregated over one period ``[start, end)``; ``value`` is None when there is no data."""
-
-    start: date
-    end: date
-    value: float | None
+# --- periods ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GoalSpec:
-    """What a goal asks for: ``aggregation`` of the metric per ``period`` reaching ``target`` by ``deadline``.
+def _pace(spec: GoalSpec, item: PeriodValue, today: date) -> float | None:
+    """The whole period's expected value: a partial sum or count per day with data, times its days.
 
-    ``metric`` is only used to word the explanation ("Monthly revenue (sum) was …").
+    The days counted run from the period's start through its last day with data, so today
+    (or yesterday, when a sync lags) counts only once its data is in; days inside that span
+    without data count as days with nothing (a closed shop).
     """
-
-    target: float
-    baseline: float
-    start_date: date
-    deadline: date
-    period: Period
-    aggregation: Aggregation
-    metric: str | None = None
-
-
-@dataclass(frozen=True)
-class PeriodProgress:
-    """One period of the goal: its value, whether it is over, and how far along the goal it is.
-
-    ``projected_value`` is the value expected for the whole period: for an incomplete period of a
-    sum or count it is scaled up by the share of days elapsed, otherwise it equals ``value``.
-    ``percent`` is the percent of the way from baseline to target of ``projected_value``.
-    """
-
-    start: date
-    end: date
-    value: float | None
-    complete: bool
-    projected_value: float | None
-    percent: float | None
-
-
-@dataclass(frozen=True)
-class GoalProgress:
-    """Progress of a goal on a given day; ``outcome`` is the status the goal should move to, if any."""
-
-    direction: Direction
-    current_period: PeriodProgress
-    latest_complete: PeriodProgress | None
-    current_value: float | None
-    percent_complete: float | None
-    trend_per_period: float | None
-    expected_at_deadline: float | None
-    signal: Signal
-    outcome: Outcome | None
-    history: list[PeriodProgress]
-    explanation: str
-
-
-def _validate_spec(spec: GoalSpec) -> None:
-    check_period(spec.period)
-    if spec.aggregation not in AGGREGATIONS:
-        raise ValidationFailed(
-            f"Unknown aggregation {spec.aggregation!r}; expected one of {', '.join(AGGREGATIONS)}.",
-            details={"aggregation": spec.aggregation, "allowed": list(AGGREGATIONS)},
-        )
-    if not (math.isfinite(spec.target) and math.isfinite(spec.baseline)):
-        raise ValidationFailed(
-            "The target and the baseline must be finite numbers.",
-            details={"target": str(spec.target), "baseline": str(spec.baseline)},
-        )
-    if spec.target == spec.baseline:
-        raise ValidationFailed(
-            f"The target ({_fmt(spec.target)}) equals the baseline; a goal must ask for a change.",
-            details={"target": spec.target, "baseline": spec.baseline},
-        )
-    if spec.deadline < spec.start_date:
-        raise ValidationFailed(
-            f"The deadline {spec.deadline} is before the start date {spec.start_date}.",
-            details={"start_date": spec.start_date.isoformat(), "deadline": spec.deadline.isoformat()},
-        )
-
-
-def _validate_history(period: Period, history: Sequence[PeriodValue]) -> None:
-    previous_end: date | None = None
-    for index, item in enumerate(history):
-        if (item.start, item.end) != period_bounds(period, item.start):
-            raise ValidationFailed(
-                f"History entry {index} ({item.start.isoformat()} to {item.end.isoformat()}) "
-                f"is not a calendar {period}.",
-                details={"index": index, "start": item.start.isoformat(), "end": item.end.isoformat()},
-            )
-        if previous_end is not None and item.start < previous_end:
-            raise ValidationFailed(
-                f"History entry {index} ({item.start.isoformat()}) is out of order or repeats a period.",
-                details={"index": index, "start": item.start.isoformat()},
-            )
-        if item.value is not None and not math.isfinite(item.value):
-            raise ValidationFailed(
-                f"History entry {index} ({item.start.isoformat()}) has a non-finite value.",
-                details={"index": index, "value": str(item.value)},
-            )
-        previous_end = item.end
-
-
-def _observed(period: Period, history: Sequence[PeriodValue], today: date) -> list[tuple[int, float]]:
-    """(period index, value) of every complete period with data, in order."""
-    return [
-        (period_index(period, item.start), item.value)
-        for item in history
-        if item.value is not None and item.end <= today
-    ]
-
-
-def baseline_from_history(
-    period: Period,
-    history: Sequence[PeriodValue],
-    start_date: date,
-    *,
-    today: date | None = None,
-) -> float | None:
-    """Value of the last complete period before the one containing ``start_date`` (None if no data).
-
-    Periods without data are skipped, so the baseline is the most recent value actually seen.
-    Pass ``today`` when the goal starts in the future: the period running today is then
-    not complete yet and is not used.
-    """
-    check_period(period)
-    _validate_history(period, history)
-    start_period_start = period_bounds(period, start_date)[0]
-    for item in reversed(history):
-        if item.value is None or item.end > start_period_start:
-            continue
-        if today is not None and item.end > today:
-            continue
+    if item.value is None or item.end <= today or spec.aggregation not in _ACCUMULATING:
         return item.value
-    return None
+    last = item.data_through if item.data_through is not None else today - timedelta(days=1)
+    last = min(max(last, item.start), today)
+    counted = (last - item.start).days + 1
+    return item.value * (item.end - item.start).days / counted
+
+
+def _period_progress(
+    spec: GoalSpec, bounds: tuple[date, date], item: PeriodValue | None, today: date
+) -> PeriodProgress:
+    start, end = bounds
+    value = item.value if item is not None else None
+    projected = _pace(spec, item, today) if item is not None else None
+    percent = None if projected is None else percent_of(spec, projected)
+    return PeriodProgress(start, end, value, end <= today, projected, percent)
 
 
 def _ols(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
@@ -217,236 +93,221 @@ def _ols(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
     return slope, mean_y - slope * mean_x
 
 
-def achievability_warnings(spec: GoalSpec, history: Sequence[PeriodValue], today: date) -> list[str]:
-    """Warnings (never errors) when the target needs growth far beyond what the history shows.
+@dataclass(frozen=True)
+class _Trend:
+    slope: float
+    intercept: float
+    points: int
 
-    The growth needed per period takes the baseline to the target over the periods from the one
-    containing ``today`` through the one containing the deadline. It is a compound rate when the
-    baseline, the target and every historical value are positive, an absolute change otherwise,
-    and is compared with the period-over-period changes between complete periods of the history.
-    The target is flagged when the needed rate is beyond both the best sustained change seen (the
-    best average over up to 3 consecutive changes) and 3 standard deviations from the mean change;
-    for a decreasing target, "beyond" means below. Returns an empty list when the target is
-    plausible, and a single message when the history is too short to judge.
-    """
-    _validate_spec(spec)
-    _validate_history(spec.period, history)
-    observed = _observed(spec.period, history, today)
-    relative = spec.baseline > 0 and spec.target > 0 and all(value > 0 for _, value in observed)
-    changes = [
-        (current / previous - 1.0) if relative else (current - previous)
-        for (previous_index, previous), (current_index, current) in itertools.pairwise(observed)
-        if current_index == previous_index + 1
-    ]
-    if len(changes) < MIN_CHANGES_TO_JUDGE:
-        return [
-            f"History is too short to judge whether the target is achievable: {len(changes)} "
-            f"{spec.period}-over-{spec.period} change(s) between complete {spec.period}s, "
-            f"at least {MIN_CHANGES_TO_JUDGE} needed."
-        ]
+    def at(self, period: Period, day: date) -> float:
+        return self.intercept + self.slope * period_index(period, day)
 
-    steps = max(1, period_index(spec.period, spec.deadline) - period_index(spec.period, today) + 1)
-    if relative:
-        required = (spec.target / spec.baseline) ** (1.0 / steps) - 1.0
-    else:
-        required = (spec.target - spec.baseline) / steps
-    window = min(SUSTAINED_CHANGES, steps, len(changes))
-    sustained = [statistics.fmean(changes[i : i + window]) for i in range(len(changes) - window + 1)]
-    mean_change = statistics.fmean(changes)
-    spread = statistics.stdev(changes)
-    tolerance = _REL_TOL * max(1.0, abs(required))
-    if spec.target > spec.baseline:
-        best = max(sustained)
-        implausible = (
-            required > best + tolerance and required > mean_change + IMPLAUSIBLE_SIGMAS * spread + tolerance
-        )
-    else:
-        best = min(sustained)
-        implausible = (
-            required < best - tolerance and required < mean_change - IMPLAUSIBLE_SIGMAS * spread - tolerance
-        )
-    if not implausible:
-        return []
 
-    def rate(value: float) -> str:
-        return f"{value * 100:+.1f}%" if relative else _signed(value)
+def _trend(spec: GoalSpec, history: Sequence[PeriodValue], today: date) -> tuple[_Trend | None, int]:
+    points = observed(spec.period, history, today)[-TREND_WINDOW:]
+    if len(points) < MIN_TREND_POINTS:
+        return None, len(points)
+    slope, intercept = _ols(points)
+    return _Trend(slope, intercept, len(points)), len(points)
 
-    deadline_label = _label(spec, spec.deadline)
-    plural = "" if steps == 1 else "s"
+
+# --- estimates of the periods still to come ---------------------------------------------------
+
+
+def _remaining(spec: GoalSpec, today: date) -> tuple[date, date] | None:
+    """Start of the first and of the last period still open (None once the deadline's is over)."""
+    first = max(period_bounds(spec.period, today)[0], period_bounds(spec.period, spec.start_date)[0])
+    last = period_bounds(spec.period, spec.deadline)[0]
+    return (first, last) if first <= last else None
+
+
+def _forecast_estimates(
+    forecast: ForecastOutcome, first: date, last: date, covered: set[date]
+) -> list[Estimate]:
     return [
-        f"Reaching {_fmt(spec.target)} from {_fmt(spec.baseline)} by {deadline_label} needs about "
-        f"{rate(required)} per {spec.period} for {steps} {spec.period}{plural}, far beyond the history: "
-        f"the best sustained change was {rate(best)} per {spec.period} (average of {window} in a row) "
-        f"and the mean change {rate(mean_change)} with a standard deviation of "
-        f"{rate(spread).lstrip('+')}. The target may not be achievable."
+        Estimate(p.start, p.end, p.mean, p.lower[STATUS_LEVEL], p.upper[STATUS_LEVEL], "forecast")
+        for p in forecast.periods
+        if first <= p.start <= last and p.start not in covered
     ]
 
 
-def _period_progress(
-    spec: GoalSpec, bounds: tuple[date, date], value: float | None, today: date
-) -> PeriodProgress:
-    start, end = bounds
-    complete = end <= today
-    projected = value
-    if value is not None and not complete and spec.aggregation in _ACCUMULATING:
-        # Today counts as a full day: the rollup already holds today's points so far.
-        elapsed = (today - start).days + 1
-        projected = value * (end - start).days / elapsed
-    percent = None if projected is None else _percent(spec, projected)
-    return PeriodProgress(start, end, value, complete, projected, percent)
+def _linear_estimates(
+    spec: GoalSpec, trend: _Trend, first: date, last: date, covered: set[date]
+) -> list[Estimate]:
+    # A line is monotone: its best open period is the first or the last one it estimates.
+    if first in covered:
+        first = shift(spec.period, first, 1)
+    if first > last:
+        return []
+    return [
+        Estimate(start, shift(spec.period, start, 1), trend.at(spec.period, start), None, None, "linear")
+        for start in sorted({first, last})
+    ]
 
 
-def _percent(spec: GoalSpec, value: float) -> float:
-    return 100.0 * (value - spec.baseline) / (spec.target - spec.baseline)
+def _best(spec: GoalSpec, estimates: Sequence[Estimate]) -> Estimate:
+    sign = 1.0 if spec.direction == "increase" else -1.0
+    return max(estimates, key=lambda e: (sign * e.mean, -e.start.toordinal()))
 
 
-def _meets_target(spec: GoalSpec, value: float) -> bool:
-    tolerance = _REL_TOL * max(1.0, abs(spec.target), abs(spec.baseline))
-    if spec.target > spec.baseline:
-        return value >= spec.target - tolerance
-    return value <= spec.target + tolerance
+def project(
+    spec: GoalSpec,
+    today: date,
+    in_progress: PeriodProgress | None,
+    forecast: ForecastOutcome | None,
+    trend: _Trend | None,
+) -> Projection | None:
+    """Estimates of the goal's open periods: the pace of the one in progress, then the forecaster's
+    (or, when it refused, the trend line's) for the ones to come. None when nothing is known."""
+    span = _remaining(spec, today)
+    if span is None:
+        return None
+    first, last = span
+    estimates: list[Estimate] = []
+    if in_progress is not None and in_progress.projected_value is not None:
+        pace = in_progress.projected_value
+        estimates.append(Estimate(in_progress.start, in_progress.end, pace, None, None, "pace"))
+    covered = {e.start for e in estimates}
+    usable = forecast if forecast is not None and forecast.refused is None and forecast.periods else None
+    if usable is not None:
+        estimates += _forecast_estimates(usable, first, last, covered)
+    elif trend is not None:
+        estimates += _linear_estimates(spec, trend, first, last, covered)
+    if not estimates:
+        return None
+    methods = {e.method for e in estimates}
+    method: ProjectionMethod = (
+        "forecast" if "forecast" in methods else "linear" if "linear" in methods else "pace"
+    )
+    return Projection(
+        method=method,
+        estimates=estimates,
+        at_deadline=next((e for e in estimates if e.start == last), None),
+        best=_best(spec, estimates),
+        model=usable.model if usable is not None else None,
+        level=STATUS_LEVEL if method == "forecast" else None,
+        note=forecast.refused if forecast is not None else None,
+        periods=list(usable.periods) if usable is not None else [],
+    )
 
 
-def compute_progress(spec: GoalSpec, history: Sequence[PeriodValue], today: date) -> GoalProgress:
+def _nearly_meets(spec: GoalSpec, estimate: Estimate) -> bool:
+    bound = estimate.upper if spec.direction == "increase" else estimate.lower
+    if bound is not None:
+        return meets(spec, bound)
+    return percent_of(spec, estimate.mean) >= 100.0 * AT_RISK_SHARE - PERCENT_TOL
+
+
+def judge(spec: GoalSpec, projection: Projection | None, *, later_periods_unknown: bool) -> Signal:
+    """The signal of an open goal from the estimates of its open periods.
+
+    With the forecaster's ``STATUS_LEVEL`` (80%) interval, whose bounds are its 10th and 90th
+    percentiles: *on track* when an open period's mean forecast meets the target (about even odds
+    or better), *at risk* when only the interval's favourable bound does (between about 1 in 10
+    and even odds), *off track* when not even that bound does (under about 1 in 10). A pace or a
+    trend line has no interval: *at risk* is then getting ``AT_RISK_SHARE`` of the way. When the
+    periods after the one in progress have no estimate at all, only meeting the target decides
+    (*on track*); anything else is *insufficient data*.
+    """
+    if projection is None:
+        return "insufficient_data"
+    if any(meets(spec, e.mean) for e in projection.estimates):
+        return "on_track"
+    if later_periods_unknown:
+        return "insufficient_data"
+    if any(_nearly_meets(spec, e) for e in projection.estimates):
+        return "at_risk"
+    return "off_track"
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+def compute_progress(
+    spec: GoalSpec,
+    history: Sequence[PeriodValue],
+    today: date,
+    forecast: ForecastOutcome | None = None,
+) -> GoalProgress:
     """Progress of the goal on ``today`` (the tenant's local date), from one value per period.
 
     The goal window is the periods from the one containing ``start_date`` through the one
     containing ``deadline``; ``history`` should cover it up to the period containing ``today``
-    (missing periods count as no data) and may start earlier, which helps the trend. The trend
-    is an ordinary least-squares line over the last up-to-6 complete periods with data,
-    in or before the window, extrapolated to the deadline's period.
+    (missing periods count as no data) and may start earlier, which helps the trend.
+    ``forecast`` is the forecaster's answer for the open periods (see ``projection``); without
+    it, or when it refused, the trend is a least-squares line over the last up-to-6 complete
+    periods with data.
     """
-    _validate_spec(spec)
-    _validate_history(spec.period, history)
-    values = {item.start: item.value for item in history}
-
+    validate_spec(spec)
+    validate_history(spec.period, history)
+    items = {item.start: item for item in history}
     current_bounds = period_bounds(spec.period, today)
-    current_period = _period_progress(spec, current_bounds, values.get(current_bounds[0]), today)
-    # Periods not started yet carry no information, so the history stops at today's period.
+    current_period = _period_progress(spec, current_bounds, items.get(current_bounds[0]), today)
+    # Periods not started yet carry no information, so the window stops at today's period.
     window = [
-        _period_progress(spec, bounds, values.get(bounds[0]), today)
+        _period_progress(spec, bounds, items.get(bounds[0]), today)
         for bounds in periods_between(spec.period, spec.start_date, spec.deadline)
         if bounds[0] <= today
     ]
-    complete_with_data = [entry for entry in window if entry.complete and entry.value is not None]
+    complete_with_data = [e for e in window if e.complete and e.value is not None]
     latest_complete = complete_with_data[-1] if complete_with_data else None
-    current_value = latest_complete.value if latest_complete else current_period.projected_value
-    percent_complete = None if current_value is None else _percent(spec, current_value)
-
-    trend_points = _observed(spec.period, history, today)[-TREND_WINDOW:]
-    trend: float | None = None
-    expected: float | None = None
-    if len(trend_points) >= MIN_TREND_POINTS:
-        trend, intercept = _ols(trend_points)
-        expected = intercept + trend * period_index(spec.period, spec.deadline)
-
     reached = next(
-        (e for e in complete_with_data if e.value is not None and _meets_target(spec, e.value)), None
+        (e for e in complete_with_data if e.percent is not None and e.percent >= 100.0 - PERCENT_TOL), None
+    )
+    in_progress = next((e for e in window if not e.complete), None)
+    basis = reached or latest_complete or in_progress
+    current_value = basis.projected_value if basis is not None else None
+    percent_complete = None if current_value is None else percent_of(spec, current_value)
+
+    trend, trend_points = _trend(spec, history, today)
+    deadline_over = period_bounds(spec.period, spec.deadline)[1] <= today
+    projection = (
+        None if reached is not None or deadline_over else project(spec, today, in_progress, forecast, trend)
     )
     signal: Signal
     outcome: Outcome | None = None
     if reached is not None:
         signal = outcome = "achieved"
-    elif period_bounds(spec.period, spec.deadline)[1] <= today:
+    elif deadline_over:
         signal = outcome = "missed"
-    elif expected is None:
-        signal = "insufficient_data"
-    elif _meets_target(spec, expected):
-        signal = "on_track"
-    elif _percent(spec, expected) >= 100.0 * AT_RISK_SHARE - _REL_TOL:
-        signal = "at_risk"
     else:
-        signal = "off_track"
+        signal = judge(
+            spec, projection, later_periods_unknown=_later_periods_unknown(spec, today, projection)
+        )
 
-    explanation = _explain(
-        spec,
-        latest_complete=latest_complete,
-        current_period=current_period,
-        percent_complete=percent_complete,
-        signal=signal,
-        reached=reached,
-        trend=trend,
-        expected=expected,
-        trend_points=len(trend_points),
-    )
+    at_deadline = projection.at_deadline if projection is not None else None
     return GoalProgress(
-        direction="increase" if spec.target > spec.baseline else "decrease",
+        direction=spec.direction,
         current_period=current_period,
         latest_complete=latest_complete,
+        reached=reached,
         current_value=current_value,
         percent_complete=percent_complete,
-        trend_per_period=trend,
-        expected_at_deadline=expected,
+        trend_per_period=trend.slope if trend is not None else None,
+        expected_at_deadline=at_deadline.mean if at_deadline is not None else None,
+        projection=projection,
         signal=signal,
         outcome=outcome,
         history=window,
-        explanation=explanation,
+        explanation=explain(
+            spec,
+            latest_complete,
+            current_period,
+            percent_complete,
+            signal,
+            reached,
+            projection,
+            trend.slope if trend is not None else None,
+            trend_points,
+            MIN_TREND_POINTS,
+        ),
     )
 
 
-def _explain(
-    spec: GoalSpec,
-    *,
-    latest_complete: PeriodProgress | None,
-    current_period: PeriodProgress,
-    percent_complete: float | None,
-    signal: Signal,
-    reached: PeriodProgress | None,
-    trend: float | None,
-    expected: float | None,
-    trend_points: int,
-) -> str:
-    """One or two plain sentences with the numbers behind the signal."""
-    adjective = PERIOD_ADJECTIVE[spec.period]
-    if spec.metric:
-        subject = f"{adjective} {spec.metric} ({spec.aggregation})"
-    else:
-        subject = f"The {adjective.lower()} {spec.aggregation}"
-    span = f"from {_fmt(spec.baseline)} to {_fmt(spec.target)}"
-    deadline_label = _label(spec, spec.deadline)
-
-    if latest_complete is not None and latest_complete.value is not None:
-        state = f"{subject} was {_fmt(latest_complete.value)} in {_label(spec, latest_complete.start)}"
-    elif current_period.value is not None and current_period.projected_value is not None:
-        state = f"{subject} is {_fmt(current_period.value)} so far in {_label(spec, current_period.start)}"
-        if current_period.projected_value != current_period.value:
-            state += f" (on pace for {_fmt(current_period.projected_value)})"
-    else:
-        state = f"{subject} has no data yet for the goal {span} by {deadline_label}"
-    if percent_complete is not None:
-        state += f", {percent_complete:,.0f}% of the way {span}"
-    state += "."
-
-    if signal == "achieved" and reached is not None:
-        outlook = f"The target of {_fmt(spec.target)} was reached in {_label(spec, reached.start)}."
-    elif signal == "missed":
-        outlook = (
-            f"The deadline ({deadline_label}) has passed without reaching the target of {_fmt(spec.target)}."
-        )
-    elif trend is None or expected is None:
-        outlook = (
-            f"A trend needs at least {MIN_TREND_POINTS} complete {spec.period}s with data; "
-            f"there {'is' if trend_points == 1 else 'are'} {trend_points}."
-        )
-    else:
-        verdict = signal.replace("_", " ")
-        outlook = (
-            f"At the current trend of {_signed(trend)} per {spec.period} it reaches about "
-            f"{_fmt(expected)} by {deadline_label}, so the goal is {verdict}."
-        )
-    return f"{state} {outlook}"
-
-
-def _label(spec: GoalSpec, day: date) -> str:
-    return period_label(spec.period, period_bounds(spec.period, day)[0])
-
-
-def _fmt(value: float) -> str:
-    """A readable number: thousands separators, whole numbers from 100 up, 3 significant digits below."""
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:,.3g}"
-
-
-def _signed(value: float) -> str:
-    return f"{'-' if value < 0 else '+'}{_fmt(abs(value))}"
+def _later_periods_unknown(spec: GoalSpec, today: date, projection: Projection | None) -> bool:
+    """Open periods after the one in progress exist, and none of them has an estimate."""
+    span = _remaining(spec, today)
+    if span is None or projection is None:
+        return True
+    first, last = span
+    return first < last and projection.method == "pace"

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from backend.services.errors import ValidationFailed
-from backend.services.goals.progress import (
-    Aggregation,
-    GoalSpec,
-    PeriodValue,
-    achievability_warnings,
-    baseline_from_history,
-    compute_progress,
-    period_bounds,
-    periods_between,
-)
+from backend.services.goals.achievability import achievability_warnings
+from backend.services.goals.progress import compute_progress
+from backend.services.goals.rules import baseline_from_history
+from backend.services.goals.types import Aggregation, Direction, GoalSpec, PeriodValue
 
 
 def _months(first: date, values: list[float | None]) -> list[PeriodValue]:
@@ -45,6 +39,7 @@ def _spec(
     deadline: date = date(2026, 6, 30),
     aggregation: Aggregation = "sum",
     metric: str | None = "revenue",
+    direction: Direction | None = None,
 ) -> GoalSpec:
     return GoalSpec(
         target=target,
@@ -53,61 +48,9 @@ def _spec(
         deadline=deadline,
         period="month",
         aggregation=aggregation,
+        direction=direction or ("increase" if target > baseline else "decrease"),
         metric=metric,
     )
-
-
-# --- calendar periods -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("period", "day", "start", "end"),
-    [
-        ("day", date(2024, 2, 29), date(2024, 2, 29), date(2024, 3, 1)),
-        ("week", date(2024, 1, 3), date(2024, 1, 1), date(2024, 1, 8)),  # Wednesday → Monday
-        ("week", date(2024, 1, 7), date(2024, 1, 1), date(2024, 1, 8)),  # Sunday ends the week
-        ("week", date(2024, 1, 8), date(2024, 1, 8), date(2024, 1, 15)),  # Monday starts one
-        ("week", date(2026, 1, 1), date(2025, 12, 29), date(2026, 1, 5)),  # across the new year
-        ("month", date(2024, 2, 29), date(2024, 2, 1), date(2024, 3, 1)),
-        ("month", date(2023, 12, 31), date(2023, 12, 1), date(2024, 1, 1)),
-        ("quarter", date(2024, 5, 20), date(2024, 4, 1), date(2024, 7, 1)),
-        ("quarter", date(2024, 1, 1), date(2024, 1, 1), date(2024, 4, 1)),
-        ("quarter", date(2024, 11, 30), date(2024, 10, 1), date(2025, 1, 1)),
-        ("year", date(2024, 7, 4), date(2024, 1, 1), date(2025, 1, 1)),
-    ],
-)
-def test_period_bounds_are_the_calendar_period(period: str, day: date, start: date, end: date) -> None:
-    assert period_bounds(period, day) == (start, end)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("year", "feb_days", "year_days"), [(2024, 29, 366), (2023, 28, 365), (2000, 29, 366)]
-)
-def test_leap_years_have_a_longer_february_and_year(year: int, feb_days: int, year_days: int) -> None:
-    feb_start, feb_end = period_bounds("month", date(year, 2, 14))
-    year_start, year_end = period_bounds("year", date(year, 2, 14))
-    assert (feb_end - feb_start).days == feb_days
-    assert (year_end - year_start).days == year_days
-
-
-def test_periods_between_includes_both_end_periods() -> None:
-    assert periods_between("month", date(2023, 11, 15), date(2024, 1, 2)) == [
-        (date(2023, 11, 1), date(2023, 12, 1)),
-        (date(2023, 12, 1), date(2024, 1, 1)),
-        (date(2024, 1, 1), date(2024, 2, 1)),
-    ]
-    assert periods_between("week", date(2024, 1, 7), date(2024, 1, 8)) == [
-        (date(2024, 1, 1), date(2024, 1, 8)),
-        (date(2024, 1, 8), date(2024, 1, 15)),
-    ]
-    assert periods_between("quarter", date(2024, 2, 1), date(2024, 3, 31)) == [
-        (date(2024, 1, 1), date(2024, 4, 1))
-    ]
-
-
-def test_periods_between_refuses_an_end_before_the_start() -> None:
-    with pytest.raises(ValidationFailed):
-        periods_between("day", date(2024, 1, 2), date(2024, 1, 1))
 
 
 # --- baseline -----------------------------------------------------------------------------------
@@ -159,7 +102,7 @@ def test_linear_series_progress_matches_the_hand_computation() -> None:
     text = progress.explanation
     assert "Monthly revenue (sum) was 37,000 in 2026-02" in text
     assert "18% of the way from 35,000 to 46,000" in text
-    assert "+1,000 per month" in text and "41,000 by 2026-06" in text and "off track" in text
+    assert "+1,000 per month" in text and "41,000 in 2026-06" in text and "off track" in text
 
 
 @pytest.mark.parametrize(
@@ -246,7 +189,7 @@ def test_reaching_the_target_wins_over_the_deadline_passing() -> None:
 
 
 # Monthly cost falling by 250: Sep 10,750 … Dec 10,000 (baseline) … Feb 9,500; March in progress.
-COSTS = _months(date(2025, 9, 1), [10_750, 10_500, 10_250, 10_000, 9_750, 9_500, 2_000])
+COSTS = _months(date(2025, 9, 1), [10_750, 10_500, 10_250, 10_000, 9_750, 9_500, 3_000])
 
 
 def test_decreasing_goal_progress() -> None:
@@ -271,8 +214,24 @@ def test_decreasing_goal_signals(target: float, signal: str) -> None:
 
 def test_partial_month_sum_is_scaled_to_the_whole_month() -> None:
     progress = compute_progress(_spec(), LINEAR, MID_MARCH)
-    # 10,000 in the first 10 of March's 31 days (today counted in full).
-    assert progress.current_period.projected_value == pytest.approx(10_000 * 31 / 10)
+    # 10,000 in the first 9 of March's 31 days: today, the 10th, has no data yet and does not count.
+    assert progress.current_period.projected_value == pytest.approx(10_000 * 31 / 9)
+
+
+def test_pace_counts_the_days_through_the_last_day_with_data() -> None:
+    # The case: 14,911 over the 3 days with data of a week whose 4th day (today) has none yet.
+    monday = date(2026, 11, 30)
+    week = PeriodValue(monday, monday + timedelta(days=7), 14_911.0, data_through=monday + timedelta(days=2))
+    spec = GoalSpec(40_000, 30_000, monday, date(2027, 1, 31), "week", "sum", "increase")
+    on_thursday = compute_progress(spec, [week], monday + timedelta(days=3))
+    assert on_thursday.current_period.projected_value == pytest.approx(14_911 * 7 / 3)  # 34,792, not 26,095
+    # Once today's data is in, today counts.
+    with_today = PeriodValue(
+        monday, monday + timedelta(days=7), 20_000.0, data_through=monday + timedelta(days=3)
+    )
+    assert compute_progress(
+        spec, [with_today], monday + timedelta(days=3)
+    ).current_period.projected_value == (pytest.approx(20_000 * 7 / 4))
 
 
 def test_partial_month_average_is_not_scaled() -> None:
@@ -282,9 +241,9 @@ def test_partial_month_average_is_not_scaled() -> None:
 
 
 def test_partial_week_count_is_scaled_by_days_elapsed() -> None:
-    # Wednesday 2026-03-11 is day 3 of the week starting Monday 2026-03-09.
-    history = [PeriodValue(date(2026, 3, 9), date(2026, 3, 16), 30.0)]
-    spec = GoalSpec(80, 50, date(2026, 3, 9), date(2026, 4, 30), "week", "count")
+    # Wednesday 2026-03-11 is day 3 of the week starting Monday 2026-03-09, and has data.
+    history = [PeriodValue(date(2026, 3, 9), date(2026, 3, 16), 30.0, data_through=date(2026, 3, 11))]
+    spec = GoalSpec(80, 50, date(2026, 3, 9), date(2026, 4, 30), "week", "count", "increase")
     progress = compute_progress(spec, history, date(2026, 3, 11))
     assert progress.current_period.projected_value == pytest.approx(30 * 7 / 3)
     # No complete period in the goal yet, so the projection is the current value: (70 − 50) / 30.
@@ -295,7 +254,7 @@ def test_partial_week_count_is_scaled_by_days_elapsed() -> None:
 
 
 def test_partial_leap_february_sum_uses_29_days() -> None:
-    history = _months(date(2024, 2, 1), [1_000.0])
+    history = [PeriodValue(date(2024, 2, 1), date(2024, 3, 1), 1_000.0, data_through=date(2024, 2, 10))]
     spec = _spec(5_000, baseline=2_000, start=date(2024, 2, 1), deadline=date(2024, 6, 30))
     progress = compute_progress(spec, history, date(2024, 2, 10))
     assert progress.current_period.projected_value == pytest.approx(1_000 * 29 / 10)
@@ -326,7 +285,7 @@ BASE = _VALUES[-1]
 def _growth_spec(monthly_rate: float, months: int = 3) -> GoalSpec:
     # August, September, October: three months from today through the deadline.
     deadline = date(2025, 7 + months, 28)
-    return GoalSpec(BASE * (1 + monthly_rate) ** months, BASE, AUGUST, deadline, "month", "sum")
+    return GoalSpec(BASE * (1 + monthly_rate) ** months, BASE, AUGUST, deadline, "month", "sum", "increase")
 
 
 def test_plausible_target_gives_no_warning() -> None:
@@ -339,7 +298,7 @@ def test_beyond_the_best_streak_but_within_normal_variation_gives_no_warning() -
 
 
 def test_implausible_growth_is_warned_with_the_numbers() -> None:
-    spec = GoalSpec(2 * BASE, BASE, AUGUST, date(2025, 10, 31), "month", "sum")
+    spec = GoalSpec(2 * BASE, BASE, AUGUST, date(2025, 10, 31), "month", "sum", "increase")
     warnings = achievability_warnings(spec, GROWING, AUGUST)
     assert len(warnings) == 1
     # Doubling in 3 months needs 2^(1/3) − 1 ≈ 26.0% a month.
@@ -349,7 +308,7 @@ def test_implausible_growth_is_warned_with_the_numbers() -> None:
 
 
 def test_implausible_decrease_is_warned() -> None:
-    spec = GoalSpec(BASE / 2, BASE, AUGUST, date(2025, 9, 30), "month", "sum")
+    spec = GoalSpec(BASE / 2, BASE, AUGUST, date(2025, 9, 30), "month", "sum", "decrease")
     warnings = achievability_warnings(spec, GROWING, AUGUST)
     assert len(warnings) == 1
     assert f"{(math.sqrt(0.5) - 1) * 100:+.1f}%" in warnings[0]  # halving in 2 months ≈ −29.3% a month
@@ -360,12 +319,12 @@ def test_values_crossing_zero_are_judged_by_absolute_change() -> None:
     # in 3 months needs 5,200 / 3 ≈ 1,733 a month; the changes 110, 80, 110, 80, 120, 100 have a
     # best 3-month average of (110 + 80 + 120) / 3 ≈ 103.
     profit = _months(date(2025, 1, 1), [-800.0, -690.0, -610.0, -500.0, -420.0, -300.0, -200.0, 50.0])
-    spec = GoalSpec(5_000, -200, AUGUST, date(2025, 10, 31), "month", "sum")
+    spec = GoalSpec(5_000, -200, AUGUST, date(2025, 10, 31), "month", "sum", "increase")
     warnings = achievability_warnings(spec, profit, AUGUST)
     assert len(warnings) == 1 and "+1,733 per month" in warnings[0] and "+103 per month" in warnings[0]
     assert (
         achievability_warnings(
-            GoalSpec(100, -200, AUGUST, date(2025, 10, 31), "month", "sum"), profit, AUGUST
+            GoalSpec(100, -200, AUGUST, date(2025, 10, 31), "month", "sum", "increase"), profit, AUGUST
         )
         == []
     )
@@ -374,7 +333,7 @@ def test_values_crossing_zero_are_judged_by_absolute_change() -> None:
 def test_short_history_is_too_short_to_judge() -> None:
     history = _months(date(2025, 5, 1), [100.0, 110.0, 120.0, 10.0])  # 3 complete months: 2 changes
     warnings = achievability_warnings(
-        GoalSpec(1_000, 120, AUGUST, date(2025, 9, 30), "month", "sum"), history, AUGUST
+        GoalSpec(1_000, 120, AUGUST, date(2025, 9, 30), "month", "sum", "increase"), history, AUGUST
     )
     assert len(warnings) == 1 and "too short" in warnings[0]
 

@@ -1,39 +1,53 @@
-"""Calendar periods (day, week, month, quarter, year) as half-open date ranges.
+"""The calendar every feature shares: one period vocabulary, period bounds and local dates.
 
-Weeks start on Monday. Every period is ``[start, end)`` where ``end`` is the first
-day of the next period, so a period is complete on a date ``d`` when ``end <= d``.
+Periods are calendar periods in the tenant's local time: weeks start on Monday (ISO),
+quarters on January, April, July and October. Every period is the half-open date range
+``[start, end)`` where ``end`` is the first day of the next period, so a period is
+complete on a date ``d`` when ``end <= d``.
+
+Pure functions of plain dates; they raise ``ValueError`` for an unknown period or an
+inverted range (callers in the service layer turn that into their own 422).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Final, Literal, get_args
-
-from backend.services.errors import ValidationFailed
+from zoneinfo import ZoneInfo
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 
-PERIODS: Final[tuple[str, ...]] = get_args(Period)
-PERIOD_ADJECTIVE: Final[dict[str, str]] = {
+PERIODS: Final[tuple[Period, ...]] = get_args(Period)
+PERIOD_ADJECTIVE: Final[dict[Period, str]] = {
     "day": "Daily",
     "week": "Weekly",
     "month": "Monthly",
     "quarter": "Quarterly",
     "year": "Yearly",
 }
+# Mean length of each period in days, on the Gregorian calendar (400 years hold 146,097 days),
+# so converting a rate or a span between periods neither drifts over the years nor favours
+# leap years. For a window that must *contain* n whole periods, do not multiply these: use
+# ``shift`` (calendar arithmetic), which is exact.
+DAYS_PER_PERIOD: Final[dict[Period, float]] = {
+    "day": 1.0,
+    "week": 7.0,
+    "month": 146_097 / 400 / 12,  # 30.436875
+    "quarter": 146_097 / 400 / 4,  # 91.310625
+    "year": 146_097 / 400,  # 365.2425
+}
 
 
-def check_period(period: str) -> None:
-    """Raise ``ValidationFailed`` unless ``period`` is one of the supported periods."""
-    if period not in PERIODS:
-        raise ValidationFailed(
-            f"Unknown period {period!r}; expected one of {', '.join(PERIODS)}.",
-            details={"period": period, "allowed": list(PERIODS)},
-        )
+def check_period(period: str) -> Period:
+    """``period`` as a ``Period``; ``ValueError`` unless it is one of ``PERIODS``."""
+    for known in PERIODS:
+        if period == known:
+            return known
+    raise ValueError(f"Unknown period {period!r}; expected one of {', '.join(PERIODS)}.")
 
 
 def _first_of_month(year: int, month: int) -> date:
-    # Months are counted from 1; let month 13 roll into January of the next year.
+    # Months are counted from 1; let month 13 (or 0) roll into the next (or previous) year.
     year, month_index = divmod(year * 12 + month - 1, 12)
     return date(year, month_index + 1, 1)
 
@@ -69,13 +83,21 @@ def period_index(period: Period, day: date) -> int:
     return day.year
 
 
+def shift(period: Period, day: date, periods: int) -> date:
+    """Start of the period ``periods`` away from the one containing ``day`` (negative: earlier)."""
+    start = period_bounds(period, day)[0]
+    if period == "day":
+        return start + timedelta(days=periods)
+    if period == "week":
+        return start + timedelta(days=7 * periods)
+    months = {"month": 1, "quarter": 3, "year": 12}[period] * periods
+    return _first_of_month(start.year, start.month + months)
+
+
 def periods_between(period: Period, start: date, end: date) -> list[tuple[date, date]]:
     """Consecutive periods from the one containing ``start`` through the one containing ``end``, inclusive."""
     if end < start:
-        raise ValidationFailed(
-            f"The end date {end.isoformat()} is before the start date {start.isoformat()}.",
-            details={"start": start.isoformat(), "end": end.isoformat()},
-        )
+        raise ValueError(f"The end date {end.isoformat()} is before the start date {start.isoformat()}.")
     bounds = [period_bounds(period, start)]
     while bounds[-1][1] <= end:
         bounds.append(period_bounds(period, bounds[-1][1]))
@@ -93,3 +115,8 @@ def period_label(period: Period, start: date) -> str:
     if period == "quarter":
         return f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
     return f"{start.year:04d}"
+
+
+def local_today(zone: ZoneInfo, *, now: datetime | None = None) -> date:
+    """The date it is in ``zone`` at ``now`` (default: the current instant)."""
+    return (now or datetime.now(UTC)).astimezone(zone).date()
