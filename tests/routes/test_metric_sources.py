@@ -145,6 +145,7 @@ async def _readers(
             "title": "Weekly revenue",
             "metric": "revenue",
             "target_value": 100_000,
+            "direction": "increase",
             "period": "week",
             "deadline": (TODAY + timedelta(days=60)).date().isoformat(),
         },

@@ -9,10 +9,9 @@ after the first forecasts were stored have defaults, so older rows still read.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final, Literal
+from typing import Final
 
 from pydantic import BaseModel, Field
-
 
 from backend.utils.calendar import Period
 

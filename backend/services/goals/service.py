@@ -12,10 +12,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.models import GoalStatus, GoalStatusChange, MetricDefinition, SmartGoal
+from backend.models import GoalStatus, GoalStatusChange, SmartGoal
 from backend.services.auth import repository as auth_repository
 from backend.services.auth.service import Principal
 from backend.services.errors import Conflict, NotFound, ValidationFailed
@@ -38,7 +37,6 @@ from backend.services.metrics.reader import MetricQuery
 from backend.services.tenant.service import tenant_zone
 from backend.utils.calendar import Period, check_period, local_today, period_bounds, shift
 from backend.utils.compute import ComputePool
-from backend.utils.database import session_tenant
 
 # Periods of history before the goal's start (or today, if earlier) read for baselines, trends,
 # plausibility and the forecaster (three years of months: two seasons and a horizon).
