@@ -143,6 +143,7 @@ JOB_MODULES = (
     "backend.services.optimizer.jobs",
     "backend.services.forecaster.jobs",
     "backend.services.benchmarks.jobs",
+    "backend.services.metrics.upload_jobs",
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,7 +10,9 @@ from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 
 from backend.dependencies import AdminPrincipal, AnalystPrincipal, CurrentPrincipal, PageParams, TenantSession
+from backend.routes.jobs import job_accepted
 from backend.schemas.common import Page
+from backend.schemas.jobs import JobAccepted
 from backend.schemas.metrics import (
     Aggregation,
     IngestRead,
@@ -20,12 +21,10 @@ from backend.schemas.metrics import (
     MetricDeleteRead,
     MetricQueryRead,
     MetricRead,
-    UploadErrorRead,
-    UploadPreviewPoint,
     UploadRead,
 )
 from backend.services.errors import PayloadTooLarge, ValidationFailed
-from backend.services.metrics import service
+from backend.services.metrics import service, upload_jobs
 from backend.services.metrics.buckets import FILL_MODES, MAX_BUCKETS, parse_bucket
 from backend.services.metrics.points import (
     DIMENSION_KEY_PATTERN,
@@ -38,14 +37,16 @@ from backend.services.metrics.points import (
     timestamp_problem,
 )
 from backend.services.metrics.repository import CatalogEntry, PointFilter
+from backend.services.metrics.upload import SAMPLE_ROWS
 from backend.services.tenant.service import tenant_zone
 from backend.utils.errors import error_responses
 from backend.utils.responses import fast_json
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=error_responses(401, 422))
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-PREVIEW_POINTS = 20
+# The request body limit (MAX_REQUEST_BODY_BYTES, nginx's client_max_body_size) is 25 MiB too: a
+# 1,000,000-row `date,store,returns` CSV is about 23 MB; an .xlsx compresses.
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_REPORTED_POINTS = 100
 _NO_RAW_FIELDS = {"dimensions": None, "source": None}
 _RANGE = f"Timestamps lie {TIMESTAMP_RANGE_TEXT}."
@@ -128,60 +129,73 @@ async def ingest_metrics(
     return IngestRead.model_validate(result, from_attributes=True)
 
 
+_UPLOAD_DESCRIPTION = (
+    "Long layout `metric,timestamp,value[,dimension…]` or wide `date[,dimension…],<metric>,…`. In the "
+    "wide layout a column of text is a dimension and a column of numbers a metric (decided on the first "
+    f"{SAMPLE_ROWS:,} rows, by majority); `dimensions` names the dimension columns instead. Any bad cell "
+    "rejects the file with a 422 whose details list rows, columns and reasons; nothing is written unless "
+    "every row is valid. `dry_run=true` answers the mapping it would apply (layout, timestamp, dimension "
+    "and metric columns, points per metric, time range, first points, bad cells) and writes nothing.\n\n"
+    f"**Background jobs**: a file of more than {upload_jobs.SYNC_MAX_UPLOAD_POINTS:,} points (data rows x "
+    "value columns, estimated from the line count) is kept for the tenant and parsed and written by a "
+    "`metrics.upload` job: 202 with `Location: /api/v1/jobs/{id}`, whose progress counts points written "
+    "and whose result is this endpoint's answer (a bad cell fails the job with the same details). "
+    f"A request parses at most {service.MAX_UPLOAD_ROWS:,} data rows and {service.MAX_UPLOAD_POINTS:,} "
+    f"points, a job {upload_jobs.JOB_MAX_UPLOAD_ROWS:,} and {upload_jobs.JOB_MAX_UPLOAD_POINTS:,}."
+)
+
+
+def _dimension_columns(dimensions: str | None) -> list[str] | None:
+    if dimensions is None or not dimensions.strip():
+        return None
+    names = [name.strip().lower() for name in dimensions.split(",")]
+    if any(not name for name in names):
+        raise ValidationFailed(
+            "dimensions is a comma-separated list of column names", details={"field": "dimensions"}
+        )
+    return names
+
+
 @router.post(
     "/upload",
     response_model=UploadRead,
-    summary="Upload a CSV or .xlsx file of points (dry run available)",
-    description=(
-        "Long layout `metric,timestamp,value[,dimension…]` or wide `date,<metric>,…`. Any bad row "
-        "rejects the file with a 422 whose details list rows and reasons; nothing is written unless "
-        f"every row is valid. At most {service.MAX_UPLOAD_ROWS:,} data rows and "
-        f"{service.MAX_UPLOAD_POINTS:,} points (a wide row holds a point per metric column)."
-    ),
-    responses=error_responses(403, 413),
+    summary="Upload a CSV or .xlsx file of points (dry run available; big files run as a job)",
+    description=_UPLOAD_DESCRIPTION,
+    responses={
+        **error_responses(403, 413),
+        202: {"model": JobAccepted, "description": "A large file, queued as a background job"},
+    },
 )
 async def upload_metrics(
     session: TenantSession,
     principal: AnalystPrincipal,
-    file: Annotated[UploadFile, File(description="CSV (UTF-8) or .xlsx, at most 20 MiB.")],
+    file: Annotated[UploadFile, File(description=f"CSV (UTF-8) or .xlsx, at most {MAX_UPLOAD_BYTES} bytes.")],
     dry_run: Annotated[bool, Form(description="Parse and validate only; write nothing.")] = False,
     layout: Annotated[Literal["auto", "long", "wide"], Form()] = "auto",
-) -> UploadRead:
+    dimensions: Annotated[
+        str | None,
+        Form(
+            max_length=1000,
+            description="Wide layout: the dimension columns, comma-separated (e.g. `store,channel`); every "
+            "other column is a metric. Omit to decide by the values (text → dimension).",
+        ),
+    ] = None,
+) -> Response:
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(
             f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", details={"limit_bytes": MAX_UPLOAD_BYTES}
         )
-    zone = await tenant_zone(session)
-    parsed = await asyncio.to_thread(
-        service.parse_upload, file.file, filename=file.filename or "upload.csv", zone=zone, layout=layout
-    )
-    if parsed.error_count:
-        raise ValidationFailed(
-            f"{parsed.error_count} row problem(s); nothing was written",
-            details={
-                "errors": [
-                    UploadErrorRead.model_validate(e, from_attributes=True).model_dump()
-                    for e in parsed.errors
-                ],
-                "error_count": parsed.error_count,
-                "rows_read": parsed.rows_read,
-            },
-        )
-    if not parsed.points:
-        raise ValidationFailed("the file has no data rows")
-    result = None if dry_run else await service.ingest_points(session, parsed.points, source="upload")
-    return UploadRead(
+    options = upload_jobs.UploadOptions(
+        filename=file.filename or "upload.csv",
+        layout=layout,
+        dimensions=_dimension_columns(dimensions),
         dry_run=dry_run,
-        layout=parsed.layout,
-        rows_read=parsed.rows_read,
-        points=len(parsed.points),
-        metrics=result.metrics if result else sorted({p.metric for p in parsed.points}),
-        preview=[
-            UploadPreviewPoint(metric=p.metric, ts=p.ts, value=p.value, dimensions=dict(p.dimensions))
-            for p in parsed.points[:PREVIEW_POINTS]
-        ],
-        result=IngestRead.model_validate(result, from_attributes=True) if result else None,
     )
+    content = await file.read()
+    started = await upload_jobs.start_upload(session, content, options, requested_by=principal.user_id)
+    if started.job_id is not None:
+        return job_accepted(started.job_id, started.background_reason or "")
+    return fast_json(UploadRead.model_validate(started.summary).model_dump(mode="json"))
 
 
 @router.get("", response_model=Page[MetricRead], summary="The metric catalog")
