@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from backend.dependencies import AdminPrincipal, AnalystPrincipal, CurrentPrincipal, PageParams, TenantSession
@@ -32,6 +32,7 @@ from backend.services.metrics.points import (
     NO_DIMENSIONS,
     TIMESTAMP_RANGE_TEXT,
     Point,
+    dimensions_key,
     localize,
     out_of_range_indexes,
     timestamp_problem,
@@ -40,7 +41,18 @@ from backend.services.metrics.repository import CatalogEntry, PointFilter
 from backend.services.metrics.upload import SAMPLE_ROWS
 from backend.services.tenant.service import tenant_zone
 from backend.utils.errors import error_responses
+from backend.utils.exports import (
+    FORMAT_DESCRIPTION,
+    ExportFormat,
+    ExportTable,
+    FormatParam,
+    export_openapi,
+    export_response,
+    negotiate,
+    safe_filename,
+)
 from backend.utils.responses import fast_json
+from backend.utils.spreadsheets import Cell
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=error_responses(401, 422))
 
@@ -221,17 +233,45 @@ async def define_metric(
     return _catalog_read(entry)
 
 
+def _series_table(body: dict[str, Any], zone: ZoneInfo) -> ExportTable:
+    """The JSON answer of ``query_metric`` as one table: a row per point (per group)."""
+    raw = body["bucket"] is None
+    stamp = f"ts ({zone.key})"
+    header = [stamp, "value", "source", "dimensions"] if raw else [stamp, "value", "count", "filled"]
+    if body["group_by"]:
+        header.insert(1, body["group_by"])
+    rows: list[list[Cell]] = []
+    for series in body["series"]:
+        for point in series["points"]:
+            extra: list[Cell] = (
+                [point["source"], dimensions_key(point["dimensions"] or {})]
+                if raw
+                else [point["count"], point["filled"]]
+            )
+            group: list[Cell] = [series["group"]] if body["group_by"] else []
+            rows.append([point["ts"], *group, point["value"], *extra])
+    return ExportTable(title=body["metric"], header=header, rows=rows, zone=zone)
+
+
+def _metric_answer(body: dict[str, Any], zone: ZoneInfo, export_format: ExportFormat | None) -> Response:
+    if export_format is None:
+        return fast_json(body)
+    stem = safe_filename(body["metric"], body["bucket"] or "points", body["aggregation"] or "")
+    return export_response(_series_table(body, zone), export_format, stem)
+
+
 @router.get(
     "/{name}",
     response_model=MetricQueryRead,
-    summary="Raw points, or a rollup by bucket",
-    responses=error_responses(404),
+    summary="Raw points, or a rollup by bucket (JSON, CSV or .xlsx)",
+    responses={**error_responses(404), **export_openapi()},
 )
 async def query_metric(
     name: MetricPath,
     session: TenantSession,
     principal: CurrentPrincipal,
     page: PageParams,
+    request: Request,
     bucket: Annotated[
         str | None,
         Query(description="hour, day, week, month, quarter, year, or e.g. '15 minutes'. Omit for raw."),
@@ -253,8 +293,10 @@ async def query_metric(
             "buckets."
         ),
     ] = "none",
+    output: Annotated[FormatParam | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
 ) -> Response:
     assert set(FILL_MODES) == {"none", "null", "zero", "previous"}
+    export_format = negotiate(output, request.headers.get("accept"))
     zone = _zone(tz, await tenant_zone(session))
     filters = _filters(name, start, end, dim, zone)
     definition = await service.require_definition(session, name)
@@ -285,7 +327,9 @@ async def query_metric(
             }
             for r in rows
         ]
-        return fast_json({**body, "total": total, "series": [{"group": None, "points": points}]})
+        return _metric_answer(
+            {**body, "total": total, "series": [{"group": None, "points": points}]}, zone, export_format
+        )
     parsed_bucket = parse_bucket(bucket)
     used_agg = agg or definition.aggregation
     series, range_start, range_end = await service.rollup(
@@ -303,7 +347,7 @@ async def query_metric(
         }
         for s in series
     ]
-    return fast_json(body)
+    return _metric_answer(body, zone, export_format)
 
 
 @router.delete(
