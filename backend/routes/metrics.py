@@ -51,6 +51,7 @@ from backend.utils.exports import (
     negotiate,
     safe_filename,
 )
+from backend.utils.frequency import normalise as frequency_alias
 from backend.utils.responses import fast_json
 from backend.utils.spreadsheets import Cell
 
@@ -274,7 +275,10 @@ async def query_metric(
     request: Request,
     bucket: Annotated[
         str | None,
-        Query(description="hour, day, week, month, quarter, year, or e.g. '15 minutes'. Omit for raw."),
+        Query(
+            description="hour, day, week (starting Monday), month, quarter, year, or e.g. '15 minutes'; the "
+            "pandas codes of the frequency vocabulary are aliases (D, W-MON, MS, QS, YS, …). Omit for raw."
+        ),
     ] = None,
     agg: Annotated[Aggregation | None, Query(description="Defaults to the metric's aggregation.")] = None,
     start: Annotated[
@@ -330,7 +334,7 @@ async def query_metric(
         return _metric_answer(
             {**body, "total": total, "series": [{"group": None, "points": points}]}, zone, export_format
         )
-    parsed_bucket = parse_bucket(bucket)
+    parsed_bucket = parse_bucket(str(frequency_alias(bucket)))
     used_agg = agg or definition.aggregation
     series, range_start, range_end = await service.rollup(
         session, filters, bucket=parsed_bucket, aggregation=used_agg, zone=zone, group_by=group_by, fill=fill

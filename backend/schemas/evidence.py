@@ -33,16 +33,12 @@ from backend.services.evidence.unit_table import (
 )
 from backend.services.evidence.units import MIN_SEGMENT_UNITS, UnitStudyResult, UnitStudySpec
 from backend.services.metrics.points import METRIC_NAME_PATTERN
+from backend.utils.frequency import FREQUENCY_TEXT, FrequencyIn
 
 MetricName = Annotated[str, StringConstraints(pattern=METRIC_NAME_PATTERN)]
 # Graph nodes may also be treatment lag columns (``ad_spend_lag1``) or unobserved variables.
 NodeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
-_FREQUENCY = Field(
-    "D",
-    max_length=10,
-    pattern=r"^[0-9]*(h|D|W(-[A-Z]{3})?|MS|ME|QS|QE)$",
-    description="Bucket size (pandas offset alias): h, D, W-MON (weeks starting Monday), MS (months), QS …",
-)
+_FREQUENCY: Any = Field("day", description=f"Bucket size: {FREQUENCY_TEXT}")
 _START = Field(None, description="Window start (inclusive); without an offset, in the tenant's time zone.")
 _END = Field(None, description="Window end (exclusive); without an offset, in the tenant's time zone.")
 
@@ -98,7 +94,7 @@ class AnalysisInputsIn(BaseModel):
         description="Add the treatment k buckets earlier as columns (adjusted for with the default graph) "
         "and run Granger tests up to the largest k.",
     )
-    frequency: str = _FREQUENCY
+    frequency: FrequencyIn = _FREQUENCY
     start: SupportedDatetime | None = _START
     end: SupportedDatetime | None = _END
     design: Literal["time_series", "levels"] = Field(
@@ -252,7 +248,7 @@ class DriversCreate(BaseModel):
     method: Literal["pearson", "spearman"] = "spearman"
     difference: bool = Field(False, description="First-difference the series (removes shared trends).")
     false_discovery_rate: float = Field(0.1, gt=0, lt=1)
-    frequency: str = _FREQUENCY
+    frequency: FrequencyIn = _FREQUENCY
     start: SupportedDatetime | None = _START
     end: SupportedDatetime | None = _END
 
@@ -289,7 +285,7 @@ class GrangerCreate(BaseModel):
         None, description="First-difference both series; default: when a unit-root test says so."
     )
     alpha: float = Field(0.05, gt=0, lt=1)
-    frequency: str = _FREQUENCY
+    frequency: FrequencyIn = _FREQUENCY
     start: SupportedDatetime | None = _START
     end: SupportedDatetime | None = _END
 

@@ -2,20 +2,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.schemas.common import ReadModel, SupportedDatetime
 from backend.services.forecaster.engine import AVAILABLE_MODELS
 from backend.services.metrics.points import METRIC_NAME_PATTERN
-
-FrequencyValue = Literal["day", "week", "month", "quarter", "year"]
+from backend.utils.frequency import FREQUENCY_TEXT, FrequencyIn
 
 
 class ForecastOptions(BaseModel):
     horizon: int = Field(ge=1, le=365, description="Periods ahead.", examples=[6])
-    frequency: FrequencyValue | None = Field(default=None, description="Inferred from the data when omitted.")
+    frequency: FrequencyIn | None = Field(
+        default=None, description=f"Inferred from the data when omitted. {FREQUENCY_TEXT}"
+    )
     levels: list[int] = Field(
         default=[80, 95], min_length=1, max_length=4, description="Interval levels in %."
     )

@@ -36,6 +36,7 @@ from backend.services.evidence.results import (
 from backend.services.evidence.series_analysis import DesignKind, SeriesQuestion, analyze_series
 from backend.services.evidence.table import Aggregation, MetricSeries
 from backend.services.evidence.timeseries import MIN_SCREENING_OBSERVATIONS
+from backend.utils.frequency import pandas_code
 
 # --------------------------------------------------------------------------- specifications
 
@@ -53,7 +54,7 @@ class AnalysisSpec(BaseModel):
     target_units: TargetUnits = "ate"
     randomized: bool = False
     lags: list[int] = []
-    frequency: str = "D"
+    frequency: str = "day"
     start: datetime | None = None
     end: datetime | None = None
     refutation_simulations: int = 20
@@ -82,7 +83,7 @@ class DriversSpec(BaseModel):
     method: Literal["pearson", "spearman"] = "spearman"
     difference: bool = False
     false_discovery_rate: float = 0.1
-    frequency: str = "D"
+    frequency: str = "day"
     start: datetime | None = None
     end: datetime | None = None
     confidence_level: float = 0.95
@@ -96,7 +97,7 @@ class GrangerSpec(BaseModel):
     max_lag: int
     difference: bool | None = None
     alpha: float = 0.05
-    frequency: str = "D"
+    frequency: str = "day"
     start: datetime | None = None
     end: datetime | None = None
 
@@ -179,7 +180,7 @@ def _bucket_end(report: TableReport) -> datetime | None:
     if report.end is None:
         return None
     end: datetime = (
-        pd.Timestamp(report.end) + pd.tseries.frequencies.to_offset(report.frequency)
+        pd.Timestamp(report.end) + pd.tseries.frequencies.to_offset(pandas_code(report.frequency))
     ).to_pydatetime()
     return end
 

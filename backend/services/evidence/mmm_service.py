@@ -38,6 +38,7 @@ from backend.services.metrics.points import localize
 from backend.services.tenant.service import tenant_zone
 from backend.utils.compute import ComputePool
 from backend.utils.database import session_tenant
+from backend.utils.frequency import pandas_code
 
 MMM_FIT_JOB = "evidence.mmm_fit"
 MMM_FIT_QUEUE = "evidence"
@@ -60,7 +61,7 @@ class MmmSpec(BaseModel):
 
     outcome: str
     channels: list[str]
-    frequency: str = "D"
+    frequency: str = "day"
     start: datetime | None = None
     end: datetime | None = None
     holiday_country: str | None = None
@@ -85,7 +86,7 @@ def _bucketed(inputs: MmmInputs) -> pd.DataFrame:
         for name, points in inputs.series.items()
     }
     outcome = columns[spec.outcome]
-    grid = pd.date_range(outcome.index.min(), outcome.index.max(), freq=spec.frequency)
+    grid = pd.date_range(outcome.index.min(), outcome.index.max(), freq=pandas_code(spec.frequency))
     frame = pd.DataFrame(
         {name: columns[name].reindex(grid).fillna(0.0) for name in spec.channels}, index=grid
     )

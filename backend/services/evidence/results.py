@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.utils.frequency import FrequencyOut
+
 Verdict = Literal["supported", "fragile", "not_supported"]
 EstimationMethod = Literal["linear_regression", "propensity_weighting", "double_ml"]
 TargetUnits = Literal["ate", "att"]
@@ -25,7 +27,7 @@ class _Frozen(BaseModel):
 class TableReport(_Frozen):
     """How the analysis table was built from the raw metric series."""
 
-    frequency: str
+    frequency: FrequencyOut
     rows: int
     start: datetime | None
     end: datetime | None

@@ -225,8 +225,8 @@ def summarize(parsed: ParsedUpload, *, dry_run: bool, result: service.IngestResu
 @job(UPLOAD_JOB, queue=UPLOAD_QUEUE, max_attempts=2)
 async def upload_in_background(run: JobRun, payload: dict[str, Any]) -> dict[str, Any]:
     """Read the stored file, parse it in a thread, write it in chunks with progress; the file row goes."""
-    upload_id = uuid.UUID(payload.pop("upload_id"))
-    options = UploadOptions.model_validate(payload)
+    upload_id = uuid.UUID(payload["upload_id"])
+    options = UploadOptions.model_validate({k: v for k, v in payload.items() if k != "upload_id"})
     try:
         async with run.database.tenant_session(run.tenant_id) as session:
             content = await _stored_file(session, upload_id)
