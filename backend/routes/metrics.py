@@ -150,7 +150,7 @@ _UPLOAD_DESCRIPTION = (
     "every row is valid. `dry_run=true` answers the mapping it would apply (layout, timestamp, dimension "
     "and metric columns, points per metric, time range, first points, bad cells) and writes nothing.\n\n"
     f"**Background jobs**: a file of more than {upload_jobs.SYNC_MAX_UPLOAD_POINTS:,} points (data rows x "
-    "value columns, estimated from the line count) is kept for the tenant and parsed and written by a "
+    "metric columns, estimated from the line count) is kept for the tenant and parsed and written by a "
     "`metrics.upload` job: 202 with `Location: /api/v1/jobs/{id}`, whose progress counts points written "
     "and whose result is this endpoint's answer (a bad cell fails the job with the same details). "
     f"A request parses at most {service.MAX_UPLOAD_ROWS:,} data rows and {service.MAX_UPLOAD_POINTS:,} "

@@ -47,6 +47,7 @@ def test_the_size_rule_counts_rows_times_value_columns() -> None:
     assert estimate_points(b"date,store,returns,orders\n2026-01-01,a,1,2\n2026-01-02,b,3,4\n", csv) == 4
     assert estimate_points(b"metric,ts,value,store\nrevenue,2026-01-01,1,a", csv) == 1
     assert estimate_points(b"when,what\n1,2\n", csv) == 0  # refused in the request
+    assert estimate_points(b"date,returns\n" * 100, UploadOptions(filename="x.pdf")) == 0
     assert background_reason(upload_jobs.SYNC_MAX_UPLOAD_POINTS) is None
     reason = background_reason(upload_jobs.SYNC_MAX_UPLOAD_POINTS + 1)
     assert reason is not None and "exceed" in reason

@@ -1,7 +1,7 @@
 """Uploads, start to end: parse and write now, or keep the file and queue a ``metrics.upload`` job.
 
 ``background_reason`` is the one size rule (it moves into the workload kit at merge): a file whose
-estimated points (data rows x value columns) exceed ``SYNC_MAX_UPLOAD_POINTS`` is stored in the
+estimated points (data rows x metric columns) exceed ``SYNC_MAX_UPLOAD_POINTS`` is stored in the
 tenant's ``metric_uploads`` row (forced RLS; never a shared directory) and parsed and written by a
 worker, with progress; a dry run of such a file answers its mapping as the job's result.
 
@@ -71,9 +71,12 @@ class UploadStarted:
 def estimate_points(content: bytes, options: UploadOptions) -> int:
     """Data rows x metric columns, from the first rows' mapping and the row count (no full parse).
 
-    A file whose header cannot be mapped estimates 0, so the request refuses it at once."""
-    if options.filename.lower().endswith(".xlsx"):
+    A file the parser refuses up front (its name, its header) estimates 0: the request refuses it."""
+    name = options.filename.lower()
+    if name.endswith(".xlsx"):
         rows, data_rows = _xlsx_head(content)
+    elif not name.endswith((".csv", ".txt")) and "." in name:
+        return 0
     else:
         head = content[: 256 * 1024]
         rows = list(
@@ -109,7 +112,7 @@ def background_reason(estimated_points: int) -> str | None:
     """Why an upload runs as a job, or None to run it in the request: the one size rule."""
     if estimated_points > SYNC_MAX_UPLOAD_POINTS:
         return (
-            f"about {estimated_points:,} points (data rows x value columns) exceed the "
+            f"about {estimated_points:,} points (data rows x metric columns) exceed the "
             f"{SYNC_MAX_UPLOAD_POINTS:,} an upload request handles itself"
         )
     return None
