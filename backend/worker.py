@@ -38,6 +38,7 @@ from backend.services.connectors import tasks as connector_tasks
 from backend.services.evidence import tasks as evidence_tasks
 from backend.services.forecaster import tasks as forecaster_tasks
 from backend.services.forecaster.warmup import start_warmup
+from backend.services.metrics import tasks as metric_tasks
 from backend.services.optimizer import tasks as optimizer_tasks
 from backend.services.queue import JobRuntime, PeriodicTask, Task, build_app, worker_options
 from backend.utils.compute import ComputePool
@@ -57,6 +58,7 @@ TASKS: tuple[Task[Any], ...] = (
     *optimizer_tasks.TASKS,
     *forecaster_tasks.TASKS,
     *benchmark_tasks.TASKS,
+    *metric_tasks.TASKS,
 )
 PERIODIC_TASKS: tuple[PeriodicTask, ...] = connector_tasks.PERIODIC_TASKS
 

@@ -13,6 +13,7 @@ from backend.models.job import BackgroundJob
 from backend.models.llm_usage import LlmUsage
 from backend.models.marketing_mix import MarketingMixModel
 from backend.models.metric import BusinessMetric, MetricDefinition
+from backend.models.metric_upload import MetricUpload
 from backend.models.optimization import OptimizationRun
 from backend.models.rate_limit import RateLimitBackoff, RateLimitCounter
 from backend.models.tenant import Tenant
@@ -36,6 +37,7 @@ __all__ = [
     "LlmUsage",
     "MarketingMixModel",
     "MetricDefinition",
+    "MetricUpload",
     "OptimizationRun",
     "RateLimitBackoff",
     "RateLimitCounter",

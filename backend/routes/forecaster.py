@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
@@ -24,8 +25,19 @@ from backend.schemas.jobs import JobAccepted
 from backend.services.forecaster import service
 from backend.services.forecaster.service import ForecastSpec
 from backend.services.forecaster.types import SYNC_MAX_HORIZON, SYNC_MAX_PERIODS
+from backend.services.tenant.service import tenant_zone
 from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
+from backend.utils.exports import (
+    FORMAT_DESCRIPTION,
+    ExportTable,
+    FormatParam,
+    export_openapi,
+    export_response,
+    negotiate,
+    safe_filename,
+)
+from backend.utils.spreadsheets import Cell
 
 router = APIRouter(prefix="/api/v1/forecasts", tags=["forecaster"], responses=error_responses(401, 422))
 
@@ -144,13 +156,47 @@ async def list_forecasts(
     )
 
 
+def _forecast_table(forecast: ForecastRead, zone: ZoneInfo) -> ExportTable:
+    """A row per forecast period: its start, the mean and each interval's bounds."""
+    bounds = [f"{side}_{level}" for level in forecast.levels for side in ("lower", "upper")]
+    rows: list[list[Cell]] = [
+        [
+            forecast.metric,
+            point.step,
+            point.ts,
+            point.mean,
+            *(
+                getattr(point, side).get(str(level))
+                for level in forecast.levels
+                for side in ("lower", "upper")
+            ),
+        ]
+        for point in forecast.points
+    ]
+    header = ["metric", "step", f"period_start ({zone.key})", "mean", *bounds]
+    return ExportTable(title=f"forecast {forecast.metric}", header=header, rows=rows, zone=zone)
+
+
 @router.get(
-    "/{forecast_id}", response_model=ForecastRead, summary="Get a forecast", responses=error_responses(404)
+    "/{forecast_id}",
+    response_model=ForecastRead,
+    summary="Get a forecast (JSON, or its points with their intervals as CSV or .xlsx)",
+    responses={**error_responses(404), **export_openapi()},
 )
 async def get_forecast(
-    forecast_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
-) -> ForecastRead:
-    return _read(await service.get_forecast(session, forecast_id))
+    forecast_id: uuid.UUID,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    request: Request,
+    output: Annotated[FormatParam | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
+) -> ForecastRead | Response:
+    forecast = _read(await service.get_forecast(session, forecast_id))
+    export_format = negotiate(output, request.headers.get("accept"))
+    if export_format is None:
+        return forecast
+    table = _forecast_table(forecast, await tenant_zone(session))
+    stem = safe_filename("forecast", forecast.metric, forecast.frequency, str(forecast.id)[:8])
+    return export_response(table, export_format, stem)
 
 
 @router.post(

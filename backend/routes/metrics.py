@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from backend.dependencies import (
@@ -19,7 +18,9 @@ from backend.dependencies import (
     PageParams,
     TenantSession,
 )
+from backend.routes.jobs import job_accepted
 from backend.schemas.common import Page
+from backend.schemas.jobs import JobAccepted
 from backend.schemas.metrics import (
     Aggregation,
     IngestRead,
@@ -29,12 +30,10 @@ from backend.schemas.metrics import (
     MetricQueryRead,
     MetricRead,
     MetricSourcesRead,
-    UploadErrorRead,
-    UploadPreviewPoint,
     UploadRead,
 )
 from backend.services.errors import PayloadTooLarge, ValidationFailed
-from backend.services.metrics import service
+from backend.services.metrics import service, upload_service
 from backend.services.metrics.buckets import FILL_MODES, MAX_BUCKETS, parse_bucket
 from backend.services.metrics.points import (
     DIMENSION_KEY_PATTERN,
@@ -43,20 +42,36 @@ from backend.services.metrics.points import (
     SOURCE_NAME_PATTERN,
     TIMESTAMP_RANGE_TEXT,
     Point,
+    dimensions_key,
     localize,
     out_of_range_indexes,
     timestamp_problem,
 )
 from backend.services.metrics.reader import MetricQuery, Sources
 from backend.services.metrics.repository import CatalogEntry
+from backend.services.metrics.upload import SAMPLE_ROWS
 from backend.services.tenant.service import tenant_zone
+from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
+from backend.utils.exports import (
+    FORMAT_DESCRIPTION,
+    ExportFormat,
+    ExportTable,
+    FormatParam,
+    export_openapi,
+    export_response,
+    negotiate,
+    safe_filename,
+)
+from backend.utils.frequency import normalise as frequency_alias
 from backend.utils.responses import fast_json
+from backend.utils.spreadsheets import Cell
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=error_responses(401, 422))
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-PREVIEW_POINTS = 20
+# The request body limit (MAX_REQUEST_BODY_BYTES, nginx's client_max_body_size) is 25 MiB too: a
+# 1,000,000-row `date,store,returns` CSV is about 23 MB; an .xlsx compresses.
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 MAX_REPORTED_POINTS = 100
 # The most rows (raw points, or rollup group x bucket rows) one response holds; page beyond it.
 MAX_ROWS_PER_RESPONSE = MAX_BUCKETS
@@ -149,60 +164,73 @@ async def ingest_metrics(
     return IngestRead.model_validate(result, from_attributes=True)
 
 
+_UPLOAD_DESCRIPTION = (
+    "Long layout `metric,timestamp,value[,dimension…]` or wide `date[,dimension…],<metric>,…`. In the "
+    "wide layout a column of text is a dimension and a column of numbers a metric (decided on the first "
+    f"{SAMPLE_ROWS:,} rows, by majority); `dimensions` names the dimension columns instead. Any bad cell "
+    "rejects the file with a 422 whose details list rows, columns and reasons; nothing is written unless "
+    "every row is valid. `dry_run=true` answers the mapping it would apply (layout, timestamp, dimension "
+    "and metric columns, points per metric, time range, first points, bad cells) and writes nothing.\n\n"
+    f"**Background jobs**: a file of more than {upload_service.SYNC_MAX_UPLOAD_POINTS:,} points (data rows x "
+    "metric columns, estimated from the line count) is kept for the tenant and parsed and written by a "
+    "`metrics.upload` job: 202 with `Location: /api/v1/jobs/{id}`, whose progress counts points written "
+    "and whose result is this endpoint's answer (a bad cell fails the job with the same details). "
+    f"A request parses at most {service.MAX_UPLOAD_ROWS:,} data rows and {service.MAX_UPLOAD_POINTS:,} "
+    f"points, a job {upload_service.JOB_MAX_UPLOAD_ROWS:,} and {upload_service.JOB_MAX_UPLOAD_POINTS:,}."
+)
+
+
+def _dimension_columns(dimensions: str | None) -> list[str] | None:
+    if dimensions is None or not dimensions.strip():
+        return None
+    names = [name.strip().lower() for name in dimensions.split(",")]
+    if any(not name for name in names):
+        raise ValidationFailed(
+            "dimensions is a comma-separated list of column names", details={"field": "dimensions"}
+        )
+    return names
+
+
 @router.post(
     "/upload",
     response_model=UploadRead,
-    summary="Upload a CSV or .xlsx file of points (dry run available)",
-    description=(
-        "Long layout `metric,timestamp,value[,dimension…]` or wide `date,<metric>,…`. Any bad row "
-        "rejects the file with a 422 whose details list rows and reasons; nothing is written unless "
-        f"every row is valid. At most {service.MAX_UPLOAD_ROWS:,} data rows and "
-        f"{service.MAX_UPLOAD_POINTS:,} points (a wide row holds a point per metric column)."
-    ),
-    responses=error_responses(403, 413),
+    summary="Upload a CSV or .xlsx file of points (dry run available; big files run as a job)",
+    description=_UPLOAD_DESCRIPTION,
+    responses={
+        **error_responses(403, 413),
+        202: {"model": JobAccepted, "description": "A large file, queued as a background job"},
+    },
 )
 async def upload_metrics(
     session: TenantSession,
     principal: AnalystPrincipal,
-    file: Annotated[UploadFile, File(description="CSV (UTF-8) or .xlsx, at most 20 MiB.")],
+    file: Annotated[UploadFile, File(description=f"CSV (UTF-8) or .xlsx, at most {MAX_UPLOAD_BYTES} bytes.")],
     dry_run: Annotated[bool, Form(description="Parse and validate only; write nothing.")] = False,
     layout: Annotated[Literal["auto", "long", "wide"], Form()] = "auto",
-) -> UploadRead:
+    dimensions: Annotated[
+        str | None,
+        Form(
+            max_length=1000,
+            description="Wide layout: the dimension columns, comma-separated (e.g. `store,channel`); every "
+            "other column is a metric. Omit to decide by the values (text → dimension).",
+        ),
+    ] = None,
+) -> Response:
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(
             f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", details={"limit_bytes": MAX_UPLOAD_BYTES}
         )
-    zone = await tenant_zone(session)
-    parsed = await asyncio.to_thread(
-        service.parse_upload, file.file, filename=file.filename or "upload.csv", zone=zone, layout=layout
-    )
-    if parsed.error_count:
-        raise ValidationFailed(
-            f"{parsed.error_count} row problem(s); nothing was written",
-            details={
-                "errors": [
-                    UploadErrorRead.model_validate(e, from_attributes=True).model_dump()
-                    for e in parsed.errors
-                ],
-                "error_count": parsed.error_count,
-                "rows_read": parsed.rows_read,
-            },
-        )
-    if not parsed.points:
-        raise ValidationFailed("the file has no data rows")
-    result = None if dry_run else await service.ingest_points(session, parsed.points, source="upload")
-    return UploadRead(
+    options = upload_service.UploadOptions(
+        filename=file.filename or "upload.csv",
+        layout=layout,
+        dimensions=_dimension_columns(dimensions),
         dry_run=dry_run,
-        layout=parsed.layout,
-        rows_read=parsed.rows_read,
-        points=len(parsed.points),
-        metrics=result.metrics if result else sorted({p.metric for p in parsed.points}),
-        preview=[
-            UploadPreviewPoint(metric=p.metric, ts=p.ts, value=p.value, dimensions=dict(p.dimensions))
-            for p in parsed.points[:PREVIEW_POINTS]
-        ],
-        result=IngestRead.model_validate(result, from_attributes=True) if result else None,
     )
+    content = await file.read()
+    started = await upload_service.start_upload(session, content, options, requested_by=principal.user_id)
+    if isinstance(started, Queued):
+        return job_accepted(started)
+    return fast_json(UploadRead.model_validate(started).model_dump(mode="json"))
 
 
 @router.get("", response_model=Page[MetricRead], summary="The metric catalog")
@@ -247,24 +275,56 @@ def _page_limit(limit: int | None, *, raw: bool) -> int:
     return limit
 
 
+def _series_table(body: dict[str, Any], zone: ZoneInfo) -> ExportTable:
+    """The JSON answer of ``query_metric`` as one table: a row per point (per group)."""
+    raw = body["bucket"] is None
+    stamp = f"ts ({zone.key})"
+    header = [stamp, "value", "source", "dimensions"] if raw else [stamp, "value", "count", "filled"]
+    if body["group_by"]:
+        header.insert(1, body["group_by"])
+    rows: list[list[Cell]] = []
+    for series in body["series"]:
+        for point in series["points"]:
+            extra: list[Cell] = (
+                [point["source"], dimensions_key(point["dimensions"] or {})]
+                if raw
+                else [point["count"], point["filled"]]
+            )
+            group: list[Cell] = [series["group"]] if body["group_by"] else []
+            rows.append([point["ts"], *group, point["value"], *extra])
+    return ExportTable(title=body["metric"], header=header, rows=rows, zone=zone)
+
+
+def _metric_answer(body: dict[str, Any], zone: ZoneInfo, export_format: ExportFormat | None) -> Response:
+    if export_format is None:
+        return fast_json(body)
+    stem = safe_filename(body["metric"], body["bucket"] or "points", body["aggregation"] or "")
+    return export_response(_series_table(body, zone), export_format, stem)
+
+
 @router.get(
     "/{name}",
     response_model=MetricQueryRead,
-    summary="Raw points, or a rollup by bucket (paged; the metric's source rule applies)",
+    summary="Raw points, or a rollup by bucket (paged; the metric's source rule applies; JSON, CSV or .xlsx)",
     description=(
         f"Raw points (default page {DEFAULT_RAW_LIMIT}) or rollup rows (group x bucket, default and "
         f"maximum {MAX_ROWS_PER_RESPONSE:,}) page with `limit`/`offset`; `total` counts them all. "
-        "Reads follow the metric's source rule (`sources_used`); `source=` reads one source."
+        "Reads follow the metric's source rule (`sources_used`); `source=` reads one source. "
+        "`format=csv|xlsx` (or an `Accept` header) exports the page as a file."
     ),
-    responses=error_responses(404),
+    responses={**error_responses(404), **export_openapi()},
 )
 async def query_metric(
     name: MetricPath,
     session: TenantSession,
     principal: CurrentPrincipal,
+    request: Request,
     bucket: Annotated[
         str | None,
-        Query(description="hour, day, week, month, quarter, year, or e.g. '15 minutes'. Omit for raw."),
+        Query(
+            description="hour, day, week (starting Monday), month, quarter, year, or e.g. '15 minutes'; the "
+            "pandas codes of the frequency vocabulary are aliases (D, W-MON, MS, QS, YS, …). Omit for raw."
+        ),
     ] = None,
     agg: Annotated[Aggregation | None, Query(description="Defaults to the metric's aggregation.")] = None,
     start: Annotated[
@@ -291,9 +351,11 @@ async def query_metric(
         int | None, Query(ge=1, description=f"Page size, at most {MAX_ROWS_PER_RESPONSE:,}.")
     ] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
+    output: Annotated[FormatParam | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
 ) -> Response:
     assert set(FILL_MODES) == {"none", "null", "zero", "previous"}
     page_limit = _page_limit(limit, raw=bucket is None)
+    export_format = negotiate(output, request.headers.get("accept"))
     zone = _zone(tz, await tenant_zone(session))
     filters = replace(_filters(name, start, end, dim, zone), source=source)
     definition = await service.require_definition(session, name)
@@ -327,8 +389,8 @@ async def query_metric(
             for r in raw.rows
         ]
         body.update(total=raw.total, **_sources_body(raw.sources))
-        return fast_json({**body, "series": [{"group": None, "points": points}]})
-    parsed_bucket = parse_bucket(bucket)
+        return _metric_answer({**body, "series": [{"group": None, "points": points}]}, zone, export_format)
+    parsed_bucket = parse_bucket(str(frequency_alias(bucket)))
     used_agg = agg or definition.aggregation
     page = await service.rollup_page(
         session,
@@ -353,7 +415,7 @@ async def query_metric(
         }
         for s in page.series
     ]
-    return fast_json(body)
+    return _metric_answer(body, zone, export_format)
 
 
 def _sources_body(sources: Sources) -> dict[str, Any]:

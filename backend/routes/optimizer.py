@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
@@ -27,6 +27,16 @@ from backend.services.optimizer.service import SYNC_LIMITS
 from backend.services.optimizer.types import MAX_SYNC_TIME_LIMIT_SECONDS, MetricReference, SolveStatus
 from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
+from backend.utils.exports import (
+    FORMAT_DESCRIPTION,
+    ExportTable,
+    FormatParam,
+    export_openapi,
+    export_response,
+    negotiate,
+    safe_filename,
+)
+from backend.utils.spreadsheets import Cell
 
 router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=error_responses(401))
 
@@ -131,16 +141,34 @@ async def list_optimization_runs(
     )
 
 
+def _plan_table(run: OptimizationRunRead) -> ExportTable:
+    """The plan: the objective, every decision's value, then the totals an owner reads first."""
+    result = run.result
+    rows: list[list[Cell]] = [["objective", result.objective_label, result.objective]]
+    rows += [["decision", name, value] for name, value in result.decisions.items()]
+    rows += [["summary", name, value] for name, value in result.summary.items()]
+    return ExportTable(title=f"plan {result.template}", header=["section", "name", "value"], rows=rows)
+
+
 @router.get(
     "/runs/{run_id}",
     response_model=OptimizationRunRead,
-    summary="A run with its inputs, result and explanation",
-    responses=error_responses(404, 422),
+    summary="A run with its inputs, result and explanation (or its plan as CSV or .xlsx)",
+    responses={**error_responses(404, 422), **export_openapi()},
 )
 async def get_optimization_run(
-    run_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
-) -> OptimizationRunRead:
-    return _run_read(await service.get_run(session, run_id))
+    run_id: uuid.UUID,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    request: Request,
+    output: Annotated[FormatParam | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
+) -> OptimizationRunRead | Response:
+    run = _run_read(await service.get_run(session, run_id))
+    export_format = negotiate(output, request.headers.get("accept"))
+    if export_format is None:
+        return run
+    stem = safe_filename("plan", run.result.template, str(run.id)[:8])
+    return export_response(_plan_table(run), export_format, stem)
 
 
 @router.post(

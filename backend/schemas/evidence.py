@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
@@ -36,16 +36,12 @@ from backend.services.evidence.types import (
     WhatIfResult,
 )
 from backend.services.metrics.types import METRIC_NAME_PATTERN
+from backend.utils.frequency import FREQUENCY_TEXT, FrequencyIn
 
 MetricName = Annotated[str, StringConstraints(pattern=METRIC_NAME_PATTERN)]
 # Graph nodes may also be treatment lag columns (``ad_spend_lag1``) or unobserved variables.
 NodeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,99}$")]
-_FREQUENCY = Field(
-    "D",
-    max_length=10,
-    pattern=r"^[0-9]*(h|D|W(-[A-Z]{3})?|MS|ME|QS|QE)$",
-    description="Bucket size (pandas offset alias): h, D, W-MON (weeks starting Monday), MS (months), QS …",
-)
+_FREQUENCY: Any = Field("day", description=f"Bucket size: {FREQUENCY_TEXT}")
 _START = Field(None, description="Window start (inclusive); without an offset, in the tenant's time zone.")
 _END = Field(None, description="Window end (exclusive); without an offset, in the tenant's time zone.")
 
@@ -101,7 +97,7 @@ class AnalysisInputsIn(BaseModel):
         description="Add the treatment k buckets earlier as columns (adjusted for with the default graph) "
         "and run Granger tests up to the largest k.",
     )
-    frequency: str = _FREQUENCY
+    frequency: FrequencyIn = _FREQUENCY
     start: SupportedDatetime | None = _START
     end: SupportedDatetime | None = _END
     design: Literal["time_series", "levels"] = Field(
@@ -255,7 +251,7 @@ class DriversCreate(BaseModel):
     method: Literal["pearson", "spearman"] = "spearman"
     difference: bool = Field(False, description="First-difference the series (removes shared trends).")
     false_discovery_rate: float = Field(0.1, gt=0, lt=1)
-    frequency: str = _FREQUENCY
+    frequency: FrequencyIn = _FREQUENCY
     start: SupportedDatetime | None = _START
     end: SupportedDatetime | None = _END
 
@@ -292,7 +288,7 @@ class GrangerCreate(BaseModel):
         None, description="First-difference both series; default: when a unit-root test says so."
     )
     alpha: float = Field(0.05, gt=0, lt=1)
-    frequency: str = _FREQUENCY
+    frequency: FrequencyIn = _FREQUENCY
     start: SupportedDatetime | None = _START
     end: SupportedDatetime | None = _END
 

@@ -12,14 +12,16 @@ from backend.services.forecaster.types import (
     ForecastInputs,
     ForecastPeriod,
     ForecastScores,
-    Frequency,
 )
 from backend.services.metrics.types import METRIC_NAME_PATTERN
+from backend.utils.frequency import FREQUENCY_TEXT, FrequencyIn
 
 
 class ForecastOptions(BaseModel):
     horizon: int = Field(ge=1, le=365, description="Periods ahead.", examples=[6])
-    frequency: Frequency | None = Field(default=None, description="Inferred from the data when omitted.")
+    frequency: FrequencyIn | None = Field(
+        default=None, description=f"Inferred from the data when omitted. {FREQUENCY_TEXT}"
+    )
     levels: list[int] = Field(
         default=[80, 95], min_length=1, max_length=4, description="Interval levels in %."
     )

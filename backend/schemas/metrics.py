@@ -92,13 +92,33 @@ class UploadPreviewPoint(BaseModel):
     dimensions: dict[str, str]
 
 
+class UploadMappingRead(BaseModel):
+    """How the file's columns become points."""
+
+    layout: Literal["long", "wide"]
+    timestamp_column: str
+    dimension_columns: list[str] = Field(
+        description="Text columns read as dimensions (wide: guessed from the values unless `dimensions` "
+        "names them; long: every column besides metric, timestamp and value)."
+    )
+    metric_columns: list[str] = Field(description="Wide layout: the columns of numbers, one metric each.")
+    points_per_metric: dict[str, int] = Field(description="Valid points per metric.")
+    first_ts: datetime | None
+    last_ts: datetime | None
+
+
 class UploadRead(BaseModel):
     dry_run: bool
     layout: Literal["long", "wide"]
+    mapping: UploadMappingRead
     rows_read: int
     points: int
     metrics: list[str]
     preview: list[UploadPreviewPoint] = Field(description="The first parsed points.")
+    error_count: int = Field(
+        description="Bad cells found (a dry run reports them; a real upload is refused)."
+    )
+    errors: list[UploadErrorRead] = Field(description="The first 100 bad cells, by row and column.")
     result: IngestRead | None = Field(description="What was written (absent on a dry run).")
 
 

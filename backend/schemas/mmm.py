@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.schemas.common import SupportedDatetime
 from backend.schemas.evidence import MetricName
 from backend.services.evidence.types import MAX_CHANNELS, ChannelFit, Decomposition, FitQuality, MmmSpec
+from backend.utils.frequency import FrequencyOut, MmmFrequencyIn
 
 
 class MmmCreate(BaseModel):
@@ -21,8 +22,9 @@ class MmmCreate(BaseModel):
         max_length=MAX_CHANNELS,
         description="Spend metrics, one per channel (currency per bucket).",
     )
-    frequency: str = Field(
-        "D", pattern=r"^(D|W(-[A-Z]{3})?)$", description="Buckets: D (days) or W-MON (weeks starting Monday)."
+    frequency: MmmFrequencyIn = Field(
+        "day",
+        description="Buckets: day or week (starting Monday); the aliases D, W and W-MON are accepted.",
     )
     start: SupportedDatetime | None = Field(
         None, description="Window start (inclusive), tenant's zone if naive."
@@ -54,7 +56,7 @@ class MmmRead(BaseModel):
 
     id: uuid.UUID
     outcome: str
-    frequency: str
+    frequency: FrequencyOut
     data_start: datetime | None = Field(description="Start of the first bucket with the outcome.")
     data_end: datetime | None = Field(description="Start of the last bucket with the outcome.")
     created_at: datetime

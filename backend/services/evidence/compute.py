@@ -35,6 +35,7 @@ from backend.services.evidence.types import (
     ScreeningResult,
     TableReport,
 )
+from backend.utils.frequency import pandas_code
 
 # --------------------------------------------------------------------------- specifications
 
@@ -117,7 +118,7 @@ def _bucket_end(report: TableReport) -> datetime | None:
     if report.end is None:
         return None
     end: datetime = (
-        pd.Timestamp(report.end) + pd.tseries.frequencies.to_offset(report.frequency)
+        pd.Timestamp(report.end) + pd.tseries.frequencies.to_offset(pandas_code(report.frequency))
     ).to_pydatetime()
     return end
 

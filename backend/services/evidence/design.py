@@ -35,6 +35,7 @@ from backend.services.errors import ValidationFailed
 from backend.services.evidence.table import independent_columns
 from backend.services.evidence.types import StationarityCheck, TimeSeriesDesign
 from backend.utils.calendar import DAYS_PER_PERIOD
+from backend.utils.frequency import pandas_code
 
 STATIONARITY_ALPHA = 0.05
 # Yearly Fourier pairs: three capture a smooth season in daily data without eating many degrees
@@ -86,7 +87,7 @@ def _holidays_between(start: pd.Timestamp, end: pd.Timestamp, dates: set[object]
 def calendar_frame(index: pd.DatetimeIndex, frequency: str, country: str | None) -> pd.DataFrame:
     """Deterministic calendar columns for the buckets in ``index`` (local wall-clock starts)."""
     columns: dict[str, np.ndarray] = {}
-    offset = pd.tseries.frequencies.to_offset(frequency)
+    offset = pd.tseries.frequencies.to_offset(pandas_code(frequency))
     days = (index - index[0]) / pd.Timedelta(days=1)
     try:
         sub_weekly = pd.Timedelta(offset) <= pd.Timedelta(days=1)

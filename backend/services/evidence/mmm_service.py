@@ -38,6 +38,7 @@ from backend.services.tenant.service import tenant_zone
 from backend.services.workload import Queued, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 from backend.utils.database import session_tenant
+from backend.utils.frequency import pandas_code
 
 MMM_FIT_QUEUE = "evidence"
 # Synchronous limit on buckets x parameters² x (bootstrap draws + point-fit starts), parameters =
@@ -72,7 +73,7 @@ def _bucketed(inputs: MmmInputs) -> pd.DataFrame:
         for name, points in inputs.series.items()
     }
     outcome = columns[spec.outcome]
-    grid = pd.date_range(outcome.index.min(), outcome.index.max(), freq=spec.frequency)
+    grid = pd.date_range(outcome.index.min(), outcome.index.max(), freq=pandas_code(spec.frequency))
     frame = pd.DataFrame(
         {name: columns[name].reindex(grid).fillna(0.0) for name in spec.channels}, index=grid
     )

@@ -31,6 +31,7 @@ from backend.services.evidence.types import (
     TargetUnits,
     TimeSeriesDesign,
 )
+from backend.utils.frequency import pandas_code
 
 LEVELS_CAVEAT = (
     "The series were analysed in levels as if each bucket were an independent unit (design "
@@ -79,7 +80,7 @@ def analyze_series(frame: pd.DataFrame, question: SeriesQuestion, settings: Caus
     graph_nodes = sorted({n for e in q.edges for n in e if n in frame.columns} - {q.treatment, q.outcome})
     adjust = graph_nodes if q.edges else [*q.confounders, *lag_names]
     # The lever's next bucket, on the regular grid, for the placebo in time (not a model column).
-    offset = pd.tseries.frequencies.to_offset(q.frequency)
+    offset = pd.tseries.frequencies.to_offset(pandas_code(q.frequency))
     lead = frame[q.treatment].shift(-1, freq=offset).reindex(frame.index).rename(lead_column(q.treatment))
     designed = apply_time_series_design(
         frame.assign(**{str(lead.name): lead}),

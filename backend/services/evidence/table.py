@@ -17,6 +17,7 @@ import pandas as pd
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence.types import TableReport
+from backend.utils.frequency import pandas_code
 
 Aggregation = Literal["sum", "mean", "last"]
 MetricSeries = Sequence[tuple[datetime, float]]
@@ -87,7 +88,7 @@ def build_analysis_table(
         )
     rules = dict(aggregation or {})
     try:
-        offset = pd.tseries.frequencies.to_offset(frequency)
+        offset = pd.tseries.frequencies.to_offset(pandas_code(frequency))
     except ValueError as exc:
         raise ValidationFailed(f"Unknown frequency '{frequency}'.", details={"frequency": frequency}) from exc
 

@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from backend.utils.frequency import FrequencyOut
+
 Verdict = Literal["supported", "fragile", "not_supported"]
 EstimationMethod = Literal["linear_regression", "propensity_weighting", "double_ml"]
 TargetUnits = Literal["ate", "att"]
@@ -27,7 +29,7 @@ class _Frozen(BaseModel):
 class TableReport(_Frozen):
     """How the analysis table was built from the raw metric series."""
 
-    frequency: str
+    frequency: FrequencyOut
     rows: int
     start: datetime | None
     end: datetime | None
@@ -296,7 +298,7 @@ class AnalysisSpec(BaseModel):
     target_units: TargetUnits = "ate"
     randomized: bool = False
     lags: list[int] = []
-    frequency: str = "D"
+    frequency: str = "day"
     start: datetime | None = None
     end: datetime | None = None
     refutation_simulations: int = 20
@@ -318,7 +320,7 @@ class DriversSpec(BaseModel):
     method: Literal["pearson", "spearman"] = "spearman"
     difference: bool = False
     false_discovery_rate: float = 0.1
-    frequency: str = "D"
+    frequency: str = "day"
     start: datetime | None = None
     end: datetime | None = None
     confidence_level: float = 0.95
@@ -332,7 +334,7 @@ class GrangerSpec(BaseModel):
     max_lag: int
     difference: bool | None = None
     alpha: float = 0.05
-    frequency: str = "D"
+    frequency: str = "day"
     start: datetime | None = None
     end: datetime | None = None
 
@@ -363,7 +365,7 @@ class MmmSpec(BaseModel):
 
     outcome: str
     channels: list[str]
-    frequency: str = "D"
+    frequency: str = "day"
     start: datetime | None = None
     end: datetime | None = None
     holiday_country: str | None = None

@@ -131,8 +131,17 @@ async def replace_source_points(
     return await ingest_points(session, points, source=source)
 
 
-def parse_upload(stream: IO[bytes], *, filename: str, zone: ZoneInfo, layout: str) -> ParsedUpload:
-    """CPU-bound: call it in a worker thread."""
+def parse_upload(
+    stream: IO[bytes],
+    *,
+    filename: str,
+    zone: ZoneInfo,
+    layout: str,
+    dimensions: Sequence[str] | None = None,
+    max_rows: int | None = None,
+    max_points: int | None = None,
+) -> ParsedUpload:
+    """CPU-bound: call it in a worker thread. Limits default to the synchronous upload's."""
     lower = filename.lower()
     if lower.endswith(".xlsx"):
         rows: Any = xlsx_rows(stream)
@@ -140,7 +149,14 @@ def parse_upload(stream: IO[bytes], *, filename: str, zone: ZoneInfo, layout: st
         rows = csv_rows(stream)
     else:
         raise ValidationFailed("upload a .csv or .xlsx file", details={"filename": filename})
-    return parse_rows(rows, zone=zone, layout=layout, max_rows=MAX_UPLOAD_ROWS, max_points=MAX_UPLOAD_POINTS)
+    return parse_rows(
+        rows,
+        zone=zone,
+        layout=layout,
+        max_rows=MAX_UPLOAD_ROWS if max_rows is None else max_rows,
+        max_points=MAX_UPLOAD_POINTS if max_points is None else max_points,
+        dimensions=dimensions,
+    )
 
 
 async def declare_metric(session: AsyncSession, name: str, changes: dict[str, Any]) -> CatalogEntry:

@@ -2,7 +2,11 @@
 
 Two layouts:
 - long: ``metric,timestamp,value[,dimension…]`` — one point per row; extra columns are dimensions.
-- wide: ``date,revenue,orders,…`` — one row per timestamp, one column per metric; empty cells are skipped.
+- wide: ``date[,dimension…],revenue,orders,…`` — one row per timestamp (and dimension values), one
+  column per metric; empty cells are skipped. A column is a *dimension* when its values are text and
+  a *metric* when they are numbers (decided on the first ``SAMPLE_ROWS`` rows, by majority, so a typo
+  in a metric column is reported as a bad cell rather than turning the column into a dimension);
+  ``dimensions=store,channel`` names the dimension columns explicitly instead.
 
 Nothing is written here: the caller commits all points or none.
 """
@@ -11,7 +15,9 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterable, Iterator
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any
@@ -19,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from backend.services.errors import ValidationFailed
 from backend.services.metrics.points import (
+    MAX_DIMENSIONS,
     Point,
     dimensions_problem,
     localize,
@@ -29,7 +36,10 @@ from backend.services.metrics.points import (
 
 LAYOUTS = ("auto", "long", "wide")
 MAX_REPORTED_ERRORS = 100
+# Rows read before the wide layout decides which columns are dimensions and which metrics.
+SAMPLE_ROWS = 1_000
 _TIMESTAMP_HEADERS = ("timestamp", "ts", "date", "time", "datetime", "day", "month", "period")
+_LONG_FIXED = ("metric", "value")
 
 
 @dataclass(frozen=True)
@@ -39,18 +49,41 @@ class RowError:
     message: str
 
 
+@dataclass(frozen=True)
+class UploadMapping:
+    """How the file's columns become points."""
+
+    layout: str
+    timestamp_column: str
+    dimension_columns: tuple[str, ...]
+    metric_columns: tuple[str, ...]  # wide layout; the long layout names metrics in its cells
+
+
 @dataclass
 class ParsedUpload:
-    layout: str
+    mapping: UploadMapping
     rows_read: int = 0
     points: list[Point] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
 
+    @property
+    def layout(self) -> str:
+        return self.mapping.layout
+
     def add_error(self, row: int, column: str | None, message: str) -> None:
         self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(RowError(row, column, message))
+
+    def points_per_metric(self) -> dict[str, int]:
+        return dict(sorted(Counter(point.metric for point in self.points).items()))
+
+    def time_range(self) -> tuple[datetime, datetime] | None:
+        if not self.points:
+            return None
+        instants = [point.ts for point in self.points]
+        return min(instants), max(instants)
 
 
 def csv_rows(stream: IO[bytes]) -> Iterator[list[str]]:
@@ -81,18 +114,27 @@ def xlsx_rows(stream: IO[bytes]) -> Iterator[list[Any]]:
 
 
 def parse_rows(
-    rows: Iterable[list[Any]], *, zone: ZoneInfo, layout: str, max_rows: int, max_points: int
+    rows: Iterable[list[Any]],
+    *,
+    zone: ZoneInfo,
+    layout: str,
+    max_rows: int,
+    max_points: int,
+    dimensions: Sequence[str] | None = None,
 ) -> ParsedUpload:
+    """Points of every valid row and an error per bad cell; ``dimensions`` overrides the wide
+    layout's guess of which columns are dimensions."""
     iterator = iter(rows)
     header_row = next(iterator, None)
     if header_row is None:
         raise ValidationFailed("the file is empty; the first row must be a header")
     header = [str(cell).strip().lower() if cell is not None else "" for cell in header_row]
-    chosen = _choose_layout(header, layout)
-    parsed = ParsedUpload(layout=chosen)
-    parse_row = _long_row if chosen == "long" else _wide_row
-    for number, row in enumerate(iterator, start=2):
-        if all(cell is None or str(cell).strip() == "" for cell in row):
+    sample = list(itertools.islice(iterator, SAMPLE_ROWS))
+    mapping = choose_mapping(header, sample, layout, dimensions)
+    parsed = ParsedUpload(mapping=mapping)
+    parse_row = _long_row if mapping.layout == "long" else _WideRows(header, mapping)
+    for number, row in enumerate(itertools.chain(sample, iterator), start=2):
+        if _blank(row):
             continue
         parsed.rows_read += 1
         if parsed.rows_read > max_rows:
@@ -107,31 +149,102 @@ def parse_rows(
     return parsed
 
 
-def _choose_layout(header: list[str], layout: str) -> str:
+def _blank(row: Sequence[Any]) -> bool:
+    return all(cell is None or str(cell).strip() == "" for cell in row)
+
+
+def choose_mapping(
+    header: list[str], sample: list[list[Any]], layout: str, dimensions: Sequence[str] | None
+) -> UploadMapping:
+    """The layout and the role of every column, from the header and the first rows."""
     if layout not in LAYOUTS:
         raise ValidationFailed(f"layout must be one of {', '.join(LAYOUTS)}", details={"field": "layout"})
-    is_long = {"metric", "value"} <= set(header) and any(h in _TIMESTAMP_HEADERS for h in header)
+    repeated = sorted(name for name, seen in Counter(header).items() if name and seen > 1)
+    if repeated:
+        raise ValidationFailed(
+            f"the header repeats column(s) {', '.join(repeated)}; name every column once",
+            details={"row": 1, "repeated": repeated},
+        )
+    ts_column = next((h for h in header if h in _TIMESTAMP_HEADERS), None)
+    is_long = set(_LONG_FIXED) <= set(header) and ts_column is not None
     if layout == "long" or (layout == "auto" and is_long):
-        missing = [name for name in ("metric", "value") if name not in header]
-        if missing or not any(h in _TIMESTAMP_HEADERS for h in header):
-            raise ValidationFailed(
-                "a long-layout file needs columns metric, timestamp and value",
-                details={"header": header, "missing": missing or ["timestamp"]},
-            )
-        return "long"
-    if not header or header[0] not in _TIMESTAMP_HEADERS:
+        return _long_mapping(header, ts_column)
+    if ts_column is None:
         raise ValidationFailed(
             "cannot tell the layout: use 'metric,timestamp,value[,dimension…]' (long) or "
-            "'date,<metric>,<metric>…' (wide)",
+            "'date[,dimension…],<metric>,<metric>…' (wide)",
             details={"header": header, "timestamp_columns": list(_TIMESTAMP_HEADERS)},
         )
-    bad_columns = {column: problem for column in header[1:] if (problem := metric_name_problem(column))}
-    if bad_columns:
+    return _wide_mapping(header, ts_column, sample, dimensions)
+
+
+def _long_mapping(header: list[str], ts_column: str | None) -> UploadMapping:
+    missing = [name for name in _LONG_FIXED if name not in header]
+    if missing or ts_column is None:
         raise ValidationFailed(
-            "wide-layout columns after the first must be metric names",
-            details={"row": 1, "columns": bad_columns},
+            "a long-layout file needs columns metric, timestamp and value",
+            details={"header": header, "missing": missing or ["timestamp"]},
         )
-    return "wide"
+    others = tuple(h for h in header if h and h not in (*_LONG_FIXED, ts_column))
+    return UploadMapping("long", ts_column, others, ())
+
+
+def _wide_mapping(
+    header: list[str], ts_column: str, sample: list[list[Any]], dimensions: Sequence[str] | None
+) -> UploadMapping:
+    columns = [h for h in header if h != ts_column]
+    if dimensions is None:
+        chosen = [c for c in columns if _looks_like_text(header.index(c), sample)]
+    else:
+        chosen = [d.strip().lower() for d in dimensions if d.strip()]
+        unknown = [d for d in chosen if d not in columns]
+        if unknown:
+            raise ValidationFailed(
+                "dimensions names columns the header does not have",
+                details={"field": "dimensions", "unknown": unknown, "header": header},
+            )
+    problems = {c: p for c in columns if (p := _column_problem(c, is_dimension=c in chosen))}
+    if problems:
+        raise ValidationFailed(
+            "wide-layout columns must be metric or dimension names (lowercase slugs)",
+            details={"row": 1, "columns": problems},
+        )
+    if len(chosen) > MAX_DIMENSIONS:
+        raise ValidationFailed(
+            f"at most {MAX_DIMENSIONS} dimension columns; these columns hold text: {', '.join(chosen)}",
+            details={"row": 1, "dimension_columns": chosen},
+        )
+    metrics = tuple(c for c in columns if c not in chosen)
+    if not metrics:
+        raise ValidationFailed(
+            "no metric column: a wide file needs at least one column of numbers",
+            details={"row": 1, "dimension_columns": chosen},
+        )
+    return UploadMapping("wide", ts_column, tuple(chosen), metrics)
+
+
+def _column_problem(column: str, *, is_dimension: bool) -> str | None:
+    if not column:
+        return "the column has no name"
+    problem = metric_name_problem(column)
+    if is_dimension and problem is None:
+        problem = dimensions_problem({column: "x"})
+    return problem
+
+
+def _looks_like_text(index: int, sample: list[list[Any]]) -> bool:
+    """A dimension column: most of its non-empty sampled cells are not numbers."""
+    cells = [row[index] for row in sample if index < len(row) and not _blank([row[index]])]
+    text = sum(1 for cell in cells if not _is_number(cell))
+    return text * 2 > len(cells)
+
+
+def _is_number(cell: Any) -> bool:
+    try:
+        _number(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def _timestamp(cell: Any, zone: ZoneInfo) -> datetime:
@@ -180,13 +293,27 @@ def _number(cell: Any) -> float:
     return value
 
 
-def _long_row(parsed: ParsedUpload, header: list[str], row: list[Any], number: int, zone: ZoneInfo) -> None:
+def _dimension_cells(cells: dict[str, Any], columns: Sequence[str]) -> dict[str, str]:
+    return {
+        column: str(cell).strip()
+        for column in columns
+        if (cell := cells.get(column)) is not None and str(cell).strip()
+    }
+
+
+def _too_many_cells(parsed: ParsedUpload, header: list[str], row: list[Any], number: int) -> bool:
     if any(cell is not None and str(cell).strip() for cell in row[len(header) :]):
         # Typically an unquoted thousands separator ("1,000") that split the value.
         parsed.add_error(number, None, f"the row has {len(row)} cells but the header has {len(header)}")
+        return True
+    return False
+
+
+def _long_row(parsed: ParsedUpload, header: list[str], row: list[Any], number: int, zone: ZoneInfo) -> None:
+    if _too_many_cells(parsed, header, row, number):
         return
     cells = dict(zip(header, row, strict=False))
-    ts_column = next(h for h in header if h in _TIMESTAMP_HEADERS)
+    ts_column = parsed.mapping.timestamp_column
     metric = str(cells.get("metric") or "").strip()
     problem = metric_name_problem(metric)
     if problem:
@@ -202,11 +329,7 @@ def _long_row(parsed: ParsedUpload, header: list[str], row: list[Any], number: i
     except ValueError as error:
         parsed.add_error(number, "value", str(error))
         return
-    dimensions = {
-        column: str(cell).strip()
-        for column, cell in cells.items()
-        if column not in ("metric", "value", ts_column) and column and cell is not None and str(cell).strip()
-    }
+    dimensions = _dimension_cells(cells, parsed.mapping.dimension_columns)
     problem = dimensions_problem(dimensions)
     if problem:
         parsed.add_error(number, None, problem)
@@ -214,16 +337,50 @@ def _long_row(parsed: ParsedUpload, header: list[str], row: list[Any], number: i
     parsed.points.append(Point(metric=metric, ts=ts, value=value, dimensions=dimensions))
 
 
-def _wide_row(parsed: ParsedUpload, header: list[str], row: list[Any], number: int, zone: ZoneInfo) -> None:
-    try:
-        ts = _timestamp(row[0] if row else None, zone)
-    except ValueError as error:
-        parsed.add_error(number, header[0], str(error))
-        return
-    for column, cell in zip(header[1:], row[1:], strict=False):
-        if cell is None or str(cell).strip() == "":
-            continue
+class _WideRows:
+    """Reads wide rows by column position; a dimension value is checked once, then remembered."""
+
+    def __init__(self, header: list[str], mapping: UploadMapping) -> None:
+        self.ts_index = header.index(mapping.timestamp_column)
+        self.dimensions = [(header.index(c), c) for c in mapping.dimension_columns]
+        self.metrics = [(header.index(c), c) for c in mapping.metric_columns]
+        self.valid_values: set[tuple[str, str]] = set()
+
+    def __call__(
+        self, parsed: ParsedUpload, header: list[str], row: list[Any], number: int, zone: ZoneInfo
+    ) -> None:
+        if _too_many_cells(parsed, header, row, number):
+            return
+        width = len(row)
         try:
-            parsed.points.append(Point(metric=column, ts=ts, value=_number(cell)))
+            ts = _timestamp(row[self.ts_index] if self.ts_index < width else None, zone)
         except ValueError as error:
-            parsed.add_error(number, column, str(error))
+            parsed.add_error(number, parsed.mapping.timestamp_column, str(error))
+            return
+        dimensions = self._dimensions(parsed, row, number)
+        if dimensions is None:
+            return
+        for index, column in self.metrics:
+            cell = row[index] if index < width else None
+            if cell is None or cell == "" or (isinstance(cell, str) and not cell.strip()):
+                continue
+            try:
+                parsed.points.append(Point(column, ts, _number(cell), dimensions))
+            except ValueError as error:
+                parsed.add_error(number, column, str(error))
+
+    def _dimensions(self, parsed: ParsedUpload, row: list[Any], number: int) -> dict[str, str] | None:
+        dimensions: dict[str, str] = {}
+        for index, column in self.dimensions:
+            cell = row[index] if index < len(row) else None
+            value = str(cell).strip() if cell is not None else ""
+            if not value:
+                continue
+            if (column, value) not in self.valid_values:
+                problem = dimensions_problem({column: value})
+                if problem:
+                    parsed.add_error(number, column, problem)
+                    return None
+                self.valid_values.add((column, value))
+            dimensions[column] = value
+        return dimensions
