@@ -45,7 +45,7 @@ class DayPartial(NamedTuple):
     """The points of one bucket (and group), local day and currency, aggregated in that currency.
 
     ``total`` is the day's sum, ``low``/``high`` its extremes and ``last_value`` the value of
-    its latest point (at ``last_ts``); the rollup needs all of them for some aggregation.
+    its latest point (at ``last_ts``), needed (and filled) only for the ``last`` aggregation.
     """
 
     bucket: datetime
@@ -56,7 +56,7 @@ class DayPartial(NamedTuple):
     points: int
     low: float
     high: float
-    last_value: float
+    last_value: float | None
     last_ts: datetime
 
 
@@ -160,6 +160,8 @@ def _bucket(items: Sequence[RatedPartial], *, to: str, aggregation: str) -> Conv
         value = max(item.partial.high * _rate(item, to) for item in items)
     else:  # last: the latest point's value, at its own day's rate
         latest = max(items, key=lambda item: item.partial.last_ts)
+        if latest.partial.last_value is None:
+            raise ValueError("day partials for 'last' must carry last_value")
         value = latest.partial.last_value * _rate(latest, to)
     if not math.isfinite(value):
         raise ValidationFailed(

@@ -223,60 +223,84 @@ async def converted_rollup(
     ``missing_exchange_rate`` (pair and first day without a rate) or ``missing_currency``.
     """
     _check_currency(to)
-    statement, args = _rollup_statement(
-        session, metric, sources, start, end, bucket, zone, to, dimensions or {}, group_by
+    query = _RollupQuery(
+        metric, sources, start, end, bucket, zone, to, aggregation, dimensions or {}, group_by
     )
+    statement, args = _rollup_statement(session, query)
     records = await driver_fetch(session, statement, *args)
     rated = [RatedPartial(DayPartial(*record[:10]), record[10]) for record in records]
     return ConvertedRollup(currency=to, rows=combine(rated, to=to, aggregation=aggregation))
 
 
-def _rollup_statement(
-    session: AsyncSession,
-    metric: str,
-    sources: Sequence[str],
-    start: datetime | None,
-    end: datetime | None,
-    bucket: Bucket,
-    zone: ZoneInfo,
-    to: str,
-    dimensions: Mapping[str, str],
-    group_by: str | None,
-) -> tuple[str, list[Any]]:
+@dataclass(frozen=True)
+class _RollupQuery:
+    metric: str
+    sources: Sequence[str]
+    start: datetime | None
+    end: datetime | None
+    bucket: Bucket
+    zone: ZoneInfo
+    to: str
+    aggregation: str
+    dimensions: Mapping[str, str]
+    group_by: str | None
+
+
+# Calendar buckets that hold whole local days: points are grouped per day first, and each day's
+# bucket is computed once per day rather than once per point.
+_WHOLE_DAY_UNITS = frozenset({"day", "week", "month", "quarter", "year"})
+
+
+def _rollup_statement(session: AsyncSession, query: _RollupQuery) -> tuple[str, list[Any]]:
     params = _Params()
-    tenant, name, zone_name = params.add(session_tenant(session)), params.add(metric), params.add(zone.key)
-    if bucket.unit is not None:
-        bucket_sql = f"date_trunc({params.add(bucket.unit)}, m.ts, {zone_name})"
-    else:
-        bucket_sql = f"date_bin({params.add(bucket.interval)}::interval, m.ts, {params.add(FIXED_ORIGIN)})"
-    group_sql = f"m.dimensions ->> {params.add(group_by)}" if group_by else "null::text"
+    tenant, name, zone = (
+        params.add(session_tenant(session)),
+        params.add(query.metric),
+        params.add(query.zone.key),
+    )
     where = [
         f"m.tenant_id = {tenant}",
         f"m.metric = {name}",
-        f"m.source = any({params.add(list(sources))}::text[])",
-        f"m.ts >= {params.add(max(start or EARLIEST_TS, EARLIEST_TS))}",
-        f"m.ts < {params.add(min(end or LATEST_TS, LATEST_TS))}",
+        f"m.source = any({params.add(list(query.sources))}::text[])",
+        f"m.ts >= {params.add(max(query.start or EARLIEST_TS, EARLIEST_TS))}",
+        f"m.ts < {params.add(min(query.end or LATEST_TS, LATEST_TS))}",
     ]
-    if dimensions:
-        where.append(f"m.dimensions @> {params.add(json.dumps(dict(dimensions)))}::jsonb")
-    target = params.add(to)
+    if query.dimensions:
+        where.append(f"m.dimensions @> {params.add(json.dumps(dict(query.dimensions)))}::jsonb")
+    group_sql = f"m.dimensions ->> {params.add(query.group_by)}" if query.group_by else "null::text"
+    bucket = query.bucket
+    if bucket.unit in _WHOLE_DAY_UNITS:
+        per_point, per_day = (
+            "",
+            f"(date_trunc({params.add(bucket.unit)}, p.day::timestamp) at time zone {zone})",
+        )
+    else:
+        per_point = (
+            f"date_trunc({params.add(bucket.unit)}, ts, {zone})"
+            if bucket.unit is not None
+            else f"date_bin({params.add(bucket.interval)}::interval, ts, {params.add(FIXED_ORIGIN)})"
+        ) + " as bucket, "
+        per_day = "p.bucket"
+    # The latest value needs a sort per group: only "last" pays for it.
+    last_sql = "(array_agg(value order by ts desc))[1]" if query.aggregation == "last" else "null::float8"
+    rate = _rate_lateral(tenant, params.add(query.to), params.add(RATE_FALLBACK_DAYS) + "::int")
     statement = f"""
-with definition as (
+with definition as materialized (
     select currency from metric_definitions where tenant_id = {tenant} and name = {name}
-), p as (
-    select {bucket_sql} as bucket, {group_sql} as group_value,
-        (m.ts at time zone {zone_name})::date as day,
-        coalesce(upper(m.dimensions ->> 'currency'), d.currency) as currency,
-        sum(m.value) as total, count(*)::int as points, min(m.value) as low, max(m.value) as high,
-        (array_agg(m.value order by m.ts desc))[1] as last_value, max(m.ts) as last_ts
-    from business_metrics m left join definition d on true
+), point as (
+    select m.ts, m.value, {group_sql} as group_value, (m.ts at time zone {zone})::date as day,
+        coalesce(upper(m.dimensions ->> 'currency'), (select currency from definition)) as currency
+    from business_metrics m
     where {" and ".join(where)}
-    group by 1, 2, 3, 4
+), p as (
+    select {per_point}group_value, day, currency, sum(value) as total, count(*)::int as points,
+        min(value) as low, max(value) as high, {last_sql} as last_value, max(ts) as last_ts
+    from point group by {per_point.replace(" as bucket, ", ", ")}group_value, day, currency
 )
-select p.bucket, p.group_value, p.day, p.currency, p.total, p.points, p.low, p.high,
+select {per_day} as bucket, p.group_value, p.day, p.currency, p.total, p.points, p.low, p.high,
     p.last_value, p.last_ts, rate.rate
-from p {_rate_lateral(tenant, target, params.add(RATE_FALLBACK_DAYS) + "::int")}
-order by p.group_value nulls first, p.bucket, p.day, p.currency
+from p {rate}
+order by p.group_value nulls first, 1, p.day, p.currency
 """  # noqa: S608 - every value is a parameter; only fixed SQL fragments are interpolated
     return statement, params.values
 

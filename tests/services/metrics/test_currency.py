@@ -7,7 +7,7 @@ Every expected number is worked out by hand in the test. Rates are chosen as bin
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.services.errors import ValidationFailed
+from backend.services.metrics import repository
 from backend.services.metrics.buckets import Bucket
 from backend.services.metrics.currency import (
     ConvertedBucket,
@@ -377,3 +378,58 @@ def test_a_converted_value_too_large_for_a_float_is_a_422() -> None:
     with pytest.raises(ValidationFailed) as raised:
         combine(rated, to="USD", aggregation="sum")
     assert raised.value.code == "conversion_overflow"
+
+
+async def test_fixed_interval_buckets_and_groups_convert_too(shop: TenantContext, database: Database) -> None:
+    async with database.tenant_session(shop.tenant_id) as session:
+        result = await converted_rollup(
+            session,
+            metric="revenue",
+            sources=["manual"],
+            start=None,
+            end=None,
+            bucket=Bucket(unit=None, interval=timedelta(days=1)),
+            zone=UTC_ZONE,
+            to="USD",
+            aggregation="sum",
+            dimensions={"store": "eu"},
+            group_by="currency",
+        )
+    # Only the EU store's EUR points, one group, each day at its own rate.
+    assert [(row.group_value, row.bucket.day, row.value, row.converted) for row in result.rows] == [
+        ("EUR", 2, 12.5, True),
+        ("EUR", 3, 30.0, True),
+        ("EUR", 4, 70.0, True),
+    ]
+
+
+@pytest.mark.parametrize("unit", ["hour", "day", "week", "month"])
+async def test_buckets_match_the_plain_rollup_across_a_dst_change(
+    client: httpx.AsyncClient, database: Database, unit: str
+) -> None:
+    tenant = await create_tenant(client)
+    # Hourly from 2026-03-07 to 03-10 UTC: New York springs forward on 03-08 (a 23-hour day).
+    points = [
+        {
+            "metric": "revenue",
+            "ts": (datetime(2026, 3, 7, tzinfo=UTC) + timedelta(hours=h)).isoformat(),
+            "value": h,
+        }
+        for h in range(72)
+    ]
+    await ingest(client, tenant, points)
+    await set_metric_currency(database, tenant, "revenue", "USD")
+    zone, bucket = ZoneInfo("America/New_York"), Bucket(unit=unit, interval=None)
+    converted = await rollup(database, tenant, to="USD", bucket=bucket, zone=zone)
+    async with database.tenant_session(tenant.tenant_id) as session:
+        plain = await repository.rollup(
+            session,
+            repository.PointFilter("revenue", None, None, {}),
+            bucket=bucket,
+            aggregation="sum",
+            zone=zone.key,
+            group_by=None,
+        )
+    assert [(row.bucket, row.value, row.points) for row in converted.rows] == [
+        (row.bucket, row.value, row.points) for row in plain
+    ]
