@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
 from backend.services.errors import ValidationFailed
@@ -164,7 +165,12 @@ def _day(cell: Any) -> date:
 
 
 def _currency(cell: Any) -> str:
-    code = _text(cell, "currency").upper()
+    return _currency_code(_text(cell, "currency"))
+
+
+@lru_cache(maxsize=1024)  # a file repeats a handful of codes on every row
+def _currency_code(text: str) -> str:
+    code = text.upper()
     problem = currency_problem(code)
     if problem:
         raise ValueError(problem)
