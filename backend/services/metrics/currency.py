@@ -82,7 +82,7 @@ class ConvertedBucket(NamedTuple):
 
 @dataclass(frozen=True)
 class ConvertedRollup:
-    currency: str
+    currency: str | None  # None: the points have no currency (not a money metric)
     rows: list[ConvertedBucket]  # ordered by group (nulls first), then bucket
 
     @property
@@ -98,8 +98,28 @@ class MissingCurrency(ValidationFailed):
     code = "missing_currency"
 
 
-def combine(rated: Iterable[RatedPartial], *, to: str, aggregation: str) -> list[ConvertedBucket]:
+class MixedCurrencies(ValidationFailed):
+    code = "mixed_currencies"
+
+
+def own_currency(partials: Iterable[DayPartial]) -> str | None:
+    """The one currency of points read without a target; points in several are never added."""
+    currencies = {partial.currency for partial in partials}
+    if len(currencies) > 1:
+        named = sorted(currency or "none" for currency in currencies)
+        raise MixedCurrencies(
+            f"the points are in several currencies ({', '.join(named)}) and are never added without "
+            "a rate: set the tenant's reporting_currency (PATCH /api/v1/tenants/me) or the metric's "
+            "currency, and load exchange rates",
+            details={"currencies": named},
+        )
+    return next(iter(currencies), None)
+
+
+def combine(rated: Iterable[RatedPartial], *, to: str | None, aggregation: str) -> list[ConvertedBucket]:
     """Converted buckets from rated day partials, in the order buckets first appear.
+
+    ``to`` None reads partials that all have no currency (see ``own_currency``) as they are.
 
     Raises ``MissingCurrency`` for points without a currency and ``MissingExchangeRate`` (the
     earliest day lacking a rate) when any partial in another currency has no rate; ``count``
@@ -110,7 +130,7 @@ def combine(rated: Iterable[RatedPartial], *, to: str, aggregation: str) -> list
     groups: dict[tuple[str | None, datetime], list[RatedPartial]] = {}
     for item in rated:
         groups.setdefault((item.partial.group_value, item.partial.bucket), []).append(item)
-    if aggregation != "count":
+    if aggregation != "count" and to is not None:
         _check_rates([item for items in groups.values() for item in items], to)
     return [_bucket(items, to=to, aggregation=aggregation) for items in groups.values()]
 
@@ -138,14 +158,14 @@ def missing_rate(base: str, to: str, day: date) -> MissingExchangeRate:
     )
 
 
-def _rate(item: RatedPartial, to: str) -> float:
+def _rate(item: RatedPartial, to: str | None) -> float:
     if item.partial.currency == to:
         return 1.0
     assert item.rate is not None  # checked by _check_rates
     return item.rate
 
 
-def _bucket(items: Sequence[RatedPartial], *, to: str, aggregation: str) -> ConvertedBucket:
+def _bucket(items: Sequence[RatedPartial], *, to: str | None, aggregation: str) -> ConvertedBucket:
     first = items[0].partial
     points = sum(item.partial.points for item in items)
     converted = any(item.partial.currency != to for item in items)

@@ -36,6 +36,7 @@ from backend.services.metrics.currency import (
     DayPartial,
     RatedPartial,
     combine,
+    own_currency,
 )
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS
 from backend.services.metrics.rate_upload import ParsedRates, RateRow, parse_rate_rows
@@ -210,7 +211,7 @@ async def converted_rollup(
     end: datetime | None,
     bucket: Bucket,
     zone: ZoneInfo,
-    to: str,
+    to: str | None,
     aggregation: str,
     dimensions: Mapping[str, str] | None = None,
     group_by: str | None = None,
@@ -221,15 +222,20 @@ async def converted_rollup(
     converted with the rate of the point's day in ``zone`` (see ``currency.py``). Rows come
     ordered by group (nulls first), then bucket, each flagged ``converted``. Raises 422
     ``missing_exchange_rate`` (pair and first day without a rate) or ``missing_currency``.
+
+    ``to`` None (no reporting currency, no metric currency): the points are read in their own
+    currency, which must be one (else 422 ``mixed_currencies``), or none for non-money metrics.
     """
-    _check_currency(to)
+    if to is not None:
+        _check_currency(to)
     query = _RollupQuery(
         metric, sources, start, end, bucket, zone, to, aggregation, dimensions or {}, group_by
     )
     statement, args = _rollup_statement(session, query)
     records = await driver_fetch(session, statement, *args)
     rated = [RatedPartial(DayPartial(*record[:10]), record[10]) for record in records]
-    return ConvertedRollup(currency=to, rows=combine(rated, to=to, aggregation=aggregation))
+    target = to if to is not None else own_currency(item.partial for item in rated)
+    return ConvertedRollup(currency=target, rows=combine(rated, to=target, aggregation=aggregation))
 
 
 @dataclass(frozen=True)
@@ -240,7 +246,7 @@ class _RollupQuery:
     end: datetime | None
     bucket: Bucket
     zone: ZoneInfo
-    to: str
+    to: str | None
     aggregation: str
     dimensions: Mapping[str, str]
     group_by: str | None

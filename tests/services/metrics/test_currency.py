@@ -26,6 +26,7 @@ from backend.services.metrics.currency import (
     DayPartial,
     MissingCurrency,
     MissingExchangeRate,
+    MixedCurrencies,
     RatedPartial,
     combine,
 )
@@ -72,7 +73,7 @@ async def rollup(
     database: Database,
     tenant: TenantContext,
     *,
-    to: str,
+    to: str | None,
     aggregation: str = "sum",
     bucket: Bucket = WEEK,
     zone: ZoneInfo = UTC_ZONE,
@@ -433,3 +434,37 @@ async def test_buckets_match_the_plain_rollup_across_a_dst_change(
     assert [(row.bucket, row.value, row.points) for row in converted.rows] == [
         (row.bucket, row.value, row.points) for row in plain
     ]
+
+
+async def test_without_a_target_points_read_in_their_one_currency_or_none(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await create_tenant(client)
+    await ingest(client, tenant, [{"metric": "orders", "ts": at(3), "value": 3.0}])
+    await ingest(
+        client, tenant, [{"metric": "revenue", "ts": at(3), "value": 5.0, "dimensions": {"currency": "usd"}}]
+    )
+    orders = await rollup(database, tenant, to=None, metric="orders")
+    assert (orders.currency, orders.rows) == (None, [ConvertedBucket(MONDAY, None, 3.0, 1, False)])
+    revenue = await rollup(database, tenant, to=None)
+    assert (revenue.currency, revenue.rows) == ("USD", [ConvertedBucket(MONDAY, None, 5.0, 1, False)])
+
+
+async def test_without_a_target_points_in_two_currencies_are_never_added(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await create_tenant(client)
+    # What a Stripe connector writes: one series per (lower-case) currency, no metric currency.
+    await ingest(
+        client,
+        tenant,
+        [
+            {"metric": "revenue", "ts": at(3), "value": 5.0, "dimensions": {"currency": "usd"}},
+            {"metric": "revenue", "ts": at(3), "value": 7.0, "dimensions": {"currency": "eur"}},
+        ],
+        source="stripe",
+    )
+    with pytest.raises(MixedCurrencies) as raised:
+        await rollup(database, tenant, to=None, sources=("stripe",))
+    assert (raised.value.status, raised.value.code) == (422, "mixed_currencies")
+    assert raised.value.details == {"currencies": ["EUR", "USD"]}
