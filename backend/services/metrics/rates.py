@@ -8,7 +8,8 @@ it, is written in ``backend.services.metrics.currency``. The read path calls:
   converted into ``to`` with the rate of each point's local day, in one statement;
 - ``convert_buckets(session, partials, to=, aggregation=)`` — the same conversion for day
   partials a caller already holds;
-- ``target_currency(session, metric_currency)`` — the currency a read should come back in.
+- ``target_currency(session, metric_currency)`` — the currency a read should come back in
+  (pass it as ``to``; None reads the points' own single currency).
 
 Like every repository, each statement names the tenant (RLS is the first fence).
 """
@@ -186,7 +187,8 @@ async def list_rates(
 
 async def target_currency(session: AsyncSession, metric_currency: str | None) -> str | None:
     """The currency a read of a metric comes back in: the tenant's reporting currency when set,
-    else the metric's own (None: not a money metric, nothing to convert)."""
+    else the metric's own. None: neither is set, so ``converted_rollup(to=None)`` reads the points
+    in their own currency (refusing several) or, for a metric that is not money, in none."""
     tenant = await get_current_tenant(session)
     return tenant.reporting_currency or metric_currency
 
