@@ -20,6 +20,7 @@ from backend.routes import (
     coach,
     connectors,
     evidence,
+    exchange_rates,
     forecaster,
     goals,
     health,
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router)
     app.include_router(api_keys.router)
     app.include_router(metrics.router)
+    app.include_router(exchange_rates.router)
     app.include_router(goals.router)
     app.include_router(optimizer.router)
     app.include_router(evidence.router)

@@ -7,6 +7,7 @@ from backend.models.connector import ConnectorSync
 from backend.models.credential import ApiKey, RefreshToken
 from backend.models.data_source import DataSource
 from backend.models.evidence import EvidenceEdge
+from backend.models.exchange_rate import ExchangeRate
 from backend.models.forecast import Forecast
 from backend.models.goal import GoalStatus, GoalStatusChange, SmartGoal
 from backend.models.job import BackgroundJob
@@ -30,6 +31,7 @@ __all__ = [
     "ConnectorSync",
     "DataSource",
     "EvidenceEdge",
+    "ExchangeRate",
     "ExternalBenchmark",
     "Forecast",
     "GoalStatus",

@@ -19,4 +19,7 @@ class Tenant(TimestampMixin, Base):
     industry: Mapped[str | None] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
+    # ISO 4217: money rollups are read converted into it (with the tenant's exchange rates);
+    # None = no conversion, each metric reads in its own currency.
+    reporting_currency: Mapped[str | None] = mapped_column(String(3))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")

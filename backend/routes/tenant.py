@@ -79,7 +79,5 @@ async def get_my_tenant(session: TenantSession, principal: CurrentPrincipal) -> 
 async def update_my_tenant(
     body: TenantUpdate, session: TenantSession, principal: AdminPrincipal
 ) -> TenantRead:
-    tenant = await service.update_current_tenant(
-        session, body.model_dump(exclude_unset=True, exclude_none=True)
-    )
+    tenant = await service.update_current_tenant(session, body.changes())
     return TenantRead.model_validate(tenant)

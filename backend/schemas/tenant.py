@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from backend.schemas.auth import TokenResponse
 from backend.schemas.common import ReadModel
+from backend.schemas.exchange_rates import CurrencyCode
 from backend.schemas.users import UserRead
 
 _TIMEZONES = available_timezones()
@@ -37,6 +39,9 @@ class TenantRead(ReadModel):
     industry: str | None
     timezone: str
     currency: str
+    reporting_currency: str | None = Field(
+        description="Money rollups read converted into it; null: each metric in its own currency."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -45,9 +50,22 @@ class TenantUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     industry: str | None = Field(default=None, max_length=100)
     timezone: str | None = Field(default=None, description="IANA time zone for calendar rollups.")
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+    currency: CurrencyCode | None = None
+    reporting_currency: CurrencyCode | None = Field(
+        default=None,
+        description="Read money rollups converted into this currency with the tenant's exchange "
+        "rates (flagged as converted). Send null to read each metric in its own currency.",
+    )
 
     _check_timezone = field_validator("timezone")(_valid_timezone)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; null clears only what may be empty (the reporting currency)."""
+        sent = self.model_dump(exclude_unset=True)
+        return {field: value for field, value in sent.items() if value is not None or field in _CLEARABLE}
+
+
+_CLEARABLE = frozenset({"reporting_currency"})
 
 
 class ActivationRead(BaseModel):
