@@ -1,7 +1,7 @@
 """Exchange rates per tenant (under forced RLS), and the tenant's reporting currency.
 
 Revision ID: 20261204_06
-Revises: 20261204_04
+Revises: 20261204_05
 Create Date: 2026-12-04 22:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261204_06"
-down_revision: str | None = "20261204_04"
+down_revision: str | None = "20261204_05"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

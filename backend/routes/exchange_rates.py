@@ -21,7 +21,7 @@ from backend.services.errors import PayloadTooLarge, ValidationFailed
 from backend.services.metrics import rates as service
 from backend.services.metrics.rate_upload import RateRow
 from backend.services.metrics.rates import RateCounts, RateFilter
-from backend.utils.errors import error_responses
+from backend.utils.error_handlers import error_responses
 
 router = APIRouter(
     prefix="/api/v1/exchange-rates", tags=["exchange rates"], responses=error_responses(401, 422)
