@@ -48,8 +48,8 @@ TOP_LEVEL_RANKS: Mapping[str, int] = {
 }
 LEAF_TOP_LEVEL = frozenset({"models", "config"})
 EXCEPTION_HIERARCHY = "backend.services.errors"
-# The calendar (periods, days per period, bounds) is pure and imports nothing of backend.
-CALENDAR = "backend.utils.calendar"
+# Pure vocabulary modules of utils (periods and their bounds; the frequency words and aliases).
+PURE_UTILS = ("backend.utils.calendar", "backend.utils.frequency")
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Codebase:
         parts = module.split(".")
         if len(parts) < 2:
             return False
-        if parts[1] in LEAF_TOP_LEVEL or module in (EXCEPTION_HIERARCHY, CALENDAR):
+        if parts[1] in LEAF_TOP_LEVEL or module in (EXCEPTION_HIERARCHY, *PURE_UTILS):
             return True
         feature_types = len(parts) == 4 and parts[1] == "services" and parts[3] == "types"
         return feature_types and module not in self.packages  # a `types/` package is not a leaf module

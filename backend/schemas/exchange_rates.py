@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from backend.schemas.common import ReadModel, SupportedDate
-from backend.services.metrics.rate_upload import MAX_BATCH_RATES, MAX_RATE, MIN_RATE, pair_problem
+from backend.services.metrics.types import MAX_BATCH_RATES, MAX_RATE, MIN_RATE, pair_problem
 from backend.utils.currencies import currency_problem
 
 

@@ -13,7 +13,8 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BeforeValidator
 
-Frequency = Literal["day", "week", "month", "quarter", "year"]
+from backend.utils.calendar import Period as Frequency
+
 FREQUENCIES: tuple[str, ...] = get_args(Frequency)
 
 # The pandas offset alias each period is computed with.

@@ -16,14 +16,12 @@ from typing import Any, NamedTuple, TypeVar
 
 from backend.services.errors import ValidationFailed
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS
+from backend.services.metrics.types import MAX_RATE, MIN_RATE, pair_problem
 from backend.services.metrics.upload import MAX_REPORTED_ERRORS, RowError
 from backend.utils.currencies import currency_problem
 
 # A sanity bound: no currency pair in circulation is quoted outside it, and beyond it a
 # converted value could overflow a float.
-MAX_BATCH_RATES = 10_000  # rates per JSON load
-MIN_RATE = 1e-9
-MAX_RATE = 1e9
 EARLIEST_DAY = EARLIEST_TS.date()
 LATEST_DAY = LATEST_TS.date()  # exclusive
 COLUMNS = ("day", "base", "quote", "rate")
@@ -50,10 +48,6 @@ def day_problem(day: date) -> str | None:
     if not EARLIEST_DAY <= day < LATEST_DAY:
         return f"days must lie from {EARLIEST_DAY} (inclusive) to {LATEST_DAY} (exclusive)"
     return None
-
-
-def pair_problem(base: str, quote: str) -> str | None:
-    return "base and quote must be different currencies" if base == quote else None
 
 
 @dataclass

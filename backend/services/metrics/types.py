@@ -35,3 +35,13 @@ def timestamp_problem(ts: datetime, *, exclusive_end: bool = False) -> str | Non
     earliest, latest = _WALL_CLOCK_RANGE if naive else (EARLIEST_TS, LATEST_TS)
     inside = earliest <= ts and (ts <= latest if exclusive_end else ts < latest)
     return None if inside else f"timestamps must lie {TIMESTAMP_RANGE_TEXT}"
+
+
+# Exchange rates (1 base = rate quote): a JSON load's size and the sane range of a rate.
+MAX_BATCH_RATES = 10_000
+MIN_RATE = 1e-9
+MAX_RATE = 1e9
+
+
+def pair_problem(base: str, quote: str) -> str | None:
+    return "base and quote must be different currencies" if base == quote else None

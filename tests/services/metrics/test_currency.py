@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.services.errors import ValidationFailed
-from backend.services.metrics import repository
+from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.buckets import Bucket
 from backend.services.metrics.currency import (
     ConvertedBucket,
@@ -32,6 +32,7 @@ from backend.services.metrics.currency import (
 )
 from backend.services.metrics.rate_upload import RateRow
 from backend.services.metrics.rates import convert_buckets, converted_rollup, target_currency, upsert_rates
+from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import Database
 from tests.factories import TenantContext, create_tenant
 
@@ -287,6 +288,12 @@ async def test_only_the_sources_the_rule_picked_are_read(
 ) -> None:
     tenant = await create_tenant(client)
     await ingest(client, tenant, [{"metric": "revenue", "ts": at(3), "value": 4.0}])
+    declared = await client.put(
+        "/api/v1/metrics/revenue",
+        headers=tenant.headers,
+        json={"sources": {"rule": "priority", "priority": ["manual", "shopify"]}},
+    )
+    assert declared.status_code == 200, declared.text
     await ingest(client, tenant, [{"metric": "revenue", "ts": at(3), "value": 1000.0}], source="shopify")
     await set_metric_currency(database, tenant, "revenue", "USD")
     assert (await rollup(database, tenant, to="USD")).rows[0].value == 4.0
@@ -423,16 +430,11 @@ async def test_buckets_match_the_plain_rollup_across_a_dst_change(
     zone, bucket = ZoneInfo("America/New_York"), Bucket(unit=unit, interval=None)
     converted = await rollup(database, tenant, to="USD", bucket=bucket, zone=zone)
     async with database.tenant_session(tenant.tenant_id) as session:
-        plain = await repository.rollup(
-            session,
-            repository.PointFilter("revenue", None, None, {}),
-            bucket=bucket,
-            aggregation="sum",
-            zone=zone.key,
-            group_by=None,
+        plain = await metrics_reader.series(
+            session, MetricQuery("revenue"), bucket=bucket, aggregation="sum", zone=zone.key
         )
     assert [(row.bucket, row.value, row.points) for row in converted.rows] == [
-        (row.bucket, row.value, row.points) for row in plain
+        (row.bucket, row.value, row.points) for row in plain.rows
     ]
 
 
