@@ -17,6 +17,7 @@ from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, S
 from backend.models import EvidenceEdge, Role
 from backend.services.errors import DyocenseError
 from backend.services.evidence import service as evidence_service
+from backend.services.evidence.types import DriversSpec
 
 AGENT: AgentName = "evidence_analyzer"
 STORED_EDGES = 20
@@ -134,9 +135,7 @@ async def _stored(deps: AgentDeps, outcome: str, edges: list[EvidenceEdge]) -> A
 
 async def _screen(deps: AgentDeps, outcome: str, treatment: str | None) -> AgentResult:
     cite = Citations(AGENT)
-    spec = evidence_service.DriversSpec(
-        outcome=outcome, candidates=[treatment] if treatment else None, top=SHOWN
-    )
+    spec = DriversSpec(outcome=outcome, candidates=[treatment] if treatment else None, top=SHOWN)
     await deps.emit("tool", {"agent": AGENT, "tool": "evidence.drivers", "status": "started"})
     try:
         output = await evidence_service.drivers(deps.session, deps.pool, spec)

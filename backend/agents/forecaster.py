@@ -14,6 +14,7 @@ from backend.agents.question import parse_horizon
 from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, SuggestedAction
 from backend.services.errors import ValidationFailed
 from backend.services.forecaster import service as forecaster_service
+from backend.services.forecaster.types import SYNC_MAX_HORIZON
 from backend.services.workload import queue_reason
 from backend.utils.calendar import DAYS_PER_PERIOD, check_period
 
@@ -21,7 +22,7 @@ AGENT: AgentName = "forecaster"
 DEFAULT_HORIZON = {"day": 14, "week": 8, "month": 3}
 # Chat answers at once, so never beyond what the service runs synchronously.
 MAX_HORIZON = {
-    frequency: min(steps, forecaster_service.SYNC_MAX_HORIZON)
+    frequency: min(steps, SYNC_MAX_HORIZON)
     for frequency, steps in {"day": 90, "week": 52, "month": 24}.items()
 }
 # Enough history to forecast at a frequency: two years of months, half a year of weeks.

@@ -103,7 +103,7 @@ class ComputePool:
         """``function(*args, report)`` in a worker process, where ``report(fraction, message)`` reaches
         ``progress`` here (the latest message each poll, so a chatty function cannot flood the caller)."""
         channel = await asyncio.to_thread(self._progress_channel)
-        done = asyncio.ensure_future(self.run(_call_reporting, function, channel, args))
+        done: asyncio.Future[T] = asyncio.ensure_future(self.run(_call_reporting, function, channel, args))
         try:
             while True:
                 finished, _ = await asyncio.wait({done}, timeout=PROGRESS_POLL_SECONDS)

@@ -49,7 +49,7 @@ def _xlsx_value(cell: Cell) -> Cell:
     safe = neutralise(cell)
     if isinstance(safe, str):
         # Control characters cannot be stored in the XML of a workbook.
-        return ILLEGAL_CHARACTERS_RE.sub(_REPLACEMENT, safe)
+        return str(ILLEGAL_CHARACTERS_RE.sub(_REPLACEMENT, safe))
     if isinstance(safe, datetime) and safe.tzinfo is not None:
         return safe.astimezone(UTC).replace(tzinfo=None)  # Excel has no time zones: UTC
     return safe

@@ -49,7 +49,7 @@ def safe_url(url: httpx.URL) -> str:
 def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
     """Exponential backoff with 'equal jitter': half fixed, half random, capped."""
     ceiling = min(cap, base * 2**attempt)
-    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not cryptography
+    return float(ceiling / 2 + random.uniform(0, ceiling / 2))  # noqa: S311 - jitter, not cryptography
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -13,7 +13,8 @@ from typing import Any
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence import mmm_service, service, unit_service
-from backend.services.evidence.types import AnalysisSpec
+from backend.services.evidence.compute import compute_analysis
+from backend.services.evidence.types import AnalysisSpec, MmmFit, MmmSpec
 from backend.services.evidence.units import (
     UnitStudyInputs,
     assemble,
@@ -35,7 +36,7 @@ async def analyze_in_background(run: JobRun, spec: AnalysisSpec) -> dict[str, An
             prepared = await service.prepare_analysis(session, spec)
             inputs = await service.read_analysis_inputs(session, prepared)
         await run.progress(0.1, "observations read; estimating and refuting the effect")
-        output = await run.compute.run(service.compute_analysis, inputs)
+        output = await run.compute.run(compute_analysis, inputs)
         async with run.database.tenant_session(run.tenant_id) as session:
             edge = await service.store_analysis(session, prepared, output)
     except ValidationFailed as exc:
@@ -65,7 +66,7 @@ async def unit_study_in_background(run: JobRun, payload: unit_service.UnitStudyP
     return assemble(table, result, segments).model_dump(mode="json")
 
 
-def fit_reporting(inputs: mmm_service.MmmInputs, report: Report) -> mmm_service.MmmFit:
+def fit_reporting(inputs: mmm_service.MmmInputs, report: Report) -> MmmFit:
     """``compute_mmm`` in an executor worker, reporting after the point fit and per bootstrap batch."""
 
     def refits(done: int, draws: int) -> None:
@@ -75,7 +76,7 @@ def fit_reporting(inputs: mmm_service.MmmInputs, report: Report) -> mmm_service.
     return mmm_service.compute_mmm(inputs, refits)
 
 
-async def mmm_fit_in_background(run: JobRun, spec: mmm_service.MmmSpec) -> dict[str, Any]:
+async def mmm_fit_in_background(run: JobRun, spec: MmmSpec) -> dict[str, Any]:
     """A marketing-mix fit too large for a request; progress after the point fit and per bootstrap batch."""
     try:
         async with run.database.tenant_session(run.tenant_id) as session:

@@ -15,6 +15,7 @@ from backend.services.errors import DyocenseError
 from backend.services.forecaster import service
 from backend.services.forecaster.batch import ForecastJob, JobOutcome, run_job
 from backend.services.queue import JobFailed, JobRun, Task
+from backend.utils.prometheus import FORECASTS
 
 # Share of a batch's progress before the fits start (histories read) and after they end (stored).
 _READ_SHARE = 0.1
@@ -31,7 +32,7 @@ async def forecast_in_background(run: JobRun, spec: service.ForecastSpec) -> dic
             forecast = await service.store(session, history, result)
             forecast_id = forecast.id
     except DyocenseError as exc:
-        service.FORECASTS.labels(outcome="failure").inc()
+        FORECASTS.labels(outcome="failure").inc()
         raise JobFailed.of(exc) from exc
     return {
         "metric": spec.metric,
@@ -104,7 +105,7 @@ async def forecast_batch(run: JobRun, batch: service.ForecastBatch) -> dict[str,
                 {"metric": history.spec.metric, "forecast_id": str(forecast.id), "model": forecast.model}
             )
     for _ in failed:
-        service.FORECASTS.labels(outcome="failure").inc()
+        FORECASTS.labels(outcome="failure").inc()
     return {"forecasts": done, "failed": failed}
 
 

@@ -82,7 +82,7 @@ class StripeConnector(ConnectorType):
         return {"Authorization": f"Bearer {context.credentials.secret_key}"}
 
     def _url(self, context: SyncContext) -> str:
-        return context.config.api_base.rstrip("/") + "/v1/balance_transactions"
+        return str(context.config.api_base).rstrip("/") + "/v1/balance_transactions"
 
     async def test(self, context: SyncContext) -> list[Check]:
         response = await context.http.get(
