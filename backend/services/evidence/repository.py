@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -18,6 +18,7 @@ from backend.services.evidence.types import EdgeDetails, MmmFit, MmmSpec
 from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import session_tenant
+from backend.utils.repository import paginate, tenant_select
 
 # Listings and the graph need the numbers, not the stored result documents.
 _SUMMARY = defer(EvidenceEdge.details, raiseload=True), defer(EvidenceEdge.refutations, raiseload=True)
@@ -134,20 +135,15 @@ async def list_edges(
     limit: int,
     offset: int,
 ) -> tuple[list[EvidenceEdge], int]:
-    statement = (
-        select(EvidenceEdge).options(*_SUMMARY).where(EvidenceEdge.tenant_id == session_tenant(session))
-    )
+    statement = tenant_select(session, EvidenceEdge).options(*_SUMMARY)
     if cause is not None:
         statement = statement.where(EvidenceEdge.cause == cause)
     if effect is not None:
         statement = statement.where(EvidenceEdge.effect == effect)
     if verdict is not None:
         statement = statement.where(EvidenceEdge.verdict == verdict)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = await session.scalars(
-        statement.order_by(EvidenceEdge.analysed_at.desc(), EvidenceEdge.id).limit(limit).offset(offset)
-    )
-    return list(rows), int(total or 0)
+    order = (EvidenceEdge.analysed_at.desc(), EvidenceEdge.id)
+    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
 
 
 async def newest_edges(session: AsyncSession, *, verdict: str | None) -> list[EvidenceEdge]:

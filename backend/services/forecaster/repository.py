@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import Forecast
 from backend.services.forecaster.types import ForecastDocument, ForecastInputs, ForecastScores
 from backend.utils.database import session_tenant
+from backend.utils.repository import get_by_id, paginate, tenant_select
 
 
 async def add(
@@ -50,17 +50,14 @@ def scores_of(forecast: Forecast) -> ForecastScores:
 
 
 async def get(session: AsyncSession, forecast_id: uuid.UUID) -> Forecast | None:
-    return await session.get(Forecast, (session_tenant(session), forecast_id))
+    return await get_by_id(session, Forecast, forecast_id)
 
 
 async def list_forecasts(
     session: AsyncSession, *, metric: str | None, limit: int, offset: int
 ) -> tuple[list[Forecast], int]:
-    statement = select(Forecast).where(Forecast.tenant_id == session_tenant(session))
+    statement = tenant_select(session, Forecast)
     if metric is not None:
         statement = statement.where(Forecast.metric == metric)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = await session.scalars(
-        statement.order_by(Forecast.created_at.desc(), Forecast.id).limit(limit).offset(offset)
-    )
-    return list(rows), int(total or 0)
+    order = (Forecast.created_at.desc(), Forecast.id)
+    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)

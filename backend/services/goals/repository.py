@@ -4,30 +4,28 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import GoalStatusChange, SmartGoal
 from backend.utils.database import session_tenant
+from backend.utils.repository import get_by_id, paginate, tenant_select
 
 
 async def get_goal(session: AsyncSession, goal_id: uuid.UUID) -> SmartGoal | None:
-    return await session.get(SmartGoal, (session_tenant(session), goal_id))
+    return await get_by_id(session, SmartGoal, goal_id)
 
 
 async def list_goals(
     session: AsyncSession, *, status: str | None, metric: str | None, limit: int, offset: int
 ) -> tuple[list[SmartGoal], int]:
-    statement = select(SmartGoal).where(SmartGoal.tenant_id == session_tenant(session))
+    statement = tenant_select(session, SmartGoal)
     if status is not None:
         statement = statement.where(SmartGoal.status == status)
     if metric is not None:
         statement = statement.where(SmartGoal.metric == metric)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = await session.scalars(
-        statement.order_by(SmartGoal.deadline, SmartGoal.created_at, SmartGoal.id).limit(limit).offset(offset)
-    )
-    return list(rows), int(total or 0)
+    order = (SmartGoal.deadline, SmartGoal.created_at, SmartGoal.id)
+    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
 
 
 async def lock_goal(session: AsyncSession, goal_id: uuid.UUID) -> None:
@@ -52,13 +50,6 @@ async def latest_status(session: AsyncSession, goal_id: uuid.UUID) -> GoalStatus
 async def status_history(
     session: AsyncSession, goal_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[list[GoalStatusChange], int]:
-    statement = select(GoalStatusChange).where(
-        GoalStatusChange.tenant_id == session_tenant(session), GoalStatusChange.goal_id == goal_id
-    )
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = await session.scalars(
-        statement.order_by(GoalStatusChange.recorded_at.desc(), GoalStatusChange.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)
+    statement = tenant_select(session, GoalStatusChange).where(GoalStatusChange.goal_id == goal_id)
+    order = (GoalStatusChange.recorded_at.desc(), GoalStatusChange.id.desc())
+    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)

@@ -5,34 +5,28 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BackgroundJob
 from backend.utils.database import session_tenant
+from backend.utils.repository import get_by_id, paginate, tenant_select
 
 
 async def job_by_id(session: AsyncSession, job_id: uuid.UUID) -> BackgroundJob | None:
-    return await session.get(BackgroundJob, (session_tenant(session), job_id))
+    return await get_by_id(session, BackgroundJob, job_id)
 
 
 async def list_jobs(
     session: AsyncSession, *, kind: str | None, status: str | None, limit: int, offset: int
 ) -> tuple[list[BackgroundJob], int]:
-    conditions: list[Any] = [BackgroundJob.tenant_id == session_tenant(session)]
+    statement = tenant_select(session, BackgroundJob)
     if kind is not None:
-        conditions.append(BackgroundJob.kind == kind)
+        statement = statement.where(BackgroundJob.kind == kind)
     if status is not None:
-        conditions.append(BackgroundJob.status == status)
-    total = await session.scalar(select(func.count()).select_from(BackgroundJob).where(*conditions))
-    rows = await session.scalars(
-        select(BackgroundJob)
-        .where(*conditions)
-        .order_by(BackgroundJob.created_at.desc(), BackgroundJob.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)
+        statement = statement.where(BackgroundJob.status == status)
+    order = (BackgroundJob.created_at.desc(), BackgroundJob.id)
+    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
 
 
 async def update_job(session: AsyncSession, job_id: uuid.UUID, **values: Any) -> None:

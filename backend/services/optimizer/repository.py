@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.optimization import OptimizationRun
@@ -15,6 +14,7 @@ from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.reader import MetricQuery
 from backend.services.optimizer.types import RunTimings, StoredSolution
 from backend.utils.database import session_tenant
+from backend.utils.repository import get_by_id, paginate, tenant_select
 
 
 async def add_run(
@@ -54,26 +54,19 @@ def run_timings(run: OptimizationRun) -> RunTimings:
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> OptimizationRun | None:
-    statement = select(OptimizationRun).where(
-        OptimizationRun.tenant_id == session_tenant(session), OptimizationRun.id == run_id
-    )
-    result: OptimizationRun | None = await session.scalar(statement)
-    return result
+    return await get_by_id(session, OptimizationRun, run_id)
 
 
 async def list_runs(
     session: AsyncSession, *, template: str | None, status: str | None, limit: int, offset: int
 ) -> tuple[list[OptimizationRun], int]:
-    statement = select(OptimizationRun).where(OptimizationRun.tenant_id == session_tenant(session))
+    statement = tenant_select(session, OptimizationRun)
     if template is not None:
         statement = statement.where(OptimizationRun.template == template)
     if status is not None:
         statement = statement.where(OptimizationRun.status == status)
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = await session.scalars(
-        statement.order_by(OptimizationRun.created_at.desc(), OptimizationRun.id).limit(limit).offset(offset)
-    )
-    return list(rows), int(total or 0)
+    order = (OptimizationRun.created_at.desc(), OptimizationRun.id)
+    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import Role, User
 from backend.utils.database import session_tenant
+from backend.utils.repository import paginate, tenant_select
 
 
 async def list_users(
     session: AsyncSession, *, limit: int, offset: int, include_inactive: bool
 ) -> tuple[list[User], int]:
-    statement = select(User).where(User.tenant_id == session_tenant(session))
+    statement = tenant_select(session, User)
     if not include_inactive:
         statement = statement.where(User.is_active.is_(True))
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = await session.scalars(statement.order_by(User.created_at, User.id).limit(limit).offset(offset))
-    return list(rows), int(total or 0)
+    return await paginate(session, statement, order_by=(User.created_at, User.id), limit=limit, offset=offset)
 
 
 async def count_active_owners(session: AsyncSession) -> int:

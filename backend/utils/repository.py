@@ -1,0 +1,46 @@
+"""The repository kit: every tenant query starts from the tenant-fenced statement of its model.
+
+Row-level security filters every statement in the database; the ``WHERE tenant_id = …`` that
+``tenant_select`` adds is the second fence (and lets the planner use the tenant-led indexes).
+Feature repositories build on these three functions instead of writing the tenant filter, the
+primary-key lookup and the ``count`` + ``limit``/``offset`` pair by hand.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.utils.database import session_tenant
+
+M = TypeVar("M")
+Row = TypeVar("Row")
+
+
+def tenant_select(session: AsyncSession, model: type[M]) -> Select[M]:
+    """``select(model)`` of the session's tenant: the base statement of every tenant query."""
+    tenant_column: ColumnElement[bool] = model.tenant_id == session_tenant(session)  # type: ignore[attr-defined]
+    return select(model).where(tenant_column)
+
+
+async def get_by_id(session: AsyncSession, model: type[M], row_id: uuid.UUID) -> M | None:
+    """The session tenant's row of ``model`` with primary key ``(tenant_id, id)``, or None."""
+    return await session.get(model, (session_tenant(session), row_id))
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[Row],
+    *,
+    order_by: Sequence[Any],
+    limit: int,
+    offset: int,
+) -> tuple[list[Row], int]:
+    """One page of ``statement`` in ``order_by`` order, and how many rows the whole statement has."""
+    total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    rows = await session.scalars(statement.order_by(*order_by).limit(limit).offset(offset))
+    return list(rows), int(total or 0)
