@@ -147,3 +147,22 @@ async def test_metrics_needing_no_conversion_read_as_before(client: httpx.AsyncC
     # Raw points say the definition's currency too.
     raw = (await client.get("/api/v1/metrics/revenue", headers=tenant.headers)).json()
     assert (raw["currency"], raw["converted"]) == ("USD", False)
+
+
+async def test_converted_rollups_fill_gaps_group_and_page_like_plain_ones(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await define(client, tenant, "revenue", currency="USD")
+    eur = {**point(4, 3.0, "EUR"), "dimensions": {"currency": "EUR", "store": "b"}}
+    await ingest(client, tenant, [{**point(2, 10.0), "dimensions": {"store": "a"}}, eur])
+    loaded = await client.post(
+        RATES,
+        headers=tenant.headers,
+        json={"rates": [{"day": "2026-03-04", "base": "EUR", "quote": "USD", "rate": 2.0}]},
+    )
+    assert loaded.status_code == 200, loaded.text
+    body = (await daily(client, tenant, fill="zero")).json()
+    assert values(body) == [("2026-03-02", 10.0, 1), ("2026-03-03", 0.0, 0), ("2026-03-04", 6.0, 1)]
+    assert (body["total"], body["converted"]) == (3, True)
+    grouped = (await daily(client, tenant, group_by="store", limit=1, offset=1)).json()
+    assert grouped["total"] == 2
+    assert [(s["group"], [p["value"] for p in s["points"]]) for s in grouped["series"]] == [("b", [6.0])]
