@@ -36,6 +36,7 @@ from backend.services.errors import PayloadTooLarge, ValidationFailed
 from backend.services.metrics import service, upload_service
 from backend.services.metrics.buckets import FILL_MODES, MAX_BUCKETS, parse_bucket
 from backend.services.metrics.points import (
+    CURRENCY_PATTERN,
     DIMENSION_KEY_PATTERN,
     METRIC_NAME_PATTERN,
     NO_DIMENSIONS,
@@ -352,6 +353,14 @@ async def query_metric(
     ] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
     output: Annotated[FormatParam | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
+    currency: Annotated[
+        str | None,
+        Query(
+            pattern=CURRENCY_PATTERN,
+            description="Rollups: read the values in this ISO 4217 currency (default: the tenant's "
+            "reporting currency, else the metric's), each point at its own day's exchange rate.",
+        ),
+    ] = None,
 ) -> Response:
     assert set(FILL_MODES) == {"none", "null", "zero", "previous"}
     page_limit = _page_limit(limit, raw=bucket is None)
@@ -388,7 +397,9 @@ async def query_metric(
             }
             for r in raw.rows
         ]
-        body.update(total=raw.total, **_sources_body(raw.sources))
+        body.update(
+            total=raw.total, **_sources_body(raw.sources), currency=definition.currency, converted=False
+        )
         return _metric_answer({**body, "series": [{"group": None, "points": points}]}, zone, export_format)
     parsed_bucket = parse_bucket(str(frequency_alias(bucket)))
     used_agg = agg or definition.aggregation
@@ -402,9 +413,11 @@ async def query_metric(
         fill=fill,
         limit=page_limit,
         offset=offset,
+        currency=await service.currency_plan(session, definition, currency),
     )
     body.update(bucket=parsed_bucket.label, aggregation=used_agg, start=page.start, end=page.end)
     body.update(group_by=group_by, total=page.total, **_sources_body(page.sources))
+    body.update(currency=page.currency, converted=page.converted)
     body["series"] = [
         {
             "group": s.group,

@@ -226,6 +226,16 @@ class MetricQueryRead(BaseModel):
     source_rule: Literal["priority", "additive"]
     sources_used: list[str] = Field(description="The source(s) read (the rule's choice, or source=).")
     sources_available: list[str] = Field(description="Every source with points in the window.")
+    currency: str | None = Field(
+        default=None,
+        description="The currency of the values (rollups): the definition's unless converted; null for "
+        "a metric that is not money.",
+    )
+    converted: bool = Field(
+        default=False,
+        description="True when points in another currency were converted with the exchange rates of "
+        "their own days (rollups).",
+    )
     series: list[SeriesRead]
 
 

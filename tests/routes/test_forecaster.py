@@ -197,3 +197,30 @@ async def test_a_frequency_finer_than_the_data_is_a_422_saying_why(client: httpx
     assert "made-up values" in error["message"]
     listed = await client.get(FORECASTS, headers=tenant.headers)
     assert listed.json()["items"] == []
+
+
+async def test_the_definitions_non_negative_cuts_forecasts_at_zero_even_after_a_dip(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    # A shrinking quantity whose history dips just below zero (a correction booked as negative):
+    # inferred from the history it is not non-negative, so its forecast heads below zero.
+    history = [60.0 - 2.0 * t + (3.0 if t % 2 else -3.0) for t in range(36)]
+    assert min(history) < 0
+    declared = await client.put("/api/v1/metrics/stock", headers=tenant.headers, json={"non_negative": True})
+    assert declared.status_code == 200, declared.text
+    for metric in ("stock", "stock_inferred"):
+        await _seed(client, tenant, metric, history)
+
+    async def lowest(metric: str) -> float:
+        created = await client.post(
+            FORECASTS,
+            headers=tenant.headers,
+            json={"metric": metric, "horizon": 6, "frequency": "month", "model": "naive"},
+        )
+        assert created.status_code == 201, created.text
+        points = created.json()["points"]
+        return min(min(p["mean"], *p["lower"].values()) for p in points)
+
+    assert await lowest("stock_inferred") < 0
+    assert await lowest("stock") == 0.0

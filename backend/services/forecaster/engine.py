@@ -184,8 +184,8 @@ def forecast_values(
 
     ``non_negative``: cut the forecast and its bounds at zero. ``None`` (the default) decides
     from the history: a series that never went below zero is taken as a non-negative
-    quantity (sales, counts, stock). Metric definitions carry no non-negative flag yet; a
-    caller that knows better passes ``True`` or ``False``.
+    quantity (sales, counts, stock). A caller that knows better (the metric definition's
+    ``non_negative``) passes ``True`` or ``False``.
 
     ``model="auto"`` backtests every candidate and the combination, and keeps the
     combination unless a single model's mean backtest MASE is lower by ``SELECTION_MARGIN``;
@@ -439,10 +439,17 @@ def forecast_series(
     model: str = "auto",
     levels: Sequence[float] = DEFAULT_LEVELS,
     max_origins: int | None = None,
+    non_negative: bool | None = None,
 ) -> ForecastResult:
     """``forecast_values`` on a built series, with period timestamps and the series' warnings."""
     result = forecast_values(
-        series.values, horizon, series.season_length, model=model, levels=levels, max_origins=max_origins
+        series.values,
+        horizon,
+        series.season_length,
+        model=model,
+        levels=levels,
+        max_origins=max_origins,
+        non_negative=non_negative,
     )
     future = series.future_timestamps(horizon)
     points = [

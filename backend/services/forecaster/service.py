@@ -116,6 +116,9 @@ class History:
     aggregation: str
     points: list[tuple[datetime, float]]
     as_of: datetime
+    # The definition's non_negative: True cuts forecasts at zero, False never, None infers it
+    # from the history (never below zero → cut).
+    non_negative: bool | None = None
 
 
 # Beyond these a forecast runs as a background job (an auto-selected monthly forecast of a
@@ -167,7 +170,7 @@ async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
             f"metric {spec.metric!r} has no data in the requested window", details={"metric": spec.metric}
         )
     as_of = (spec.end or datetime.now(UTC)).astimezone(zone).replace(tzinfo=None)
-    return History(spec, zone.key, frequency, definition.aggregation, points, as_of)
+    return History(spec, zone.key, frequency, definition.aggregation, points, as_of, definition.non_negative)
 
 
 _FREQUENCY_ORDER: tuple[Frequency, ...] = PERIODS
@@ -201,7 +204,11 @@ def series_for(history: History) -> RegularSeries:
 def compute(history: History) -> ForecastResult:
     """Pure and CPU-bound: build the regular series, select by backtest, forecast with intervals."""
     return forecast_series(
-        series_for(history), history.spec.horizon, model=history.spec.model, levels=history.spec.levels
+        series_for(history),
+        history.spec.horizon,
+        model=history.spec.model,
+        levels=history.spec.levels,
+        non_negative=history.non_negative,
     )
 
 

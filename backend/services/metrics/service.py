@@ -24,10 +24,12 @@ from backend.services.metrics.points import (
     default_aggregation,
     out_of_range_indexes,
 )
+from backend.services.metrics.rates import converted_rollup
 from backend.services.metrics.reader import MetricDefinitionInfo, MetricQuery, Sources
 from backend.services.metrics.repository import CatalogEntry
 from backend.services.metrics.types import MAX_BATCH_POINTS as MAX_BATCH_POINTS
 from backend.services.metrics.upload import ParsedUpload, csv_rows, parse_rows, xlsx_rows
+from backend.utils.database import driver_fetch, session_tenant
 
 MAX_UPLOAD_ROWS = 200_000
 MAX_UPLOAD_POINTS = 1_000_000
@@ -206,6 +208,65 @@ class RollupPage:
     end: datetime | None
     total: int  # (group, bucket) rows in the whole rollup; the page holds at most ``limit``
     sources: Sources
+    currency: str | None = None  # the currency of the values (None: not money)
+    converted: bool = False  # True when any point of the answer was in another currency
+
+
+@dataclass(frozen=True)
+class CurrencyPlan:
+    """How a rollup reads money: ``convert`` through the exchange rates into ``to`` (None: the
+    points' own single currency), or plainly, the values being in ``to`` already."""
+
+    convert: bool
+    to: str | None
+
+
+# The tenant's reporting currency, and the currencies points of the metric name in a `currency`
+# dimension: a skip scan of the primary key's distinct (source, dimensions_key) prefixes, so it
+# costs one index probe per dimension combination, not one per point.
+_CURRENCY_CHECK = """
+with recursive combination as (
+    (select source, dimensions_key from business_metrics
+     where tenant_id = $1 and metric = $2 order by source, dimensions_key limit 1)
+    union all
+    select next.source, next.dimensions_key from combination c cross join lateral (
+        select b.source, b.dimensions_key from business_metrics b
+        where b.tenant_id = $1 and b.metric = $2
+            and (b.source, b.dimensions_key) > (c.source, c.dimensions_key)
+        order by b.source, b.dimensions_key limit 1
+    ) next
+)
+select (select reporting_currency from tenants where id = $1) as reporting,
+    array(
+        select distinct upper(dimensions_key::jsonb ->> 'currency') from combination
+        where dimensions_key like '%"currency":%'
+    ) as tagged
+"""
+
+
+async def currency_plan(
+    session: AsyncSession, definition: MetricDefinitionInfo, requested: str | None
+) -> CurrencyPlan:
+    """How a rollup of ``definition``'s metric reads money (one query unless ``requested``).
+
+    The target is ``requested``, else the tenant's reporting currency for a money metric, else
+    the definition's currency (``rates.target_currency``'s rule). Conversion happens when points
+    may be in another currency than the target: the definition's currency differs from it, or
+    points name another in a ``currency`` dimension. Without any target, points naming two
+    currencies read through the conversion too, which refuses to add them (``mixed_currencies``);
+    points of a metric that is not money (no definition currency) read plainly.
+    """
+    if requested is not None:
+        return CurrencyPlan(convert=True, to=requested)
+    (row,) = await driver_fetch(session, _CURRENCY_CHECK, session_tenant(session), definition.name)
+    tagged = set(row["tagged"])
+    if definition.currency is None:
+        target = row["reporting"] if tagged else None  # not money unless its points say so
+        return CurrencyPlan(convert=target is not None or len(tagged) > 1, to=target)
+    target = row["reporting"] or definition.currency
+    if target != definition.currency or tagged - {target}:
+        return CurrencyPlan(convert=True, to=target)
+    return CurrencyPlan(convert=False, to=definition.currency)
 
 
 async def rollup(
@@ -236,9 +297,106 @@ async def rollup_page(
     fill: str,
     limit: int | None = None,
     offset: int = 0,
+    currency: CurrencyPlan | None = None,
 ) -> RollupPage:
     """Aggregated series (one per group), the range they cover, and one page of their rows
-    (ordered by group, then bucket) when ``limit`` is given."""
+    (ordered by group, then bucket) when ``limit`` is given; read in ``currency.to`` through
+    the exchange rates when ``currency.convert``."""
+    if currency is not None and currency.convert:
+        return await _converted_page(
+            session,
+            filters,
+            bucket=bucket,
+            aggregation=aggregation,
+            zone=zone,
+            group_by=group_by,
+            fill=fill,
+            limit=limit,
+            offset=offset,
+            to=currency.to,
+        )
+    page = await _plain_page(
+        session,
+        filters,
+        bucket=bucket,
+        aggregation=aggregation,
+        zone=zone,
+        group_by=group_by,
+        fill=fill,
+        limit=limit,
+        offset=offset,
+    )
+    return replace(page, currency=currency.to) if currency is not None else page
+
+
+async def _converted_page(
+    session: AsyncSession,
+    filters: MetricQuery,
+    *,
+    bucket: Bucket,
+    aggregation: str,
+    zone: ZoneInfo,
+    group_by: str | None,
+    fill: str,
+    limit: int | None,
+    offset: int,
+    to: str | None,
+) -> RollupPage:
+    """The rollup converted by ``rates.converted_rollup`` over the sources the rule chose."""
+    found = await reader.data_range(session, filters)
+    if not found.sources.used:
+        return RollupPage([], filters.start, filters.end, 0, found.sources, currency=to)
+    result = await converted_rollup(
+        session,
+        metric=filters.metric,
+        sources=found.sources.used,
+        start=filters.start,
+        end=filters.end,
+        bucket=bucket,
+        zone=zone,
+        to=to,
+        aggregation=aggregation,
+        dimensions=filters.dimensions,
+        group_by=group_by,
+    )
+    observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
+    for row in result.rows:
+        observed[row.group_value][row.bucket] = (row.value, row.points)
+    start, end = filters.start, filters.end
+    starts: list[datetime] = []
+    if fill != "none":
+        start = start or found.first
+        end = end or (found.last + timedelta(microseconds=1) if found.last is not None else None)
+        if start is not None and end is not None:
+            starts = bucket_starts(bucket, start, end, zone)
+    series = [
+        Series(group, fill_gaps(observed.get(group, {}), starts, fill))
+        for group in (list(observed) or ([None] if starts else []))
+    ]
+    total = sum(len(s.values) for s in series)
+    return RollupPage(
+        _page(series, limit, offset),
+        start,
+        end,
+        total,
+        found.sources,
+        currency=result.currency,
+        converted=result.converted,
+    )
+
+
+async def _plain_page(
+    session: AsyncSession,
+    filters: MetricQuery,
+    *,
+    bucket: Bucket,
+    aggregation: str,
+    zone: ZoneInfo,
+    group_by: str | None,
+    fill: str,
+    limit: int | None,
+    offset: int,
+) -> RollupPage:
     if fill == "none":
         # Rows arrive ordered by group, then bucket, paged by the database: nothing to fill.
         result = await reader.series(
