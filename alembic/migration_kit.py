@@ -7,6 +7,8 @@ a helper's SQL is frozen once a revision uses it: a new rule gets a new helper, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -91,6 +93,20 @@ def disable_tenant_rls(table: str) -> None:
     op.execute(f"drop policy tenant_isolation on {table}")
     op.execute(f"alter table {table} no force row level security")
     op.execute(f"alter table {table} disable row level security")
+
+
+@contextmanager
+def forced_rls_lifted(*tables: str) -> Iterator[None]:
+    """RLS stays enabled but is not forced on ``tables`` inside the block, forced again after it.
+
+    The owner runs migrations but RLS is forced: a cross-tenant backfill lifts it for its
+    statements only, inside the migration's transaction. Forced again in reverse order.
+    """
+    for table in tables:
+        op.execute(f"alter table {table} no force row level security")
+    yield
+    for table in reversed(tables):
+        op.execute(f"alter table {table} force row level security")
 
 
 # ---------------------------------------------------------------- tenant tables

@@ -28,6 +28,7 @@ from backend.utils.database_urls import DatabaseUrls, resolve_database_urls
 from backend.utils.embedded_db import EmbeddedPostgres
 from backend.utils.logging import configure_logging
 from backend.utils.migrations import upgrade
+from tests.services.coach.fake_llm import FakeLlmServer
 
 # Its own database on the embedded server; set DYOCENSE_TEST_DATABASE to run two suites at once.
 TEST_DATABASE = os.environ.get("DYOCENSE_TEST_DATABASE", "dyocense_test")
@@ -144,6 +145,14 @@ def client_for(application: FastAPI) -> httpx.AsyncClient:
     # raise_app_exceptions=False: an unhandled error is observed as the 500 a client gets.
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLlmServer]:
+    """A loopback fake of the Ollama and OpenAI APIs, for one test."""
+    server = FakeLlmServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

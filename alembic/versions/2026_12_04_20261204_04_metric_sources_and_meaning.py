@@ -13,16 +13,13 @@ Revises: 20261204_03
 Create Date: 2026-12-04 21:00:00+00:00
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
+from migration_kit import forced_rls_lifted
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261204_04"
 down_revision: str | None = "20261204_03"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -51,39 +48,33 @@ def upgrade() -> None:
     op.create_primary_key(
         "pk_business_metrics", "business_metrics", ["tenant_id", "metric", "source", "dimensions_key", "ts"]
     )
-    # The owner runs migrations but RLS is forced on both tables: lift it for this one
-    # cross-tenant statement, inside the migration's transaction.
-    op.execute("alter table metric_definitions no force row level security")
-    op.execute("alter table business_metrics no force row level security")
-    op.execute(
-        """
-        update metric_definitions d set source_priority = s.sources
-        from (
-            select tenant_id, metric, jsonb_agg(source order by first_seen, source) as sources
+    with forced_rls_lifted("metric_definitions", "business_metrics"):
+        op.execute(
+            """
+            update metric_definitions d set source_priority = s.sources
             from (
-                select tenant_id, metric, source, min(ingested_at) as first_seen
-                from business_metrics group by tenant_id, metric, source
-            ) per_source
-            group by tenant_id, metric
-        ) s
-        where d.tenant_id = s.tenant_id and d.name = s.metric
-        """
-    )
-    op.execute("alter table business_metrics force row level security")
-    op.execute("alter table metric_definitions force row level security")
+                select tenant_id, metric, jsonb_agg(source order by first_seen, source) as sources
+                from (
+                    select tenant_id, metric, source, min(ingested_at) as first_seen
+                    from business_metrics group by tenant_id, metric, source
+                ) per_source
+                group by tenant_id, metric
+            ) s
+            where d.tenant_id = s.tenant_id and d.name = s.metric
+            """
+        )
 
 
 def downgrade() -> None:
     # Points that only differ by source cannot share the old key: keep the first source's.
-    op.execute("alter table business_metrics no force row level security")
-    op.execute(
-        """
-        delete from business_metrics m using business_metrics o
-        where m.tenant_id = o.tenant_id and m.metric = o.metric
-          and m.dimensions_key = o.dimensions_key and m.ts = o.ts and m.source > o.source
-        """
-    )
-    op.execute("alter table business_metrics force row level security")
+    with forced_rls_lifted("business_metrics"):
+        op.execute(
+            """
+            delete from business_metrics m using business_metrics o
+            where m.tenant_id = o.tenant_id and m.metric = o.metric
+              and m.dimensions_key = o.dimensions_key and m.ts = o.ts and m.source > o.source
+            """
+        )
     op.drop_constraint("pk_business_metrics", "business_metrics", type_="primary")
     op.create_primary_key(
         "pk_business_metrics", "business_metrics", ["tenant_id", "metric", "dimensions_key", "ts"]

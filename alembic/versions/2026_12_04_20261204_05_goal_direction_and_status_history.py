@@ -11,40 +11,37 @@ Revises: 20261204_04
 Create Date: 2026-12-04 22:00:00+00:00
 """
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
+from migration_kit import (
+    created_now,
+    enable_tenant_rls,
+    forced_rls_lifted,
+    tenant_constraints,
+    tenant_key,
+    tenant_reference,
+)
 
 revision: str = "20261204_05"
 down_revision: str | None = "20261204_04"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-CURRENT_TENANT = "(select nullif(current_setting('app.tenant_id', true), '')::uuid)"
 
 
 def _add_direction() -> None:
     op.add_column("smart_goals", sa.Column("direction", sa.String(length=8), nullable=True))
-    # The owner runs migrations but RLS is forced: lift it for this one cross-tenant backfill,
-    # inside the migration's transaction.
-    op.execute("alter table smart_goals no force row level security")
-    op.execute("alter table metric_definitions no force row level security")
-    op.execute(
-        """
-        update smart_goals g set direction = case
-            when g.baseline_value is not null and g.target_value > g.baseline_value then 'increase'
-            when g.baseline_value is not null and g.target_value < g.baseline_value then 'decrease'
-            when d.favourable_direction = 'down' then 'decrease'
-            else 'increase'
-        end
-        from smart_goals s
-        left join metric_definitions d on d.tenant_id = s.tenant_id and d.name = s.metric
-        where s.tenant_id = g.tenant_id and s.id = g.id
-        """
-    )
-    op.execute("alter table metric_definitions force row level security")
-    op.execute("alter table smart_goals force row level security")
+    with forced_rls_lifted("smart_goals", "metric_definitions"):
+        op.execute(
+            """
+            update smart_goals g set direction = case
+                when g.baseline_value is not null and g.target_value > g.baseline_value then 'increase'
+                when g.baseline_value is not null and g.target_value < g.baseline_value then 'decrease'
+                when d.favourable_direction = 'down' then 'decrease'
+                else 'increase'
+            end
+            from smart_goals s
+            left join metric_definitions d on d.tenant_id = s.tenant_id and d.name = s.metric
+            where s.tenant_id = g.tenant_id and s.id = g.id
+            """
+        )
     op.alter_column("smart_goals", "direction", nullable=False)
     op.create_check_constraint("direction_valid", "smart_goals", "direction in ('increase', 'decrease')")
 
@@ -52,8 +49,7 @@ def _add_direction() -> None:
 def _create_status_history() -> None:
     op.create_table(
         "goal_status_history",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
+        *tenant_key(),
         sa.Column("goal_id", sa.Uuid(), nullable=False),
         sa.Column("signal", sa.String(length=20), nullable=False),
         sa.Column("previous_signal", sa.String(length=20), nullable=True),
@@ -61,29 +57,16 @@ def _create_status_history() -> None:
         sa.Column("current_value", sa.Double(), nullable=True),
         sa.Column("expected_at_deadline", sa.Double(), nullable=True),
         sa.Column("projection_method", sa.String(length=10), nullable=True),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_goal_status_history_tenant_id_tenants"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id", "goal_id"],
-            ["smart_goals.tenant_id", "smart_goals.id"],
-            name=op.f("fk_goal_status_history_tenant_id_goal_id_smart_goals"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_goal_status_history")),
+        created_now("recorded_at"),
+        *tenant_constraints("goal_status_history"),
+        tenant_reference("goal_status_history", "goal_id", "smart_goals", on_delete="cascade"),
     )
     op.create_index(
         "ix_goal_status_history_tenant_id_goal_id_recorded_at",
         "goal_status_history",
         ["tenant_id", "goal_id", "recorded_at"],
     )
-    op.execute("alter table goal_status_history enable row level security")
-    op.execute("alter table goal_status_history force row level security")
-    op.execute(
-        "create policy tenant_isolation on goal_status_history "
-        f"using (tenant_id = {CURRENT_TENANT}) with check (tenant_id = {CURRENT_TENANT})"
-    )
+    enable_tenant_rls("goal_status_history")
     # DML grants to the app and worker roles come from the default privileges of earlier revisions.
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import EvidenceEdge, MarketingMixModel
-from backend.routes.jobs import job_accepted
+from backend.routes.jobs import background_responses, done_or_accepted
 from backend.schemas.common import Page
 from backend.schemas.evidence import (
     AnalysisCreate,
@@ -31,7 +31,6 @@ from backend.schemas.evidence import (
     UnitStudyOptions,
     UnitStudyRead,
 )
-from backend.schemas.jobs import JobAccepted
 from backend.schemas.mmm import MmmCreate, MmmRead
 from backend.services.errors import PayloadTooLarge, ValidationFailed
 from backend.services.evidence import mmm_service, service, unit_service
@@ -98,10 +97,7 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
         "`lags`, `result.lag_effects` gives the immediate and the cumulative (long-run) effect, and "
         f"Granger tests are included.\n\n{_ERRORS_422}\n\n{_BACKGROUND}"
     ),
-    responses={
-        202: {"model": JobAccepted, "description": "Queued as a background job"},
-        **error_responses(403, 422, 503),
-    },
+    responses=background_responses(403, 422, 503),
 )
 async def analyze_evidence(
     body: AnalysisCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
@@ -109,9 +105,7 @@ async def analyze_evidence(
     outcome = await service.analyze(
         session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
     )
-    if isinstance(outcome, Queued):
-        return job_accepted(outcome)
-    return _edge_read(outcome)
+    return done_or_accepted(outcome, _edge_read)
 
 
 @router.post(
@@ -296,10 +290,7 @@ def _mmm_read(model: MarketingMixModel) -> MmmRead:
         "and on a held-out tail. Pass its `id` as `mmm_model_id` to a `budget_allocation` optimizer run "
         f"to plan a budget on these curves.\n\n{_MMM_ERRORS}\n\n{_MMM_BACKGROUND}"
     ),
-    responses={
-        202: {"model": JobAccepted, "description": "Queued as a background job"},
-        **error_responses(403, 422, 503),
-    },
+    responses=background_responses(403, 422, 503),
 )
 async def fit_marketing_mix_model(
     body: MmmCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
@@ -307,9 +298,7 @@ async def fit_marketing_mix_model(
     outcome = await mmm_service.fit_model(
         session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
     )
-    if isinstance(outcome, Queued):
-        return job_accepted(outcome)
-    return _mmm_read(outcome)
+    return done_or_accepted(outcome, _mmm_read)
 
 
 @router.get(
@@ -349,16 +338,11 @@ _UNIT_STUDY = (
     f"columns + 2) × `options.refutation_simulations` exceeds {service.SYNC_MAX_GRAPH_WORK:,}: 202 with "
     "the job id; `GET /api/v1/jobs/{id}` reports progress and, when done, the result."
 )
-_UNIT_RESPONSES = {
-    202: {"model": JobAccepted, "description": "Queued as a background job"},
-    **error_responses(403, 422, 503),
-}
+_UNIT_RESPONSES = background_responses(403, 422, 503)
 
 
 def _study_answer(outcome: UnitStudyResult | Queued) -> UnitStudyRead | JSONResponse:
-    if isinstance(outcome, Queued):
-        return job_accepted(outcome)
-    return UnitStudyRead.model_validate(outcome.model_dump())
+    return done_or_accepted(outcome, lambda study: UnitStudyRead.model_validate(study.model_dump()))
 
 
 @router.post(

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import Forecast
-from backend.routes.jobs import job_accepted
+from backend.routes.jobs import background_responses, done_or_accepted, job_accepted
 from backend.schemas.common import Page
 from backend.schemas.forecaster import (
     EvaluationPointRead,
@@ -26,7 +26,6 @@ from backend.services.forecaster import service
 from backend.services.forecaster.service import ForecastSpec
 from backend.services.forecaster.types import SYNC_MAX_HORIZON, SYNC_MAX_PERIODS
 from backend.services.tenant.service import tenant_zone
-from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 from backend.utils.exports import (
     FORMAT_DESCRIPTION,
@@ -104,10 +103,7 @@ def _read(forecast: Forecast) -> ForecastRead:
     status_code=status.HTTP_201_CREATED,
     summary="Forecast a metric (analyst)",
     description=_HOW,
-    responses={
-        202: {"model": JobAccepted, "description": "Queued as a background job"},
-        **error_responses(403, 404),
-    },
+    responses=background_responses(403, 404),
 )
 async def create_forecast(
     body: ForecastCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
@@ -115,9 +111,7 @@ async def create_forecast(
     outcome = await service.forecast(
         session, pool, _spec(body, body.metric), requested=body.run_async, requested_by=principal.user_id
     )
-    if isinstance(outcome, Queued):
-        return job_accepted(outcome)
-    return _read(outcome)
+    return done_or_accepted(outcome, _read)
 
 
 @router.post(

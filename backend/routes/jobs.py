@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
@@ -14,6 +15,9 @@ from backend.schemas.jobs import JobAccepted, JobRead, JobStatus
 from backend.services.jobs import service
 from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
+
+Done = TypeVar("Done")
+Answer = TypeVar("Answer")
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 403))
 
@@ -51,3 +55,16 @@ def job_accepted(queued: Queued) -> JSONResponse:
         status_code=status.HTTP_202_ACCEPTED,
         headers={"Location": queued.status_url},
     )
+
+
+def background_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documented answers of an endpoint that may queue its work: the 202, then ``statuses``."""
+    queued = {"model": JobAccepted, "description": "Queued as a background job"}
+    return {202: queued, **error_responses(*statuses)}
+
+
+def done_or_accepted(outcome: Done | Queued, read: Callable[[Done], Answer]) -> Answer | JSONResponse:
+    """``read(outcome)`` for work done within the request, the 202 for work queued as a job."""
+    if isinstance(outcome, Queued):
+        return job_accepted(outcome)
+    return read(outcome)

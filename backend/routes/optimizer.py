@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models.optimization import OptimizationRun
-from backend.routes.jobs import job_accepted
+from backend.routes.jobs import background_responses, done_or_accepted
 from backend.schemas.common import Page
-from backend.schemas.jobs import JobAccepted
 from backend.schemas.optimizer import (
     OptimizationRunCreate,
     OptimizationRunRead,
@@ -25,7 +24,6 @@ from backend.schemas.optimizer import (
 from backend.services.optimizer import list_templates, service
 from backend.services.optimizer.service import SYNC_LIMITS
 from backend.services.optimizer.types import MAX_SYNC_TIME_LIMIT_SECONDS, MetricReference, SolveStatus
-from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 from backend.utils.exports import (
     FORMAT_DESCRIPTION,
@@ -98,10 +96,7 @@ def _run_read(run: OptimizationRun) -> OptimizationRunRead:
         "stores the run whatever its status: an infeasible run carries the conflicting constraint "
         f"groups in `result.conflict`.\n\n{_SOLVING}\n\n{_REFERENCES}"
     ),
-    responses={
-        202: {"model": JobAccepted, "description": "Queued as a background job"},
-        **error_responses(403, 422, 503),
-    },
+    responses=background_responses(403, 422, 503),
 )
 async def create_optimization_run(
     body: OptimizationRunCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
@@ -112,9 +107,7 @@ async def create_optimization_run(
     outcome = await service.solve(
         session, pool, prepared, requested=body.run_async, requested_by=principal.user_id
     )
-    if isinstance(outcome, Queued):
-        return job_accepted(outcome)
-    return _run_read(outcome)
+    return done_or_accepted(outcome, _run_read)
 
 
 @router.get(

@@ -1,3 +1,3 @@
-from tests.agents.fixtures import fake_llm, model_coach
+from tests.agents.fixtures import model_coach
 
-__all__ = ["fake_llm", "model_coach"]
+__all__ = ["model_coach"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,13 +11,6 @@ from fastapi import FastAPI
 from backend.agents.runtime import build_coach_runtime
 from tests.services.coach.conftest import llm_settings
 from tests.services.coach.fake_llm import FakeLlmServer
-
-
-@pytest.fixture
-def fake_llm() -> Iterator[FakeLlmServer]:
-    server = FakeLlmServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

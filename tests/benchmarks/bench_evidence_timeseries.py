@@ -33,14 +33,12 @@ from backend.services.evidence import CausalSettings, RefutationSettings, predic
 from backend.services.evidence.compute import AnalysisInputs, compute_analysis
 from backend.services.evidence.mmm import period_response
 from backend.services.evidence.mmm_service import MmmInputs, compute_mmm
-from backend.services.evidence.series_analysis import SeriesQuestion, analyze_series
-from backend.services.evidence.table import lag_column
 from backend.services.evidence.types import AnalysisSpec, DesignKind, MmmSpec
 from backend.services.optimizer import run_template
 from backend.services.optimizer.mmm_curves import CURVE_SEGMENTS
 from backend.services.optimizer.types import SolveOptions
 from tests.services.evidence.mmm_synthetic import simulate_mmm
-from tests.services.evidence.synthetic import shop_series
+from tests.services.evidence.synthetic import analyze_lever, shop_series
 
 OUTPUT = Path(".bench/evidence_timeseries.json")
 SETTINGS = CausalSettings(refutation=RefutationSettings(num_simulations=20))
@@ -82,24 +80,13 @@ CASES = [
 
 def _analyse(case: Case, seed: int, design: DesignKind) -> dict[str, Any]:
     frame = shop_series(kind=case.kind, seed=seed, effect=case.effect, lag_effect=case.lag_effect)
-    for lag in case.lags:
-        frame = frame.assign(**{lag_column("lever", lag): frame["lever"].shift(lag)})
-    question = SeriesQuestion(
-        treatment="lever",
-        outcome="revenue",
-        confounders=list(case.confounders),
-        lags=list(case.lags),
-        edges=[],
-        method="linear_regression",
-        target_units="ate",
-        randomized=False,
-        frequency="D",
+    result = analyze_lever(
+        frame,
+        SETTINGS if design == "time_series" else LEVELS_SETTINGS,
+        confounders=case.confounders,
+        lags=case.lags,
         design=design,
-        holiday_country="US",
-        negative_controls=list(case.negative_controls) if design == "time_series" else [],
-    )
-    result = analyze_series(
-        frame.dropna(), question, SETTINGS if design == "time_series" else LEVELS_SETTINGS
+        negative_controls=case.negative_controls if design == "time_series" else (),
     )
     estimate = result.lag_effects.cumulative if result.lag_effects else result.estimate
     row: dict[str, Any] = {

@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ import asyncpg
 import httpx
 
 from backend.utils.database_urls import DatabaseUrls
-from tests.benchmarks.support import migrated_database, wait_until_healthy
+from tests.benchmarks.support import migrated_database, server_command, wait_until_healthy
 from tests.services.connectors.fakes import free_port
 
 BENCH_DATABASE = "dyocense_bench"
@@ -240,17 +239,7 @@ def _start_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen[by
         "SIGNUP_RATE_LIMIT_PER_HOUR": "1000",
         "PYTHONPATH": str(ROOT),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "backend.server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
+    command = server_command(port, "--workers", str(workers))
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     base_url = f"http://127.0.0.1:{port}"
     wait_until_healthy(process, base_url)

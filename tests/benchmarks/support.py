@@ -1,8 +1,9 @@
-"""What benchmarks share: a freshly migrated database, and waiting for a served API to answer."""
+"""What benchmarks share: a freshly migrated database, serving the API, and waiting for it to answer."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,11 @@ def migrated_database(name: str) -> Iterator[tuple[EmbeddedPostgres, DatabaseUrl
         yield server, urls
     finally:
         server.drop_database(name)
+
+
+def server_command(port: int, *options: str) -> list[str]:
+    """``python -m backend.server`` (the production entry point) on loopback ``port``."""
+    return [sys.executable, "-m", "backend.server", "--host", "127.0.0.1", "--port", str(port), *options]
 
 
 def wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, limit_seconds: float = 120) -> None:

@@ -20,6 +20,10 @@ import httpx
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8001"
 
 
+# A valid goal on the seeded metric; each call adds what it tests.
+GOAL = {"title": "g", "metric": "revenue", "target_value": 5000, "deadline": "2027-03-31"}
+
+
 async def main() -> None:
     async with httpx.AsyncClient(base_url=BASE, timeout=200) as c:
         email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
@@ -56,13 +60,7 @@ async def main() -> None:
             "goal ok",
             "POST",
             "/api/v1/goals",
-            json={
-                "title": "g",
-                "metric": "revenue",
-                "target_value": 5000,
-                "direction": "increase",
-                "deadline": "2027-03-31",
-            },
+            json={**GOAL, "direction": "increase"},
         )
         gid = goal.json().get("id") if goal else None
         await call(
@@ -115,13 +113,7 @@ async def main() -> None:
             "7 goal start 0001",
             "POST",
             "/api/v1/goals",
-            json={
-                "title": "g",
-                "metric": "revenue",
-                "target_value": 5000,
-                "start_date": "0001-01-01",
-                "deadline": "2027-03-31",
-            },
+            json={**GOAL, "start_date": "0001-01-01"},
         )
         await call("7 goals offset 2^63", "GET", "/api/v1/goals?offset=9223372036854775808")
         await call(

@@ -16,7 +16,6 @@ import collections
 import contextlib
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,6 +27,7 @@ from sqlalchemy import text
 
 from backend.config import PROJECT_ROOT, DatabaseSettings
 from backend.utils.database import Database
+from tests.benchmarks.support import server_command
 from tests.private_database import PrivateDatabase, free_port, private_database
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -88,15 +88,7 @@ def measure(clients: int, outage: float, give_up: float) -> None:
             "LOG_JSON": "false",
         }
         log_path = Path(root) / "uvicorn.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "backend.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        argv = server_command(port)
         with log_path.open("w") as log:
             server = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 
-from tests.agents.fixtures import fake_llm, model_coach
+from tests.agents.fixtures import model_coach
 from tests.factories import create_tenant
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat, openai_chat
 
-__all__ = ["fake_llm", "model_coach"]
+__all__ = ["model_coach"]
 
 STREAM = "/api/v1/coach/chat/stream"
 COMPLEX = (

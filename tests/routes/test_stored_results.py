@@ -7,6 +7,7 @@ had before a field existed, and reads it back through the API.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -20,7 +21,15 @@ from tests.routes.test_forecaster import _seeded_tenant as _forecast_tenant
 from tests.routes.test_optimizer import RUNS, create_run, example
 
 
-async def _rewrite(owner_engine: AsyncEngine, tenant: TenantContext, statement: str, row_id: str) -> None:
+async def _read_after_rewrite(
+    client: httpx.AsyncClient,
+    owner_engine: AsyncEngine,
+    tenant: TenantContext,
+    collection: str,
+    row_id: str,
+    statement: str,
+) -> dict[str, Any]:
+    """Run ``statement`` on the row ``row_id`` as owner, then read ``collection/row_id`` through the API."""
     async with owner_engine.begin() as connection:
         # Transaction-local, like the application's own sessions: row-level security applies to the owner too.
         await connection.execute(
@@ -28,6 +37,10 @@ async def _rewrite(owner_engine: AsyncEngine, tenant: TenantContext, statement: 
         )
         result = await connection.execute(text(statement), {"id": uuid.UUID(row_id)})
         assert result.rowcount == 1
+    read = await client.get(f"{collection}/{row_id}", headers=tenant.headers)
+    assert read.status_code == 200, read.text
+    body: dict[str, Any] = read.json()
+    return body
 
 
 async def test_a_forecast_stored_before_interval_choice_and_time_zones_reads_and_evaluates(
@@ -42,17 +55,15 @@ async def test_a_forecast_stored_before_interval_choice_and_time_zones_reads_and
     )
     assert made.status_code == 201, made.text
     forecast_id = made.json()["id"]
-    await _rewrite(
+    body = await _read_after_rewrite(
+        client,
         owner_engine,
         tenant,
+        FORECASTS,
+        forecast_id,
         "update forecasts set result = result - 'interval_method' - 'backtest_coverage' - 'mase_scale', "
         "inputs = inputs - 'timezone' - 'levels' - 'dimensions', scores = '{}'::jsonb where id = :id",
-        forecast_id,
     )
-
-    read = await client.get(f"{FORECASTS}/{forecast_id}", headers=tenant.headers)
-    assert read.status_code == 200, read.text
-    body = read.json()
     assert body["interval_method"] is None and body["backtest_coverage"] == {}
     assert body["points"] == made.json()["points"]
     assert body["inputs"]["timezone"] == "UTC" and body["inputs"]["dimensions"] == {}
@@ -77,18 +88,16 @@ async def test_a_run_stored_before_metric_inputs_and_service_timings_reads_and_c
     created = await create_run(client, tenant.headers, "product_mix", example("product_mix"))
     assert created.status_code == 201, created.text
     run_id = created.json()["id"]
-    await _rewrite(
+    body = await _read_after_rewrite(
+        client,
         owner_engine,
         tenant,
+        RUNS,
+        run_id,
         "update optimization_runs set solution = solution - 'metric_inputs', "
         "timings = timings - 'resolve_inputs_seconds' - 'worker_seconds' - 'service_seconds' "
         "where id = :id",
-        run_id,
     )
-
-    read = await client.get(f"{RUNS}/{run_id}", headers=tenant.headers)
-    assert read.status_code == 200, read.text
-    body = read.json()
     assert body["metric_inputs"] == [] and body["result"] == created.json()["result"]
     assert body["timings"]["worker_seconds"] == 0.0
     assert body["timings"]["solve_seconds"] == created.json()["timings"]["solve_seconds"]
@@ -105,17 +114,15 @@ async def test_an_edge_stored_before_granger_baselines_and_zones_reads_and_predi
 ) -> None:
     tenant = await _evidence_tenant(client)
     edge = (await _analyze(client, tenant)).json()
-    await _rewrite(
+    body = await _read_after_rewrite(
+        client,
         owner_engine,
         tenant,
+        "/api/v1/evidence/edges",
+        edge["id"],
         "update evidence_graph set details = details - 'granger' - 'granger_unavailable' - 'baseline' "
         "- 'unobserved_nodes' - 'timezone' - 'inputs' where id = :id",
-        edge["id"],
     )
-
-    read = await client.get(f"/api/v1/evidence/edges/{edge['id']}", headers=tenant.headers)
-    assert read.status_code == 200, read.text
-    body = read.json()
     assert body["result"] == edge["result"] and body["table"] == edge["table"]
     assert body["granger"] is None and body["unobserved_nodes"] == [] and body["inputs"] == {}
     assert body["baseline"] == {"outcome_mean": None, "treatment_mean": None}

@@ -130,13 +130,6 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture
-def fake_llm() -> Iterator[FakeLlmServer]:
-    server = FakeLlmServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 async def ollama_app(settings: Settings, fake_llm: FakeLlmServer) -> AsyncIterator[FastAPI]:
     """The app with Ollama embeddings on a loopback fake: coach search makes an outbound call."""
     llm = LlmSettings(

@@ -18,7 +18,7 @@ from backend.services.auth.service import Principal
 from backend.services.coach import repository
 from backend.services.coach.embeddings import Embedder, Embeddings
 from backend.services.coach.providers.base import ProviderError
-from backend.services.coach.repository import EMBEDDING_MODEL_KEY, SessionSummary
+from backend.services.coach.repository import EMBEDDING_MODEL_KEY
 from backend.services.coach.usage import cloud_allowed
 from backend.services.errors import Forbidden, NotFound, Unavailable, ValidationFailed
 from backend.utils.database import session_tenant
@@ -83,11 +83,9 @@ async def get_session_with_messages(
     return found, await repository.session_messages(session, session_id)
 
 
-async def list_sessions(
-    session: AsyncSession, *, limit: int, offset: int, user_id: uuid.UUID | None = None
-) -> tuple[list[SessionSummary], int]:
-    """The tenant's sessions, most recently active first (only ``user_id``'s when given)."""
-    return await repository.list_sessions(session, limit=limit, offset=offset, user_id=user_id)
+# The tenant's sessions, most recently active first (only ``user_id``'s when given): the
+# repository's page, no rule of its own.
+list_sessions = repository.list_sessions
 
 
 async def delete_session(session: AsyncSession, principal: Principal, session_id: uuid.UUID) -> None:

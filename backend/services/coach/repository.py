@@ -161,7 +161,7 @@ async def get_session(session: AsyncSession, session_id: uuid.UUID) -> CoachingS
 
 
 async def list_sessions(
-    session: AsyncSession, *, limit: int, offset: int, user_id: uuid.UUID | None
+    session: AsyncSession, *, limit: int, offset: int, user_id: uuid.UUID | None = None
 ) -> tuple[list[SessionSummary], int]:
     tenant = session_tenant(session)
     base = select(CoachingSession).where(CoachingSession.tenant_id == tenant)

@@ -55,29 +55,19 @@ class UsageRecorder:
         LLM_TOKENS.labels(provider=provider, model=model, direction="in").inc(usage.tokens_in)
         LLM_TOKENS.labels(provider=provider, model=model, direction="out").inc(usage.tokens_out)
         LLM_COST_DOLLARS.labels(provider=provider, model=model).inc(cost)
+        call: dict[str, Any] = {
+            "provider": provider,
+            "model": model,
+            "outcome": outcome,
+            "tokens_in": usage.tokens_in,
+            "tokens_out": usage.tokens_out,
+            "tokens_estimated": usage.estimated,
+            "cost_dollars": cost,
+            "latency_ms": round(latency_seconds * 1000),
+        }
         async with self._database.tenant_session(tenant_id) as session:
-            await repository.add_usage(
-                session,
-                provider=provider,
-                model=model,
-                tokens_in=usage.tokens_in,
-                tokens_out=usage.tokens_out,
-                tokens_estimated=usage.estimated,
-                cost_dollars=cost,
-                latency_ms=round(latency_seconds * 1000),
-                outcome=outcome,
-            )
-        logger.info(
-            "llm_call",
-            provider=provider,
-            model=model,
-            outcome=outcome,
-            tokens_in=usage.tokens_in,
-            tokens_out=usage.tokens_out,
-            tokens_estimated=usage.estimated,
-            cost_dollars=cost,
-            latency_ms=round(latency_seconds * 1000),
-        )
+            await repository.add_usage(session, **call)
+        logger.info("llm_call", **call)
         return cost
 
 

@@ -173,8 +173,8 @@ async def get_source(session: AsyncSession, source_id: uuid.UUID, *, for_update:
     return source
 
 
-async def list_sources(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[DataSource], int]:
-    return await repository.list_sources(session, limit=limit, offset=offset)
+# Listing has no rule of its own: the repository's page is the answer.
+list_sources = repository.list_sources
 
 
 async def update_source(

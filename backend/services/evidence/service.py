@@ -362,18 +362,8 @@ async def get_edge(session: AsyncSession, edge_id: uuid.UUID) -> EvidenceEdge:
     return edge
 
 
-async def list_edges(
-    session: AsyncSession,
-    *,
-    cause: str | None,
-    effect: str | None,
-    verdict: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[EvidenceEdge], int]:
-    return await repository.list_edges(
-        session, cause=cause, effect=effect, verdict=verdict, limit=limit, offset=offset
-    )
+# Listing has no rule of its own: the repository's filtered page is the answer.
+list_edges = repository.list_edges
 
 
 @dataclass(frozen=True)

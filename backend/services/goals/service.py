@@ -242,10 +242,8 @@ async def get_goal(session: AsyncSession, goal_id: uuid.UUID) -> SmartGoal:
     return goal
 
 
-async def list_goals(
-    session: AsyncSession, *, status: str | None, metric: str | None, limit: int, offset: int
-) -> tuple[list[SmartGoal], int]:
-    return await repository.list_goals(session, status=status, metric=metric, limit=limit, offset=offset)
+# Listing has no rule of its own: the repository's filtered page is the answer.
+list_goals = repository.list_goals
 
 
 async def update_goal(session: AsyncSession, goal_id: uuid.UUID, changes: dict[str, Any]) -> SmartGoal:

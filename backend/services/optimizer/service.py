@@ -290,10 +290,8 @@ async def get_run(session: AsyncSession, run_id: uuid.UUID) -> OptimizationRun:
     return run
 
 
-async def list_runs(
-    session: AsyncSession, *, template: str | None, status: str | None, limit: int, offset: int
-) -> tuple[list[OptimizationRun], int]:
-    return await repository.list_runs(session, template=template, status=status, limit=limit, offset=offset)
+# Listing has no rule of its own: the repository's filtered page is the answer.
+list_runs = repository.list_runs
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -22,13 +22,6 @@ from tests.factories import create_tenant
 from tests.services.coach.fake_llm import FakeLlmServer
 
 TEST_API_KEY = "sk-test-key-not-real"
-
-
-@pytest.fixture
-def fake_llm() -> Iterator[FakeLlmServer]:
-    server = FakeLlmServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

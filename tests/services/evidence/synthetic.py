@@ -12,8 +12,15 @@ upwards by (a1·b1 + a2·b2) / (a1² + a2² + 1); adjusting for w1 and w2 remove
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
+
+from backend.services.evidence import CausalSettings
+from backend.services.evidence.series_analysis import SeriesQuestion, analyze_series
+from backend.services.evidence.table import lag_column
+from backend.services.evidence.types import CausalResult, DesignKind
 
 
 def confounded_continuous(
@@ -128,3 +135,33 @@ def shop_series(
     return pd.DataFrame(
         {"lever": lever, "revenue": revenue, "price": price, "promo": promo, "visits": visits}, index=index
     )
+
+
+def analyze_lever(
+    frame: pd.DataFrame,
+    settings: CausalSettings,
+    *,
+    confounders: Sequence[str],
+    lags: Sequence[int] = (),
+    design: DesignKind = "time_series",
+    negative_controls: Sequence[str] = (),
+) -> CausalResult:
+    """The effect of ``lever`` on ``revenue`` in a :func:`shop_series` frame, daily, US holidays,
+    with a column per lag of the lever."""
+    for lag in lags:
+        frame = frame.assign(**{lag_column("lever", lag): frame["lever"].shift(lag)})
+    question = SeriesQuestion(
+        treatment="lever",
+        outcome="revenue",
+        confounders=list(confounders),
+        lags=list(lags),
+        edges=[],
+        method="linear_regression",
+        target_units="ate",
+        randomized=False,
+        frequency="D",
+        design=design,
+        holiday_country="US",
+        negative_controls=list(negative_controls),
+    )
+    return analyze_series(frame.dropna(), question, settings)

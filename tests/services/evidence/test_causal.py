@@ -13,6 +13,7 @@ import statsmodels.api as sm
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence import CausalSettings, RefutationSettings, analyze_effect, estimate_effect
+from backend.services.evidence.types import CausalResult
 from tests.services.evidence.synthetic import confounded_binary, confounded_continuous, naive_bias
 
 FAST = CausalSettings(
@@ -101,9 +102,9 @@ def test_unadjusted_observational_estimate_is_not_supported_unless_randomised() 
     assert experiment.verdict == "supported", experiment.reasons
 
 
-def test_propensity_weighting_recovers_effect_with_good_overlap() -> None:
-    frame = confounded_binary(n=800, effect=1.5, strength=0.5, seed=16)
-    result = analyze_effect(
+def _propensity_weighted(frame: pd.DataFrame) -> CausalResult:
+    """Inverse propensity weighting of ``t`` on ``y``, adjusting for ``w1`` and ``w2``."""
+    return analyze_effect(
         frame,
         treatment="t",
         outcome="y",
@@ -111,6 +112,10 @@ def test_propensity_weighting_recovers_effect_with_good_overlap() -> None:
         method="propensity_weighting",
         settings=FAST,
     )
+
+
+def test_propensity_weighting_recovers_effect_with_good_overlap() -> None:
+    result = _propensity_weighted(confounded_binary(n=800, effect=1.5, strength=0.5, seed=16))
     assert result.estimate.interval_method.startswith("bootstrap")
     assert result.estimate.ci_low <= 1.5 <= result.estimate.ci_high
     assert result.naive_difference > result.estimate.ci_high  # confounding inflates the raw difference
@@ -120,14 +125,7 @@ def test_propensity_weighting_recovers_effect_with_good_overlap() -> None:
 
 def test_poor_overlap_is_diagnosed_trimmed_and_never_supported() -> None:
     frame = confounded_binary(n=800, effect=1.5, strength=3.0, seed=17)
-    result = analyze_effect(
-        frame,
-        treatment="t",
-        outcome="y",
-        confounders=["w1", "w2"],
-        method="propensity_weighting",
-        settings=FAST,
-    )
+    result = _propensity_weighted(frame)
     overlap = result.overlap
     assert overlap is not None and not overlap.adequate
     assert overlap.share_outside_bounds > 0.1

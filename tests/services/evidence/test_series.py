@@ -15,9 +15,8 @@ from backend.services.errors import ValidationFailed
 from backend.services.evidence import CausalSettings, RefutationSettings, predict_what_if
 from backend.services.evidence.design import calendar_frame, country_of_zone
 from backend.services.evidence.series_analysis import SeriesQuestion, analyze_series
-from backend.services.evidence.table import lag_column
 from backend.services.evidence.types import CausalResult, DesignKind
-from tests.services.evidence.synthetic import shop_series
+from tests.services.evidence.synthetic import analyze_lever, shop_series
 
 FAST = CausalSettings(refutation=RefutationSettings(num_simulations=8), compare_methods=False)
 
@@ -31,24 +30,14 @@ def _run(
     negative_controls: list[str] | None = None,
     settings: CausalSettings = FAST,
 ) -> CausalResult:
-    lags = lags or []
-    for lag in lags:
-        frame = frame.assign(**{lag_column("lever", lag): frame["lever"].shift(lag)})
-    question = SeriesQuestion(
-        treatment="lever",
-        outcome="revenue",
+    return analyze_lever(
+        frame,
+        settings,
         confounders=confounders,
-        lags=lags,
-        edges=[],
-        method="linear_regression",
-        target_units="ate",
-        randomized=False,
-        frequency="D",
+        lags=lags or (),
         design=design,
-        holiday_country="US",
-        negative_controls=negative_controls or [],
+        negative_controls=negative_controls or (),
     )
-    return analyze_series(frame.dropna(), question, settings)
 
 
 @pytest.mark.parametrize("kind", ["shared_trend", "random_walk"])
