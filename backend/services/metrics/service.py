@@ -359,9 +359,6 @@ async def _converted_page(
         dimensions=filters.dimensions,
         group_by=group_by,
     )
-    observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
-    for row in result.rows:
-        observed[row.group_value][row.bucket] = (row.value, row.points)
     start, end = filters.start, filters.end
     starts: list[datetime] = []
     if fill != "none":
@@ -369,11 +366,7 @@ async def _converted_page(
         end = end or (found.last + timedelta(microseconds=1) if found.last is not None else None)
         if start is not None and end is not None:
             starts = bucket_starts(bucket, start, end, zone)
-    series = [
-        Series(group, fill_gaps(observed.get(group, {}), starts, fill))
-        for group in (list(observed) or ([None] if starts else []))
-    ]
-    total = sum(len(s.values) for s in series)
+    series, total = _filled_series(result.rows, starts, fill)
     return RollupPage(
         _page(series, limit, offset),
         start,
@@ -417,19 +410,26 @@ async def _plain_page(
     result = await reader.series(
         session, filters, bucket=bucket, aggregation=aggregation, zone=zone.key, group_by=group_by
     )
-    observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
-    for bucket_start, group, value, points in result.rows:
-        observed[group][bucket_start] = (value, points)
     start, end = await _filled_range(session, filters, result.sources)
     if start is None or end is None:  # no data at all
         return RollupPage([], start, end, 0, result.sources)
-    starts = bucket_starts(bucket, start, end, zone)
-    filled = [
-        Series(group, fill_gaps(observed.get(group, {}), starts, fill))
-        for group in (list(observed) or [None])
-    ]
-    total = sum(len(s.values) for s in filled)
+    filled, total = _filled_series(result.rows, bucket_starts(bucket, start, end, zone), fill)
     return RollupPage(_page(filled, limit, offset), start, end, total, result.sources)
+
+
+def _filled_series(
+    rows: Sequence[Sequence[Any]], starts: list[datetime], fill: str
+) -> tuple[list[Series], int]:
+    """Rows ``(bucket, group, value, points)`` as one series per group with the gaps of ``starts``
+    filled by ``fill``, and how many values they hold together."""
+    observed: dict[str | None, dict[datetime, tuple[float | None, int]]] = defaultdict(dict)
+    for bucket_start, group, value, points, *_ in rows:
+        observed[group][bucket_start] = (value, points)
+    series = [
+        Series(group, fill_gaps(observed.get(group, {}), starts, fill))
+        for group in (list(observed) or ([None] if starts else []))
+    ]
+    return series, sum(len(s.values) for s in series)
 
 
 async def _filled_range(
