@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
@@ -28,12 +28,10 @@ from backend.services.forecaster.types import SYNC_MAX_HORIZON, SYNC_MAX_PERIODS
 from backend.services.tenant.service import tenant_zone
 from backend.utils.error_handlers import error_responses
 from backend.utils.exports import (
-    FORMAT_DESCRIPTION,
     ExportTable,
-    FormatParam,
+    RequestedExport,
     export_openapi,
     export_response,
-    negotiate,
     safe_filename,
 )
 from backend.utils.spreadsheets import Cell
@@ -181,11 +179,9 @@ async def get_forecast(
     forecast_id: uuid.UUID,
     session: TenantSession,
     principal: CurrentPrincipal,
-    request: Request,
-    output: Annotated[FormatParam | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
+    export_format: RequestedExport,
 ) -> ForecastRead | Response:
     forecast = _read(await service.get_forecast(session, forecast_id))
-    export_format = negotiate(output, request.headers.get("accept"))
     if export_format is None:
         return forecast
     table = _forecast_table(forecast, await tenant_zone(session))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 
 from backend.dependencies import (
@@ -55,13 +55,11 @@ from backend.services.tenant.service import tenant_zone
 from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 from backend.utils.exports import (
-    FORMAT_DESCRIPTION,
     ExportFormat,
     ExportTable,
-    FormatParam,
+    RequestedExport,
     export_openapi,
     export_response,
-    negotiate,
     safe_filename,
 )
 from backend.utils.frequency import normalise as frequency_alias
@@ -319,7 +317,7 @@ async def query_metric(
     name: MetricPath,
     session: TenantSession,
     principal: CurrentPrincipal,
-    request: Request,
+    export_format: RequestedExport,
     bucket: Annotated[
         str | None,
         Query(
@@ -352,7 +350,6 @@ async def query_metric(
         int | None, Query(ge=1, description=f"Page size, at most {MAX_ROWS_PER_RESPONSE:,}.")
     ] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
-    output: Annotated[FormatParam | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
     currency: Annotated[
         str | None,
         Query(
@@ -364,7 +361,6 @@ async def query_metric(
 ) -> Response:
     assert set(FILL_MODES) == {"none", "null", "zero", "previous"}
     page_limit = _page_limit(limit, raw=bucket is None)
-    export_format = negotiate(output, request.headers.get("accept"))
     zone = _zone(tz, await tenant_zone(session))
     filters = replace(_filters(name, start, end, dim, zone), source=source)
     definition = await service.require_definition(session, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
@@ -26,12 +26,10 @@ from backend.services.optimizer.service import SYNC_LIMITS
 from backend.services.optimizer.types import MAX_SYNC_TIME_LIMIT_SECONDS, MetricReference, SolveStatus
 from backend.utils.error_handlers import error_responses
 from backend.utils.exports import (
-    FORMAT_DESCRIPTION,
     ExportTable,
-    FormatParam,
+    RequestedExport,
     export_openapi,
     export_response,
-    negotiate,
     safe_filename,
 )
 from backend.utils.spreadsheets import Cell
@@ -153,11 +151,9 @@ async def get_optimization_run(
     run_id: uuid.UUID,
     session: TenantSession,
     principal: CurrentPrincipal,
-    request: Request,
-    output: Annotated[FormatParam | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
+    export_format: RequestedExport,
 ) -> OptimizationRunRead | Response:
     run = _run_read(await service.get_run(session, run_id))
-    export_format = negotiate(output, request.headers.get("accept"))
     if export_format is None:
         return run
     stem = safe_filename("plan", run.result.template, str(run.id)[:8])

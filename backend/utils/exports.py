@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import Response
+from fastapi import Depends, Query, Request, Response
 
 from backend.utils.spreadsheets import Cell, write_csv, write_xlsx
 
@@ -134,3 +134,14 @@ def export_openapi(
             },
         }
     }
+
+
+async def requested_export(
+    request: Request,
+    output: Annotated[FormatParam | None, Query(alias="format", description=FORMAT_DESCRIPTION)] = None,
+) -> ExportFormat | None:
+    """The dependency of an exportable endpoint: the file format asked for, or None for JSON."""
+    return negotiate(output, request.headers.get("accept"))
+
+
+RequestedExport = Annotated[ExportFormat | None, Depends(requested_export)]
