@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.services.errors import NotFound
 from backend.utils.database import session_tenant
 
 M = TypeVar("M")
@@ -30,6 +31,20 @@ def tenant_select(session: AsyncSession, model: type[M]) -> Select[M]:
 async def get_by_id(session: AsyncSession, model: type[M], row_id: uuid.UUID) -> M | None:
     """The session tenant's row of ``model`` with primary key ``(tenant_id, id)``, or None."""
     return await session.get(model, (session_tenant(session), row_id))
+
+
+async def get_or_404(
+    session: AsyncSession,
+    model: type[M],
+    row_id: uuid.UUID,
+    message: str,
+    details: dict[str, Any] | None = None,
+) -> M:
+    """``get_by_id``, or ``NotFound`` (another tenant's row is not found, never forbidden)."""
+    row = await get_by_id(session, model, row_id)
+    if row is None:
+        raise NotFound(message, details=details)
+    return row
 
 
 async def paginate(

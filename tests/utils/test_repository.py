@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from backend.models import SmartGoal
 from backend.utils.database import Database
-from backend.utils.repository import get_by_id, paginate, tenant_select
+from backend.services.errors import NotFound
+from backend.utils.repository import get_by_id, get_or_404, paginate, tenant_select
 from tests.factories import TenantContext, create_goal, create_tenant
 
 
@@ -47,6 +49,8 @@ async def test_another_tenants_row_is_not_found_by_id_or_listed(
         assert (await get_by_id(session, SmartGoal, goal_id)) is not None
     async with database.tenant_session(other.tenant_id) as session:
         assert (await get_by_id(session, SmartGoal, goal_id)) is None
+        with pytest.raises(NotFound, match="Goal not found"):
+            await get_or_404(session, SmartGoal, goal_id, "Goal not found")
         items, total = await paginate(
             session, tenant_select(session, SmartGoal), order_by=(SmartGoal.id,), limit=10, offset=0
         )

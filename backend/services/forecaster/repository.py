@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import Forecast
 from backend.services.forecaster.types import ForecastDocument, ForecastInputs, ForecastScores
 from backend.utils.database import session_tenant
-from backend.utils.repository import get_by_id, paginate, tenant_select
+from backend.utils.repository import paginate, tenant_select
 
 
 async def add(
@@ -47,10 +45,6 @@ def result_of(forecast: Forecast) -> ForecastDocument:
 def scores_of(forecast: Forecast) -> ForecastScores:
     """The typed ``scores`` of a stored forecast; the only reader of that column."""
     return ForecastScores.model_validate(forecast.scores)
-
-
-async def get(session: AsyncSession, forecast_id: uuid.UUID) -> Forecast | None:
-    return await get_by_id(session, Forecast, forecast_id)
 
 
 async def list_forecasts(

@@ -45,6 +45,7 @@ from backend.services.workload import Queued, SizeRule, queue, queue_reason, run
 from backend.utils.calendar import PERIODS
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import FORECASTS
+from backend.utils.repository import get_or_404
 
 FORECAST_QUEUE = "forecaster"
 # How aggregated periods with no data are filled: flows are zero, levels carry forward.
@@ -346,10 +347,7 @@ async def queue_batch(
 
 
 async def get_forecast(session: AsyncSession, forecast_id: uuid.UUID) -> Forecast:
-    forecast = await repository.get(session, forecast_id)
-    if forecast is None:
-        raise NotFound("Forecast not found")
-    return forecast
+    return await get_or_404(session, Forecast, forecast_id, "Forecast not found")
 
 
 def forecast_inputs(forecast: Forecast) -> ForecastInputs:

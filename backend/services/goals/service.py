@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.models import GoalStatus, GoalStatusChange, SmartGoal
 from backend.services.auth import repository as auth_repository
 from backend.services.auth.service import Principal
-from backend.services.errors import Conflict, NotFound, ValidationFailed
+from backend.services.errors import Conflict, ValidationFailed
 from backend.services.goals import repository
 from backend.services.goals.achievability import achievability_warnings
 from backend.services.goals.progress import compute_progress
@@ -37,6 +37,7 @@ from backend.services.metrics.reader import MetricQuery
 from backend.services.tenant.service import tenant_zone
 from backend.utils.calendar import Period, check_period, local_today, period_bounds, shift
 from backend.utils.compute import ComputePool
+from backend.utils.repository import get_or_404
 
 # Periods of history before the goal's start (or today, if earlier) read for baselines, trends,
 # plausibility and the forecaster (three years of months: two seasons and a horizon).
@@ -236,10 +237,7 @@ async def _require_owner(session: AsyncSession, owner_id: uuid.UUID) -> None:
 
 
 async def get_goal(session: AsyncSession, goal_id: uuid.UUID) -> SmartGoal:
-    goal = await repository.get_goal(session, goal_id)
-    if goal is None:
-        raise NotFound("Goal not found")
-    return goal
+    return await get_or_404(session, SmartGoal, goal_id, "Goal not found")
 
 
 # Listing has no rule of its own: the repository's filtered page is the answer.

@@ -10,11 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BackgroundJob
 from backend.utils.database import session_tenant
-from backend.utils.repository import get_by_id, paginate, tenant_select
-
-
-async def job_by_id(session: AsyncSession, job_id: uuid.UUID) -> BackgroundJob | None:
-    return await get_by_id(session, BackgroundJob, job_id)
+from backend.utils.repository import paginate, tenant_select
 
 
 async def list_jobs(

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BackgroundJob
-from backend.services.errors import NotFound
 from backend.services.jobs import repository
+from backend.utils.repository import get_or_404
 
 MAX_MESSAGE_LENGTH = 500
 
@@ -24,10 +24,7 @@ def _now() -> datetime:
 
 
 async def get_job(session: AsyncSession, job_id: uuid.UUID) -> BackgroundJob:
-    job = await repository.job_by_id(session, job_id)
-    if job is None:
-        raise NotFound("Job not found", details={"job_id": str(job_id)})
-    return job
+    return await get_or_404(session, BackgroundJob, job_id, "Job not found", {"job_id": str(job_id)})
 
 
 async def list_jobs(

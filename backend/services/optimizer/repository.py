@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.reader import MetricQuery
 from backend.services.optimizer.types import RunTimings, StoredSolution
 from backend.utils.database import session_tenant
-from backend.utils.repository import get_by_id, paginate, tenant_select
+from backend.utils.repository import paginate, tenant_select
 
 
 async def add_run(
@@ -51,10 +50,6 @@ def run_solution(run: OptimizationRun) -> StoredSolution:
 def run_timings(run: OptimizationRun) -> RunTimings:
     """The typed ``timings`` of a stored run; the only reader of that column."""
     return RunTimings.model_validate(run.timings)
-
-
-async def get_run(session: AsyncSession, run_id: uuid.UUID) -> OptimizationRun | None:
-    return await get_by_id(session, OptimizationRun, run_id)
 
 
 async def list_runs(

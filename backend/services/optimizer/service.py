@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.optimization import OptimizationRun
-from backend.services.errors import NotFound, ValidationFailed
+from backend.services.errors import ValidationFailed
 from backend.services.optimizer import (
     Change,
     OptimizationResult,
@@ -49,6 +49,7 @@ from backend.services.queue import JobKind
 from backend.services.workload import REQUESTED, Queued, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import OPTIMIZATION_RUNS
+from backend.utils.repository import get_or_404
 
 T = TypeVar("T")
 
@@ -284,10 +285,9 @@ async def solve(
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> OptimizationRun:
-    run = await repository.get_run(session, run_id)
-    if run is None:
-        raise NotFound("Optimization run not found", details={"run_id": str(run_id)})
-    return run
+    return await get_or_404(
+        session, OptimizationRun, run_id, "Optimization run not found", {"run_id": str(run_id)}
+    )
 
 
 # Listing has no rule of its own: the repository's filtered page is the answer.
