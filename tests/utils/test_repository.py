@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from backend.models import SmartGoal
-from backend.utils.database import Database
 from backend.services.errors import NotFound
+from backend.utils.database import Database
 from backend.utils.repository import get_by_id, get_or_404, paginate, tenant_select
 from tests.factories import TenantContext, create_goal, create_tenant
 
