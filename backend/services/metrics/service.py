@@ -286,6 +286,20 @@ async def rollup(
     return page.series, page.start, page.end
 
 
+@dataclass(frozen=True)
+class _RollupAsk:
+    """One rollup request, as ``rollup_page`` received it."""
+
+    filters: MetricQuery
+    bucket: Bucket
+    aggregation: str
+    zone: ZoneInfo
+    group_by: str | None
+    fill: str
+    limit: int | None
+    offset: int
+
+
 async def rollup_page(
     session: AsyncSession,
     filters: MetricQuery,
@@ -302,47 +316,16 @@ async def rollup_page(
     """Aggregated series (one per group), the range they cover, and one page of their rows
     (ordered by group, then bucket) when ``limit`` is given; read in ``currency.to`` through
     the exchange rates when ``currency.convert``."""
+    ask = _RollupAsk(filters, bucket, aggregation, zone, group_by, fill, limit, offset)
     if currency is not None and currency.convert:
-        return await _converted_page(
-            session,
-            filters,
-            bucket=bucket,
-            aggregation=aggregation,
-            zone=zone,
-            group_by=group_by,
-            fill=fill,
-            limit=limit,
-            offset=offset,
-            to=currency.to,
-        )
-    page = await _plain_page(
-        session,
-        filters,
-        bucket=bucket,
-        aggregation=aggregation,
-        zone=zone,
-        group_by=group_by,
-        fill=fill,
-        limit=limit,
-        offset=offset,
-    )
+        return await _converted_page(session, ask, to=currency.to)
+    page = await _plain_page(session, ask)
     return replace(page, currency=currency.to) if currency is not None else page
 
 
-async def _converted_page(
-    session: AsyncSession,
-    filters: MetricQuery,
-    *,
-    bucket: Bucket,
-    aggregation: str,
-    zone: ZoneInfo,
-    group_by: str | None,
-    fill: str,
-    limit: int | None,
-    offset: int,
-    to: str | None,
-) -> RollupPage:
+async def _converted_page(session: AsyncSession, ask: _RollupAsk, *, to: str | None) -> RollupPage:
     """The rollup converted by ``rates.converted_rollup`` over the sources the rule chose."""
+    filters = ask.filters
     found = await reader.data_range(session, filters)
     if not found.sources.used:
         return RollupPage([], filters.start, filters.end, 0, found.sources, currency=to)
@@ -352,23 +335,23 @@ async def _converted_page(
         sources=found.sources.used,
         start=filters.start,
         end=filters.end,
-        bucket=bucket,
-        zone=zone,
+        bucket=ask.bucket,
+        zone=ask.zone,
         to=to,
-        aggregation=aggregation,
+        aggregation=ask.aggregation,
         dimensions=filters.dimensions,
-        group_by=group_by,
+        group_by=ask.group_by,
     )
     start, end = filters.start, filters.end
     starts: list[datetime] = []
-    if fill != "none":
+    if ask.fill != "none":
         start = start or found.first
         end = end or (found.last + timedelta(microseconds=1) if found.last is not None else None)
         if start is not None and end is not None:
-            starts = bucket_starts(bucket, start, end, zone)
-    series, total = _filled_series(result.rows, starts, fill)
+            starts = bucket_starts(ask.bucket, start, end, ask.zone)
+    series, total = _filled_series(result.rows, starts, ask.fill)
     return RollupPage(
-        _page(series, limit, offset),
+        _page(series, ask.limit, ask.offset),
         start,
         end,
         total,
@@ -378,29 +361,19 @@ async def _converted_page(
     )
 
 
-async def _plain_page(
-    session: AsyncSession,
-    filters: MetricQuery,
-    *,
-    bucket: Bucket,
-    aggregation: str,
-    zone: ZoneInfo,
-    group_by: str | None,
-    fill: str,
-    limit: int | None,
-    offset: int,
-) -> RollupPage:
-    if fill == "none":
+async def _plain_page(session: AsyncSession, ask: _RollupAsk) -> RollupPage:
+    filters, zone = ask.filters, ask.zone.key
+    if ask.fill == "none":
         # Rows arrive ordered by group, then bucket, paged by the database: nothing to fill.
         result = await reader.series(
             session,
             filters,
-            bucket=bucket,
-            aggregation=aggregation,
-            zone=zone.key,
-            group_by=group_by,
-            limit=limit,
-            offset=offset,
+            bucket=ask.bucket,
+            aggregation=ask.aggregation,
+            zone=zone,
+            group_by=ask.group_by,
+            limit=ask.limit,
+            offset=ask.offset,
         )
         series = [
             Series(group, [FilledValue(row[0], row[2], row[3], False) for row in group_rows])
@@ -408,13 +381,13 @@ async def _plain_page(
         ]
         return RollupPage(series, filters.start, filters.end, result.total, result.sources)
     result = await reader.series(
-        session, filters, bucket=bucket, aggregation=aggregation, zone=zone.key, group_by=group_by
+        session, filters, bucket=ask.bucket, aggregation=ask.aggregation, zone=zone, group_by=ask.group_by
     )
     start, end = await _filled_range(session, filters, result.sources)
     if start is None or end is None:  # no data at all
         return RollupPage([], start, end, 0, result.sources)
-    filled, total = _filled_series(result.rows, bucket_starts(bucket, start, end, zone), fill)
-    return RollupPage(_page(filled, limit, offset), start, end, total, result.sources)
+    filled, total = _filled_series(result.rows, bucket_starts(ask.bucket, start, end, ask.zone), ask.fill)
+    return RollupPage(_page(filled, ask.limit, ask.offset), start, end, total, result.sources)
 
 
 def _filled_series(
