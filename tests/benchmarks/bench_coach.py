@@ -111,20 +111,12 @@ WARMUP_TURNS = 2
 class InstantProvider:
     """A local 'model' answering at once: a tool call for ``agent``, then (given the result) an answer."""
 
+    name = "ollama"
+    model = "instant-fake"
+    is_local = True
+
     def __init__(self) -> None:
         self.agent = "goal_planner"
-
-    @property
-    def name(self) -> str:
-        return "ollama"
-
-    @property
-    def model(self) -> str:
-        return "instant-fake"
-
-    @property
-    def is_local(self) -> bool:
-        return True
 
     async def chat(
         self,

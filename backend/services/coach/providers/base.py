@@ -100,16 +100,10 @@ DeltaSink = Callable[[str], Awaitable[None]]
 class LlmProvider(Protocol):
     """What the router needs from a provider."""
 
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def model(self) -> str: ...
-
-    @property
-    def is_local(self) -> bool:
-        """True when data never leaves the deployment (Ollama, the offline templates)."""
-        ...
+    name: str
+    model: str
+    is_local: bool
+    """True when data never leaves the deployment (Ollama, the offline templates)."""
 
     async def chat(
         self,

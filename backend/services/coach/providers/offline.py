@@ -83,20 +83,12 @@ def _latest_tool_results(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
 class OfflineProvider:
     """Templates over tool results; ``templates`` maps a tool name to its own renderer."""
 
+    name = PROVIDER
+    model = MODEL
+    is_local = True
+
     def __init__(self, templates: Mapping[str, ToolTemplate] | None = None) -> None:
         self._templates = dict(templates or {})
-
-    @property
-    def name(self) -> str:
-        return PROVIDER
-
-    @property
-    def model(self) -> str:
-        return MODEL
-
-    @property
-    def is_local(self) -> bool:
-        return True
 
     def render(self, messages: Sequence[ChatMessage]) -> str:
         sections = [TEMPLATED_LABEL]

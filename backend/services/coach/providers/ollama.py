@@ -53,21 +53,12 @@ def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
 class OllamaProvider:
     """A model served by Ollama. Local: the data stays in the deployment, and costs nothing."""
 
+    name = PROVIDER
+    is_local = True
+
     def __init__(self, base_url: str, model: str, *, timeout_seconds: float) -> None:
-        self._model = model
+        self.model = model
         self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_seconds)
-
-    @property
-    def name(self) -> str:
-        return PROVIDER
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def is_local(self) -> bool:
-        return True
 
     async def chat(
         self,
@@ -76,7 +67,7 @@ class OllamaProvider:
         on_delta: DeltaSink | None = None,
     ) -> ChatResult:
         payload: dict[str, Any] = {
-            "model": self._model,
+            "model": self.model,
             "messages": [_message(message) for message in messages],
             "stream": on_delta is not None,
         }
@@ -106,7 +97,7 @@ class OllamaProvider:
             usage=usage,
             latency_seconds=time.perf_counter() - started,
             provider=PROVIDER,
-            model=self._model,
+            model=self.model,
         )
 
     async def _stream(

@@ -71,25 +71,16 @@ def _usage(raw: Any) -> TokenUsage | None:
 class OpenAICompatibleProvider:
     """A cloud model behind an OpenAI-compatible API: data leaves the deployment, and it costs money."""
 
+    name = PROVIDER
+    is_local = False
+
     def __init__(self, base_url: str, api_key: str, model: str, *, timeout_seconds: float) -> None:
-        self._model = model
+        self.model = model
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=timeout_seconds,
             headers={"Authorization": f"Bearer {api_key}"},
         )
-
-    @property
-    def name(self) -> str:
-        return PROVIDER
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def is_local(self) -> bool:
-        return False
 
     async def chat(
         self,
@@ -97,7 +88,7 @@ class OpenAICompatibleProvider:
         tools: Sequence[ToolSpec] = (),
         on_delta: DeltaSink | None = None,
     ) -> ChatResult:
-        payload: dict[str, Any] = {"model": self._model, "messages": [_message(m) for m in messages]}
+        payload: dict[str, Any] = {"model": self.model, "messages": [_message(m) for m in messages]}
         if tools:
             payload["tools"] = [function_tool(tool) for tool in tools]
             payload["tool_choice"] = "auto"
@@ -129,7 +120,7 @@ class OpenAICompatibleProvider:
             usage=usage,
             latency_seconds=time.perf_counter() - started,
             provider=PROVIDER,
-            model=self._model,
+            model=self.model,
         )
 
     async def _stream(
