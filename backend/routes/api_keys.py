@@ -38,9 +38,7 @@ async def list_api_keys(
     session: TenantSession, principal: AdminPrincipal, page: PageParams
 ) -> Page[ApiKeyRead]:
     keys, total = await service.list_api_keys(session, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[ApiKeyRead.model_validate(k) for k in keys], total=total, limit=page.limit, offset=page.offset
-    )
+    return Page.of([ApiKeyRead.model_validate(k) for k in keys], total, page)
 
 
 @router.delete(

@@ -189,11 +189,4 @@ async def activate(
 @router.get("/me", response_model=MeResponse, summary="The signed-in caller", responses=error_responses(401))
 async def me(session: TenantSession, principal: CurrentPrincipal) -> MeResponse:
     user = await get_user(session, principal.actor_id)
-    return MeResponse(
-        user_id=user.id,
-        tenant_id=principal.tenant_id,
-        email=user.email,
-        full_name=user.full_name,
-        role=principal.role,
-        via_api_key=principal.api_key_id is not None,
-    )
+    return MeResponse.from_row(principal, user, user_id=user.id, via_api_key=principal.api_key_id is not None)

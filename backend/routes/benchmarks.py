@@ -31,12 +31,7 @@ async def list_benchmarks(
     rows, total = await service.list_benchmarks(
         session, industry=industry, metric=metric, limit=page.limit, offset=page.offset
     )
-    return Page(
-        items=[BenchmarkRead.model_validate(r) for r in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of([BenchmarkRead.model_validate(r) for r in rows], total, page)
 
 
 @router.get(

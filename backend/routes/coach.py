@@ -63,16 +63,7 @@ Coach = Annotated[CoachRuntime, Depends(get_coach)]
 
 
 def _session_read(summary: SessionSummary) -> CoachSessionRead:
-    row = summary.session
-    return CoachSessionRead(
-        id=row.id,
-        title=row.title,
-        user_id=row.user_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        message_count=summary.message_count,
-        last_message_at=summary.last_message_at,
-    )
+    return CoachSessionRead.from_row(summary.session, summary)
 
 
 @router.get(
@@ -157,9 +148,7 @@ async def list_coach_sessions(
     summaries, total = await memory.list_sessions(
         session, limit=page.limit, offset=page.offset, user_id=principal.user_id if mine else None
     )
-    return Page(
-        items=[_session_read(s) for s in summaries], total=total, limit=page.limit, offset=page.offset
-    )
+    return Page.of([_session_read(s) for s in summaries], total, page)
 
 
 @router.get(

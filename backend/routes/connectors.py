@@ -98,9 +98,7 @@ async def list_data_sources(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams, settings: AppSettings
 ) -> Page[DataSourceRead]:
     sources, total = await service.list_sources(session, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[_read(s, settings) for s in sources], total=total, limit=page.limit, offset=page.offset
-    )
+    return Page.of([_read(s, settings) for s in sources], total, page)
 
 
 @router.get(
@@ -189,9 +187,7 @@ async def list_data_source_syncs(
     source_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[SyncRead]:
     syncs, total = await service.list_syncs(session, source_id, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[SyncRead.model_validate(s) for s in syncs], total=total, limit=page.limit, offset=page.offset
-    )
+    return Page.of([SyncRead.model_validate(s) for s in syncs], total, page)
 
 
 @router.post(

@@ -67,17 +67,7 @@ _BACKGROUND = (
 
 def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
     details = service.edge_details(edge)
-    return EvidenceEdgeRead(
-        **EvidenceEdgeSummary.model_validate(edge).model_dump(),
-        reasons=details.result.reasons,
-        result=details.result,
-        table=details.table,
-        granger=details.granger,
-        granger_unavailable=details.granger_unavailable,
-        baseline=details.baseline,
-        inputs=details.inputs,
-        unobserved_nodes=details.unobserved_nodes,
-    )
+    return EvidenceEdgeRead.from_row(edge, details, reasons=details.result.reasons)
 
 
 @router.post(
@@ -223,12 +213,7 @@ async def list_evidence_edges(
     edges, total = await service.list_edges(
         session, cause=cause, effect=effect, verdict=verdict, limit=page.limit, offset=page.offset
     )
-    return Page(
-        items=[EvidenceEdgeSummary.model_validate(e) for e in edges],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of([EvidenceEdgeSummary.model_validate(e) for e in edges], total, page)
 
 
 @router.get(
@@ -266,14 +251,7 @@ _MMM_BACKGROUND = (
 
 def _mmm_read(model: MarketingMixModel) -> MmmRead:
     fitted = mmm_service.model_fit(model)
-    return MmmRead(
-        id=model.id,
-        frequency=model.frequency,
-        data_start=model.data_start,
-        data_end=model.data_end,
-        created_at=model.created_at,
-        **fitted.model_dump(exclude={"frequency"}),
-    )
+    return MmmRead.from_row(fitted, model, frequency=model.frequency)
 
 
 @router.post(

@@ -120,9 +120,4 @@ async def list_exchange_rates(
         limit=page.limit,
         offset=page.offset,
     )
-    return Page(
-        items=[ExchangeRateRead.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of([ExchangeRateRead.model_validate(row) for row in rows], total, page)

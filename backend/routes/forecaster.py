@@ -62,18 +62,7 @@ def _spec(body: ForecastCreate | ForecastBatchCreate, metric: str) -> ForecastSp
 
 
 def _summary(forecast: Forecast) -> ForecastSummary:
-    return ForecastSummary(
-        id=forecast.id,
-        metric=forecast.metric,
-        frequency=forecast.frequency,
-        horizon=forecast.horizon,
-        model=forecast.model,
-        status=forecast.status,
-        scores=service.forecast_scores(forecast),
-        data_start=forecast.data_start,
-        data_end=forecast.data_end,
-        created_at=forecast.created_at,
-    )
+    return ForecastSummary.from_row(forecast, scores=service.forecast_scores(forecast))
 
 
 def _read(forecast: Forecast) -> ForecastRead:
@@ -140,12 +129,7 @@ async def list_forecasts(
     forecasts, total = await service.list_forecasts(
         session, metric=metric, limit=page.limit, offset=page.offset
     )
-    return Page(
-        items=[_summary(f) for f in forecasts],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of([_summary(f) for f in forecasts], total, page)
 
 
 def _forecast_table(forecast: ForecastRead, zone: ZoneInfo) -> ExportTable:
@@ -199,24 +183,12 @@ async def evaluate_forecast(
     forecast_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal
 ) -> ForecastEvaluationRead:
     forecast, evaluation = await service.evaluate(session, forecast_id)
-    return ForecastEvaluationRead(
+    return ForecastEvaluationRead.from_row(
+        evaluation,
         forecast_id=forecast.id,
-        matched=evaluation.matched,
-        pending=evaluation.pending,
-        mae=evaluation.mae,
-        rmse=evaluation.rmse,
-        bias=evaluation.bias,
-        smape=evaluation.smape,
-        mase=evaluation.mase,
         coverage={str(k): v for k, v in evaluation.coverage.items()},
         points=[
-            EvaluationPointRead(
-                ts=p.ts,
-                forecast=p.forecast,
-                actual=p.actual,
-                error=p.error,
-                inside={str(k): v for k, v in p.inside.items()},
-            )
+            EvaluationPointRead.from_row(p, inside={str(k): v for k, v in p.inside.items()})
             for p in evaluation.points
         ],
     )

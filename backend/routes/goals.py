@@ -92,9 +92,7 @@ async def list_goals(
     goals, total = await service.list_goals(
         session, status=status_filter, metric=metric, limit=page.limit, offset=page.offset
     )
-    return Page(
-        items=[GoalRead.model_validate(g) for g in goals], total=total, limit=page.limit, offset=page.offset
-    )
+    return Page.of([GoalRead.model_validate(g) for g in goals], total, page)
 
 
 @router.get("/{goal_id}", response_model=GoalRead, summary="Get a goal", responses=error_responses(404))
@@ -196,9 +194,4 @@ async def goal_status_history(
 ) -> Page[GoalStatusChangeRead]:
     """One entry each time the computed signal changed (recorded when progress is computed)."""
     changes, total = await service.status_history(session, goal_id, limit=page.limit, offset=page.offset)
-    return Page(
-        items=[GoalStatusChangeRead.model_validate(c) for c in changes],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of([GoalStatusChangeRead.model_validate(c) for c in changes], total, page)

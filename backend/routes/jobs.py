@@ -35,9 +35,7 @@ async def list_jobs(
     jobs, total = await service.list_jobs(
         session, kind=kind, status=status, limit=page.limit, offset=page.offset
     )
-    return Page(
-        items=[JobRead.model_validate(j) for j in jobs], total=total, limit=page.limit, offset=page.offset
-    )
+    return Page.of([JobRead.model_validate(j) for j in jobs], total, page)
 
 
 @router.get(

@@ -237,7 +237,7 @@ async def list_metrics(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[MetricRead]:
     entries, total = await service.list_catalog(session, limit=page.limit, offset=page.offset)
-    return Page(items=[_catalog_read(e) for e in entries], total=total, limit=page.limit, offset=page.offset)
+    return Page.of([_catalog_read(e) for e in entries], total, page)
 
 
 _DEFINE_DESCRIPTION = (

@@ -75,9 +75,8 @@ async def list_optimizer_templates(principal: CurrentPrincipal) -> list[Optimize
 
 
 def _run_read(run: OptimizationRun) -> OptimizationRunRead:
-    return OptimizationRunRead(
-        **OptimizationRunSummary.model_validate(run).model_dump(),
-        params=run.params,
+    return OptimizationRunRead.from_row(
+        run,
         result=service.run_result(run),
         metric_inputs=service.run_metric_inputs(run),
         timings=service.run_timings(run),
@@ -124,12 +123,7 @@ async def list_optimization_runs(
     runs, total = await service.list_runs(
         session, template=template, status=run_status, limit=page.limit, offset=page.offset
     )
-    return Page(
-        items=[OptimizationRunSummary.model_validate(r) for r in runs],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of([OptimizationRunSummary.model_validate(r) for r in runs], total, page)
 
 
 def _plan_table(run: OptimizationRunRead) -> ExportTable:

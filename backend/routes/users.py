@@ -26,9 +26,7 @@ async def list_users(
     users, total = await service.list_users(
         session, limit=page.limit, offset=page.offset, include_inactive=include_inactive
     )
-    return Page(
-        items=[UserRead.model_validate(u) for u in users], total=total, limit=page.limit, offset=page.offset
-    )
+    return Page.of([UserRead.model_validate(u) for u in users], total, page)
 
 
 @router.post(

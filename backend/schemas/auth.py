@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, EmailStr, Field
 
 from backend.models import Role
+from backend.schemas.common import ReadModel
 
 
 class LoginRequest(BaseModel):
@@ -42,7 +43,7 @@ class TokenResponse(BaseModel):
     refresh_expires_at: datetime
 
 
-class MeResponse(BaseModel):
+class MeResponse(ReadModel):
     user_id: uuid.UUID
     tenant_id: uuid.UUID
     email: str

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -35,6 +36,16 @@ SupportedDatetime = Annotated[datetime, AfterValidator(_supported_datetime)]
 SupportedDate = Annotated[date, AfterValidator(_supported_date)]
 
 
+class PageWindow(Protocol):
+    """Which page was asked for (the routes' ``Pagination``)."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
 class Page(BaseModel, Generic[T]):
     """A page of results; ``total`` counts all matches, ``items`` holds at most ``limit``."""
 
@@ -43,8 +54,24 @@ class Page(BaseModel, Generic[T]):
     limit: int
     offset: int
 
+    @classmethod
+    def of(cls, items: Iterable[T], total: int, window: PageWindow) -> Page[T]:
+        """The page ``window`` asked for, holding ``items`` of ``total`` matches."""
+        return cls(items=list(items), total=total, limit=window.limit, offset=window.offset)
+
 
 class ReadModel(BaseModel):
     """Base for response models built from ORM rows."""
 
     model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def from_row(cls, *rows: object, **values: Any) -> Self:
+        """Each field from ``values`` if given there, else from the first of ``rows`` (ORM rows,
+        dataclasses) with an attribute of that name: no field is copied by hand."""
+        found: dict[str, Any] = {}
+        for name in cls.model_fields.keys() - values.keys():
+            row = next((row for row in rows if hasattr(row, name)), None)
+            if row is not None:
+                found[name] = getattr(row, name)
+        return cls.model_validate({**found, **values})

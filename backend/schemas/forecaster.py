@@ -103,7 +103,7 @@ class ForecastRead(ForecastSummary):
     warnings: list[str]
 
 
-class EvaluationPointRead(BaseModel):
+class EvaluationPointRead(ReadModel):
     ts: datetime
     forecast: float
     actual: float
@@ -111,7 +111,7 @@ class EvaluationPointRead(BaseModel):
     inside: dict[str, bool]
 
 
-class ForecastEvaluationRead(BaseModel):
+class ForecastEvaluationRead(ReadModel):
     forecast_id: uuid.UUID
     matched: int = Field(description="Forecast periods whose actuals have arrived.")
     pending: int

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.schemas.common import SupportedDatetime
+from backend.schemas.common import ReadModel, SupportedDatetime
 from backend.schemas.evidence import MetricName
 from backend.services.evidence.types import MAX_CHANNELS, ChannelFit, Decomposition, FitQuality, MmmSpec
 from backend.utils.frequency import FrequencyOut, MmmFrequencyIn
@@ -51,7 +51,7 @@ class MmmCreate(BaseModel):
         return MmmSpec.model_validate(self.model_dump(exclude={"run_async"}))
 
 
-class MmmRead(BaseModel):
+class MmmRead(ReadModel):
     """A stored marketing-mix model."""
 
     id: uuid.UUID
