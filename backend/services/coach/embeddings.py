@@ -25,7 +25,7 @@ from backend.config import EmbeddingProvider, LlmSettings
 from backend.services.coach.providers.base import EmbeddingResult, ProviderError
 from backend.services.coach.providers.ollama import OllamaProvider
 from backend.services.coach.providers.openai import OpenAICompatibleProvider
-from backend.services.coach.usage import UsageRecorder
+from backend.services.coach.usage import LlmCall, UsageRecorder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -144,25 +144,12 @@ class RemoteEmbedder:
         try:
             result = await self._request(texts)
         except ProviderError as error:
-            await self._recorder.record(
-                tenant_id,
-                provider=self._provider.name,
-                model=self._model,
-                is_local=self.is_local,
-                usage=None,
-                latency_seconds=time.perf_counter() - started,
-                outcome=error.outcome,
+            failed = LlmCall(
+                self._provider.name, self._model, self.is_local, time.perf_counter() - started, error.outcome
             )
+            await self._recorder.record(tenant_id, failed)
             raise
-        await self._recorder.record(
-            tenant_id,
-            provider=result.provider,
-            model=result.model,
-            is_local=self.is_local,
-            usage=result.usage,
-            latency_seconds=result.latency_seconds,
-            outcome="success",
-        )
+        await self._recorder.record(tenant_id, LlmCall.succeeded(result, is_local=self.is_local))
         for vector in result.vectors:
             if len(vector) != self._dimensions:
                 raise EmbeddingDimensionMismatch(

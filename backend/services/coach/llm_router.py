@@ -36,7 +36,7 @@ from backend.services.coach.providers.base import (
     ToolSpec,
 )
 from backend.services.coach.providers.offline import OfflineProvider
-from backend.services.coach.usage import TenantLlmPolicy, UsageRecorder, tenant_policy
+from backend.services.coach.usage import LlmCall, TenantLlmPolicy, UsageRecorder, tenant_policy
 from backend.utils.database import Database
 from backend.utils.prometheus import LLM_MONTHLY_BUDGET_DOLLARS
 
@@ -342,28 +342,17 @@ class LlmRouter:
                 if breaker is not None:
                     breaker.record_failure()
                 attempts.append(Attempt(tier, provider.name, provider.model, error.outcome, str(error)))
-                await self._recorder.record(
-                    tenant_id,
-                    provider=provider.name,
-                    model=provider.model,
-                    is_local=provider.is_local,
-                    usage=None,
-                    latency_seconds=error.latency_seconds,
-                    outcome=error.outcome,
+                failed = LlmCall(
+                    provider.name, provider.model, provider.is_local, error.latency_seconds, error.outcome
                 )
+                await self._recorder.record(tenant_id, failed)
                 logger.warning("llm_fallback", tier=tier.value, provider=provider.name, outcome=error.outcome)
                 continue
             if breaker is not None:
                 breaker.record_success()
             attempts.append(Attempt(tier, provider.name, provider.model, "success"))
             cost = await self._recorder.record(
-                tenant_id,
-                provider=result.provider,
-                model=result.model,
-                is_local=provider.is_local,
-                usage=result.usage,
-                latency_seconds=result.latency_seconds,
-                outcome="success",
+                tenant_id, LlmCall.succeeded(result, is_local=provider.is_local)
             )
             return RoutedChat(
                 result=result,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.config import LlmSettings, ModelPrice
 from backend.services.coach import repository
 from backend.services.coach.costs import cost_dollars
-from backend.services.coach.providers.base import TokenUsage
+from backend.services.coach.providers.base import ChatResult, EmbeddingResult, TokenUsage
 from backend.services.coach.repository import UsageBucket
 from backend.services.errors import ValidationFailed
 from backend.utils.database import Database
@@ -28,6 +28,23 @@ TENANT_CLOUD_KEY = "cloud_llm"
 MAX_REPORT_DAYS = 366
 
 
+@dataclass(frozen=True)
+class LlmCall:
+    """One call to a provider as accounting sees it."""
+
+    provider: str
+    model: str
+    is_local: bool
+    latency_seconds: float
+    outcome: str
+    usage: TokenUsage | None = None
+
+    @classmethod
+    def succeeded(cls, result: ChatResult | EmbeddingResult, *, is_local: bool) -> LlmCall:
+        """A call that answered: its provider, model, usage and latency as the result reports them."""
+        return cls(result.provider, result.model, is_local, result.latency_seconds, "success", result.usage)
+
+
 class UsageRecorder:
     """Writes one usage row per call in its own tenant unit of work, so spend is counted even
     when the request that made the call later fails, and updates the Prometheus series."""
@@ -36,34 +53,24 @@ class UsageRecorder:
         self._database = database
         self._prices = prices
 
-    async def record(
-        self,
-        tenant_id: uuid.UUID,
-        *,
-        provider: str,
-        model: str,
-        is_local: bool,
-        usage: TokenUsage | None,
-        latency_seconds: float,
-        outcome: str,
-    ) -> float:
+    async def record(self, tenant_id: uuid.UUID, llm_call: LlmCall) -> float:
         """Record a call; returns its cost in dollars. A failed call has no usage and costs nothing."""
-        usage = usage or TokenUsage(0, 0)
-        cost = cost_dollars(self._prices, model=model, is_local=is_local, usage=usage)
-        LLM_REQUESTS.labels(provider=provider, model=model, outcome=outcome).inc()
-        LLM_REQUEST_DURATION.labels(provider=provider, model=model).observe(latency_seconds)
-        LLM_TOKENS.labels(provider=provider, model=model, direction="in").inc(usage.tokens_in)
-        LLM_TOKENS.labels(provider=provider, model=model, direction="out").inc(usage.tokens_out)
-        LLM_COST_DOLLARS.labels(provider=provider, model=model).inc(cost)
+        usage = llm_call.usage or TokenUsage(0, 0)
+        cost = cost_dollars(self._prices, model=llm_call.model, is_local=llm_call.is_local, usage=usage)
+        labels = {"provider": llm_call.provider, "model": llm_call.model}
+        LLM_REQUESTS.labels(**labels, outcome=llm_call.outcome).inc()
+        LLM_REQUEST_DURATION.labels(**labels).observe(llm_call.latency_seconds)
+        LLM_TOKENS.labels(**labels, direction="in").inc(usage.tokens_in)
+        LLM_TOKENS.labels(**labels, direction="out").inc(usage.tokens_out)
+        LLM_COST_DOLLARS.labels(**labels).inc(cost)
         call: dict[str, Any] = {
-            "provider": provider,
-            "model": model,
-            "outcome": outcome,
+            **labels,
+            "outcome": llm_call.outcome,
             "tokens_in": usage.tokens_in,
             "tokens_out": usage.tokens_out,
             "tokens_estimated": usage.estimated,
             "cost_dollars": cost,
-            "latency_ms": round(latency_seconds * 1000),
+            "latency_ms": round(llm_call.latency_seconds * 1000),
         }
         async with self._database.tenant_session(tenant_id) as session:
             await repository.add_usage(session, **call)
