@@ -26,7 +26,6 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +42,12 @@ from backend.main import create_app
 from backend.services.coach.embeddings import BUNDLED_MODEL, LocalEmbedder, load_sentence_model
 from backend.services.coach.llm_router import LlmRouter
 from backend.services.coach.providers import (
-    ChatMessage,
     ChatResult,
     OfflineProvider,
     TokenUsage,
     ToolCall,
-    ToolSpec,
 )
-from backend.services.coach.providers.base import DeltaSink
+from backend.services.coach.providers.base import DeltaSink, Messages, Tools
 from tests.agents.seed import seed_daily, seed_inventory, seed_monthly, seed_revenue_driven_by_ads
 from tests.benchmarks.support import migrated_database
 from tests.factories import create_tenant
@@ -119,10 +116,7 @@ class InstantProvider:
         self.agent = "goal_planner"
 
     async def chat(
-        self,
-        messages: Sequence[ChatMessage],
-        tools: Sequence[ToolSpec] = (),
-        on_delta: DeltaSink | None = None,
+        self, messages: Messages, tools: Tools = (), on_delta: DeltaSink | None = None
     ) -> ChatResult:
         answered = messages[-1].role == "tool"
         calls = () if answered or not tools else (ToolCall(self.agent, ARGUMENTS[self.agent], "call_0"),)

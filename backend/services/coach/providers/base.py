@@ -95,6 +95,8 @@ class ProviderTimeout(ProviderError):
 
 # Receives the reply's text as the model writes it (streaming); see LlmProvider.chat.
 DeltaSink = Callable[[str], Awaitable[None]]
+Messages = Sequence[ChatMessage]
+Tools = Sequence[ToolSpec]
 
 
 class LlmProvider(Protocol):
@@ -106,10 +108,7 @@ class LlmProvider(Protocol):
     """True when data never leaves the deployment (Ollama, the offline templates)."""
 
     async def chat(
-        self,
-        messages: Sequence[ChatMessage],
-        tools: Sequence[ToolSpec] = (),
-        on_delta: DeltaSink | None = None,
+        self, messages: Messages, tools: Tools = (), on_delta: DeltaSink | None = None
     ) -> ChatResult:
         """One completion. With ``on_delta`` a remote provider streams and hands over each piece of
         the reply as it arrives; the returned result is the same either way."""

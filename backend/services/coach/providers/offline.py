@@ -14,7 +14,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from backend.services.coach.providers.base import ChatMessage, ChatResult, DeltaSink, TokenUsage, ToolSpec
+from backend.services.coach.providers.base import (
+    ChatMessage,
+    ChatResult,
+    DeltaSink,
+    Messages,
+    TokenUsage,
+    Tools,
+)
 
 PROVIDER = "offline"
 MODEL = "templates"
@@ -106,10 +113,7 @@ class OfflineProvider:
         return "\n\n".join(sections)
 
     async def chat(
-        self,
-        messages: Sequence[ChatMessage],
-        tools: Sequence[ToolSpec] = (),
-        on_delta: DeltaSink | None = None,
+        self, messages: Messages, tools: Tools = (), on_delta: DeltaSink | None = None
     ) -> ChatResult:
         """Render the templates; nothing streams (the caller pieces the text out itself)."""
         started = time.perf_counter()

@@ -14,10 +14,11 @@ from backend.services.coach.providers.base import (
     ChatResult,
     DeltaSink,
     EmbeddingResult,
+    Messages,
     ProviderError,
     TokenUsage,
     ToolCall,
-    ToolSpec,
+    Tools,
     estimated_embedding_usage,
     estimated_usage,
     function_tool,
@@ -61,10 +62,7 @@ class OllamaProvider:
         self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_seconds)
 
     async def chat(
-        self,
-        messages: Sequence[ChatMessage],
-        tools: Sequence[ToolSpec] = (),
-        on_delta: DeltaSink | None = None,
+        self, messages: Messages, tools: Tools = (), on_delta: DeltaSink | None = None
     ) -> ChatResult:
         payload: dict[str, Any] = {
             "model": self.model,

@@ -18,10 +18,11 @@ from backend.services.coach.providers.base import (
     ChatResult,
     DeltaSink,
     EmbeddingResult,
+    Messages,
     ProviderError,
     TokenUsage,
     ToolCall,
-    ToolSpec,
+    Tools,
     estimated_embedding_usage,
     estimated_usage,
     function_tool,
@@ -83,10 +84,7 @@ class OpenAICompatibleProvider:
         )
 
     async def chat(
-        self,
-        messages: Sequence[ChatMessage],
-        tools: Sequence[ToolSpec] = (),
-        on_delta: DeltaSink | None = None,
+        self, messages: Messages, tools: Tools = (), on_delta: DeltaSink | None = None
     ) -> ChatResult:
         payload: dict[str, Any] = {"model": self.model, "messages": [_message(m) for m in messages]}
         if tools:
