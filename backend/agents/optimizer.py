@@ -31,7 +31,7 @@ from backend.services.optimizer.inputs import (
     SkuInputs,
     inventory_inputs,
 )
-from backend.services.workload import Queued
+from backend.services.workload import Queued, Requester
 
 AGENT: AgentName = "optimizer"
 TEMPLATES = ("inventory", "budget_allocation", "staffing", "product_mix")
@@ -270,7 +270,7 @@ async def _inventory(deps: AgentDeps, question: str, arguments: dict[str, Any]) 
             deps.session, template="inventory", params=params, options=SolveOptions(solver="highs")
         )
         outcome = await optimizer_service.solve(
-            deps.session, deps.pool, prepared, requested_by=deps.principal.user_id
+            deps.session, deps.pool, prepared, Requester(deps.principal.user_id)
         )
         if isinstance(outcome, Queued):
             return AgentResult(

@@ -11,7 +11,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import EvidenceEdge, MarketingMixModel
-from backend.routes.jobs import background_responses, done_or_accepted
+from backend.routes.jobs import background_responses, done_or_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.evidence import (
     AnalysisCreate,
@@ -92,9 +92,7 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
 async def analyze_evidence(
     body: AnalysisCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> EvidenceEdgeRead | JSONResponse:
-    outcome = await service.analyze(
-        session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
-    )
+    outcome = await service.analyze(session, pool, body.to_spec(), requester(principal, body.run_async))
     return done_or_accepted(outcome, _edge_read)
 
 
@@ -273,9 +271,7 @@ def _mmm_read(model: MarketingMixModel) -> MmmRead:
 async def fit_marketing_mix_model(
     body: MmmCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> MmmRead | JSONResponse:
-    outcome = await mmm_service.fit_model(
-        session, pool, body.to_spec(), background=body.run_async, requested_by=principal.user_id
-    )
+    outcome = await mmm_service.fit_model(session, pool, body.to_spec(), requester(principal, body.run_async))
     return done_or_accepted(outcome, _mmm_read)
 
 
@@ -334,7 +330,7 @@ async def run_unit_study(
     body: UnitStudyCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> UnitStudyRead | JSONResponse:
     started = await unit_service.study_from_json(
-        session, pool, body.to_spec(), body.rows, background=body.run_async, requested_by=principal.user_id
+        session, pool, body.to_spec(), body.rows, requester(principal, body.run_async)
     )
     return _study_answer(started)
 
@@ -385,7 +381,6 @@ async def upload_unit_study(
         options.to_spec(),
         file.file,
         file.filename or "upload.csv",
-        background=options.run_async,
-        requested_by=principal.user_id,
+        requester(principal, options.run_async),
     )
     return _study_answer(started)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import Forecast
-from backend.routes.jobs import background_responses, done_or_accepted, job_accepted
+from backend.routes.jobs import background_responses, done_or_accepted, job_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.forecaster import (
     EvaluationPointRead,
@@ -96,7 +96,7 @@ async def create_forecast(
     body: ForecastCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
 ) -> ForecastRead | JSONResponse:
     outcome = await service.forecast(
-        session, pool, _spec(body, body.metric), requested=body.run_async, requested_by=principal.user_id
+        session, pool, _spec(body, body.metric), requester(principal, body.run_async)
     )
     return done_or_accepted(outcome, _read)
 

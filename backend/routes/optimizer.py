@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models.optimization import OptimizationRun
-from backend.routes.jobs import background_responses, done_or_accepted
+from backend.routes.jobs import background_responses, done_or_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.optimizer import (
     OptimizationRunCreate,
@@ -101,9 +101,7 @@ async def create_optimization_run(
     prepared = await service.prepare_run(
         session, template=body.template, params=body.params, options=body.options.to_solve_options()
     )
-    outcome = await service.solve(
-        session, pool, prepared, requested=body.run_async, requested_by=principal.user_id
-    )
+    outcome = await service.solve(session, pool, prepared, requester(principal, body.run_async))
     return done_or_accepted(outcome, _run_read)
 
 

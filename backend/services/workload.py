@@ -52,15 +52,29 @@ class SizeRule(Generic[R]):
         return f"{self.feature} with {size} {self.unit} is beyond the synchronous limit of {self.limit}"
 
 
-def queue_reason(rules: Sequence[SizeRule[R]], request: R, *, requested: bool = False) -> str | None:
-    """Why ``request`` runs as a job (asked for, or the first rule it breaks), or None to run it now."""
-    if requested:
-        return REQUESTED
+def queue_reason(rules: Sequence[SizeRule[R]], request: R) -> str | None:
+    """The first of ``rules`` that ``request`` breaks, as a reason to queue it, or None to run it now."""
     for rule in rules:
         reason = rule.reason(request)
         if reason is not None:
             return reason
     return None
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asks for a piece of work, and whether they ask for it to run as a job (``async: true``)."""
+
+    user_id: uuid.UUID | None = None
+    wants_job: bool = False
+
+    def queue_reason(self, size_reason: str | None) -> str | None:
+        """Why the work runs as a job: asked for, else ``size_reason`` (a size rule it breaks), else None."""
+        return REQUESTED if self.wants_job else size_reason
+
+
+SYSTEM = Requester()
+"""Work no user asked for (schedules, the coach's own tool calls run in the request when small)."""
 
 
 @dataclass(frozen=True)
@@ -90,15 +104,16 @@ async def queue(
 
 async def run_or_queue(
     session: AsyncSession,
+    requester: Requester,
     *,
     reason: str | None,
     run: Callable[[], Awaitable[T]],
     kind: JobKind[P],
     payload: Callable[[], P],
-    requested_by: uuid.UUID | None,
 ) -> T | Queued:
-    """``run()`` now when there is no ``reason`` to queue (see ``queue_reason``); otherwise queue
-    ``payload()`` as a job of ``kind`` and return its handle."""
+    """``run()`` now unless the requester asks for a job or there is a size ``reason`` to queue
+    (see ``queue_reason``); otherwise queue ``payload()`` as a job of ``kind`` and return its handle."""
+    reason = requester.queue_reason(reason)
     if reason is None:
         return await run()
-    return await queue(session, kind, payload(), reason=reason, requested_by=requested_by)
+    return await queue(session, kind, payload(), reason=reason, requested_by=requester.user_id)

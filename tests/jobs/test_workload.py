@@ -25,7 +25,7 @@ from backend.services.forecaster import service as forecaster_service
 from backend.services.metrics.upload_service import UploadJob
 from backend.services.optimizer import SolveOptions
 from backend.services.optimizer.service import SYNC_LIMITS, MetricInput, MetricReference, PreparedRun
-from backend.services.workload import REQUESTED, queue_reason
+from backend.services.workload import REQUESTED, Requester, queue_reason
 from backend.worker import TASKS
 
 # --------------------------------------------------------------------------- size rules, both sides
@@ -47,7 +47,9 @@ def test_forecaster_rule_runs_a_horizon_of_60_now_and_queues_61() -> None:
     assert queue_reason(rules, _history(6, 731)) == (
         "731 periods of history are beyond the synchronous limit of 730"
     )
-    assert queue_reason(rules, _history(6, 10), requested=True) == REQUESTED
+    # asked for (`async: true`): a job whatever the size; otherwise the size rule decides
+    assert Requester(wants_job=True).queue_reason(queue_reason(rules, _history(6, 10))) == REQUESTED
+    assert Requester(wants_job=False).queue_reason(queue_reason(rules, _history(6, 10))) is None
 
 
 @pytest.mark.parametrize(
@@ -75,11 +77,11 @@ def test_optimizer_rule_solves_at_the_limit_now_and_queues_beyond_it(
 def test_evidence_analysis_rule_counts_rows_simulations_columns_and_method() -> None:
     spec = AnalysisSpec(outcome="revenue", treatment="ads", refutation_simulations=20)
     # 11 calendar columns: rows x 13 x 20 <= 400,000 up to 1,538 rows.
-    assert evidence_service.background_reason(spec, {"revenue": 1538}, requested=False) is None
-    beyond = evidence_service.background_reason(spec, {"revenue": 1539}, requested=False)
+    assert evidence_service.background_reason(spec, {"revenue": 1538}) is None
+    beyond = evidence_service.background_reason(spec, {"revenue": 1539})
     assert beyond is not None and "exceeds the synchronous limit of 400,000" in beyond
     double_ml = spec.model_copy(update={"method": "double_ml"})
-    assert evidence_service.background_reason(double_ml, {"revenue": 10}, requested=False) == (
+    assert evidence_service.background_reason(double_ml, {"revenue": 10}) == (
         "method double_ml re-fits a flexible model in every refuter draw"
     )
 
@@ -91,8 +93,8 @@ def test_marketing_mix_rule_runs_16_million_now_and_queues_more() -> None:
     per_bucket = parameters**2 * mmm_service.POINT_FIT_STARTS
     at_limit = mmm_service.MmmSize(buckets=16_000_000 // per_bucket, calendar_columns=0)
     over = mmm_service.MmmSize(buckets=16_000_000 // per_bucket + 1, calendar_columns=0)
-    assert mmm_service.background_reason(spec, at_limit, requested=False) is None
-    reason = mmm_service.background_reason(spec, over, requested=False)
+    assert mmm_service.background_reason(spec, at_limit) is None
+    reason = mmm_service.background_reason(spec, over)
     assert reason is not None and "exceeds the synchronous limit of 16,000,000" in reason
 
 
@@ -101,8 +103,8 @@ def test_unit_study_rule_counts_units_columns_and_simulations() -> None:
     # units x (0 adjustment columns + 2) x 10 <= 400,000 up to 20,000 units.
     within = SimpleNamespace(frame=[0] * 20_000, adjustment=[])
     beyond = SimpleNamespace(frame=[0] * 20_001, adjustment=[])
-    assert unit_service.background_reason(spec, within, requested=False) is None  # type: ignore[arg-type]
-    reason = unit_service.background_reason(spec, beyond, requested=False)  # type: ignore[arg-type]
+    assert unit_service.background_reason(spec, within) is None  # type: ignore[arg-type]
+    reason = unit_service.background_reason(spec, beyond)  # type: ignore[arg-type]
     assert reason is not None and "exceeds the synchronous limit of 400,000" in reason
 
 

@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 
 from backend.config import Settings
 from backend.services.evidence import service
+from backend.services.workload import Requester
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant, invite_and_activate
@@ -202,11 +203,11 @@ def test_costly_analyses_are_sent_to_the_background() -> None:
     small = {"revenue": 365, "ad_spend": 365}
     large = {"revenue": service.SYNC_MAX_WORK // 20 + 1, "ad_spend": 10}
 
-    assert service.background_reason(spec, small, requested=False) is None
-    assert service.background_reason(spec, small, requested=True) == "requested"
-    assert service.background_reason(spec, large, requested=False) is not None
+    assert service.background_reason(spec, small) is None
+    assert Requester(wants_job=True).queue_reason(service.background_reason(spec, small)) == "requested"
+    assert service.background_reason(spec, large) is not None
     double_ml = spec.model_copy(update={"method": "double_ml"})
-    assert service.background_reason(double_ml, small, requested=False) is not None
+    assert service.background_reason(double_ml, small) is not None
 
 
 async def test_openapi_documents_the_background_answer(client: httpx.AsyncClient) -> None:

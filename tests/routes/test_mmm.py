@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from backend.config import Settings
 from backend.services.evidence.mmm_service import SYNC_MAX_MMM_WORK, MmmSize, background_reason, mmm_work
 from backend.services.evidence.types import MmmSpec
+from backend.services.workload import Requester
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
@@ -213,10 +214,10 @@ def test_the_size_rule_keeps_two_years_daily_in_the_request_and_queues_the_worst
     daily = MmmSize(buckets=730, calendar_columns=14)
     default = MmmSpec(outcome="revenue", channels=[c.name for c in CHANNELS])
     assert mmm_work(default, daily) == 730 * (3 * 3 + 14 + 1) ** 2 * (30 + 4)
-    assert background_reason(default, daily, requested=False) is None
-    assert background_reason(default, daily, requested=True) == "requested"
+    assert background_reason(default, daily) is None
+    assert Requester(wants_job=True).queue_reason(background_reason(default, daily)) == "requested"
     worst = MmmSpec(outcome="revenue", channels=[f"c{i}" for i in range(10)], bootstrap_draws=100)
-    reason = background_reason(worst, MmmSize(buckets=1500, calendar_columns=14), requested=False)
+    reason = background_reason(worst, MmmSize(buckets=1500, calendar_columns=14))
     assert reason is not None and f"= {1500 * 45**2 * 104:,} exceeds" in reason
 
 

@@ -35,7 +35,7 @@ from backend.services.evidence.types import MmmFit, MmmSpec
 from backend.services.metrics.points import localize
 from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
-from backend.services.workload import Queued, SizeRule, queue_reason, run_or_queue
+from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 from backend.utils.database import session_tenant
 from backend.utils.frequency import pandas_code
@@ -158,9 +158,9 @@ MMM_RULES: tuple[SizeRule[MmmRequest], ...] = (
 )
 
 
-def background_reason(spec: MmmSpec, size: MmmSize, *, requested: bool) -> str | None:
+def background_reason(spec: MmmSpec, size: MmmSize) -> str | None:
     """Why this fit runs as a job, or None to run it in the request."""
-    return queue_reason(MMM_RULES, MmmRequest(spec, size), requested=requested)
+    return queue_reason(MMM_RULES, MmmRequest(spec, size))
 
 
 def _distinct(spec: MmmSpec) -> None:
@@ -198,9 +198,7 @@ async def fit_model(
     session: AsyncSession,
     pool: ComputePool,
     spec: MmmSpec,
-    *,
-    background: bool = False,
-    requested_by: uuid.UUID | None = None,
+    requester: Requester = SYSTEM,
 ) -> MarketingMixModel | Queued:
     """Check the metrics, read and check them, then fit and store now or queue a job (nothing on a 4xx)."""
     spec = await resolve_spec(session, spec)
@@ -208,11 +206,11 @@ async def fit_model(
     size = await pool.run(check_mmm, inputs)
     return await run_or_queue(
         session,
-        reason=background_reason(spec, size, requested=background),
+        requester,
+        reason=background_reason(spec, size),
         run=lambda: _fit_now(session, pool, inputs),
         kind=MMM_FIT_JOB,
         payload=lambda: spec,
-        requested_by=requested_by,
     )
 
 

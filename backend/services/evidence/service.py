@@ -55,7 +55,7 @@ from backend.services.evidence.types import (
 from backend.services.metrics.points import localize
 from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
-from backend.services.workload import Queued, SizeRule, queue_reason, run_or_queue
+from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import EVIDENCE_ANALYSES
 
@@ -270,10 +270,10 @@ ANALYSIS_RULES: tuple[SizeRule[AnalysisSize], ...] = (
 )
 
 
-def background_reason(spec: AnalysisSpec, counts: Mapping[str, int], *, requested: bool) -> str | None:
+def background_reason(spec: AnalysisSpec, counts: Mapping[str, int]) -> str | None:
     """Why this analysis runs as a background job, or None to run it in the request."""
     size = AnalysisSize(spec, max(counts.values(), default=0))
-    return queue_reason(ANALYSIS_RULES, size, requested=requested)
+    return queue_reason(ANALYSIS_RULES, size)
 
 
 def _adjustment_columns(spec: AnalysisSpec) -> int:
@@ -320,18 +320,17 @@ async def analyze(
     session: AsyncSession,
     pool: ComputePool,
     spec: AnalysisSpec,
+    requester: Requester = SYSTEM,
     *,
-    background: bool = False,
-    requested_by: uuid.UUID | None = None,
     allow_background: bool = True,
 ) -> EvidenceEdge | Queued:
-    """Run and store an analysis, or queue it (``background``, or when it is beyond a size rule)."""
+    """Run and store an analysis, or queue it (asked for, or when it is beyond a size rule)."""
     prepared = await prepare_analysis(session, spec)
     counts = await repository.count_points(
         session, prepared.metrics, start=prepared.spec.start, end=prepared.spec.end
     )
     _check_points(counts)
-    reason = background_reason(prepared.spec, counts, requested=background)
+    reason = requester.queue_reason(background_reason(prepared.spec, counts))
     if reason is not None and not allow_background:
         raise ValidationFailed(
             f"This analysis is too large to run here ({reason}); run it with POST "
@@ -341,11 +340,11 @@ async def analyze(
         )
     return await run_or_queue(
         session,
+        requester,
         reason=reason,
         run=lambda: _analyze_now(session, pool, prepared),
         kind=ANALYSIS_JOB,
         payload=lambda: prepared.spec,
-        requested_by=requested_by,
     )
 
 
@@ -419,7 +418,7 @@ async def what_if(
         edge = await get_edge(session, edge_id)
     else:
         assert spec is not None
-        analysed = await analyze(session, pool, spec, requested_by=requested_by, allow_background=False)
+        analysed = await analyze(session, pool, spec, Requester(requested_by), allow_background=False)
         assert isinstance(analysed, EvidenceEdge)  # allow_background=False never queues
         edge = analysed
     stored = repository.edge_details(edge).baseline

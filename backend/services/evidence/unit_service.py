@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -25,7 +24,7 @@ from backend.services.evidence.unit_table import UnitTable, build_unit_table, js
 from backend.services.evidence.units import analyse_table, checked_table, graph_work, study_columns
 from backend.services.metrics.upload import csv_rows, xlsx_rows
 from backend.services.queue import JobKind
-from backend.services.workload import Queued, SizeRule, queue_reason, run_or_queue
+from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 
 UNIT_STUDY_QUEUE = "evidence"
@@ -107,9 +106,9 @@ def table_from_bytes(spec: UnitStudySpec, content: bytes, filename: str) -> Unit
     return table_from_file(spec, io.BytesIO(content), filename)
 
 
-def background_reason(spec: UnitStudySpec, table: UnitTable, *, requested: bool) -> str | None:
+def background_reason(spec: UnitStudySpec, table: UnitTable) -> str | None:
     """Why this study runs as a job, or None to run it in the request (graph size counts)."""
-    return queue_reason(STUDY_RULES, StudySize(spec, table), requested=requested)
+    return queue_reason(STUDY_RULES, StudySize(spec, table))
 
 
 async def run_study(
@@ -117,22 +116,20 @@ async def run_study(
     pool: ComputePool,
     spec: UnitStudySpec,
     table: UnitTable,
-    *,
-    background: bool = False,
-    requested_by: uuid.UUID | None = None,
+    requester: Requester = SYSTEM,
 ) -> UnitStudyResult | Queued:
-    """Analyse a checked table now, or queue it (``background``, or beyond a size rule)."""
+    """Analyse a checked table now, or queue it (asked for, or beyond a size rule)."""
 
     async def now() -> UnitStudyResult:
         return await pool.run(analyse_table, table, spec)
 
     return await run_or_queue(
         session,
-        reason=background_reason(spec, table, requested=background),
+        requester,
+        reason=background_reason(spec, table),
         run=now,
         kind=UNIT_STUDY_JOB,
         payload=lambda: UnitStudyPayload(spec=spec, rows=table.clean_rows),
-        requested_by=requested_by,
     )
 
 
@@ -141,12 +138,10 @@ async def study_from_json(
     pool: ComputePool,
     spec: UnitStudySpec,
     rows: Sequence[Mapping[str, Any]],
-    *,
-    background: bool,
-    requested_by: uuid.UUID | None,
+    requester: Requester,
 ) -> UnitStudyResult | Queued:
     table = await pool.run(table_from_json, spec, rows)
-    return await run_study(session, pool, spec, table, background=background, requested_by=requested_by)
+    return await run_study(session, pool, spec, table, requester)
 
 
 async def study_from_file(
@@ -155,10 +150,8 @@ async def study_from_file(
     spec: UnitStudySpec,
     stream: IO[bytes],
     filename: str,
-    *,
-    background: bool,
-    requested_by: uuid.UUID | None,
+    requester: Requester,
 ) -> UnitStudyResult | Queued:
     content = await asyncio.to_thread(stream.read)  # the upload's spooled file: I/O, not CPU
     table = await pool.run(table_from_bytes, spec, content, filename)
-    return await run_study(session, pool, spec, table, background=background, requested_by=requested_by)
+    return await run_study(session, pool, spec, table, requester)

@@ -41,7 +41,7 @@ from backend.services.metrics.buckets import parse_bucket
 from backend.services.metrics.reader import MetricQuery
 from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
-from backend.services.workload import Queued, SizeRule, queue, queue_reason, run_or_queue
+from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue, queue_reason, run_or_queue
 from backend.utils.calendar import PERIODS
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import FORECASTS
@@ -309,19 +309,17 @@ async def forecast(
     session: AsyncSession,
     pool: ComputePool,
     spec: ForecastSpec,
-    *,
-    requested: bool = False,
-    requested_by: uuid.UUID | None = None,
+    requester: Requester = SYSTEM,
 ) -> Forecast | Queued:
     """Forecast now, or queue it when asked to or when the history or horizon is beyond a size rule."""
     history = await load_history(session, spec)
     return await run_or_queue(
         session,
-        reason=queue_reason(SIZE_RULES, history, requested=requested),
+        requester,
+        reason=queue_reason(SIZE_RULES, history),
         run=lambda: create_forecast(session, pool, history),
         kind=FORECAST_JOB,
         payload=lambda: spec,
-        requested_by=requested_by,
     )
 
 

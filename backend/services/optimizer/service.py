@@ -46,7 +46,7 @@ from backend.services.optimizer.types import (
     StoredSolution,
 )
 from backend.services.queue import JobKind
-from backend.services.workload import REQUESTED, Queued, SizeRule, queue_reason, run_or_queue
+from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import OPTIMIZATION_RUNS
 from backend.utils.repository import get_or_404
@@ -269,18 +269,16 @@ async def solve(
     session: AsyncSession,
     pool: ComputePool,
     prepared: PreparedRun,
-    *,
-    requested: bool = False,
-    requested_by: uuid.UUID | None = None,
+    requester: Requester = SYSTEM,
 ) -> OptimizationRun | Queued:
     """Solve and store now, or queue the solve (asked for, or beyond the template's size rule)."""
     return await run_or_queue(
         session,
-        reason=REQUESTED if requested else prepared.oversized,
+        requester,
+        reason=prepared.oversized,
         run=lambda: create_run(session, pool, prepared),
         kind=OPTIMIZER_JOB,
         payload=lambda: prepared,
-        requested_by=requested_by,
     )
 
 

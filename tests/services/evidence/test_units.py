@@ -20,6 +20,7 @@ from backend.services.evidence.units import (
     frame_rows,
     study_table,
 )
+from backend.services.workload import Requester
 from tests.services.evidence.unit_synthetic import ab_test, confounded_units
 
 COVARIATES = [f"x{i + 1}" for i in range(25)]
@@ -189,11 +190,14 @@ def test_heavy_studies_go_to_a_job_counting_covariates_rows_and_simulations() ->
     spec = _spec(COVARIATES, refutation_simulations=20)
     table = unit_service.table_from_json(spec, frame_rows(frame))
     # 1,000 units x 27 x 20 = 540,000 > 400,000; the same units with 5 covariates stay in the request.
-    assert unit_service.background_reason(spec, table, requested=False) is not None
+    assert unit_service.background_reason(spec, table) is not None
     light = _spec(COVARIATES[:5], refutation_simulations=20)
     light_table = unit_service.table_from_json(light, frame_rows(frame))
-    assert unit_service.background_reason(light, light_table, requested=False) is None
-    assert unit_service.background_reason(light, light_table, requested=True) == "requested"
+    assert unit_service.background_reason(light, light_table) is None
+    assert (
+        Requester(wants_job=True).queue_reason(unit_service.background_reason(light, light_table))
+        == "requested"
+    )
 
 
 def test_metric_analyses_with_many_confounders_go_to_a_job() -> None:
@@ -201,8 +205,8 @@ def test_metric_analyses_with_many_confounders_go_to_a_job() -> None:
     many = AnalysisSpec(outcome="revenue", treatment="ad", confounders=[f"c{i}" for i in range(25)])
     few = AnalysisSpec(outcome="revenue", treatment="ad", confounders=["a", "b", "c"])
     # Rows x simulations alone (14,600) is far below the old limit: only the graph size sends it away.
-    assert service.background_reason(many, two_years, requested=False) is not None
-    assert service.background_reason(few, two_years, requested=False) is None
+    assert service.background_reason(many, two_years) is not None
+    assert service.background_reason(few, two_years) is None
 
 
 def test_a_segment_column_with_too_many_levels_is_refused_before_any_estimate() -> None:
