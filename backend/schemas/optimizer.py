@@ -18,12 +18,12 @@ from backend.services.optimizer.types import (
     MAX_SYNC_TIME_LIMIT_SECONDS,
     Change,
     MetricInput,
-    ObjectiveSense,
     OptimizationResult,
     RunTimings,
     SolveOptions,
     SolverName,
     SolveStatus,
+    TemplateInfo,
     WhatIfResult,
 )
 
@@ -98,13 +98,7 @@ class SizeLimitRead(BaseModel):
     limit: int = Field(description="largest size solved synchronously; larger requests get 422")
 
 
-class OptimizerTemplateRead(BaseModel):
-    name: str
-    title: str
-    description: str
-    objective_sense: ObjectiveSense
-    input_schema: dict[str, JsonValue]
-    example: dict[str, JsonValue]
+class OptimizerTemplateRead(TemplateInfo):
     synchronous_limit: SizeLimitRead
     metric_reference_schema: dict[str, JsonValue] = Field(
         description="any number in the inputs may instead be an object of this shape, resolved from the "

@@ -17,12 +17,11 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.services.errors import ValidationFailed
 from backend.services.evidence.service import BACKGROUND_METHODS, SYNC_MAX_GRAPH_WORK
 from backend.services.evidence.types import UnitStudyResult, UnitStudySpec
 from backend.services.evidence.unit_table import UnitTable, build_unit_table, json_rows, sheet_rows
 from backend.services.evidence.units import analyse_table, checked_table, graph_work, study_columns
-from backend.services.metrics.upload import csv_rows, xlsx_rows
+from backend.services.metrics.upload import file_rows
 from backend.services.queue import JobKind
 from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
@@ -50,13 +49,7 @@ def table_from_json(spec: UnitStudySpec, rows: Sequence[Mapping[str, Any]]) -> U
 
 def table_from_file(spec: UnitStudySpec, stream: IO[bytes], filename: str) -> UnitTable:
     """A CSV (UTF-8) or .xlsx upload, parsed with the metric upload's readers; call it in a thread."""
-    lower = filename.lower()
-    if lower.endswith(".xlsx"):
-        rows: Any = xlsx_rows(stream)
-    elif lower.endswith((".csv", ".txt")) or "." not in lower:
-        rows = csv_rows(stream)
-    else:
-        raise ValidationFailed("Upload a .csv or .xlsx file.", details={"filename": filename})
+    rows = file_rows(stream, filename)
     columns = study_columns(spec)
     return checked_table(build_unit_table(sheet_rows(rows, columns), columns), spec)
 

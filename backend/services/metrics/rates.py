@@ -17,7 +17,7 @@ Like every repository, each statement names the tenant (RLS is the first fence).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any
@@ -41,7 +41,7 @@ from backend.services.metrics.currency import (
 )
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS
 from backend.services.metrics.rate_upload import ParsedRates, RateRow, parse_rate_rows
-from backend.services.metrics.upload import MAX_REPORTED_ERRORS, csv_rows, xlsx_rows
+from backend.services.metrics.upload import MAX_REPORTED_ERRORS, file_rows
 from backend.services.tenant.service import get_current_tenant
 from backend.utils.currencies import currency_problem
 from backend.utils.database import driver_fetch, session_tenant
@@ -143,13 +143,7 @@ def _repeated_indexes(rates: Sequence[RateRow]) -> list[tuple[int, int]]:
 
 def parse_rate_upload(stream: IO[bytes], *, filename: str) -> ParsedRates:
     """CPU-bound: call it in a worker thread."""
-    lower = filename.lower()
-    if lower.endswith(".xlsx"):
-        rows: Iterator[list[Any]] = xlsx_rows(stream)
-    elif lower.endswith((".csv", ".txt")) or "." not in lower:
-        rows = csv_rows(stream)
-    else:
-        raise ValidationFailed("upload a .csv or .xlsx file", details={"filename": filename})
+    rows = file_rows(stream, filename)
     return parse_rate_rows(rows, max_rows=MAX_UPLOAD_RATES)
 
 

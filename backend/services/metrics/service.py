@@ -28,7 +28,7 @@ from backend.services.metrics.rates import converted_rollup
 from backend.services.metrics.reader import MetricDefinitionInfo, MetricQuery, Sources
 from backend.services.metrics.repository import CatalogEntry
 from backend.services.metrics.types import MAX_BATCH_POINTS as MAX_BATCH_POINTS
-from backend.services.metrics.upload import ParsedUpload, csv_rows, parse_rows, xlsx_rows
+from backend.services.metrics.upload import ParsedUpload, file_rows, parse_rows
 from backend.utils.database import driver_fetch, session_tenant
 
 MAX_UPLOAD_ROWS = 200_000
@@ -144,13 +144,7 @@ def parse_upload(
     max_points: int | None = None,
 ) -> ParsedUpload:
     """CPU-bound: call it in a worker thread. Limits default to the synchronous upload's."""
-    lower = filename.lower()
-    if lower.endswith(".xlsx"):
-        rows: Any = xlsx_rows(stream)
-    elif lower.endswith((".csv", ".txt")) or "." not in lower:
-        rows = csv_rows(stream)
-    else:
-        raise ValidationFailed("upload a .csv or .xlsx file", details={"filename": filename})
+    rows = file_rows(stream, filename)
     return parse_rows(
         rows,
         zone=zone,

@@ -97,6 +97,16 @@ def csv_rows(stream: IO[bytes]) -> Iterator[list[str]]:
         raise ValidationFailed(f"the CSV is malformed: {error}") from error
 
 
+def file_rows(stream: IO[bytes], filename: str) -> Iterator[list[Any]]:
+    """The rows of an uploaded file by its name: .xlsx, else CSV (.csv, .txt or no extension)."""
+    lower = filename.lower()
+    if lower.endswith(".xlsx"):
+        return xlsx_rows(stream)
+    if lower.endswith((".csv", ".txt")) or "." not in lower:
+        return csv_rows(stream)
+    raise ValidationFailed("upload a .csv or .xlsx file", details={"filename": filename})
+
+
 def xlsx_rows(stream: IO[bytes]) -> Iterator[list[Any]]:
     """Rows of the first worksheet of an .xlsx workbook (streamed, read-only)."""
     from openpyxl import load_workbook

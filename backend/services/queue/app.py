@@ -24,15 +24,7 @@ from sqlalchemy.engine import make_url
 from backend.config import Settings
 from backend.services.jobs import service as job_status
 from backend.services.queue.maintenance import MAINTENANCE_TASKS
-from backend.services.queue.registry import (
-    JobFailed,
-    JobKind,
-    JobRun,
-    JobRuntime,
-    P,
-    PeriodicTask,
-    Task,
-)
+from backend.services.queue.registry import JobFailed, JobKind, JobRun, JobRuntime, P, PeriodicTask, Task
 from backend.utils.observability import job_span
 from backend.utils.prometheus import JOB_DURATION, JOB_RUNS
 

@@ -17,13 +17,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from pydantic import Field
 
-from backend.services.connectors.base import (
-    Check,
-    ConfigModel,
-    ConnectorType,
-    SyncContext,
-    SyncOutcome,
-)
+from backend.services.connectors.base import Check, ConfigModel, ConnectorType, SyncContext, SyncOutcome
 from backend.services.connectors.http import ConnectorError, check_address_allowed
 from backend.services.connectors.mapping import (
     MAX_REPORTED_PROBLEMS,

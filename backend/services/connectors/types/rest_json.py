@@ -13,13 +13,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, model_validator
 
-from backend.services.connectors.base import (
-    Check,
-    ConfigModel,
-    ConnectorType,
-    SyncContext,
-    SyncOutcome,
-)
+from backend.services.connectors.base import Check, ConfigModel, ConnectorType, SyncContext, SyncOutcome
 from backend.services.connectors.http import ConnectorError
 from backend.services.connectors.mapping import (
     MAX_REPORTED_PROBLEMS,
