@@ -42,6 +42,14 @@ WEEK = Bucket(unit="week", interval=None)
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday: one week bucket holds 2026-03-02 … 03-08
 
 
+def revenue_point(ts: str, value: float, currency: str | None = None) -> dict[str, Any]:
+    """A revenue point at ``ts``, with a ``currency`` dimension when given."""
+    point: dict[str, Any] = {"metric": "revenue", "ts": ts, "value": value}
+    if currency is not None:
+        point["dimensions"] = {"currency": currency}
+    return point
+
+
 def at(day: int, hour: int = 12) -> str:
     return datetime(2026, 3, day, hour, tzinfo=UTC).isoformat()
 
@@ -105,9 +113,9 @@ async def shop(client: httpx.AsyncClient, database: Database) -> TenantContext:
         client,
         tenant,
         [
-            {"metric": "revenue", "ts": at(2), "value": 100.0},
-            {"metric": "revenue", "ts": at(3), "value": 200.0},
-            {"metric": "revenue", "ts": at(4), "value": 300.0},
+            revenue_point(at(2), 100.0),
+            revenue_point(at(3), 200.0),
+            revenue_point(at(4), 300.0),
             {"metric": "revenue", "ts": at(2, 13), "value": 10.0, "dimensions": eur},
             {"metric": "revenue", "ts": at(3, 13), "value": 20.0, "dimensions": eur},
             {"metric": "revenue", "ts": at(4, 18), "value": 40.0, "dimensions": eur},
@@ -167,7 +175,7 @@ async def test_a_read_in_the_metrics_only_currency_is_not_flagged_converted(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     tenant = await create_tenant(client)
-    await ingest(client, tenant, [{"metric": "revenue", "ts": at(2), "value": 5.0}])
+    await ingest(client, tenant, [revenue_point(at(2), 5.0)])
     await set_metric_currency(database, tenant, "revenue", "USD")
     result = await rollup(database, tenant, to="USD")
     assert result.rows == [ConvertedBucket(MONDAY, None, 5.0, 1, False)]
@@ -182,7 +190,7 @@ async def test_a_day_without_a_rate_uses_the_latest_rate_of_the_seven_days_befor
         database,
         tenant,
         # 03-05: 4 days after the 1.25 of 03-01 (the 2.0 of 02-27 is older); 03-08: exactly 7 days after.
-        [{"metric": "revenue", "ts": at(5), "value": 8.0}, {"metric": "revenue", "ts": at(8), "value": 16.0}],
+        [revenue_point(at(5), 8.0), revenue_point(at(8), 16.0)],
     )
     await load_rates(
         database,
@@ -201,11 +209,7 @@ async def test_a_day_eight_days_after_the_last_rate_is_refused_naming_the_pair_a
         client,
         database,
         tenant,
-        [
-            {"metric": "revenue", "ts": at(8), "value": 16.0},
-            {"metric": "revenue", "ts": at(9), "value": 1.0},
-            {"metric": "revenue", "ts": at(12), "value": 1.0},
-        ],
+        [revenue_point(at(8), 16.0), revenue_point(at(9), 1.0), revenue_point(at(12), 1.0)],
     )
     # A later rate never serves an earlier day: 03-10 does not cover 03-09.
     await load_rates(
@@ -233,14 +237,7 @@ async def test_mixed_currencies_without_any_rate_are_refused(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     tenant = await create_tenant(client)
-    await ingest(
-        client,
-        tenant,
-        [
-            {"metric": "revenue", "ts": at(3), "value": 1.0},
-            {"metric": "revenue", "ts": at(4), "value": 2.0, "dimensions": {"currency": "gbp"}},
-        ],
-    )
+    await ingest(client, tenant, [revenue_point(at(3), 1.0), revenue_point(at(4), 2.0, "gbp")])
     await set_metric_currency(database, tenant, "revenue", "USD")
     with pytest.raises(MissingExchangeRate) as raised:
         await rollup(database, tenant, to="USD")
@@ -252,14 +249,7 @@ async def test_points_with_no_currency_at_all_cannot_be_converted(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     tenant = await create_tenant(client)
-    await ingest(
-        client,
-        tenant,
-        [
-            {"metric": "revenue", "ts": at(3), "value": 1.0},
-            {"metric": "revenue", "ts": at(4), "value": 2.0, "dimensions": {"currency": "EUR"}},
-        ],
-    )
+    await ingest(client, tenant, [revenue_point(at(3), 1.0), revenue_point(at(4), 2.0, "EUR")])
     with pytest.raises(MissingCurrency) as raised:
         await rollup(database, tenant, to="EUR")
     assert (raised.value.status, raised.value.code) == (422, "missing_currency")
@@ -287,14 +277,14 @@ async def test_only_the_sources_the_rule_picked_are_read(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     tenant = await create_tenant(client)
-    await ingest(client, tenant, [{"metric": "revenue", "ts": at(3), "value": 4.0}])
+    await ingest(client, tenant, [revenue_point(at(3), 4.0)])
     declared = await client.put(
         "/api/v1/metrics/revenue",
         headers=tenant.headers,
         json={"sources": {"rule": "priority", "priority": ["manual", "shopify"]}},
     )
     assert declared.status_code == 200, declared.text
-    await ingest(client, tenant, [{"metric": "revenue", "ts": at(3), "value": 1000.0}], source="shopify")
+    await ingest(client, tenant, [revenue_point(at(3), 1000.0)], source="shopify")
     await set_metric_currency(database, tenant, "revenue", "USD")
     assert (await rollup(database, tenant, to="USD")).rows[0].value == 4.0
     both = await rollup(database, tenant, to="USD", sources=("manual", "shopify"))
@@ -305,9 +295,7 @@ async def test_another_tenants_rates_are_invisible(
     shop: TenantContext, client: httpx.AsyncClient, database: Database, app_engine: AsyncEngine
 ) -> None:
     other = await create_tenant(client)
-    await set_currency_after_ingest(
-        client, database, other, [{"metric": "revenue", "ts": at(3), "value": 8.0}]
-    )
+    await set_currency_after_ingest(client, database, other, [revenue_point(at(3), 8.0)])
     # The shop's EUR→USD rate of 03-03 exists, but not for this tenant.
     with pytest.raises(MissingExchangeRate):
         await rollup(database, other, to="USD")
@@ -443,9 +431,7 @@ async def test_without_a_target_points_read_in_their_one_currency_or_none(
 ) -> None:
     tenant = await create_tenant(client)
     await ingest(client, tenant, [{"metric": "orders", "ts": at(3), "value": 3.0}])
-    await ingest(
-        client, tenant, [{"metric": "revenue", "ts": at(3), "value": 5.0, "dimensions": {"currency": "usd"}}]
-    )
+    await ingest(client, tenant, [revenue_point(at(3), 5.0, "usd")])
     orders = await rollup(database, tenant, to=None, metric="orders")
     assert (orders.currency, orders.rows) == (None, [ConvertedBucket(MONDAY, None, 3.0, 1, False)])
     revenue = await rollup(database, tenant, to=None)
@@ -460,10 +446,7 @@ async def test_without_a_target_points_in_two_currencies_are_never_added(
     await ingest(
         client,
         tenant,
-        [
-            {"metric": "revenue", "ts": at(3), "value": 5.0, "dimensions": {"currency": "usd"}},
-            {"metric": "revenue", "ts": at(3), "value": 7.0, "dimensions": {"currency": "eur"}},
-        ],
+        [revenue_point(at(3), 5.0, "usd"), revenue_point(at(3), 7.0, "eur")],
         source="stripe",
     )
     with pytest.raises(MixedCurrencies) as raised:
