@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,6 +82,33 @@ CALENDAR_COLUMNS = 11
 # Double ML re-fits gradient boosting in every refuter draw: 17 s for 365 daily rows and 43 s
 # for 2,000 with the default 20 simulations (measured as above), so it always runs as a job.
 BACKGROUND_METHODS: frozenset[str] = frozenset({"double_ml"})
+
+
+class _Method(Protocol):
+    @property
+    def method(self) -> str: ...
+
+
+class _MethodRequest(Protocol):
+    @property
+    def spec(self) -> _Method: ...
+
+
+S = TypeVar("S", bound=_MethodRequest)
+
+
+def flexible_method_rule(feature: str, measured: str = "") -> SizeRule[S]:
+    """Methods that re-fit a flexible model in every refuter draw always run as a job."""
+    return SizeRule(
+        feature,
+        "flexible-model methods",
+        0,
+        lambda size: int(size.spec.method in BACKGROUND_METHODS),
+        why=f"double ML re-fits gradient boosting in every refuter draw {measured}".rstrip(),
+        describe=lambda size, _: f"method {size.spec.method} re-fits a flexible model in every refuter draw",
+    )
+
+
 # Default driver candidates: the tenant's catalog, up to this many metrics.
 MAX_DEFAULT_CANDIDATES = 100
 
@@ -236,14 +263,7 @@ class AnalysisSize:
 
 
 ANALYSIS_RULES: tuple[SizeRule[AnalysisSize], ...] = (
-    SizeRule(
-        "evidence analysis",
-        "flexible-model methods",
-        0,
-        lambda size: int(size.spec.method in BACKGROUND_METHODS),
-        why="double ML re-fits gradient boosting in every refuter draw (17 s for 365 daily rows)",
-        describe=lambda size, _: f"method {size.spec.method} re-fits a flexible model in every refuter draw",
-    ),
+    flexible_method_rule("evidence analysis", "(17 s for 365 daily rows)"),
     SizeRule(
         "evidence analysis",
         "observations x refutation simulations",

@@ -17,7 +17,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.services.evidence.service import BACKGROUND_METHODS, SYNC_MAX_GRAPH_WORK
+from backend.services.evidence.service import SYNC_MAX_GRAPH_WORK, flexible_method_rule
 from backend.services.evidence.types import UnitStudyResult, UnitStudySpec
 from backend.services.evidence.unit_table import UnitTable, build_unit_table, json_rows, sheet_rows
 from backend.services.evidence.units import analyse_table, checked_table, graph_work, study_columns
@@ -75,14 +75,7 @@ def _describe_work(size: StudySize, work: int) -> str:
 
 
 STUDY_RULES: tuple[SizeRule[StudySize], ...] = (
-    SizeRule(
-        "unit study",
-        "flexible-model methods",
-        0,
-        lambda size: int(size.spec.method in BACKGROUND_METHODS),
-        why="double ML re-fits gradient boosting in every refuter draw",
-        describe=lambda size, _: f"method {size.spec.method} re-fits a flexible model in every refuter draw",
-    ),
+    flexible_method_rule("unit study"),
     SizeRule(
         "unit study",
         "units x (adjustment columns + 2) x refutation simulations",
