@@ -50,6 +50,7 @@ from backend.services.metrics.points import (
 )
 from backend.services.metrics.reader import MetricQuery, Sources
 from backend.services.metrics.repository import CatalogEntry
+from backend.services.metrics.service import RollupRequest
 from backend.services.metrics.upload import SAMPLE_ROWS
 from backend.services.tenant.service import tenant_zone
 from backend.services.workload import Queued
@@ -399,18 +400,8 @@ async def query_metric(
         return _metric_answer({**body, "series": [{"group": None, "points": points}]}, zone, export_format)
     parsed_bucket = parse_bucket(str(frequency_alias(bucket)))
     used_agg = agg or definition.aggregation
-    page = await service.rollup_page(
-        session,
-        filters,
-        bucket=parsed_bucket,
-        aggregation=used_agg,
-        zone=zone,
-        group_by=group_by,
-        fill=fill,
-        limit=page_limit,
-        offset=offset,
-        currency=await service.currency_plan(session, definition, currency),
-    )
+    ask = RollupRequest(filters, parsed_bucket, used_agg, zone, group_by, fill, page_limit, offset)
+    page = await service.rollup_page(session, ask, await service.currency_plan(session, definition, currency))
     body.update(bucket=parsed_bucket.label, aggregation=used_agg, start=page.start, end=page.end)
     body.update(group_by=group_by, total=page.total, **_sources_body(page.sources))
     body.update(currency=page.currency, converted=page.converted)

@@ -263,26 +263,10 @@ async def currency_plan(
     return CurrencyPlan(convert=False, to=definition.currency)
 
 
-async def rollup(
-    session: AsyncSession,
-    filters: MetricQuery,
-    *,
-    bucket: Bucket,
-    aggregation: str,
-    zone: ZoneInfo,
-    group_by: str | None,
-    fill: str,
-) -> tuple[list[Series], datetime | None, datetime | None]:
-    """Aggregated series (one per group) and the range they cover, unpaged."""
-    page = await rollup_page(
-        session, filters, bucket=bucket, aggregation=aggregation, zone=zone, group_by=group_by, fill=fill
-    )
-    return page.series, page.start, page.end
-
-
 @dataclass(frozen=True)
-class _RollupAsk:
-    """One rollup request, as ``rollup_page`` received it."""
+class RollupRequest:
+    """One rollup: which points, in which buckets of which zone, aggregated how, grouped by which
+    dimension, with gaps filled how; ``limit``/``offset`` page the rows (None: every row)."""
 
     filters: MetricQuery
     bucket: Bucket
@@ -290,34 +274,31 @@ class _RollupAsk:
     zone: ZoneInfo
     group_by: str | None
     fill: str
-    limit: int | None
-    offset: int
+    limit: int | None = None
+    offset: int = 0
+
+
+async def rollup(
+    session: AsyncSession, ask: RollupRequest
+) -> tuple[list[Series], datetime | None, datetime | None]:
+    """Aggregated series (one per group) and the range they cover."""
+    page = await rollup_page(session, ask)
+    return page.series, page.start, page.end
 
 
 async def rollup_page(
-    session: AsyncSession,
-    filters: MetricQuery,
-    *,
-    bucket: Bucket,
-    aggregation: str,
-    zone: ZoneInfo,
-    group_by: str | None,
-    fill: str,
-    limit: int | None = None,
-    offset: int = 0,
-    currency: CurrencyPlan | None = None,
+    session: AsyncSession, ask: RollupRequest, currency: CurrencyPlan | None = None
 ) -> RollupPage:
     """Aggregated series (one per group), the range they cover, and one page of their rows
-    (ordered by group, then bucket) when ``limit`` is given; read in ``currency.to`` through
+    (ordered by group, then bucket) when ``ask.limit`` is given; read in ``currency.to`` through
     the exchange rates when ``currency.convert``."""
-    ask = _RollupAsk(filters, bucket, aggregation, zone, group_by, fill, limit, offset)
     if currency is not None and currency.convert:
         return await _converted_page(session, ask, to=currency.to)
     page = await _plain_page(session, ask)
     return replace(page, currency=currency.to) if currency is not None else page
 
 
-async def _converted_page(session: AsyncSession, ask: _RollupAsk, *, to: str | None) -> RollupPage:
+async def _converted_page(session: AsyncSession, ask: RollupRequest, *, to: str | None) -> RollupPage:
     """The rollup converted by ``rates.converted_rollup`` over the sources the rule chose."""
     filters = ask.filters
     found = await reader.data_range(session, filters)
@@ -355,7 +336,7 @@ async def _converted_page(session: AsyncSession, ask: _RollupAsk, *, to: str | N
     )
 
 
-async def _plain_page(session: AsyncSession, ask: _RollupAsk) -> RollupPage:
+async def _plain_page(session: AsyncSession, ask: RollupRequest) -> RollupPage:
     filters, zone = ask.filters, ask.zone.key
     if ask.fill == "none":
         # Rows arrive ordered by group, then bucket, paged by the database: nothing to fill.

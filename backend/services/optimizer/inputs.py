@@ -21,6 +21,7 @@ from backend.services.errors import ValidationFailed
 from backend.services.metrics import service as metrics_service
 from backend.services.metrics.buckets import FilledValue, parse_bucket
 from backend.services.metrics.repository import CatalogEntry, PointFilter
+from backend.services.metrics.service import RollupRequest
 
 DEMAND_METRICS = ("units_sold", "unit_sales", "quantity_sold", "demand")
 STOCK_METRICS = ("stock_level", "on_hand", "inventory_level", "stock")
@@ -147,15 +148,9 @@ async def _by_sku(
     fill: str,
 ) -> dict[str, list[FilledValue]]:
     start, end = window
-    series, _, _ = await metrics_service.rollup(
-        session,
-        PointFilter(metric=metric, start=start, end=end, dimensions={}),
-        bucket=parse_bucket(bucket),
-        aggregation=aggregation,
-        zone=zone,
-        group_by=SKU_DIMENSION,
-        fill=fill,
-    )
+    points = PointFilter(metric=metric, start=start, end=end, dimensions={})
+    ask = RollupRequest(points, parse_bucket(bucket), aggregation, zone, group_by=SKU_DIMENSION, fill=fill)
+    series, _, _ = await metrics_service.rollup(session, ask)
     return {s.group: s.values for s in series if s.group is not None}
 
 
