@@ -17,7 +17,7 @@ from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, S
 from backend.models import EvidenceEdge, Role
 from backend.services.errors import DyocenseError
 from backend.services.evidence import service as evidence_service
-from backend.services.evidence.types import DriversSpec
+from backend.services.evidence.types import DriversSpec, EffectEstimate
 
 AGENT: AgentName = "evidence_analyzer"
 STORED_EDGES = 20
@@ -40,6 +40,19 @@ def _roles(question: str, arguments: dict[str, Any], names: list[str]) -> tuple[
     if len(mentioned) >= 2 and _CAUSE_FIRST.search(question):
         return mentioned[1], treatment or mentioned[0]
     return (mentioned[0] if mentioned else None), treatment
+
+
+def _cited_estimate(
+    cite: Citations, estimate: EffectEstimate, outcome: str, period: str | None, method: str
+) -> tuple[str, str, str, str]:
+    """The interval's level and the cited estimate, lower and upper bound."""
+    level = f"{round(estimate.confidence_level * 100)}%"
+    value = cite.number(estimate.value, metric=outcome, period=period, method=method)
+    bounds = [
+        cite.number(bound, metric=outcome, period=period, method=f"{level} interval {side} bound, {method}")
+        for bound, side in ((estimate.ci_low, "lower"), (estimate.ci_high, "upper"))
+    ]
+    return level, value, bounds[0], bounds[1]
 
 
 async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> AgentResult:
@@ -83,15 +96,8 @@ async def _stored(deps: AgentDeps, outcome: str, edges: list[EvidenceEdge]) -> A
         span = None
         if edge.data_start is not None and edge.data_end is not None:
             span = f"{edge.data_start.date().isoformat()} to {edge.data_end.date().isoformat()}"
-        level = f"{round(estimate.confidence_level * 100)}%"
         method = f"{estimate.method} effect of one unit of {result.treatment} on {outcome}"
-        value = cite.number(estimate.value, metric=outcome, period=span, method=method)
-        low = cite.number(
-            estimate.ci_low, metric=outcome, period=span, method=f"{level} interval lower bound, {method}"
-        )
-        high = cite.number(
-            estimate.ci_high, metric=outcome, period=span, method=f"{level} interval upper bound, {method}"
-        )
+        level, value, low, high = _cited_estimate(cite, estimate, outcome, span, method)
         refuters = [r for r in result.refutations if r.passed is not None]
         passed = [r.name for r in refuters if r.passed]
         failed = [r.name for r in refuters if not r.passed]
@@ -174,15 +180,8 @@ async def _screen(deps: AgentDeps, outcome: str, treatment: str | None) -> Agent
         if driver.estimate is None:
             continue
         est = driver.estimate
-        level = f"{round(est.confidence_level * 100)}%"
         method = f"{est.method} effect of one unit of {driver.treatment} on {outcome} (screening estimate)"
-        value = cite.number(est.value, metric=outcome, period=None, method=method)
-        low = cite.number(
-            est.ci_low, metric=outcome, period=None, method=f"{level} interval lower bound, {method}"
-        )
-        high = cite.number(
-            est.ci_high, metric=outcome, period=None, method=f"{level} interval upper bound, {method}"
-        )
+        level, value, low, high = _cited_estimate(cite, est, outcome, None, method)
         report.append(
             f"Adjusted estimate for {driver.treatment}: {value} {outcome} per unit "
             f"({level} interval {low} to {high}); "

@@ -267,16 +267,8 @@ async def store(session: AsyncSession, history: History, result: ForecastResult)
         data_start=result.history_start.replace(tzinfo=tz) if result.history_start else None,
         data_end=result.history_end.replace(tzinfo=tz) if result.history_end else None,
     )
-    inputs = ForecastInputs(
-        metric=spec.metric,
-        horizon=spec.horizon,
-        frequency=history.frequency,
-        levels=list(spec.levels),
-        model=spec.model,
-        dimensions=spec.dimensions,
-        start=spec.start,
-        end=spec.end,
-        timezone=history.zone,
+    inputs = ForecastInputs.model_validate(
+        {**dict(spec), "frequency": history.frequency, "timezone": history.zone}
     )
     scores = ForecastScores(
         mase=chosen.mase if chosen else None,
