@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 
 from backend.schemas.common import ReadModel
 
@@ -14,8 +14,8 @@ class ConnectorTypeRead(BaseModel):
     title: str
     description: str
     syncs: bool = Field(description="False for types that receive uploads instead of pulling data.")
-    config_schema: dict[str, Any] = Field(description="JSON schema of `config`.")
-    credentials_schema: dict[str, Any] | None = Field(
+    config_schema: dict[str, JsonValue] = Field(description="JSON schema of `config`.")
+    credentials_schema: dict[str, JsonValue] | None = Field(
         description="JSON schema of `credentials` (stored encrypted)."
     )
 
@@ -27,8 +27,10 @@ class ConnectorTypeList(BaseModel):
 class DataSourceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["Stripe (main account)"])
     connector_type: str = Field(max_length=50, examples=["stripe"])
-    config: dict[str, Any] = Field(default_factory=dict, description="Per the connector's config_schema.")
-    credentials: dict[str, Any] | None = Field(
+    config: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Per the connector's config_schema."
+    )
+    credentials: dict[str, JsonValue] | None = Field(
         default=None, description="Per the connector's credentials_schema; stored encrypted, never returned."
     )
     schedule: str | None = Field(
@@ -42,8 +44,8 @@ class DataSourceUpdate(BaseModel):
     """Only the fields sent change. `credentials` replaces the stored set; `null` removes it."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    config: dict[str, Any] | None = None
-    credentials: dict[str, Any] | None = None
+    config: dict[str, JsonValue] | None = None
+    credentials: dict[str, JsonValue] | None = None
     schedule: str | None = Field(default=None, max_length=100)
     status: Literal["active", "paused"] | None = None
 
@@ -52,11 +54,11 @@ class DataSourceRead(ReadModel):
     id: uuid.UUID
     name: str
     connector_type: str
-    config: dict[str, Any]
+    config: dict[str, JsonValue]
     credentials: dict[str, str] = Field(description="Credential fields that are set, values masked.")
     schedule: str | None
     status: str
-    sync_cursor: dict[str, Any] = Field(description="Where the next incremental sync starts.")
+    sync_cursor: dict[str, JsonValue] = Field(description="Where the next incremental sync starts.")
     last_synced_at: datetime | None
     next_sync_at: datetime | None
     created_at: datetime
@@ -72,7 +74,7 @@ class CheckRead(BaseModel):
 class DataSourceTestRead(BaseModel):
     ok: bool
     checks: list[CheckRead]
-    error: dict[str, Any] | None = Field(description="`{code, message, details}` of what failed.")
+    error: dict[str, JsonValue] | None = Field(description="`{code, message, details}` of what failed.")
 
 
 class SyncRead(ReadModel):
@@ -84,9 +86,9 @@ class SyncRead(ReadModel):
     attempts: int
     records_read: int
     points_written: int = Field(description="Points inserted or changed (unchanged re-reads not counted).")
-    cursor_before: dict[str, Any]
-    cursor_after: dict[str, Any] | None
-    error: dict[str, Any] | None
+    cursor_before: dict[str, JsonValue]
+    cursor_after: dict[str, JsonValue] | None
+    error: dict[str, JsonValue] | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
