@@ -100,7 +100,7 @@ def _assistant(tool_calls: tuple[ToolCall, ...], round_number: int) -> ChatMessa
     return ChatMessage("assistant", "", tool_calls=named)
 
 
-async def classify(state: CoachState, runtime: Runtime[CoachContext]) -> dict[str, Any]:
+async def classify(state: CoachState, runtime: Runtime[CoachContext]) -> CoachState:
     context = runtime.context
     deps = context.deps
     if context.router.local_available or context.router.cloud_available:
@@ -111,7 +111,7 @@ async def classify(state: CoachState, runtime: Runtime[CoachContext]) -> dict[st
             await context.stream.reset()  # narration before tool calls is not the answer
         if not routed.result.templated:
             plan = _calls_from(routed.result.tool_calls, 0)
-            update: dict[str, Any] = {"calls": [routed], "mode": "model", "method": "model tool choice"}
+            update: CoachState = {"calls": [routed], "mode": "model", "method": "model tool choice"}
             if routed.result.tool_calls:
                 update["messages"] = [*state["messages"], _assistant(routed.result.tool_calls, 0)]
                 update["plan"] = plan
@@ -121,7 +121,7 @@ async def classify(state: CoachState, runtime: Runtime[CoachContext]) -> dict[st
             await deps.emit("classification", {"agents": [c.agent for c in plan], "method": update["method"]})
             return update
         # No model answered: classify offline (the failed attempts stay in the usage record).
-        fallback: dict[str, Any] = {"calls": [routed]}
+        fallback: CoachState = {"calls": [routed]}
     else:
         fallback = {}
     found = await classifier.classify(context.classifier_embedder, deps.tenant_id, state["question"])
@@ -132,7 +132,7 @@ async def classify(state: CoachState, runtime: Runtime[CoachContext]) -> dict[st
     return {**fallback, "plan": plan, "mode": "offline", "method": "embedding similarity"}
 
 
-async def run_agents(state: CoachState, runtime: Runtime[CoachContext]) -> dict[str, Any]:
+async def run_agents(state: CoachState, runtime: Runtime[CoachContext]) -> CoachState:
     deps = runtime.context.deps
     results: list[AgentResult] = []
     messages = list(state["messages"])
@@ -159,7 +159,7 @@ async def run_agents(state: CoachState, runtime: Runtime[CoachContext]) -> dict[
     return {"results": results, "messages": messages, "plan": [], "rounds": state.get("rounds", 0) + 1}
 
 
-async def think(state: CoachState, runtime: Runtime[CoachContext]) -> dict[str, Any]:
+async def think(state: CoachState, runtime: Runtime[CoachContext]) -> CoachState:
     context = runtime.context
     rounds = state.get("rounds", 0)
     tools = TOOL_SPECS if rounds < MAX_TOOL_ROUNDS else ()
@@ -168,7 +168,7 @@ async def think(state: CoachState, runtime: Runtime[CoachContext]) -> dict[str, 
     )
     if routed.result.tool_calls and context.stream is not None:
         await context.stream.reset()  # narration before tool calls is not the answer
-    update: dict[str, Any] = {"calls": [routed]}
+    update: CoachState = {"calls": [routed]}
     plan = _calls_from(routed.result.tool_calls, rounds) if tools else []
     if plan:
         update["plan"] = plan
@@ -181,12 +181,12 @@ async def think(state: CoachState, runtime: Runtime[CoachContext]) -> dict[str, 
     return update
 
 
-async def compose(state: CoachState, runtime: Runtime[CoachContext]) -> dict[str, Any]:
+async def compose(state: CoachState, runtime: Runtime[CoachContext]) -> CoachState:
     context = runtime.context
     results = state.get("results", [])
     reply = state.get("reply")
     calls = list(state.get("calls", []))
-    update: dict[str, Any] = {}
+    update: CoachState = {}
     if reply:
         templated = bool(calls) and calls[-1].result.templated
     elif not results:
