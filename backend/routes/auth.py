@@ -88,7 +88,6 @@ async def _read_login(request: Request) -> LoginRequest:
 
 @router.post(
     "/login",
-    response_model=TokenResponse,
     summary="Sign in with email and password (OAuth2 password form or JSON)",
     openapi_extra=_LOGIN_BODY,
     responses=error_responses(401, 422, 429),
@@ -111,7 +110,6 @@ async def login(
 
 @router.post(
     "/refresh",
-    response_model=TokenResponse,
     summary="Exchange a refresh token for new tokens (rotation)",
     responses=error_responses(401, 422, 429),
 )
@@ -149,7 +147,6 @@ async def logout_all(session: TenantSession, principal: CurrentPrincipal) -> Res
 
 @router.post(
     "/password",
-    response_model=TokenResponse,
     summary="Change your password (ends every other sign-in; returns fresh tokens)",
     responses=error_responses(401, 403, 422, 429),
 )
@@ -173,7 +170,6 @@ async def change_password(
 
 @router.post(
     "/activate",
-    response_model=TokenResponse,
     summary="Set the first password with a one-time activation token",
     responses=error_responses(401, 422, 429),
 )
@@ -186,7 +182,7 @@ async def activate(
     return token_response(settings, tokens)
 
 
-@router.get("/me", response_model=MeResponse, summary="The signed-in caller", responses=error_responses(401))
+@router.get("/me", summary="The signed-in caller", responses=error_responses(401))
 async def me(session: TenantSession, principal: CurrentPrincipal) -> MeResponse:
     user = await get_user(session, principal.actor_id)
     return MeResponse.from_row(principal, user, user_id=user.id, via_api_key=principal.api_key_id is not None)

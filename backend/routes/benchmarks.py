@@ -18,9 +18,7 @@ from backend.utils.error_handlers import error_responses
 router = APIRouter(prefix="/api/v1/benchmarks", tags=["benchmarks"], responses=error_responses(401, 403))
 
 
-@router.get(
-    "", response_model=Page[BenchmarkRead], summary="Industry benchmarks", responses=error_responses(422)
-)
+@router.get("", summary="Industry benchmarks", responses=error_responses(422))
 async def list_benchmarks(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -36,7 +34,6 @@ async def list_benchmarks(
 
 @router.get(
     "/compare",
-    response_model=BenchmarkComparison,
     summary="Place the tenant's own value among an industry benchmark's percentiles",
     responses=error_responses(404, 422),
 )

@@ -68,7 +68,6 @@ def _session_read(summary: SessionSummary) -> CoachSessionRead:
 
 @router.get(
     "/usage",
-    response_model=UsageReportRead,
     summary="LLM spend by day and provider, and this month's budget",
     responses=error_responses(422),
 )
@@ -135,7 +134,6 @@ async def get_coach_usage(
 
 @router.get(
     "/sessions",
-    response_model=Page[CoachSessionRead],
     summary="Coaching sessions of the tenant, most recently active first",
     responses=error_responses(422),
 )
@@ -153,7 +151,6 @@ async def list_coach_sessions(
 
 @router.get(
     "/sessions/{session_id}",
-    response_model=CoachSessionDetail,
     summary="A coaching session with its messages",
     responses=error_responses(404, 422),
 )
@@ -184,7 +181,6 @@ async def delete_coach_session(
 
 @router.get(
     "/search",
-    response_model=CoachSearchResults,
     summary="Semantic search over the tenant's coaching history",
     responses=error_responses(422, 503),
 )
@@ -234,7 +230,6 @@ def _chat_response(turn: ChatTurn) -> ChatResponse:
 
 @router.post(
     "/chat",
-    response_model=ChatResponse,
     summary="Ask the coach; the answer cites every number it uses",
     responses=error_responses(404, 422, 503),
 )

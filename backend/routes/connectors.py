@@ -46,9 +46,7 @@ def _read(source: DataSource, settings: Settings) -> DataSourceRead:
     )
 
 
-@router.get(
-    "/api/v1/connectors", response_model=ConnectorTypeList, summary="Connector types and their config schemas"
-)
+@router.get("/api/v1/connectors", summary="Connector types and their config schemas")
 async def list_connectors(principal: CurrentPrincipal) -> ConnectorTypeList:
     items = [
         ConnectorTypeRead(
@@ -68,7 +66,6 @@ async def list_connectors(principal: CurrentPrincipal) -> ConnectorTypeList:
 
 @router.post(
     "/api/v1/data-sources",
-    response_model=DataSourceRead,
     status_code=status.HTTP_201_CREATED,
     summary="Configure a data source",
     responses=error_responses(409, 422),
@@ -90,7 +87,6 @@ async def create_data_source(
 
 @router.get(
     "/api/v1/data-sources",
-    response_model=Page[DataSourceRead],
     summary="List data sources",
     responses=error_responses(422),
 )
@@ -103,7 +99,6 @@ async def list_data_sources(
 
 @router.get(
     "/api/v1/data-sources/{source_id}",
-    response_model=DataSourceRead,
     summary="A data source",
     responses=error_responses(404, 422),
 )
@@ -115,7 +110,6 @@ async def get_data_source(
 
 @router.patch(
     "/api/v1/data-sources/{source_id}",
-    response_model=DataSourceRead,
     summary="Change a data source (a new config restarts incremental sync from scratch)",
     responses=error_responses(404, 409, 422),
 )
@@ -147,7 +141,6 @@ async def delete_data_source(
 
 @router.post(
     "/api/v1/data-sources/{source_id}/test",
-    response_model=DataSourceTestRead,
     summary="Check credentials and reachability; says precisely what failed",
     responses=error_responses(404, 422),
 )
@@ -164,7 +157,6 @@ async def test_data_source(
 
 @router.post(
     "/api/v1/data-sources/{source_id}/sync",
-    response_model=SyncRead,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a sync job (poll the job or the sync history)",
     responses=error_responses(404, 409, 422),
@@ -179,7 +171,6 @@ async def sync_data_source(
 
 @router.get(
     "/api/v1/data-sources/{source_id}/syncs",
-    response_model=Page[SyncRead],
     summary="Sync history, newest first",
     responses=error_responses(404, 422),
 )
@@ -192,7 +183,6 @@ async def list_data_source_syncs(
 
 @router.post(
     "/api/v1/data-sources/{source_id}/upload",
-    response_model=SyncRead,
     status_code=status.HTTP_201_CREATED,
     summary="Upload a CSV/XLSX file to a 'file' data source",
     responses=error_responses(404, 413, 422),

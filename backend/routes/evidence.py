@@ -98,7 +98,6 @@ async def analyze_evidence(
 
 @router.post(
     "/drivers",
-    response_model=DriversRead,
     summary="Screen candidate drivers of an outcome, then estimate the top ones (analyst)",
     description=(
         "**Screening, not causation.** Correlates each candidate with the outcome and controls the false "
@@ -123,7 +122,6 @@ async def screen_evidence_drivers(
 
 @router.post(
     "/granger",
-    response_model=GrangerRead,
     summary="Granger tests: does the past of one metric help predict another? (analyst)",
     description=(
         "F-tests lag by lag up to `max_lag` buckets; the chosen lag is the one with the lowest BIC. "
@@ -140,7 +138,6 @@ async def run_evidence_granger(
 
 @router.post(
     "/what-if",
-    response_model=EvidenceWhatIfRead,
     summary="Predicted change of the outcome for a change of the treatment, with its interval (analyst)",
     description=(
         "From a stored edge (`edge_id`) or a fresh analysis (`analysis`, which is stored as an edge; "
@@ -170,7 +167,6 @@ async def evidence_what_if(
 
 @router.get(
     "/graph",
-    response_model=EvidenceGraphRead,
     summary="The evidence graph: metrics as nodes, the newest evidence per cause-effect pair as edges",
     description="With `verdict`, only pairs whose newest evidence has that verdict (older evidence never "
     "shows through).",
@@ -196,7 +192,6 @@ async def get_evidence_graph(
 
 @router.get(
     "/edges",
-    response_model=Page[EvidenceEdgeSummary],
     summary="Every stored analysis, newest first (the history behind the graph)",
     responses=error_responses(422),
 )
@@ -216,7 +211,6 @@ async def list_evidence_edges(
 
 @router.get(
     "/edges/{edge_id}",
-    response_model=EvidenceEdgeRead,
     summary="One stored analysis with its refutations, sensitivity, overlap and table report",
     responses=error_responses(404, 422),
 )
@@ -277,7 +271,6 @@ async def fit_marketing_mix_model(
 
 @router.get(
     "/mmm/{model_id}",
-    response_model=MmmRead,
     summary="Read a stored marketing-mix model",
     description="404 for an unknown model or another tenant's; 422 for an id that is not a UUID.",
     responses=error_responses(404, 422),

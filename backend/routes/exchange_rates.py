@@ -38,7 +38,6 @@ def _load_read(counts: RateCounts) -> ExchangeRateLoadRead:
 
 @router.post(
     "",
-    response_model=ExchangeRateLoadRead,
     summary="Load exchange rates (idempotent, all-or-nothing)",
     responses=error_responses(403),
 )
@@ -54,7 +53,6 @@ async def load_exchange_rates(
 
 @router.post(
     "/upload",
-    response_model=ExchangeRateUploadRead,
     summary="Upload a CSV or .xlsx file of exchange rates (dry run available)",
     description=(
         "Columns `day,base,quote,rate` (a header row, any order). Every bad cell is reported by row "
@@ -102,7 +100,7 @@ async def upload_exchange_rates(
     )
 
 
-@router.get("", response_model=Page[ExchangeRateRead], summary="Stored exchange rates, newest day first")
+@router.get("", summary="Stored exchange rates, newest day first")
 async def list_exchange_rates(
     session: TenantSession,
     principal: CurrentPrincipal,

@@ -119,7 +119,7 @@ async def create_forecast_batch(
     return job_accepted(queued)
 
 
-@router.get("", response_model=Page[ForecastSummary], summary="List forecasts, newest first")
+@router.get("", summary="List forecasts, newest first")
 async def list_forecasts(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -175,7 +175,6 @@ async def get_forecast(
 
 @router.post(
     "/{forecast_id}/evaluate",
-    response_model=ForecastEvaluationRead,
     summary="Score a past forecast against the actuals that have arrived since",
     responses=error_responses(403, 404),
 )

@@ -33,7 +33,6 @@ router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=error_respo
 
 @router.post(
     "",
-    response_model=GoalCreated,
     status_code=status.HTTP_201_CREATED,
     summary="Create a SMART goal",
     responses=error_responses(403),
@@ -45,7 +44,7 @@ async def create_goal(body: GoalCreate, session: TenantSession, principal: Analy
     return GoalCreated(**GoalRead.model_validate(goal).model_dump(), warnings=warnings)
 
 
-@router.post("/plan", response_model=GoalPlanRead, summary="Draft SMART goals for an objective (not saved)")
+@router.post("/plan", summary="Draft SMART goals for an objective (not saved)")
 async def plan_goal_drafts(
     body: GoalPlanRequest, session: TenantSession, principal: CurrentPrincipal
 ) -> GoalPlanRead:
@@ -81,7 +80,7 @@ async def plan_goal_drafts(
     )
 
 
-@router.get("", response_model=Page[GoalRead], summary="List goals")
+@router.get("", summary="List goals")
 async def list_goals(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -95,14 +94,12 @@ async def list_goals(
     return Page.of([GoalRead.model_validate(g) for g in goals], total, page)
 
 
-@router.get("/{goal_id}", response_model=GoalRead, summary="Get a goal", responses=error_responses(404))
+@router.get("/{goal_id}", summary="Get a goal", responses=error_responses(404))
 async def get_goal(goal_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> GoalRead:
     return GoalRead.model_validate(await service.get_goal(session, goal_id))
 
 
-@router.patch(
-    "/{goal_id}", response_model=GoalRead, summary="Update a goal", responses=error_responses(403, 404, 409)
-)
+@router.patch("/{goal_id}", summary="Update a goal", responses=error_responses(403, 404, 409))
 async def update_goal(
     goal_id: uuid.UUID, body: GoalUpdate, session: TenantSession, principal: AnalystPrincipal
 ) -> GoalRead:
@@ -185,7 +182,6 @@ _PROGRESS_FIELDS = (
 
 @router.get(
     "/{goal_id}/history",
-    response_model=Page[GoalStatusChangeRead],
     summary="Changes of the goal's computed status, newest first",
     responses=error_responses(404),
 )

@@ -19,7 +19,7 @@ router = APIRouter(tags=["operations"])
 metrics_router = APIRouter(tags=["operations"])
 
 
-@router.get("/api/health", response_model=HealthRead, summary="Liveness (no database)")
+@router.get("/api/health", summary="Liveness (no database)")
 async def health(settings: AppSettings) -> HealthRead:
     return HealthRead(status="ok", version=settings.version, environment=settings.environment.value)
 

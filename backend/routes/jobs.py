@@ -23,9 +23,7 @@ Answer = TypeVar("Answer")
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 403))
 
 
-@router.get(
-    "", response_model=Page[JobRead], summary="List jobs, newest first", responses=error_responses(422)
-)
+@router.get("", summary="List jobs, newest first", responses=error_responses(422))
 async def list_jobs(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -39,9 +37,7 @@ async def list_jobs(
     return Page.of([JobRead.model_validate(j) for j in jobs], total, page)
 
 
-@router.get(
-    "/{job_id}", response_model=JobRead, summary="A job's status", responses=error_responses(404, 422)
-)
+@router.get("/{job_id}", summary="A job's status", responses=error_responses(404, 422))
 async def get_job(job_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> JobRead:
     return JobRead.model_validate(await service.get_job(session, job_id))
 

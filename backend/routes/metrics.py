@@ -145,7 +145,6 @@ def _catalog_read(entry: CatalogEntry) -> MetricRead:
 
 @router.post(
     "",
-    response_model=IngestRead,
     summary="Ingest a batch of points (idempotent, all-or-nothing)",
     responses=error_responses(403, 413),
 )
@@ -233,7 +232,7 @@ async def upload_metrics(
     return fast_json(UploadRead.model_validate(started).model_dump(mode="json"))
 
 
-@router.get("", response_model=Page[MetricRead], summary="The metric catalog")
+@router.get("", summary="The metric catalog")
 async def list_metrics(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[MetricRead]:
@@ -251,12 +250,11 @@ _DEFINE_DESCRIPTION = (
 
 @router.put(
     "/{name}",
-    response_model=MetricRead,
     summary="Declare or describe a metric (unit, currency, aggregation, direction, sources…)",
     description=_DEFINE_DESCRIPTION,
     responses=error_responses(403),
 )
-@router.put("/{name}/definition", response_model=MetricRead, include_in_schema=False)
+@router.put("/{name}/definition", include_in_schema=False)
 async def define_metric(
     name: MetricPath, body: MetricDefinitionIn, session: TenantSession, principal: AnalystPrincipal
 ) -> MetricRead:
@@ -428,7 +426,6 @@ def _sources_body(sources: Sources) -> dict[str, Any]:
 
 @router.delete(
     "/{name}",
-    response_model=MetricDeleteRead,
     summary="Delete a metric, or its points in a time range (admin)",
     responses=error_responses(403, 404),
 )

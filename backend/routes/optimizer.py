@@ -57,7 +57,6 @@ _REFERENCES = (
 
 @router.get(
     "/templates",
-    response_model=list[OptimizerTemplateRead],
     summary="Problem templates with their input JSON schema and an example",
 )
 async def list_optimizer_templates(principal: CurrentPrincipal) -> list[OptimizerTemplateRead]:
@@ -107,7 +106,6 @@ async def create_optimization_run(
 
 @router.get(
     "/runs",
-    response_model=Page[OptimizationRunSummary],
     summary="List runs, newest first",
     responses=error_responses(422),
 )
@@ -154,7 +152,6 @@ async def get_optimization_run(
 
 @router.post(
     "/runs/{run_id}/what-if",
-    response_model=WhatIfRead,
     summary="Re-solve a run with changed inputs and compare side by side (analyst)",
     description=(
         'Applies `changes` to the run\'s stored inputs (e.g. `{"path": "/total_budget", "op": '

@@ -25,7 +25,6 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
 
 @router.post(
     "",
-    response_model=TenantCreated,
     status_code=status.HTTP_201_CREATED,
     summary="Sign up: create a tenant and its owner",
     responses=error_responses(403, 422, 429),
@@ -65,14 +64,13 @@ async def create_tenant(
     )
 
 
-@router.get("/me", response_model=TenantRead, summary="The caller's tenant", responses=error_responses(401))
+@router.get("/me", summary="The caller's tenant", responses=error_responses(401))
 async def get_my_tenant(session: TenantSession, principal: CurrentPrincipal) -> TenantRead:
     return TenantRead.model_validate(await service.get_current_tenant(session))
 
 
 @router.patch(
     "/me",
-    response_model=TenantRead,
     summary="Update the caller's tenant",
     responses=error_responses(401, 403, 422),
 )

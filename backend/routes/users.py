@@ -16,7 +16,7 @@ from backend.utils.error_handlers import error_responses
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401))
 
 
-@router.get("", response_model=Page[UserRead], summary="List users", responses=error_responses(422))
+@router.get("", summary="List users", responses=error_responses(422))
 async def list_users(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -31,7 +31,6 @@ async def list_users(
 
 @router.post(
     "",
-    response_model=UserInvited,
     status_code=status.HTTP_201_CREATED,
     summary="Invite a user (admin)",
     responses=error_responses(403, 409, 422),
@@ -49,14 +48,13 @@ async def invite_user(
     )
 
 
-@router.get("/{user_id}", response_model=UserRead, summary="Get a user", responses=error_responses(404, 422))
+@router.get("/{user_id}", summary="Get a user", responses=error_responses(404, 422))
 async def get_user(user_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> UserRead:
     return UserRead.model_validate(await service.get_user(session, user_id))
 
 
 @router.patch(
     "/{user_id}",
-    response_model=UserRead,
     summary="Change a user's role or name (admin)",
     responses=error_responses(403, 404, 409, 422),
 )
@@ -69,7 +67,6 @@ async def update_user(
 
 @router.delete(
     "/{user_id}",
-    response_model=UserRead,
     summary="Deactivate a user (admin)",
     responses=error_responses(403, 404, 409, 422),
 )
