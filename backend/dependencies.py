@@ -13,7 +13,6 @@ Every dependency here is ``async def``, even the ones that never await: FastAPI 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
@@ -29,6 +28,7 @@ from backend.services.tenant.notifications import ActivationNotifier
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.rate_limit import RateLimiter
+from backend.utils.repository import PageWindow
 
 _oauth2 = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/login",
@@ -137,17 +137,11 @@ OwnerPrincipal = Annotated[Principal, Depends(require_role(Role.OWNER), scope="f
 MAX_OFFSET = 1_000_000
 
 
-@dataclass(frozen=True)
-class Pagination:
-    limit: int
-    offset: int
-
-
 async def pagination(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
-) -> Pagination:
-    return Pagination(limit=limit, offset=offset)
+) -> PageWindow:
+    return PageWindow(limit=limit, offset=offset)
 
 
-PageParams = Annotated[Pagination, Depends(pagination)]
+PageParams = Annotated[PageWindow, Depends(pagination)]

@@ -26,6 +26,7 @@ from backend.services.coach.providers.base import ChatMessage
 from backend.services.metrics import service as metrics_service
 from backend.services.tenant.service import get_current_tenant
 from backend.utils.compute import ComputePool
+from backend.utils.repository import PageWindow
 
 HISTORY_MESSAGES = 10
 RECALL_CANDIDATES = 8
@@ -159,7 +160,7 @@ async def chat_turn(
     recalled = await recall(session, runtime, question, exclude={m.id for m in earlier})
     await emit("memory", {"recalled": len(recalled)})
     tenant = await get_current_tenant(session)
-    catalog, _ = await metrics_service.list_catalog(session, limit=CATALOG_IN_PROMPT, offset=0)
+    catalog, _ = await metrics_service.list_catalog(session, PageWindow(CATALOG_IN_PROMPT))
     messages = [
         ChatMessage("system", SYSTEM_PROMPT),
         context_message(

@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.agents.question import match_metrics
 from backend.services.metrics import service as metrics_service
 from backend.services.metrics.repository import CatalogEntry
+from backend.utils.repository import PageWindow
 
 CATALOG_LIMIT = 200
 
 
 async def catalog(session: AsyncSession) -> list[CatalogEntry]:
     """The tenant's metrics (through the metrics service, in the caller's tenant session)."""
-    entries, _ = await metrics_service.list_catalog(session, limit=CATALOG_LIMIT, offset=0)
+    entries, _ = await metrics_service.list_catalog(session, PageWindow(CATALOG_LIMIT))
     return entries
 
 

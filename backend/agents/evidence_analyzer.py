@@ -18,6 +18,7 @@ from backend.models import EvidenceEdge, Role
 from backend.services.errors import DyocenseError
 from backend.services.evidence import service as evidence_service
 from backend.services.evidence.types import DriversSpec, EffectEstimate
+from backend.utils.repository import PageWindow
 
 AGENT: AgentName = "evidence_analyzer"
 STORED_EDGES = 20
@@ -67,7 +68,7 @@ async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> Agen
     if treatment is not None and treatment not in names:
         treatment = None
     listed, _ = await evidence_service.list_edges(
-        deps.session, cause=treatment, effect=entry.name, verdict=None, limit=STORED_EDGES, offset=0
+        deps.session, PageWindow(STORED_EDGES), cause=treatment, effect=entry.name, verdict=None
     )
     newest: dict[str, EvidenceEdge] = {}
     for edge in listed:

@@ -34,7 +34,7 @@ async def create_api_key(
 async def list_api_keys(
     session: TenantSession, principal: AdminPrincipal, page: PageParams
 ) -> Page[ApiKeyRead]:
-    keys, total = await service.list_api_keys(session, limit=page.limit, offset=page.offset)
+    keys, total = await service.list_api_keys(session, window=page)
     return Page.of([ApiKeyRead.model_validate(k) for k in keys], total, page)
 
 

@@ -26,9 +26,7 @@ async def list_benchmarks(
     industry: Annotated[str | None, Query(max_length=100)] = None,
     metric: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[BenchmarkRead]:
-    rows, total = await service.list_benchmarks(
-        session, industry=industry, metric=metric, limit=page.limit, offset=page.offset
-    )
+    rows, total = await service.list_benchmarks(session, industry=industry, metric=metric, window=page)
     return Page.of([BenchmarkRead.model_validate(r) for r in rows], total, page)
 
 

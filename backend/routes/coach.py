@@ -144,7 +144,7 @@ async def list_coach_sessions(
     mine: Annotated[bool, Query(description="Only sessions the caller started.")] = False,
 ) -> Page[CoachSessionRead]:
     summaries, total = await memory.list_sessions(
-        session, limit=page.limit, offset=page.offset, user_id=principal.user_id if mine else None
+        session, window=page, user_id=principal.user_id if mine else None
     )
     return Page.of([_session_read(s) for s in summaries], total, page)
 

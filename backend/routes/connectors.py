@@ -93,7 +93,7 @@ async def create_data_source(
 async def list_data_sources(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams, settings: AppSettings
 ) -> Page[DataSourceRead]:
-    sources, total = await service.list_sources(session, limit=page.limit, offset=page.offset)
+    sources, total = await service.list_sources(session, window=page)
     return Page.of([_read(s, settings) for s in sources], total, page)
 
 
@@ -177,7 +177,7 @@ async def sync_data_source(
 async def list_data_source_syncs(
     source_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[SyncRead]:
-    syncs, total = await service.list_syncs(session, source_id, limit=page.limit, offset=page.offset)
+    syncs, total = await service.list_syncs(session, source_id, window=page)
     return Page.of([SyncRead.model_validate(s) for s in syncs], total, page)
 
 

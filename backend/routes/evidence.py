@@ -203,9 +203,7 @@ async def list_evidence_edges(
     effect: Annotated[str | None, Query(max_length=100, description="Only this effect.")] = None,
     verdict: Annotated[Verdict | None, Query(description="Only this verdict.")] = None,
 ) -> Page[EvidenceEdgeSummary]:
-    edges, total = await service.list_edges(
-        session, cause=cause, effect=effect, verdict=verdict, limit=page.limit, offset=page.offset
-    )
+    edges, total = await service.list_edges(session, cause=cause, effect=effect, verdict=verdict, window=page)
     return Page.of([EvidenceEdgeSummary.model_validate(e) for e in edges], total, page)
 
 

@@ -115,7 +115,6 @@ async def list_exchange_rates(
     rows, total = await service.list_rates(
         session,
         RateFilter(base=base, quote=quote, start=start, end=end),
-        limit=page.limit,
-        offset=page.offset,
+        page,
     )
     return Page.of([ExchangeRateRead.model_validate(row) for row in rows], total, page)

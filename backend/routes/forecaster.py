@@ -126,9 +126,7 @@ async def list_forecasts(
     page: PageParams,
     metric: Annotated[str | None, Query(description="Only this metric.")] = None,
 ) -> Page[ForecastSummary]:
-    forecasts, total = await service.list_forecasts(
-        session, metric=metric, limit=page.limit, offset=page.offset
-    )
+    forecasts, total = await service.list_forecasts(session, metric=metric, window=page)
     return Page.of([_summary(f) for f in forecasts], total, page)
 
 

@@ -88,9 +88,7 @@ async def list_goals(
     status_filter: Annotated[GoalStatusValue | None, Query(alias="status")] = None,
     metric: Annotated[str | None, Query()] = None,
 ) -> Page[GoalRead]:
-    goals, total = await service.list_goals(
-        session, status=status_filter, metric=metric, limit=page.limit, offset=page.offset
-    )
+    goals, total = await service.list_goals(session, status=status_filter, metric=metric, window=page)
     return Page.of([GoalRead.model_validate(g) for g in goals], total, page)
 
 
@@ -189,5 +187,5 @@ async def goal_status_history(
     goal_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[GoalStatusChangeRead]:
     """One entry each time the computed signal changed (recorded when progress is computed)."""
-    changes, total = await service.status_history(session, goal_id, limit=page.limit, offset=page.offset)
+    changes, total = await service.status_history(session, goal_id, window=page)
     return Page.of([GoalStatusChangeRead.model_validate(c) for c in changes], total, page)

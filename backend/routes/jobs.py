@@ -31,9 +31,7 @@ async def list_jobs(
     kind: Annotated[str | None, Query(max_length=100, description="Only jobs of this kind.")] = None,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
 ) -> Page[JobRead]:
-    jobs, total = await service.list_jobs(
-        session, kind=kind, status=status, limit=page.limit, offset=page.offset
-    )
+    jobs, total = await service.list_jobs(session, kind=kind, status=status, window=page)
     return Page.of([JobRead.model_validate(j) for j in jobs], total, page)
 
 

@@ -236,7 +236,7 @@ async def upload_metrics(
 async def list_metrics(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[MetricRead]:
-    entries, total = await service.list_catalog(session, limit=page.limit, offset=page.offset)
+    entries, total = await service.list_catalog(session, window=page)
     return Page.of([_catalog_read(e) for e in entries], total, page)
 
 

@@ -116,9 +116,7 @@ async def list_optimization_runs(
     template: Annotated[str | None, Query(max_length=50, description="Only this template.")] = None,
     run_status: Annotated[SolveStatus | None, Query(alias="status", description="Only this status.")] = None,
 ) -> Page[OptimizationRunSummary]:
-    runs, total = await service.list_runs(
-        session, template=template, status=run_status, limit=page.limit, offset=page.offset
-    )
+    runs, total = await service.list_runs(session, template=template, status=run_status, window=page)
     return Page.of([OptimizationRunSummary.model_validate(r) for r in runs], total, page)
 
 

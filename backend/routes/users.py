@@ -23,9 +23,7 @@ async def list_users(
     page: PageParams,
     include_inactive: Annotated[bool, Query(description="Include deactivated users.")] = False,
 ) -> Page[UserRead]:
-    users, total = await service.list_users(
-        session, limit=page.limit, offset=page.offset, include_inactive=include_inactive
-    )
+    users, total = await service.list_users(session, window=page, include_inactive=include_inactive)
     return Page.of([UserRead.model_validate(u) for u in users], total, page)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from backend.services.metrics.types import EARLIEST_TS, LATEST_TS, timestamp_problem
 from backend.utils.error_handlers import ErrorDetail as ErrorDetail
 from backend.utils.error_handlers import ErrorResponse as ErrorResponse
+from backend.utils.repository import PageWindow
 
 T = TypeVar("T")
 
@@ -34,16 +35,6 @@ def _supported_date(value: date) -> date:
 # Every date and timestamp a request may carry lies in the range metrics support (see points.py).
 SupportedDatetime = Annotated[datetime, AfterValidator(_supported_datetime)]
 SupportedDate = Annotated[date, AfterValidator(_supported_date)]
-
-
-class PageWindow(Protocol):
-    """Which page was asked for (the routes' ``Pagination``)."""
-
-    @property
-    def limit(self) -> int: ...
-
-    @property
-    def offset(self) -> int: ...
 
 
 class Page(BaseModel, Generic[T]):

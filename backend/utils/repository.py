@@ -2,14 +2,16 @@
 
 Row-level security filters every statement in the database; the ``WHERE tenant_id = …`` that
 ``tenant_select`` adds is the second fence (and lets the planner use the tenant-led indexes).
-Feature repositories build on these three functions instead of writing the tenant filter, the
-primary-key lookup and the ``count`` + ``limit``/``offset`` pair by hand.
+Feature repositories build on these functions instead of writing the tenant filter, the
+primary-key lookup, optional filters and the ``count`` + ``limit``/``offset`` pair by hand; a
+page is asked for with one ``PageWindow`` from the route to the repository.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -22,10 +24,32 @@ M = TypeVar("M")
 Row = TypeVar("Row")
 
 
+@dataclass(frozen=True)
+class PageWindow:
+    """One page of a list: at most ``limit`` rows after skipping ``offset``."""
+
+    limit: int
+    offset: int = 0
+
+
+def tenant_filter(session: AsyncSession, model: type[Any]) -> ColumnElement[bool]:
+    """``model.tenant_id`` is the session's tenant (for updates, deletes and joins)."""
+    condition: ColumnElement[bool] = model.tenant_id == session_tenant(session)
+    return condition
+
+
 def tenant_select(session: AsyncSession, model: type[M]) -> Select[M]:
     """``select(model)`` of the session's tenant: the base statement of every tenant query."""
-    tenant_column: ColumnElement[bool] = model.tenant_id == session_tenant(session)  # type: ignore[attr-defined]
-    return select(model).where(tenant_column)
+    return select(model).where(tenant_filter(session, model))
+
+
+def where_given(statement: Select[Row], *filters: tuple[Any, object | None]) -> Select[Row]:
+    """``statement`` narrowed by ``column == value`` for each ``(column, value)`` whose value is
+    given; a None value is an absent filter."""
+    for column, value in filters:
+        if value is not None:
+            statement = statement.where(column == value)
+    return statement
 
 
 async def get_by_id(session: AsyncSession, model: type[M], row_id: uuid.UUID) -> M | None:
@@ -48,14 +72,9 @@ async def get_or_404(
 
 
 async def paginate(
-    session: AsyncSession,
-    statement: Select[Row],
-    *,
-    order_by: Sequence[Any],
-    limit: int,
-    offset: int,
+    session: AsyncSession, statement: Select[Row], *, order_by: Sequence[Any], window: PageWindow
 ) -> tuple[list[Row], int]:
     """One page of ``statement`` in ``order_by`` order, and how many rows the whole statement has."""
     total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    rows = await session.scalars(statement.order_by(*order_by).limit(limit).offset(offset))
+    rows = await session.scalars(statement.order_by(*order_by).limit(window.limit).offset(window.offset))
     return list(rows), int(total or 0)

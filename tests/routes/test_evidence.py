@@ -24,6 +24,7 @@ from backend.services.evidence import service
 from backend.services.workload import Requester
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
+from backend.utils.repository import PageWindow
 from tests.factories import TenantContext, create_tenant, invite_and_activate
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
 from tests.services.evidence.synthetic import shop_series
@@ -385,7 +386,7 @@ async def test_an_edge_listed_then_read_in_one_session_carries_its_result(
 
     async with database.tenant_session(tenant.tenant_id) as session:
         listed, _ = await service.list_edges(
-            session, cause=None, effect="revenue", verdict=None, limit=5, offset=0
+            session, PageWindow(5), cause=None, effect="revenue", verdict=None
         )
         read = await service.get_edge(session, listed[0].id)
         assert service.edge_result(read).estimate.value == edge["effect_size"]

@@ -12,6 +12,7 @@ from backend.services.auth import repository
 from backend.services.auth.service import Principal
 from backend.services.errors import Forbidden, NotFound
 from backend.utils.database import session_tenant
+from backend.utils.repository import PageWindow
 from backend.utils.security import hash_secret, new_api_key
 
 
@@ -37,8 +38,8 @@ async def create_api_key(
     return key, secret
 
 
-async def list_api_keys(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[ApiKey], int]:
-    return await repository.list_api_keys(session, limit=limit, offset=offset)
+async def list_api_keys(session: AsyncSession, window: PageWindow) -> tuple[list[ApiKey], int]:
+    return await repository.list_api_keys(session, window)
 
 
 async def revoke_api_key(session: AsyncSession, key_id: uuid.UUID) -> None:

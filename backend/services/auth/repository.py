@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.models import ApiKey, RefreshToken, User
 from backend.utils.database import Database, driver_fetch, session_tenant
 from backend.utils.rate_limit import Window
+from backend.utils.repository import PageWindow, paginate, tenant_select
 
 
 class Caller(NamedTuple):
@@ -185,10 +186,6 @@ async def api_key_by_id(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | No
     return await session.get(ApiKey, (session_tenant(session), key_id))
 
 
-async def list_api_keys(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[ApiKey], int]:
-    base = select(ApiKey).where(ApiKey.tenant_id == session_tenant(session), ApiKey.revoked_at.is_(None))
-    total = await session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = await session.scalars(
-        base.order_by(ApiKey.created_at.desc(), ApiKey.id).limit(limit).offset(offset)
-    )
-    return list(rows), int(total or 0)
+async def list_api_keys(session: AsyncSession, window: PageWindow) -> tuple[list[ApiKey], int]:
+    statement = tenant_select(session, ApiKey).where(ApiKey.revoked_at.is_(None))
+    return await paginate(session, statement, order_by=(ApiKey.created_at.desc(), ApiKey.id), window=window)

@@ -13,25 +13,20 @@ from backend.models import ExternalBenchmark, Tenant
 from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import session_tenant
+from backend.utils.repository import PageWindow, paginate, where_given
 
 
 async def list_benchmarks(
-    session: AsyncSession, *, industry: str | None, metric: str | None, limit: int, offset: int
+    session: AsyncSession, window: PageWindow, *, industry: str | None, metric: str | None
 ) -> tuple[list[ExternalBenchmark], int]:
-    conditions = []
-    if industry is not None:
-        conditions.append(func.lower(ExternalBenchmark.industry) == industry.lower())
-    if metric is not None:
-        conditions.append(ExternalBenchmark.metric == metric)
-    total = await session.scalar(select(func.count()).select_from(ExternalBenchmark).where(*conditions))
-    rows = await session.scalars(
-        select(ExternalBenchmark)
-        .where(*conditions)
-        .order_by(ExternalBenchmark.industry, ExternalBenchmark.metric, ExternalBenchmark.year.desc())
-        .limit(limit)
-        .offset(offset)
+    """Benchmarks are public reference data: no tenant filter."""
+    statement = where_given(
+        select(ExternalBenchmark),
+        (func.lower(ExternalBenchmark.industry), industry.lower() if industry is not None else None),
+        (ExternalBenchmark.metric, metric),
     )
-    return list(rows), int(total or 0)
+    order = (ExternalBenchmark.industry, ExternalBenchmark.metric, ExternalBenchmark.year.desc())
+    return await paginate(session, statement, order_by=order, window=window)
 
 
 async def import_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> int:

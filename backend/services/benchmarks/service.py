@@ -31,6 +31,7 @@ from backend.services.errors import Forbidden, NotFound, ValidationFailed
 from backend.services.metrics.points import default_aggregation, metric_name_problem
 from backend.services.queue import JobKind
 from backend.services.workload import Queued, queue
+from backend.utils.repository import PageWindow
 
 IMPORT_QUEUE = "benchmarks"
 
@@ -201,11 +202,9 @@ async def queue_import(
 
 
 async def list_benchmarks(
-    session: AsyncSession, *, industry: str | None, metric: str | None, limit: int, offset: int
+    session: AsyncSession, window: PageWindow, *, industry: str | None, metric: str | None
 ) -> tuple[list[ExternalBenchmark], int]:
-    return await repository.list_benchmarks(
-        session, industry=industry, metric=metric, limit=limit, offset=offset
-    )
+    return await repository.list_benchmarks(session, window, industry=industry, metric=metric)
 
 
 async def compare(
@@ -217,7 +216,7 @@ async def compare(
     if not industry:
         raise ValidationFailed("set your tenant's industry, or pass industry=", details={"field": "industry"})
     benchmarks, _ = await repository.list_benchmarks(
-        session, industry=industry, metric=metric, limit=100, offset=0
+        session, PageWindow(100), industry=industry, metric=metric
     )
     if not benchmarks:
         raise NotFound(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import CoachingMessage, CoachingSession, LlmUsage, Tenant
 from backend.utils.database import session_tenant
+from backend.utils.repository import PageWindow, tenant_filter, tenant_select, where_given
 
 LOCAL_PROVIDERS = ("ollama", "offline")
 EMBEDDING_MODEL_KEY = "embedding_model"
@@ -161,12 +162,9 @@ async def get_session(session: AsyncSession, session_id: uuid.UUID) -> CoachingS
 
 
 async def list_sessions(
-    session: AsyncSession, *, limit: int, offset: int, user_id: uuid.UUID | None = None
+    session: AsyncSession, window: PageWindow, *, user_id: uuid.UUID | None = None
 ) -> tuple[list[SessionSummary], int]:
-    tenant = session_tenant(session)
-    base = select(CoachingSession).where(CoachingSession.tenant_id == tenant)
-    if user_id is not None:
-        base = base.where(CoachingSession.user_id == user_id)
+    base = where_given(tenant_select(session, CoachingSession), (CoachingSession.user_id, user_id))
     total = await session.scalar(select(func.count()).select_from(base.subquery()))
     stats = (
         select(
@@ -174,7 +172,7 @@ async def list_sessions(
             func.count().label("messages"),
             func.max(CoachingMessage.created_at).label("last_at"),
         )
-        .where(CoachingMessage.tenant_id == tenant)
+        .where(tenant_filter(session, CoachingMessage))
         .group_by(CoachingMessage.session_id)
         .subquery()
     )
@@ -183,8 +181,8 @@ async def list_sessions(
         base.add_columns(func.coalesce(stats.c.messages, 0), stats.c.last_at)
         .outerjoin(stats, stats.c.session_id == CoachingSession.id)
         .order_by(last_activity.desc(), CoachingSession.id)
-        .limit(limit)
-        .offset(offset)
+        .limit(window.limit)
+        .offset(window.offset)
     )
     rows = await session.execute(statement)
     return [SessionSummary(row[0], int(row[1]), row[2]) for row in rows], int(total or 0)

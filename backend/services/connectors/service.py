@@ -31,6 +31,7 @@ from backend.services.queue import JobAlreadyQueued, JobKind
 from backend.services.workload import queue
 from backend.utils.database import session_tenant
 from backend.utils.prometheus import CONNECTOR_SYNCS
+from backend.utils.repository import PageWindow
 
 
 class SyncPayload(BaseModel):
@@ -295,10 +296,10 @@ async def request_sync(
 
 
 async def list_syncs(
-    session: AsyncSession, source_id: uuid.UUID, *, limit: int, offset: int
+    session: AsyncSession, source_id: uuid.UUID, window: PageWindow
 ) -> tuple[list[ConnectorSync], int]:
     await get_source(session, source_id)
-    return await repository.list_syncs(session, source_id, limit=limit, offset=offset)
+    return await repository.list_syncs(session, source_id, window)
 
 
 async def upload_file(

@@ -18,7 +18,7 @@ from backend.services.evidence.types import EdgeDetails, MmmFit, MmmSpec
 from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import session_tenant
-from backend.utils.repository import paginate, tenant_select
+from backend.utils.repository import PageWindow, paginate, tenant_select, where_given
 
 # Listings and the graph need the numbers, not the stored result documents.
 _SUMMARY = defer(EvidenceEdge.details, raiseload=True), defer(EvidenceEdge.refutations, raiseload=True)
@@ -127,23 +127,16 @@ async def get_edge(session: AsyncSession, edge_id: uuid.UUID) -> EvidenceEdge | 
 
 
 async def list_edges(
-    session: AsyncSession,
-    *,
-    cause: str | None,
-    effect: str | None,
-    verdict: str | None,
-    limit: int,
-    offset: int,
+    session: AsyncSession, window: PageWindow, *, cause: str | None, effect: str | None, verdict: str | None
 ) -> tuple[list[EvidenceEdge], int]:
-    statement = tenant_select(session, EvidenceEdge).options(*_SUMMARY)
-    if cause is not None:
-        statement = statement.where(EvidenceEdge.cause == cause)
-    if effect is not None:
-        statement = statement.where(EvidenceEdge.effect == effect)
-    if verdict is not None:
-        statement = statement.where(EvidenceEdge.verdict == verdict)
+    statement = where_given(
+        tenant_select(session, EvidenceEdge).options(*_SUMMARY),
+        (EvidenceEdge.cause, cause),
+        (EvidenceEdge.effect, effect),
+        (EvidenceEdge.verdict, verdict),
+    )
     order = (EvidenceEdge.analysed_at.desc(), EvidenceEdge.id)
-    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
+    return await paginate(session, statement, order_by=order, window=window)
 
 
 async def newest_edges(session: AsyncSession, *, verdict: str | None) -> list[EvidenceEdge]:

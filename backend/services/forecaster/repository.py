@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.models import Forecast
 from backend.services.forecaster.types import ForecastDocument, ForecastInputs, ForecastScores
 from backend.utils.database import session_tenant
-from backend.utils.repository import paginate, tenant_select
+from backend.utils.repository import PageWindow, paginate, tenant_select, where_given
 
 
 async def add(
@@ -48,10 +48,8 @@ def scores_of(forecast: Forecast) -> ForecastScores:
 
 
 async def list_forecasts(
-    session: AsyncSession, *, metric: str | None, limit: int, offset: int
+    session: AsyncSession, window: PageWindow, *, metric: str | None
 ) -> tuple[list[Forecast], int]:
-    statement = tenant_select(session, Forecast)
-    if metric is not None:
-        statement = statement.where(Forecast.metric == metric)
+    statement = where_given(tenant_select(session, Forecast), (Forecast.metric, metric))
     order = (Forecast.created_at.desc(), Forecast.id)
-    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
+    return await paginate(session, statement, order_by=order, window=window)

@@ -45,7 +45,7 @@ from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue
 from backend.utils.calendar import PERIODS
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import FORECASTS
-from backend.utils.repository import get_or_404
+from backend.utils.repository import PageWindow, get_or_404
 
 FORECAST_QUEUE = "forecaster"
 # How aggregated periods with no data are filled: flows are zero, levels carry forward.
@@ -325,7 +325,7 @@ async def queue_batch(
     """One job forecasting several metrics (all of the tenant's when ``metrics`` is empty)."""
     names = list(metrics or [])
     if not names:
-        entries, _ = await metrics_service.list_catalog(session, limit=1000, offset=0)
+        entries, _ = await metrics_service.list_catalog(session, PageWindow(1000))
         names = [entry.name for entry in entries if entry.points]
     if not names:
         raise ValidationFailed("the tenant has no metrics with data to forecast")
@@ -353,9 +353,9 @@ def forecast_scores(forecast: Forecast) -> ForecastScores:
 
 
 async def list_forecasts(
-    session: AsyncSession, *, metric: str | None, limit: int, offset: int
+    session: AsyncSession, window: PageWindow, *, metric: str | None
 ) -> tuple[list[Forecast], int]:
-    return await repository.list_forecasts(session, metric=metric, limit=limit, offset=offset)
+    return await repository.list_forecasts(session, window, metric=metric)
 
 
 async def evaluate(session: AsyncSession, forecast_id: uuid.UUID) -> tuple[Forecast, Evaluation]:

@@ -30,6 +30,7 @@ from backend.services.metrics import service as metrics_service
 from backend.services.metrics.repository import CatalogEntry
 from backend.services.tenant.service import tenant_zone
 from backend.utils.calendar import PERIOD_ADJECTIVE, Period, local_today, period_index, shift
+from backend.utils.repository import PageWindow
 
 HISTORY_PERIODS: Final = 24
 # Changes needed before the history says what growth is normal (as the goals' plausibility rule).
@@ -329,7 +330,7 @@ def _unknown_metric(plan: GoalPlan, metric: str | None, names: Sequence[str]) ->
 
 async def catalog_entries(session: AsyncSession) -> list[CatalogEntry]:
     """The tenant's metrics a plan can track (the first ``CATALOG_LIMIT``)."""
-    catalog, _ = await metrics_service.list_catalog(session, limit=CATALOG_LIMIT, offset=0)
+    catalog, _ = await metrics_service.list_catalog(session, PageWindow(CATALOG_LIMIT))
     return catalog
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import GoalStatusChange, SmartGoal
 from backend.utils.database import session_tenant
-from backend.utils.repository import get_by_id, paginate, tenant_select
+from backend.utils.repository import PageWindow, get_by_id, paginate, tenant_select, where_given
 
 
 async def get_goal(session: AsyncSession, goal_id: uuid.UUID) -> SmartGoal | None:
@@ -17,15 +17,13 @@ async def get_goal(session: AsyncSession, goal_id: uuid.UUID) -> SmartGoal | Non
 
 
 async def list_goals(
-    session: AsyncSession, *, status: str | None, metric: str | None, limit: int, offset: int
+    session: AsyncSession, window: PageWindow, *, status: str | None, metric: str | None
 ) -> tuple[list[SmartGoal], int]:
-    statement = tenant_select(session, SmartGoal)
-    if status is not None:
-        statement = statement.where(SmartGoal.status == status)
-    if metric is not None:
-        statement = statement.where(SmartGoal.metric == metric)
+    statement = where_given(
+        tenant_select(session, SmartGoal), (SmartGoal.status, status), (SmartGoal.metric, metric)
+    )
     order = (SmartGoal.deadline, SmartGoal.created_at, SmartGoal.id)
-    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
+    return await paginate(session, statement, order_by=order, window=window)
 
 
 async def lock_goal(session: AsyncSession, goal_id: uuid.UUID) -> None:
@@ -48,8 +46,8 @@ async def latest_status(session: AsyncSession, goal_id: uuid.UUID) -> GoalStatus
 
 
 async def status_history(
-    session: AsyncSession, goal_id: uuid.UUID, *, limit: int, offset: int
+    session: AsyncSession, goal_id: uuid.UUID, window: PageWindow
 ) -> tuple[list[GoalStatusChange], int]:
     statement = tenant_select(session, GoalStatusChange).where(GoalStatusChange.goal_id == goal_id)
     order = (GoalStatusChange.recorded_at.desc(), GoalStatusChange.id.desc())
-    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
+    return await paginate(session, statement, order_by=order, window=window)

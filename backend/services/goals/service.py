@@ -37,7 +37,7 @@ from backend.services.metrics.reader import MetricQuery
 from backend.services.tenant.service import tenant_zone
 from backend.utils.calendar import Period, check_period, local_today, period_bounds, shift
 from backend.utils.compute import ComputePool
-from backend.utils.repository import get_or_404
+from backend.utils.repository import PageWindow, get_or_404
 
 # Periods of history before the goal's start (or today, if earlier) read for baselines, trends,
 # plausibility and the forecaster (three years of months: two seasons and a horizon).
@@ -336,8 +336,8 @@ async def _record_status(session: AsyncSession, goal: SmartGoal, progress: GoalP
 
 
 async def status_history(
-    session: AsyncSession, goal_id: uuid.UUID, *, limit: int, offset: int
+    session: AsyncSession, goal_id: uuid.UUID, window: PageWindow
 ) -> tuple[list[GoalStatusChange], int]:
     """The goal's status changes, newest first."""
     await get_goal(session, goal_id)
-    return await repository.status_history(session, goal_id, limit=limit, offset=offset)
+    return await repository.status_history(session, goal_id, window)

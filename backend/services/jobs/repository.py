@@ -10,19 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BackgroundJob
 from backend.utils.database import session_tenant
-from backend.utils.repository import paginate, tenant_select
+from backend.utils.repository import PageWindow, paginate, tenant_select, where_given
 
 
 async def list_jobs(
-    session: AsyncSession, *, kind: str | None, status: str | None, limit: int, offset: int
+    session: AsyncSession, window: PageWindow, *, kind: str | None, status: str | None
 ) -> tuple[list[BackgroundJob], int]:
-    statement = tenant_select(session, BackgroundJob)
-    if kind is not None:
-        statement = statement.where(BackgroundJob.kind == kind)
-    if status is not None:
-        statement = statement.where(BackgroundJob.status == status)
+    statement = where_given(
+        tenant_select(session, BackgroundJob), (BackgroundJob.kind, kind), (BackgroundJob.status, status)
+    )
     order = (BackgroundJob.created_at.desc(), BackgroundJob.id)
-    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
+    return await paginate(session, statement, order_by=order, window=window)
 
 
 async def update_job(session: AsyncSession, job_id: uuid.UUID, **values: Any) -> None:

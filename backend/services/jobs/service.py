@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BackgroundJob
 from backend.services.jobs import repository
-from backend.utils.repository import get_or_404
+from backend.utils.repository import PageWindow, get_or_404
 
 MAX_MESSAGE_LENGTH = 500
 
@@ -28,9 +28,9 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID) -> BackgroundJob:
 
 
 async def list_jobs(
-    session: AsyncSession, *, kind: str | None, status: str | None, limit: int, offset: int
+    session: AsyncSession, window: PageWindow, *, kind: str | None, status: str | None
 ) -> tuple[list[BackgroundJob], int]:
-    return await repository.list_jobs(session, kind=kind, status=status, limit=limit, offset=offset)
+    return await repository.list_jobs(session, window, kind=kind, status=status)
 
 
 def new_job(

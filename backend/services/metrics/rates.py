@@ -24,7 +24,6 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import ExchangeRate
@@ -45,6 +44,7 @@ from backend.services.metrics.upload import MAX_REPORTED_ERRORS, file_rows
 from backend.services.tenant.service import get_current_tenant
 from backend.utils.currencies import currency_problem
 from backend.utils.database import driver_fetch, session_tenant
+from backend.utils.repository import PageWindow, paginate, tenant_select, where_given
 
 MAX_UPLOAD_RATES = 200_000
 # Rates per upsert statement: a big upload goes in several, in the request's transaction.
@@ -156,27 +156,20 @@ class RateFilter:
 
 
 async def list_rates(
-    session: AsyncSession, filters: RateFilter, *, limit: int, offset: int
+    session: AsyncSession, filters: RateFilter, window: PageWindow
 ) -> tuple[list[ExchangeRate], int]:
     """Stored rates, newest day first, and how many match."""
-    conditions = [ExchangeRate.tenant_id == session_tenant(session)]
-    if filters.base is not None:
-        conditions.append(ExchangeRate.base == filters.base)
-    if filters.quote is not None:
-        conditions.append(ExchangeRate.quote == filters.quote)
-    if filters.start is not None:
-        conditions.append(ExchangeRate.day >= filters.start)
-    if filters.end is not None:
-        conditions.append(ExchangeRate.day < filters.end)
-    total = await session.scalar(select(func.count()).select_from(ExchangeRate).where(*conditions))
-    statement = (
-        select(ExchangeRate)
-        .where(*conditions)
-        .order_by(ExchangeRate.day.desc(), ExchangeRate.base, ExchangeRate.quote)
-        .limit(limit)
-        .offset(offset)
+    statement = where_given(
+        tenant_select(session, ExchangeRate),
+        (ExchangeRate.base, filters.base),
+        (ExchangeRate.quote, filters.quote),
     )
-    return list((await session.scalars(statement)).all()), int(total or 0)
+    if filters.start is not None:
+        statement = statement.where(ExchangeRate.day >= filters.start)
+    if filters.end is not None:
+        statement = statement.where(ExchangeRate.day < filters.end)
+    order = (ExchangeRate.day.desc(), ExchangeRate.base, ExchangeRate.quote)
+    return await paginate(session, statement, order_by=order, window=window)
 
 
 async def target_currency(session: AsyncSession, metric_currency: str | None) -> str | None:

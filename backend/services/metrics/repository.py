@@ -21,6 +21,7 @@ from backend.models import BusinessMetric, MetricDefinition
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS, Point, dimensions_key
 from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import driver_fetch, session_tenant
+from backend.utils.repository import PageWindow
 
 # One statement per batch. Points travel as one JSON text (asyncpg encodes a list of timestamps
 # an element at a time, far slower); the last of repeated (metric, dimensions, ts) wins, and
@@ -207,11 +208,16 @@ async def upsert_definition(
 
 
 async def catalog(
-    session: AsyncSession, *, limit: int, offset: int, names: Sequence[str] | None = None
+    session: AsyncSession, window: PageWindow, *, names: Sequence[str] | None = None
 ) -> tuple[list[CatalogEntry], int]:
     tenant = session_tenant(session)
     where = "d.tenant_id = :tenant" + (" and d.name = any(:names)" if names is not None else "")
-    params: dict[str, Any] = {"tenant": tenant, "limit": limit, "offset": offset, "names": list(names or [])}
+    params: dict[str, Any] = {
+        "tenant": tenant,
+        "limit": window.limit,
+        "offset": window.offset,
+        "names": list(names or []),
+    }
     total = await session.scalar(text(f"select count(*) from metric_definitions d where {where}"), params)  # noqa: S608
     params.update(earliest=EARLIEST_TS, latest=LATEST_TS)
     rows = await session.execute(

@@ -30,6 +30,7 @@ from backend.services.metrics.repository import CatalogEntry
 from backend.services.metrics.types import MAX_BATCH_POINTS as MAX_BATCH_POINTS
 from backend.services.metrics.upload import ParsedUpload, file_rows, parse_rows
 from backend.utils.database import driver_fetch, session_tenant
+from backend.utils.repository import PageWindow
 
 MAX_UPLOAD_ROWS = 200_000
 MAX_UPLOAD_POINTS = 1_000_000
@@ -166,16 +167,16 @@ async def declare_metric(session: AsyncSession, name: str, changes: dict[str, An
     if "aggregation" in changes:
         changes = {**changes, "aggregation": aggregation}
     await repository.upsert_definition(session, name, aggregation=aggregation, changes=changes)
-    entries, _ = await repository.catalog(session, limit=1, offset=0, names=[name])
+    entries, _ = await repository.catalog(session, PageWindow(1), names=[name])
     return entries[0]
 
 
-async def list_catalog(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[CatalogEntry], int]:
-    return await repository.catalog(session, limit=limit, offset=offset)
+async def list_catalog(session: AsyncSession, window: PageWindow) -> tuple[list[CatalogEntry], int]:
+    return await repository.catalog(session, window)
 
 
 async def get_catalog_entry(session: AsyncSession, name: str) -> CatalogEntry:
-    entries, _ = await repository.catalog(session, limit=1, offset=0, names=[name])
+    entries, _ = await repository.catalog(session, PageWindow(1), names=[name])
     if not entries:
         raise NotFound(f"Metric {name!r} not found", details={"metric": name})
     return entries[0]

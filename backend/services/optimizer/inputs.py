@@ -22,6 +22,7 @@ from backend.services.metrics import service as metrics_service
 from backend.services.metrics.buckets import FilledValue, parse_bucket
 from backend.services.metrics.repository import CatalogEntry, PointFilter
 from backend.services.metrics.service import RollupRequest
+from backend.utils.repository import PageWindow
 
 DEMAND_METRICS = ("units_sold", "unit_sales", "quantity_sold", "demand")
 STOCK_METRICS = ("stock_level", "on_hand", "inventory_level", "stock")
@@ -205,7 +206,7 @@ async def inventory_inputs(
     session: AsyncSession, zone: ZoneInfo, *, lead_weeks: float = 1.0, now: datetime | None = None
 ) -> InventoryInputs:
     """The inventory template's inputs from the tenant's metrics; ``MissingInputs`` says what lacks."""
-    entries, _ = await metrics_service.list_catalog(session, limit=CATALOG_LIMIT, offset=0)
+    entries, _ = await metrics_service.list_catalog(session, PageWindow(CATALOG_LIMIT))
     metrics = inventory_metrics(entries)
     window = InventoryWindow.at(now or datetime.now(UTC), zone)
     weekly = await _by_sku(

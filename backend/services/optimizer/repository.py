@@ -13,7 +13,7 @@ from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.reader import MetricQuery
 from backend.services.optimizer.types import RunTimings, StoredSolution
 from backend.utils.database import session_tenant
-from backend.utils.repository import paginate, tenant_select
+from backend.utils.repository import PageWindow, paginate, tenant_select, where_given
 
 
 async def add_run(
@@ -53,15 +53,15 @@ def run_timings(run: OptimizationRun) -> RunTimings:
 
 
 async def list_runs(
-    session: AsyncSession, *, template: str | None, status: str | None, limit: int, offset: int
+    session: AsyncSession, window: PageWindow, *, template: str | None, status: str | None
 ) -> tuple[list[OptimizationRun], int]:
-    statement = tenant_select(session, OptimizationRun)
-    if template is not None:
-        statement = statement.where(OptimizationRun.template == template)
-    if status is not None:
-        statement = statement.where(OptimizationRun.status == status)
+    statement = where_given(
+        tenant_select(session, OptimizationRun),
+        (OptimizationRun.template, template),
+        (OptimizationRun.status, status),
+    )
     order = (OptimizationRun.created_at.desc(), OptimizationRun.id)
-    return await paginate(session, statement, order_by=order, limit=limit, offset=offset)
+    return await paginate(session, statement, order_by=order, window=window)
 
 
 @dataclass(frozen=True)

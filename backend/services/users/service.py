@@ -15,6 +15,7 @@ from backend.services.errors import Conflict, Forbidden, NotFound
 from backend.services.tenant.service import Activation, new_activation
 from backend.services.users import repository
 from backend.utils.database import session_tenant
+from backend.utils.repository import PageWindow
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
@@ -25,9 +26,9 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def list_users(
-    session: AsyncSession, *, limit: int, offset: int, include_inactive: bool
+    session: AsyncSession, window: PageWindow, *, include_inactive: bool
 ) -> tuple[list[User], int]:
-    return await repository.list_users(session, limit=limit, offset=offset, include_inactive=include_inactive)
+    return await repository.list_users(session, window, include_inactive=include_inactive)
 
 
 def _check_can_assign(principal: Principal, role: Role) -> None:

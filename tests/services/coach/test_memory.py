@@ -18,6 +18,7 @@ from backend.services.coach.providers import OpenAICompatibleProvider
 from backend.services.coach.usage import UsageRecorder
 from backend.services.errors import Forbidden, NotFound
 from backend.utils.database import Database
+from backend.utils.repository import PageWindow
 from tests.factories import create_tenant
 from tests.services.coach.conftest import TEST_API_KEY, set_tenant_settings
 from tests.services.coach.fake_llm import FakeLlmServer
@@ -114,10 +115,10 @@ async def test_sessions_of_another_tenant_are_not_found(
             await memory.delete_session(session, principal, session_id)
         with pytest.raises(NotFound):
             await memory.store_message(session, embeddings, session_id, role="user", content="sneaky")
-        sessions, total = await memory.list_sessions(session, limit=50, offset=0)
+        sessions, total = await memory.list_sessions(session, PageWindow(50))
     assert total == 0 and sessions == []
     async with database.tenant_session(owner) as session:
-        sessions, total = await memory.list_sessions(session, limit=50, offset=0)
+        sessions, total = await memory.list_sessions(session, PageWindow(50))
     assert total == 1 and sessions[0].message_count == 6
 
 
