@@ -116,7 +116,7 @@ def test_worker_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as scraped:
                 assert b"job_queue_depth" in scraped.read()
             worker.send_signal(signal.SIGTERM)
-            output, _ = worker.communicate(timeout=60)
+            output, _ = worker.communicate(timeout=240)
         finally:
             if worker.poll() is None:
                 worker.kill()

@@ -37,8 +37,8 @@ from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
 from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
-from backend.utils.database import session_tenant
 from backend.utils.frequency import pandas_code
+from backend.utils.repository import tenant_filter, tenant_select
 
 MMM_FIT_QUEUE = "evidence"
 # Synchronous limit on buckets x parameters² x (bootstrap draws + point-fit starts), parameters =
@@ -238,7 +238,7 @@ async def get_model(session: AsyncSession, model_id: uuid.UUID) -> MarketingMixM
     """The tenant's model (RLS and the tenant fence); another tenant's is not found."""
     model = await session.scalar(
         select(MarketingMixModel).where(
-            MarketingMixModel.tenant_id == session_tenant(session), MarketingMixModel.id == model_id
+            tenant_filter(session, MarketingMixModel), MarketingMixModel.id == model_id
         )
     )
     if model is None:
@@ -249,10 +249,7 @@ async def get_model(session: AsyncSession, model_id: uuid.UUID) -> MarketingMixM
 async def latest_model(session: AsyncSession) -> MarketingMixModel | None:
     """The tenant's newest model, or None (the coach plans a budget from it)."""
     return await session.scalar(
-        select(MarketingMixModel)
-        .where(MarketingMixModel.tenant_id == session_tenant(session))
-        .order_by(MarketingMixModel.created_at.desc())
-        .limit(1)
+        tenant_select(session, MarketingMixModel).order_by(MarketingMixModel.created_at.desc()).limit(1)
     )
 
 

@@ -18,7 +18,7 @@ from backend.services.evidence.types import EdgeDetails, MmmFit, MmmSpec
 from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import session_tenant
-from backend.utils.repository import PageWindow, paginate, tenant_select, where_given
+from backend.utils.repository import PageWindow, paginate, tenant_filter, tenant_select, where_given
 
 # Listings and the graph need the numbers, not the stored result documents.
 _SUMMARY = defer(EvidenceEdge.details, raiseload=True), defer(EvidenceEdge.refutations, raiseload=True)
@@ -31,7 +31,7 @@ async def metric_aggregations(session: AsyncSession, names: Sequence[str]) -> di
     """The catalog's aggregation of each of ``names`` that the tenant has (unknown names are absent)."""
     rows = await session.execute(
         select(MetricDefinition.name, MetricDefinition.aggregation).where(
-            MetricDefinition.tenant_id == session_tenant(session), MetricDefinition.name.in_(list(names))
+            tenant_filter(session, MetricDefinition), MetricDefinition.name.in_(list(names))
         )
     )
     return {name: aggregation for name, aggregation in rows}
@@ -41,7 +41,7 @@ async def metric_names(session: AsyncSession, *, limit: int) -> list[str]:
     """The tenant's catalog names, alphabetical, at most ``limit``."""
     rows = await session.scalars(
         select(MetricDefinition.name)
-        .where(MetricDefinition.tenant_id == session_tenant(session))
+        .where(tenant_filter(session, MetricDefinition))
         .order_by(MetricDefinition.name)
         .limit(limit)
     )
@@ -119,8 +119,8 @@ def mmm_fit(model: MarketingMixModel) -> MmmFit:
 async def get_edge(session: AsyncSession, edge_id: uuid.UUID) -> EvidenceEdge | None:
     # populate_existing: an edge already in the session from a listing has its documents deferred.
     result: EvidenceEdge | None = await session.scalar(
-        select(EvidenceEdge)
-        .where(EvidenceEdge.tenant_id == session_tenant(session), EvidenceEdge.id == edge_id)
+        tenant_select(session, EvidenceEdge)
+        .where(EvidenceEdge.id == edge_id)
         .execution_options(populate_existing=True)
     )
     return result
@@ -147,7 +147,7 @@ async def newest_edges(session: AsyncSession, *, verdict: str | None) -> list[Ev
     """
     newest = (
         select(EvidenceEdge.tenant_id, EvidenceEdge.id, EvidenceEdge.verdict)
-        .where(EvidenceEdge.tenant_id == session_tenant(session))
+        .where(tenant_filter(session, EvidenceEdge))
         .ext(distinct_on(EvidenceEdge.cause, EvidenceEdge.effect))
         .order_by(EvidenceEdge.cause, EvidenceEdge.effect, EvidenceEdge.analysed_at.desc(), EvidenceEdge.id)
         .subquery()
@@ -166,7 +166,7 @@ async def newest_edges(session: AsyncSession, *, verdict: str | None) -> list[Ev
 async def metric_units(session: AsyncSession, names: Sequence[str]) -> dict[str, str | None]:
     rows = await session.execute(
         select(MetricDefinition.name, MetricDefinition.unit).where(
-            MetricDefinition.tenant_id == session_tenant(session), MetricDefinition.name.in_(list(names))
+            tenant_filter(session, MetricDefinition), MetricDefinition.name.in_(list(names))
         )
     )
     return {name: unit for name, unit in rows}

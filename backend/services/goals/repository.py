@@ -8,8 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import GoalStatusChange, SmartGoal
-from backend.utils.database import session_tenant
-from backend.utils.repository import PageWindow, get_by_id, paginate, tenant_select, where_given
+from backend.utils.repository import (
+    PageWindow,
+    get_by_id,
+    paginate,
+    tenant_filter,
+    tenant_select,
+    where_given,
+)
 
 
 async def get_goal(session: AsyncSession, goal_id: uuid.UUID) -> SmartGoal | None:
@@ -30,15 +36,15 @@ async def lock_goal(session: AsyncSession, goal_id: uuid.UUID) -> None:
     """Hold the goal's row until the transaction ends (``FOR UPDATE``)."""
     await session.execute(
         select(SmartGoal.id)
-        .where(SmartGoal.tenant_id == session_tenant(session), SmartGoal.id == goal_id)
+        .where(tenant_filter(session, SmartGoal), SmartGoal.id == goal_id)
         .with_for_update()
     )
 
 
 async def latest_status(session: AsyncSession, goal_id: uuid.UUID) -> GoalStatusChange | None:
     statement = (
-        select(GoalStatusChange)
-        .where(GoalStatusChange.tenant_id == session_tenant(session), GoalStatusChange.goal_id == goal_id)
+        tenant_select(session, GoalStatusChange)
+        .where(GoalStatusChange.goal_id == goal_id)
         .order_by(GoalStatusChange.recorded_at.desc(), GoalStatusChange.id.desc())
         .limit(1)
     )

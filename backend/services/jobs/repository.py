@@ -9,8 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BackgroundJob
-from backend.utils.database import session_tenant
-from backend.utils.repository import PageWindow, paginate, tenant_select, where_given
+from backend.utils.repository import PageWindow, paginate, tenant_filter, tenant_select, where_given
 
 
 async def list_jobs(
@@ -26,6 +25,6 @@ async def list_jobs(
 async def update_job(session: AsyncSession, job_id: uuid.UUID, **values: Any) -> None:
     await session.execute(
         update(BackgroundJob)
-        .where(BackgroundJob.tenant_id == session_tenant(session), BackgroundJob.id == job_id)
+        .where(tenant_filter(session, BackgroundJob), BackgroundJob.id == job_id)
         .values(**values)
     )

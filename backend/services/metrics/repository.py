@@ -21,7 +21,7 @@ from backend.models import BusinessMetric, MetricDefinition
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS, Point, dimensions_key
 from backend.services.metrics.reader import MetricQuery
 from backend.utils.database import driver_fetch, session_tenant
-from backend.utils.repository import PageWindow
+from backend.utils.repository import PageWindow, tenant_filter
 
 # One statement per batch. Points travel as one JSON text (asyncpg encodes a list of timestamps
 # an element at a time, far slower); the last of repeated (metric, dimensions, ts) wins, and
@@ -256,7 +256,7 @@ async def catalog(
 
 async def delete_points(session: AsyncSession, filters: PointFilter) -> int:
     statement = delete(BusinessMetric).where(
-        BusinessMetric.tenant_id == session_tenant(session), BusinessMetric.metric == filters.metric
+        tenant_filter(session, BusinessMetric), BusinessMetric.metric == filters.metric
     )
     if filters.start is not None:
         statement = statement.where(BusinessMetric.ts >= filters.start)
@@ -271,7 +271,7 @@ async def delete_source_points(
 ) -> int:
     """Delete the points ``source`` wrote for ``metrics`` in ``[start, end)``; returns how many."""
     statement = delete(BusinessMetric).where(
-        BusinessMetric.tenant_id == session_tenant(session),
+        tenant_filter(session, BusinessMetric),
         BusinessMetric.metric.in_(list(metrics)),
         BusinessMetric.ts >= start,
         BusinessMetric.ts < end,
@@ -284,13 +284,13 @@ async def delete_source_points(
 async def delete_definition(session: AsyncSession, name: str) -> None:
     await session.execute(
         delete(MetricDefinition).where(
-            MetricDefinition.tenant_id == session_tenant(session), MetricDefinition.name == name
+            tenant_filter(session, MetricDefinition), MetricDefinition.name == name
         )
     )
 
 
 async def metric_exists(session: AsyncSession, name: str) -> bool:
     statement = select(func.count()).where(
-        MetricDefinition.tenant_id == session_tenant(session), MetricDefinition.name == name
+        tenant_filter(session, MetricDefinition), MetricDefinition.name == name
     )
     return bool(await session.scalar(statement))
