@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev worker test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 verify-monitoring
+.PHONY: help setup dev worker test check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 verify-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -87,6 +87,12 @@ system-deps: ## Install the Debian packages the tests use, if any is missing (ne
 
 test: setup system-deps ## Run the test suite (starts the embedded PostgreSQL itself)
 	$(BIN)/pytest
+
+check: lint ## lint, then the fast tests (no slow statistics, no live servers or worker processes)
+	$(BIN)/pytest -m "not slow and not live"
+
+hooks: setup ## Install the git pre-commit hooks (ruff, ruff format, mypy on changed files)
+	$(BIN)/pre-commit install
 
 lint: setup ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check backend tests alembic

@@ -23,6 +23,9 @@ REPO = Path(__file__).resolve().parent.parent
 LOGINS_PER_IP = 2
 
 
+pytestmark = pytest.mark.live
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

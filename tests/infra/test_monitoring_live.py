@@ -69,6 +69,9 @@ BINARIES = {
 }
 
 
+pytestmark = pytest.mark.live
+
+
 @dataclass
 class Processes:
     """Child processes of this test; each is stopped (TERM, then KILL) at the end."""

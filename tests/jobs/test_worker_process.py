@@ -15,11 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from backend.config import PROJECT_ROOT, Environment, JobSettings, Settings
 from backend.utils.embedded_db import EmbeddedPostgres
 from backend.worker import EXIT_METRICS_PORT_UNAVAILABLE
 from tests.private_database import free_port, private_database
+
+pytestmark = pytest.mark.live
 
 
 @contextmanager

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from backend.utils.embedded_db import APP_ROLE, EmbeddedPostgres
+
+pytestmark = pytest.mark.live
 
 
 def _free_port() -> int:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from backend.config import PROJECT_ROOT, Settings
 from backend.services.queue.maintenance import retry_stalled_jobs
@@ -24,6 +25,9 @@ from tests.services.connectors.support import create_stripe_source, start_sync, 
 
 DAY = datetime(2026, 7, 1, tzinfo=UTC)
 USD = '{"currency":"usd"}'
+
+
+pytestmark = pytest.mark.live
 
 
 def _worker_process(urls: DatabaseUrls, metrics_port: int) -> subprocess.Popen[bytes]:
