@@ -20,7 +20,6 @@ from backend.models import DataSource
 from backend.schemas.common import Page
 from backend.schemas.connectors import (
     CheckRead,
-    ConnectorTypeList,
     ConnectorTypeRead,
     DataSourceCreate,
     DataSourceRead,
@@ -47,7 +46,7 @@ def _read(source: DataSource, settings: Settings) -> DataSourceRead:
 
 
 @router.get("/api/v1/connectors", summary="Connector types and their config schemas")
-async def list_connectors(principal: CurrentPrincipal) -> ConnectorTypeList:
+async def list_connectors(principal: CurrentPrincipal, page: PageParams) -> Page[ConnectorTypeRead]:
     items = [
         ConnectorTypeRead(
             name=connector.name,
@@ -61,7 +60,7 @@ async def list_connectors(principal: CurrentPrincipal) -> ConnectorTypeList:
         )
         for connector in sorted(connector_types().values(), key=lambda c: c.name)
     ]
-    return ConnectorTypeList(items=items)
+    return Page.listing(items, page)
 
 
 @router.post(

@@ -59,9 +59,11 @@ _REFERENCES = (
     "/templates",
     summary="Problem templates with their input JSON schema and an example",
 )
-async def list_optimizer_templates(principal: CurrentPrincipal) -> list[OptimizerTemplateRead]:
+async def list_optimizer_templates(
+    principal: CurrentPrincipal, page: PageParams
+) -> Page[OptimizerTemplateRead]:
     reference_schema = MetricReference.model_json_schema()
-    return [
+    templates = [
         OptimizerTemplateRead(
             **info.model_dump(),
             synchronous_limit=SizeLimitRead(
@@ -71,6 +73,7 @@ async def list_optimizer_templates(principal: CurrentPrincipal) -> list[Optimize
         )
         for info in list_templates()
     ]
+    return Page.listing(templates, page)
 
 
 def _run_read(run: OptimizationRun) -> OptimizationRunRead:

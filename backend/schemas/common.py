@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
@@ -49,6 +49,11 @@ class Page(BaseModel, Generic[T]):
     def of(cls, items: Iterable[T], total: int, window: PageWindow) -> Page[T]:
         """The page ``window`` asked for, holding ``items`` of ``total`` matches."""
         return cls(items=list(items), total=total, limit=window.limit, offset=window.offset)
+
+    @classmethod
+    def listing(cls, items: Sequence[T], window: PageWindow) -> Page[T]:
+        """The page ``window`` asks for of a list held in memory (a catalog, not a query)."""
+        return cls.of(items[window.offset : window.offset + window.limit], len(items), window)
 
 
 class ReadModel(BaseModel):

@@ -20,10 +20,6 @@ class ConnectorTypeRead(BaseModel):
     )
 
 
-class ConnectorTypeList(BaseModel):
-    items: list[ConnectorTypeRead]
-
-
 class DataSourceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, examples=["Stripe (main account)"])
     connector_type: str = Field(max_length=50, examples=["stripe"])

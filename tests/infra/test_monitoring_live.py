@@ -403,7 +403,7 @@ async def goal_progress(client: httpx.AsyncClient, tenant: Tenant) -> None:
 
 async def optimize(client: httpx.AsyncClient, tenant: Tenant) -> None:
     templates = (await client.get("/api/v1/optimizer/templates", headers=tenant.headers)).json()
-    example = next(t["example"] for t in templates if t["name"] == "budget_allocation")
+    example = next(t["example"] for t in templates["items"] if t["name"] == "budget_allocation")
     run = await client.post(
         "/api/v1/optimizer/runs",
         headers=tenant.headers,

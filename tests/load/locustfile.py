@@ -85,7 +85,9 @@ class BusinessOwner(HttpUser):
         )
         self.goal_id = goal.json()["id"] if goal.status_code == 201 else None
         templates = self.client.get("/api/v1/optimizer/templates", headers=self.headers).json()
-        self.budget_example = next(t["example"] for t in templates if t["name"] == "budget_allocation")
+        self.budget_example = next(
+            t["example"] for t in templates["items"] if t["name"] == "budget_allocation"
+        )
         self.chat_session: str | None = None
 
     def _use_token(self, token: str) -> None:

@@ -35,6 +35,9 @@ async def test_catalog_lists_every_connector_type_with_json_schemas(api: httpx.A
     assert by_name["stripe"]["credentials_schema"]["required"] == ["secret_key"]
     assert "mappings" in by_name["rest_json"]["config_schema"]["properties"]
     assert by_name["file"]["syncs"] is False and by_name["file"]["credentials_schema"] is None
+    assert (body["total"], body["offset"]) == (6, 0)
+    last = (await api.get("/api/v1/connectors?offset=5", headers=tenant.headers)).json()
+    assert [item["name"] for item in last["items"]] == [item["name"] for item in body["items"]][5:]
 
 
 async def test_data_source_crud_validates_config_and_masks_credentials(api: httpx.AsyncClient) -> None:

@@ -53,13 +53,18 @@ async def test_templates_list_schema_example_limit_and_the_metric_reference_form
     tenant = await create_tenant(client)
     response = await client.get("/api/v1/optimizer/templates", headers=tenant.headers)
     assert response.status_code == 200
-    templates = {t["name"]: t for t in response.json()}
+    templates = {t["name"]: t for t in response.json()["items"]}
     assert set(templates) == set(TEMPLATES)
     for template in templates.values():
         assert template["input_schema"]["type"] == "object" and template["input_schema"]["properties"]
         assert template["example"] == example(template["name"])
         assert template["synchronous_limit"]["limit"] > 0
         assert "metric" in template["metric_reference_schema"]["properties"]
+
+    # The catalog pages like every other list.
+    first = (await client.get("/api/v1/optimizer/templates?limit=1&offset=1", headers=tenant.headers)).json()
+    assert (first["total"], first["limit"], first["offset"]) == (len(TEMPLATES), 1, 1)
+    assert [t["name"] for t in first["items"]] == [t["name"] for t in response.json()["items"]][1:2]
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
