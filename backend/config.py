@@ -151,7 +151,7 @@ class ObservabilitySettings(BaseSettings):
     log_json: bool | None = Field(
         default=None,
         validation_alias="LOG_JSON",
-        description="JSON log lines; unset means JSON in production, console text otherwise.",
+        description="JSON log lines; unset means console text in development, JSON elsewhere.",
     )
 
 
@@ -433,7 +433,7 @@ class Settings(BaseSettings):
     def log_json(self) -> bool:
         if self.observability.log_json is not None:
             return self.observability.log_json
-        return self.is_production
+        return self.environment != Environment.DEVELOPMENT
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Settings:

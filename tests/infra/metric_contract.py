@@ -105,13 +105,19 @@ def panels(dashboard: dict):
         yield from panel.get("panels", [])
 
 
-def panel_exprs() -> list[tuple[str, str, str]]:
-    """(dashboard file, panel title, expr) for every Prometheus target of every panel."""
+def _datasource_type(panel: dict, target: dict) -> str:
+    return (target.get("datasource") or panel.get("datasource") or {}).get("type", "prometheus")
+
+
+def panel_exprs(datasource: str = "prometheus") -> list[tuple[str, str, str]]:
+    """(dashboard file, panel title, expr) for every target of every panel on ``datasource``
+    (Prometheus by default; ``loki`` for the log panels)."""
     found = []
     for name, dashboard in dashboards().items():
         for panel in panels(dashboard):
             for target in panel.get("targets", []):
-                found.append((name, panel["title"], target["expr"]))
+                if _datasource_type(panel, target) == datasource:
+                    found.append((name, panel["title"], target["expr"]))
     return found
 
 

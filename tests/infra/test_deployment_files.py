@@ -61,7 +61,6 @@ REQUIRED_ENV = {
     "OTEL_SERVICE_NAME",
     "LOG_LEVEL",
     "LOG_JSON",
-    "REDIS_URL",
     "ENABLE_LOCAL_LLM",
     "LOCAL_LLM_URL",
     "LOCAL_LLM_MODEL",
@@ -69,7 +68,6 @@ REQUIRED_ENV = {
     "GRAFANA_ADMIN_PASSWORD",
     "POSTGRES_PASSWORD",
     "DATA_SOURCE_NAME",
-    "REDIS_PASSWORD",
 }
 SECRET_KEY_PATTERN = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|_URL$|DATA_SOURCE_NAME", re.I)
 
@@ -111,7 +109,7 @@ PROFILES = {
     "production": ["production"],
     "monitoring+production": ["monitoring", "production"],
 }
-CORE_SERVICES = {"postgres", "redis", "migrate", "backend", "worker"}
+CORE_SERVICES = {"postgres", "migrate", "backend", "worker"}
 MONITORING_SERVICES = {
     "prometheus",
     "grafana",
@@ -194,7 +192,7 @@ def test_compose_holds_no_secrets():
 
 def test_compose_health_checks_and_start_order():
     services = load_yaml(COMPOSE_FILE)["services"]
-    for name in ("postgres", "redis", "worker", "prometheus", "grafana", "nginx"):
+    for name in ("postgres", "worker", "prometheus", "grafana", "nginx"):
         assert "test" in services[name]["healthcheck"], f"{name} has no health check"
     # backend's health check is the image's HEALTHCHECK (checked on the Dockerfile).
     assert services["migrate"]["command"] == ["alembic", "upgrade", "head"]
@@ -215,7 +213,6 @@ def test_compose_keeps_state_in_named_volumes():
     declared = set(raw["volumes"])
     for service, path in [
         ("postgres", "/home/postgres/pgdata"),
-        ("redis", "/data"),
         ("prometheus", "/prometheus"),
         ("grafana", "/var/lib/grafana"),
         ("loki", "/loki"),
@@ -242,7 +239,7 @@ def test_env_example_documents_every_setting_without_real_secrets():
     for key, value in entries.items():
         if re.search(r"PASSWORD|SECRET_KEY|API_KEY", key):
             assert value == "" or "CHANGE_ME" in value, f"{key} looks like a real secret"
-    for key in ("DATABASE_URL", "DATABASE_OWNER_URL", "DATABASE_WORKER_URL", "DATA_SOURCE_NAME", "REDIS_URL"):
+    for key in ("DATABASE_URL", "DATABASE_OWNER_URL", "DATABASE_WORKER_URL", "DATA_SOURCE_NAME"):
         assert "CHANGE_ME" in entries[key], key
     assert entries["DATABASE_URL"].split("//")[1].startswith(entries["DATABASE_APP_ROLE"] + ":")
     assert entries["DATABASE_WORKER_URL"].split("//")[1].startswith(entries["DATABASE_WORKER_ROLE"] + ":")
@@ -386,7 +383,23 @@ def test_dashboards_use_the_provisioned_datasources():
         for panel in panels(dashboard):
             for ref in [panel.get("datasource"), *(t.get("datasource") for t in panel.get("targets", []))]:
                 if ref and ref.get("type") != "grafana":
-                    assert provisioned.get(ref["uid"]) == ref["type"] == "prometheus", f"{name}: {ref}"
+                    assert provisioned.get(ref["uid"]) == ref["type"], f"{name}: {ref}"
+                    assert ref["type"] in {"prometheus", "loki"}, f"{name}: {ref}"
+
+
+PROMTAIL_LABELS = {"service", "level", "route", "stream"}
+
+
+def test_log_panels_query_loki_by_the_labels_promtail_sets():
+    exprs = panel_exprs("loki")
+    assert {title for _, title, _ in exprs} >= {"Log lines by level", "Errors and warnings"}
+    for name, title, expr in exprs:
+        selectors = re.findall(r"\{([^}]*)\}", expr.replace("{{level}}", ""))
+        assert selectors, f"{name} / {title}: no stream selector"
+        for selector in selectors:
+            labels = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", selector))
+            assert labels and labels <= PROMTAIL_LABELS, f"{name} / {title}: {labels - PROMTAIL_LABELS}"
+            assert 'service=~"dyocense-' in selector, f"{name} / {title}: not the app's logs"
 
 
 def test_every_panel_query_parses(tmp_path):

@@ -29,7 +29,7 @@ import structlog
 from fastapi import BackgroundTasks, FastAPI
 from fastapi.responses import StreamingResponse
 
-from backend.config import Settings
+from backend.config import Environment, ObservabilitySettings, Settings
 from backend.main import create_app
 from backend.utils import logging as logging_setup
 from backend.utils.database_urls import DatabaseUrls
@@ -364,3 +364,22 @@ async def test_an_error_in_the_middle_of_a_response_still_cuts_it_off(failing_ap
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         with pytest.raises(RuntimeError, match="stream failed"):
             await client.get("/test/stream")
+
+
+@pytest.mark.parametrize(
+    ("environment", "explicit", "json_lines"),
+    [
+        (Environment.DEVELOPMENT, None, False),
+        (Environment.TEST, None, True),
+        (Environment.PRODUCTION, None, True),
+        (Environment.PRODUCTION, False, False),
+        (Environment.DEVELOPMENT, True, True),
+    ],
+)
+def test_logs_are_json_lines_outside_development_unless_log_json_says_otherwise(
+    environment: Environment, explicit: bool | None, json_lines: bool
+) -> None:
+    settings = Settings.model_construct(
+        environment=environment, observability=ObservabilitySettings(log_json=explicit)
+    )
+    assert settings.log_json is json_lines
