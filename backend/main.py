@@ -31,7 +31,7 @@ from backend.routes import (
     users,
 )
 from backend.routes.docs import install_docs
-from backend.services.forecaster.warmup import start_warmup
+from backend.services.forecaster.warmup import start_warmup, stop_with_warmup
 from backend.services.tenant.notifications import LoggingActivationNotifier
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
@@ -125,8 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            app.state.forecaster_warmup.cancel()
-            await asyncio.to_thread(app.state.compute_pool.shutdown)
+            await stop_with_warmup(app.state.forecaster_warmup, app.state.compute_pool)
             await coach_runtime.close()
             await database.dispose()
             logger.info("shutdown")

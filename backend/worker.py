@@ -37,7 +37,7 @@ from backend.services.benchmarks import tasks as benchmark_tasks
 from backend.services.connectors import tasks as connector_tasks
 from backend.services.evidence import tasks as evidence_tasks
 from backend.services.forecaster import tasks as forecaster_tasks
-from backend.services.forecaster.warmup import start_warmup
+from backend.services.forecaster.warmup import start_warmup, stop_with_warmup
 from backend.services.metrics import tasks as metric_tasks
 from backend.services.optimizer import tasks as optimizer_tasks
 from backend.services.queue import JobRuntime, PeriodicTask, Task, build_app, worker_options
@@ -213,8 +213,7 @@ async def run_worker(
         try:
             await supervise(app, JobRuntime(settings, database, compute), stop)
         finally:
-            warmup.cancel()
-            await asyncio.to_thread(compute.shutdown)
+            await stop_with_warmup(warmup, compute)
     finally:
         await database.dispose()
         logger.info("worker_stopped")

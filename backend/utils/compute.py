@@ -122,7 +122,14 @@ class ComputePool:
             self._manager = multiprocessing.get_context("spawn").Manager()
         return self._manager.Queue()
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, interrupt: bool = False) -> None:
+        """Stop the workers once their running calls end; with ``interrupt``, end those calls
+        too (terminate the workers) instead of waiting for them."""
+        if interrupt:
+            # ProcessPoolExecutor has no public way to stop running calls before Python 3.14
+            # (terminate_workers); its workers are in _processes.
+            for process in list(getattr(self._executor, "_processes", {}).values()):
+                process.terminate()
         self._executor.shutdown(wait=True, cancel_futures=True)
         if self._manager is not None:
             self._manager.shutdown()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
 
 from backend.services.errors import Unavailable
+from backend.services.forecaster.warmup import stop_with_warmup
 from backend.services.optimizer import SolveOptions, get_template, run_template
 from backend.utils.compute import ComputePool, Report
 
@@ -67,3 +69,30 @@ async def test_cpu_work_in_a_worker_process_reports_progress_to_the_caller() -> 
     # At least the last message arrives (messages sent between two polls collapse into the newest).
     assert received and received[-1] == (1.0, "step 3 of 3")
     assert all(0 < fraction <= 1 for fraction, _ in received)
+
+
+def _never_ends() -> None:
+    import time
+
+    while True:
+        time.sleep(1)
+
+
+async def test_shutdown_cuts_a_running_warm_up_short_instead_of_waiting_for_it() -> None:
+    pool = ComputePool(max_workers=1)
+    warmup = asyncio.ensure_future(pool.run(_never_ends))
+    while not getattr(pool._executor, "_processes", None):  # noqa: ASYNC110 - another process
+        await asyncio.sleep(0.05)
+    workers = list(pool._executor._processes.values())
+    # Without the interruption this would wait for ever; the limit only guards the suite.
+    await asyncio.wait_for(stop_with_warmup(warmup, pool), timeout=120)
+    assert workers and all(not process.is_alive() for process in workers)
+    assert warmup.done()
+
+
+async def test_shutdown_after_a_finished_warm_up_lets_calls_end() -> None:
+    pool = ComputePool(max_workers=1)
+    warmup = asyncio.ensure_future(pool.run(os.getpid))
+    worker_pid = await warmup
+    await stop_with_warmup(warmup, pool)
+    assert worker_pid != os.getpid() and warmup.result() == worker_pid

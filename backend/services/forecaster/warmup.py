@@ -3,7 +3,7 @@
 statsforecast's first import takes seconds (fugue, triad, pyarrow) and each model's first
 call initialises its native code. The API and the job worker warm every worker of their CPU
 executor. Neither blocks start-up, and a failed warm-up is only logged: the first forecast
-then pays the cost.
+then pays the cost. Nor does it hold up shutdown: a warm-up still running then is cut short.
 """
 
 from __future__ import annotations
@@ -40,3 +40,12 @@ def start_warmup(pool: ComputePool) -> asyncio.Task[None]:
     Keep a reference to the task (it is cancelled with the event loop otherwise).
     """
     return asyncio.create_task(_warm(pool), name="forecaster-warmup")
+
+
+async def stop_with_warmup(warmup: asyncio.Task[None], pool: ComputePool) -> None:
+    """Shut ``pool`` down at the end of the process: a warm-up still running (a first start
+    compiles native code for a minute or more on a busy machine) is interrupted, not waited
+    for; numba writes its on-disk cache by atomic replace, so nothing half-written stays."""
+    interrupt = not warmup.done()
+    warmup.cancel()
+    await asyncio.to_thread(pool.shutdown, interrupt=interrupt)
