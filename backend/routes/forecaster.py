@@ -42,9 +42,11 @@ _HOW = (
     "The metric is aggregated per period (its catalog aggregation, the tenant's calendar); an incomplete "
     "last period is held out. Candidates (naive, seasonal naive, drift, SES, ETS, Theta, ARIMA and a "
     "combination of the best) are scored by a rolling-origin backtest at the requested horizon (MASE, "
-    "sMAPE); the best is chosen unless `model` names one. Too little history is a 422 saying how much is "
-    f"needed. Horizons beyond {SYNC_MAX_HORIZON} periods, histories beyond {SYNC_MAX_PERIODS} periods, and "
-    "`async: true` run as a job: 202 with the job id."
+    "sMAPE); the best is chosen unless `model` names one. Daily data also gets a calendar model (weekly and "
+    "yearly cycles, the public holidays of `holiday_country` and the marked events as regressors), kept "
+    "when its backtest beats the others; the answer's `calendar` lists what it used. Too little history is "
+    f"a 422 saying how much is needed. Horizons beyond {SYNC_MAX_HORIZON} periods, histories beyond "
+    f"{SYNC_MAX_PERIODS} periods, and `async: true` run as a job: 202 with the job id."
 )
 
 
@@ -58,6 +60,7 @@ def _spec(body: ForecastCreate | ForecastBatchCreate, metric: str) -> ForecastSp
         dimensions=body.dimensions,
         start=body.start,
         end=body.end,
+        holiday_country=body.holiday_country,
     )
 
 
@@ -81,6 +84,7 @@ def _read(forecast: Forecast) -> ForecastRead:
         interval_method=document.interval_method,
         backtest_coverage=document.backtest_coverage,
         warnings=document.warnings,
+        calendar=document.calendar,
     )
 
 
