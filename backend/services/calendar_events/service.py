@@ -15,6 +15,7 @@ from backend.models import CalendarEvent
 from backend.services.calendar_events import repository
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.metrics import reader as metrics_reader
+from backend.utils.database import session_tenant
 from backend.utils.repository import PageWindow, get_or_404
 
 # An event is a day or a season of days (a promotion, a closure); longer spans are trends.
@@ -42,7 +43,14 @@ async def create_event(
         )
     if metric is not None and await metrics_reader.definition(session, metric) is None:
         raise NotFound(f"Metric {metric!r} not found", details={"metric": metric})
-    event = CalendarEvent(name=name, start_date=start, end_date=end, metric=metric, created_by=created_by)
+    event = CalendarEvent(
+        tenant_id=session_tenant(session),
+        name=name,
+        start_date=start,
+        end_date=end,
+        metric=metric,
+        created_by=created_by,
+    )
     return await repository.add(session, event)
 
 
