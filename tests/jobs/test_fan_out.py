@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -157,3 +158,45 @@ async def test_a_parent_settles_per_child_and_a_failed_child_fails_alone(
     async with database.tenant_session(tenant.tenant_id) as session:
         parent = await job_status.get_job(session, parent_id)
         assert parent.result == {"done": ["y", "z"], "failed": ["x:bad_part"]}
+
+
+async def test_children_finishing_at_once_complete_the_parent_exactly_once(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    tenant = await create_tenant(client)
+    database: Database = app.state.database
+    parts = [f"p{index}" for index in range(6)]
+    parent_id = await queue_job(database, tenant.tenant_id, PARENT, Parts(parts=parts))
+
+    async def ignore(fraction: float, message: str) -> None:
+        return None
+
+    run = JobRun(
+        PARENT.name,
+        tenant.tenant_id,
+        parent_id,
+        1,
+        1,
+        JobRuntime(settings, database, shared_compute()),
+        ignore,
+    )
+    await fan_out(run, PART, [Part(part=part, parent=parent_id) for part in parts])
+    rules = {PARENT.name: PARENT.children} if PARENT.children else {}
+    async with database.tenant_session(tenant.tenant_id) as session:
+        await job_status.mark_running(session, parent_id, attempt=1)
+        children = [
+            (child.id, PART.load(child.payload).part)
+            for child in await job_status.children_of(session, parent_id)
+        ]
+
+    async def finish(child_id: uuid.UUID, part: str) -> None:
+        async with database.tenant_session(tenant.tenant_id) as session:
+            await job_status.mark_succeeded(session, child_id, {"part": part})
+            await job_status.settle_parent_of(session, child_id, rules)
+
+    await asyncio.gather(*(finish(child_id, part) for child_id, part in children))
+
+    async with database.tenant_session(tenant.tenant_id) as session:
+        parent = await job_status.get_job(session, parent_id)
+    assert (parent.status, parent.progress, parent.message) == ("succeeded", 100, "6 of 6 parts done")
+    assert parent.result == {"done": sorted(parts), "failed": []}

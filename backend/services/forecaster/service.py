@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import Forecast
@@ -119,7 +119,10 @@ def summarize_batch(children: Sequence[ChildJob]) -> dict[str, Any]:
     forecasts: list[BatchForecast] = []
     failed: list[BatchFailure] = []
     for child in children:
-        metric = FORECAST_JOB.load(child.payload).metric
+        try:
+            metric = FORECAST_JOB.load(child.payload).metric
+        except ValidationError:  # queued by another release: still reported, by its job id
+            metric = f"job {child.id}"
         if child.status == "succeeded" and child.result is not None:
             forecasts.append(BatchForecast.model_validate(child.result))
             continue
