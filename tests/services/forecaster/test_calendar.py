@@ -164,3 +164,22 @@ def test_monthly_data_ignores_the_calendar() -> None:
     monthly = build_series(list(zip(months, values, strict=True)), frequency="month")
     result = forecast_series(monthly, 6, calendar=CALENDAR)
     assert result.calendar is None and result.model != "calendar"
+
+
+def test_the_calendar_forecasts_intervals_cover_the_simulated_future() -> None:
+    inside: dict[int, list[bool]] = {80: [], 95: []}
+    for seed in (1, 2, 3):
+        noise = np.exp(np.random.default_rng(seed).normal(0, 0.05, len(DAYS)))
+        values = EXPECTED * np.array([_effect(day) for day in DAYS]) * noise
+        history = [
+            (pd.Timestamp(day), float(v))
+            for day, v in zip(DAYS[:HISTORY_DAYS], values[:HISTORY_DAYS], strict=True)
+        ]
+        result = forecast_series(build_series(history, frequency="day"), HORIZON, calendar=CALENDAR)
+        assert result.model == "calendar"
+        for point, actual in zip(result.points, values[HISTORY_DAYS:], strict=True):
+            for level, hits in inside.items():
+                hits.append(point.lower[level] <= actual <= point.upper[level])
+    # 183 points, correlated within each run: a band around nominal, not a point.
+    assert 0.72 <= np.mean(inside[80]) <= 0.9
+    assert 0.88 <= np.mean(inside[95]) <= 1.0
