@@ -11,7 +11,6 @@ beats the candidates without a calendar. Pure computation on plain dates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Final, Literal
@@ -87,11 +86,6 @@ class CalendarDesign:
                 columns.extend((np.sin(angle), np.cos(angle)))
         return np.column_stack([*columns, self.effects[:rows]])
 
-    @property
-    def base_columns(self) -> int:
-        """Columns before the yearly terms: intercept, trend and six weekday dummies."""
-        return 8
-
     def has_effects(self, history_rows: int) -> bool:
         """Whether any holiday or event occurs within the first ``history_rows`` days."""
         return bool(self.effects[:history_rows].any())
@@ -152,7 +146,3 @@ def calendar_design(
 def usable_for(design: CalendarDesign, history_rows: int) -> bool:
     """Whether the calendar has something to add at a history of ``history_rows`` days."""
     return history_rows >= MIN_DAYS_FOR_YEARLY or design.has_effects(history_rows)
-
-
-def effect_names(design: CalendarDesign) -> Sequence[str]:
-    return [regressor.name for regressor in design.regressors]
