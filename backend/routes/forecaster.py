@@ -115,8 +115,10 @@ async def create_forecast(
 async def create_forecast_batch(
     body: ForecastBatchCreate, session: TenantSession, principal: AnalystPrincipal
 ) -> JSONResponse:
-    """Every listed metric (all with data when none are listed) is forecast with the same options;
-    the job's result lists the forecasts made and the metrics that could not be forecast, and why."""
+    """Every listed metric (all with data when none are listed) is forecast with the same options, each
+    in a child job of its own (`GET /api/v1/jobs?parent_id=…`) that any worker may run. The batch's job
+    reports the share of metrics done and completes with the last; its result lists the forecasts made
+    and the metrics that could not be forecast, and why."""
     queued = await service.queue_batch(
         session, body.metrics, _spec(body, "batch"), requested_by=principal.user_id
     )
