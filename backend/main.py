@@ -17,6 +17,7 @@ from backend.routes import (
     api_keys,
     auth,
     benchmarks,
+    calendar_events,
     coach,
     connectors,
     evidence,
@@ -76,6 +77,11 @@ OPENAPI_TAGS = [
         "name": "forecaster",
         "description": "Forecasts of any metric with prediction intervals and backtested accuracy against "
         "naive baselines; evaluate past forecasts as actuals arrive.",
+    },
+    {
+        "name": "calendar events",
+        "description": "Events a business marks (promotions, closures, Black Friday): with the public "
+        "holidays of its country, regressors of its daily forecasts.",
     },
     {
         "name": "optimizer",
@@ -171,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(optimizer.router)
     app.include_router(evidence.router)
     app.include_router(forecaster.router)
+    app.include_router(calendar_events.router)
     app.include_router(jobs.router)
     app.include_router(connectors.router)
     app.include_router(benchmarks.router)

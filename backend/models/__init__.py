@@ -2,6 +2,7 @@
 
 from backend.models.base import Base
 from backend.models.benchmark import ExternalBenchmark
+from backend.models.calendar_event import CalendarEvent
 from backend.models.coaching import EMBEDDING_DIMENSIONS, CoachingMessage, CoachingSession
 from backend.models.connector import ConnectorSync
 from backend.models.credential import ApiKey, RefreshToken
@@ -26,6 +27,7 @@ __all__ = [
     "BackgroundJob",
     "Base",
     "BusinessMetric",
+    "CalendarEvent",
     "CoachingMessage",
     "CoachingSession",
     "ConnectorSync",

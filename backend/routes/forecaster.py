@@ -42,9 +42,11 @@ _HOW = (
     "The metric is aggregated per period (its catalog aggregation, the tenant's calendar); an incomplete "
     "last period is held out. Candidates (naive, seasonal naive, drift, SES, ETS, Theta, ARIMA and a "
     "combination of the best) are scored by a rolling-origin backtest at the requested horizon (MASE, "
-    "sMAPE); the best is chosen unless `model` names one. Too little history is a 422 saying how much is "
-    f"needed. Horizons beyond {SYNC_MAX_HORIZON} periods, histories beyond {SYNC_MAX_PERIODS} periods, and "
-    "`async: true` run as a job: 202 with the job id."
+    "sMAPE); the best is chosen unless `model` names one. Daily data also gets a calendar model (weekly and "
+    "yearly cycles, the public holidays of `holiday_country` and the marked events as regressors), kept "
+    "when its backtest beats the others; the answer's `calendar` lists what it used. Too little history is "
+    f"a 422 saying how much is needed. Horizons beyond {SYNC_MAX_HORIZON} periods, histories beyond "
+    f"{SYNC_MAX_PERIODS} periods, and `async: true` run as a job: 202 with the job id."
 )
 
 
@@ -58,6 +60,7 @@ def _spec(body: ForecastCreate | ForecastBatchCreate, metric: str) -> ForecastSp
         dimensions=body.dimensions,
         start=body.start,
         end=body.end,
+        holiday_country=body.holiday_country,
     )
 
 
@@ -81,6 +84,7 @@ def _read(forecast: Forecast) -> ForecastRead:
         interval_method=document.interval_method,
         backtest_coverage=document.backtest_coverage,
         warnings=document.warnings,
+        calendar=document.calendar,
     )
 
 
@@ -111,8 +115,10 @@ async def create_forecast(
 async def create_forecast_batch(
     body: ForecastBatchCreate, session: TenantSession, principal: AnalystPrincipal
 ) -> JSONResponse:
-    """Every listed metric (all with data when none are listed) is forecast with the same options;
-    the job's result lists the forecasts made and the metrics that could not be forecast, and why."""
+    """Every listed metric (all with data when none are listed) is forecast with the same options, each
+    in a child job of its own (`GET /api/v1/jobs?parent_id=…`) that any worker may run. The batch's job
+    reports the share of metrics done and completes with the last; its result lists the forecasts made
+    and the metrics that could not be forecast, and why."""
     queued = await service.queue_batch(
         session, body.metrics, _spec(body, "batch"), requested_by=principal.user_id
     )

@@ -30,8 +30,11 @@ async def list_jobs(
     page: PageParams,
     kind: Annotated[str | None, Query(max_length=100, description="Only jobs of this kind.")] = None,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
+    parent_id: Annotated[
+        uuid.UUID | None, Query(description="Only the child jobs of this job (e.g. a batch's series).")
+    ] = None,
 ) -> Page[JobRead]:
-    jobs, total = await service.list_jobs(session, kind=kind, status=status, window=page)
+    jobs, total = await service.list_jobs(session, kind=kind, status=status, parent_id=parent_id, window=page)
     return Page.of([JobRead.model_validate(j) for j in jobs], total, page)
 
 

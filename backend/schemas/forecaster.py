@@ -9,6 +9,7 @@ from backend.schemas.common import ReadModel, SupportedDatetime
 from backend.services.forecaster.types import (
     AVAILABLE_MODELS,
     BacktestScore,
+    ForecastCalendar,
     ForecastInputs,
     ForecastPeriod,
     ForecastScores,
@@ -30,6 +31,15 @@ class ForecastOptions(BaseModel):
     start: SupportedDatetime | None = Field(default=None, description="Use history from here (inclusive).")
     end: SupportedDatetime | None = Field(
         default=None, description="Use history before this instant (forecast as of then; evaluate later)."
+    )
+    holiday_country: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=10,
+        pattern=r"^[A-Za-z]{2,3}$|^none$",
+        description="Daily data: ISO 3166 country whose public holidays are regressors. Default: the country "
+        "of the tenant's time zone (none for UTC); `none` for no holidays. Marked events "
+        "(`/api/v1/calendar-events`) are regressors too.",
     )
 
     @field_validator("levels")
@@ -101,6 +111,11 @@ class ForecastRead(ForecastSummary):
         description="Share of held-out backtest actuals inside each interval level (0.95 = 95%).",
     )
     warnings: list[str]
+    calendar: ForecastCalendar | None = Field(
+        default=None,
+        description="Daily forecasts: the holidays and marked events used as regressors, their estimated "
+        "effects, and whether the chosen forecast includes them.",
+    )
 
 
 class EvaluationPointRead(ReadModel):

@@ -24,6 +24,10 @@ class JobRead(ReadModel):
         description="`{code, message, details}` of the last failed attempt (kept while a retry is queued)."
     )
     attempts: int
+    parent_id: uuid.UUID | None = Field(
+        description="The job that queued this one (a batch's job, for each of its series); its progress "
+        "is the share of its child jobs finished, and it completes with the last of them."
+    )
     created_by: uuid.UUID | None
     created_at: datetime
     started_at: datetime | None

@@ -8,7 +8,9 @@ forecast batches, benchmark imports) is queued with ``queue``. Routes never deci
 result to 200/201 and a ``Queued`` to 202 with ``Location: /api/v1/jobs/{id}``.
 
 Tasks report progress with ``JobRun.progress(fraction, message)``; CPU code running in the
-executor reports through ``ComputePool.run_reporting``.
+executor reports through ``ComputePool.run_reporting``. A task whose work splits into independent
+parts (a batch forecast: one series each) queues them as child jobs with ``fan_out``, so every
+worker process on every host takes a share, and its job reports the share of children finished.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.services.queue import JobKind, enqueue
+from backend.services.jobs import repository as job_rows
+from backend.services.jobs import service as job_status
+from backend.services.queue import FannedOut, JobKind, JobRun, enqueue
 from backend.services.queue.registry import P
 
 R = TypeVar("R")
@@ -117,3 +121,23 @@ async def run_or_queue(
     if reason is None:
         return await run()
     return await queue(session, kind, payload(), reason=reason, requested_by=requester.user_id)
+
+
+async def fan_out(run: JobRun, kind: JobKind[P], payloads: Sequence[P]) -> FannedOut:
+    """Queue one child job of ``kind`` per payload for ``run``'s job, all in one transaction.
+
+    The handler returns the handle: the job stays running and completes when its last child
+    finishes (``backend.services.jobs.service.settle``). An attempt that runs again after its
+    children were queued (a worker that died before recording the end) queues nothing new.
+    """
+    async with run.database.tenant_session(run.tenant_id) as session:
+        parent = await job_rows.lock_job(session, run.job_id)
+        if parent is None:
+            raise RuntimeError(f"job {run.job_id} has no status row to fan out from")
+        queued, _ = await job_rows.child_counts(session, run.job_id, job_status.FINAL_STATUSES)
+        if queued:
+            return FannedOut(queued)
+        for payload in payloads:
+            await enqueue(session, kind, payload, created_by=parent.created_by, parent_id=run.job_id)
+        await job_status.report_progress(session, run.job_id, 0.0, f"{len(payloads)} child jobs queued")
+    return FannedOut(len(payloads))

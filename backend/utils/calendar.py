@@ -5,13 +5,20 @@ quarters on January, April, July and October. Every period is the half-open date
 ``[start, end)`` where ``end`` is the first day of the next period, so a period is
 complete on a date ``d`` when ``end <= d``.
 
-Pure functions of plain dates; they raise ``ValueError`` for an unknown period or an
-inverted range (callers in the service layer turn that into their own 422).
+The holiday country of a tenant is the country of its time zone unless a request names one
+(``holiday_country``); ``public_holidays`` gives that country's holidays by date, from the
+maintained ``holidays`` package.
+
+Pure functions of plain dates; they raise ``ValueError`` for an unknown period, an inverted
+range or a country without a holiday calendar (callers in the service layer turn that into
+their own 422).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from importlib import resources
 from typing import Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -120,3 +127,48 @@ def period_label(period: Period, start: date) -> str:
 def local_today(zone: ZoneInfo, *, now: datetime | None = None) -> date:
     """The date it is in ``zone`` at ``now`` (default: the current instant)."""
     return (now or datetime.now(UTC)).astimezone(zone).date()
+
+
+NO_HOLIDAYS: Final = "none"
+"""The holiday country that asks for no public holidays at all."""
+
+
+@cache
+def _zone_countries() -> dict[str, str]:
+    """IANA zone -> ISO 3166 country code, from the tz database's ``zone.tab``."""
+    try:
+        text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        return {}
+    pairs = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
+    return {fields[2]: fields[0] for fields in pairs if len(fields) >= 3}
+
+
+def country_of_zone(zone: str) -> str | None:
+    """The country whose time zone this is (``Europe/Berlin`` -> ``DE``); None for UTC and the like."""
+    return _zone_countries().get(zone)
+
+
+def holiday_country(requested: str | None, zone: str) -> str:
+    """The country whose public holidays apply: the one requested, by default the country of the
+    tenant's time zone ``zone``; ``NO_HOLIDAYS`` (``none``) when asked for none or none is known.
+
+    Resolved once per request, so a queued job uses the calendar the request described.
+    """
+    if requested is None:
+        return country_of_zone(zone) or NO_HOLIDAYS
+    return NO_HOLIDAYS if requested.lower() == NO_HOLIDAYS else requested.upper()
+
+
+def public_holidays(country: str, years: range) -> dict[date, str]:
+    """``country``'s public holidays in ``years``, by date (the day itself, not an observed weekday).
+
+    ``ValueError`` when the ``holidays`` package has no calendar for ``country``.
+    """
+    import holidays  # imported on use: its country modules load lazily and cost start-up time
+
+    try:
+        found = holidays.country_holidays(country, years=years, observed=False)
+    except NotImplementedError as exc:
+        raise ValueError(f"No public-holiday calendar for country {country!r}.") from exc
+    return {day: str(name) for day, name in found.items()}

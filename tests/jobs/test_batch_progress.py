@@ -1,20 +1,17 @@
-"""A batch forecast reports progress per metric finished in the CPU executor, not 10% then 100%."""
+"""A batch forecast fans out one job per metric: progress per metric, every metric in the result."""
 
 from __future__ import annotations
 
 import math
-import uuid
 from datetime import UTC, date, datetime
 
 import httpx
-from fastapi import FastAPI
 
 from backend.config import Settings
-from backend.services.forecaster.service import ForecastBatch, ForecastSpec
-from backend.services.forecaster.tasks import forecast_batch
-from backend.services.queue import JobRun, JobRuntime
+from backend.services.forecaster.service import FORECAST_QUEUE
+from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
-from tests.jobs.support import shared_compute
+from tests.jobs.support import fast_retry_settings, run_pending_jobs
 
 
 def _month_start(months_back: int) -> date:
@@ -36,36 +33,43 @@ async def _seed(client: httpx.AsyncClient, tenant: TenantContext, metric: str, m
     assert response.status_code == 200, response.text
 
 
-async def test_batch_forecast_reports_progress_after_each_metric_is_fitted(
-    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+async def test_batch_forecast_runs_one_child_job_per_metric_and_a_bad_metric_fails_alone(
+    client: httpx.AsyncClient, settings: Settings, database_urls: DatabaseUrls
 ) -> None:
     tenant = await create_tenant(client)
     for metric in ("revenue", "orders", "visits"):
         await _seed(client, tenant, metric, 36)
-    await _seed(client, tenant, "returns", 3)  # too short to forecast: fitted and reported as failed
-    reports: list[tuple[float, str]] = []
+    await _seed(client, tenant, "returns", 2)  # too short to forecast: its job fails, the others stand
 
-    async def record(fraction: float, message: str) -> None:
-        reports.append((fraction, message))
-
-    runtime = JobRuntime(settings, app.state.database, shared_compute())
-    run = JobRun("forecaster.batch", tenant.tenant_id, uuid.uuid4(), 1, 1, runtime, record)
-    batch = ForecastBatch(
-        template=ForecastSpec(metric="batch", horizon=3, frequency="month"),
-        metrics=["revenue", "orders", "visits", "returns"],
+    queued = await client.post(
+        "/api/v1/forecasts/batch", headers=tenant.headers, json={"horizon": 3, "frequency": "month"}
     )
+    assert queued.status_code == 202, queued.text
+    batch_id = queued.json()["job_id"]
 
-    result = await forecast_batch(run, batch)
+    await run_pending_jobs(fast_retry_settings(settings), database_urls, [FORECAST_QUEUE])
 
-    assert sorted(f["metric"] for f in result["forecasts"]) == ["orders", "revenue", "visits"]
-    assert [f["metric"] for f in result["failed"]] == ["returns"]
-    assert reports[0] == (0.1, "fitting 4 metric(s)")
-    per_metric = reports[1:]
-    assert [message.split(" (")[0] for _, message in per_metric] == [
-        f"{n} of 4 metric(s) fitted" for n in (1, 2, 3, 4)
+    batch = (await client.get(f"/api/v1/jobs/{batch_id}", headers=tenant.headers)).json()
+    assert batch["status"] == "succeeded", batch
+    assert batch["progress"] == 100 and batch["message"] == "4 of 4 series done"
+    result = batch["result"]
+    assert result["series"] == 4
+    assert [made["metric"] for made in result["forecasts"]] == ["orders", "revenue", "visits"]
+    assert [(failure["metric"], failure["code"]) for failure in result["failed"]] == [
+        ("returns", "validation_failed")
     ]
-    fractions = [fraction for fraction, _ in per_metric]
-    assert fractions == sorted(fractions) and len(set(fractions)) == 4
-    assert fractions[0] > 0.1 and fractions[-1] == 0.95
-    finished = {message.split("(last: ")[1].rstrip(")") for _, message in per_metric}
-    assert finished == {"revenue", "orders", "visits", "returns"}
+    assert "observations" in result["failed"][0]["message"]
+
+    children = await client.get(
+        "/api/v1/jobs", headers=tenant.headers, params={"parent_id": batch_id, "limit": 50}
+    )
+    assert children.status_code == 200, children.text
+    rows = children.json()["items"]
+    assert len(rows) == 4 and {row["kind"] for row in rows} == {"forecaster.run"}
+    by_metric = {row["result"]["metric"]: row for row in rows if row["result"]}
+    assert sorted(by_metric) == ["orders", "revenue", "visits"]
+    assert [row["error"]["code"] for row in rows if row["status"] == "failed"] == ["validation_failed"]
+    for made in result["forecasts"]:
+        assert by_metric[made["metric"]]["result"]["forecast_id"] == made["forecast_id"]
+        stored = await client.get(f"/api/v1/forecasts/{made['forecast_id']}", headers=tenant.headers)
+        assert stored.status_code == 200 and len(stored.json()["points"]) == 3

@@ -22,8 +22,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 import holidays
 import numpy as np
@@ -51,22 +49,6 @@ TREND_COLUMN = "calendar_trend"
 def newey_west_lags(n: int) -> int:
     """Newey & West (1994) plug-in bandwidth for the Bartlett kernel."""
     return max(1, int(np.floor(4 * (n / 100) ** (2 / 9))))
-
-
-@cache
-def _zone_countries() -> dict[str, str]:
-    """IANA zone -> ISO 3166 country code, from the tz database's ``zone.tab``."""
-    try:
-        text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        return {}
-    pairs = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
-    return {fields[2]: fields[0] for fields in pairs if len(fields) >= 3}
-
-
-def country_of_zone(zone: str) -> str | None:
-    """The country whose time zone this is (``Europe/Berlin`` -> ``DE``); None for UTC and the like."""
-    return _zone_countries().get(zone)
 
 
 def _holiday_dates(country: str, years: range) -> set[object]:

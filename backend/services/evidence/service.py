@@ -39,7 +39,6 @@ from backend.services.evidence.compute import (
     compute_drivers,
     compute_granger,
 )
-from backend.services.evidence.design import country_of_zone
 from backend.services.evidence.table import Aggregation, MetricSeries, lag_column
 from backend.services.evidence.types import (
     AnalysisSpec,
@@ -56,6 +55,7 @@ from backend.services.metrics.points import localize
 from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
 from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue_reason, run_or_queue
+from backend.utils.calendar import holiday_country
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import EVIDENCE_ANALYSES
 
@@ -208,9 +208,7 @@ def _holiday_country(requested: str | None, zone: ZoneInfo) -> str:
 
     Resolved once, so a queued job analyses with the same calendar as the request described.
     """
-    if requested is None:
-        return country_of_zone(zone.key) or "none"
-    return "none" if requested.lower() == "none" else requested.upper()
+    return holiday_country(requested, zone.key)
 
 
 async def prepare_analysis(session: AsyncSession, spec: AnalysisSpec) -> PreparedAnalysis:

@@ -25,13 +25,14 @@ import numpy.typing as npt
 
 from backend.services.errors import ValidationFailed
 from backend.services.forecaster.accuracy import mase, mase_scale, smape
+from backend.services.forecaster.calendar import CalendarDesign
 from backend.services.forecaster.intervals import IntervalSet, normal_levels
 from backend.services.forecaster.models import ModelFailed, fit_model
 
 FloatArray = npt.NDArray[np.float64]
 
 # Models whose specification found on the full history is reused at the origins.
-_REUSE_SPEC = frozenset({"ets", "theta", "arima", "ces"})
+_REUSE_SPEC = frozenset({"ets", "theta", "arima", "ces", "calendar"})
 
 
 @dataclass(frozen=True)
@@ -149,9 +150,11 @@ def run_backtest(
     specs: dict[str, Any],
     max_origins: int,
     levels: Sequence[int] = (),
+    design: CalendarDesign | None = None,
 ) -> BacktestRun:
     """Refit every candidate at each origin and keep its forecasts (and intervals at ``levels``).
 
+    ``design``: the series' calendar (the calendar model reads the rows of each origin's days).
     Failures are recorded in ``failures``.
     """
     origins = plan_origins(len(y), horizon, season_length, max_origins)
@@ -168,7 +171,7 @@ def run_backtest(
             for cut in origins:
                 # One level from the model, the others from its normal spread: statsforecast
                 # builds a scipy distribution per level, a fifth of a forecast's time.
-                fit = fit_model(name, y[:cut], horizon, season_length, levels[-1:], spec)
+                fit = fit_model(name, y[:cut], horizon, season_length, levels[-1:], spec, design)
                 paths.append(fit.mean)
                 bounds.append(normal_levels(fit.mean, fit.intervals, levels))
         except ModelFailed as exc:

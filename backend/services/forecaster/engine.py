@@ -26,6 +26,13 @@ from backend.services.forecaster.backtest import (
     minimum_history,
     run_backtest,
 )
+from backend.services.forecaster.calendar import (
+    MIN_DAYS_FOR_YEARLY,
+    CalendarDesign,
+    CalendarInput,
+    calendar_design,
+    usable_for,
+)
 from backend.services.forecaster.intervals import (
     DEFAULT_LEVELS,
     IntervalSet,
@@ -52,7 +59,13 @@ from backend.services.forecaster.series import (
     TimestampLike,
     build_series,
 )
-from backend.services.forecaster.types import AVAILABLE_MODELS, COMBINATION, Frequency
+from backend.services.forecaster.types import (
+    AVAILABLE_MODELS,
+    COMBINATION,
+    CalendarRegressorUsed,
+    ForecastCalendar,
+    Frequency,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -107,6 +120,7 @@ class ForecastResult:
     interval_method: str = "model"
     backtest_coverage: dict[int, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    calendar: ForecastCalendar | None = None
 
     @property
     def mean(self) -> FloatArray:
@@ -118,7 +132,9 @@ def _baseline(season_length: int) -> str:
     return "seasonal_naive" if season_length > 1 else "naive"
 
 
-def _candidates(model: str, season_length: int, y: FloatArray, horizon: int) -> list[str]:
+def _candidates(
+    model: str, season_length: int, y: FloatArray, horizon: int, design: CalendarDesign | None = None
+) -> list[str]:
     if model == "auto" and _is_constant(y):
         # A flat history has one honest forecast: the same value, with no spread. Fitting
         # ETS, Theta or ARIMA to it only measures the floating-point noise of their
@@ -137,6 +153,9 @@ def _candidates(model: str, season_length: int, y: FloatArray, horizon: int) -> 
         if season_length == 7 and n >= 2 * DAYS_PER_YEAR + horizon:
             # Daily data with two years before the held-out horizon: the yearly cycle too.
             names.append("mstl")
+        if season_length == 7 and design is not None and usable_for(design, n - horizon):
+            # Daily data with a year at the first backtest origin, or holidays and events in it.
+            names.append("calendar")
         return names if n > season_length else [name for name in names if name != "seasonal_naive"]
     baseline = _baseline(season_length)
     members = [model] if model != COMBINATION else list(AUTO_MODELS)
@@ -179,8 +198,12 @@ def forecast_values(
     levels: Sequence[float] = DEFAULT_LEVELS,
     max_origins: int | None = None,
     non_negative: bool | None = None,
+    calendar: CalendarDesign | None = None,
 ) -> ForecastResult:
     """Forecast ``horizon`` steps of an evenly spaced series.
+
+    ``calendar``: the calendar of a daily series (``calendar.calendar_design``), which adds the
+    ``calendar`` candidate (holidays, events, weekly and yearly cycles as regressors).
 
     ``non_negative``: cut the forecast and its bounds at zero. ``None`` (the default) decides
     from the history: a series that never went below zero is taken as a non-negative
@@ -207,13 +230,13 @@ def forecast_values(
     check_history(len(y), horizon)
     origins_cap = max_origins or default_origins(horizon)
 
-    candidates = _candidates(model, season_length, y, horizon)
+    candidates = _candidates(model, season_length, y, horizon, calendar)
     # Full-history fits first: they give ARIMA's order, reused at the backtest origins.
     finals: dict[str, ModelFit] = {}
     failures: dict[str, str] = {}
     for name in candidates:
         try:
-            finals[name] = fit_model(name, y, horizon, season_length, chosen_levels)
+            finals[name] = fit_model(name, y, horizon, season_length, chosen_levels, design=calendar)
         except ModelFailed as exc:
             failures[name] = str(exc)
     run = run_backtest(
@@ -224,10 +247,12 @@ def forecast_values(
         {name: fit.spec_key for name, fit in finals.items()},
         origins_cap,
         chosen_levels,
+        calendar,
     )
     run.failures.update(failures)
     scores = {name: run.score(name, finals[name].spec if name in finals else name) for name in candidates}
 
+    members: list[str] = []
     if model in ("auto", COMBINATION) and len(candidates) > 1:
         members = _combination_members(scores, COMBINATION_SIZE)
         if len(members) >= 2:
@@ -288,6 +313,34 @@ def forecast_values(
         interval_method=choice.method,
         backtest_coverage=choice.coverage,
         warnings=warnings,
+        calendar=_calendar_report(calendar, finals.get("calendar"), chosen, members, len(y)),
+    )
+
+
+def _calendar_report(
+    design: CalendarDesign | None, fit: ModelFit | None, chosen: str, members: Sequence[str], n: int
+) -> ForecastCalendar | None:
+    """Which holidays and events the forecast had, their estimated effects, and whether it used them."""
+    if design is None:
+        return None
+    applied = fit is not None and (chosen == "calendar" or (chosen == COMBINATION and "calendar" in members))
+    effects = fit.effects if fit is not None else ()
+    regressors = [
+        CalendarRegressorUsed(
+            name=regressor.name,
+            kind=regressor.kind,
+            history_days=regressor.history_days,
+            horizon_dates=list(regressor.future_dates),
+            effect=effects[index] if index < len(effects) else None,
+        )
+        for index, regressor in enumerate(design.regressors)
+    ]
+    return ForecastCalendar(
+        holiday_country=design.country,
+        applied=applied,
+        yearly_seasonality=fit is not None and n >= MIN_DAYS_FOR_YEARLY,
+        effect_scale=None if fit is None else ("relative" if fit.effects_relative else "absolute"),
+        regressors=regressors,
     )
 
 
@@ -316,12 +369,20 @@ def _choose(model: str, scores: dict[str, CandidateScore], finals: dict[str, Mod
 def _default_model(scores: dict[str, CandidateScore]) -> str:
     """The model kept unless another beats it by ``SELECTION_MARGIN`` in the backtest.
 
-    Usually the combination. For daily data with two years of history it is MSTL, the only
-    candidate with a yearly cycle: the backtest windows cover the last weeks of history and
-    cannot reward a yearly pattern (a December peak) they do not contain.
+    Usually the combination. For daily data with two years of history it is MSTL, a candidate
+    with a yearly cycle: the backtest windows cover the last weeks of history and cannot reward
+    a yearly pattern (a December peak) they do not contain. The calendar model (holidays,
+    events, weekly and yearly cycles) takes the seat when its backtest error is not above that
+    default's: the backtest decides whether the calendar helps.
     """
     mstl = scores.get("mstl")
-    return "mstl" if mstl is not None and mstl.mase is not None else COMBINATION
+    default = "mstl" if mstl is not None and mstl.mase is not None else COMBINATION
+    calendar, other = scores.get("calendar"), scores.get(default)
+    if calendar is None or calendar.mase is None:
+        return default
+    if other is None or other.mase is None or calendar.mase <= other.mase:
+        return "calendar"
+    return default
 
 
 @dataclass(frozen=True)
@@ -440,8 +501,24 @@ def forecast_series(
     levels: Sequence[float] = DEFAULT_LEVELS,
     max_origins: int | None = None,
     non_negative: bool | None = None,
+    calendar: CalendarInput | None = None,
 ) -> ForecastResult:
-    """``forecast_values`` on a built series, with period timestamps and the series' warnings."""
+    """``forecast_values`` on a built series, with period timestamps and the series' warnings.
+
+    ``calendar``: the holiday country and marked events; used by daily series (regressors of
+    the ``calendar`` candidate), ignored by the others.
+    """
+    design = None
+    if calendar is not None and series.frequency == "day":
+        try:
+            design = calendar_design(series.timestamps[0].date(), len(series.values), horizon, calendar)
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"No public-holiday calendar for country '{calendar.country}'; give an ISO 3166 code "
+                "such as US, GB, DE, or none.",
+                code="unknown_holiday_country",
+                details={"holiday_country": calendar.country},
+            ) from exc
     result = forecast_values(
         series.values,
         horizon,
@@ -450,6 +527,7 @@ def forecast_series(
         levels=levels,
         max_origins=max_origins,
         non_negative=non_negative,
+        calendar=design,
     )
     future = series.future_timestamps(horizon)
     points = [

@@ -22,6 +22,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from backend.services.forecaster.calendar import MIN_DAYS_FOR_YEARLY, CalendarDesign
 from backend.services.forecaster.intervals import IntervalSet
 
 FloatArray = npt.NDArray[np.float64]
@@ -52,6 +53,10 @@ class ModelFit:
     mean: FloatArray
     intervals: IntervalSet = field(default_factory=dict)
     spec_key: Any = None
+    # The calendar model's estimated effect of each holiday and event (``calendar.Regressor``
+    # order): relative (0.4 = +40%) when fitted in logs, else in the series' units.
+    effects: tuple[float, ...] = ()
+    effects_relative: bool = False
 
 
 def warmup() -> None:
@@ -63,6 +68,8 @@ def warmup() -> None:
     y = 100 + 10 * np.sin(np.arange(36) * np.pi / 6) + np.arange(36.0)
     for name in AUTO_MODELS:
         fit_model(name, y, 3, 12, (80, 95))
+    # The calendar model's errors: a non-seasonal AutoARIMA (its first call costs seconds).
+    fit_model("arima", y, 3, 1, (80, 95))
 
 
 def _bounds(raw: dict[str, npt.ArrayLike], levels: Sequence[int]) -> IntervalSet:
@@ -220,6 +227,61 @@ def _mstl(y: FloatArray, h: int, m: int, levels: Sequence[int], spec: Any) -> Mo
     return ModelFit("mstl", label, np.asarray(raw["mean"], np.float64), _bounds(raw, levels))
 
 
+# The calendar model's regression needs a few weeks to tell the weekdays apart.
+_CALENDAR_MIN_DAYS: Final = 28
+CalendarSpec = tuple[ArimaSpec, bool]  # (ARIMA of what the calendar leaves, fitted in logs)
+
+
+def _calendar(
+    y: FloatArray,
+    h: int,
+    m: int,
+    levels: Sequence[int],
+    spec: CalendarSpec | None,
+    design: CalendarDesign | None,
+) -> ModelFit:
+    """Daily data: regression on the calendar (trend, weekdays, yearly cycle, holidays, events)
+    with ARIMA errors, fitted in two stages: least squares on the calendar, then AutoARIMA on
+    what it leaves. In logs when every value is positive, so each effect is a percentage."""
+    n = len(y)
+    if design is None or m != 7:
+        raise ModelFailed("the calendar model needs daily data and the tenant's calendar")
+    if n < _CALENDAR_MIN_DAYS or n + h > len(design.day_numbers):
+        raise ModelFailed(f"the calendar model needs at least {_CALENDAR_MIN_DAYS} days")
+    logs = bool(np.all(y > 0)) if spec is None else spec[1]
+    if logs and not np.all(y > 0):
+        logs = False
+    design_rows = design.matrix(n + h, yearly=n >= MIN_DAYS_FOR_YEARLY)
+    history, future = design_rows[:n], design_rows[n:]
+    # Holiday and event columns with no day in this history carry no information: left out.
+    keep = np.any(history != 0, axis=0)
+    target = np.log(y) if logs else y
+    beta, *_ = np.linalg.lstsq(history[:, keep], target, rcond=None)
+    residual = target - history[:, keep] @ beta
+    errors = _arima(residual, h, 1, levels, spec[0] if spec else None)
+    calendar_path = future[:, keep] @ beta
+    transform = np.exp if logs else (lambda values: values)
+    intervals = {
+        level: (transform(calendar_path + low), transform(calendar_path + high))
+        for level, (low, high) in errors.intervals.items()
+    }
+    coefficients = np.zeros(design_rows.shape[1])
+    coefficients[keep] = beta
+    effect_columns = coefficients[design_rows.shape[1] - design.effects.shape[1] :]
+    effects = tuple(float(np.expm1(c)) if logs else float(c) for c in effect_columns)
+    yearly = "yearly, " if n >= MIN_DAYS_FOR_YEARLY else ""
+    label = f"Calendar(weekly, {yearly}{len(design.regressors)} holidays/events) + {errors.spec} errors"
+    return ModelFit(
+        "calendar",
+        label,
+        np.asarray(transform(calendar_path + errors.mean), np.float64),
+        intervals,
+        (errors.spec_key, logs),
+        effects,
+        logs,
+    )
+
+
 def _intermittent(name: str) -> Callable[..., ModelFit]:
     def fit(y: FloatArray, h: int, m: int, levels: Sequence[int], spec: Any) -> ModelFit:
         from statsforecast.models import ADIDA, IMAPA, TSB, CrostonOptimized
@@ -260,22 +322,31 @@ def fit_model(
     season_length: int,
     levels: Sequence[int] = (),
     spec: Any = None,
+    design: CalendarDesign | None = None,
 ) -> ModelFit:
     """Fit candidate ``name`` on ``y`` and forecast ``horizon`` steps.
 
     ``spec`` (from a previous ``ModelFit.spec_key``) skips the specification search of
-    ETS, Theta, ARIMA and CES. Raises ``ModelFailed`` when the model cannot be fitted.
+    ETS, Theta, ARIMA, CES and the calendar model's errors. ``design``: the calendar of the
+    series from its first day (``calendar.calendar_design``), for the calendar model.
+    Raises ``ModelFailed`` when the model cannot be fitted.
     """
+    if name == "calendar":
+        return _checked(name, horizon, lambda: _calendar(y, horizon, season_length, levels, spec, design))
     if name not in _FITTERS:
         raise ValueError(f"unknown model {name!r}")
-    y = np.asarray(y, dtype=np.float64)
+    values = np.asarray(y, dtype=np.float64)
+    return _checked(name, horizon, lambda: _FITTERS[name](values, horizon, season_length, levels, spec))
+
+
+def _checked(name: str, horizon: int, fit_it: Callable[[], ModelFit]) -> ModelFit:
     with warnings.catch_warnings():
         # Expected during an automatic search (a poor candidate fails and loses); no news
         # for the user. Scoped to the fitting code, not process-wide.
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)
         try:
-            fit = _FITTERS[name](y, horizon, season_length, levels, spec)
+            fit = fit_it()
         except ModelFailed:
             raise
         except Exception as exc:  # statsforecast raises assorted errors on degenerate data

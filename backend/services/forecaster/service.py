@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import Forecast
+from backend.services.calendar_events import service as calendar_events
 from backend.services.errors import NotFound, ValidationFailed
 from backend.services.forecaster import repository
+from backend.services.forecaster.calendar import CalendarInput, MarkedEvent
 from backend.services.forecaster.engine import ForecastPoint, ForecastResult, forecast_series
 from backend.services.forecaster.evaluate import Evaluation, evaluate_forecast
 from backend.services.forecaster.series import RegularSeries, build_series, infer_frequency
@@ -28,6 +30,9 @@ from backend.services.forecaster.types import (
     SYNC_MAX_HORIZON,
     SYNC_MAX_PERIODS,
     BacktestScore,
+    BatchFailure,
+    BatchForecast,
+    BatchResult,
     ForecastDocument,
     ForecastInputs,
     ForecastPeriod,
@@ -35,6 +40,7 @@ from backend.services.forecaster.types import (
     Frequency,
     StoredEvaluation,
 )
+from backend.services.jobs.service import ChildJob, ChildRule
 from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics import service as metrics_service
 from backend.services.metrics.buckets import parse_bucket
@@ -42,7 +48,7 @@ from backend.services.metrics.reader import MetricQuery
 from backend.services.queue import JobKind
 from backend.services.tenant.service import tenant_zone
 from backend.services.workload import SYSTEM, Queued, Requester, SizeRule, queue, queue_reason, run_or_queue
-from backend.utils.calendar import PERIODS
+from backend.utils.calendar import NO_HOLIDAYS, PERIODS, holiday_country, public_holidays
 from backend.utils.compute import ComputePool
 from backend.utils.prometheus import FORECASTS
 from backend.utils.repository import PageWindow, get_or_404
@@ -73,6 +79,8 @@ class ForecastSpec(BaseModel):
     dimensions: dict[str, str] = Field(default_factory=dict)
     start: datetime | None = None
     end: datetime | None = None
+    # Whose public holidays a daily forecast takes; None: the country of the tenant's time zone.
+    holiday_country: str | None = None
 
     def as_payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -104,7 +112,38 @@ class ForecastBatch(BaseModel):
 
 
 FORECAST_JOB = JobKind("forecaster.run", ForecastSpec, queue=FORECAST_QUEUE, max_attempts=2)
-BATCH_JOB = JobKind("forecaster.batch", ForecastBatch, queue=FORECAST_QUEUE, max_attempts=1)
+
+
+def summarize_batch(children: Sequence[ChildJob]) -> dict[str, Any]:
+    """A batch's result from its finished child jobs (one per metric): forecasts made, failures and why."""
+    forecasts: list[BatchForecast] = []
+    failed: list[BatchFailure] = []
+    for child in children:
+        try:
+            metric = FORECAST_JOB.load(child.payload).metric
+        except ValidationError:  # queued by another release: still reported, by its job id
+            metric = f"job {child.id}"
+        if child.status == "succeeded" and child.result is not None:
+            forecasts.append(BatchForecast.model_validate(child.result))
+            continue
+        error = child.error or {}
+        code, message = str(error.get("code", "job_failed")), str(error.get("message", "the forecast failed"))
+        failed.append(BatchFailure(metric=metric, code=code, message=message))
+    result = BatchResult(
+        series=len(children),
+        forecasts=sorted(forecasts, key=lambda made: made.metric),
+        failed=sorted(failed, key=lambda failure: failure.metric),
+    )
+    return result.model_dump(mode="json")
+
+
+BATCH_JOB = JobKind(
+    "forecaster.batch",
+    ForecastBatch,
+    queue=FORECAST_QUEUE,
+    max_attempts=1,
+    children=ChildRule("series", summarize_batch),
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +159,8 @@ class History:
     # The definition's non_negative: True cuts forecasts at zero, False never, None infers it
     # from the history (never below zero → cut).
     non_negative: bool | None = None
+    # Daily data: the holiday country and the marked events, regressors of the calendar model.
+    calendar: CalendarInput | None = None
 
 
 # Beyond these a forecast runs as a background job (an auto-selected monthly forecast of a
@@ -171,7 +212,30 @@ async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
             f"metric {spec.metric!r} has no data in the requested window", details={"metric": spec.metric}
         )
     as_of = (spec.end or datetime.now(UTC)).astimezone(zone).replace(tzinfo=None)
-    return History(spec, zone.key, frequency, definition.aggregation, points, as_of, definition.non_negative)
+    calendar = await _calendar(session, spec, zone.key) if frequency == "day" else None
+    return History(
+        spec, zone.key, frequency, definition.aggregation, points, as_of, definition.non_negative, calendar
+    )
+
+
+async def _calendar(session: AsyncSession, spec: ForecastSpec, zone: str) -> CalendarInput:
+    """The holiday country (the request's, else the time zone's: the shared rule) and the marked events."""
+    country = holiday_country(spec.holiday_country, zone)
+    if country != NO_HOLIDAYS:
+        try:
+            public_holidays(country, range(2000, 2001))
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"No public-holiday calendar for country '{country}'; give an ISO 3166 code such as US, GB, "
+                "DE, or none.",
+                code="unknown_holiday_country",
+                details={"holiday_country": country},
+            ) from exc
+    events = await calendar_events.events_for_metric(session, spec.metric)
+    return CalendarInput(
+        country=None if country == NO_HOLIDAYS else country,
+        events=tuple(MarkedEvent(event.name, event.start_date, event.end_date) for event in events),
+    )
 
 
 _FREQUENCY_ORDER: tuple[Frequency, ...] = PERIODS
@@ -210,6 +274,7 @@ def compute(history: History) -> ForecastResult:
         model=history.spec.model,
         levels=history.spec.levels,
         non_negative=history.non_negative,
+        calendar=history.calendar,
     )
 
 
@@ -250,6 +315,7 @@ def result_document(result: ForecastResult, zone: str) -> ForecastDocument:
         interval_method=result.interval_method,
         backtest_coverage={str(k): v for k, v in result.backtest_coverage.items()},
         warnings=list(result.warnings),
+        calendar=result.calendar,
     )
 
 
@@ -267,8 +333,9 @@ async def store(session: AsyncSession, history: History, result: ForecastResult)
         data_start=result.history_start.replace(tzinfo=tz) if result.history_start else None,
         data_end=result.history_end.replace(tzinfo=tz) if result.history_end else None,
     )
+    country = history.calendar.country if history.calendar else None
     inputs = ForecastInputs.model_validate(
-        {**dict(spec), "frequency": history.frequency, "timezone": history.zone}
+        {**dict(spec), "frequency": history.frequency, "timezone": history.zone, "holiday_country": country}
     )
     scores = ForecastScores(
         mase=chosen.mase if chosen else None,
@@ -322,7 +389,8 @@ async def queue_batch(
     *,
     requested_by: uuid.UUID | None,
 ) -> Queued:
-    """One job forecasting several metrics (all of the tenant's when ``metrics`` is empty)."""
+    """One job forecasting several metrics (all of the tenant's when ``metrics`` is empty); it fans
+    out into one child job per metric when a worker runs it."""
     names = list(metrics or [])
     if not names:
         entries, _ = await metrics_service.list_catalog(session, PageWindow(1000))

@@ -8,8 +8,9 @@ after the first forecasts were stored have defaults, so older rows still read.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Final
+import uuid
+from datetime import date, datetime
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +31,7 @@ MODEL_NAMES: Final = (
     "arima",
     "ces",
     "mstl",
+    "calendar",
     "croston",
     "adida",
     "imapa",
@@ -56,6 +58,8 @@ class ForecastInputs(BaseModel):
     start: datetime | None = None
     end: datetime | None = None
     timezone: str = "UTC"
+    # Daily forecasts: whose public holidays were regressors (None: none, or not daily data).
+    holiday_country: str | None = None
 
 
 class ForecastPeriod(BaseModel):
@@ -79,6 +83,34 @@ class BacktestScore(BaseModel):
     error: str | None
 
 
+class CalendarRegressorUsed(BaseModel):
+    """A holiday or marked event the daily forecast had as a regressor."""
+
+    name: str
+    kind: Literal["holiday", "event"]
+    history_days: int = Field(description="Days of history it falls on (its effect is estimated from them).")
+    horizon_dates: list[date] = Field(description="Its days within the forecast horizon.")
+    effect: float | None = Field(
+        default=None,
+        description="Estimated effect on its days: relative (-0.6 = 60% lower) when `effect_scale` is "
+        "relative, else in the metric's units.",
+    )
+
+
+class ForecastCalendar(BaseModel):
+    """The calendar of a daily forecast: holiday country, holidays and events, and whether it was used."""
+
+    holiday_country: str | None = Field(description="Whose public holidays (none: no holidays).")
+    applied: bool = Field(description="The chosen forecast includes the calendar model.")
+    yearly_seasonality: bool = Field(
+        description="The calendar model fitted a yearly cycle (a year of history)."
+    )
+    effect_scale: Literal["relative", "absolute"] | None = None
+    regressors: list[CalendarRegressorUsed] = Field(
+        default_factory=list, description="Holidays and events with days in the history."
+    )
+
+
 class ForecastDocument(BaseModel):
     """``forecasts.result``: the chosen model, its points and the backtest behind the choice."""
 
@@ -97,6 +129,7 @@ class ForecastDocument(BaseModel):
     interval_method: str | None = None
     backtest_coverage: dict[str, float] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+    calendar: ForecastCalendar | None = None
 
     def candidate(self, model: str) -> BacktestScore | None:
         return next((c for c in self.backtest if c.model == model), None)
@@ -121,3 +154,27 @@ class ForecastScores(BaseModel):
     smape: float | None = None
     improvement_over_seasonal_naive: float | None = None
     evaluation: StoredEvaluation | None = None
+
+
+class BatchForecast(BaseModel):
+    """A metric a batch forecast: the result of its child job, and a line of the batch's result."""
+
+    metric: str
+    forecast_id: uuid.UUID
+    model: str | None
+
+
+class BatchFailure(BaseModel):
+    """A metric a batch could not forecast, and why (the child job's error)."""
+
+    metric: str
+    code: str
+    message: str
+
+
+class BatchResult(BaseModel):
+    """The result of a batch job: every metric, forecast or failed."""
+
+    series: int
+    forecasts: list[BatchForecast]
+    failed: list[BatchFailure]

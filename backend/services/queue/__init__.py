@@ -11,9 +11,18 @@
 
 from backend.services.queue.app import build_app, conninfo_from_url, worker_options
 from backend.services.queue.enqueue import JobAlreadyQueued, enqueue
-from backend.services.queue.registry import JobFailed, JobKind, JobRun, JobRuntime, PeriodicTask, Task
+from backend.services.queue.registry import (
+    FannedOut,
+    JobFailed,
+    JobKind,
+    JobRun,
+    JobRuntime,
+    PeriodicTask,
+    Task,
+)
 
 __all__ = [
+    "FannedOut",
     "JobAlreadyQueued",
     "JobFailed",
     "JobKind",

@@ -23,8 +23,18 @@ from sqlalchemy.engine import make_url
 
 from backend.config import Settings
 from backend.services.jobs import service as job_status
+from backend.services.jobs.service import ChildRule
 from backend.services.queue.maintenance import MAINTENANCE_TASKS
-from backend.services.queue.registry import JobFailed, JobKind, JobRun, JobRuntime, P, PeriodicTask, Task
+from backend.services.queue.registry import (
+    FannedOut,
+    JobFailed,
+    JobKind,
+    JobRun,
+    JobRuntime,
+    P,
+    PeriodicTask,
+    Task,
+)
 from backend.utils.observability import job_span
 from backend.utils.prometheus import JOB_DURATION, JOB_RUNS
 
@@ -110,7 +120,8 @@ def _runtime(context: JobContext) -> JobRuntime:
     return runtime
 
 
-def _task_for(task: Task[Any], policy: _RetryPolicy) -> Any:
+def _task_for(task: Task[Any], policy: _RetryPolicy, rules: dict[str, ChildRule]) -> Any:
+    """The procrastinate task of ``task``; ``rules``: how each kind that fans out settles its children."""
     kind = task.kind
 
     async def run(context: JobContext, *, tenant_id: str, job_id: str, payload: dict[str, Any]) -> None:
@@ -146,13 +157,20 @@ def _task_for(task: Task[Any], policy: _RetryPolicy) -> Any:
                     await job_status.mark_failed(
                         session, job_uuid, _error_of(exception), will_retry=will_retry, attempt=attempt
                     )
+                    if not will_retry:
+                        await job_status.settle_parent_of(session, job_uuid, rules)
                 log.warning("job_failed", will_retry=will_retry, error=_cause_of(exception))
             raise
         JOB_RUNS.labels(task=kind.name, outcome="success").inc()
         JOB_DURATION.labels(task=kind.name).observe(time.perf_counter() - started)
         async with database.tenant_session(tenant) as session:
-            await job_status.mark_succeeded(session, job_uuid, result)
-        log.info("job_succeeded")
+            if isinstance(result, FannedOut):
+                # Done when its children are; settled here too in case they all finished already.
+                await job_status.settle(session, job_uuid, rules)
+            else:
+                await job_status.mark_succeeded(session, job_uuid, result)
+                await job_status.settle_parent_of(session, job_uuid, rules)
+        log.info("job_fanned_out" if isinstance(result, FannedOut) else "job_succeeded")
 
     run.__name__ = kind.name.replace(".", "_")
     return run
@@ -188,10 +206,11 @@ def build_app(
         max_size=max(2, settings.jobs.worker_concurrency + 2),
     )
     app = procrastinate.App(connector=connector)
+    rules = {task.kind.name: task.kind.children for task in tasks if task.kind.children is not None}
     for task in tasks:
         policy = _RetryPolicy(task.kind, settings)
         app.task(name=task.kind.name, queue=task.kind.queue, retry=policy, pass_context=True)(
-            _task_for(task, policy)
+            _task_for(task, policy, rules)
         )
     for periodic_spec in (*MAINTENANCE_TASKS, *periodic):
         registered = app.task(

@@ -33,14 +33,19 @@ class JobAlreadyQueued(Conflict):
 
 
 async def enqueue(
-    session: AsyncSession, kind: JobKind[P], payload: P, *, created_by: uuid.UUID | None = None
+    session: AsyncSession,
+    kind: JobKind[P],
+    payload: P,
+    *,
+    created_by: uuid.UUID | None = None,
+    parent_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Queue a job of ``kind`` for the session's tenant, in the caller's transaction (committed by
-    the caller); returns the id of its status row. Raises ``JobAlreadyQueued`` if the kind's
-    queueing lock is taken."""
+    the caller); returns the id of its status row. ``parent_id``: the job this one is a child of.
+    Raises ``JobAlreadyQueued`` if the kind's queueing lock is taken."""
     tenant_id = session_tenant(session)
     data = kind.dump(payload)
-    job = job_status.new_job(tenant_id, kind.name, data, created_by=created_by)
+    job = job_status.new_job(tenant_id, kind.name, data, created_by=created_by, parent_id=parent_id)
     lock = kind.lock(payload) if kind.lock is not None else None
     args = {"tenant_id": str(tenant_id), "job_id": str(job.id), "payload": data}
     try:

@@ -11,6 +11,9 @@ explicitly (``backend.worker.TASKS``), so mypy sees every handler and nothing is
 A handler receives a ``JobRun`` (tenant, job id, attempt, database, the compute pool, progress)
 and its payload, already validated into the kind's model; it returns a JSON result or raises.
 ``JobFailed`` is a clear, final error (no retry); anything else is retried up to ``max_attempts``.
+A handler that queued child jobs (``backend.services.workload.fan_out``) returns their
+``FannedOut`` handle instead: its job completes when its last child does (``JobKind.children``
+says how the children are counted and summarised).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from backend.services.errors import DyocenseError, OperationFailed
+from backend.services.jobs.service import ChildRule
 
 if TYPE_CHECKING:
     from backend.config import Settings
@@ -56,6 +60,8 @@ class JobKind(Generic[P]):
     # (at most one waiting) for jobs that must not overlap, e.g. syncs of one source.
     lock: Callable[[P], str] | None = None
     max_attempts_from_settings: Callable[[Settings], int] | None = None
+    # For a kind whose handler fans out: how its children are named and summarised.
+    children: ChildRule | None = None
 
     def attempts_allowed(self, settings: Settings) -> int:
         if self.max_attempts_from_settings is not None:
@@ -117,7 +123,14 @@ class JobRun:
         await self._progress(fraction, message)
 
 
-Handler = Callable[[JobRun, P], Awaitable[JobResultData]]
+@dataclass(frozen=True)
+class FannedOut:
+    """What a handler returns after queuing ``children`` child jobs: the job is done when they are."""
+
+    children: int
+
+
+Handler = Callable[[JobRun, P], Awaitable[JobResultData | FannedOut]]
 
 
 @dataclass(frozen=True)

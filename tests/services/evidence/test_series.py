@@ -13,9 +13,10 @@ import pytest
 
 from backend.services.errors import ValidationFailed
 from backend.services.evidence import CausalSettings, RefutationSettings, predict_what_if
-from backend.services.evidence.design import calendar_frame, country_of_zone
+from backend.services.evidence.design import calendar_frame
 from backend.services.evidence.series_analysis import SeriesQuestion, analyze_series
 from backend.services.evidence.types import CausalResult, DesignKind
+from backend.utils.calendar import country_of_zone
 from tests.services.evidence.synthetic import analyze_lever, shop_series
 
 FAST = CausalSettings(refutation=RefutationSettings(num_simulations=8), compare_methods=False)

@@ -1,0 +1,1 @@
+"""Events a tenant marks on its calendar; the forecaster takes them as regressors of daily forecasts."""
