@@ -42,7 +42,7 @@ async def update_job(session: AsyncSession, job_id: uuid.UUID, **values: Any) ->
 async def parent_of(session: AsyncSession, job_id: uuid.UUID) -> uuid.UUID | None:
     """The id of the job that queued ``job_id`` (None for a job no other job queued)."""
     statement = select(BackgroundJob.parent_id).where(
-        BackgroundJob.tenant_id == session_tenant(session), BackgroundJob.id == job_id
+        tenant_filter(session, BackgroundJob), BackgroundJob.id == job_id
     )
     parent_id: uuid.UUID | None = await session.scalar(statement)
     return parent_id
@@ -58,7 +58,7 @@ async def lock_job(session: AsyncSession, job_id: uuid.UUID) -> BackgroundJob | 
 async def child_counts(session: AsyncSession, parent_id: uuid.UUID, final: Sequence[str]) -> tuple[int, int]:
     """How many children ``parent_id`` has, and how many of them are in a ``final`` status."""
     statement = select(func.count(), func.count().filter(BackgroundJob.status.in_(final))).where(
-        BackgroundJob.tenant_id == session_tenant(session), BackgroundJob.parent_id == parent_id
+        tenant_filter(session, BackgroundJob), BackgroundJob.parent_id == parent_id
     )
     total, finished = (await session.execute(statement)).one()
     return int(total), int(finished)
