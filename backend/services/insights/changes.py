@@ -107,7 +107,7 @@ def period_change(history: MetricHistory) -> Finding | None:
     sentence = (
         f"{history.metric} for the week of {day_label(week)} was {fmt(value)}, "
         f"{change_words(change, previous)} from the week before; its week-over-week change is usually "
-        f"{signed(score.median)} give or take {fmt(score.scale)} (robust z {score.z:.1f}, "
+        f"{signed(score.median)} give or take {fmt(score.scale)} (robust z {round(score.z, 1)}, "
         f"over {score.size} weeks)."
     )
     numbers = InsightNumbers(
@@ -116,7 +116,7 @@ def period_change(history: MetricHistory) -> Finding | None:
         change=change,
         change_percent=percent_change(change, previous),
         typical_variation=score.scale,
-        score=round(score.z, 2),
+        score=round(score.z, 1),
         threshold=CHANGE_Z,
         history_size=score.size,
     )
@@ -179,7 +179,7 @@ def unusual_value(history: MetricHistory) -> Finding | None:
         f"{history.metric} on {day_label(day)} was {fmt(value)}, unusually "
         f"{'high' if deviation > 0 else 'low'} for a {weekday}: the last {weekdays} {weekday}s had a "
         f"median of {fmt(reference)}, and a day usually strays from its weekday's median by "
-        f"{fmt(typical)} ({change_words(deviation, reference)}, robust z {score.z:.1f})."
+        f"{fmt(typical)} ({change_words(deviation, reference)}, robust z {round(score.z, 1)})."
     )
     numbers = InsightNumbers(
         value=value,
@@ -187,7 +187,7 @@ def unusual_value(history: MetricHistory) -> Finding | None:
         change=deviation,
         change_percent=percent_change(deviation, reference),
         typical_variation=typical,
-        score=round(score.z, 2),
+        score=round(score.z, 1),
         threshold=UNUSUAL_Z,
         history_size=score.size,
     )
@@ -221,7 +221,7 @@ def _contributors(
                 after=after,
                 change=after - before,
                 share=round((after - before) / total_change, 3) if total_change else None,
-                score=round(scored[0].z, 2) if scored is not None else None,
+                score=round(scored[0].z, 1) if scored is not None else None,
             )
         )
     return sorted(found, key=lambda c: abs(c.change), reverse=True)
@@ -276,7 +276,7 @@ def _contributor_finding(
         f"What drove {history.metric}'s change of {signed(total_change)} in the week of {day_label(week)}"
         if total_fired
         else f"{dimension}={lead.value} moved unusually in the week of {day_label(week)} "
-        f"(robust z {lead.score:.1f} against its own past weeks) while {history.metric} changed "
+        f"(robust z {lead.score} against its own past weeks) while {history.metric} changed "
         f"{signed(total_change)} in total"
     )
     sentence = f"{opening}: " + "; ".join(parts) + "."

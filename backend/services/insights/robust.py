@@ -14,7 +14,8 @@ from datetime import date
 
 import numpy as np
 
-from backend.services.goals.wording import fmt, signed
+from backend.services.goals.wording import fmt as fmt
+from backend.services.goals.wording import signed as signed
 from backend.services.insights.types import Favourable, Severity
 
 MAD_TO_SIGMA = 1.4826

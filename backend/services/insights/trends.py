@@ -23,7 +23,7 @@ from scipy import stats
 
 from backend.services.insights.changes import WEEK, last_complete_week, week_has_full_data
 from backend.services.insights.robust import day_label, fmt, is_good, signed
-from backend.services.insights.types import DatedValue, Finding, InsightNumbers, MetricHistory
+from backend.services.insights.types import DatedValue, Finding, InsightNumbers, MetricHistory, Severity
 
 RECENT_WEEKS = 8
 BEFORE_WEEKS = 12
@@ -87,22 +87,25 @@ def trend_change(history: MetricHistory) -> Finding | None:
     if len(weeks) > 1 and weeks[-2].start == week - WEEK and _turn(weeks, weeks[-2]) is not None:
         return None  # already turned the week before: reported then
     then, now = turned
+    before, after = round(then.slope, 4), round(now.slope, 4)
+    p_before, p_after = round(then.p_value, 3), round(now.p_value, 3)
     direction = "rising" if now.slope > 0 else "falling"
     sentence = (
-        f"{history.metric} is now {direction}: {signed(now.slope)} a week over the last {RECENT_WEEKS} weeks "
-        f"(through the week of {day_label(week)}), after {signed(then.slope)} a week over the "
-        f"{BEFORE_WEEKS} weeks before (Theil–Sen slopes; Mann–Kendall p {now.p_value:.3f} and "
-        f"{then.p_value:.3f})."
+        f"{history.metric} is now {direction}: {signed(after)} a week over the last {RECENT_WEEKS} weeks "
+        f"(through the week of {day_label(week)}), after {signed(before)} a week over the "
+        f"{BEFORE_WEEKS} weeks before (Theil–Sen slopes; Mann–Kendall p {p_after} and {p_before})."
     )
     numbers = InsightNumbers(
         value=weeks[-1].value,
-        slope_before=round(then.slope, 4),
-        slope_after=round(now.slope, 4),
+        slope_before=before,
+        slope_after=after,
+        p_value_before=p_before,
+        p_value_after=p_after,
         threshold=TREND_P,
         history_size=RECENT_WEEKS + BEFORE_WEEKS,
     )
     good = is_good(now.slope, history.favourable)
-    level = "low" if good is True else "medium"
+    level: Severity = "low" if good is True else "medium"
     start = week - (RECENT_WEEKS - 1) * WEEK
     return Finding(
         "trend_change", level, history.metric, start, week + WEEK, sentence, numbers, variant=direction

@@ -64,6 +64,8 @@ class InsightNumbers(BaseModel):
     history_size: int | None = None  # how many past values the baseline was computed from
     slope_before: float | None = None  # per week
     slope_after: float | None = None
+    p_value_before: float | None = None  # Mann–Kendall test of each trend
+    p_value_after: float | None = None
     contributors: list[Contributor] | None = None
     target: float | None = None
     expected_at_deadline: float | None = None
