@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import (
@@ -235,7 +235,7 @@ async def active_sources(session: AsyncSession) -> list[tuple[DataSource, Connec
             ConnectorSync.data_source_id.in_([s.id for s in sources]),
             ConnectorSync.status.in_(FINISHED_SYNCS),
         )
-        .distinct(ConnectorSync.data_source_id)
+        .ext(distinct_on(ConnectorSync.data_source_id))
         .order_by(ConnectorSync.data_source_id, ConnectorSync.created_at.desc(), ConnectorSync.id)
     )
     by_source = {sync.data_source_id: sync for sync in await session.scalars(latest)}
