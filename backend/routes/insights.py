@@ -85,9 +85,15 @@ async def list_insights(
     insight_type: Annotated[InsightType | None, Query(alias="type", description="Only this type.")] = None,
     metric: Annotated[str | None, Query(pattern=METRIC_NAME_PATTERN, description="Only this metric.")] = None,
     unread: Annotated[bool | None, Query(description="true: unread only; false: read only.")] = None,
+    followed: Annotated[
+        bool, Query(description="Only metrics you follow (and connector health, which has no metric).")
+    ] = False,
     include_snoozed: Annotated[bool, Query(description="Also insights you snoozed.")] = False,
 ) -> Page[InsightRead]:
-    filters = FeedFilter(type=insight_type, metric=metric, unread=unread, include_snoozed=include_snoozed)
+    """The tenant's insights with your read and snooze state; snoozed ones are left out until then."""
+    filters = FeedFilter(
+        type=insight_type, metric=metric, unread=unread, followed=followed, include_snoozed=include_snoozed
+    )
     items, total = await feed.feed(session, principal.actor_id, filters, page)
     return Page.of([_read(item) for item in items], total, page)
 

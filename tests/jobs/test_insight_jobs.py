@@ -8,8 +8,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.config import Settings
 from backend.models import ConnectorSync, DataSource, Insight
@@ -109,3 +112,14 @@ async def test_a_failed_sync_becomes_one_data_health_insight(
     assert {item["links"]["data_source_id"] for item in feed.json()["items"]} == {str(source.id)}
     again = await run_insights(_job(settings, database, tenant.tenant_id), InsightRun())
     assert again["created"] == 0
+
+
+async def test_only_the_worker_role_lists_tenants_due_for_their_daily_run(
+    app_engine: AsyncEngine, worker_engine: AsyncEngine
+) -> None:
+    lookup = text("select * from insights_due_tenants(now(), 6)")
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with app_engine.connect() as connection:
+            await connection.execute(lookup)
+    async with worker_engine.connect() as connection:
+        await connection.execute(lookup)

@@ -174,6 +174,19 @@ async def test_a_snooze_in_the_past_or_too_far_ahead_is_refused_and_changes_noth
     assert item.json()["snoozed_until"] is None
 
 
+async def test_the_followed_filter_keeps_metrics_the_user_follows(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await seed_daily(client, tenant, "revenue", planted={_yesterday(): 0.4})
+    await seed_daily(client, tenant, "orders", planted={_yesterday(): 0.4}, seed=8)
+    await _follow(client, tenant, "revenue")
+    await _follow(client, tenant, "orders")
+    await _run(client, tenant)
+    assert {i["metric"] for i in (await _feed(client, tenant))["items"]} == {"revenue", "orders"}
+    await client.delete("/api/v1/insights/follows/orders", headers=tenant.headers)
+    followed = await _feed(client, tenant, followed=True)
+    assert {i["metric"] for i in followed["items"]} == {"revenue"}
+
+
 async def test_another_tenant_sees_none_of_the_feed(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
     other = await create_tenant(client)

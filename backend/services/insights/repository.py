@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,10 +136,11 @@ class FeedFilter:
     type: str | None = None
     metric: str | None = None
     unread: bool | None = None  # True: unread only; False: read only
+    followed: bool = False  # only metrics the user follows, and connector health (no metric)
     include_snoozed: bool = False
 
 
-def _state_join(session: AsyncSession, user_id: uuid.UUID) -> object:
+def _state_join(session: AsyncSession, user_id: uuid.UUID) -> ColumnElement[bool]:
     return and_(
         InsightState.tenant_id == session_tenant(session),
         InsightState.insight_id == Insight.id,
@@ -152,7 +153,7 @@ async def feed(
 ) -> tuple[list[Insight], int]:
     """The tenant's insights as ``user_id`` sees them, newest first."""
     statement = where_given(
-        tenant_select(session, Insight).outerjoin(InsightState, _state_join(session, user_id)),  # type: ignore[arg-type]
+        tenant_select(session, Insight).outerjoin(InsightState, _state_join(session, user_id)),
         (Insight.type, filters.type),
         (Insight.metric, filters.metric),
     )
@@ -160,6 +161,11 @@ async def feed(
         statement = statement.where(InsightState.read_at.is_(None))
     elif filters.unread is False:
         statement = statement.where(InsightState.read_at.is_not(None))
+    if filters.followed:
+        mine = select(MetricFollow.metric).where(
+            tenant_filter(session, MetricFollow), MetricFollow.user_id == user_id
+        )
+        statement = statement.where(or_(Insight.metric.in_(mine), Insight.metric.is_(None)))
     if not filters.include_snoozed:
         statement = statement.where(
             or_(InsightState.snoozed_until.is_(None), InsightState.snoozed_until <= now)
