@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from tests.factories import TenantContext, create_goal, create_tenant
+from tests.factories import TenantContext, create_goal, create_tenant, invite_and_activate
 
 STORES = {"north": 500.0, "south": 300.0, "east": 200.0}
 RHYTHM = (0.9, 0.85, 0.9, 0.95, 1.1, 1.25, 1.05)
@@ -240,6 +240,17 @@ async def test_asking_for_a_job_queues_the_run(client: httpx.AsyncClient) -> Non
     assert response.status_code == 202, response.text
     job = await client.get(response.headers["Location"], headers=tenant.headers)
     assert job.status_code == 200 and job.json()["kind"] == "insights.run"
+
+
+async def test_a_bad_run_request_or_a_viewer_is_refused_and_queues_nothing(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    for body in ({"async": "perhaps"}, {"metrics": ["revenue"]}):
+        response = await client.post("/api/v1/insights/run", headers=tenant.headers, json=body)
+        assert response.status_code == 422, body
+    _, viewer = await invite_and_activate(client, tenant, role="viewer")
+    assert (await client.post("/api/v1/insights/run", headers=viewer, json={})).status_code == 403
+    jobs = await client.get("/api/v1/jobs", headers=tenant.headers, params={"kind": "insights.run"})
+    assert jobs.json()["total"] == 0
 
 
 async def test_feed_filters_are_validated(client: httpx.AsyncClient) -> None:

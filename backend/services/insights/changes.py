@@ -267,7 +267,8 @@ def _contributor_finding(
 ) -> Finding:
     parts = []
     for item in ranked:
-        share = f", {abs(item.share) * 100:.0f}% of the change" if item.share is not None else ""
+        # Signed: a value that moved against the total has a negative share of the change.
+        share = f", {round(item.share * 100)}% of the change" if item.share is not None else ""
         parts.append(
             f"{dimension}={item.value} {fmt(item.before)} → {fmt(item.after)} ({signed(item.change)}{share})"
         )
