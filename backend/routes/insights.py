@@ -133,7 +133,7 @@ def _run_read(summary: RunSummary) -> InsightRunRead:
     "/run",
     response_model=InsightRunRead,
     summary="Run the insight engine now (analyst)",
-    responses=background_responses(403),
+    responses=background_responses(403, 409),
 )
 async def run_insights(
     session: TenantSession,
@@ -143,7 +143,8 @@ async def run_insights(
 ) -> InsightRunRead | JSONResponse:
     """Every followed metric (or, when nobody follows any, every metric with a favourable direction),
     every active goal and connector. Runs in the request up to 25 metrics; beyond that, or with
-    `async: true`, it is queued: 202 with the job id. Findings already stored are not stored again."""
+    `async: true`, it is queued: 202 with the job id (409 while another queued run of the tenant is
+    still waiting). Findings already stored are not stored again."""
     wants_job = body.run_async if body is not None else False
     outcome = await feed.run_now_or_queue(session, pool, requester(principal, wants_job))
     return done_or_accepted(outcome, _run_read)

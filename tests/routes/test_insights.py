@@ -240,6 +240,8 @@ async def test_asking_for_a_job_queues_the_run(client: httpx.AsyncClient) -> Non
     assert response.status_code == 202, response.text
     job = await client.get(response.headers["Location"], headers=tenant.headers)
     assert job.status_code == 200 and job.json()["kind"] == "insights.run"
+    waiting = await client.post("/api/v1/insights/run", headers=tenant.headers, json={"async": True})
+    assert waiting.status_code == 409, waiting.text  # one run of a tenant waits at a time
 
 
 async def test_a_bad_run_request_or_a_viewer_is_refused_and_queues_nothing(client: httpx.AsyncClient) -> None:
