@@ -3,8 +3,9 @@
 **Scope.** Every metric some user of the tenant follows. A tenant where nobody follows anything
 gets its metrics whose definition states a favourable direction: declaring the direction says the
 metric matters and which way is good, which the severities need; metrics without one are not
-watched until someone follows them. Goals at risk (every active goal) and data health
-(every active connector, every watched metric's cadence) are checked on every run.
+watched until someone follows them. Goals at risk (every active goal, through the goals service's
+own progress, which also records a change of the goal's signal as reading its progress does) and
+data health (every active connector, every watched metric's cadence) are checked on every run.
 
 **Reads.** Only through the metric read path (``metrics.service.rollup_page`` with the metric's
 currency plan, so money reads as the rollup API reads it): daily buckets of the last
