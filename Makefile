@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev worker test check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 verify-monitoring
+.PHONY: help setup dev worker test check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 bench-insights verify-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -106,6 +106,10 @@ bench: migrate ## Benchmarks (JSON reports in .bench/): metrics API vs raw SQL, 
 	$(PY) -m tests.benchmarks.bench_evidence_timeseries
 	$(PY) -m tests.benchmarks.bench_evidence_units
 	$(PY) -m tests.benchmarks.bench_coach
+	$(PY) -m tests.benchmarks.bench_insights
+
+bench-insights: migrate ## Insight engine: recall/precision on planted events, false alarms on quiet data, seconds per tenant run
+	$(PY) -m tests.benchmarks.bench_insights $(if $(SEEDS),--seeds $(SEEDS))
 
 # The peers are fitted in this venv too, and again in .bench/peer-venv (statsforecast with its own
 # pandas 2): the two must agree (requirements-forecast.txt explains why). SAMPLE=300 for a subset.

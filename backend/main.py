@@ -25,6 +25,7 @@ from backend.routes import (
     forecaster,
     goals,
     health,
+    insights,
     jobs,
     metrics,
     optimizer,
@@ -68,6 +69,11 @@ OPENAPI_TAGS = [
     {"name": "benchmarks", "description": "Industry reference percentiles (imported with provenance)."},
     {"name": "metrics", "description": "KPIs as time series: ingest, upload, catalog and rollups."},
     {"name": "goals", "description": "SMART goals whose progress is computed from metrics."},
+    {
+        "name": "insights",
+        "description": "What the insight engine found in followed metrics (changes, unusual days, drivers, "
+        "trends, records, goals at risk, data health), your feed with read and snooze, and follows.",
+    },
     {
         "name": "evidence",
         "description": "Causal analysis of which levers move an outcome (DoWhy estimates with refutations "
@@ -174,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(exchange_rates.router)
     app.include_router(goals.router)
+    app.include_router(insights.router)
     app.include_router(optimizer.router)
     app.include_router(evidence.router)
     app.include_router(forecaster.router)

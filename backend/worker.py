@@ -38,6 +38,7 @@ from backend.services.connectors import tasks as connector_tasks
 from backend.services.evidence import tasks as evidence_tasks
 from backend.services.forecaster import tasks as forecaster_tasks
 from backend.services.forecaster.warmup import start_warmup, stop_with_warmup
+from backend.services.insights import tasks as insight_tasks
 from backend.services.metrics import tasks as metric_tasks
 from backend.services.optimizer import tasks as optimizer_tasks
 from backend.services.queue import JobRuntime, PeriodicTask, Task, build_app, worker_options
@@ -59,8 +60,9 @@ TASKS: tuple[Task[Any], ...] = (
     *forecaster_tasks.TASKS,
     *benchmark_tasks.TASKS,
     *metric_tasks.TASKS,
+    *insight_tasks.TASKS,
 )
-PERIODIC_TASKS: tuple[PeriodicTask, ...] = connector_tasks.PERIODIC_TASKS
+PERIODIC_TASKS: tuple[PeriodicTask, ...] = (*connector_tasks.PERIODIC_TASKS, *insight_tasks.PERIODIC_TASKS)
 
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 # Every status procrastinate has; list_queues counts those a queue can hold.

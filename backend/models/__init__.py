@@ -11,6 +11,7 @@ from backend.models.evidence import EvidenceEdge
 from backend.models.exchange_rate import ExchangeRate
 from backend.models.forecast import Forecast
 from backend.models.goal import GoalStatus, GoalStatusChange, SmartGoal
+from backend.models.insight import Insight, InsightState, MetricFollow
 from backend.models.job import BackgroundJob
 from backend.models.llm_usage import LlmUsage
 from backend.models.marketing_mix import MarketingMixModel
@@ -38,9 +39,12 @@ __all__ = [
     "Forecast",
     "GoalStatus",
     "GoalStatusChange",
+    "Insight",
+    "InsightState",
     "LlmUsage",
     "MarketingMixModel",
     "MetricDefinition",
+    "MetricFollow",
     "MetricUpload",
     "OptimizationRun",
     "RateLimitBackoff",

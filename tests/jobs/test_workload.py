@@ -22,6 +22,7 @@ from backend.services.evidence import service as evidence_service
 from backend.services.evidence.compute import AnalysisSpec
 from backend.services.evidence.units import UnitStudySpec
 from backend.services.forecaster import service as forecaster_service
+from backend.services.insights.service import InsightRun
 from backend.services.metrics.upload_service import UploadJob
 from backend.services.optimizer import SolveOptions
 from backend.services.optimizer.service import SYNC_LIMITS, MetricInput, MetricReference, PreparedRun
@@ -163,6 +164,7 @@ PAYLOADS: dict[str, BaseModel] = {
     "evidence.mmm_fit": mmm_service.MmmSpec(outcome="revenue", channels=["search", "social"], end=_WHEN),
     "connectors.sync": SyncPayload(source_id=uuid.uuid4(), sync_id=uuid.uuid4()),
     "benchmarks.import": BenchmarkImport(rows=[{"industry": "retail", "metric": "margin", "p50": 0.3}]),
+    "insights.run": InsightRun(trigger="schedule", today=datetime(2026, 12, 7, tzinfo=UTC).date()),
     "metrics.upload": UploadJob(
         upload_id=uuid.uuid4(), filename="sales.csv", layout="wide", dimensions=["store"], dry_run=True
     ),
