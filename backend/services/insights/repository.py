@@ -142,7 +142,7 @@ class FeedFilter:
 
 def _state_join(session: AsyncSession, user_id: uuid.UUID) -> ColumnElement[bool]:
     return and_(
-        InsightState.tenant_id == session_tenant(session),
+        tenant_filter(session, InsightState),
         InsightState.insight_id == Insight.id,
         InsightState.user_id == user_id,
     )

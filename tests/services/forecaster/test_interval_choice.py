@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from backend.services.forecaster.backtest import BacktestRun
-from backend.services.forecaster.engine import choose_intervals
+from backend.services.forecaster.calibration import choose_intervals
 from backend.services.forecaster.intervals import calibration_factor, normal_intervals
 from backend.services.forecaster.models import ModelFit
 
