@@ -33,6 +33,7 @@ from procrastinate.jobs import Status
 from prometheus_client import start_http_server
 
 from backend.config import Settings, get_settings
+from backend.services.auth import tasks as auth_tasks
 from backend.services.benchmarks import tasks as benchmark_tasks
 from backend.services.connectors import tasks as connector_tasks
 from backend.services.evidence import tasks as evidence_tasks
@@ -59,6 +60,7 @@ TASKS: tuple[Task[Any], ...] = (
     *forecaster_tasks.TASKS,
     *benchmark_tasks.TASKS,
     *metric_tasks.TASKS,
+    *auth_tasks.TASKS,
 )
 PERIODIC_TASKS: tuple[PeriodicTask, ...] = connector_tasks.PERIODIC_TASKS
 

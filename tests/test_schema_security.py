@@ -123,6 +123,7 @@ APP_EXECUTABLE = {
     "auth_tenant_for_activation(text)": "account activation, before any tenant is set",
     "auth_tenant_for_refresh_token(text)": "token refresh, before any tenant is set",
     "auth_tenant_for_api_key(text)": "API-key authentication, before any tenant is set",
+    "auth_tenant_for_password_reset(text)": "password reset with an emailed token, before any tenant is set",
     "defer_tenant_job(character varying,character varying,text,text,jsonb)": (
         "the API queues jobs for the transaction's tenant only; the queue tables stay closed"
     ),
