@@ -7,6 +7,7 @@ TO) or deferred once (``451``, accepted on the next try).
 from __future__ import annotations
 
 import email
+import logging
 import re
 import socket
 import threading
@@ -20,6 +21,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 HOST = "127.0.0.1"
 TOKEN_IN_LINK = re.compile(r"[?&]token=([A-Za-z0-9_\-]+)")
+# aiosmtpd logs every command of the test server, addresses included; those are not the app's logs.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 def free_port() -> int:
