@@ -62,6 +62,7 @@ async def test_tenant_id_leads_every_key_and_index_of_tenant_tables(owner_engine
     exceptions = {
         "ix_users_email_lower",
         "uq_users_activation_token_hash",
+        "uq_users_password_reset_token_hash",
         "uq_refresh_tokens_token_hash",
         "uq_api_keys_key_hash",
         "ix_coaching_messages_embedding_hnsw",
