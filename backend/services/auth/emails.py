@@ -70,7 +70,8 @@ def account_email(
     expires_at: datetime,
     app_name: str,
 ) -> Email:
-    subject, opening, action, closing = _lines(purpose, tenant_name, app_name)
+    # A name is one line in a subject (a header), whatever the tenant typed.
+    subject, opening, action, closing = _lines(purpose, " ".join(tenant_name.split()), app_name)
     validity = f"The link works once, until {_when(expires_at)}."
     text = f"{opening}\n\n{action}: {link}\n\n{validity}\n\n{closing}\n"
     html = (
