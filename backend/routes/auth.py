@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from pydantic import ValidationError
 
 from backend.config import Settings
@@ -197,18 +197,21 @@ async def request_password_reset(
     database: AppDatabase,
     limiter: AppRateLimiter,
     ip: ClientIp,
+    after_response: BackgroundTasks,
 ) -> PasswordResetAccepted:
     """Emails a one-time link (`PUBLIC_APP_URL`/reset-password?token=…) valid for
     `PASSWORD_RESET_TOKEN_MINUTES`, when an active account uses the email and a mail transport
-    is configured. Limited per client address and per email."""
-    await password_reset.request_password_reset(
+    is configured. Limited per client address and per email. The account is looked up after
+    this answer is sent, so the answer and its timing are the same for every email."""
+    email = str(body.email)
+    await password_reset.limit_reset_requests(settings.auth, limiter, email=email, client_ip=ip)
+    after_response.add_task(
+        password_reset.send_reset_link,
         database,
         settings.auth,
         settings.mail,
-        limiter,
-        email=str(body.email),
+        email=email,
         tenant_id=body.tenant_id,
-        client_ip=ip,
     )
     return PasswordResetAccepted()
 

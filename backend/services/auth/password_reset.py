@@ -1,11 +1,14 @@
 """Password reset for people who cannot sign in: ask for a link by email, then set a new password.
 
-``request_password_reset`` answers the same whatever the email (the route always says 202):
-whether an account uses it shows only in the mailbox. Requests are limited per client
-address and per email (counted whether or not an account exists, so the limit reveals
-nothing either). The link's token is single-use, expires (``PASSWORD_RESET_TOKEN_MINUTES``),
-is stored hashed like activation tokens, and a newer request replaces it. Setting the new
-password ends every sign-in of the user (refresh tokens revoked, access tokens' version bumped).
+A request answers the same whatever the email (the route always says 202): whether an
+account uses it shows only in the mailbox. The limits (``limit_reset_requests``: per client
+address and per email, counted whether or not an account exists) are checked in the
+request; looking the account up and queueing its email (``send_reset_link``) run after the
+answer has gone out, so neither the answer nor its timing depends on the account existing.
+
+The link's token is single-use, expires (``PASSWORD_RESET_TOKEN_MINUTES``), is stored hashed
+like activation tokens, and a newer request replaces it. Setting the new password ends every
+sign-in of the user (refresh tokens revoked, access tokens' version bumped).
 """
 
 from __future__ import annotations
@@ -37,9 +40,10 @@ RESET_WINDOW_SECONDS = 3600
 _BAD_RESET = "Password reset link is invalid, expired or already used; ask for a new one"
 
 
-async def _limit_requests(
+async def limit_reset_requests(
     settings: AuthSettings, limiter: RateLimiter, *, email: str, client_ip: str
 ) -> None:
+    """Count the request; ``RateLimited`` past either limit."""
     await limiter.hit(
         "password-reset-ip",
         client_ip,
@@ -56,19 +60,24 @@ async def _limit_requests(
     )
 
 
-async def request_password_reset(
-    database: Database,
-    auth: AuthSettings,
-    mail: MailSettings,
-    limiter: RateLimiter,
-    *,
-    email: str,
-    tenant_id: uuid.UUID | None,
-    client_ip: str,
+async def send_reset_link(
+    database: Database, auth: AuthSettings, mail: MailSettings, *, email: str, tenant_id: uuid.UUID | None
 ) -> None:
-    """Email a reset link to the account ``email`` signs in to (in ``tenant_id`` when given, else the
-    tenant sign-in picks); nothing, silently, when no active account with a password uses it."""
-    await _limit_requests(auth, limiter, email=email, client_ip=client_ip)
+    """Queue a reset link for the account ``email`` signs in to (in ``tenant_id`` when given, else the
+    tenant sign-in picks); nothing, silently, when no active account with a password uses it.
+
+    Runs after the answer was sent: a failure is logged, never raised to anyone."""
+    try:
+        await _queue_reset_link(database, auth, mail, email=email, tenant_id=tenant_id)
+    except Exception as error:  # the client has its 202; the log is the only place left to say it
+        logger.error(
+            "password_reset_not_queued", email_domain=email_domain(email), error=type(error).__name__
+        )
+
+
+async def _queue_reset_link(
+    database: Database, auth: AuthSettings, mail: MailSettings, *, email: str, tenant_id: uuid.UUID | None
+) -> None:
     if tenant_id is None:
         tenant_id = await repository.tenant_for_credential(database, "email", email)
     queued = None
