@@ -303,7 +303,11 @@ async def test_a_refused_recipient_is_recorded_on_the_job_and_not_retried(
     smtp.refuse(invitee)
     invited = await _invite(mail_client, admin.headers, invitee)  # the request is not affected
 
-    await _send_mail(mail_settings, database_urls)
+    stream = io.StringIO()
+    with logs_into(stream, json=True):
+        await _send_mail(mail_settings, database_urls)
+    assert "mail_not_sent" in stream.getvalue()
+    assert invitee not in stream.getvalue() and invitee.split("@")[0] not in stream.getvalue()
 
     job = await _job(mail_client, admin.headers, invited["invitation_email_job_id"])
     assert job["status"] == "failed" and job["attempts"] == 1

@@ -6,7 +6,8 @@
 - ``MailUnavailable``: transient (cannot connect, timeout, dropped connection, a 4xx reply):
   worth retrying later.
 
-Logs name the recipient's domain only, never the full address.
+Logs name the recipient's domain only, never the full address (nor does a traceback: the
+aiosmtplib error, which quotes the address, is not chained).
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ class SmtpTransport:
                 permanent=isinstance(failure, MailRefused),
                 error=type(error).__name__,
             )
-            raise failure from error
+            # Not chained: aiosmtplib's errors carry the full address, and a job's traceback is logged.
+            raise failure from None
         logger.info("mail_sent", recipient_domain=email_domain(email.to))
 
 
