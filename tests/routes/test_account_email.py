@@ -359,7 +359,7 @@ async def test_logs_name_the_domain_never_the_address_or_the_token(
 
 
 async def test_without_a_mail_transport_tokens_stay_in_the_response_and_resets_are_only_logged(
-    client: httpx.AsyncClient, settings: Settings, database_urls: DatabaseUrls, smtp: SmtpServer
+    client: httpx.AsyncClient, settings: Settings
 ) -> None:
     assert not settings.mail.configured
     admin = await create_tenant(client)
