@@ -384,3 +384,39 @@ async def test_bad_reset_input_is_a_clear_422(mail_client: httpx.AsyncClient) ->
         "/api/v1/auth/password-reset/confirm", json={"token": "x", "password": "p"}
     )
     assert short.status_code == 422
+
+
+async def test_a_reset_for_an_email_in_two_tenants_resets_the_one_named(
+    mail_client: httpx.AsyncClient, mail_settings: Settings, database_urls: DatabaseUrls, smtp: SmtpServer
+) -> None:
+    email = unique_email("twice")
+    tenants = {}
+    for name in ("First Bakery", "Second Bakery"):
+        created = await mail_client.post(
+            "/api/v1/tenants", json={"name": name, "owner_email": email, "owner_password": DEFAULT_PASSWORD}
+        )
+        assert created.status_code == 201, created.text
+        tenants[name] = created.json()["tenant"]["id"]
+
+    asked = await mail_client.post(
+        "/api/v1/auth/password-reset",
+        json={"email": email, "tenant_id": tenants["First Bakery"]},
+        headers=_ip(),
+    )
+    assert asked.status_code == 202
+    await _send_mail(mail_settings, database_urls)
+    [received] = smtp.to(email)
+    assert "First Bakery" in received.text
+    confirmed = await mail_client.post(
+        "/api/v1/auth/password-reset/confirm", json={"token": received.token(), "password": NEW_PASSWORD}
+    )
+    assert confirmed.status_code == 204
+
+    def sign_in(tenant: str, password: str) -> Any:
+        return mail_client.post(
+            "/api/v1/auth/login", json={"email": email, "password": password, "tenant_id": tenants[tenant]}
+        )
+
+    assert (await sign_in("First Bakery", NEW_PASSWORD)).status_code == 200
+    assert (await sign_in("Second Bakery", DEFAULT_PASSWORD)).status_code == 200
+    assert (await sign_in("Second Bakery", NEW_PASSWORD)).status_code == 401
