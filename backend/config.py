@@ -138,6 +138,22 @@ class AuthSettings(BaseSettings):
         "per 15 minutes (only failures count).",
     )
     min_password_length: int = Field(default=10, ge=8, validation_alias="MIN_PASSWORD_LENGTH")
+    password_reset_token_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        validation_alias="PASSWORD_RESET_TOKEN_MINUTES",
+        description="Lifetime of a password-reset link (one use; a newer request replaces it).",
+    )
+    password_reset_per_ip_per_hour: int = Field(
+        default=20, ge=1, validation_alias="PASSWORD_RESET_RATE_LIMIT_PER_IP"
+    )
+    password_reset_per_email_per_hour: int = Field(
+        default=5,
+        ge=1,
+        validation_alias="PASSWORD_RESET_RATE_LIMIT_PER_EMAIL",
+        description="Reset requests for one email per hour, whether or not an account uses it.",
+    )
 
 
 class ObservabilitySettings(BaseSettings):
@@ -205,6 +221,73 @@ class JobSettings(BaseSettings):
         if isinstance(value, str):
             return [queue.strip() for queue in value.split(",") if queue.strip()]
         return value
+
+
+class MailSettings(BaseSettings):
+    """Outgoing email over SMTP. With no ``SMTP_HOST`` nothing is sent: account emails are
+    logged as pending (email domain only) and, outside production, activation tokens come
+    back in the API response instead."""
+
+    model_config = _group_config()
+
+    smtp_host: str | None = Field(
+        default=None, validation_alias="SMTP_HOST", description="Unset: no mail transport."
+    )
+    smtp_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        validation_alias="SMTP_PORT",
+        description="Unset: 465 with SMTP_SSL, 587 with SMTP_STARTTLS, else 25.",
+    )
+    smtp_username: str | None = Field(default=None, validation_alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(default=None, validation_alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(
+        default=False,
+        validation_alias="SMTP_STARTTLS",
+        description="Upgrade the connection with STARTTLS (and refuse to send if the server cannot).",
+    )
+    smtp_ssl: bool = Field(
+        default=False, validation_alias="SMTP_SSL", description="Implicit TLS from the first byte."
+    )
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="SMTP_TIMEOUT_SECONDS")
+    from_address: str = Field(
+        default="Dyocense <no-reply@localhost>",
+        validation_alias="MAIL_FROM",
+        description="The From header (and envelope sender), e.g. 'Dyocense <no-reply@example.com>'.",
+    )
+    public_app_url: str = Field(
+        default="http://localhost:3000",
+        validation_alias="PUBLIC_APP_URL",
+        description="Base URL of the web app that links in emails open "
+        "(/activate?token=…, /reset-password?token=…).",
+    )
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        validation_alias="MAIL_MAX_ATTEMPTS",
+        description="Tries of one email on transient SMTP errors (waits double from JOB_RETRY_BASE_SECONDS); "
+        "a refused recipient is never retried.",
+    )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def port(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return 465 if self.smtp_ssl else 587 if self.smtp_starttls else 25
+
+    @model_validator(mode="after")
+    def _consistent_transport(self) -> MailSettings:
+        if self.smtp_ssl and self.smtp_starttls:
+            raise ValueError("SMTP_SSL and SMTP_STARTTLS exclude each other: pick one")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("SMTP_USERNAME and SMTP_PASSWORD go together")
+        return self
 
 
 def _cpu_count() -> int:
@@ -410,6 +493,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -451,6 +535,8 @@ class Settings(BaseSettings):
             problems.append(
                 "CONNECTOR_ENCRYPTION_KEYS must be set (the development key is derived from SECRET_KEY)"
             )
+        if self.mail.configured and "localhost" in self.mail.public_app_url:
+            problems.append("PUBLIC_APP_URL must be the public address of the app: emails link to it")
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self

@@ -24,7 +24,6 @@ from backend.config import Settings
 from backend.models import Role
 from backend.services.auth.service import Credential, Principal, confirm_principal, credential_from_bearer
 from backend.services.errors import Forbidden, Unauthorized
-from backend.services.tenant.notifications import ActivationNotifier
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.rate_limit import RateLimiter
@@ -57,7 +56,6 @@ def _app_state(attribute: str) -> Callable[[Request], Awaitable[Any]]:
 AppSettings = Annotated[Settings, Depends(_app_state("settings"))]
 AppDatabase = Annotated[Database, Depends(_app_state("database"))]
 AppRateLimiter = Annotated[RateLimiter, Depends(_app_state("rate_limiter"))]
-AppActivationNotifier = Annotated[ActivationNotifier, Depends(_app_state("activation_notifier"))]
 AppComputePool = Annotated[ComputePool, Depends(_app_state("compute_pool"))]
 
 

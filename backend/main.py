@@ -34,7 +34,6 @@ from backend.routes import (
 )
 from backend.routes.docs import install_docs
 from backend.services.forecaster.warmup import start_warmup, stop_with_warmup
-from backend.services.tenant.notifications import LoggingActivationNotifier
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
@@ -50,7 +49,7 @@ logger = structlog.get_logger(__name__)
 OPENAPI_TAGS = [
     {"name": "operations", "description": "Health, readiness and Prometheus metrics."},
     {"name": "tenants", "description": "Sign-up and the caller's tenant (a business)."},
-    {"name": "auth", "description": "Sign-in, token refresh, logout and account activation."},
+    {"name": "auth", "description": "Sign-in, token refresh, logout, account activation and password reset."},
     {
         "name": "users",
         "description": "People in the tenant and their roles (owner > admin > analyst > viewer).",
@@ -128,7 +127,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.database = database
         app.state.rate_limiter = RateLimiter(database, settings.auth.secret_key.get_secret_value())
-        app.state.activation_notifier = LoggingActivationNotifier()
         app.state.compute_pool = ComputePool(settings.compute.workers)
         app.state.forecaster_warmup = start_warmup(app.state.compute_pool)
         app.state.coach = coach_runtime

@@ -33,6 +33,7 @@ from procrastinate.jobs import Status
 from prometheus_client import start_http_server
 
 from backend.config import Settings, get_settings
+from backend.services.auth import tasks as auth_tasks
 from backend.services.benchmarks import tasks as benchmark_tasks
 from backend.services.connectors import tasks as connector_tasks
 from backend.services.evidence import tasks as evidence_tasks
@@ -61,6 +62,7 @@ TASKS: tuple[Task[Any], ...] = (
     *benchmark_tasks.TASKS,
     *metric_tasks.TASKS,
     *insight_tasks.TASKS,
+    *auth_tasks.TASKS,
 )
 PERIODIC_TASKS: tuple[PeriodicTask, ...] = (*connector_tasks.PERIODIC_TASKS, *insight_tasks.PERIODIC_TASKS)
 

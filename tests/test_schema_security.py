@@ -62,6 +62,7 @@ async def test_tenant_id_leads_every_key_and_index_of_tenant_tables(owner_engine
     exceptions = {
         "ix_users_email_lower",
         "uq_users_activation_token_hash",
+        "uq_users_password_reset_token_hash",
         "uq_refresh_tokens_token_hash",
         "uq_api_keys_key_hash",
         "ix_coaching_messages_embedding_hnsw",
@@ -123,6 +124,7 @@ APP_EXECUTABLE = {
     "auth_tenant_for_activation(text)": "account activation, before any tenant is set",
     "auth_tenant_for_refresh_token(text)": "token refresh, before any tenant is set",
     "auth_tenant_for_api_key(text)": "API-key authentication, before any tenant is set",
+    "auth_tenant_for_password_reset(text)": "password reset with an emailed token, before any tenant is set",
     "defer_tenant_job(character varying,character varying,text,text,jsonb)": (
         "the API queues jobs for the transaction's tenant only; the queue tables stay closed"
     ),

@@ -45,6 +45,12 @@ class User(TenantEntityMixin, TimestampMixin, Base):
             unique=True,
             postgresql_where=text("activation_token_hash is not null"),
         ),
+        Index(
+            "uq_users_password_reset_token_hash",
+            "password_reset_token_hash",
+            unique=True,
+            postgresql_where=text("password_reset_token_hash is not null"),
+        ),
     )
 
     email: Mapped[str] = mapped_column(String(320))
@@ -55,6 +61,9 @@ class User(TenantEntityMixin, TimestampMixin, Base):
     activation_token_hash: Mapped[str | None] = mapped_column(String(64))
     activation_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The one live password-reset link (hashed); a newer request replaces it, using it clears it.
+    password_reset_token_hash: Mapped[str | None] = mapped_column(String(64))
+    password_reset_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # In every access token; bumped to end them all (password change, deactivation, sign-out everywhere).
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

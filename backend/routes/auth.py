@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from pydantic import ValidationError
 
 from backend.config import Settings
@@ -22,10 +22,13 @@ from backend.schemas.auth import (
     LoginRequest,
     MeResponse,
     PasswordChange,
+    PasswordResetAccepted,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RefreshRequest,
     TokenResponse,
 )
-from backend.services.auth import service
+from backend.services.auth import password_reset, service
 from backend.services.auth.service import TokenPair
 from backend.services.errors import ValidationFailed
 from backend.services.users.service import get_user
@@ -180,6 +183,59 @@ async def activate(
         database, settings.auth, limiter, token=body.token, password=body.password, client_ip=ip
     )
     return token_response(settings, tokens)
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Ask for a password reset link by email (same answer whether or not the account exists)",
+    responses=error_responses(422, 429),
+)
+async def request_password_reset(
+    body: PasswordResetRequest,
+    settings: AppSettings,
+    database: AppDatabase,
+    limiter: AppRateLimiter,
+    ip: ClientIp,
+    after_response: BackgroundTasks,
+) -> PasswordResetAccepted:
+    """Emails a one-time link (`PUBLIC_APP_URL`/reset-password?token=…) valid for
+    `PASSWORD_RESET_TOKEN_MINUTES`, when an active account uses the email and a mail transport
+    is configured. Limited per client address and per email. The account is looked up after
+    this answer is sent, so the answer and its timing are the same for every email."""
+    email = str(body.email)
+    await password_reset.limit_reset_requests(settings.auth, limiter, email=email, client_ip=ip)
+    after_response.add_task(
+        password_reset.send_reset_link,
+        database,
+        settings.auth,
+        settings.mail,
+        email=email,
+        tenant_id=body.tenant_id,
+    )
+    return PasswordResetAccepted()
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Set a new password with the token of a reset link (ends every sign-in)",
+    responses=error_responses(401, 422, 429),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm,
+    settings: AppSettings,
+    database: AppDatabase,
+    limiter: AppRateLimiter,
+    ip: ClientIp,
+) -> Response:
+    """The token works once and expires. Every refresh and access token of the user stops
+    working; sign in with the new password."""
+    await password_reset.confirm_password_reset(
+        database, settings.auth, limiter, token=body.token, password=body.password, client_ip=ip
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", summary="The signed-in caller", responses=error_responses(401))

@@ -6,7 +6,6 @@ from fastapi import APIRouter, status
 
 from backend.dependencies import (
     AdminPrincipal,
-    AppActivationNotifier,
     AppDatabase,
     AppRateLimiter,
     AppSettings,
@@ -34,16 +33,16 @@ async def create_tenant(
     settings: AppSettings,
     database: AppDatabase,
     limiter: AppRateLimiter,
-    notifier: AppActivationNotifier,
     ip: ClientIp,
 ) -> TenantCreated:
     """Creates the tenant and its owner. Without `owner_password`, the owner gets a one-time
-    activation token for `POST /api/v1/auth/activate` (returned here outside production)."""
+    activation token for `POST /api/v1/auth/activate`: emailed when a mail transport is
+    configured (`SMTP_HOST`), else returned here outside production."""
     result = await service.sign_up(
         database,
         settings.auth,
+        settings.mail,
         limiter,
-        notifier,
         name=body.name,
         owner_email=str(body.owner_email),
         owner_password=body.owner_password,
@@ -55,6 +54,7 @@ async def create_tenant(
         activation = ActivationRead(
             token=None if settings.is_production else result.activation.token,
             expires_at=result.activation.expires_at,
+            emailed=result.activation.email_job_id is not None,
         )
     return TenantCreated(
         tenant=TenantRead.model_validate(result.tenant),

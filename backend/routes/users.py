@@ -36,13 +36,22 @@ async def list_users(
 async def invite_user(
     body: UserCreate, session: TenantSession, principal: AdminPrincipal, settings: AppSettings
 ) -> UserInvited:
+    """The invitee gets a one-time activation link: by email when a mail transport is configured
+    (`SMTP_HOST`; the email's job id is in the answer), else as `activation_token` here outside production."""
     user, activation = await service.invite_user(
-        session, settings.auth, principal, email=str(body.email), role=body.role, full_name=body.full_name
+        session,
+        settings.auth,
+        settings.mail,
+        principal,
+        email=str(body.email),
+        role=body.role,
+        full_name=body.full_name,
     )
     return UserInvited(
         user=UserRead.model_validate(user),
         activation_token=None if settings.is_production else activation.token,
         activation_expires_at=activation.expires_at,
+        invitation_email_job_id=activation.email_job_id,
     )
 
 

@@ -33,6 +33,27 @@ class ActivateRequest(BaseModel):
     password: str = Field(max_length=256, description="The new password.")
 
 
+class PasswordResetRequest(BaseModel):
+    email: EmailStr
+    tenant_id: uuid.UUID | None = Field(
+        default=None,
+        description="The tenant whose account to reset, when your email belongs to users of several "
+        "(without it, the one sign-in picks).",
+    )
+
+
+class PasswordResetAccepted(BaseModel):
+    message: str = Field(
+        default="If an account uses this email, a link to reset its password is on its way.",
+        description="The same answer whether or not an account uses the email.",
+    )
+
+
+class PasswordResetConfirm(BaseModel):
+    token: str = Field(min_length=10, max_length=200, description="The token from the reset link.")
+    password: str = Field(max_length=256, description="The new password.")
+
+
 class TokenResponse(BaseModel):
     """OAuth2-compatible token response (Swagger's Authorize button reads ``access_token``)."""
 

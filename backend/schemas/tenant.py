@@ -70,9 +70,11 @@ _CLEARABLE = frozenset({"reporting_currency"})
 
 class ActivationRead(BaseModel):
     token: str | None = Field(
-        description="Returned outside production only; in production it is delivered out of band."
+        description="Returned only outside production when no mail transport is configured; "
+        "otherwise the activation link is emailed to the owner."
     )
     expires_at: datetime
+    emailed: bool = Field(default=False, description="True when the activation link is being emailed.")
     activate_url: str = "/api/v1/auth/activate"
 
 

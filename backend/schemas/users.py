@@ -33,5 +33,13 @@ class UserUpdate(BaseModel):
 
 class UserInvited(BaseModel):
     user: UserRead
-    activation_token: str | None = Field(description="Returned outside production only.")
+    activation_token: str | None = Field(
+        description="Returned only outside production when no mail transport is configured; "
+        "otherwise the invitation email carries it."
+    )
     activation_expires_at: datetime
+    invitation_email_job_id: uuid.UUID | None = Field(
+        default=None,
+        description="The job emailing the invitation (GET /api/v1/jobs/{id} shows whether it was "
+        "delivered or why not, e.g. recipient_refused); null without a mail transport.",
+    )

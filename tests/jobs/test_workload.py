@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from backend.services.auth.account_email import AccountEmailPayload
+from backend.services.auth.emails import AccountEmailPurpose
 from backend.services.benchmarks.service import BenchmarkImport
 from backend.services.connectors.service import SYNC_JOB, SyncPayload
 from backend.services.evidence import mmm_service, unit_service
@@ -167,6 +169,9 @@ PAYLOADS: dict[str, BaseModel] = {
     "insights.run": InsightRun(trigger="schedule", today=datetime(2026, 12, 7, tzinfo=UTC).date()),
     "metrics.upload": UploadJob(
         upload_id=uuid.uuid4(), filename="sales.csv", layout="wide", dimensions=["store"], dry_run=True
+    ),
+    "auth.account_email": AccountEmailPayload(
+        purpose=AccountEmailPurpose.PASSWORD_RESET, user_id=uuid.uuid4(), expires_at=_WHEN
     ),
 }
 

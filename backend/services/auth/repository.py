@@ -40,6 +40,7 @@ _LOOKUPS = {
     "activation": "auth_tenant_for_activation",
     "refresh_token": "auth_tenant_for_refresh_token",
     "api_key": "auth_tenant_for_api_key",
+    "password_reset": "auth_tenant_for_password_reset",
 }
 
 
@@ -133,6 +134,16 @@ async def bump_token_version(session: AsyncSession, user: User) -> None:
 async def user_by_activation_hash(session: AsyncSession, token_hash: str) -> User | None:
     statement = select(User).where(
         User.tenant_id == session_tenant(session), User.activation_token_hash == token_hash
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
+async def user_by_password_reset_hash(session: AsyncSession, token_hash: str) -> User | None:
+    """The user holding this reset token, row-locked: two uses of one token cannot both succeed."""
+    statement = (
+        select(User)
+        .where(User.tenant_id == session_tenant(session), User.password_reset_token_hash == token_hash)
+        .with_for_update()
     )
     return (await session.scalars(statement)).one_or_none()
 

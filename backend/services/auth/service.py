@@ -157,7 +157,7 @@ def _password_change_backoff(settings: AuthSettings) -> Backoff:
     return _backoff(settings, "password-change", "Too many wrong current passwords; wait and retry")
 
 
-def _guess_window(settings: AuthSettings, limiter: RateLimiter, client_ip: str) -> Window:
+def guess_window(settings: AuthSettings, limiter: RateLimiter, client_ip: str) -> Window:
     return limiter.window(
         "credential-guess",
         client_ip,
@@ -167,7 +167,7 @@ def _guess_window(settings: AuthSettings, limiter: RateLimiter, client_ip: str) 
     )
 
 
-async def _tenant_for_secret(
+async def tenant_for_guarded_secret(
     database: Database, limiter: RateLimiter, window: Window, kind: str, secret_hash: str
 ) -> uuid.UUID | None:
     """The tenant of a token/key hash, refused while the address is over its guess limit.
@@ -268,8 +268,8 @@ async def refresh(
 ) -> TokenPair:
     """Rotate a refresh token. Presenting an already-rotated token revokes its whole family."""
     token_hash = hash_secret(refresh_token)
-    window = _guess_window(settings, limiter, client_ip)
-    tenant_id = await _tenant_for_secret(database, limiter, window, "refresh_token", token_hash)
+    window = guess_window(settings, limiter, client_ip)
+    tenant_id = await tenant_for_guarded_secret(database, limiter, window, "refresh_token", token_hash)
     if tenant_id is None:
         raise Unauthorized(_BAD_REFRESH)
     reuse_detected = False
@@ -381,8 +381,8 @@ async def activate(
     """Set the first password with a one-time activation token; signs the user in."""
     check_password_strength(settings, password)
     token_hash = hash_secret(token)
-    window = _guess_window(settings, limiter, client_ip)
-    tenant_id = await _tenant_for_secret(database, limiter, window, "activation", token_hash)
+    window = guess_window(settings, limiter, client_ip)
+    tenant_id = await tenant_for_guarded_secret(database, limiter, window, "activation", token_hash)
     if tenant_id is None:
         raise Unauthorized("Activation token is invalid or was already used")
     password_hash = await hash_password_off_loop(password)
@@ -408,8 +408,8 @@ async def credential_from_bearer(
     """Classify a presented secret: an API key (``dyo_…``) or a signed access token."""
     if token.startswith(API_KEY_PREFIX):
         key_hash = hash_secret(token)
-        window = _guess_window(settings, limiter, client_ip)
-        tenant_id = await _tenant_for_secret(database, limiter, window, "api_key", key_hash)
+        window = guess_window(settings, limiter, client_ip)
+        tenant_id = await tenant_for_guarded_secret(database, limiter, window, "api_key", key_hash)
         if tenant_id is None:
             raise Unauthorized("API key is invalid")
         return Credential(kind="api_key", tenant_id=tenant_id, key_hash=key_hash)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.config import AuthSettings
+from backend.config import AuthSettings, MailSettings
 from backend.models import Role, Tenant, User
+from backend.services.auth.account_email import Activation, issue_activation
+from backend.services.auth.emails import AccountEmailPurpose
 from backend.services.auth.service import (
     TokenPair,
     check_password_strength,
@@ -19,18 +21,10 @@ from backend.services.auth.service import (
     issue_tokens,
 )
 from backend.services.errors import Forbidden, NotFound
-from backend.services.tenant.notifications import ActivationNotifier
 from backend.utils.database import TENANT_ZONE_INFO_KEY, Database, session_tenant
 from backend.utils.rate_limit import RateLimiter
-from backend.utils.security import hash_secret, new_opaque_token
 
 SIGNUP_WINDOW_SECONDS = 3600
-
-
-@dataclass(frozen=True)
-class Activation:
-    token: str
-    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -41,18 +35,11 @@ class SignupResult:
     tokens: TokenPair | None
 
 
-def new_activation(settings: AuthSettings) -> tuple[Activation, str]:
-    """A one-time activation token and the hash to store."""
-    token = new_opaque_token()
-    expires = datetime.now(UTC) + timedelta(hours=settings.activation_token_hours)
-    return Activation(token=token, expires_at=expires), hash_secret(token)
-
-
 async def sign_up(
     database: Database,
     settings: AuthSettings,
+    mail: MailSettings,
     limiter: RateLimiter,
-    notifier: ActivationNotifier,
     *,
     name: str,
     owner_email: str,
@@ -74,7 +61,6 @@ async def sign_up(
     # No check of the email against other tenants: emails are unique per tenant, so signing
     # up with an address another tenant uses works like any other and reveals nothing.
     password_hash = await hash_password_off_loop(owner_password) if owner_password is not None else None
-    activation, activation_hash = (None, None) if password_hash else new_activation(settings)
 
     tenant_id = uuid.uuid4()
     async with database.tenant_session(tenant_id) as session:
@@ -87,16 +73,15 @@ async def sign_up(
             full_name=owner_name,
             role=Role.OWNER,
             password_hash=password_hash,
-            activation_token_hash=activation_hash,
-            activation_expires_at=activation.expires_at if activation else None,
             activated_at=datetime.now(UTC) if password_hash else None,
         )
         session.add(owner)
         await session.flush()
         tokens = await issue_tokens(session, settings, owner) if password_hash else None
-    if activation is not None:
-        await notifier.send_activation(
-            email=owner_email, token=activation.token, expires_at=activation.expires_at
+        activation = (
+            None
+            if password_hash
+            else await issue_activation(session, settings, mail, owner, AccountEmailPurpose.ACTIVATION)
         )
     return SignupResult(tenant=tenant, owner=owner, activation=activation, tokens=tokens)
 

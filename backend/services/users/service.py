@@ -7,12 +7,13 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.config import AuthSettings
+from backend.config import AuthSettings, MailSettings
 from backend.models import Role, User
 from backend.services.auth import repository as auth_repository
+from backend.services.auth.account_email import Activation, issue_activation
+from backend.services.auth.emails import AccountEmailPurpose
 from backend.services.auth.service import Principal, end_all_sessions
 from backend.services.errors import Conflict, Forbidden, NotFound
-from backend.services.tenant.service import Activation, new_activation
 from backend.services.users import repository
 from backend.utils.database import session_tenant
 from backend.utils.repository import PageWindow
@@ -39,23 +40,17 @@ def _check_can_assign(principal: Principal, role: Role) -> None:
 async def invite_user(
     session: AsyncSession,
     settings: AuthSettings,
+    mail: MailSettings,
     principal: Principal,
     *,
     email: str,
     role: Role,
     full_name: str | None,
 ) -> tuple[User, Activation]:
-    """Create a user who sets a password with the returned one-time activation token."""
+    """Create a user who sets a password with a one-time activation token: emailed with a mail
+    transport, else returned for the caller to hand over."""
     _check_can_assign(principal, role)
-    activation, activation_hash = new_activation(settings)
-    user = User(
-        tenant_id=session_tenant(session),
-        email=email,
-        full_name=full_name,
-        role=role,
-        activation_token_hash=activation_hash,
-        activation_expires_at=activation.expires_at,
-    )
+    user = User(tenant_id=session_tenant(session), email=email, full_name=full_name, role=role)
     session.add(user)
     try:
         async with session.begin_nested():
@@ -64,6 +59,9 @@ async def invite_user(
         # Only a user of this same tenant can clash: emails are unique per tenant, so an
         # address used by another tenant is invited like any other and reveals nothing.
         raise Conflict("A user with this email already exists here", details={"field": "email"}) from error
+    activation = await issue_activation(
+        session, settings, mail, user, AccountEmailPurpose.INVITATION, requested_by=principal.actor_id
+    )
     return user, activation
 
 
