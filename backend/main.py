@@ -18,6 +18,7 @@ from backend.routes import (
     auth,
     benchmarks,
     coach,
+    coach_stream,
     connectors,
     evidence,
     exchange_rates,
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(connectors.router)
     app.include_router(benchmarks.router)
     app.include_router(coach.router)
+    app.include_router(coach_stream.router)
     return app
 
 
