@@ -55,7 +55,7 @@ def live_server(urls: DatabaseUrls, workdir: Path, **environment: str) -> Iterat
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300  # a loaded CI machine imports slowly
             while True:
                 assert process.poll() is None, log_path.read_text()
                 try:

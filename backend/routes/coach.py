@@ -7,7 +7,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from backend.agents.chat import ChatTurn, chat_turn
@@ -37,8 +36,6 @@ from backend.services.coach import memory
 from backend.services.coach.repository import SessionSummary
 from backend.services.coach.usage import usage_report
 from backend.utils.error_handlers import error_responses
-
-logger = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/v1/coach", tags=["coach"], responses=error_responses(401))
 

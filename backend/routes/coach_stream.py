@@ -30,6 +30,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from backend.agents.chat import ChatTurn, chat_turn
@@ -115,7 +116,7 @@ def _event_stream(events: AsyncIterator[ServerSentEvent], heartbeat: float) -> E
     )
 
 
-async def _turn_index(session: Any, session_id: uuid.UUID | None) -> int:
+async def _turn_index(session: AsyncSession, session_id: uuid.UUID | None) -> int:
     """Answers the session already has (a 404 before the stream starts for an unknown session)."""
     if session_id is None:
         return 0
@@ -204,7 +205,7 @@ async def open_chat_stream(
     return _event_stream(_chat_events(body, principal, database, coach, pool, _EventIds(turn)), heartbeat)
 
 
-async def _resume(session: Any, last_event_id: str, heartbeat: float) -> Response:
+async def _resume(session: AsyncSession, last_event_id: str, heartbeat: float) -> Response:
     match = _EVENT_ID.match(last_event_id.strip().lower())
     if match is None:
         raise ValidationFailed(
