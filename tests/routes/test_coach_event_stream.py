@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,3 +196,18 @@ async def test_the_openapi_document_types_both_streams_as_event_streams(client: 
     assert {p["name"] for p in get["parameters"]} >= {"ticket", "message", "session_id", "Last-Event-ID"}
     assert "204" in get["responses"]
     assert "201" in spec["paths"][TICKETS]["post"]["responses"]
+
+
+async def test_the_ticket_in_the_url_never_reaches_the_logs(
+    client: httpx.AsyncClient, json_logs: io.StringIO
+) -> None:
+    tenant = await create_tenant(client)
+    ticket = await _ticket(client, tenant)
+    stream = await _open(client, {"ticket": ticket, "message": "How is revenue doing?"})
+    assert stream.events[-1]["event"] == "final"
+    refused = await _open(client, {"ticket": ticket + "x", "message": "hello"})
+    assert refused.status == 401
+
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines() if line.startswith("{")]
+    assert any(line.get("route") == STREAM and line.get("status") == 200 for line in lines), lines
+    assert ticket not in json_logs.getvalue()
