@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.demo.builder import DATA_SOURCE, DEMO_PASSWORD, build_demo
+from backend.demo.builder import DATA_SOURCE, DEMO_PASSWORD, DEMO_TENANT, build_demo
 from backend.demo.shop import DAYS, build_shop
 from backend.utils.database_urls import DatabaseUrls
 from tests.live_server import REPO, live_server
@@ -114,3 +114,18 @@ def test_the_command_says_clearly_when_the_api_is_not_running() -> None:
     )
     assert done.returncode == 1
     assert "cannot reach the API" in done.stderr and "make dev" in done.stderr
+
+
+def test_a_run_stopped_after_sign_up_is_completed_in_the_same_tenant(api: str) -> None:
+    email = "owner-partial@demo-shop.example.com"
+    with httpx.Client(base_url=api, timeout=60) as http:
+        # The builder's first step, then nothing: as if the command had been interrupted.
+        owner = {"name": DEMO_TENANT, "owner_email": email, "owner_password": DEMO_PASSWORD}
+        signup = http.post("/api/v1/tenants", json=owner)
+        assert signup.status_code == 201, signup.text
+        result = build_demo(api, email=email, end=END)
+        assert result.created and result.tenant_id == signup.json()["tenant"]["id"]
+        http.headers["Authorization"] = f"Bearer {signup.json()['tokens']['access_token']}"
+        assert http.get("/api/v1/goals").json()["total"] == 2
+        assert http.get("/api/v1/data-sources").json()["total"] == 1
+        assert http.get("/api/v1/tenants/me").json()["timezone"] == "America/New_York"

@@ -85,8 +85,6 @@ class _Builder:
         }
         created = _check(self.http.post("/api/v1/tenants", json=body), "sign up")
         self._use(created["tokens"]["access_token"])
-        settings = {"timezone": DEMO_TIMEZONE, "currency": "USD", "industry": "retail"}
-        _check(self.http.patch("/api/v1/tenants/me", json=settings), "set the time zone")
 
     def is_complete(self) -> bool:
         """The last step (the goals) is done: so is everything before it."""
@@ -97,6 +95,8 @@ class _Builder:
         return _check(self.http.get("/api/v1/tenants/me"), "read the tenant")
 
     def load(self, shop: DemoShop) -> None:
+        settings = {"timezone": DEMO_TIMEZONE, "currency": "USD", "industry": "retail"}
+        _check(self.http.patch("/api/v1/tenants/me", json=settings), "set the time zone")
         self.say("declaring the metrics")
         for name, definition in METRIC_DEFINITIONS.items():
             _check(self.http.put(f"/api/v1/metrics/{name}", json=definition), f"declare {name}")
