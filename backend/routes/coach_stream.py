@@ -116,14 +116,6 @@ def _event_stream(events: AsyncIterator[ServerSentEvent], heartbeat: float) -> E
     )
 
 
-async def _turn_index(session: AsyncSession, session_id: uuid.UUID | None) -> int:
-    """Answers the session already has (a 404 before the stream starts for an unknown session)."""
-    if session_id is None:
-        return 0
-    _, messages = await memory.get_session_with_messages(session, session_id)
-    return sum(1 for message in messages if message.role == "assistant")
-
-
 @router.post(
     "/chat/stream/tickets",
     status_code=status.HTTP_201_CREATED,
@@ -157,7 +149,7 @@ async def chat_with_coach_stream(
 ) -> EventSourceResponse:
     """The chat turn as it happens. The request's own transaction ends before the body streams, so the
     turn runs in its own tenant unit of work, committed before the `final` event is sent."""
-    turn = await _turn_index(session, body.session_id)
+    turn = len(await memory.session_answers(session, body.session_id))  # a 404 before the stream starts
     events = _chat_events(body, principal, database, coach, pool, _EventIds(turn))
     return _event_stream(events, settings.llm.stream_heartbeat_seconds)
 
@@ -201,7 +193,7 @@ async def open_chat_stream(
     if message is None:
         raise ValidationFailed("message is required (it is the question)", details={"field": "message"})
     body = ChatRequest(message=message, session_id=session_id)
-    turn = await _turn_index(session, session_id)
+    turn = len(await memory.session_answers(session, session_id))
     return _event_stream(_chat_events(body, principal, database, coach, pool, _EventIds(turn)), heartbeat)
 
 
@@ -215,8 +207,7 @@ async def _resume(session: AsyncSession, last_event_id: str, heartbeat: float) -
     if match["n"] == END:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     session_id, turn = uuid.UUID(match["session"]), int(match["turn"])
-    _, messages = await memory.get_session_with_messages(session, session_id)
-    answers = [message for message in messages if message.role == "assistant"]
+    answers = await memory.session_answers(session, session_id)
     ids = _EventIds(turn, session=str(session_id))
     if turn < len(answers):
         stored = answers[turn]
