@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev worker test check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 bench-insights verify-monitoring
+.PHONY: help setup dev demo worker test check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 bench-insights verify-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -69,17 +69,21 @@ dev: migrate ## Run the API with reload on http://localhost:8001 and a job worke
 	  fi; \
 	  exit $$status
 
+demo: setup ## Build the demo shop through the running API (`make dev` in another terminal); prints the sign-in
+	$(PY) -m backend.cli demo --url http://127.0.0.1:$(PORT)
+
 worker: migrate ## Run a job worker alone (metrics on WORKER_METRICS_HOST:WORKER_METRICS_PORT, default 127.0.0.1:8002)
 	$(PY) -m backend.worker
 
 # Debian packages some tests run: promtool and Prometheus with its node and postgres exporters
-# (monitoring checks), nginx (proxy config check), and the netlib/MIPLIB sample files.
-SYSTEM_PACKAGES := prometheus prometheus-node-exporter prometheus-postgres-exporter nginx coinor-libcoinutils-dev
+# (monitoring checks), nginx (proxy config check), the netlib/MIPLIB sample files, and chromium
+# (a real browser EventSource on the coach stream).
+SYSTEM_PACKAGES := prometheus prometheus-node-exporter prometheus-postgres-exporter nginx coinor-libcoinutils-dev chromium
 
 system-deps: ## Install the Debian packages the tests use, if any is missing (needs root)
 	@if command -v promtool >/dev/null && command -v prometheus-node-exporter >/dev/null \
 	    && command -v prometheus-postgres-exporter >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null \
-	    && [ -d /usr/share/coin/Data/Sample ]; then :; \
+	    && [ -d /usr/share/coin/Data/Sample ] && command -v chromium >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing: $(SYSTEM_PACKAGES)"; apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \

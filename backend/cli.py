@@ -5,6 +5,7 @@ migrate [REVISION]                 alembic upgrade (default: head)
 migrate-rollback [REVISION]        alembic downgrade (default: one step, -1)
 migrate-create MESSAGE             a new revision drafted by autogenerate, to review by hand
 metrics-retention [--days N]       TimescaleDB: set the metrics retention policy (default: settings)
+demo [--url URL] [--email E]       build the demo shop through the running API (``make demo``)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from backend.config import get_settings
+from backend.demo.builder import DEMO_EMAIL, DEMO_PASSWORD, DemoError, build_demo, report
 from backend.services.metrics.timescale import apply_retention
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.embedded_db import EmbeddedPostgres
@@ -77,6 +79,18 @@ async def _apply_retention(owner_url: str, days: int) -> bool:
         await engine.dispose()
 
 
+def _demo(url: str, email: str, password: str) -> int:
+    try:
+        result = build_demo(
+            url.rstrip("/"), email=email, password=password, say=lambda line: print(line, file=sys.stderr)
+        )
+    except DemoError as error:
+        print(f"make demo failed: {error}", file=sys.stderr)
+        return 1
+    print(report(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.cli", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,10 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("message")
     retention = commands.add_parser("metrics-retention", help="apply METRICS_RETENTION_DAYS on TimescaleDB")
     retention.add_argument("--days", type=int, default=None)
+    demo = commands.add_parser("demo", help="build the demo shop through the running API")
+    demo.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '8001')}")
+    demo.add_argument("--email", default=DEMO_EMAIL)
+    demo.add_argument("--password", default=DEMO_PASSWORD)
     args = parser.parse_args(argv)
 
     if args.command == "db":
         return _db(args.action)
+    if args.command == "demo":
+        return _demo(args.url, args.email, args.password)
     urls = resolve_database_urls(get_settings().database)
     if args.command == "migrate":
         upgrade(urls.owner, urls.app_role, args.revision, worker_role=urls.worker_role)

@@ -110,6 +110,13 @@ class AuthSettings(BaseSettings):
     issuer: str = Field(default="dyocense", validation_alias="JWT_ISSUER")
     audience: str = Field(default="dyocense-api", validation_alias="JWT_AUDIENCE")
     access_token_minutes: int = Field(default=15, ge=1, le=120, validation_alias="ACCESS_TOKEN_MINUTES")
+    stream_ticket_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=600,
+        validation_alias="STREAM_TICKET_SECONDS",
+        description="Lifetime of a coach stream ticket (a browser EventSource puts it in the URL).",
+    )
     refresh_token_days: int = Field(default=14, ge=1, le=90, validation_alias="REFRESH_TOKEN_DAYS")
     activation_token_hours: int = Field(default=72, ge=1, validation_alias="ACTIVATION_TOKEN_HOURS")
     signup_enabled: bool = Field(default=True, validation_alias="SIGNUP_ENABLED")
@@ -403,6 +410,13 @@ class LlmSettings(BaseSettings):
     )
     openai_model: str = Field(default="gpt-4o-mini", validation_alias="OPENAI_MODEL")
     timeout_seconds: float = Field(default=60.0, gt=0, validation_alias="LLM_TIMEOUT_SECONDS")
+    stream_heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        validation_alias="COACH_STREAM_HEARTBEAT_SECONDS",
+        description="A `: ping` comment goes out on a coach stream this often, so proxies keep it open.",
+    )
     target_local_share: float = Field(default=0.7, ge=0, le=1, validation_alias="LLM_TARGET_LOCAL_SHARE")
     monthly_budget_dollars: float = Field(
         default=25.0,

@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import Settings
 from backend.models import Role
-from backend.services.auth.service import Credential, Principal, confirm_principal, credential_from_bearer
+from backend.services.auth.service import (
+    Credential,
+    Principal,
+    confirm_principal,
+    credential_from_bearer,
+    credential_from_stream_ticket,
+)
 from backend.services.errors import Forbidden, Unauthorized
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
@@ -111,6 +117,44 @@ async def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal, scope="function")]
+
+
+async def get_stream_ticket_credential(
+    settings: AppSettings,
+    ticket: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=2000,
+            description="A stream ticket from `POST /api/v1/coach/chat/stream/tickets` (it lives "
+            "seconds and opens only this stream; an access token is refused here).",
+        ),
+    ],
+) -> Credential:
+    """The caller of a browser EventSource, which cannot send an Authorization header."""
+    return credential_from_stream_ticket(settings.auth, ticket)
+
+
+async def get_ticket_session(
+    database: AppDatabase, credential: Annotated[Credential, Depends(get_stream_ticket_credential)]
+) -> AsyncIterator[AsyncSession]:
+    structlog.contextvars.bind_contextvars(tenant_id=str(credential.tenant_id))
+    async with database.tenant_session(credential.tenant_id) as session:
+        yield session
+
+
+TicketSession = Annotated[AsyncSession, Depends(get_ticket_session, scope="function")]
+
+
+async def get_ticket_principal(
+    session: TicketSession, credential: Annotated[Credential, Depends(get_stream_ticket_credential)]
+) -> Principal:
+    return await confirm_principal(session, credential)
+
+
+# Only the coach's GET stream takes these: everywhere else a ticket is not a credential.
+TicketPrincipal = Annotated[Principal, Depends(get_ticket_principal, scope="function")]
+PresentedCredential = Annotated[Credential, Depends(get_credential)]
 
 
 def require_role(minimum: Role) -> Callable[[Principal], Awaitable[Principal]]:

@@ -19,6 +19,7 @@ from backend.routes import (
     benchmarks,
     calendar_events,
     coach,
+    coach_stream,
     connectors,
     evidence,
     exchange_rates,
@@ -163,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Last-Event-ID"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(connectors.router)
     app.include_router(benchmarks.router)
     app.include_router(coach.router)
+    app.include_router(coach_stream.router)
     return app
 
 

@@ -45,6 +45,7 @@ TOP_LEVEL_RANKS: Mapping[str, int] = {
     "server": ENTRY,
     "worker": ENTRY,
     "cli": ENTRY,
+    "demo": ENTRY,  # the demo shop builder: an HTTP client of the API, run by the cli
 }
 LEAF_TOP_LEVEL = frozenset({"models", "config"})
 EXCEPTION_HIERARCHY = "backend.services.errors"

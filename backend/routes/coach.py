@@ -1,26 +1,18 @@
-"""The coach: chat (JSON and Server-Sent Events), LLM usage report, sessions and semantic search."""
+"""The coach: chat, LLM usage report, sessions and semantic search (the streamed chat: coach_stream)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import re
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
 
 from backend.agents.chat import ChatTurn, chat_turn
 from backend.agents.runtime import CoachRuntime
 from backend.dependencies import (
     AppComputePool,
-    AppDatabase,
     AppSettings,
     CurrentPrincipal,
     PageParams,
@@ -40,16 +32,10 @@ from backend.schemas.coach import (
     UsageReportRead,
 )
 from backend.schemas.common import Page, SupportedDate
-from backend.services.auth.service import Principal
 from backend.services.coach import memory
 from backend.services.coach.repository import SessionSummary
 from backend.services.coach.usage import usage_report
-from backend.services.errors import DyocenseError
-from backend.utils.compute import ComputePool
-from backend.utils.database import Database
 from backend.utils.error_handlers import error_responses
-
-logger = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/v1/coach", tags=["coach"], responses=error_responses(401))
 
@@ -211,7 +197,8 @@ async def search_coach_history(
     )
 
 
-def _chat_response(turn: ChatTurn) -> ChatResponse:
+def chat_response(turn: ChatTurn) -> ChatResponse:
+    """The JSON answer of a turn (also the stream's `final` event)."""
     return ChatResponse.model_validate(
         {
             "session_id": turn.session_id,
@@ -244,91 +231,4 @@ async def chat_with_coach(
     optimizer) on the tenant's data, and answers with citations, suggested actions and the LLM usage
     of the turn. The exchange is stored in the session (a new one unless `session_id` is given)."""
     turn = await chat_turn(session, principal, coach, pool, body.message, session_id=body.session_id)
-    return _chat_response(turn)
-
-
-_DELTA = re.compile(r"\S+\s*|\s+")
-
-
-def _sse(event: str, payload: dict[str, object]) -> str:
-    return f"event: {event}\ndata: {json.dumps(payload, default=str)}\n\n"
-
-
-@router.post(
-    "/chat/stream",
-    response_class=StreamingResponse,
-    summary="Ask the coach, streamed as Server-Sent Events",
-    responses={
-        200: {
-            "description": "Events: `session`, `memory`, `classification`, `agent`, `tool` (progress), "
-            "`delta` (the reply as the model writes it; a templated reply piece by piece), `reset` "
-            "(discard the deltas so far: the model failed mid-answer and another one answers), then "
-            "`final` (the full chat response) or `error`.",
-            "content": {"text/event-stream": {}},
-        },
-        **error_responses(404, 422),
-    },
-)
-async def chat_with_coach_stream(
-    body: ChatRequest,
-    session: TenantSession,
-    principal: CurrentPrincipal,
-    database: AppDatabase,
-    coach: Coach,
-    pool: AppComputePool,
-) -> StreamingResponse:
-    """The chat turn as it happens. The request's own transaction ends before the body streams, so the
-    turn runs in its own tenant unit of work, committed before the `final` event is sent."""
-    if body.session_id is not None:
-        await memory.get_session(session, body.session_id)  # a 404 before the stream starts
-    return StreamingResponse(
-        _chat_events(body, principal, database, coach, pool),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-async def _chat_events(
-    body: ChatRequest, principal: Principal, database: Database, coach: CoachRuntime, pool: ComputePool
-) -> AsyncIterator[str]:
-    queue: asyncio.Queue[tuple[str, dict[str, object]] | None] = asyncio.Queue()
-
-    async def emit(event: str, payload: dict[str, object]) -> None:
-        await queue.put((event, payload))
-
-    async def produce() -> ChatTurn:
-        try:
-            async with database.tenant_session(principal.tenant_id) as session:
-                return await chat_turn(
-                    session,
-                    principal,
-                    coach,
-                    pool,
-                    body.message,
-                    session_id=body.session_id,
-                    emit=emit,
-                    stream_reply=True,
-                )
-        finally:
-            await queue.put(None)
-
-    task = asyncio.create_task(produce())
-    try:
-        while (item := await queue.get()) is not None:
-            yield _sse(*item)
-        turn = await task
-        if not turn.streamed:
-            # Templated (offline) replies are not written by a model: piece them out here.
-            for piece in _DELTA.findall(turn.reply):
-                yield _sse("delta", {"text": piece})
-        yield _sse("final", _chat_response(turn).model_dump(mode="json"))
-    except DyocenseError as error:
-        yield _sse("error", {"code": error.code, "message": error.message, "details": error.details})
-    except Exception:
-        logger.exception("coach_stream_failed")
-        yield _sse("error", {"code": "internal_error", "message": "The coach could not finish this answer."})
-    finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    return chat_response(turn)

@@ -159,3 +159,23 @@ class ChatResponse(BaseModel):
     classification: str = Field(
         description="How agents were chosen: model tool choice or embedding similarity."
     )
+
+
+class StreamTicketRead(BaseModel):
+    ticket: str = Field(description="Opens one coach stream: `GET stream_url?ticket=…&message=…`.")
+    expires_at: datetime = Field(description="The ticket opens a stream (or resumes one) until then.")
+    stream_url: str = "/api/v1/coach/chat/stream"
+
+
+class ReplayedAnswerRead(BaseModel):
+    """The `final` event of a resumed stream: the turn's stored answer (the live one also has `recalled`)."""
+
+    session_id: uuid.UUID
+    reply: str
+    agents: list[str]
+    citations: list[CitationRead]
+    suggested_actions: list[SuggestedActionRead]
+    usage: ChatUsageRead
+    notices: list[str]
+    templated: bool
+    replayed: bool = True

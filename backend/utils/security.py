@@ -24,6 +24,9 @@ from pwdlib import PasswordHash
 from backend.config import AuthSettings
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+# A browser EventSource cannot send headers: it opens the coach stream with this short-lived
+# ticket in the URL instead of the access token (see backend/routes/coach_stream.py).
+STREAM_TICKET_TYPE = "coach_stream_ticket"
 API_KEY_PREFIX = "dyo_"
 
 _password_hash = PasswordHash.recommended()
@@ -66,11 +69,14 @@ def create_access_token(
     session_id: uuid.UUID,
     token_version: int,
     now: datetime | None = None,
+    token_type: str = ACCESS_TOKEN_TYPE,
+    lifetime: timedelta | None = None,
 ) -> tuple[str, datetime]:
+    """A signed token: an access token, or (``token_type``/``lifetime``) a coach stream ticket."""
     issued = now or datetime.now(UTC)
-    expires = issued + timedelta(minutes=settings.access_token_minutes)
+    expires = issued + (lifetime or timedelta(minutes=settings.access_token_minutes))
     claims = {
-        "type": ACCESS_TOKEN_TYPE,
+        "type": token_type,
         "iss": settings.issuer,
         "aud": settings.audience,
         "sub": str(user_id),
@@ -86,8 +92,13 @@ def create_access_token(
     return token, expires
 
 
-def decode_access_token(settings: AuthSettings, token: str) -> AccessClaims:
-    """Verify signature (only the configured algorithm), issuer, audience, expiry and type."""
+def decode_access_token(
+    settings: AuthSettings, token: str, *, token_type: str = ACCESS_TOKEN_TYPE
+) -> AccessClaims:
+    """Verify signature (only the configured algorithm), issuer, audience, expiry and type.
+
+    A token of another type (a stream ticket where an access token is expected, or the
+    reverse) is invalid: each is accepted only where it is meant to be used."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != settings.algorithm:
@@ -102,8 +113,8 @@ def decode_access_token(settings: AuthSettings, token: str) -> AccessClaims:
         )
     except JWTError as error:
         raise InvalidToken(str(error)) from error
-    if claims.get("type") != ACCESS_TOKEN_TYPE:
-        raise InvalidToken("not an access token")
+    if claims.get("type") != token_type:
+        raise InvalidToken(f"not a token of type {token_type}")
     try:
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]),

@@ -30,6 +30,7 @@ from backend.utils.database import TENANT_ZONE_INFO_KEY, Database, session_tenan
 from backend.utils.rate_limit import Backoff, RateLimiter, Window
 from backend.utils.security import (
     API_KEY_PREFIX,
+    STREAM_TICKET_TYPE,
     InvalidToken,
     create_access_token,
     decode_access_token,
@@ -419,6 +420,48 @@ async def credential_from_bearer(
         raise Unauthorized(_BAD_ACCESS) from error
     if claims.role not in Role.__members__.values():
         raise Unauthorized(_BAD_ACCESS)
+    return Credential(
+        kind="user",
+        tenant_id=claims.tenant_id,
+        subject=claims.user_id,
+        session_id=claims.session_id,
+        token_version=claims.token_version,
+    )
+
+
+def issue_stream_ticket(
+    settings: AuthSettings, credential: Credential, principal: Principal
+) -> tuple[str, datetime]:
+    """A short-lived ticket that opens the coach stream for a signed-in user (a browser EventSource).
+
+    It carries the access token's sign-in and token version, so logout, a password change or a
+    deactivation ends it like the token; it is valid only as the stream's ``ticket`` parameter."""
+    if credential.kind != "user":
+        raise Forbidden(
+            "Stream tickets are for signed-in users; with an API key, POST /api/v1/coach/chat/stream",
+            details={"credential": credential.kind},
+        )
+    assert credential.subject is not None and credential.session_id is not None
+    assert credential.token_version is not None
+    return create_access_token(
+        settings,
+        user_id=credential.subject,
+        tenant_id=credential.tenant_id,
+        role=principal.role.value,
+        session_id=credential.session_id,
+        token_version=credential.token_version,
+        token_type=STREAM_TICKET_TYPE,
+        lifetime=timedelta(seconds=settings.stream_ticket_seconds),
+    )
+
+
+def credential_from_stream_ticket(settings: AuthSettings, ticket: str) -> Credential:
+    try:
+        claims = decode_access_token(settings, ticket, token_type=STREAM_TICKET_TYPE)
+    except InvalidToken as error:
+        raise Unauthorized(
+            "Stream ticket is invalid or expired; get a new one from POST /chat/stream/tickets"
+        ) from error
     return Credential(
         kind="user",
         tenant_id=claims.tenant_id,

@@ -83,6 +83,15 @@ async def get_session_with_messages(
     return found, await repository.session_messages(session, session_id)
 
 
+async def session_answers(session: AsyncSession, session_id: uuid.UUID | None) -> list[CoachingMessage]:
+    """The assistant answers of a session, oldest first: one per turn, so answer ``n`` is turn ``n``'s
+    (a 404 for a session the tenant does not have; none for a new session)."""
+    if session_id is None:
+        return []
+    _, messages = await get_session_with_messages(session, session_id)
+    return [message for message in messages if message.role == "assistant"]
+
+
 # The tenant's sessions, most recently active first (only ``user_id``'s when given): the
 # repository's page, no rule of its own.
 list_sessions = repository.list_sessions
