@@ -13,6 +13,7 @@ Every dependency here is ``async def``, even the ones that never await: FastAPI 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 import structlog
@@ -97,11 +98,16 @@ async def get_credential(
     return await credential_from_bearer(database, settings.auth, limiter, token, client_ip=ip)
 
 
+def _unit_of_work(database: Database, credential: Credential) -> AbstractAsyncContextManager[AsyncSession]:
+    """The request's transaction in the caller's tenant (which the logs then name)."""
+    structlog.contextvars.bind_contextvars(tenant_id=str(credential.tenant_id))
+    return database.tenant_session(credential.tenant_id)
+
+
 async def get_tenant_session(
     database: AppDatabase, credential: Annotated[Credential, Depends(get_credential)]
 ) -> AsyncIterator[AsyncSession]:
-    structlog.contextvars.bind_contextvars(tenant_id=str(credential.tenant_id))
-    async with database.tenant_session(credential.tenant_id) as session:
+    async with _unit_of_work(database, credential) as session:
         yield session
 
 
@@ -138,8 +144,7 @@ async def get_stream_ticket_credential(
 async def get_ticket_session(
     database: AppDatabase, credential: Annotated[Credential, Depends(get_stream_ticket_credential)]
 ) -> AsyncIterator[AsyncSession]:
-    structlog.contextvars.bind_contextvars(tenant_id=str(credential.tenant_id))
-    async with database.tenant_session(credential.tenant_id) as session:
+    async with _unit_of_work(database, credential) as session:
         yield session
 
 

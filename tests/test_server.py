@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,68 +13,22 @@ from pydantic import SecretStr
 from backend.config import Settings
 from backend.server import uvicorn_options
 from backend.utils.database_urls import DatabaseUrls
+from tests.live_server import live_server
 
-REPO = Path(__file__).resolve().parent.parent
 LOGINS_PER_IP = 2
 
 
 pytestmark = pytest.mark.live
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(database_urls: DatabaseUrls, tmp_path: Path) -> Iterator[str]:
-    """The API served by the launcher on loopback, with TRUST_FORWARDED_FOR=false."""
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update(
-        {
-            "PYTHONPATH": str(REPO),
-            "ENVIRONMENT": "test",
-            # A key of its own: its rate-limit rows never meet those of other tests.
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "DATABASE_URL": database_urls.app,
-            "DATABASE_OWNER_URL": database_urls.owner,
-            "TRUST_FORWARDED_FOR": "false",
-            "LOGIN_RATE_LIMIT_PER_IP": str(LOGINS_PER_IP),
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend.server", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,  # no .env of the checkout is read
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
+    """The API served by the launcher on loopback, with TRUST_FORWARDED_FOR=false (and a secret key
+    of its own: its rate-limit rows never meet those of other tests)."""
+    with live_server(
+        database_urls, tmp_path, TRUST_FORWARDED_FOR="false", LOGIN_RATE_LIMIT_PER_IP=str(LOGINS_PER_IP)
+    ) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_forwarded_for_does_not_change_the_limited_address_when_trust_is_off(server: str) -> None:
