@@ -45,7 +45,9 @@ def _read(source: DataSource, settings: Settings) -> DataSourceRead:
     )
 
 
-@router.get("/api/v1/connectors", summary="Connector types and their config schemas")
+@router.get(
+    "/api/v1/connectors", summary="Connector types and their config schemas", responses=error_responses(422)
+)
 async def list_connectors(principal: CurrentPrincipal, page: PageParams) -> Page[ConnectorTypeRead]:
     items = [
         ConnectorTypeRead(

@@ -58,6 +58,7 @@ _REFERENCES = (
 @router.get(
     "/templates",
     summary="Problem templates with their input JSON schema and an example",
+    responses=error_responses(422),
 )
 async def list_optimizer_templates(
     principal: CurrentPrincipal, page: PageParams
