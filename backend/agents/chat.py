@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.agents.fact_check import CheckedReplyStream
 from backend.agents.graph import COACH_GRAPH, SYSTEM_PROMPT, CoachContext, CoachState, context_message
 from backend.agents.runtime import CoachRuntime
 from backend.agents.types import AgentDeps, AgentResult, Emit, no_emit
 from backend.services.auth.service import Principal
 from backend.services.coach import memory, repository
-from backend.services.coach.llm_router import ReplyStream, RoutedChat
+from backend.services.coach.llm_router import RoutedChat
 from backend.services.coach.memory import NewMessage
 from backend.services.coach.providers.base import ChatMessage
 from backend.services.metrics import service as metrics_service
@@ -195,7 +196,7 @@ async def chat_turn(
         "calls": [],
         "notices": [],
     }
-    stream = ReplyStream(emit) if stream_reply else None
+    stream = CheckedReplyStream(emit) if stream_reply else None
     state = await COACH_GRAPH.ainvoke(
         initial,
         context=CoachContext(

@@ -261,9 +261,11 @@ def _sse(event: str, payload: dict[str, object]) -> str:
     responses={
         200: {
             "description": "Events: `session`, `memory`, `classification`, `agent`, `tool` (progress), "
-            "`delta` (the reply as the model writes it; a templated reply piece by piece), `reset` "
-            "(discard the deltas so far: the model failed mid-answer and another one answers), then "
-            "`final` (the full chat response) or `error`.",
+            "`delta` (the reply as the model writes it, one sentence at a time, each sent only once "
+            "every figure in it is backed by a tool result; a templated reply piece by piece), `reset` "
+            "(discard the deltas so far: the model failed mid-answer and another one answers, or its "
+            "answer used figures no tool returned and is being rewritten), then `final` (the full chat "
+            "response) or `error`.",
             "content": {"text/event-stream": {}},
         },
         **error_responses(404, 422),
