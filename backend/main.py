@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from backend.agents.runtime import build_coach_runtime
+from backend.agents.warmup import start_coach_warmup
 from backend.config import Settings, get_settings
 from backend.routes import (
     api_keys,
@@ -120,12 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.compute_pool = ComputePool(settings.compute.workers)
         app.state.forecaster_warmup = start_warmup(app.state.compute_pool)
         app.state.coach = coach_runtime
+        app.state.coach_warmup = start_coach_warmup(coach_runtime)
         APP_INFO.labels(version=settings.version, environment=settings.environment.value).set(1)
         logger.info("startup", environment=settings.environment.value, embedded_database=urls.embedded)
         try:
             yield
         finally:
             app.state.forecaster_warmup.cancel()
+            app.state.coach_warmup.cancel()
             await asyncio.to_thread(app.state.compute_pool.shutdown)
             await coach_runtime.close()
             await database.dispose()
