@@ -87,9 +87,11 @@ class CoachContext:
 
 
 def _backing(state: CoachState) -> Backing:
-    """The figures an answer may use: the tools' citations so far and the owner's question."""
+    """The figures an answer may use: the tools' citations so far and what the owner said in the
+    session (the question and earlier messages: "my budget is $5,000", then "split it")."""
     citations = [citation for result in state.get("results", []) for citation in result.citations]
-    return Backing(citations, allowed=[state["question"]])
+    said = [message.content for message in state.get("messages", []) if message.role == "user"]
+    return Backing(citations, allowed=[state["question"], *said])
 
 
 def _calls_from(tool_calls: tuple[ToolCall, ...], round_number: int) -> list[AgentCall]:

@@ -143,3 +143,21 @@ async def test_the_stream_sends_the_corrected_reply(
     after_reset = events[names.index("reset") :]
     assert "".join(p["text"] for n, p in after_reset if n == "delta") == CORRECTED
     assert events[-1][1]["reply"] == CORRECTED
+
+
+async def test_figures_the_owner_gave_earlier_in_the_session_are_backed(
+    client: httpx.AsyncClient, model_coach: FakeLlmServer
+) -> None:
+    tenant = await _tenant(client)
+    model_coach.script(LOCAL, Scripted(ollama_chat("Noted.")))
+    first, _ = await _chat(client, tenant, "My ad budget is $4,750 a month.")
+    answer = "Keep the $4,750 budget and review it monthly."
+    model_coach.script(LOCAL, Scripted(ollama_chat(answer)))
+    response = await client.post(
+        CHAT,
+        headers=tenant.headers,
+        json={"message": "What should I do with it?", "session_id": first["session_id"]},
+    )
+    body = response.json()
+    assert (body["reply"], body["notices"]) == (answer, [])
+    assert len(model_coach.requests_to(LOCAL)) == 2  # no rewrite was asked for
