@@ -447,6 +447,15 @@ class LlmSettings(BaseSettings):
         "ollama/openai: the provider's embedding model name.",
     )
     embedding_dimensions: int = Field(default=384, ge=1, validation_alias="EMBEDDING_DIMENSIONS")
+    recall_min_similarity: float = Field(
+        default=0.43,
+        ge=-1,
+        le=1,
+        validation_alias="COACH_RECALL_MIN_SIMILARITY",
+        description="Cosine similarity an earlier message needs to be recalled into a chat. The default "
+        "is calibrated for the bundled all-MiniLM-L6-v2 (best F1 on tests/data/memory_relevance.json); "
+        "recalibrate with `python -m tests.benchmarks.bench_memory_relevance` for another embedding model.",
+    )
 
     @field_validator("prices", mode="after")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import structlog
 from fastapi import Depends, FastAPI
@@ -12,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from backend.agents.runtime import build_coach_runtime
+from backend.agents.warmup import start_coach_warmup
 from backend.config import Settings, get_settings
 from backend.routes import (
     api_keys,
@@ -107,6 +109,15 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _build_routes(app: FastAPI) -> None:
+    """Build every included router's routes now: FastAPI builds them on the first request that
+    reaches the router (seconds for the first chat otherwise). Thread-safe (FastAPI locks it)."""
+    for route in app.router.routes:
+        build = getattr(route, "effective_candidates", None)
+        if callable(build):
+            build()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(level=settings.observability.log_level, json=settings.log_json)
@@ -131,11 +142,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.compute_pool = ComputePool(settings.compute.workers)
         app.state.forecaster_warmup = start_warmup(app.state.compute_pool)
         app.state.coach = coach_runtime
+        app.state.coach_warmup = start_coach_warmup(coach_runtime, prepare=partial(_build_routes, app))
         APP_INFO.labels(version=settings.version, environment=settings.environment.value).set(1)
         logger.info("startup", environment=settings.environment.value, embedded_database=urls.embedded)
         try:
             yield
         finally:
+            app.state.coach_warmup.cancel()
             await stop_with_warmup(app.state.forecaster_warmup, app.state.compute_pool)
             await coach_runtime.close()
             await database.dispose()

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.agents.fact_check import CheckedReplyStream
 from backend.agents.graph import COACH_GRAPH, SYSTEM_PROMPT, CoachContext, CoachState, context_message
 from backend.agents.runtime import CoachRuntime
 from backend.agents.types import AgentDeps, AgentResult, Emit, no_emit
 from backend.services.auth.service import Principal
 from backend.services.coach import memory, repository
-from backend.services.coach.llm_router import ReplyStream, RoutedChat
+from backend.services.coach.llm_router import RoutedChat
 from backend.services.coach.memory import NewMessage
 from backend.services.coach.providers.base import ChatMessage
 from backend.services.metrics import service as metrics_service
@@ -31,8 +32,6 @@ from backend.utils.repository import PageWindow
 HISTORY_MESSAGES = 10
 RECALL_CANDIDATES = 8
 RECALL_LIMIT = 3
-# Cosine similarity (all-MiniLM-L6-v2) above which an earlier message is about the same thing.
-RECALL_MIN_SIMILARITY = 0.45
 TITLE_CHARS = 80
 CATALOG_IN_PROMPT = 100
 
@@ -108,12 +107,32 @@ def usage_summary(calls: list[RoutedChat]) -> dict[str, Any]:
     }
 
 
+def recall_query(question: str, topic: str | None) -> str:
+    """What memory is searched with: the question, within the session's topic when it continues one.
+
+    A session's title is its first question, i.e. its topic. Prefixing it scopes recall to the
+    conversation: a follow-up such as "what did we decide last time?" matches nothing on its own
+    wording, and recalls what the session is about rather than whatever else it resembles.
+    """
+    question = question[: memory.MAX_QUERY_CHARS]
+    if not topic or question.startswith(topic):
+        return question
+    joined = topic if topic.rstrip()[-1:] in ".?!" else f"{topic.rstrip()}."
+    return f"{joined} {question}"[: memory.MAX_QUERY_CHARS]
+
+
 async def recall(
-    session: AsyncSession, runtime: CoachRuntime, question: str, *, exclude: set[uuid.UUID]
+    session: AsyncSession,
+    runtime: CoachRuntime,
+    question: str,
+    *,
+    exclude: set[uuid.UUID],
+    topic: str | None = None,
 ) -> list[Recalled]:
-    """Earlier messages of the tenant closest in meaning to ``question`` (above the similarity floor)."""
+    """Earlier messages of the tenant closest in meaning to ``question`` in the session's ``topic``,
+    at or above the calibrated similarity threshold (``COACH_RECALL_MIN_SIMILARITY``)."""
     found = await memory.search(
-        session, runtime.embeddings, question[: memory.MAX_QUERY_CHARS], limit=RECALL_CANDIDATES
+        session, runtime.embeddings, recall_query(question, topic), limit=RECALL_CANDIDATES
     )
     recalled = [
         Recalled(
@@ -125,7 +144,7 @@ async def recall(
             hit.message.created_at,
         )
         for hit in found.hits
-        if hit.similarity >= RECALL_MIN_SIMILARITY and hit.message.id not in exclude
+        if hit.similarity >= runtime.recall_min_similarity and hit.message.id not in exclude
     ]
     return recalled[:RECALL_LIMIT]
 
@@ -157,7 +176,13 @@ async def chat_turn(
     earlier = [
         m for m in await repository.session_messages(session, coaching.id) if m.role in ("user", "assistant")
     ][-HISTORY_MESSAGES:]
-    recalled = await recall(session, runtime, question, exclude={m.id for m in earlier})
+    recalled = await recall(
+        session,
+        runtime,
+        question,
+        exclude={m.id for m in earlier},
+        topic=coaching.title if session_id is not None else None,
+    )
     await emit("memory", {"recalled": len(recalled)})
     tenant = await get_current_tenant(session)
     catalog, _ = await metrics_service.list_catalog(session, PageWindow(CATALOG_IN_PROMPT))
@@ -195,7 +220,7 @@ async def chat_turn(
         "calls": [],
         "notices": [],
     }
-    stream = ReplyStream(emit) if stream_reply else None
+    stream = CheckedReplyStream(emit) if stream_reply else None
     state = await COACH_GRAPH.ainvoke(
         initial,
         context=CoachContext(

@@ -60,6 +60,15 @@ async def _index(embedder: Embedder, tenant_id: uuid.UUID) -> _Index:
     return index
 
 
+async def warm(embedder: Embedder, tenant_id: uuid.UUID) -> None:
+    """Embed the examples now (at start-up) rather than on the first offline question."""
+    await _index(embedder, tenant_id)
+
+
+def is_indexed(embedder: Embedder) -> bool:
+    return embedder.key in _indexes
+
+
 def _label_scores(index: _Index, vector: np.ndarray) -> dict[str, float]:
     similarities = index.vectors @ vector
     scores: dict[str, float] = {}

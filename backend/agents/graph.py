@@ -11,7 +11,9 @@
   classifier picks the agents from the question's wording, and the answer is the offline
   provider's labelled template over the agents' reports.
 
-Every LLM call goes through the router (routing, budget, fallback, usage accounting).
+Every LLM call goes through the router (routing, budget, fallback, usage accounting). A
+model-written answer is checked before it is sent (:mod:`backend.agents.fact_check`): a
+figure no tool returned gets it rewritten once, then the sentences still holding one dropped.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from backend.agents import classifier
-from backend.agents.citations import uncited_numbers
+from backend.agents.citations import Backing
+from backend.agents.fact_check import CheckedReplyStream, check_reply
 from backend.agents.registry import RUNNERS, TOOL_SPECS, offline_templates
 from backend.agents.types import AGENT_NAMES, AgentCall, AgentDeps, AgentResult
 from backend.services.coach.embeddings import Embedder
-from backend.services.coach.llm_router import LlmRouter, ReplyStream, RoutedChat
+from backend.services.coach.llm_router import LlmRouter, RoutedChat
 from backend.services.coach.providers.base import ChatMessage, ToolCall
 from backend.services.coach.providers.offline import OfflineProvider
 from backend.services.errors import DyocenseError
@@ -79,8 +82,16 @@ class CoachContext:
     deps: AgentDeps
     router: LlmRouter
     classifier_embedder: Embedder
-    # Set for streaming chat: the model's answer goes out while it is written.
-    stream: ReplyStream | None = None
+    # Set for streaming chat: the model's answer goes out sentence by sentence, each checked.
+    stream: CheckedReplyStream | None = None
+
+
+def _backing(state: CoachState) -> Backing:
+    """The figures an answer may use: the tools' citations so far and what the owner said in the
+    session (the question and earlier messages: "my budget is $5,000", then "split it")."""
+    citations = [citation for result in state.get("results", []) for citation in result.citations]
+    said = [message.content for message in state.get("messages", []) if message.role == "user"]
+    return Backing(citations, allowed=[state["question"], *said])
 
 
 def _calls_from(tool_calls: tuple[ToolCall, ...], round_number: int) -> list[AgentCall]:
@@ -104,6 +115,8 @@ async def classify(state: CoachState, runtime: Runtime[CoachContext]) -> CoachSt
     context = runtime.context
     deps = context.deps
     if context.router.local_available or context.router.cloud_available:
+        if context.stream is not None:
+            context.stream.backing = _backing(state)
         routed = await context.router.chat(
             deps.tenant_id, state["messages"], TOOL_SPECS, stream=context.stream
         )
@@ -163,6 +176,8 @@ async def think(state: CoachState, runtime: Runtime[CoachContext]) -> CoachState
     context = runtime.context
     rounds = state.get("rounds", 0)
     tools = TOOL_SPECS if rounds < MAX_TOOL_ROUNDS else ()
+    if context.stream is not None:
+        context.stream.backing = _backing(state)
     routed = await context.router.chat(
         context.deps.tenant_id, state["messages"], tools, stream=context.stream
     )
@@ -199,16 +214,17 @@ async def compose(state: CoachState, runtime: Runtime[CoachContext]) -> CoachSta
     else:
         # The model ran the tools but wrote no answer: show their reports, labelled as templated.
         reply, templated = OfflineProvider(offline_templates()).render(state["messages"]), True
-    update |= {"reply": reply, "templated": templated}
     if not templated:
-        citations = [citation for result in results for citation in result.citations]
-        uncited = uncited_numbers(reply, citations, allowed=[state["question"]])
-        if uncited:
-            update["notices"] = [
-                "The model's answer contains numbers that no tool returned ("
-                + ", ".join(dict.fromkeys(uncited))
-                + "); check them against the cited figures."
-            ]
+        # A model wrote it: no figure that the tools did not return may reach the owner.
+        checked = await check_reply(
+            context.router, context.deps.tenant_id, state["messages"], reply, _backing(state), context.stream
+        )
+        reply, templated = checked.reply, checked.templated
+        update["calls"] = [*update.get("calls", []), *checked.calls]
+        update["notices"] = checked.notices
+        if not reply.strip():
+            reply, templated = OfflineProvider(offline_templates()).render(state["messages"]), True
+    update |= {"reply": reply, "templated": templated}
     return update
 
 

@@ -33,6 +33,8 @@ class CoachRuntime:
     router: LlmRouter
     embeddings: Embeddings
     recorder: UsageRecorder
+    # Cosine similarity an earlier message needs to be recalled into a chat (COACH_RECALL_MIN_SIMILARITY).
+    recall_min_similarity: float
     # HTTP clients used only for embeddings (the router closes the chat providers).
     embedding_clients: tuple[OllamaProvider | OpenAICompatibleProvider, ...] = ()
 
@@ -90,5 +92,9 @@ async def build_coach_runtime(database: Database, settings: LlmSettings) -> Coac
         recorder=recorder,
     )
     return CoachRuntime(
-        router=router, embeddings=embeddings, recorder=recorder, embedding_clients=embedding_only
+        router=router,
+        embeddings=embeddings,
+        recorder=recorder,
+        recall_min_similarity=settings.recall_min_similarity,
+        embedding_clients=embedding_only,
     )

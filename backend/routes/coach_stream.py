@@ -66,8 +66,10 @@ END = "end"
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _EVENTS = (
     "Events, each with an `id:` `<session>:<turn>:<n>`: `session`, `memory`, `classification`, `agent`, "
-    "`tool` (progress), `delta` (the reply as the model writes it; a templated reply piece by piece), "
-    "`reset` (discard the deltas so far: the model failed mid-answer and another one answers), then "
+    "`tool` (progress), `delta` (the reply as the model writes it, one sentence at a time, each sent "
+    "only once every figure in it is backed by a tool result; a templated reply piece by piece), "
+    "`reset` (discard the deltas so far: the model failed mid-answer and another one answers, or its "
+    "answer used figures no tool returned and is being rewritten), then "
     "`final` (the chat response) or `error`, whose id ends in `:end`. Each `data:` is one JSON object. "
     "A `: ping` comment comes every `COACH_STREAM_HEARTBEAT_SECONDS` while agents work."
 )

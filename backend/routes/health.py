@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from backend.agents.warmup import CoachWarmup
 from backend.config import Settings
 from backend.dependencies import AppDatabase, AppSettings
 from backend.schemas.health import HealthRead, ReadinessCheck, ReadinessRead
@@ -27,13 +28,15 @@ async def health(settings: AppSettings) -> HealthRead:
 @router.get(
     "/api/ready",
     response_model=ReadinessRead,
-    summary="Readiness: database reachable, migrations at head, live job workers",
+    summary="Readiness: database reachable, migrations at head, live job workers, coach warm",
     description="503 while the database is unreachable or behind the code's migrations, and "
     "while no job worker has a recent heartbeat if READY_REQUIRES_WORKER is on; otherwise a "
-    "missing worker makes the status `degraded` (200).",
+    "missing worker makes the status `degraded` (200). `coach_warm` reports the coach's start-up "
+    "warm-up (embedding model and classifier): `warming` or `failed` make the status `degraded` "
+    "(the coach answers, its first chat pays for the loading), never `not_ready`.",
     responses={503: {"model": ReadinessRead, "description": "Not ready; checks say why"}},
 )
-async def ready(database: AppDatabase, settings: AppSettings) -> JSONResponse:
+async def ready(request: Request, database: AppDatabase, settings: AppSettings) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = {}
     workers: int | None = None
     try:
@@ -52,6 +55,11 @@ async def ready(database: AppDatabase, settings: AppSettings) -> JSONResponse:
             else f"database at {current or 'no revision'}, code expects {expected}",
         )
         workers, checks["workers"] = await _workers_check(database, settings)
+    warmup: CoachWarmup | None = getattr(request.app.state, "coach_warmup", None)
+    if warmup is not None:
+        checks["coach_warm"] = ReadinessCheck(
+            ok=warmup.state == "ready", detail=f"{warmup.state}: {warmup.detail}", required=False
+        )
     is_ready = all(check.ok for check in checks.values() if check.required)
     all_ok = all(check.ok for check in checks.values())
     status = "ready" if all_ok else "degraded" if is_ready else "not_ready"

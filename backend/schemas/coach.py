@@ -154,7 +154,11 @@ class ChatResponse(BaseModel):
     suggested_actions: list[SuggestedActionRead]
     usage: ChatUsageRead
     recalled: list[RecalledRead] = Field(description="Earlier messages put into the context as memory.")
-    notices: list[str] = Field(description="Budget notices and warnings about the answer.")
+    notices: list[str] = Field(
+        description="Budget notices and what was repaired in the answer: a model's figures that no tool "
+        "returned are never shown; the notice says whether the answer was rewritten or which sentences "
+        "were removed (their unverified figures masked)."
+    )
     templated: bool = Field(description="True when no language model wrote the reply (offline templates).")
     classification: str = Field(
         description="How agents were chosen: model tool choice or embedding similarity."

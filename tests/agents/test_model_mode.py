@@ -1,7 +1,7 @@
 """The coach graph with models: fake Ollama (local) and OpenAI (cloud) servers on loopback, scripted tools.
 
 Covers the tool-calling loop and its bound, routing and fallback as the chat response reports
-them, tool results passed to the model as data, uncited model numbers flagged, and memory.
+them, tool results passed to the model as data, uncited model numbers sent back, and memory.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ async def test_without_any_model_answering_the_coach_classifies_and_answers_offl
     assert attempts[:3] == [("local", "error"), ("cloud", "error"), ("offline", "success")]
 
 
-async def test_numbers_the_model_invents_are_flagged(
+async def test_numbers_the_model_invents_are_sent_back_for_a_rewrite(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
     tenant = await _tenant_with_revenue(client)
@@ -135,10 +135,16 @@ async def test_numbers_the_model_invents_are_flagged(
         LOCAL,
         Scripted(ollama_chat("", tool_calls=[GOAL_PLANNER_CALL])),
         Scripted(ollama_chat("Revenue was 1,220; you will reach 99,999 by spring.")),
+        Scripted(ollama_chat("Revenue was 1,220; accept the draft goal to track it.")),
     )
     body = await chat(client, tenant, "Plan a revenue goal")
+    assert body["reply"] == "Revenue was 1,220; accept the draft goal to track it."
     (notice,) = body["notices"]
-    assert "99,999" in notice and "1,220" not in notice
+    assert "rewritten" in notice and "99,999" not in notice
+    rewrite = model_coach.requests_to(LOCAL)[-1]["messages"]
+    first = "Revenue was 1,220; you will reach 99,999 by spring."
+    assert rewrite[-2] == {"role": "assistant", "content": first}
+    assert rewrite[-1]["role"] == "system" and "99,999" in rewrite[-1]["content"]
 
 
 async def test_a_relevant_past_exchange_is_recalled_into_the_context(

@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from backend.services.coach import memory
 from backend.services.coach.memory import NewMessage
@@ -131,3 +132,28 @@ async def test_empty_search_query_is_422(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
     response = await client.get("/api/v1/coach/search", params={"q": ""}, headers=tenant.headers)
     assert response.status_code == 422
+
+
+async def test_forgetting_a_session_removes_its_messages_and_embeddings(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    tenant = await create_tenant(client)
+    intruder = await create_tenant(client)
+    forgotten = await seed_session(app, tenant, [("Our supplier Acme is late again", "Noted: Acme is late.")])
+    kept = await seed_session(app, tenant, [("Acme delivered the teapots", "Good: teapots in stock.")])
+    path = f"/api/v1/coach/sessions/{forgotten}"
+    assert (await client.delete(path, headers=intruder.headers)).status_code == 404
+    assert (await client.get(path, headers=tenant.headers)).status_code == 200
+
+    assert (await client.delete(path, headers=tenant.headers)).status_code == 204
+    database: Database = app.state.database
+    async with database.tenant_session(tenant.tenant_id) as session:
+        statement = text(
+            "select session_id, embedding is not null from coaching_messages where session_id in (:a, :b)"
+        )
+        rows = (await session.execute(statement, {"a": forgotten, "b": kept})).all()
+    assert {(row[0], row[1]) for row in rows} == {(kept, True)}
+    search = await client.get("/api/v1/coach/search", params={"q": "Acme supplier"}, headers=tenant.headers)
+    assert {item["session_id"] for item in search.json()["items"]} == {str(kept)}
+    assert (await client.get(path, headers=tenant.headers)).status_code == 404
+    assert (await client.delete(path, headers=tenant.headers)).status_code == 404

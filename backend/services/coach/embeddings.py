@@ -75,6 +75,12 @@ def load_sentence_model(model: str) -> SentenceTransformer:
         return loaded
 
 
+def is_loaded(model: str) -> bool:
+    """Whether this process has loaded the sentence-transformers ``model`` already."""
+    path = str(bundled_model_path()) if model == BUNDLED_MODEL else model
+    return path in _models
+
+
 class LocalEmbedder:
     """sentence-transformers on the CPU; unit-length vectors (cosine distance = 1 − dot product)."""
 
@@ -85,6 +91,10 @@ class LocalEmbedder:
     @property
     def key(self) -> str:
         return f"local:{self._model}"
+
+    @property
+    def model(self) -> str:
+        return self._model
 
     @property
     def is_local(self) -> bool:

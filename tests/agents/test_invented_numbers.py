@@ -1,0 +1,163 @@
+"""No invented number reaches the owner: a model's unbacked figures are rewritten away or dropped,
+in the JSON chat and in the stream alike (fake Ollama on loopback, real agents on seeded data)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tests.agents.fixtures import ollama_tool_call
+from tests.agents.seed import seed_monthly
+from tests.factories import TenantContext, create_tenant
+from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat
+
+CHAT = "/api/v1/coach/chat"
+STREAM = "/api/v1/coach/chat/stream"
+LOCAL = "/api/chat"
+INVENTED = ("987,654", "73.2")
+GOAL_CALL = ollama_tool_call("goal_planner", objective="grow revenue 10% this year", metric="revenue")
+BACKED = "Revenue reached 1,220 last month, growing about 4% a month."
+INVENTING = f"{BACKED} By spring you will reach 987,654 in sales. That is a 73.2% jump on today."
+STILL_INVENTING = f"{BACKED} Expect 987,654 by spring! Margins improve 73.2% as well.\nAccept the draft goal."
+CORRECTED = f"{BACKED} The goal planner drafts a target for this year; accept it to track progress."
+
+
+async def _tenant(client: httpx.AsyncClient) -> TenantContext:
+    tenant = await create_tenant(client)
+    await seed_monthly(client, tenant, "revenue", [1000, 1040, 1080, 1130, 1170, 1220])
+    return tenant
+
+
+def _script(server: FakeLlmServer, *answers: str) -> None:
+    server.script(
+        LOCAL,
+        Scripted(ollama_chat("", tool_calls=[GOAL_CALL])),
+        *[Scripted(ollama_chat(answer)) for answer in answers],
+    )
+
+
+async def _chat(client: httpx.AsyncClient, tenant: TenantContext, message: str) -> tuple[dict[str, Any], str]:
+    response = await client.post(CHAT, headers=tenant.headers, json={"message": message})
+    assert response.status_code == 200, response.text
+    return response.json(), response.text
+
+
+async def _stream(
+    client: httpx.AsyncClient, tenant: TenantContext, message: str
+) -> tuple[list[tuple[str, Any]], str]:
+    events: list[tuple[str, Any]] = []
+    raw: list[str] = []
+    async with client.stream("POST", STREAM, headers=tenant.headers, json={"message": message}) as response:
+        assert response.status_code == 200
+        name = None
+        async for line in response.aiter_lines():
+            raw.append(line)
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and name is not None:
+                events.append((name, json.loads(line.split(":", 1)[1])))
+    return events, "\n".join(raw)
+
+
+def _rewrite_instructions(server: FakeLlmServer) -> list[str]:
+    return [
+        message["content"]
+        for request in server.requests_to(LOCAL)
+        for message in request["messages"][-1:]
+        if message["role"] == "system" and "Rewrite the whole answer" in message["content"]
+    ]
+
+
+async def test_invented_figures_are_dropped_when_the_rewrite_still_invents_them(
+    client: httpx.AsyncClient, model_coach: FakeLlmServer
+) -> None:
+    tenant = await _tenant(client)
+    _script(model_coach, INVENTING, STILL_INVENTING)
+    body, text = await _chat(client, tenant, "Plan a revenue goal")
+    assert not any(figure in text for figure in INVENTED)  # not in the reply, notices or anywhere
+    assert body["reply"] == f"{BACKED} Accept the draft goal."
+    (notice,) = body["notices"]
+    assert "Removed 2 sentences" in notice and "[unverified figure]" in notice and "spring" in notice
+    (instruction,) = _rewrite_instructions(model_coach)
+    assert "987,654" in instruction and "73.2%" in instruction and "1,220" not in instruction
+    assert body["usage"]["calls"] == 3
+    # What is remembered is what was shown.
+    detail = (await client.get(f"/api/v1/coach/sessions/{body['session_id']}", headers=tenant.headers)).json()
+    assert detail["messages"][-1]["content"] == body["reply"]
+
+
+async def test_a_model_that_corrects_itself_gives_the_corrected_reply(
+    client: httpx.AsyncClient, model_coach: FakeLlmServer
+) -> None:
+    tenant = await _tenant(client)
+    _script(model_coach, INVENTING, CORRECTED)
+    body, text = await _chat(client, tenant, "Plan a revenue goal")
+    assert body["reply"] == CORRECTED and body["templated"] is False
+    assert not any(figure in text for figure in INVENTED)
+    (notice,) = body["notices"]
+    assert "rewritten" in notice and "2 figures" in notice
+
+
+async def test_backed_figures_roundings_and_derived_changes_are_kept(
+    client: httpx.AsyncClient, model_coach: FakeLlmServer
+) -> None:
+    tenant = await _tenant(client)
+    answer = (
+        "Revenue reached 1,220 (about $1.2k) last month. The 10% target of 1,342 is 122 above it "
+        "and about 5.8% above the on-trend target of roughly 1,270."
+    )
+    _script(model_coach, answer)
+    body, _ = await _chat(client, tenant, "Plan a revenue goal, maybe 10%")
+    assert body["reply"] == answer and body["notices"] == []
+    assert _rewrite_instructions(model_coach) == [] and len(model_coach.requests_to(LOCAL)) == 2
+
+
+async def test_the_stream_never_sends_an_invented_figure(
+    client: httpx.AsyncClient, model_coach: FakeLlmServer
+) -> None:
+    tenant = await _tenant(client)
+    _script(model_coach, INVENTING, STILL_INVENTING)
+    events, raw = await _stream(client, tenant, "Plan a revenue goal")
+    assert not any(figure in raw for figure in INVENTED)
+    names = [name for name, _ in events]
+    final = events[-1][1]
+    assert names[-1] == "final" and final["reply"] == f"{BACKED} Accept the draft goal."
+    # The backed first sentence of the first answer went out, then the rewrite replaced it.
+    first_reset = names.index("reset")
+    sent_before = "".join(p["text"] for n, p in events[:first_reset] if n == "delta")
+    sent_after = "".join(p["text"] for n, p in events[first_reset:] if n == "delta")
+    assert sent_before == BACKED + " "
+    assert sent_after == final["reply"]
+
+
+async def test_the_stream_sends_the_corrected_reply(
+    client: httpx.AsyncClient, model_coach: FakeLlmServer
+) -> None:
+    tenant = await _tenant(client)
+    _script(model_coach, INVENTING, CORRECTED)
+    events, raw = await _stream(client, tenant, "Plan a revenue goal")
+    assert not any(figure in raw for figure in INVENTED)
+    names = [name for name, _ in events]
+    after_reset = events[names.index("reset") :]
+    assert "".join(p["text"] for n, p in after_reset if n == "delta") == CORRECTED
+    assert events[-1][1]["reply"] == CORRECTED
+
+
+async def test_figures_the_owner_gave_earlier_in_the_session_are_backed(
+    client: httpx.AsyncClient, model_coach: FakeLlmServer
+) -> None:
+    tenant = await _tenant(client)
+    model_coach.script(LOCAL, Scripted(ollama_chat("Noted.")))
+    first, _ = await _chat(client, tenant, "My ad budget is $4,750 a month.")
+    answer = "Keep the $4,750 budget and review it monthly."
+    model_coach.script(LOCAL, Scripted(ollama_chat(answer)))
+    response = await client.post(
+        CHAT,
+        headers=tenant.headers,
+        json={"message": "What should I do with it?", "session_id": first["session_id"]},
+    )
+    body = response.json()
+    assert (body["reply"], body["notices"]) == (answer, [])
+    assert len(model_coach.requests_to(LOCAL)) == 2  # no rewrite was asked for
