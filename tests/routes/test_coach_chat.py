@@ -24,8 +24,12 @@ async def chat(
 
 def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
     events = []
-    for block in text.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
+    for block in text.replace("\r\n", "\n").strip().split("\n\n"):
+        # Field lines only: comments (": ping") carry no event; "field: value" or "field:value".
+        fields = (line.partition(":") for line in block.splitlines() if line and not line.startswith(":"))
+        lines = {name: value.removeprefix(" ") for name, _, value in fields}
+        if "event" not in lines:
+            continue
         events.append((lines["event"], json.loads(lines["data"])))
     return events
 
