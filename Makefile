@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev worker test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 verify-monitoring
+.PHONY: help setup dev serve worker test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 verify-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,14 @@ dev: migrate ## Run the API with reload on http://localhost:8001 and a job worke
 	    exit 1; \
 	  fi; \
 	  exit $$status
+
+# `make serve` is how production runs the API: WORKERS uvicorn processes (one per core is the
+# usual choice) behind uvicorn's supervisor, no reload, JSON log lines. Job workers run apart
+# (`make worker`, as many as the queue needs). HOST=0.0.0.0 to listen beyond loopback.
+WORKERS ?= 2
+HOST ?= 127.0.0.1
+serve: migrate ## Serve the API for production: WORKERS processes (default 2), no reload, JSON logs, on HOST:PORT
+	LOG_JSON=true $(PY) -m backend.server --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 worker: migrate ## Run a job worker alone (metrics on WORKER_METRICS_HOST:WORKER_METRICS_PORT, default 127.0.0.1:8002)
 	$(PY) -m backend.worker
