@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev serve worker test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 verify-monitoring
+.PHONY: help setup dev serve worker test lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-deps bench-m3 verify-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -101,7 +101,16 @@ lint: setup ## ruff (lint + format check) and mypy
 	$(BIN)/ruff format --check backend tests alembic
 	$(BIN)/mypy
 
-bench: migrate ## Benchmarks (JSON reports in .bench/): metrics API vs raw SQL, optimizer, evidence
+# The load benchmark drives `make serve`'s command with wrk (Debian package `wrk`).
+bench-deps:
+	@if command -v wrk >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing: wrk"; apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; \
+	else echo "The load benchmark needs wrk; install it as root: apt-get install wrk"; exit 1; fi
+
+bench: migrate bench-deps ## Benchmarks (JSON reports in .bench/): load (wrk), metrics API vs raw SQL, optimizer, evidence
+	$(PY) -m tests.benchmarks.bench_load
 	$(PY) -m tests.benchmarks.bench_metrics
 	$(PY) -m tests.benchmarks.bench_optimizer
 	$(PY) -m tests.benchmarks.bench_evidence_lalonde

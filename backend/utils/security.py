@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -86,8 +87,41 @@ def create_access_token(
     return token, expires
 
 
+# Tokens this process verified, newest last: (token, key, algorithm, issuer, audience) -> claims.
+_VERIFIED: OrderedDict[tuple[str, str, str, str, str], AccessClaims] = OrderedDict()
+VERIFIED_TOKENS_KEPT = 4096
+
+
 def decode_access_token(settings: AuthSettings, token: str) -> AccessClaims:
-    """Verify signature (only the configured algorithm), issuer, audience, expiry and type."""
+    """Verify signature (only the configured algorithm), issuer, audience, expiry and type.
+
+    A token's claims never change, so each process checks a token's signature once (a
+    millisecond of python-jose on a busy core, on every request) and keeps its claims in a
+    bounded LRU; the expiry is checked again on every use. Whether the token still counts
+    (user active, sign-in live, token version) is the database's answer on every request.
+    """
+    key = (
+        token,
+        settings.secret_key.get_secret_value(),
+        settings.algorithm,
+        settings.issuer,
+        settings.audience,
+    )
+    claims = _VERIFIED.get(key)
+    if claims is None:
+        claims = _verify_access_token(settings, token)
+        _VERIFIED[key] = claims
+        if len(_VERIFIED) > VERIFIED_TOKENS_KEPT:
+            _VERIFIED.popitem(last=False)
+    else:
+        _VERIFIED.move_to_end(key)
+    if claims.expires_at <= datetime.now(UTC):
+        _VERIFIED.pop(key, None)
+        raise InvalidToken("Signature has expired.")
+    return claims
+
+
+def _verify_access_token(settings: AuthSettings, token: str) -> AccessClaims:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != settings.algorithm:
