@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev demo worker test check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-m3 bench-insights verify-monitoring
+.PHONY: help setup dev demo serve worker test check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-deps bench-m3 bench-insights verify-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -72,6 +72,14 @@ dev: migrate ## Run the API with reload on http://localhost:8001 and a job worke
 demo: setup ## Build the demo shop through the running API (`make dev` in another terminal); prints the sign-in
 	$(PY) -m backend.cli demo --url http://127.0.0.1:$(PORT)
 
+# `make serve` is how production runs the API: WORKERS uvicorn processes (one per core is the
+# usual choice) behind uvicorn's supervisor, no reload, JSON log lines. Job workers run apart
+# (`make worker`, as many as the queue needs). HOST=0.0.0.0 to listen beyond loopback.
+WORKERS ?= 2
+HOST ?= 127.0.0.1
+serve: migrate ## Serve the API for production: WORKERS processes (default 2), no reload, JSON logs, on HOST:PORT
+	LOG_JSON=true $(PY) -m backend.server --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
 worker: migrate ## Run a job worker alone (metrics on WORKER_METRICS_HOST:WORKER_METRICS_PORT, default 127.0.0.1:8002)
 	$(PY) -m backend.worker
 
@@ -103,7 +111,16 @@ lint: setup ## ruff (lint + format check) and mypy
 	$(BIN)/ruff format --check backend tests alembic
 	$(BIN)/mypy
 
-bench: migrate ## Benchmarks (JSON reports in .bench/): metrics API vs raw SQL, optimizer, evidence
+# The load benchmark drives `make serve`'s command with wrk (Debian package `wrk`).
+bench-deps:
+	@if command -v wrk >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing: wrk"; apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; \
+	else echo "The load benchmark needs wrk; install it as root: apt-get install wrk"; exit 1; fi
+
+bench: migrate bench-deps ## Benchmarks (JSON reports in .bench/): load (wrk), metrics API vs raw SQL, optimizer, evidence
+	$(PY) -m tests.benchmarks.bench_load
 	$(PY) -m tests.benchmarks.bench_metrics
 	$(PY) -m tests.benchmarks.bench_optimizer
 	$(PY) -m tests.benchmarks.bench_evidence_lalonde

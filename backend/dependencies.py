@@ -66,7 +66,7 @@ AppRateLimiter = Annotated[RateLimiter, Depends(_app_state("rate_limiter"))]
 AppComputePool = Annotated[ComputePool, Depends(_app_state("compute_pool"))]
 
 
-async def client_ip(request: Request, settings: AppSettings) -> str:
+def request_ip(request: Request, settings: Settings) -> str:
     """The caller's IP; X-Forwarded-For only counts behind a trusted proxy.
 
     The last entry is the one the proxy itself appended (nginx's ``$proxy_add_x_forwarded_for``);
@@ -81,21 +81,30 @@ async def client_ip(request: Request, settings: AppSettings) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def client_ip(request: Request, settings: AppSettings) -> str:
+    return request_ip(request, settings)
+
+
 ClientIp = Annotated[str, Depends(client_ip)]
 
 
+# The credential and the tenant session read app.state themselves instead of depending on
+# AppDatabase, AppSettings, AppRateLimiter and ClientIp: FastAPI works out a cache key (walking
+# the sub-tree for security scopes) for every node of a request's dependency tree, and on the
+# authenticated path those four nodes, met twice, cost more CPU than the rest of a short read.
 async def get_credential(
-    database: AppDatabase,
-    settings: AppSettings,
-    limiter: AppRateLimiter,
-    ip: ClientIp,
+    request: Request,
     bearer: Annotated[str | None, Depends(_oauth2)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Credential:
     token = api_key or bearer
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>' or 'X-API-Key'")
-    return await credential_from_bearer(database, settings.auth, limiter, token, client_ip=ip)
+    state = request.app.state
+    settings: Settings = state.settings
+    ip = request_ip(request, settings)
+    limiter: RateLimiter = state.rate_limiter
+    return await credential_from_bearer(state.database, settings.auth, limiter, token, client_ip=ip)
 
 
 def _unit_of_work(database: Database, credential: Credential) -> AbstractAsyncContextManager[AsyncSession]:
@@ -105,9 +114,9 @@ def _unit_of_work(database: Database, credential: Credential) -> AbstractAsyncCo
 
 
 async def get_tenant_session(
-    database: AppDatabase, credential: Annotated[Credential, Depends(get_credential)]
+    request: Request, credential: Annotated[Credential, Depends(get_credential)]
 ) -> AsyncIterator[AsyncSession]:
-    async with _unit_of_work(database, credential) as session:
+    async with _unit_of_work(request.app.state.database, credential) as session:
         yield session
 
 

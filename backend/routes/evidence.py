@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 
@@ -46,6 +46,7 @@ from backend.services.evidence.types import (
 )
 from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
+from backend.utils.responses import NOT_MODIFIED, conditional_json
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], responses=error_responses(401))
 
@@ -209,13 +210,15 @@ async def list_evidence_edges(
 
 @router.get(
     "/edges/{edge_id}",
+    response_model=EvidenceEdgeRead,
     summary="One stored analysis with its refutations, sensitivity, overlap and table report",
-    responses=error_responses(404, 422),
+    responses={**error_responses(404, 422), **NOT_MODIFIED},
 )
 async def get_evidence_edge(
-    edge_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
-) -> EvidenceEdgeRead:
-    return _edge_read(await service.get_edge(session, edge_id))
+    edge_id: uuid.UUID, request: Request, session: TenantSession, principal: CurrentPrincipal
+) -> Response:
+    edge = _edge_read(await service.get_edge(session, edge_id))
+    return conditional_json(request, edge, tenant_id=principal.tenant_id)
 
 
 # --------------------------------------------------------------------------- marketing-mix models
@@ -271,12 +274,14 @@ async def fit_marketing_mix_model(
     "/mmm/{model_id}",
     summary="Read a stored marketing-mix model",
     description="404 for an unknown model or another tenant's; 422 for an id that is not a UUID.",
-    responses=error_responses(404, 422),
+    response_model=MmmRead,
+    responses={**error_responses(404, 422), **NOT_MODIFIED},
 )
 async def get_marketing_mix_model(
-    model_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
-) -> MmmRead:
-    return _mmm_read(await mmm_service.get_model(session, model_id))
+    model_id: uuid.UUID, request: Request, session: TenantSession, principal: CurrentPrincipal
+) -> Response:
+    model = _mmm_read(await mmm_service.get_model(session, model_id))
+    return conditional_json(request, model, tenant_id=principal.tenant_id)
 
 
 # --------------------------------------------------------------------------- unit-level studies

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
@@ -34,6 +34,7 @@ from backend.utils.exports import (
     export_response,
     safe_filename,
 )
+from backend.utils.responses import NOT_MODIFIED, conditional_json
 from backend.utils.spreadsheets import Cell
 
 router = APIRouter(prefix="/api/v1/forecasts", tags=["forecaster"], responses=error_responses(401, 422))
@@ -161,17 +162,18 @@ def _forecast_table(forecast: ForecastRead, zone: ZoneInfo) -> ExportTable:
     "/{forecast_id}",
     response_model=ForecastRead,
     summary="Get a forecast (JSON, or its points with their intervals as CSV or .xlsx)",
-    responses={**error_responses(404), **export_openapi()},
+    responses={**error_responses(404), **export_openapi(), **NOT_MODIFIED},
 )
 async def get_forecast(
     forecast_id: uuid.UUID,
+    request: Request,
     session: TenantSession,
     principal: CurrentPrincipal,
     export_format: RequestedExport,
 ) -> ForecastRead | Response:
     forecast = _read(await service.get_forecast(session, forecast_id))
     if export_format is None:
-        return forecast
+        return conditional_json(request, forecast, tenant_id=principal.tenant_id)
     table = _forecast_table(forecast, await tenant_zone(session))
     stem = safe_filename("forecast", forecast.metric, forecast.frequency, str(forecast.id)[:8])
     return export_response(table, export_format, stem)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
@@ -32,6 +32,7 @@ from backend.utils.exports import (
     export_response,
     safe_filename,
 )
+from backend.utils.responses import NOT_MODIFIED, conditional_json
 from backend.utils.spreadsheets import Cell
 
 router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=error_responses(401))
@@ -137,17 +138,18 @@ def _plan_table(run: OptimizationRunRead) -> ExportTable:
     "/runs/{run_id}",
     response_model=OptimizationRunRead,
     summary="A run with its inputs, result and explanation (or its plan as CSV or .xlsx)",
-    responses={**error_responses(404, 422), **export_openapi()},
+    responses={**error_responses(404, 422), **export_openapi(), **NOT_MODIFIED},
 )
 async def get_optimization_run(
     run_id: uuid.UUID,
+    request: Request,
     session: TenantSession,
     principal: CurrentPrincipal,
     export_format: RequestedExport,
 ) -> OptimizationRunRead | Response:
     run = _run_read(await service.get_run(session, run_id))
     if export_format is None:
-        return run
+        return conditional_json(request, run, tenant_id=principal.tenant_id)
     stem = safe_filename("plan", run.result.template, str(run.id)[:8])
     return export_response(_plan_table(run), export_format, stem)
 

@@ -1,11 +1,15 @@
 """Database plumbing: the engine, tenant-scoped sessions, and the safety checks.
 
 Row-level security needs the tenant id in ``app.tenant_id`` for every transaction. The
-session kit puts the tenant in ``session.info`` and an ``after_begin`` hook runs
-``set_config('app.tenant_id', :tid, true)`` on every transaction the session begins —
+session kit puts the tenant in ``session.info`` and an ``after_begin`` hook sets
+``set_config('app.tenant_id', tid, true)`` on every transaction the session begins —
 transaction-local, so nothing leaks through the pool, and set again after a mid-request
 commit. A tenant session without a tenant refuses to begin: it fails loudly instead of
 quietly seeing nothing.
+
+The setting travels with the transaction's ``BEGIN`` (``TenantConnection``): one round trip
+to PostgreSQL where a ``BEGIN`` and then a ``select set_config(...)`` took two, on every
+request.
 """
 
 from __future__ import annotations
@@ -56,10 +60,55 @@ def _set_tenant_for_transaction(
     tenant_id = session.info.get(TENANT_INFO_KEY)
     if tenant_id is None:
         raise TenantContextMissing("a tenant-scoped session was used without a tenant id")
+    tenant = str(uuid.UUID(str(tenant_id)))
+    driver = connection.connection.driver_connection
+    # The driver sends BEGIN lazily, with the transaction's first statement: until then the
+    # tenant can ride along with it.
+    if isinstance(driver, TenantConnection) and not driver.is_in_transaction():
+        driver.set_tenant_for_next_begin(tenant)
+        return
     # exec_driver_sql: runs on every transaction, and skips the statement compile/cache work.
-    connection.exec_driver_sql(
-        "select set_config('app.tenant_id', $1, true)", (str(uuid.UUID(str(tenant_id))),)
-    )
+    connection.exec_driver_sql("select set_config('app.tenant_id', $1, true)", (tenant,))
+
+
+class TenantConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no types
+    """An asyncpg connection that sends the tenant setting in the same message as ``BEGIN``.
+
+    ``set_tenant_for_next_begin`` arms it; the next ``BEGIN`` the driver sends (SQLAlchemy's
+    adapter starts its transaction right before the first statement) goes out as
+    ``BEGIN; select set_config('app.tenant_id', '<uuid>', true)`` in one simple-protocol
+    message, and disarms it. The tenant is inlined as a literal: it is the canonical text of
+    a ``uuid.UUID``, hex digits and dashes only. The pool disarms a connection when it comes
+    back (``_disarm_on_checkin``), so a tenant armed for a transaction that never sent a
+    statement cannot reach the connection's next user.
+    """
+
+    _tenant_for_next_begin: str | None = None
+
+    def set_tenant_for_next_begin(self, tenant: str) -> None:
+        self._tenant_for_next_begin = str(uuid.UUID(tenant))
+
+    def disarm(self) -> None:
+        self._tenant_for_next_begin = None
+
+    # The signature is asyncpg's own (Transaction.start calls it).
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:  # noqa: ASYNC109
+        tenant = self._tenant_for_next_begin
+        if tenant is not None and not args and query.startswith("BEGIN"):
+            self._tenant_for_next_begin = None
+            query = f"{query} select set_config('app.tenant_id', '{tenant}', true);"
+        status: str = await super().execute(query, *args, timeout=timeout)
+        return status
+
+
+def _disarm_on_checkin(engine: AsyncEngine) -> None:
+    """A pooled connection returns with no tenant waiting for its next ``BEGIN``."""
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _disarm(dbapi_connection: Any, record: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if isinstance(driver, TenantConnection):
+            driver.disarm()
 
 
 def _discard_closed_connections(engine: AsyncEngine) -> None:
@@ -122,6 +171,7 @@ class Database:
             connect_args={
                 # asyncpg's default is 60 s: a request would hang that long on an unreachable server.
                 "timeout": settings.connect_timeout_seconds,
+                "connection_class": TenantConnection,
                 "server_settings": {
                     "application_name": "dyocense-backend",
                     "statement_timeout": str(settings.statement_timeout_ms),
@@ -131,6 +181,7 @@ class Database:
             },
         )
         _discard_closed_connections(self.engine)
+        _disarm_on_checkin(self.engine)
         _treat_connection_failures_as_disconnects(self.engine)
         _unreachable_is_unavailable(self.engine)
         self._sessions = async_sessionmaker(
@@ -223,8 +274,13 @@ async def driver_fetch(
     For hot paths whose rows SQLAlchemy would only slow down; the statement is still timed
     and traced. Note that json/jsonb columns come back as text here.
     """
-    connection = await session.connection()  # begins the transaction: the tenant is set
-    driver: Any = (await connection.get_raw_connection()).driver_connection
+    connection = await session.connection()  # begins the session's transaction
+    raw: Any = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN (carrying the tenant) with the first
+        # statement that passes through it; this one does not, so have the adapter begin now.
+        await raw.dbapi_connection._start_transaction()
     try:
         with driver_statement(connection.engine.url, statement):
             records: list[Any] = await driver.fetch(statement, *args, record_class=record_class)

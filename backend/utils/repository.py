@@ -74,7 +74,16 @@ async def get_or_404(
 async def paginate(
     session: AsyncSession, statement: Select[Row], *, order_by: Sequence[Any], window: PageWindow
 ) -> tuple[list[Row], int]:
-    """One page of ``statement`` in ``order_by`` order, and how many rows the whole statement has."""
+    """One page of ``statement`` in ``order_by`` order, and how many rows the whole statement has.
+
+    A page that ends before ``limit`` tells the total itself (``offset`` + its rows), so the
+    ``count`` runs only for a full page or an empty page past the start: most lists are short,
+    and their read is then one statement instead of two.
+    """
+    page = list(
+        await session.scalars(statement.order_by(*order_by).limit(window.limit).offset(window.offset))
+    )
+    if len(page) < window.limit and (page or window.offset == 0):
+        return page, window.offset + len(page)
     total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    rows = await session.scalars(statement.order_by(*order_by).limit(window.limit).offset(window.offset))
-    return list(rows), int(total or 0)
+    return page, int(total or 0)

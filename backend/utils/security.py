@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -92,13 +93,48 @@ def create_access_token(
     return token, expires
 
 
+# Tokens this process verified, newest last: (token, type, key, algorithm, issuer, audience) -> claims.
+_VERIFIED: OrderedDict[tuple[str, str, str, str, str, str], AccessClaims] = OrderedDict()
+VERIFIED_TOKENS_KEPT = 4096
+
+
 def decode_access_token(
     settings: AuthSettings, token: str, *, token_type: str = ACCESS_TOKEN_TYPE
 ) -> AccessClaims:
     """Verify signature (only the configured algorithm), issuer, audience, expiry and type.
 
     A token of another type (a stream ticket where an access token is expected, or the
-    reverse) is invalid: each is accepted only where it is meant to be used."""
+    reverse) is invalid: each is accepted only where it is meant to be used.
+
+    A token's claims never change, so each process checks a token's signature once (a
+    millisecond of python-jose on a busy core, on every request) and keeps its claims in a
+    bounded LRU keyed by the token and the type asked for; the expiry is checked again on
+    every use. Whether the token still counts (user active, sign-in live, token version) is
+    the database's answer on every request.
+    """
+    key = (
+        token,
+        token_type,
+        settings.secret_key.get_secret_value(),
+        settings.algorithm,
+        settings.issuer,
+        settings.audience,
+    )
+    claims = _VERIFIED.get(key)
+    if claims is None:
+        claims = _verify_access_token(settings, token, token_type)
+        _VERIFIED[key] = claims
+        if len(_VERIFIED) > VERIFIED_TOKENS_KEPT:
+            _VERIFIED.popitem(last=False)
+    else:
+        _VERIFIED.move_to_end(key)
+    if claims.expires_at <= datetime.now(UTC):
+        _VERIFIED.pop(key, None)
+        raise InvalidToken("Signature has expired.")
+    return claims
+
+
+def _verify_access_token(settings: AuthSettings, token: str, token_type: str) -> AccessClaims:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != settings.algorithm:
