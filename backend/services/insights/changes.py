@@ -24,6 +24,7 @@ Weeks with fewer days of data than the week before are not judged (late data is 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import median
 
@@ -38,7 +39,14 @@ from backend.services.insights.robust import (
     severity,
     signed,
 )
-from backend.services.insights.types import Contributor, DatedValue, Finding, InsightNumbers, MetricHistory
+from backend.services.insights.types import (
+    Contributor,
+    DatedValue,
+    Finding,
+    InsightNumbers,
+    InsightType,
+    MetricHistory,
+)
 
 CHANGE_Z = 3.5
 MIN_CHANGES = 8
@@ -92,6 +100,35 @@ def week_has_full_data(history: MetricHistory) -> bool:
     return _days_in(history.days, week) >= _days_in(history.days, week - WEEK)
 
 
+@dataclass(frozen=True)
+class _ScoredChange:
+    """A value against its reference, with the robust score that made it a finding."""
+
+    value: float
+    reference: float
+    change: float
+    typical_variation: float
+    score: Score
+    threshold: float
+
+    def finding(
+        self, kind: InsightType, history: MetricHistory, start: date, end: date, sentence: str
+    ) -> Finding:
+        numbers = InsightNumbers(
+            value=self.value,
+            reference=self.reference,
+            change=self.change,
+            change_percent=percent_change(self.change, self.reference),
+            typical_variation=self.typical_variation,
+            score=round(self.score.z, 1),
+            threshold=self.threshold,
+            history_size=self.score.size,
+        )
+        good = is_good(self.change, history.favourable)
+        rank = severity(self.score.z, self.threshold, good)
+        return Finding(kind, rank, history.metric, start, end, sentence, numbers)
+
+
 def period_change(history: MetricHistory) -> Finding | None:
     week = last_complete_week(history.today)
     if not week_has_full_data(history):
@@ -110,26 +147,8 @@ def period_change(history: MetricHistory) -> Finding | None:
         f"{signed(score.median)} give or take {fmt(score.scale)} (robust z {round(score.z, 1)}, "
         f"over {score.size} weeks)."
     )
-    numbers = InsightNumbers(
-        value=value,
-        reference=previous,
-        change=change,
-        change_percent=percent_change(change, previous),
-        typical_variation=score.scale,
-        score=round(score.z, 1),
-        threshold=CHANGE_Z,
-        history_size=score.size,
-    )
-    good = is_good(change, history.favourable)
-    return Finding(
-        "period_change",
-        severity(score.z, CHANGE_Z, good),
-        history.metric,
-        week,
-        week + WEEK,
-        sentence,
-        numbers,
-    )
+    scored_change = _ScoredChange(value, previous, change, score.scale, score, CHANGE_Z)
+    return scored_change.finding("period_change", history, week, week + WEEK, sentence)
 
 
 def _weekday_median(by_day: dict[date, float], day: date) -> tuple[float, int] | None:
@@ -181,26 +200,8 @@ def unusual_value(history: MetricHistory) -> Finding | None:
         f"median of {fmt(reference)}, and a day usually strays from its weekday's median by "
         f"{fmt(typical)} ({change_words(deviation, reference)}, robust z {round(score.z, 1)})."
     )
-    numbers = InsightNumbers(
-        value=value,
-        reference=reference,
-        change=deviation,
-        change_percent=percent_change(deviation, reference),
-        typical_variation=typical,
-        score=round(score.z, 1),
-        threshold=UNUSUAL_Z,
-        history_size=score.size,
-    )
-    good = is_good(deviation, history.favourable)
-    return Finding(
-        "unusual_value",
-        severity(score.z, UNUSUAL_Z, good),
-        history.metric,
-        day,
-        day + timedelta(days=1),
-        sentence,
-        numbers,
-    )
+    scored_change = _ScoredChange(value, reference, deviation, typical, score, UNUSUAL_Z)
+    return scored_change.finding("unusual_value", history, day, day + timedelta(days=1), sentence)
 
 
 def _contributors(
