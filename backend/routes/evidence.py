@@ -204,6 +204,9 @@ async def list_evidence_edges(
     effect: Annotated[str | None, Query(max_length=100, description="Only this effect.")] = None,
     verdict: Annotated[Verdict | None, Query(description="Only this verdict.")] = None,
 ) -> Page[EvidenceEdgeSummary]:
+    """Every stored causal analysis of the tenant, newest first, optionally only one `cause`, `effect` or
+    `verdict`: the estimate, its interval and the verdict of each (the full report is `GET
+    /api/v1/evidence/edges/{edge_id}`). Any role."""
     edges, total = await service.list_edges(session, cause=cause, effect=effect, verdict=verdict, window=page)
     return Page.of([EvidenceEdgeSummary.model_validate(e) for e in edges], total, page)
 
@@ -217,6 +220,9 @@ async def list_evidence_edges(
 async def get_evidence_edge(
     edge_id: uuid.UUID, request: Request, session: TenantSession, principal: CurrentPrincipal
 ) -> Response:
+    """One stored causal analysis: the estimate with its confidence interval, every refutation test with its
+    outcome, the sensitivity and overlap checks, the table it ran on and the verdict. Answers 304 to a
+    matching `If-None-Match`. 404 for an id that is not the tenant's."""
     edge = _edge_read(await service.get_edge(session, edge_id))
     return conditional_json(request, edge, tenant_id=principal.tenant_id)
 

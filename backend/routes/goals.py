@@ -88,12 +88,17 @@ async def list_goals(
     status_filter: Annotated[GoalStatusValue | None, Query(alias="status")] = None,
     metric: Annotated[str | None, Query()] = None,
 ) -> Page[GoalRead]:
+    """The tenant's goals, newest first, optionally only those with a `status` (active, achieved, missed,
+    abandoned) or on one `metric`. Any role. Progress is computed by `GET
+    /api/v1/goals/{goal_id}/progress`."""
     goals, total = await service.list_goals(session, status=status_filter, metric=metric, window=page)
     return Page.of([GoalRead.model_validate(g) for g in goals], total, page)
 
 
 @router.get("/{goal_id}", summary="Get a goal", responses=error_responses(404))
 async def get_goal(goal_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> GoalRead:
+    """A goal's definition: metric, target, period, direction, baseline, deadline and status. 404 for an id
+    that is not one of the tenant's goals."""
     return GoalRead.model_validate(await service.get_goal(session, goal_id))
 
 
@@ -101,6 +106,10 @@ async def get_goal(goal_id: uuid.UUID, session: TenantSession, principal: Curren
 async def update_goal(
     goal_id: uuid.UUID, body: GoalUpdate, session: TenantSession, principal: AnalystPrincipal
 ) -> GoalRead:
+    """Analyst or above. Changes the fields sent (title, target, deadline, status, …). Status moves by hand
+    are draft ↔ active → abandoned → active; 409 for any other (achieved and missed are set by the data,
+    `details.allowed` lists the moves); 422 for a target equal to the baseline or a deadline not in the
+    future. Returns the goal."""
     goal = await service.update_goal(session, goal_id, body.model_dump(exclude_unset=True))
     return GoalRead.model_validate(goal)
 
@@ -113,6 +122,8 @@ async def update_goal(
     responses=error_responses(403, 404),
 )
 async def delete_goal(goal_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal) -> Response:
+    """Analyst or above. Removes the goal and its status history; the metric's data stays. 404 for an
+    unknown id."""
     await service.delete_goal(session, goal_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

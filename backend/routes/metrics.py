@@ -236,6 +236,9 @@ async def upload_metrics(
 async def list_metrics(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[MetricRead]:
+    """Every metric the tenant has: its definition (unit, currency, aggregation, favourable direction,
+    non-negative, display format, how sources combine) with the number of points and the first and last
+    time stamp. Any role. Paged with `limit`/`offset`."""
     entries, total = await service.list_catalog(session, window=page)
     return Page.of([_catalog_read(e) for e in entries], total, page)
 

@@ -64,6 +64,10 @@ _REFERENCES = (
 async def list_optimizer_templates(
     principal: CurrentPrincipal, page: PageParams
 ) -> Page[OptimizerTemplateRead]:
+    """The problems the optimizer solves (budget_allocation, inventory, staffing, product_mix): each with
+    its description, the JSON schema of its `params`, a worked example to post to
+    `/api/v1/optimizer/runs`, its size limit for a synchronous solve and the schema of a metric
+    reference. Any role."""
     reference_schema = MetricReference.model_json_schema()
     templates = [
         OptimizerTemplateRead(
@@ -121,6 +125,9 @@ async def list_optimization_runs(
     template: Annotated[str | None, Query(max_length=50, description="Only this template.")] = None,
     run_status: Annotated[SolveStatus | None, Query(alias="status", description="Only this status.")] = None,
 ) -> Page[OptimizationRunSummary]:
+    """Stored runs of the tenant, newest first, optionally only one `template` or `status` (optimal,
+    infeasible, …): the objective and timing of each, not its full result (read it with `GET
+    /api/v1/optimizer/runs/{run_id}`). Any role."""
     runs, total = await service.list_runs(session, template=template, status=run_status, window=page)
     return Page.of([OptimizationRunSummary.model_validate(r) for r in runs], total, page)
 
@@ -147,6 +154,9 @@ async def get_optimization_run(
     principal: CurrentPrincipal,
     export_format: RequestedExport,
 ) -> OptimizationRunRead | Response:
+    """The stored run: inputs, resolved metric inputs, status, objective, every decision, the summary and
+    the plain explanation. With `format=csv` or `format=xlsx` (or that Accept header), the plan as a
+    file. Answers 304 to a matching `If-None-Match`. 404 for an id that is not the tenant's."""
     run = _run_read(await service.get_run(session, run_id))
     if export_format is None:
         return conditional_json(request, run, tenant_id=principal.tenant_id)
