@@ -17,6 +17,7 @@ from backend.dependencies import (
     CurrentPrincipal,
     TenantSession,
 )
+from backend.routes import examples
 from backend.schemas.auth import (
     ActivateRequest,
     LoginRequest,
@@ -49,9 +50,10 @@ _LOGIN_BODY: dict[str, Any] = {
                         "password": {"type": "string", "format": "password"},
                         "tenant_id": {"type": "string", "format": "uuid"},
                     },
-                }
+                },
+                "examples": examples.LOGIN_FORM,
             },
-            "application/json": {"schema": LoginRequest.model_json_schema()},
+            "application/json": {"schema": LoginRequest.model_json_schema(), "examples": examples.LOGIN},
         },
     }
 }

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from backend.agents.chat import ChatTurn, chat_turn
 from backend.agents.runtime import CoachRuntime
@@ -18,6 +18,7 @@ from backend.dependencies import (
     PageParams,
     TenantSession,
 )
+from backend.routes import examples
 from backend.schemas.coach import (
     BudgetRead,
     ChatRequest,
@@ -232,7 +233,7 @@ def chat_response(turn: ChatTurn) -> ChatResponse:
     responses=error_responses(404, 422, 503),
 )
 async def chat_with_coach(
-    body: ChatRequest,
+    body: Annotated[ChatRequest, Body(openapi_examples=examples.CHAT)],
     session: TenantSession,
     principal: CurrentPrincipal,
     coach: Coach,

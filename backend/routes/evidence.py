@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import EvidenceEdge, MarketingMixModel
+from backend.routes import examples
 from backend.routes.jobs import background_responses, done_or_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.evidence import (
@@ -91,7 +92,10 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
     responses=background_responses(403, 422, 503),
 )
 async def analyze_evidence(
-    body: AnalysisCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[AnalysisCreate, Body(openapi_examples=examples.EVIDENCE_ANALYSIS)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> EvidenceEdgeRead | JSONResponse:
     outcome = await service.analyze(session, pool, body.to_spec(), requester(principal, body.run_async))
     return done_or_accepted(outcome, _edge_read)

@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import Forecast
+from backend.routes import examples
 from backend.routes.jobs import background_responses, done_or_accepted, job_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.forecaster import (
@@ -98,7 +99,10 @@ def _read(forecast: Forecast) -> ForecastRead:
     responses=background_responses(403, 404),
 )
 async def create_forecast(
-    body: ForecastCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[ForecastCreate, Body(openapi_examples=examples.FORECAST)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> ForecastRead | JSONResponse:
     outcome = await service.forecast(
         session, pool, _spec(body, body.metric), requester(principal, body.run_async)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from backend.agents import goal_planner
 from backend.agents.types import Citations
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
+from backend.routes import examples
 from backend.schemas.common import Page
 from backend.schemas.goals import (
     GoalCreate,
@@ -37,7 +38,11 @@ router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=error_respo
     summary="Create a SMART goal",
     responses=error_responses(403),
 )
-async def create_goal(body: GoalCreate, session: TenantSession, principal: AnalystPrincipal) -> GoalCreated:
+async def create_goal(
+    body: Annotated[GoalCreate, Body(openapi_examples=examples.GOAL)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+) -> GoalCreated:
     """The metric must exist, the deadline be in the future and the target differ from the baseline
     (computed from history unless given). Implausible targets are accepted with warnings."""
     goal, warnings = await service.create_goal(session, principal, GoalDraft(**body.model_dump()))
@@ -46,7 +51,9 @@ async def create_goal(body: GoalCreate, session: TenantSession, principal: Analy
 
 @router.post("/plan", summary="Draft SMART goals for an objective (not saved)")
 async def plan_goal_drafts(
-    body: GoalPlanRequest, session: TenantSession, principal: CurrentPrincipal
+    body: Annotated[GoalPlanRequest, Body(openapi_examples=examples.GOAL_PLAN)],
+    session: TenantSession,
+    principal: CurrentPrincipal,
 ) -> GoalPlanRead:
     """Baseline from the metric's last complete period; targets from the objective's stated change and from
     the history (median and best sustained change, compounded to the deadline); plausibility warnings.

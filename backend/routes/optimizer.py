@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models.optimization import OptimizationRun
+from backend.routes import examples
 from backend.routes.jobs import background_responses, done_or_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.optimizer import (
@@ -104,7 +105,10 @@ def _run_read(run: OptimizationRun) -> OptimizationRunRead:
     responses=background_responses(403, 422, 503),
 )
 async def create_optimization_run(
-    body: OptimizationRunCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[OptimizationRunCreate, Body(openapi_examples=examples.BUDGET_PLAN)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> OptimizationRunRead | JSONResponse:
     prepared = await service.prepare_run(
         session, template=body.template, params=body.params, options=body.options.to_solve_options()
@@ -178,7 +182,7 @@ async def get_optimization_run(
 )
 async def run_optimization_what_if(
     run_id: uuid.UUID,
-    body: WhatIfCreate,
+    body: Annotated[WhatIfCreate, Body(openapi_examples=examples.BUDGET_WHAT_IF)],
     session: TenantSession,
     principal: AnalystPrincipal,
     pool: AppComputePool,
