@@ -113,7 +113,10 @@ async def analyze_evidence(
     responses=error_responses(403, 422, 503),
 )
 async def screen_evidence_drivers(
-    body: DriversCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[DriversCreate, Body(openapi_examples=examples.DRIVERS)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> DriversRead:
     output = await service.drivers(session, pool, body.to_spec())
     return DriversRead(
@@ -135,7 +138,10 @@ async def screen_evidence_drivers(
     responses=error_responses(403, 422, 503),
 )
 async def run_evidence_granger(
-    body: GrangerCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[GrangerCreate, Body(openapi_examples=examples.GRANGER)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> GrangerRead:
     result, table = await service.granger(session, pool, body.to_spec())
     return GrangerRead(**result.model_dump(), table=table)

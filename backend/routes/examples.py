@@ -17,6 +17,8 @@ from typing import Any
 
 from fastapi.openapi.models import Example
 
+from backend.services.optimizer.templates import budget_allocation
+
 # The demo owner that `make demo` creates (a development credential, printed by the command).
 DEMO_LOGIN = {"email": "owner@demo-shop.example.com", "password": "demo-shop-password"}
 EXAMPLE_METRIC = "example_metric"
@@ -83,42 +85,26 @@ EVIDENCE_ANALYSIS = _example(
     "(the default 20 on two years of daily points is queued as a job: 202).",
 )
 
-BUDGET_PLAN = _example(
-    "Split a $15,000 ad budget across three channels",
+DRIVERS = _example(
+    "Which of the shop's metrics go with revenue?",
     {
-        "template": "budget_allocation",
-        "params": {
-            "total_budget": 15000,
-            "channels": [
-                {
-                    "name": "search",
-                    "response_curve": [
-                        {"spend": 0, "revenue": 0},
-                        {"spend": 5000, "revenue": 12500},
-                        {"spend": 10000, "revenue": 20000},
-                        {"spend": 15000, "revenue": 24000},
-                    ],
-                },
-                {
-                    "name": "social",
-                    "response_curve": [
-                        {"spend": 0, "revenue": 0},
-                        {"spend": 4000, "revenue": 6000},
-                        {"spend": 8000, "revenue": 9500},
-                    ],
-                },
-                {
-                    "name": "email",
-                    "response_curve": [
-                        {"spend": 0, "revenue": 0},
-                        {"spend": 800, "revenue": 4800},
-                        {"spend": 1600, "revenue": 6400},
-                    ],
-                },
-            ],
-        },
+        "outcome": "revenue",
+        "candidates": ["ad_spend_search", "ad_spend_social", "ad_spend_email", "footfall"],
     },
-    "Response curves: revenue at each spend level. Stores the run (status `optimal`).",
+    "Screening with false-discovery control, then a quick estimate for the top three; nothing is stored.",
+)
+
+GRANGER = _example(
+    "Does past social spend help predict revenue?",
+    {"cause": "ad_spend_social", "effect": "revenue", "max_lag": 7},
+    "F-tests for lags 1 to 7 days; predictive precedence, not proof of cause. Nothing is stored.",
+)
+
+BUDGET_PLAN = _example(
+    "Split a $10,000 ad budget across four channels",
+    {"template": budget_allocation.SPEC.name, "params": budget_allocation.example()},
+    "The budget_allocation template's worked example (response curves: revenue at each spend level, "
+    "to maximise profit). Stores the run (status `optimal`).",
 )
 
 BUDGET_WHAT_IF = _example(

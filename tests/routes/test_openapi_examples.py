@@ -31,6 +31,8 @@ MAIN_OPERATIONS = {
     "create_goal",
     "plan_goal_drafts",
     "analyze_evidence",
+    "screen_evidence_drivers",
+    "run_evidence_granger",
     "create_optimization_run",
     "run_optimization_what_if",
     "chat_with_coach",
