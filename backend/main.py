@@ -41,7 +41,7 @@ from backend.services.forecaster.warmup import start_warmup, stop_with_warmup
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
-from backend.utils.error_handlers import install_error_handlers
+from backend.utils.error_handlers import common_error_responses, install_error_handlers
 from backend.utils.input_guard import reject_nul_text
 from backend.utils.logging import configure_logging
 from backend.utils.observability import RequestContextMiddleware, configure_tracing, instrument_engine
@@ -166,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             '`{"error": {"code", "message", "details"}}`.'
         ),
         openapi_tags=OPENAPI_TAGS,
+        responses=common_error_responses(),
         generate_unique_id_function=_operation_id,
         dependencies=[Depends(reject_nul_text)],
         lifespan=lifespan,

@@ -24,6 +24,9 @@ router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=error
 async def create_api_key(
     body: ApiKeyCreate, session: TenantSession, principal: AdminPrincipal
 ) -> ApiKeyCreated:
+    """Admin or owner. Returns the `dyo_…` secret once, in `key` (only its hash is stored); the key acts
+    with the role given (at most the caller's: 403 otherwise) until it expires or is revoked. Send it as
+    `X-API-Key` or `Authorization: Bearer`."""
     key, secret = await service.create_api_key(
         session, principal, name=body.name, role=body.role, expires_in_days=body.expires_in_days
     )
@@ -34,6 +37,8 @@ async def create_api_key(
 async def list_api_keys(
     session: TenantSession, principal: AdminPrincipal, page: PageParams
 ) -> Page[ApiKeyRead]:
+    """Admin or owner. The keys not revoked, with name, role, prefix, creator, creation, expiry and last
+    use; never the secrets."""
     keys, total = await service.list_api_keys(session, window=page)
     return Page.of([ApiKeyRead.model_validate(k) for k in keys], total, page)
 
@@ -46,5 +51,7 @@ async def list_api_keys(
     responses=error_responses(404, 422),
 )
 async def revoke_api_key(key_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal) -> Response:
+    """Admin or owner. The key stops working at once. 404 for a key that does not exist in the tenant or was
+    already revoked."""
     await service.revoke_api_key(session, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

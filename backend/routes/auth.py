@@ -17,6 +17,7 @@ from backend.dependencies import (
     CurrentPrincipal,
     TenantSession,
 )
+from backend.routes import examples
 from backend.schemas.auth import (
     ActivateRequest,
     LoginRequest,
@@ -49,9 +50,10 @@ _LOGIN_BODY: dict[str, Any] = {
                         "password": {"type": "string", "format": "password"},
                         "tenant_id": {"type": "string", "format": "uuid"},
                     },
-                }
+                },
+                "examples": examples.LOGIN_FORM,
             },
-            "application/json": {"schema": LoginRequest.model_json_schema()},
+            "application/json": {"schema": LoginRequest.model_json_schema(), "examples": examples.LOGIN},
         },
     }
 }
@@ -98,6 +100,11 @@ async def _read_login(request: Request) -> LoginRequest:
 async def login(
     request: Request, settings: AppSettings, database: AppDatabase, limiter: AppRateLimiter, ip: ClientIp
 ) -> TokenResponse:
+    """Send JSON `{email, password}` or the OAuth2 password form (`username` is the email), which Swagger
+    UI's Authorize dialog uses. Returns a short-lived access token (send it as `Authorization: Bearer …`)
+    and a refresh token. `tenant_id` is needed only when the email belongs to users of several tenants.
+    401 for a wrong email or password (the same answer for both); 429 after too many failed attempts from
+    the address or for the account (see `Retry-After`)."""
     body = await _read_login(request)
     tokens = await service.login(
         database,
@@ -132,6 +139,9 @@ async def refresh(
     responses=error_responses(422),
 )
 async def logout(body: RefreshRequest, database: AppDatabase) -> Response:
+    """Revokes the sign-in the refresh token belongs to: that refresh token and the access tokens issued
+    with it stop working. No bearer token needed (the refresh token is the credential); an unknown or
+    already revoked token also answers 204, so the call can be repeated safely."""
     await service.logout(database, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -144,6 +154,8 @@ async def logout(body: RefreshRequest, database: AppDatabase) -> Response:
     responses=error_responses(401, 403),
 )
 async def logout_all(session: TenantSession, principal: CurrentPrincipal) -> Response:
+    """Revokes every sign-in of the calling user (all devices): every refresh and access token stops
+    working, this one included. 403 for an API key, which signs in nothing (revoke the key instead)."""
     await service.logout_everywhere(session, principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -160,6 +172,9 @@ async def change_password(
     settings: AppSettings,
     limiter: AppRateLimiter,
 ) -> TokenResponse:
+    """Needs the current password (403 `wrong_password` if it is wrong; 429 after repeated failures). Ends
+    every other sign-in of the user and returns a fresh token pair for this one. 403 for an API key; 422
+    when the new password is too short."""
     tokens = await service.change_password(
         session,
         settings.auth,
@@ -179,6 +194,9 @@ async def change_password(
 async def activate(
     body: ActivateRequest, settings: AppSettings, database: AppDatabase, limiter: AppRateLimiter, ip: ClientIp
 ) -> TokenResponse:
+    """For an invited user or an owner who signed up without a password: the one-time token from the
+    activation link sets the first password and returns a token pair. 401 for an unknown, used or expired
+    token; 422 for a too-short password."""
     tokens = await service.activate(
         database, settings.auth, limiter, token=body.token, password=body.password, client_ip=ip
     )
@@ -240,5 +258,7 @@ async def confirm_password_reset(
 
 @router.get("/me", summary="The signed-in caller", responses=error_responses(401))
 async def me(session: TenantSession, principal: CurrentPrincipal) -> MeResponse:
+    """Who the credential belongs to: user id, email, name, role and tenant, and whether it is an API key
+    (then the key's role applies)."""
     user = await get_user(session, principal.actor_id)
     return MeResponse.from_row(principal, user, user_id=user.id, via_api_key=principal.api_key_id is not None)

@@ -26,6 +26,8 @@ async def list_benchmarks(
     industry: Annotated[str | None, Query(max_length=100)] = None,
     metric: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[BenchmarkRead]:
+    """Industry reference values (25th, 50th and 75th percentiles per period) with the source and URL each
+    was published at, optionally of one `industry` or `metric`."""
     rows, total = await service.list_benchmarks(session, industry=industry, metric=metric, window=page)
     return Page.of([BenchmarkRead.model_validate(r) for r in rows], total, page)
 
@@ -43,6 +45,9 @@ async def compare_benchmarks(
         str | None, Query(max_length=100, description="Default: the tenant's industry.")
     ] = None,
 ) -> BenchmarkComparison:
+    """Computes the tenant's own value of `metric` over each benchmark's period (the last complete one) and
+    places it among the benchmark's percentiles. The industry defaults to the tenant's (422 when neither
+    is set); 404 when no benchmark exists for the metric in the industry."""
     chosen, comparisons = await service.compare(session, metric=metric, industry=industry)
     return BenchmarkComparison(
         metric=metric,

@@ -57,6 +57,8 @@ async def list_events(
     ] = None,
     since: Annotated[date | None, Query(description="Only events ending on or after this day.")] = None,
 ) -> Page[CalendarEventRead]:
+    """The events the tenant marked, earliest first, optionally only those of one `metric` or ending on or
+    after `since`. Any role."""
     events, total = await service.list_events(session, metric=metric, since=since, window=page)
     return Page.of([_read(event) for event in events], total, page)
 
@@ -65,6 +67,8 @@ async def list_events(
 async def get_event(
     event_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> CalendarEventRead:
+    """One marked event (name, first and last day, metric or all metrics). 404 for an id that is not the
+    tenant's."""
     return _read(await service.get_event(session, event_id))
 
 
@@ -76,5 +80,7 @@ async def get_event(
     responses=error_responses(403, 404),
 )
 async def delete_event(event_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal) -> Response:
+    """Analyst or above. Forecasts made from now on no longer use the event; stored forecasts keep what they
+    used. 404 for an unknown id."""
     await service.delete_event(session, event_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from backend.agents.chat import ChatTurn, chat_turn
 from backend.agents.runtime import CoachRuntime
@@ -18,6 +18,7 @@ from backend.dependencies import (
     PageParams,
     TenantSession,
 )
+from backend.routes import examples
 from backend.schemas.coach import (
     BudgetRead,
     ChatRequest,
@@ -66,6 +67,9 @@ async def get_coach_usage(
     ] = None,
     end: Annotated[SupportedDate | None, Query(description="Last day, inclusive; default: today.")] = None,
 ) -> UsageReportRead:
+    """What the coach's LLM calls cost between `start` and `end` (tenant time zone; default this month so
+    far): requests, tokens and dollars per day and provider, totals, and the month's budget with what
+    remains, whether cloud models may still be used and the share answered locally. Any role."""
     report = await usage_report(session, settings.llm, start=start, end=end, now=datetime.now(UTC))
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for bucket in report.days:
@@ -129,6 +133,8 @@ async def list_coach_sessions(
     page: PageParams,
     mine: Annotated[bool, Query(description="Only sessions the caller started.")] = False,
 ) -> Page[CoachSessionRead]:
+    """The tenant's coaching sessions, most recently active first, with title, author, message count and
+    last message time; `mine=true` for only the caller's."""
     summaries, total = await memory.list_sessions(
         session, window=page, user_id=principal.user_id if mine else None
     )
@@ -143,6 +149,8 @@ async def list_coach_sessions(
 async def get_coach_session(
     session_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> CoachSessionDetail:
+    """A coaching session with its messages in order (the questions, answers and the citations kept with
+    them). 404 for an id that is not the tenant's."""
     found, messages = await memory.get_session_with_messages(session, session_id)
     summary = SessionSummary(found, len(messages), messages[-1].created_at if messages else None)
     return CoachSessionDetail(
@@ -161,6 +169,8 @@ async def get_coach_session(
 async def delete_coach_session(
     session_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> Response:
+    """Removes the session and its messages, so the coach no longer recalls them. Its author may, and any
+    admin; 403 for anyone else, 404 for an unknown id."""
     await memory.delete_session(session, principal, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -179,6 +189,8 @@ async def search_coach_history(
     ],
     limit: Annotated[int, Query(ge=1, le=memory.MAX_SEARCH_RESULTS)] = 10,
 ) -> CoachSearchResults:
+    """Finds past coaching messages closest in meaning to `q` (embeddings with pgvector), best first, with
+    their similarity. 503 while the embedding model is unavailable."""
     result = await memory.search(session, coach.embeddings, q, limit=limit)
     return CoachSearchResults(
         query=q,
@@ -221,7 +233,7 @@ def chat_response(turn: ChatTurn) -> ChatResponse:
     responses=error_responses(404, 422, 503),
 )
 async def chat_with_coach(
-    body: ChatRequest,
+    body: Annotated[ChatRequest, Body(openapi_examples=examples.CHAT)],
     session: TenantSession,
     principal: CurrentPrincipal,
     coach: Coach,

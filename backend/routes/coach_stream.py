@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Body, Header, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -45,6 +45,7 @@ from backend.dependencies import (
     TicketPrincipal,
     TicketSession,
 )
+from backend.routes import examples
 from backend.routes.coach import Coach, chat_response
 from backend.schemas.coach import ChatRequest, ReplayedAnswerRead, StreamTicketRead
 from backend.services.auth.service import Principal, issue_stream_ticket
@@ -141,7 +142,7 @@ async def create_stream_ticket(
     responses=_stream_responses(404, 422),
 )
 async def chat_with_coach_stream(
-    body: ChatRequest,
+    body: Annotated[ChatRequest, Body(openapi_examples=examples.CHAT_STREAM)],
     session: TenantSession,
     principal: CurrentPrincipal,
     database: AppDatabase,

@@ -49,6 +49,9 @@ def _read(source: DataSource, settings: Settings) -> DataSourceRead:
     "/api/v1/connectors", summary="Connector types and their config schemas", responses=error_responses(422)
 )
 async def list_connectors(principal: CurrentPrincipal, page: PageParams) -> Page[ConnectorTypeRead]:
+    """The connector types a data source can use (file, google_sheets, rest_json, stripe, shopify, postgres)
+    with the JSON schemas of their `config` and `credentials`, and whether they sync on their own. Any
+    role."""
     items = [
         ConnectorTypeRead(
             name=connector.name,
@@ -74,6 +77,10 @@ async def list_connectors(principal: CurrentPrincipal, page: PageParams) -> Page
 async def create_data_source(
     body: DataSourceCreate, session: TenantSession, principal: AdminPrincipal, settings: AppSettings
 ) -> DataSourceRead:
+    """Admin or owner. Validates `config` and `credentials` against the connector type's schemas (422 lists
+    each problem); credentials are stored encrypted and never returned (only masked). `schedule` (cron)
+    makes the source sync by itself. 409 when a source of that name exists. Returns the source; check it
+    with `POST /api/v1/data-sources/{source_id}/test`."""
     source = await service.create_source(
         session,
         settings,
@@ -94,6 +101,8 @@ async def create_data_source(
 async def list_data_sources(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams, settings: AppSettings
 ) -> Page[DataSourceRead]:
+    """The tenant's data sources with their connector type, config, masked credentials, schedule, status and
+    last and next sync times."""
     sources, total = await service.list_sources(session, window=page)
     return Page.of([_read(s, settings) for s in sources], total, page)
 
@@ -106,6 +115,8 @@ async def list_data_sources(
 async def get_data_source(
     source_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, settings: AppSettings
 ) -> DataSourceRead:
+    """One data source with its connector type, config, masked credentials, schedule, status, sync cursor
+    and last and next sync times. 404 for an id that is not the tenant's."""
     return _read(await service.get_source(session, source_id), settings)
 
 
@@ -121,6 +132,8 @@ async def update_data_source(
     principal: AdminPrincipal,
     settings: AppSettings,
 ) -> DataSourceRead:
+    """Admin or owner. Changes the fields sent; new credentials replace the stored ones (send them whole).
+    409 when the new name is taken; 404 for an unknown id."""
     changes = body.model_dump(exclude_unset=True)
     source = await service.update_source(session, settings, source_id, changes)
     return _read(source, settings)
@@ -136,6 +149,8 @@ async def update_data_source(
 async def delete_data_source(
     source_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal
 ) -> Response:
+    """Admin or owner. Removes the source, its schedule and sync history; the metric points it wrote stay.
+    404 for an unknown id."""
     await service.delete_source(session, source_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -148,6 +163,9 @@ async def delete_data_source(
 async def test_data_source(
     source_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal, settings: AppSettings
 ) -> DataSourceTestRead:
+    """Admin or owner. Runs the connector's checks (configuration, credentials, the remote answering)
+    without importing anything; each check says what it tried and what failed. A failed check is `ok:
+    false` in a 200, not an error status."""
     result = await service.test_source(session, settings, source_id)
     return DataSourceTestRead(
         ok=result.ok,
@@ -165,6 +183,9 @@ async def test_data_source(
 async def sync_data_source(
     source_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal, response: Response
 ) -> SyncRead:
+    """Analyst or above. Queues a sync job and answers 202 with the sync (its `job_id`; the `Location`
+    header is the job). 409 while a sync of the source is already waiting. The points land in
+    `/api/v1/metrics` when the job succeeds."""
     sync = await service.request_sync(session, source_id, trigger="manual", requested_by=principal.user_id)
     response.headers["Location"] = f"/api/v1/jobs/{sync.job_id}"
     return SyncRead.model_validate(sync)
@@ -178,6 +199,8 @@ async def sync_data_source(
 async def list_data_source_syncs(
     source_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[SyncRead]:
+    """The source's syncs, newest first: trigger, status, records read, points written, start and end, and
+    the error of a failed one. 404 for an unknown source."""
     syncs, total = await service.list_syncs(session, source_id, window=page)
     return Page.of([SyncRead.model_validate(s) for s in syncs], total, page)
 
@@ -194,6 +217,10 @@ async def upload_data_source_file(
     session: TenantSession,
     principal: AnalystPrincipal,
 ) -> SyncRead:
+    """Analyst or above. Imports a CSV or .xlsx file into a `file` data source with the source's layout
+    (long or wide; text columns are dimensions) and answers with the finished sync. A file with a bad row
+    writes nothing: 422 lists each bad row (also for a source that is not `file`); 413 for a file over
+    the size limit; 404 for an unknown source."""
     content = await file.read()
     sync = await service.upload_file(session, source_id, content, filename=file.filename or "upload.csv")
     return SyncRead.model_validate(sync)

@@ -18,6 +18,20 @@ from fastapi.staticfiles import StaticFiles
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-static"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+# The password flow signs in with email and password only: the API has no OAuth clients, so
+# Swagger UI's client_id, client_secret and "client credentials location" rows (which it always
+# draws for that flow, with no option to leave them out) are hidden. Swagger UI labels each row
+# for its input, named after the flow: client_id_password, client_secret_password, password_type.
+AUTHORIZE_DIALOG_CSS = """<style>
+.auth-container .wrapper:has(> label[for="client_id_password"]),
+.auth-container .wrapper:has(> label[for="client_secret_password"]),
+.auth-container .wrapper:has(> label[for="password_type"]) { display: none; }
+</style>"""
+
+
+def _with_style(page: HTMLResponse, style: str) -> HTMLResponse:
+    html = bytes(page.body).decode().replace("</head>", f"{style}\n</head>", 1)
+    return HTMLResponse(html)
 
 
 def install_docs(app: FastAPI) -> None:
@@ -26,7 +40,7 @@ def install_docs(app: FastAPI) -> None:
     openapi_url = app.openapi_url or "/openapi.json"
 
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{app.title} — Swagger UI",
             oauth2_redirect_url=OAUTH2_REDIRECT_URL,
@@ -35,6 +49,7 @@ def install_docs(app: FastAPI) -> None:
             swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
             swagger_ui_parameters={"persistAuthorization": True},
         )
+        return _with_style(page, AUTHORIZE_DIALOG_CSS)
 
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import EvidenceEdge, MarketingMixModel
+from backend.routes import examples
 from backend.routes.jobs import background_responses, done_or_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.evidence import (
@@ -91,7 +92,10 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
     responses=background_responses(403, 422, 503),
 )
 async def analyze_evidence(
-    body: AnalysisCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[AnalysisCreate, Body(openapi_examples=examples.EVIDENCE_ANALYSIS)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> EvidenceEdgeRead | JSONResponse:
     outcome = await service.analyze(session, pool, body.to_spec(), requester(principal, body.run_async))
     return done_or_accepted(outcome, _edge_read)
@@ -109,7 +113,10 @@ async def analyze_evidence(
     responses=error_responses(403, 422, 503),
 )
 async def screen_evidence_drivers(
-    body: DriversCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[DriversCreate, Body(openapi_examples=examples.DRIVERS)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> DriversRead:
     output = await service.drivers(session, pool, body.to_spec())
     return DriversRead(
@@ -131,7 +138,10 @@ async def screen_evidence_drivers(
     responses=error_responses(403, 422, 503),
 )
 async def run_evidence_granger(
-    body: GrangerCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[GrangerCreate, Body(openapi_examples=examples.GRANGER)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> GrangerRead:
     result, table = await service.granger(session, pool, body.to_spec())
     return GrangerRead(**result.model_dump(), table=table)
@@ -204,6 +214,9 @@ async def list_evidence_edges(
     effect: Annotated[str | None, Query(max_length=100, description="Only this effect.")] = None,
     verdict: Annotated[Verdict | None, Query(description="Only this verdict.")] = None,
 ) -> Page[EvidenceEdgeSummary]:
+    """Every stored causal analysis of the tenant, newest first, optionally only one `cause`, `effect` or
+    `verdict`: the estimate, its interval and the verdict of each (the full report is `GET
+    /api/v1/evidence/edges/{edge_id}`). Any role."""
     edges, total = await service.list_edges(session, cause=cause, effect=effect, verdict=verdict, window=page)
     return Page.of([EvidenceEdgeSummary.model_validate(e) for e in edges], total, page)
 
@@ -217,6 +230,9 @@ async def list_evidence_edges(
 async def get_evidence_edge(
     edge_id: uuid.UUID, request: Request, session: TenantSession, principal: CurrentPrincipal
 ) -> Response:
+    """One stored causal analysis: the estimate with its confidence interval, every refutation test with its
+    outcome, the sensitivity and overlap checks, the table it ran on and the verdict. Answers 304 to a
+    matching `If-None-Match`. 404 for an id that is not the tenant's."""
     edge = _edge_read(await service.get_edge(session, edge_id))
     return conditional_json(request, edge, tenant_id=principal.tenant_id)
 

@@ -110,6 +110,9 @@ async def list_exchange_rates(
     start: Annotated[SupportedDate | None, Query(description="First day (inclusive).")] = None,
     end: Annotated[SupportedDate | None, Query(description="Last day (exclusive).")] = None,
 ) -> Page[ExchangeRateRead]:
+    """The daily rates loaded for currency conversion, filtered by `base`, `quote` and a day range (422 when
+    `end` is not after `start`). Any role. Rollups in the tenant's reporting currency use the latest rate
+    on or before each point's day."""
     if start is not None and end is not None and end <= start:
         raise ValidationFailed("end must be after start", details={"field": "end"})
     rows, total = await service.list_rates(

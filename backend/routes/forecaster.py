@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models import Forecast
+from backend.routes import examples
 from backend.routes.jobs import background_responses, done_or_accepted, job_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.forecaster import (
@@ -98,7 +99,10 @@ def _read(forecast: Forecast) -> ForecastRead:
     responses=background_responses(403, 404),
 )
 async def create_forecast(
-    body: ForecastCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[ForecastCreate, Body(openapi_examples=examples.FORECAST)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> ForecastRead | JSONResponse:
     outcome = await service.forecast(
         session, pool, _spec(body, body.metric), requester(principal, body.run_async)
@@ -133,6 +137,8 @@ async def list_forecasts(
     page: PageParams,
     metric: Annotated[str | None, Query(description="Only this metric.")] = None,
 ) -> Page[ForecastSummary]:
+    """Stored forecasts of the tenant, newest first, optionally of one `metric`: the model chosen, horizon,
+    frequency and backtest accuracy of each, without their points. Any role."""
     forecasts, total = await service.list_forecasts(session, metric=metric, window=page)
     return Page.of([_summary(f) for f in forecasts], total, page)
 
@@ -171,6 +177,10 @@ async def get_forecast(
     principal: CurrentPrincipal,
     export_format: RequestedExport,
 ) -> ForecastRead | Response:
+    """A stored forecast: each period's mean with its 80% and 95% intervals, the model chosen and the
+    backtest of every candidate against naive baselines, and the calendar effects used. With `format=csv`
+    or `format=xlsx`, the points as a file. Answers 304 to a matching `If-None-Match`; 404 for an id that
+    is not the tenant's."""
     forecast = _read(await service.get_forecast(session, forecast_id))
     if export_format is None:
         return conditional_json(request, forecast, tenant_id=principal.tenant_id)
@@ -187,6 +197,10 @@ async def get_forecast(
 async def evaluate_forecast(
     forecast_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal
 ) -> ForecastEvaluationRead:
+    """Analyst or above. Compares the forecast with the actual values that have arrived for its periods
+    since it was made: error measures, the share of actuals inside each interval and, per period, the
+    actual and whether it fell inside; periods still to come count as pending. The latest score is kept
+    with the forecast. 404 for an unknown forecast or a metric that no longer exists."""
     forecast, evaluation = await service.evaluate(session, forecast_id)
     return ForecastEvaluationRead.from_row(
         evaluation,

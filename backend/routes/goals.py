@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from backend.agents import goal_planner
 from backend.agents.types import Citations
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
+from backend.routes import examples
 from backend.schemas.common import Page
 from backend.schemas.goals import (
     GoalCreate,
@@ -37,7 +38,11 @@ router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=error_respo
     summary="Create a SMART goal",
     responses=error_responses(403),
 )
-async def create_goal(body: GoalCreate, session: TenantSession, principal: AnalystPrincipal) -> GoalCreated:
+async def create_goal(
+    body: Annotated[GoalCreate, Body(openapi_examples=examples.GOAL)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+) -> GoalCreated:
     """The metric must exist, the deadline be in the future and the target differ from the baseline
     (computed from history unless given). Implausible targets are accepted with warnings."""
     goal, warnings = await service.create_goal(session, principal, GoalDraft(**body.model_dump()))
@@ -46,7 +51,9 @@ async def create_goal(body: GoalCreate, session: TenantSession, principal: Analy
 
 @router.post("/plan", summary="Draft SMART goals for an objective (not saved)")
 async def plan_goal_drafts(
-    body: GoalPlanRequest, session: TenantSession, principal: CurrentPrincipal
+    body: Annotated[GoalPlanRequest, Body(openapi_examples=examples.GOAL_PLAN)],
+    session: TenantSession,
+    principal: CurrentPrincipal,
 ) -> GoalPlanRead:
     """Baseline from the metric's last complete period; targets from the objective's stated change and from
     the history (median and best sustained change, compounded to the deadline); plausibility warnings.
@@ -88,12 +95,17 @@ async def list_goals(
     status_filter: Annotated[GoalStatusValue | None, Query(alias="status")] = None,
     metric: Annotated[str | None, Query()] = None,
 ) -> Page[GoalRead]:
+    """The tenant's goals, newest first, optionally only those with a `status` (active, achieved, missed,
+    abandoned) or on one `metric`. Any role. Progress is computed by `GET
+    /api/v1/goals/{goal_id}/progress`."""
     goals, total = await service.list_goals(session, status=status_filter, metric=metric, window=page)
     return Page.of([GoalRead.model_validate(g) for g in goals], total, page)
 
 
 @router.get("/{goal_id}", summary="Get a goal", responses=error_responses(404))
 async def get_goal(goal_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> GoalRead:
+    """A goal's definition: metric, target, period, direction, baseline, deadline and status. 404 for an id
+    that is not one of the tenant's goals."""
     return GoalRead.model_validate(await service.get_goal(session, goal_id))
 
 
@@ -101,6 +113,10 @@ async def get_goal(goal_id: uuid.UUID, session: TenantSession, principal: Curren
 async def update_goal(
     goal_id: uuid.UUID, body: GoalUpdate, session: TenantSession, principal: AnalystPrincipal
 ) -> GoalRead:
+    """Analyst or above. Changes the fields sent (title, target, deadline, status, …). Status moves by hand
+    are draft ↔ active → abandoned → active; 409 for any other (achieved and missed are set by the data,
+    `details.allowed` lists the moves); 422 for a target equal to the baseline or a deadline not in the
+    future. Returns the goal."""
     goal = await service.update_goal(session, goal_id, body.model_dump(exclude_unset=True))
     return GoalRead.model_validate(goal)
 
@@ -113,6 +129,8 @@ async def update_goal(
     responses=error_responses(403, 404),
 )
 async def delete_goal(goal_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal) -> Response:
+    """Analyst or above. Removes the goal and its status history; the metric's data stays. 404 for an
+    unknown id."""
     await service.delete_goal(session, goal_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -22,6 +22,8 @@ metrics_router = APIRouter(tags=["operations"])
 
 @router.get("/api/health", summary="Liveness (no database)")
 async def health(settings: AppSettings) -> HealthRead:
+    """For load balancers and uptime checks: answers 200 with the version and environment while the process
+    serves, without touching the database (use `/api/ready` for that). No credentials needed."""
     return HealthRead(status="ok", version=settings.version, environment=settings.environment.value)
 
 
@@ -88,5 +90,7 @@ async def _workers_check(database: Database, settings: Settings) -> tuple[int | 
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"}},
 )
 async def metrics(request: Request) -> Response:
+    """The Prometheus text exposition for scraping: request counts and latencies by route template, job, LLM
+    and database metrics, never per tenant. No credentials; mounted only when ENABLE_PROMETHEUS is on."""
     # In multiprocess mode (PROMETHEUS_MULTIPROC_DIR): the sum over this instance's processes.
     return Response(generate_latest(exposition_registry()), media_type=CONTENT_TYPE_LATEST)

@@ -59,6 +59,8 @@ async def follow_metric(
 async def list_follows(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[FollowRead]:
+    """The metrics the caller follows (each person has their own list), newest first. The insight engine
+    watches followed metrics."""
     follows, total = await feed.list_follows(session, principal.actor_id, page)
     return Page.of([FollowRead.from_row(f) for f in follows], total, page)
 
@@ -73,6 +75,8 @@ async def list_follows(
 async def unfollow_metric(
     metric: MetricName, session: TenantSession, principal: CurrentPrincipal
 ) -> Response:
+    """Removes the metric from the caller's follows; insights already found stay in the feed. 404 when the
+    caller does not follow it."""
     await feed.unfollow(session, principal.actor_id, metric)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -102,6 +106,8 @@ async def list_insights(
 async def get_insight(
     insight_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> InsightRead:
+    """One insight with its numbers, the analysis behind it, the suggested next action and the caller's read
+    and snooze state. 404 for an id that is not the tenant's."""
     return _read(await feed.get_item(session, principal.actor_id, insight_id))
 
 
@@ -109,6 +115,8 @@ async def get_insight(
 async def mark_read(
     insight_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> InsightRead:
+    """Marks the insight read for the caller (other people keep their own state); repeating it changes
+    nothing. Returns the insight."""
     return _read(await feed.mark_read(session, principal.actor_id, insight_id))
 
 

@@ -34,12 +34,17 @@ async def list_jobs(
         uuid.UUID | None, Query(description="Only the child jobs of this job (e.g. a batch's series).")
     ] = None,
 ) -> Page[JobRead]:
+    """Background jobs of the tenant, newest first: filter by `kind`, `status` or `parent_id` (the child
+    jobs of a batch). Each has its status, percent done, current message and, once finished, its result
+    or a user-facing error."""
     jobs, total = await service.list_jobs(session, kind=kind, status=status, parent_id=parent_id, window=page)
     return Page.of([JobRead.model_validate(j) for j in jobs], total, page)
 
 
 @router.get("/{job_id}", summary="A job's status", responses=error_responses(404, 422))
 async def get_job(job_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> JobRead:
+    """Poll this after a 202: status (queued, running, succeeded, failed), progress, message, and the result
+    (often naming the stored resource) or the error. 404 for an id that is not the tenant's."""
     return JobRead.model_validate(await service.get_job(session, job_id))
 
 

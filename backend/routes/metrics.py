@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Body, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 
 from backend.dependencies import (
@@ -18,6 +18,7 @@ from backend.dependencies import (
     PageParams,
     TenantSession,
 )
+from backend.routes import examples
 from backend.routes.jobs import job_accepted
 from backend.schemas.common import Page
 from backend.schemas.jobs import JobAccepted
@@ -149,7 +150,9 @@ def _catalog_read(entry: CatalogEntry) -> MetricRead:
     responses=error_responses(403, 413),
 )
 async def ingest_metrics(
-    body: MetricBatchIn, session: TenantSession, principal: AnalystPrincipal
+    body: Annotated[MetricBatchIn, Body(openapi_examples=examples.INGEST)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
 ) -> IngestRead:
     """Up to 10,000 points. The same (metric, ts, dimensions) again updates the value. One invalid
     point rejects the whole batch with a 422 listing every bad point by index."""
@@ -236,6 +239,9 @@ async def upload_metrics(
 async def list_metrics(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[MetricRead]:
+    """Every metric the tenant has: its definition (unit, currency, aggregation, favourable direction,
+    non-negative, display format, how sources combine) with the number of points and the first and last
+    time stamp. Any role. Paged with `limit`/`offset`."""
     entries, total = await service.list_catalog(session, window=page)
     return Page.of([_catalog_read(e) for e in entries], total, page)
 
@@ -313,7 +319,10 @@ def _metric_answer(body: dict[str, Any], zone: ZoneInfo, export_format: ExportFo
     responses={**error_responses(404), **export_openapi()},
 )
 async def query_metric(
-    name: MetricPath,
+    name: Annotated[
+        str,
+        Path(pattern=METRIC_NAME_PATTERN, description="Metric name.", openapi_examples=examples.METRIC_NAME),
+    ],
     session: TenantSession,
     principal: CurrentPrincipal,
     export_format: RequestedExport,
@@ -321,10 +330,14 @@ async def query_metric(
         str | None,
         Query(
             description="hour, day, week (starting Monday), month, quarter, year, or e.g. '15 minutes'; the "
-            "pandas codes of the frequency vocabulary are aliases (D, W-MON, MS, QS, YS, …). Omit for raw."
+            "pandas codes of the frequency vocabulary are aliases (D, W-MON, MS, QS, YS, …). Omit for raw.",
+            openapi_examples=examples.ROLLUP_BUCKET,
         ),
     ] = None,
-    agg: Annotated[Aggregation | None, Query(description="Defaults to the metric's aggregation.")] = None,
+    agg: Annotated[
+        Aggregation | None,
+        Query(description="Defaults to the metric's aggregation.", openapi_examples=examples.ROLLUP_AGG),
+    ] = None,
     start: Annotated[
         datetime | None, Query(description=f"Inclusive; tenant time zone if no offset. {_RANGE}")
     ] = None,
@@ -332,7 +345,12 @@ async def query_metric(
     tz: Annotated[str | None, Query(description="IANA zone for calendar buckets; default: tenant's.")] = None,
     dim: Annotated[list[str], Query(description="Dimension filter key:value (repeatable).")] = [],  # noqa: B006
     group_by: Annotated[
-        str | None, Query(pattern=DIMENSION_KEY_PATTERN, description="One dimension.")
+        str | None,
+        Query(
+            pattern=DIMENSION_KEY_PATTERN,
+            description="One dimension.",
+            openapi_examples=examples.ROLLUP_GROUP_BY,
+        ),
     ] = None,
     fill: Annotated[
         Literal["none", "null", "zero", "previous"],

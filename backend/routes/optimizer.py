@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
 from backend.models.optimization import OptimizationRun
+from backend.routes import examples
 from backend.routes.jobs import background_responses, done_or_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.optimizer import (
@@ -64,6 +65,10 @@ _REFERENCES = (
 async def list_optimizer_templates(
     principal: CurrentPrincipal, page: PageParams
 ) -> Page[OptimizerTemplateRead]:
+    """The problems the optimizer solves (budget_allocation, inventory, staffing, product_mix): each with
+    its description, the JSON schema of its `params`, a worked example to post to
+    `/api/v1/optimizer/runs`, its size limit for a synchronous solve and the schema of a metric
+    reference. Any role."""
     reference_schema = MetricReference.model_json_schema()
     templates = [
         OptimizerTemplateRead(
@@ -100,7 +105,10 @@ def _run_read(run: OptimizationRun) -> OptimizationRunRead:
     responses=background_responses(403, 422, 503),
 )
 async def create_optimization_run(
-    body: OptimizationRunCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+    body: Annotated[OptimizationRunCreate, Body(openapi_examples=examples.BUDGET_PLAN)],
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
 ) -> OptimizationRunRead | JSONResponse:
     prepared = await service.prepare_run(
         session, template=body.template, params=body.params, options=body.options.to_solve_options()
@@ -121,6 +129,9 @@ async def list_optimization_runs(
     template: Annotated[str | None, Query(max_length=50, description="Only this template.")] = None,
     run_status: Annotated[SolveStatus | None, Query(alias="status", description="Only this status.")] = None,
 ) -> Page[OptimizationRunSummary]:
+    """Stored runs of the tenant, newest first, optionally only one `template` or `status` (optimal,
+    infeasible, …): the objective and timing of each, not its full result (read it with `GET
+    /api/v1/optimizer/runs/{run_id}`). Any role."""
     runs, total = await service.list_runs(session, template=template, status=run_status, window=page)
     return Page.of([OptimizationRunSummary.model_validate(r) for r in runs], total, page)
 
@@ -147,6 +158,9 @@ async def get_optimization_run(
     principal: CurrentPrincipal,
     export_format: RequestedExport,
 ) -> OptimizationRunRead | Response:
+    """The stored run: inputs, resolved metric inputs, status, objective, every decision, the summary and
+    the plain explanation. With `format=csv` or `format=xlsx` (or that Accept header), the plan as a
+    file. Answers 304 to a matching `If-None-Match`. 404 for an id that is not the tenant's."""
     run = _run_read(await service.get_run(session, run_id))
     if export_format is None:
         return conditional_json(request, run, tenant_id=principal.tenant_id)
@@ -168,7 +182,7 @@ async def get_optimization_run(
 )
 async def run_optimization_what_if(
     run_id: uuid.UUID,
-    body: WhatIfCreate,
+    body: Annotated[WhatIfCreate, Body(openapi_examples=examples.BUDGET_WHAT_IF)],
     session: TenantSession,
     principal: AnalystPrincipal,
     pool: AppComputePool,

@@ -66,6 +66,8 @@ async def create_tenant(
 
 @router.get("/me", summary="The caller's tenant", responses=error_responses(401))
 async def get_my_tenant(session: TenantSession, principal: CurrentPrincipal) -> TenantRead:
+    """The tenant (business) of the credential: name, industry, time zone, currency and reporting currency.
+    Any role may call it."""
     return TenantRead.model_validate(await service.get_current_tenant(session))
 
 
@@ -77,5 +79,9 @@ async def get_my_tenant(session: TenantSession, principal: CurrentPrincipal) -> 
 async def update_my_tenant(
     body: TenantUpdate, session: TenantSession, principal: AdminPrincipal
 ) -> TenantRead:
+    """Changes the fields sent (name, industry, time zone, currency, reporting currency); fields left out
+    keep their value. Admin or owner (403 otherwise); 422 for an unknown time zone or currency. The time
+    zone decides where days, weeks and months start in rollups, goals and forecasts. Returns the updated
+    tenant."""
     tenant = await service.update_current_tenant(session, body.changes())
     return TenantRead.model_validate(tenant)

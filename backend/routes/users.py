@@ -23,6 +23,8 @@ async def list_users(
     page: PageParams,
     include_inactive: Annotated[bool, Query(description="Include deactivated users.")] = False,
 ) -> Page[UserRead]:
+    """The people of the tenant with their roles, paged (`limit`/`offset`, `total`). Any role may read it;
+    deactivated users only with `include_inactive=true`."""
     users, total = await service.list_users(session, window=page, include_inactive=include_inactive)
     return Page.of([UserRead.model_validate(u) for u in users], total, page)
 
@@ -57,6 +59,8 @@ async def invite_user(
 
 @router.get("/{user_id}", summary="Get a user", responses=error_responses(404, 422))
 async def get_user(user_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> UserRead:
+    """One user of the tenant by id. 404 when no such user exists in the caller's tenant (a user of another
+    tenant is not found too)."""
     return UserRead.model_validate(await service.get_user(session, user_id))
 
 
@@ -68,6 +72,9 @@ async def get_user(user_id: uuid.UUID, session: TenantSession, principal: Curren
 async def update_user(
     user_id: uuid.UUID, body: UserUpdate, session: TenantSession, principal: AdminPrincipal
 ) -> UserRead:
+    """Admin or owner. Sets the role and/or the full name. 403 when the caller may not grant the role (none
+    above their own); 409 when the change would leave the tenant without an active owner. Returns the
+    updated user."""
     user = await service.update_user(session, principal, user_id, role=body.role, full_name=body.full_name)
     return UserRead.model_validate(user)
 

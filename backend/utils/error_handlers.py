@@ -27,7 +27,8 @@ from backend.utils.database_errors import DatabaseUnavailable, is_connection_fai
 logger = structlog.get_logger(__name__)
 
 _DESCRIPTIONS = {
-    400: "Bad request",
+    400: "Bad request: the request cannot be read as HTTP the API accepts (for example a CORS preflight "
+    "from an origin that is not allowed)",
     401: "Missing, invalid or expired credentials",
     403: "The caller's role does not allow this",
     404: "Not found (or belongs to another tenant)",
@@ -35,6 +36,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Validation failed; details list each problem",
     429: "Too many requests; retry after the given seconds",
+    500: "Unexpected error; details.request_id (also the X-Request-ID header) identifies it in the logs",
     503: "A dependency is unavailable",
 }
 _HTTP_CODES = {
@@ -70,6 +72,11 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": ErrorResponse, "description": _DESCRIPTIONS.get(status, "Error")}
         for status in statuses
     }
+
+
+def common_error_responses() -> dict[int | str, dict[str, Any]]:
+    """The statuses any operation can answer (the app documents them on every route)."""
+    return error_responses(400, 500)
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
