@@ -85,10 +85,8 @@ async def mark_read(session: AsyncSession, user_id: uuid.UUID, insight_id: uuid.
     return FeedItem(insight, state)
 
 
-async def snooze(
-    session: AsyncSession, user_id: uuid.UUID, insight_id: uuid.UUID, until: datetime
-) -> FeedItem:
-    now = datetime.now(UTC)
+def check_snooze(until: datetime, now: datetime) -> None:
+    """A snooze ends in the future and at most ``MAX_SNOOZE`` ahead (an insight's or an alert rule's)."""
     if until <= now:
         raise ValidationFailed("snooze until a time in the future", details={"field": "until"})
     if until - now > MAX_SNOOZE:
@@ -96,6 +94,12 @@ async def snooze(
             f"snooze for at most {MAX_SNOOZE.days} days",
             details={"field": "until", "max_days": MAX_SNOOZE.days},
         )
+
+
+async def snooze(
+    session: AsyncSession, user_id: uuid.UUID, insight_id: uuid.UUID, until: datetime
+) -> FeedItem:
+    check_snooze(until, datetime.now(UTC))
     insight = await _require(session, insight_id)
     state = await repository.set_state(session, insight_id, user_id, snoozed_until=until)
     return FeedItem(insight, state)
