@@ -10,8 +10,8 @@
   LOCKED`` by the delivery job, ``deliver_after`` the end of quiet hours;
 - ``alert_delivery_attempts``: what each attempt got (status code, latency, error).
 
-``defer_tenant_job_at`` is ``defer_tenant_job`` with a time to run at (quiet hours defer a
-delivery to their end): the same tenant checks, then procrastinate's ``scheduled_at``.
+``defer_tenant_job_at`` is ``defer_tenant_job`` (its tenant checks) with a time to run at:
+quiet hours defer a delivery to their end.
 
 Revision ID: 20261207_10
 Revises: 20261207_01
@@ -21,7 +21,6 @@ Create Date: 2026-12-07 17:40:00+00:00
 import sqlalchemy as sa
 from alembic import op
 from migration_kit import (
-    CURRENT_TENANT,
     created_now,
     enable_tenant_rls,
     existing_role,
@@ -188,8 +187,10 @@ def upgrade() -> None:
     for table in TABLES:
         enable_tenant_rls(table)
     app, worker = existing_role("app_role"), existing_role("worker_role")
+    # defer_tenant_job's checks, then the time to run at: the job is not committed yet, so no
+    # worker sees it before its scheduled_at is set.
     op.execute(
-        f"""
+        """
         create function defer_tenant_job_at(
           queue_name varchar, task_name varchar, lock text, queueing_lock text, args jsonb,
           run_at timestamptz
@@ -198,19 +199,10 @@ def upgrade() -> None:
         set search_path = pg_catalog, procrastinate
         as $$
         declare
-          tenant uuid := {CURRENT_TENANT};
+          job bigint := public.defer_tenant_job(queue_name, task_name, lock, queueing_lock, args);
         begin
-          if tenant is null or args->>'tenant_id' is distinct from tenant::text then
-            raise exception 'a job must carry the tenant of its transaction' using errcode = '42501';
-          end if;
-          if not starts_with(coalesce(lock, tenant::text || ':'), tenant::text || ':')
-             or not starts_with(coalesce(queueing_lock, tenant::text || ':'), tenant::text || ':') then
-            raise exception 'job locks must start with the tenant id' using errcode = '42501';
-          end if;
-          return (procrastinate.procrastinate_defer_jobs_v1(array[
-            row(queue_name, task_name, 0, lock, queueing_lock, args, run_at)
-              ::procrastinate.procrastinate_job_to_defer_v1
-          ]))[1];
+          update procrastinate.procrastinate_jobs set scheduled_at = run_at where id = job;
+          return job;
         end
         $$
         """

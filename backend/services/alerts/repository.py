@@ -18,6 +18,7 @@ from backend.models import (
     AlertDeliveryAttempt,
     AlertRule,
     AlertRuleChannel,
+    Insight,
 )
 from backend.utils.database import session_tenant
 from backend.utils.repository import PageWindow, paginate, tenant_filter, tenant_select
@@ -95,6 +96,13 @@ async def existing_channels(session: AsyncSession, channel_ids: Sequence[uuid.UU
 
 
 # ---------------------------------------------------------------- alerts and the outbox
+
+
+async def insights_by_id(session: AsyncSession, insight_ids: Sequence[uuid.UUID]) -> list[Insight]:
+    if not insight_ids:
+        return []
+    statement = tenant_select(session, Insight).where(Insight.id.in_(insight_ids))
+    return list(await session.scalars(statement.order_by(Insight.created_at, Insight.id)))
 
 
 @dataclass(frozen=True)

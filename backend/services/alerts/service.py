@@ -35,9 +35,7 @@ from backend.services.alerts.types import INSIGHT_OF_RULE
 from backend.services.auth.service import Principal
 from backend.services.connectors.crypto import CredentialCipher
 from backend.services.errors import Forbidden, NotFound, ValidationFailed
-from backend.services.insights import repository as insights
-from backend.services.insights.feed import check_snooze
-from backend.services.insights.types import SEVERITIES, MetricHistory
+from backend.services.insights.types import SEVERITIES, MetricHistory, check_snooze
 from backend.services.metrics import reader
 from backend.services.queue import enqueue
 from backend.services.tenant.service import tenant_zone
@@ -300,9 +298,7 @@ async def raise_alerts(
     ``histories``: what the engine read this run; ``read_history`` reads a threshold rule's
     metric the engine did not (the engine's own reader, passed in: it calls this module)."""
     now = now or datetime.now(UTC)
-    new_insights = [
-        found for i in insight_ids if (found := await insights.get_insight(session, i)) is not None
-    ]
+    new_insights = await repository.insights_by_id(session, insight_ids)
     by_metric = {history.metric: history for history in histories}
     raised = 0
     for rule in await repository.active_rules(session, now):

@@ -23,7 +23,7 @@ from backend.config import Settings
 from backend.services.alerts.delivery import ALERTS_QUEUE
 from backend.services.alerts.types import DELIVERY_ID_HEADER
 from backend.utils.database_urls import DatabaseUrls
-from tests.factories import TenantContext
+from tests.factories import TenantContext, create_tenant
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
 
 
@@ -118,3 +118,19 @@ async def delivery_log(api: httpx.AsyncClient, tenant: TenantContext, channel_id
     assert response.status_code == 200, response.text
     log: dict[str, Any] = response.json()
     return log
+
+
+@dataclass(frozen=True)
+class Prepared:
+    tenant: TenantContext
+    channel: dict[str, Any]
+    rule: dict[str, Any]
+
+
+async def tenant_with_rule(api: httpx.AsyncClient, channel: dict[str, Any], **rule: Any) -> Prepared:
+    """A new tenant with revenue data, the channel ``channel`` describes and a threshold rule on it
+    (``rule`` overrides its fields) that yesterday's revenue crosses."""
+    tenant = await create_tenant(api)
+    await seed_revenue(api, tenant)
+    created = await create_channel(api, tenant, **channel)
+    return Prepared(tenant, created, await create_rule(api, tenant, channel_ids=[created["id"]], **rule))

@@ -4,7 +4,10 @@ delivery log, Slack's format, email over SMTP, de-duplication, snooze and quiet 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -20,17 +23,8 @@ from backend.services.alerts.types import DELIVERY_ID_HEADER, SIGNATURE_HEADER, 
 from backend.services.queue import JobRun, JobRuntime
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from tests.factories import create_tenant
 from tests.jobs.support import shared_compute
-from tests.services.alerts.support import (
-    Receiver,
-    create_channel,
-    create_rule,
-    deliver,
-    delivery_log,
-    run_engine,
-    seed_revenue,
-)
+from tests.services.alerts.support import Receiver, deliver, delivery_log, run_engine, tenant_with_rule
 from tests.services.connectors.fakes import serve
 from tests.services.mail.smtp_server import SmtpServer
 
@@ -40,12 +34,10 @@ pytestmark = pytest.mark.live
 async def test_a_threshold_alert_reaches_the_webhook_signed_once_and_is_logged(
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    tenant = await create_tenant(api)
-    await seed_revenue(api, tenant, value=900.0)
     receiver = Receiver()
     with serve(receiver.app()) as base:
-        channel = await create_channel(api, tenant, kind="webhook", url=f"{base}/hook")
-        await create_rule(api, tenant, channel_ids=[channel["id"]])
+        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})
+        tenant, channel = ready.tenant, ready.channel
         assert (await run_engine(api, tenant))["alerts"] == 1
         assert (await run_engine(api, tenant))["alerts"] == 0  # one alert per rule, subject and day
         await deliver(loopback_settings, database_urls)
@@ -56,6 +48,10 @@ async def test_a_threshold_alert_reaches_the_webhook_signed_once_and_is_logged(
     assert secret and len(secret) >= 40
     timestamp = int(request.headers[TIMESTAMP_HEADER.lower()])
     signature = request.headers[SIGNATURE_HEADER.lower()]
+    # What a receiver computes, independently of the sender's code:
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + request.body, hashlib.sha256).hexdigest()
+    assert signature == f"sha256={expected}"
+    assert abs(timestamp - time.time()) < 3600
     assert verify_signature(secret, timestamp, request.body, signature)
     assert not verify_signature("another secret", timestamp, request.body, signature)
     assert not verify_signature(secret, timestamp + 1, request.body, signature)
@@ -81,12 +77,10 @@ async def test_a_threshold_alert_reaches_the_webhook_signed_once_and_is_logged(
 async def test_a_receiver_answering_500_is_retried_until_it_accepts_and_each_try_is_logged(
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    tenant = await create_tenant(api)
-    await seed_revenue(api, tenant)
     receiver = Receiver(failures=[500, 503])
     with serve(receiver.app()) as base:
-        channel = await create_channel(api, tenant, kind="webhook", url=f"{base}/hook")
-        await create_rule(api, tenant, channel_ids=[channel["id"]])
+        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})
+        tenant, channel = ready.tenant, ready.channel
         await run_engine(api, tenant)
         await deliver(loopback_settings, database_urls)
 
@@ -109,12 +103,10 @@ async def test_a_receiver_answering_500_is_retried_until_it_accepts_and_each_try
 async def test_a_refusing_receiver_fails_the_delivery_for_good_and_says_so(
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    tenant = await create_tenant(api)
-    await seed_revenue(api, tenant)
     receiver = Receiver(failures=[410])
     with serve(receiver.app()) as base:
-        channel = await create_channel(api, tenant, kind="webhook", url=f"{base}/hook")
-        await create_rule(api, tenant, channel_ids=[channel["id"]])
+        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})
+        tenant, channel = ready.tenant, ready.channel
         await run_engine(api, tenant)
         await deliver(loopback_settings, database_urls)
     assert len(receiver.received) == 1
@@ -125,14 +117,12 @@ async def test_a_refusing_receiver_fails_the_delivery_for_good_and_says_so(
 async def test_slack_receives_its_incoming_webhook_format(
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    tenant = await create_tenant(api)
-    await seed_revenue(api, tenant)
     receiver = Receiver()
     with serve(receiver.app()) as base:
-        channel = await create_channel(api, tenant, kind="slack", url=f"{base}/hook")
+        ready = await tenant_with_rule(api, {"kind": "slack", "url": f"{base}/hook"}, name="Revenue watch")
+        channel = ready.channel
         assert channel["secret"] is None and channel["target"] == base  # the path is Slack's credential
-        await create_rule(api, tenant, channel_ids=[channel["id"]], name="Revenue watch")
-        await run_engine(api, tenant)
+        await run_engine(api, ready.tenant)
         await deliver(loopback_settings, database_urls)
     [request] = receiver.received
     body = json.loads(request.body)
@@ -146,13 +136,11 @@ async def test_slack_receives_its_incoming_webhook_format(
 async def test_an_email_channel_sends_over_smtp(
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    tenant = await create_tenant(api)
-    await seed_revenue(api, tenant)
     smtp = SmtpServer().start()
     try:
-        address = f"alerts-{uuid.uuid4().hex[:6]}@shop.test"
-        channel = await create_channel(api, tenant, kind="email", email=address)
-        await create_rule(api, tenant, channel_ids=[channel["id"]], name="Revenue watch")
+        address = f"alerts-{uuid.uuid4().hex[:6]}@example.com"
+        ready = await tenant_with_rule(api, {"kind": "email", "email": address}, name="Revenue watch")
+        tenant, channel = ready.tenant, ready.channel
         await run_engine(api, tenant)
         mail = MailSettings(**smtp.settings(from_address="Dyocense <no-reply@dyocense.test>"))
         await deliver(loopback_settings.model_copy(update={"mail": mail}), database_urls)
@@ -168,12 +156,10 @@ async def test_an_email_channel_sends_over_smtp(
 async def test_a_snoozed_rule_raises_nothing_until_its_snooze_ends(
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    tenant = await create_tenant(api)
-    await seed_revenue(api, tenant)
     receiver = Receiver()
     with serve(receiver.app()) as base:
-        channel = await create_channel(api, tenant, kind="webhook", url=f"{base}/hook")
-        rule = await create_rule(api, tenant, channel_ids=[channel["id"]])
+        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})
+        tenant, rule = ready.tenant, ready.rule
         until = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
         snoozed = await api.post(
             f"/api/v1/alerts/rules/{rule['id']}/snooze", headers=tenant.headers, json={"until": until}
@@ -193,15 +179,13 @@ async def test_an_alert_in_quiet_hours_is_delivered_when_they_end_not_dropped(
     database_urls: DatabaseUrls,
     worker_engine: AsyncEngine,
 ) -> None:
-    tenant = await create_tenant(api)  # in UTC
-    await seed_revenue(api, tenant)
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # test tenants live in UTC
     start, end = (now - timedelta(hours=1)).time(), (now + timedelta(hours=2)).time()
     quiet = {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
     receiver = Receiver()
     with serve(receiver.app()) as base:
-        channel = await create_channel(api, tenant, kind="webhook", url=f"{base}/hook")
-        await create_rule(api, tenant, channel_ids=[channel["id"]], quiet_hours=quiet)
+        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"}, quiet_hours=quiet)
+        tenant = ready.tenant
         assert (await run_engine(api, tenant))["alerts"] == 1
         await deliver(loopback_settings, database_urls)
     assert receiver.received == []  # not now
@@ -237,12 +221,9 @@ async def _job(settings: Settings, database: Database, tenant_id: uuid.UUID) -> 
 async def test_two_workers_delivering_one_row_at_once_send_it_once(
     api: httpx.AsyncClient, loopback_settings: Settings, database: Database, worker_engine: AsyncEngine
 ) -> None:
-    tenant = await create_tenant(api)
-    await seed_revenue(api, tenant)
     receiver = Receiver()
     with serve(receiver.app()) as base:
-        channel = await create_channel(api, tenant, kind="webhook", url=f"{base}/hook")
-        await create_rule(api, tenant, channel_ids=[channel["id"]])
+        tenant = (await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})).tenant
         await run_engine(api, tenant)
         async with worker_engine.connect() as connection:
             delivery_id = await connection.scalar(
