@@ -360,7 +360,10 @@ class ConnectorSettings(BaseSettings):
     allow_private_networks: bool = Field(
         default=False,
         validation_alias="CONNECTOR_ALLOW_PRIVATE_NETWORKS",
-        description="Let connectors reach loopback/private addresses (off: no SSRF into your network).",
+        description=(
+            "Let connectors and alert webhooks reach loopback/private addresses "
+            "(off: no SSRF into your network)."
+        ),
     )
 
 

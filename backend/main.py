@@ -17,6 +17,7 @@ from backend.agents.runtime import build_coach_runtime
 from backend.agents.warmup import start_coach_warmup
 from backend.config import Settings, get_settings
 from backend.routes import (
+    alerts,
     api_keys,
     auth,
     benchmarks,
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(exchange_rates.router)
     app.include_router(goals.router)
     app.include_router(insights.router)
+    app.include_router(alerts.router)
     app.include_router(optimizer.router)
     app.include_router(evidence.router)
     app.include_router(forecaster.router)

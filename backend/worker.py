@@ -33,6 +33,7 @@ from procrastinate.jobs import Status
 from prometheus_client import start_http_server
 
 from backend.config import Settings, get_settings
+from backend.services.alerts import delivery as alert_delivery
 from backend.services.auth import tasks as auth_tasks
 from backend.services.benchmarks import tasks as benchmark_tasks
 from backend.services.connectors import tasks as connector_tasks
@@ -63,6 +64,7 @@ TASKS: tuple[Task[Any], ...] = (
     *metric_tasks.TASKS,
     *insight_tasks.TASKS,
     *auth_tasks.TASKS,
+    *alert_delivery.TASKS,
 )
 PERIODIC_TASKS: tuple[PeriodicTask, ...] = (*connector_tasks.PERIODIC_TASKS, *insight_tasks.PERIODIC_TASKS)
 

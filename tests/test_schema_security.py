@@ -128,6 +128,9 @@ APP_EXECUTABLE = {
     "defer_tenant_job(character varying,character varying,text,text,jsonb)": (
         "the API queues jobs for the transaction's tenant only; the queue tables stay closed"
     ),
+    "defer_tenant_job_at(character varying,character varying,text,text,jsonb,timestamp with time zone)": (
+        "the same, run at a time (an alert's delivery after its quiet hours)"
+    ),
     "live_worker_count(interval)": "readiness counts workers with a recent heartbeat, nothing else",
     "rate_limit_cleanup()": "the rate limiter removes counters older than a day; the role has no DELETE",
 }

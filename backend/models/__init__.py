@@ -1,5 +1,13 @@
 """SQLAlchemy models, one module per aggregate; importing this registers them all."""
 
+from backend.models.alert import (
+    Alert,
+    AlertChannel,
+    AlertDelivery,
+    AlertDeliveryAttempt,
+    AlertRule,
+    AlertRuleChannel,
+)
 from backend.models.base import Base
 from backend.models.benchmark import ExternalBenchmark
 from backend.models.calendar_event import CalendarEvent
@@ -24,6 +32,12 @@ from backend.models.user import Role, User
 
 __all__ = [
     "EMBEDDING_DIMENSIONS",
+    "Alert",
+    "AlertChannel",
+    "AlertDelivery",
+    "AlertDeliveryAttempt",
+    "AlertRule",
+    "AlertRuleChannel",
     "ApiKey",
     "BackgroundJob",
     "Base",

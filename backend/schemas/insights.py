@@ -72,3 +72,4 @@ class InsightRunRead(BaseModel):
     created: int = Field(description="Insights stored by this run (the others existed already).")
     by_type: dict[str, int]
     skipped: dict[str, str] = Field(description="Metrics or goals not judged, and why.")
+    alerts: int = Field(description="Alerts raised by this run (each queued to its rule's channels).")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from backend.services.alerts.delivery import DeliveryPayload
 from backend.services.auth.account_email import AccountEmailPayload
 from backend.services.auth.emails import AccountEmailPurpose
 from backend.services.benchmarks.service import BenchmarkImport
@@ -173,6 +174,7 @@ PAYLOADS: dict[str, BaseModel] = {
     "auth.account_email": AccountEmailPayload(
         purpose=AccountEmailPurpose.PASSWORD_RESET, user_id=uuid.uuid4(), expires_at=_WHEN
     ),
+    "alerts.deliver": DeliveryPayload(delivery_id=uuid.uuid4()),
 }
 
 

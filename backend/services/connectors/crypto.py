@@ -85,18 +85,29 @@ class CredentialCipher:
         return cls([development_key(settings.auth.secret_key.get_secret_value())])
 
     @staticmethod
-    def _associated_data(tenant_id: uuid.UUID, source_id: uuid.UUID) -> bytes:
-        return b"data_source:" + tenant_id.bytes + source_id.bytes
+    def _associated_data(tenant_id: uuid.UUID, source_id: uuid.UUID, purpose: bytes) -> bytes:
+        return purpose + b":" + tenant_id.bytes + source_id.bytes
 
-    def encrypt(self, credentials: dict[str, Any], *, tenant_id: uuid.UUID, source_id: uuid.UUID) -> bytes:
+    def encrypt(
+        self,
+        credentials: dict[str, Any],
+        *,
+        tenant_id: uuid.UUID,
+        source_id: uuid.UUID,
+        purpose: bytes = b"data_source",
+    ) -> bytes:
+        """Seal ``credentials`` to the row ``source_id`` of ``tenant_id``; ``purpose`` names the table
+        (a data source's blob does not open as an alert channel's of the same id)."""
         nonce = os.urandom(NONCE_BYTES)
         plaintext = json.dumps(credentials, separators=(",", ":")).encode()
         sealed = AESGCM(self._encrypting).encrypt(
-            nonce, plaintext, self._associated_data(tenant_id, source_id)
+            nonce, plaintext, self._associated_data(tenant_id, source_id, purpose)
         )
         return MAGIC + _key_id(self._encrypting) + nonce + sealed
 
-    def decrypt(self, blob: bytes, *, tenant_id: uuid.UUID, source_id: uuid.UUID) -> dict[str, Any]:
+    def decrypt(
+        self, blob: bytes, *, tenant_id: uuid.UUID, source_id: uuid.UUID, purpose: bytes = b"data_source"
+    ) -> dict[str, Any]:
         if not blob.startswith(MAGIC):
             raise CredentialKeyError("stored credentials are not in a known format")
         key_id = blob[len(MAGIC) : len(MAGIC) + KEY_ID_BYTES]
@@ -109,7 +120,9 @@ class CredentialCipher:
                 "(keep old keys in CONNECTOR_ENCRYPTION_KEYS after a rotation)"
             )
         try:
-            plaintext = AESGCM(key).decrypt(nonce, sealed, self._associated_data(tenant_id, source_id))
+            plaintext = AESGCM(key).decrypt(
+                nonce, sealed, self._associated_data(tenant_id, source_id, purpose)
+            )
         except InvalidTag as error:
             raise CredentialKeyError("stored credentials failed authentication") from error
         loaded: dict[str, Any] = json.loads(plaintext)

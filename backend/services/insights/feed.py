@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import Insight, InsightState, MetricFollow
-from backend.services.errors import Conflict, NotFound, ValidationFailed
+from backend.services.errors import Conflict, NotFound
 from backend.services.insights import repository
 from backend.services.insights.repository import FeedFilter
 from backend.services.insights.service import RUN_JOB, InsightRun, RunSummary, engine_scope, run_engine
+from backend.services.insights.types import check_snooze
 from backend.services.metrics.service import require_definition
 from backend.services.workload import Queued, Requester, SizeRule, queue_reason, run_or_queue
 from backend.utils.compute import ComputePool
 from backend.utils.repository import PageWindow
 
-MAX_SNOOZE = timedelta(days=90)
 # Measured by `make bench-insights` (seconds per tenant run, about 0.1 s per metric read and
 # judged on two cores): 25 metrics stay within a couple of seconds of a request.
 SYNC_MAX_METRICS = 25
@@ -88,14 +88,7 @@ async def mark_read(session: AsyncSession, user_id: uuid.UUID, insight_id: uuid.
 async def snooze(
     session: AsyncSession, user_id: uuid.UUID, insight_id: uuid.UUID, until: datetime
 ) -> FeedItem:
-    now = datetime.now(UTC)
-    if until <= now:
-        raise ValidationFailed("snooze until a time in the future", details={"field": "until"})
-    if until - now > MAX_SNOOZE:
-        raise ValidationFailed(
-            f"snooze for at most {MAX_SNOOZE.days} days",
-            details={"field": "until", "max_days": MAX_SNOOZE.days},
-        )
+    check_snooze(until, datetime.now(UTC))
     insight = await _require(session, insight_id)
     state = await repository.set_state(session, insight_id, user_id, snoozed_until=until)
     return FeedItem(insight, state)

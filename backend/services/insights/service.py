@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import ConnectorSync, DataSource
+from backend.services.alerts import service as alerts
 from backend.services.connectors.schedule import next_run
 from backend.services.errors import DyocenseError
 from backend.services.goals import service as goals
@@ -96,6 +97,7 @@ class RunSummary:
     created: int
     by_type: dict[str, int]
     skipped: dict[str, str] = field(default_factory=dict)
+    alerts: int = 0  # alerts the run's insights and threshold rules raised
 
 
 async def engine_scope(session: AsyncSession) -> tuple[list[str], Scope]:
@@ -278,6 +280,9 @@ async def run_engine(
     findings += goal_findings + await _source_findings(session, now, today, zone)
     created = await repository.insert_findings(session, findings)
     await session.flush()
+    alerts_raised = await alerts.raise_alerts(
+        session, created, histories, today=today, read_history=read_history, now=now
+    )
     summary = RunSummary(
         today=today,
         scope=scope,
@@ -286,6 +291,7 @@ async def run_engine(
         created=len(created),
         by_type=dict(Counter(finding.type for finding in findings)),
         skipped={**skipped, **goal_skips},
+        alerts=alerts_raised,
     )
     logger.info("insights_run", metrics=len(metric_names), found=summary.found, created=summary.created)
     return summary

@@ -37,6 +37,7 @@ async def run_insights(run: JobRun, payload: InsightRun) -> dict[str, Any]:
         "created": summary.created,
         "by_type": summary.by_type,
         "skipped": summary.skipped,
+        "alerts": summary.alerts,
     }
 
 

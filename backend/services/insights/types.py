@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
+
+from backend.services.errors import ValidationFailed
 
 InsightType = Literal[
     "period_change",
@@ -33,6 +35,20 @@ SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)
 DAY_WINDOW: Final = 140  # days: 12 same weekdays for the unusual-day rule, and the cadence of arrival
 WEEK_WINDOW: Final = 110  # weeks: two years for records, plus the trend rule's 18 weeks
 GROUP_WEEK_WINDOW: Final = 30  # weeks per dimension value: 26 past changes
+
+# How long an insight (or an alert rule) may be snoozed.
+MAX_SNOOZE: Final = timedelta(days=90)
+
+
+def check_snooze(until: datetime, now: datetime) -> None:
+    """A snooze ends in the future and at most ``MAX_SNOOZE`` ahead."""
+    if until <= now:
+        raise ValidationFailed("snooze until a time in the future", details={"field": "until"})
+    if until - now > MAX_SNOOZE:
+        raise ValidationFailed(
+            f"snooze for at most {MAX_SNOOZE.days} days",
+            details={"field": "until", "max_days": MAX_SNOOZE.days},
+        )
 
 
 class Contributor(BaseModel):

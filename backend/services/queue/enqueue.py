@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,11 @@ _DEFER = text(
     "select defer_tenant_job(cast(:queue as varchar), cast(:task as varchar), "
     "cast(:lock as text), cast(:queueing_lock as text), cast(:args as jsonb))"
 )
+# The same, run no earlier than ``run_at`` (revision 20261207_10), e.g. after an alert's quiet hours.
+_DEFER_AT = text(
+    "select defer_tenant_job_at(cast(:queue as varchar), cast(:task as varchar), "
+    "cast(:lock as text), cast(:queueing_lock as text), cast(:args as jsonb), cast(:run_at as timestamptz))"
+)
 
 
 class JobAlreadyQueued(Conflict):
@@ -39,10 +45,11 @@ async def enqueue(
     *,
     created_by: uuid.UUID | None = None,
     parent_id: uuid.UUID | None = None,
+    run_at: datetime | None = None,
 ) -> uuid.UUID:
     """Queue a job of ``kind`` for the session's tenant, in the caller's transaction (committed by
     the caller); returns the id of its status row. ``parent_id``: the job this one is a child of.
-    Raises ``JobAlreadyQueued`` if the kind's queueing lock is taken."""
+    Raises ``JobAlreadyQueued`` if the kind's queueing lock is taken. ``run_at``: not before then."""
     tenant_id = session_tenant(session)
     data = kind.dump(payload)
     job = job_status.new_job(tenant_id, kind.name, data, created_by=created_by, parent_id=parent_id)
@@ -52,16 +59,17 @@ async def enqueue(
         async with session.begin_nested():
             session.add(job)
             await session.flush()
-            queue_job_id = await session.scalar(
-                _DEFER,
-                {
-                    "queue": kind.queue,
-                    "task": kind.name,
-                    "lock": f"{tenant_id}:{lock}" if lock else None,
-                    "queueing_lock": f"{tenant_id}:{lock}" if lock else None,
-                    "args": json.dumps(args),
-                },
-            )
+            parameters = {
+                "queue": kind.queue,
+                "task": kind.name,
+                "lock": f"{tenant_id}:{lock}" if lock else None,
+                "queueing_lock": f"{tenant_id}:{lock}" if lock else None,
+                "args": json.dumps(args),
+            }
+            if run_at is None:
+                queue_job_id = await session.scalar(_DEFER, parameters)
+            else:
+                queue_job_id = await session.scalar(_DEFER_AT, {**parameters, "run_at": run_at})
     except IntegrityError as error:
         if "queueing_lock" not in str(error.orig):
             raise

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import Settings
 from backend.services.queue.maintenance import retry_stalled_jobs
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import create_tenant
-from tests.jobs.support import open_queue, run_pending_jobs
+from tests.jobs.support import kill_hard, open_queue, run_pending_jobs, wait_for, worker_running
 from tests.services.connectors.fakes import FakeState, free_port, serve, stripe_app, stripe_txn
 from tests.services.connectors.support import create_stripe_source, start_sync, stored_points
 
@@ -28,32 +22,6 @@ USD = '{"currency":"usd"}'
 
 
 pytestmark = pytest.mark.live
-
-
-def _worker_process(urls: DatabaseUrls, metrics_port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": urls.app,
-        "DATABASE_WORKER_URL": urls.require_worker(),
-        "DATABASE_OWNER_URL": urls.owner,
-        "SECRET_KEY": TEST_SECRET_KEY,  # the development credentials key derives from it
-        "CONNECTOR_ALLOW_PRIVATE_NETWORKS": "true",
-        "WORKER_QUEUES": "connectors",
-        "WORKER_METRICS_PORT": str(metrics_port),
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("CONNECTOR_ENCRYPTION_KEYS", None)
-    return subprocess.Popen([sys.executable, "-m", "backend.worker"], env=env, cwd=PROJECT_ROOT)
-
-
-async def _wait_for(condition: Callable[[], bool], what: str, limit_seconds: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + limit_seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_worker_killed_mid_sync_is_retried_and_writes_exactly_the_right_points(
@@ -68,20 +36,16 @@ async def test_worker_killed_mid_sync_is_retried_and_writes_exactly_the_right_po
     with serve(stripe_app(state, transactions)) as base:
         source = await create_stripe_source(api, tenant.headers, base, page_size=2)
         sync = await start_sync(api, tenant.headers, source["id"])
-        process = _worker_process(database_urls, metrics_port)
         try:
-            await _wait_for(state.held.is_set, "the worker to reach page 2")
-            job = (await api.get(f"/api/v1/jobs/{sync['job_id']}", headers=tenant.headers)).json()
-            assert job["status"] == "running"
-            async with httpx.AsyncClient() as http:
-                scraped = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
-            assert scraped.status_code == 200 and "job_queue_depth" in scraped.text
-            process.send_signal(signal.SIGKILL)
-            assert process.wait(timeout=30) == -signal.SIGKILL
+            with worker_running(database_urls, metrics_port, "connectors", TEST_SECRET_KEY) as process:
+                await wait_for(state.held.is_set, "the worker to reach page 2")
+                job = (await api.get(f"/api/v1/jobs/{sync['job_id']}", headers=tenant.headers)).json()
+                assert job["status"] == "running"
+                async with httpx.AsyncClient() as http:
+                    scraped = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
+                assert scraped.status_code == 200 and "job_queue_depth" in scraped.text
+                kill_hard(process)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
             state.released.set()
         assert await stored_points(database, tenant.tenant_id) == {}  # nothing half-written
 

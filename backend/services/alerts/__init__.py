@@ -1,0 +1,1 @@
+"""Alert rules and their delivery: signed webhooks, Slack incoming webhooks and email."""

@@ -1,0 +1,52 @@
+"""The alerts feature's vocabulary (a leaf module: schemas and models import it)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Final, Literal, get_args
+
+RuleKind = Literal["threshold", "change", "anomaly", "goal_status", "data_health"]
+ChannelKind = Literal["webhook", "slack", "email"]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+AttemptOutcome = Literal["delivered", "retry", "failed"]
+Operator = Literal["above", "below"]
+
+RULE_KINDS: Final[tuple[RuleKind, ...]] = get_args(RuleKind)
+CHANNEL_KINDS: Final[tuple[ChannelKind, ...]] = get_args(ChannelKind)
+DELIVERY_STATUSES: Final[tuple[DeliveryStatus, ...]] = get_args(DeliveryStatus)
+
+# The insight type each insight-driven rule kind listens to (threshold reads the metric itself).
+INSIGHT_OF_RULE: Final[dict[RuleKind, str]] = {
+    "change": "period_change",
+    "anomaly": "unusual_value",
+    "goal_status": "goal_at_risk",
+    "data_health": "data_health",
+}
+METRIC_RULES: Final = frozenset({"threshold", "change", "anomaly"})
+MAX_CHANNELS_PER_RULE: Final = 10
+SIGNATURE_HEADER: Final = "X-Dyocense-Signature"
+TIMESTAMP_HEADER: Final = "X-Dyocense-Timestamp"
+DELIVERY_ID_HEADER: Final = "X-Dyocense-Delivery"
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local wall-clock hours in which nothing is delivered; ``start > end`` spans midnight."""
+
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """What every channel says about one alert."""
+
+    alert_id: uuid.UUID
+    rule_name: str
+    kind: RuleKind
+    severity: str
+    subject: str
+    sentence: str
+    created_at: datetime
