@@ -269,6 +269,12 @@ class MailSettings(BaseSettings):
         description="Base URL of the web app that links in emails open "
         "(/activate?token=…, /reset-password?token=…).",
     )
+    public_api_url: str = Field(
+        default="http://localhost:8001",
+        validation_alias="PUBLIC_API_URL",
+        description="Base URL of this API as email readers reach it: a digest's one-click unsubscribe "
+        "link is PUBLIC_API_URL/api/v1/insights/digest/unsubscribe?token=….",
+    )
     max_attempts: int = Field(
         default=5,
         ge=1,

@@ -25,6 +25,7 @@ from backend.routes import (
     coach,
     coach_stream,
     connectors,
+    digests,
     evidence,
     exchange_rates,
     forecaster,
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(exchange_rates.router)
     app.include_router(goals.router)
+    app.include_router(digests.router)  # before insights: /insights/digest is not an insight id
     app.include_router(insights.router)
     app.include_router(alerts.router)
     app.include_router(optimizer.router)

@@ -19,7 +19,7 @@ from backend.models.evidence import EvidenceEdge
 from backend.models.exchange_rate import ExchangeRate
 from backend.models.forecast import Forecast
 from backend.models.goal import GoalStatus, GoalStatusChange, SmartGoal
-from backend.models.insight import Insight, InsightState, MetricFollow
+from backend.models.insight import DigestSubscription, Insight, InsightState, MetricFollow
 from backend.models.job import BackgroundJob
 from backend.models.llm_usage import LlmUsage
 from backend.models.marketing_mix import MarketingMixModel
@@ -47,6 +47,7 @@ __all__ = [
     "CoachingSession",
     "ConnectorSync",
     "DataSource",
+    "DigestSubscription",
     "EvidenceEdge",
     "ExchangeRate",
     "ExternalBenchmark",

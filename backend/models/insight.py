@@ -19,8 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, TenantEntityMixin, TenantMixin, tenant_reference
-from backend.services.insights.types import INSIGHT_TYPES, SEVERITIES
+from backend.models.base import Base, TenantEntityMixin, TenantMixin, TimestampMixin, tenant_reference
+from backend.services.insights.types import DIGEST_FREQUENCIES, INSIGHT_TYPES, SEVERITIES
 
 
 def _one_of(values: tuple[str, ...]) -> str:
@@ -90,3 +90,18 @@ class InsightState(TenantMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DigestSubscription(TenantMixin, TimestampMixin, Base):
+    """A user's digest: ``daily`` or ``weekly`` (``off`` after an unsubscribe link), and the local day
+    the last one went out (claimed under a row lock by the sending job, so one a day at most)."""
+
+    __tablename__ = "digest_subscriptions"
+    __table_args__ = (
+        tenant_reference("user_id", "users", on_delete="cascade"),
+        CheckConstraint(f"frequency in {_one_of(DIGEST_FREQUENCIES)}", name="frequency_valid"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    frequency: Mapped[str] = mapped_column(String(10))
+    last_sent_on: Mapped[date | None] = mapped_column(Date)

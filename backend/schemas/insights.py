@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.schemas.common import ReadModel
 from backend.services.insights.types import (
+    DigestFrequency,
     InsightLinks,
     InsightNumbers,
     InsightType,
@@ -73,3 +74,23 @@ class InsightRunRead(BaseModel):
     by_type: dict[str, int]
     skipped: dict[str, str] = Field(description="Metrics or goals not judged, and why.")
     alerts: int = Field(description="Alerts raised by this run (each queued to its rule's channels).")
+
+
+class DigestChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    frequency: DigestFrequency = Field(
+        description="`daily` (every morning), `weekly` (Monday mornings), tenant's time zone; `off`: none."
+    )
+
+
+class DigestRead(BaseModel):
+    frequency: DigestFrequency = Field(
+        description="`off` until you choose one, and after an unsubscribe link."
+    )
+    last_sent_on: date | None = Field(description="The local day the last digest went out.")
+
+
+class UnsubscribeRead(BaseModel):
+    frequency: DigestFrequency
+    message: str

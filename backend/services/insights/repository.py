@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.models import (
     ConnectorSync,
     DataSource,
+    DigestSubscription,
     GoalStatus,
     Insight,
     InsightState,
@@ -138,6 +139,7 @@ class FeedFilter:
     unread: bool | None = None  # True: unread only; False: read only
     followed: bool = False  # only metrics the user follows, and connector health (no metric)
     include_snoozed: bool = False
+    since: datetime | None = None  # found at or after this time
 
 
 def _state_join(session: AsyncSession, user_id: uuid.UUID) -> ColumnElement[bool]:
@@ -166,6 +168,8 @@ async def feed(
             tenant_filter(session, MetricFollow), MetricFollow.user_id == user_id
         )
         statement = statement.where(or_(Insight.metric.in_(mine), Insight.metric.is_(None)))
+    if filters.since is not None:
+        statement = statement.where(Insight.created_at >= filters.since)
     if not filters.include_snoozed:
         statement = statement.where(
             or_(InsightState.snoozed_until.is_(None), InsightState.snoozed_until <= now)
@@ -246,3 +250,41 @@ async def active_sources(session: AsyncSession) -> list[tuple[DataSource, Connec
     )
     by_source = {sync.data_source_id: sync for sync in await session.scalars(latest)}
     return [(source, by_source.get(source.id)) for source in sources]
+
+
+# ---------------------------------------------------------------- digests
+
+
+async def get_subscription(
+    session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False
+) -> DigestSubscription | None:
+    """The user's digest choice; ``lock``: hold its row until the transaction ends (the sender)."""
+    statement = tenant_select(session, DigestSubscription).where(DigestSubscription.user_id == user_id)
+    if lock:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def set_subscription(session: AsyncSession, user_id: uuid.UUID, frequency: str) -> DigestSubscription:
+    found = await get_subscription(session, user_id)
+    if found is None:
+        found = DigestSubscription(tenant_id=session_tenant(session), user_id=user_id, frequency=frequency)
+        session.add(found)
+    else:
+        found.frequency = frequency
+    await session.flush()
+    return found
+
+
+async def due_subscriptions(session: AsyncSession, today: date) -> list[DigestSubscription]:
+    """Digests due on ``today``: daily ones, weekly ones on Mondays; not sent that day yet."""
+    frequencies = ["daily", "weekly"] if today.weekday() == 0 else ["daily"]
+    statement = (
+        tenant_select(session, DigestSubscription)
+        .where(
+            DigestSubscription.frequency.in_(frequencies),
+            or_(DigestSubscription.last_sent_on.is_(None), DigestSubscription.last_sent_on < today),
+        )
+        .order_by(DigestSubscription.user_id)
+    )
+    return list(await session.scalars(statement))

@@ -141,6 +141,17 @@ async def _buckets(
     }
 
 
+async def daily_values(
+    session: AsyncSession, metric: str, *, start: date, end: date, zone: ZoneInfo
+) -> list[DatedValue]:
+    """The metric's daily values (in its aggregation, days with data only) in ``[start, end)``."""
+    definition = await reader.definition(session, metric)
+    if definition is None:
+        return []
+    days = await _buckets(session, definition, start=start, end=end, bucket="day", zone=zone)
+    return days.get(None, [])
+
+
 async def _dimensions(session: AsyncSession, metric: str, today: date, zone: ZoneInfo) -> list[str]:
     """The dimensions of the metric's recent points, most common first."""
     query = MetricQuery(

@@ -4,7 +4,7 @@ The dispatcher runs every hour (a procrastinate periodic task, itself single-fli
 a run for each tenant whose local time is then ``DAILY_LOCAL_HOUR`` (``insights_due_tenants``,
 a worker-only lookup), so each tenant gets its run early in its own morning, once a day. Runs of
 one tenant never overlap (the job's lock), and a run that repeats one stores nothing twice (the
-insights' idempotency keys).
+insights' idempotency keys). The daily run then queues the digests due (``digest.queue_due``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from sqlalchemy import text
 
+from backend.services.insights import digest
 from backend.services.insights.service import RUN_JOB, InsightRun, run_engine
 from backend.services.queue import JobRun, JobRuntime, PeriodicTask, Task, enqueue
 from backend.services.queue.enqueue import JobAlreadyQueued
@@ -27,8 +28,10 @@ DAILY_LOCAL_HOUR = 6
 
 
 async def run_insights(run: JobRun, payload: InsightRun) -> dict[str, Any]:
+    """The engine's run; the scheduled (daily) one then queues the digests due that local day."""
     async with run.database.tenant_session(run.tenant_id) as session:
         summary = await run_engine(session, run.compute, today=payload.today)
+        digests = await digest.queue_due(session, summary.today) if payload.trigger == "schedule" else 0
     return {
         "today": summary.today.isoformat(),
         "scope": summary.scope,
@@ -38,6 +41,7 @@ async def run_insights(run: JobRun, payload: InsightRun) -> dict[str, Any]:
         "by_type": summary.by_type,
         "skipped": summary.skipped,
         "alerts": summary.alerts,
+        "digests": digests,
     }
 
 
@@ -68,5 +72,5 @@ async def dispatch_daily(runtime: JobRuntime, app: Any) -> None:
     await dispatch_daily_runs(runtime)
 
 
-TASKS: tuple[Task[Any], ...] = (Task(RUN_JOB, run_insights),)
+TASKS: tuple[Task[Any], ...] = (Task(RUN_JOB, run_insights), Task(digest.DIGEST_JOB, digest.send_digest))
 PERIODIC_TASKS = (PeriodicTask("insights.dispatch_daily", "0 * * * *", dispatch_daily),)

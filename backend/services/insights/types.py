@@ -27,9 +27,11 @@ InsightType = Literal[
 ]
 Severity = Literal["low", "medium", "high"]
 Favourable = Literal["up", "down"]
+DigestFrequency = Literal["off", "daily", "weekly"]
 
 INSIGHT_TYPES: Final[tuple[InsightType, ...]] = get_args(InsightType)
 SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)
+DIGEST_FREQUENCIES: Final[tuple[DigestFrequency, ...]] = get_args(DigestFrequency)
 
 # What the engine reads of each metric (the service's windows; the benchmark simulates the same).
 DAY_WINDOW: Final = 140  # days: 12 same weekdays for the unusual-day rule, and the cadence of arrival
