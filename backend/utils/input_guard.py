@@ -54,7 +54,7 @@ async def reject_nul_text(request: Request) -> None:
     if locations:
         raise ValidationFailed(
             "The request is not valid; see details.errors",
-            details={
+            context={
                 "errors": [
                     {"location": location, "message": NUL_MESSAGE, "type": "string_nul"}
                     for location in locations[:MAX_REPORTED]

@@ -191,7 +191,7 @@ def compute_drivers(inputs: DriversInputs) -> DriversOutput:
         if not candidates:
             raise ValidationFailed(
                 "No metric has enough observations alongside the outcome to screen.",
-                details={"skipped": skipped},
+                context={"skipped": skipped},
             )
     screening = screen_drivers(
         frame,
