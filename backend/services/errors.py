@@ -57,24 +57,20 @@ class Problem(BaseModel):
         return cls(code=code, message=message, row=row, column=column)
 
     @classmethod
+    def at(cls, loc: Sequence[str | int], code: str, message: str) -> Problem:
+        """A problem at a pydantic-style ``loc``: ``("body", "points", 3, "ts")`` becomes
+        ``location="body"``, ``field="points.3.ts"``."""
+        parts = [str(part) for part in loc]
+        location = parts[0] if parts and parts[0] in _LOCATIONS else None
+        names = parts[1:] if location else parts
+        return cls.model_validate(
+            {"code": code, "message": message, "field": ".".join(names) or None, "location": location}
+        )
+
+    @classmethod
     def from_pydantic(cls, errors: Iterable[ErrorDetails], *, prefix: Sequence[str] = ()) -> list[Problem]:
-        """Pydantic's validation errors as problems: ``loc`` becomes ``location`` + dotted ``field``."""
-        problems = []
-        for error in errors:
-            parts = [*prefix, *(str(part) for part in error["loc"])]
-            location = parts[0] if parts and parts[0] in _LOCATIONS else None
-            names = parts[1:] if location else parts
-            problems.append(
-                cls.model_validate(
-                    {
-                        "code": error["type"],
-                        "message": error["msg"],
-                        "field": ".".join(names) or None,
-                        "location": location,
-                    }
-                )
-            )
-        return problems
+        """Pydantic's validation errors as problems (see :meth:`at`), under ``prefix``."""
+        return [cls.at([*prefix, *error["loc"]], error["type"], error["msg"]) for error in errors]
 
     @classmethod
     def at_pointers(cls, errors: Iterable[ErrorDetails], *, base: str = "") -> list[Problem]:

@@ -17,7 +17,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +54,9 @@ _HTTP_CODES = {
 class ErrorDetails(BaseModel):
     """``details`` of every error: the list of what is wrong, one shape for all errors."""
 
+    # Always sent: required in the response schema, so typed clients need no optional chaining.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     problems: list[Problem] = Field(
         default_factory=list,
         description="Each thing wrong with the request: `code`, `message`, and `field` (a request field), "
@@ -63,6 +66,8 @@ class ErrorDetails(BaseModel):
 
 
 class ErrorDetail(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     code: str = Field(examples=["not_found"], description="Stable machine-readable error code.")
     message: str = Field(examples=["Goal not found"], description="Human-readable explanation.")
     details: ErrorDetails = Field(default_factory=ErrorDetails, description="The problems, one per fault.")
