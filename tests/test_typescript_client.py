@@ -4,7 +4,8 @@ error problems and coach stream ticket) type-checked with ``tsc --strict``.
 
 A change to the API that breaks that usage fails here, and so does a usage that reads what the API
 does not have: both are checked, so the check itself can fail. Node.js and npm are Debian packages in
-the Makefile's SYSTEM_PACKAGES; ``make setup`` runs ``npm ci --prefix tests/typescript``.
+the Makefile's SYSTEM_PACKAGES; ``make ts-deps`` (a step of ``make test``) runs ``npm ci`` in
+tests/typescript.
 """
 
 from __future__ import annotations
