@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev demo serve worker test check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-deps bench-m3 bench-insights verify-monitoring
+.PHONY: help setup dev demo serve worker test ts-deps check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-deps bench-m3 bench-insights verify-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -86,18 +86,27 @@ worker: migrate ## Run a job worker alone (metrics on WORKER_METRICS_HOST:WORKER
 # Debian packages some tests run: promtool and Prometheus with its node and postgres exporters
 # (monitoring checks), nginx (proxy config check), the netlib/MIPLIB sample files, and chromium
 # (a real browser EventSource on the coach stream).
-SYSTEM_PACKAGES := prometheus prometheus-node-exporter prometheus-postgres-exporter nginx coinor-libcoinutils-dev chromium
+SYSTEM_PACKAGES := prometheus prometheus-node-exporter prometheus-postgres-exporter nginx coinor-libcoinutils-dev chromium nodejs npm
 
 system-deps: ## Install the Debian packages the tests use, if any is missing (needs root)
 	@if command -v promtool >/dev/null && command -v prometheus-node-exporter >/dev/null \
 	    && command -v prometheus-postgres-exporter >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null \
-	    && [ -d /usr/share/coin/Data/Sample ] && command -v chromium >/dev/null; then :; \
+	    && [ -d /usr/share/coin/Data/Sample ] && command -v chromium >/dev/null \
+	    && command -v node >/dev/null && command -v npm >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing: $(SYSTEM_PACKAGES)"; apt-get update -qq \
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
 	else echo "The tests need these Debian packages; install them as root: $(SYSTEM_PACKAGES)"; exit 1; fi
 
-test: setup system-deps ## Run the test suite (starts the embedded PostgreSQL itself)
+# The TypeScript contract check (tests/test_typescript_client.py) runs the pinned openapi-typescript
+# and tsc from tests/typescript/node_modules, installed from its package-lock.json.
+TS_DIR := tests/typescript
+$(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json
+	npm ci --prefix $(TS_DIR) --no-audit --no-fund
+
+ts-deps: $(TS_DIR)/node_modules/.package-lock.json ## Install the TypeScript contract check's npm packages (needs nodejs, npm)
+
+test: setup system-deps ts-deps ## Run the test suite (starts the embedded PostgreSQL itself)
 	$(BIN)/pytest
 
 check: lint ## lint, then the fast tests (no slow statistics, no live servers or worker processes)

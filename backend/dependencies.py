@@ -177,7 +177,7 @@ def require_role(minimum: Role) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.role.at_least(minimum):
             raise Forbidden(
-                f"This action needs the '{minimum}' role or higher", details={"your_role": principal.role}
+                f"This action needs the '{minimum}' role or higher", context={"your_role": principal.role}
             )
         return principal
 

@@ -9,7 +9,6 @@ from functools import partial
 
 import structlog
 from fastapi import Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
@@ -41,6 +40,7 @@ from backend.routes import (
 from backend.routes.docs import install_docs
 from backend.services.forecaster.warmup import start_warmup, stop_with_warmup
 from backend.utils.compute import ComputePool
+from backend.utils.cors import EnvelopeCORSMiddleware
 from backend.utils.database import Database
 from backend.utils.database_urls import resolve_database_urls
 from backend.utils.error_handlers import common_error_responses, install_error_handlers
@@ -165,7 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=(
             "Decision intelligence for small and medium businesses: metrics, SMART goals, forecasts, "
             "causal evidence, optimal plans and an AI coach. Every error body is "
-            '`{"error": {"code", "message", "details"}}`.'
+            '`{"error": {"code", "message", "details": {"problems": [...]}}}`.'
         ),
         openapi_tags=OPENAPI_TAGS,
         responses=common_error_responses(),
@@ -179,12 +179,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(
-        CORSMiddleware,
+        EnvelopeCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Last-Event-ID"],
-        expose_headers=["X-Request-ID", "Retry-After"],
+        # What a browser script may read cross-origin: the id to quote, where a created or queued
+        # resource is, the validator for If-None-Match, and how long to wait after a 429/503.
+        expose_headers=["X-Request-ID", "Location", "ETag", "Retry-After"],
     )
     # Large JSON (rollups, the OpenAPI document) goes out gzipped to clients that accept it;
     # Starlette leaves text/event-stream (the streaming chat) alone. Level 5: most of level 9's

@@ -95,3 +95,19 @@ async def create_goal(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+def problem_context(error: dict[str, Any]) -> dict[str, Any]:
+    """The one problem of an error envelope's ``error`` (or a job's ``error``), without its code and
+    message: the context the error was raised with (``field``, limits, ids)."""
+    (problem,) = error["details"]["problems"]
+    return {key: value for key, value in problem.items() if key not in ("code", "message")}
+
+
+def problem_locations(error: dict[str, Any]) -> list[list[str]]:
+    """Each problem of a request-validation error as pydantic's ``loc``: its location, then the
+    parts of its dotted field (``body`` + ``points.0.ts`` -> ``["body", "points", "0", "ts"]``)."""
+    return [
+        [problem["location"], *problem["field"].split(".")] if problem.get("field") else [problem["location"]]
+        for problem in error["details"]["problems"]
+    ]

@@ -31,7 +31,7 @@ from backend.schemas.auth import (
 )
 from backend.services.auth import password_reset, service
 from backend.services.auth.service import TokenPair
-from backend.services.errors import ValidationFailed
+from backend.services.errors import Problem, ValidationFailed
 from backend.services.users.service import get_user
 from backend.utils.error_handlers import error_responses
 
@@ -83,9 +83,11 @@ async def _read_login(request: Request) -> LoginRequest:
             }
         )
     except ValidationError as error:
-        problems = [{"location": list(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()]
         raise ValidationFailed(
-            "Send email (or OAuth2 'username') and password", details={"errors": problems}
+            "Send email (or OAuth2 'username') and password",
+            problems=Problem.from_pydantic(
+                error.errors(include_url=False, include_input=False), prefix=["body"]
+            ),
         ) from error
     except (ValueError, RecursionError) as error:  # RecursionError: JSON nested too deep
         raise ValidationFailed("The login body is not valid JSON or form data") from error

@@ -50,7 +50,7 @@ from backend.routes.coach import Coach, chat_response
 from backend.schemas.coach import ChatRequest, ReplayedAnswerRead, StreamTicketRead
 from backend.services.auth.service import Principal, issue_stream_ticket
 from backend.services.coach import memory
-from backend.services.errors import DyocenseError, ValidationFailed
+from backend.services.errors import DyocenseError, OperationFailed, ValidationFailed
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.error_handlers import error_responses
@@ -194,7 +194,7 @@ async def open_chat_stream(
     if last_event_id is not None:
         return await _resume(session, last_event_id, heartbeat)
     if message is None:
-        raise ValidationFailed("message is required (it is the question)", details={"field": "message"})
+        raise ValidationFailed("message is required (it is the question)", context={"field": "message"})
     body = ChatRequest(message=message, session_id=session_id)
     turn = len(await memory.session_answers(session, session_id))
     return _event_stream(_chat_events(body, principal, database, coach, pool, _EventIds(turn)), heartbeat)
@@ -205,7 +205,7 @@ async def _resume(session: AsyncSession, last_event_id: str, heartbeat: float) -
     if match is None:
         raise ValidationFailed(
             "Last-Event-ID is not an event id of this stream",
-            details={"field": "Last-Event-ID", "expected": "<session uuid>:<turn>:<n or end>"},
+            context={"field": "Last-Event-ID", "expected": "<session uuid>:<turn>:<n or end>"},
         )
     if match["n"] == END:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -231,11 +231,11 @@ async def _resume(session: AsyncSession, last_event_id: str, heartbeat: float) -
     else:
         event = ids.event(
             "error",
-            {
-                "code": "turn_interrupted",
-                "message": "The answer was cut off before it was stored; ask the question again.",
-                "details": {"session_id": str(session_id)},
-            },
+            OperationFailed(
+                "The answer was cut off before it was stored; ask the question again.",
+                code="turn_interrupted",
+                context={"session_id": str(session_id)},
+            ).as_error(),
             last=True,
         )
 
@@ -292,7 +292,7 @@ async def _chat_events(
         logger.exception("coach_stream_failed")
         yield ids.event(
             "error",
-            {"code": "internal_error", "message": "The coach could not finish this answer."},
+            OperationFailed("The coach could not finish this answer.", code="internal_error").as_error(),
             last=True,
         )
     finally:

@@ -33,7 +33,7 @@ from backend.schemas.evidence import (
     UnitStudyRead,
 )
 from backend.schemas.mmm import MmmCreate, MmmRead
-from backend.services.errors import PayloadTooLarge, ValidationFailed
+from backend.services.errors import PayloadTooLarge, Problem, ValidationFailed
 from backend.services.evidence import mmm_service, service, unit_service
 from backend.services.evidence.types import (
     MAX_ADJUSTMENT_COLUMNS,
@@ -354,12 +354,9 @@ def _upload_options(study: str) -> UnitStudyOptions:
         raise ValidationFailed(
             "The `study` field must be a JSON object describing the study.",
             code="invalid_study",
-            details={
-                "errors": [
-                    {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                    for e in exc.errors(include_url=False, include_input=False)
-                ]
-            },
+            problems=Problem.from_pydantic(
+                exc.errors(include_url=False, include_input=False), prefix=["body", "study"]
+            ),
         ) from exc
 
 
@@ -384,7 +381,7 @@ async def upload_unit_study(
     if file.size is not None and file.size > MAX_STUDY_UPLOAD_BYTES:
         raise PayloadTooLarge(
             f"uploads are limited to {MAX_STUDY_UPLOAD_BYTES} bytes",
-            details={"limit_bytes": MAX_STUDY_UPLOAD_BYTES},
+            context={"limit_bytes": MAX_STUDY_UPLOAD_BYTES},
         )
     options = _upload_options(study)
     started = await unit_service.study_from_file(

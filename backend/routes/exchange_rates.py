@@ -16,8 +16,7 @@ from backend.schemas.exchange_rates import (
     ExchangeRateRead,
     ExchangeRateUploadRead,
 )
-from backend.schemas.metrics import UploadErrorRead
-from backend.services.errors import PayloadTooLarge, ValidationFailed
+from backend.services.errors import PayloadTooLarge, Problem, ValidationFailed
 from backend.services.metrics import rates as service
 from backend.services.metrics.rate_upload import RateRow
 from backend.services.metrics.rates import RateCounts, RateFilter
@@ -69,7 +68,7 @@ async def upload_exchange_rates(
 ) -> ExchangeRateUploadRead:
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(
-            f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", details={"limit_bytes": MAX_UPLOAD_BYTES}
+            f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", context={"limit_bytes": MAX_UPLOAD_BYTES}
         )
     parsed = await asyncio.to_thread(
         service.parse_rate_upload, file.file, filename=file.filename or "rates.csv"
@@ -77,14 +76,7 @@ async def upload_exchange_rates(
     if parsed.error_count:
         raise ValidationFailed(
             f"{parsed.error_count} problem(s) in the file; nothing was stored",
-            details={
-                "errors": [
-                    UploadErrorRead.model_validate(e, from_attributes=True).model_dump()
-                    for e in parsed.errors
-                ],
-                "error_count": parsed.error_count,
-                "rows_read": parsed.rows_read,
-            },
+            problems=[Problem.cell(e.row, e.column, e.message) for e in parsed.errors],
         )
     if not parsed.rates:
         raise ValidationFailed("the file has no data rows")
@@ -114,7 +106,7 @@ async def list_exchange_rates(
     `end` is not after `start`). Any role. Rollups in the tenant's reporting currency use the latest rate
     on or before each point's day."""
     if start is not None and end is not None and end <= start:
-        raise ValidationFailed("end must be after start", details={"field": "end"})
+        raise ValidationFailed("end must be after start", context={"field": "end"})
     rows, total = await service.list_rates(
         session,
         RateFilter(base=base, quote=quote, start=start, end=end),

@@ -69,7 +69,7 @@ async def plan_goal_drafts(
     citations = Citations(goal_planner.AGENT)
     plan = await planning.plan_goals(session, request, citations)
     if plan.status != "ok":
-        raise ValidationFailed(plan.report[-1], details={"needs": plan.needs})
+        raise ValidationFailed(plan.report[-1], context={"needs": plan.needs})
     return GoalPlanRead.model_validate(
         {
             "objective": plan.objective,

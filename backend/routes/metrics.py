@@ -33,7 +33,7 @@ from backend.schemas.metrics import (
     MetricSourcesRead,
     UploadRead,
 )
-from backend.services.errors import PayloadTooLarge, ValidationFailed
+from backend.services.errors import PayloadTooLarge, Problem, ValidationFailed
 from backend.services.metrics import service, upload_service
 from backend.services.metrics.buckets import FILL_MODES, MAX_BUCKETS, parse_bucket
 from backend.services.metrics.points import (
@@ -88,7 +88,7 @@ def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValidationFailed(f"unknown time zone {name!r}", details={"field": "tz"}) from error
+        raise ValidationFailed(f"unknown time zone {name!r}", context={"field": "tz"}) from error
 
 
 def _filters(
@@ -99,17 +99,17 @@ def _filters(
         key, sep, value = item.partition(":")
         if not sep or not key or not value:
             raise ValidationFailed(
-                f"dimension filter {item!r} must look like key:value", details={"field": "dim"}
+                f"dimension filter {item!r} must look like key:value", context={"field": "dim"}
             )
         dimensions[key] = value
     for field, bound in (("start", start), ("end", end)):
         problem = timestamp_problem(bound, exclusive_end=field == "end") if bound is not None else None
         if problem:
-            raise ValidationFailed(f"{field}: {problem}", details={"field": field})
+            raise ValidationFailed(f"{field}: {problem}", context={"field": field})
     start_ts = localize(start, zone) if start else None
     end_ts = localize(end, zone) if end else None
     if start_ts and end_ts and end_ts <= start_ts:
-        raise ValidationFailed("end must be after start", details={"field": "end"})
+        raise ValidationFailed("end must be after start", context={"field": "end"})
     return MetricQuery(metric=metric, start=start_ts, end=end_ts, dimensions=dimensions)
 
 
@@ -119,17 +119,11 @@ def _check_point_times(points: list[Point]) -> None:
     if bad:
         message = f"timestamps must lie {TIMESTAMP_RANGE_TEXT}"
         raise ValidationFailed(
-            "The request is not valid; see details.errors",
-            details={
-                "errors": [
-                    {
-                        "location": ["body", "points", str(i), "ts"],
-                        "message": message,
-                        "type": "timestamp_range",
-                    }
-                    for i in bad
-                ]
-            },
+            "The request is not valid; see details.problems",
+            problems=[
+                Problem(code="timestamp_range", message=message, field=f"points.{i}.ts", location="body")
+                for i in bad
+            ],
         )
 
 
@@ -188,7 +182,7 @@ def _dimension_columns(dimensions: str | None) -> list[str] | None:
     names = [name.strip().lower() for name in dimensions.split(",")]
     if any(not name for name in names):
         raise ValidationFailed(
-            "dimensions is a comma-separated list of column names", details={"field": "dimensions"}
+            "dimensions is a comma-separated list of column names", context={"field": "dimensions"}
         )
     return names
 
@@ -220,7 +214,7 @@ async def upload_metrics(
 ) -> Response:
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(
-            f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", details={"limit_bytes": MAX_UPLOAD_BYTES}
+            f"uploads are limited to {MAX_UPLOAD_BYTES} bytes", context={"limit_bytes": MAX_UPLOAD_BYTES}
         )
     options = upload_service.UploadOptions(
         filename=file.filename or "upload.csv",
@@ -274,7 +268,7 @@ def _page_limit(limit: int | None, *, raw: bool) -> int:
     if limit > MAX_ROWS_PER_RESPONSE:
         raise ValidationFailed(
             f"limit may be at most {MAX_ROWS_PER_RESPONSE:,} per response; page with offset",
-            details={"field": "limit", "maximum": MAX_ROWS_PER_RESPONSE},
+            context={"field": "limit", "maximum": MAX_ROWS_PER_RESPONSE},
         )
     return limit
 

@@ -2,13 +2,95 @@
 
 Services (and the pure compute modules under them) raise these; one handler in
 ``backend.utils.error_handlers`` turns them into the JSON body
-``{"error": {"code", "message", "details"}}`` with the matching HTTP status.
+``{"error": {"code", "message", "details": {"problems": [...]}}}`` with the matching HTTP status.
 Nothing here knows about HTTP beyond the status number it carries.
+
+Every error's ``details`` has one shape: ``problems``, a list of :class:`Problem`. An error
+about one thing carries one problem built from its own code and message plus the keyword
+``context`` it was raised with (``field``, limits, ids); an error about many things (the bad
+rows of an upload, each invalid field of a body) passes ``problems=`` itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import ErrorDetails
+
+Location = Literal["body", "query", "path", "header", "cookie"]
+_LOCATIONS: frozenset[str] = frozenset(("body", "query", "path", "header", "cookie"))
+
+
+class Problem(BaseModel):
+    """One thing wrong with a request: what it is about, a stable code and a readable message.
+
+    ``field`` names a request field (dotted for nested body fields, e.g. ``points.3.ts``),
+    ``path`` a JSON pointer into a document the request carries (``/channels/0/budget``),
+    ``row``/``column`` a cell of an uploaded file (the header is row 1). Any further keys are
+    typed context for that problem (``allowed``, ``maximum``, ``needed``, ids …).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(examples=["missing"], description="Stable machine-readable code of this problem.")
+    message: str = Field(examples=["Field required"], description="Human-readable explanation.")
+    field: str | None = Field(default=None, examples=["metric"], description="The request field at fault.")
+    location: Location | None = Field(
+        default=None, description="Where that field was sent (request validation only)."
+    )
+    path: str | None = Field(default=None, description="JSON pointer into a document in the request.")
+    row: int | None = Field(default=None, description="Line of an uploaded file; the header is row 1.")
+    column: str | None = Field(default=None, description="Column of an uploaded file.")
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON form: unset typed keys left out, context keys kept."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    @classmethod
+    def of(cls, code: str, message: str, context: Mapping[str, object] | None = None) -> Problem:
+        return cls.model_validate({**(context or {}), "code": code, "message": message})
+
+    @classmethod
+    def cell(cls, row: int, column: str | None, message: str, *, code: str = "invalid_cell") -> Problem:
+        return cls(code=code, message=message, row=row, column=column)
+
+    @classmethod
+    def at(cls, loc: Sequence[str | int], code: str, message: str) -> Problem:
+        """A problem at a pydantic-style ``loc``: ``("body", "points", 3, "ts")`` becomes
+        ``location="body"``, ``field="points.3.ts"``."""
+        parts = [str(part) for part in loc]
+        location = parts[0] if parts and parts[0] in _LOCATIONS else None
+        names = parts[1:] if location else parts
+        return cls.model_validate(
+            {"code": code, "message": message, "field": ".".join(names) or None, "location": location}
+        )
+
+    @classmethod
+    def from_pydantic(cls, errors: Iterable[ErrorDetails], *, prefix: Sequence[str] = ()) -> list[Problem]:
+        """Pydantic's validation errors as problems (see :meth:`at`), under ``prefix``."""
+        return [cls.at([*prefix, *error["loc"]], error["type"], error["msg"]) for error in errors]
+
+    @classmethod
+    def at_pointers(cls, errors: Iterable[ErrorDetails], *, base: str = "") -> list[Problem]:
+        """Pydantic's errors on a document as problems with a JSON-pointer ``path`` under ``base``."""
+        return [
+            cls(
+                code=error["type"],
+                message=error["msg"],
+                path="/".join([base, *(str(part) for part in error["loc"])]) or "/",
+            )
+            for error in errors
+        ]
+
+
+def _problem_list(
+    code: str, message: str, problems: Sequence[Problem] | None, context: Mapping[str, object] | None
+) -> list[Problem]:
+    if problems is not None:
+        return list(problems)
+    return [Problem.of(code, message, context)]
 
 
 class DyocenseError(Exception):
@@ -33,13 +115,20 @@ class DyocenseError(Exception):
         message: str,
         *,
         code: str | None = None,
-        details: dict[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
+        problems: Sequence[Problem] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
-        self.details: dict[str, Any] = details or {}
+        self.context: dict[str, object] = dict(context or {})
+        self.problems = _problem_list(self.code, message, problems, context)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The envelope's ``details``: ``{"problems": [...]}``."""
+        return {"problems": [problem.wire() for problem in self.problems]}
 
 
 class ValidationFailed(DyocenseError, status=422, code="validation_failed"):
@@ -65,8 +154,10 @@ class Forbidden(DyocenseError, status=403, code="forbidden"):
 class RateLimited(DyocenseError, status=429, code="rate_limited"):
     """Too many attempts; ``retry_after`` seconds until the next one may succeed."""
 
-    def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message, details={"retry_after_seconds": retry_after, **(details or {})})
+    def __init__(
+        self, message: str, *, retry_after: int, context: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(message, context={"retry_after_seconds": retry_after, **(context or {})})
         self.retry_after = retry_after
 
 
@@ -90,14 +181,21 @@ class OperationFailed(Exception):
         message: str,
         *,
         code: str | None = None,
-        details: dict[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
+        problems: Sequence[Problem] | None = None,
         retryable: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
-        self.details: dict[str, Any] = details or {}
+        self.context: dict[str, object] = dict(context or {})
+        self.problems = _problem_list(self.code, message, problems, context)
         self.retryable = retryable
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The same ``{"problems": [...]}`` shape as an API error's ``details``."""
+        return {"problems": [problem.wire() for problem in self.problems]}
 
     def as_error(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}

@@ -91,7 +91,7 @@ class ComputePool:
             self._executor = spawned_executor(self.max_workers)
             raise Unavailable(
                 "A compute worker stopped unexpectedly; try again",
-                details={"reason": "compute_worker_crashed"},
+                context={"reason": "compute_worker_crashed"},
             ) from error
 
     async def run_reporting(

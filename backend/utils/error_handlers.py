@@ -9,6 +9,7 @@ OpenAPI side: ``error_responses(401, 404, …)`` documents those statuses with t
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -16,12 +17,12 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.services.errors import DyocenseError, RateLimited, Unauthorized
+from backend.services.errors import DyocenseError, Problem, RateLimited, Unauthorized
 from backend.utils.database_errors import DatabaseUnavailable, is_connection_failure
 
 logger = structlog.get_logger(__name__)
@@ -52,12 +53,26 @@ _HTTP_CODES = {
 }
 
 
+class ErrorDetails(BaseModel):
+    """``details`` of every error: the list of what is wrong, one shape for all errors."""
+
+    # Always sent: required in the response schema, so typed clients need no optional chaining.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    problems: list[Problem] = Field(
+        default_factory=list,
+        description="Each thing wrong with the request: `code`, `message`, and `field` (a request field), "
+        "`path` (a JSON pointer into a document) or `row`/`column` (an uploaded file's cell), plus "
+        "typed context such as `allowed`, `maximum` or an id. An error about one thing has one problem.",
+    )
+
+
 class ErrorDetail(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     code: str = Field(examples=["not_found"], description="Stable machine-readable error code.")
     message: str = Field(examples=["Goal not found"], description="Human-readable explanation.")
-    details: dict[str, Any] = Field(
-        default_factory=dict, description="Structured context (fields, limits, ids)."
-    )
+    details: ErrorDetails = Field(default_factory=ErrorDetails, description="The problems, one per fault.")
 
 
 class ErrorResponse(BaseModel):
@@ -79,8 +94,10 @@ def common_error_responses() -> dict[int | str, dict[str, Any]]:
     return error_responses(400, 500)
 
 
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+def error_body(code: str, message: str, problems: Sequence[Problem] | None = None) -> dict[str, Any]:
+    """The envelope; without ``problems``, one problem repeating the error's code and message."""
+    listed = [Problem(code=code, message=message)] if problems is None else problems
+    return {"error": {"code": code, "message": message, "details": {"problems": [p.wire() for p in listed]}}}
 
 
 def _request_id(request: Request) -> str | None:
@@ -95,22 +112,15 @@ async def _dyocense_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
-        error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers
+        error_body(exc.code, exc.message, exc.problems), status_code=exc.status, headers=headers
     )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        {
-            "location": [str(part) for part in error.get("loc", ())],
-            "message": error.get("msg"),
-            "type": error.get("type"),
-        }
-        for error in exc.errors()
-    ]
+    problems = Problem.from_pydantic(exc.errors())
     return JSONResponse(
-        error_body("validation_failed", "The request is not valid; see details.errors", {"errors": problems}),
+        error_body("validation_failed", "The request is not valid; see details.problems", problems),
         status_code=422,
     )
 
@@ -120,9 +130,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 400:
         # FastAPI and Starlette answer 400 only for a body they cannot parse (bad UTF-8, nesting,
         # multipart); malformed JSON is already a 422, so all of them are the documented 422.
-        problem = {"location": ["body"], "message": str(exc.detail), "type": "body_unparseable"}
+        problem = Problem(code="body_unparseable", message=str(exc.detail), location="body")
         return JSONResponse(
-            error_body("validation_failed", "The request body cannot be parsed", {"errors": [problem]}),
+            error_body("validation_failed", "The request body cannot be parsed", [problem]),
             status_code=422,
         )
     code = _HTTP_CODES.get(exc.status_code, "http_error")
@@ -137,7 +147,11 @@ def _internal_error(request_id: str | None, *, with_request_id_header: bool) -> 
         error_body(
             "internal_error",
             "An unexpected error occurred. Quote the request id when reporting it.",
-            {"request_id": request_id},
+            [
+                Problem.of(
+                    "internal_error", "Quote the request id when reporting it.", {"request_id": request_id}
+                )
+            ],
         ),
         status_code=500,
         headers={"X-Request-ID": request_id} if request_id and with_request_id_header else None,

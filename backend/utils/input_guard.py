@@ -11,7 +11,7 @@ import json
 
 from fastapi import Request
 
-from backend.services.errors import ValidationFailed
+from backend.services.errors import Problem, ValidationFailed
 from backend.utils.text import NUL, NUL_MESSAGE, nul_paths
 
 # In JSON text a NUL can only be the escape \u0000 (raw control characters are invalid JSON).
@@ -53,11 +53,6 @@ async def reject_nul_text(request: Request) -> None:
     locations += [["body", *path] for path in await _body_paths(request)]
     if locations:
         raise ValidationFailed(
-            "The request is not valid; see details.errors",
-            details={
-                "errors": [
-                    {"location": location, "message": NUL_MESSAGE, "type": "string_nul"}
-                    for location in locations[:MAX_REPORTED]
-                ]
-            },
+            "The request is not valid; see details.problems",
+            problems=[Problem.at(loc, "string_nul", NUL_MESSAGE) for loc in locations[:MAX_REPORTED]],
         )

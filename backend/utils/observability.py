@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.config import ObservabilitySettings
-from backend.services.errors import PayloadTooLarge
+from backend.services.errors import PayloadTooLarge, Problem
 from backend.utils.error_handlers import error_body
 from backend.utils.prometheus import (
     DB_POOL_CHECKED_OUT,
@@ -233,8 +233,8 @@ class RequestContextMiddleware:
             body = json.dumps(
                 error_body(
                     PayloadTooLarge.code,
-                    f"Request body exceeds {self.max_body_bytes} bytes",
-                    {"limit_bytes": self.max_body_bytes},
+                    message := f"Request body exceeds {self.max_body_bytes} bytes",
+                    [Problem.of(PayloadTooLarge.code, message, {"limit_bytes": self.max_body_bytes})],
                 )
             ).encode()
             await send_with_request_id(

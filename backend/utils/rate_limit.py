@@ -87,7 +87,7 @@ class Window:
         return RateLimited(
             self.message,
             retry_after=self.retry_after(),
-            details={"limit": self.limit, "window_seconds": self.window_seconds},
+            context={"limit": self.limit, "window_seconds": self.window_seconds},
         )
 
     def check(self, hits: int | None) -> None:

@@ -62,12 +62,12 @@ async def get_or_404(
     model: type[M],
     row_id: uuid.UUID,
     message: str,
-    details: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
 ) -> M:
     """``get_by_id``, or ``NotFound`` (another tenant's row is not found, never forbidden)."""
     row = await get_by_id(session, model, row_id)
     if row is None:
-        raise NotFound(message, details=details)
+        raise NotFound(message, context=context)
     return row
 
 

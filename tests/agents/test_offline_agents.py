@@ -71,7 +71,9 @@ async def test_goal_plan_endpoint_returns_drafts_without_saving(client: httpx.As
     unknown = await client.post(
         "/api/v1/goals/plan", headers=tenant.headers, json={"objective": "Grow it", "metric": "profit"}
     )
-    assert unknown.status_code == 422 and unknown.json()["error"]["details"]["needs"] == ["metric"]
+    assert unknown.status_code == 422 and unknown.json()["error"]["details"]["problems"][0]["needs"] == [
+        "metric"
+    ]
 
 
 async def test_optimizer_plans_reorders_from_inventory_metrics(client: httpx.AsyncClient) -> None:

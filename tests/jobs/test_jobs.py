@@ -20,7 +20,7 @@ from backend.services.queue.app import UNEXPECTED_JOB_ERROR
 from backend.services.queue.maintenance import remove_finished_jobs
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from tests.factories import create_tenant
+from tests.factories import create_tenant, problem_context
 from tests.jobs.support import fast_retry_settings, open_queue, queue_job, run_pending_jobs
 
 QUEUE = "tests_jobs"
@@ -58,7 +58,7 @@ async def observe_progress(run: JobRun, payload: Value) -> dict[str, Any]:
 
 
 async def reject_input(run: JobRun, payload: Nothing) -> None:
-    raise JobFailed("the input has no rows", code="empty_input", details={"rows": 0})
+    raise JobFailed("the input has no rows", code="empty_input", context={"rows": 0})
 
 
 async def flaky(run: JobRun, payload: Attempts) -> dict[str, Any]:
@@ -144,7 +144,7 @@ async def test_job_failing_with_a_clear_error_is_failed_at_once_and_keeps_the_er
     assert failed["error"] == {
         "code": "empty_input",
         "message": "the input has no rows",
-        "details": {"rows": 0},
+        "details": {"problems": [{"code": "empty_input", "message": "the input has no rows", "rows": 0}]},
     }
     assert failed["finished_at"] is not None
 
@@ -294,5 +294,5 @@ async def test_a_payload_its_kind_does_not_describe_fails_at_once_without_retrie
     failed = await _status(client, tenant.headers, job_id)
     assert (failed["status"], failed["attempts"]) == ("failed", 1)
     assert failed["error"]["code"] == "invalid_payload"
-    assert failed["error"]["details"] == {"kind": "tests.observe_progress", "errors": 1}
+    assert problem_context(failed["error"]) == {"kind": "tests.observe_progress", "errors": 1}
     assert "no value here" not in str(failed["error"])

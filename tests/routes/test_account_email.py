@@ -22,7 +22,7 @@ from backend.models import User
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.conftest import app_client, logs_into, make_settings
-from tests.factories import DEFAULT_PASSWORD, create_tenant, login, unique_email
+from tests.factories import DEFAULT_PASSWORD, create_tenant, login, problem_context, unique_email
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
 from tests.services.mail.smtp_server import SmtpServer
 
@@ -312,7 +312,7 @@ async def test_a_refused_recipient_is_recorded_on_the_job_and_not_retried(
     job = await _job(mail_client, admin.headers, invited["invitation_email_job_id"])
     assert job["status"] == "failed" and job["attempts"] == 1
     assert job["error"]["code"] == "recipient_refused"
-    assert job["error"]["details"] == {"recipient_domain": "example.com", "smtp_code": 550}
+    assert problem_context(job["error"]) == {"recipient_domain": "example.com", "smtp_code": 550}
     assert smtp.to(invitee) == []
     # Nothing else stops: the tenant goes on, and other mail goes out.
     other = unique_email("colleague")

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.factories import TenantContext, create_goal, create_tenant
+from tests.factories import TenantContext, create_goal, create_tenant, problem_locations
 
 NUL = "\u0000"
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -27,7 +27,7 @@ def _problem_locations(response: httpx.Response) -> list[list[Any]]:
     body = response.json()
     assert set(body) == {"error"}, body
     assert body["error"]["code"] == "validation_failed", body
-    return [problem["location"] for problem in body["error"]["details"]["errors"]]
+    return problem_locations(body["error"])
 
 
 async def _ingest(client: httpx.AsyncClient, tenant: TenantContext, points: list[dict[str, Any]]) -> None:
@@ -80,7 +80,7 @@ async def test_upload_of_a_year_one_row_is_refused_and_reads_keep_working(client
     files = {"file": ("sales.csv", csv.encode(), "text/csv")}
     response = await client.post("/api/v1/metrics/upload", headers=tenant.headers, files=files)
     assert response.status_code == 422, response.text
-    errors = response.json()["error"]["details"]["errors"]
+    errors = response.json()["error"]["details"]["problems"]
     assert [(e["row"], e["column"]) for e in errors] == [(3, "timestamp")]
     for path in ("/api/v1/metrics", "/api/v1/metrics/revenue"):
         read = await client.get(path, headers=tenant.headers)
@@ -139,7 +139,7 @@ async def test_a_wide_query_range_may_be_filled_up_to_the_documented_bucket_coun
         "/api/v1/metrics/revenue", headers=tenant.headers, params={**wide, "bucket": "day"}
     )
     assert days.status_code == 422, days.text
-    assert days.json()["error"]["details"]["max_buckets"] == 10_000
+    assert days.json()["error"]["details"]["problems"][0]["max_buckets"] == 10_000
 
 
 async def _store_directly(app_engine: AsyncEngine, tenant: TenantContext, metric: str, ts_sql: str) -> None:
@@ -310,8 +310,8 @@ async def test_upload_rows_with_nul_are_refused(
     files = {"file": ("sales.csv", csv.encode(), "text/csv")}
     response = await client.post("/api/v1/metrics/upload", headers=tenant.headers, files=files)
     assert response.status_code == 422, response.text
-    errors = response.json()["error"]["details"]["errors"]
-    assert [(e["row"], e["column"]) for e in errors] == [(2, column)]
+    errors = response.json()["error"]["details"]["problems"]
+    assert [(e["row"], e.get("column")) for e in errors] == [(2, column)]
     assert (await client.get("/api/v1/metrics", headers=tenant.headers)).json()["total"] == 0
 
 
@@ -360,7 +360,7 @@ async def test_patching_a_goal_to_an_unknown_or_foreign_owner_is_refused(client:
     for owner in (uuid.uuid4(), other.owner_id):
         response = await client.patch(goal_url, headers=tenant.headers, json={"owner_id": str(owner)})
         assert response.status_code == 422, response.text
-        assert response.json()["error"]["details"]["field"] == "owner_id"
+        assert response.json()["error"]["details"]["problems"][0]["field"] == "owner_id"
     assert (await client.get(goal_url, headers=tenant.headers)).json()["owner_id"] == str(tenant.owner_id)
 
 

@@ -56,7 +56,8 @@ async def test_import_requires_provenance_on_every_row_and_is_all_or_nothing(
     )
     response = await _import(client, tenant.headers, content)
     assert response.status_code == 422
-    assert response.json()["error"]["details"]["errors"] == [{"row": 3, "problems": ["source is required"]}]
+    (problem,) = response.json()["error"]["details"]["problems"]
+    assert (problem["row"], problem["message"]) == (3, "source is required")
     listed = (
         await client.get("/api/v1/benchmarks", params={"industry": industry}, headers=tenant.headers)
     ).json()

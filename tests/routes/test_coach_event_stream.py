@@ -112,7 +112,7 @@ async def test_the_ticket_opens_only_the_stream_and_the_token_does_not_open_it(
     assert missing.status_code == 422
     no_question = await client.get(STREAM, params={"ticket": ticket})
     assert no_question.status_code == 422
-    assert no_question.json()["error"]["details"]["field"] == "message"
+    assert no_question.json()["error"]["details"]["problems"][0]["field"] == "message"
     assert (await client.post(TICKETS)).status_code == 401
 
     # Logging out ends the ticket with the sign-in that issued it.

@@ -48,7 +48,7 @@ async def test_data_source_crud_validates_config_and_masks_credentials(api: http
         json={"name": "x", "connector_type": "rest_json", "config": {"url": "ftp://nope"}},
     )
     assert bad.status_code == 422
-    assert {p["field"] for p in bad.json()["error"]["details"]["config"]} >= {"mappings"}
+    assert {p["field"] for p in bad.json()["error"]["details"]["problems"]} >= {"config.mappings"}
     unknown = await api.post(
         "/api/v1/data-sources", headers=tenant.headers, json={"name": "y", "connector_type": "sap"}
     )

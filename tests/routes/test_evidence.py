@@ -301,7 +301,7 @@ async def test_unknown_metrics_are_422_naming_them(client: httpx.AsyncClient) ->
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "unknown_metrics"
-    assert error["details"]["unknown"] == ["weather", "footfall"]
+    assert error["details"]["problems"][0]["unknown"] == ["weather", "footfall"]
     assert "weather" in error["message"]
 
 
@@ -314,7 +314,7 @@ async def test_constant_treatment_is_422(client: httpx.AsyncClient) -> None:
     assert response.status_code == 422
     error = response.json()["error"]
     assert "never changes" in error["message"]
-    assert error["details"]["treatment"] == "flat_spend"
+    assert error["details"]["problems"][0]["treatment"] == "flat_spend"
 
 
 async def test_too_few_aligned_observations_is_422(client: httpx.AsyncClient) -> None:
@@ -327,7 +327,7 @@ async def test_too_few_aligned_observations_is_422(client: httpx.AsyncClient) ->
     assert response.status_code == 422
     error = response.json()["error"]
     assert "Too few aligned observations" in error["message"]
-    assert error["details"]["observations"] == 12
+    assert error["details"]["problems"][0]["observations"] == 12
 
 
 async def test_perfectly_collinear_confounders_are_422(client: httpx.AsyncClient) -> None:
@@ -339,7 +339,7 @@ async def test_perfectly_collinear_confounders_are_422(client: httpx.AsyncClient
     assert response.status_code == 422
     error = response.json()["error"]
     assert "collinear" in error["message"]
-    assert set(error["details"]["collinear"]) == {"promo", "promo_pct"}
+    assert set(error["details"]["problems"][0]["collinear"]) == {"promo", "promo_pct"}
 
 
 async def test_viewer_cannot_analyze_but_can_read_the_graph(client: httpx.AsyncClient) -> None:
@@ -431,7 +431,7 @@ async def test_background_analysis_of_bad_data_fails_with_the_validation_error(
     job = (await client.get(f"/api/v1/jobs/{queued.json()['job_id']}", headers=tenant.headers)).json()
     assert (job["status"], job["attempts"]) == ("failed", 1)
     assert job["error"]["code"] == "validation_failed"
-    assert job["error"]["details"]["treatment"] == "flat_spend"
+    assert job["error"]["details"]["problems"][0]["treatment"] == "flat_spend"
 
 
 async def test_unknown_edge_is_404(client: httpx.AsyncClient) -> None:
@@ -495,7 +495,7 @@ async def test_a_constant_confounder_is_422_naming_it_and_nothing_is_stored(
     response = await _analyze(client, tenant, confounders=["promo", "flat_price"])
 
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["details"]["collinear"] == ["flat_price"]
+    assert response.json()["error"]["details"]["problems"][0]["collinear"] == ["flat_price"]
     assert (await client.get("/api/v1/evidence/edges", headers=tenant.headers)).json()["total"] == 0
 
 

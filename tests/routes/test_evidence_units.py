@@ -103,7 +103,7 @@ async def test_bad_upload_names_every_row_and_column_and_stores_nothing(client: 
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "invalid_rows"
-    assert {(e["row"], e["column"]) for e in error["details"]["errors"]} == {
+    assert {(e["row"], e["column"]) for e in error["details"]["problems"]} == {
         (4, "visitor"),
         (6, "order_value"),
     }
@@ -117,7 +117,9 @@ async def test_bad_studies_are_422_naming_the_problem(client: httpx.AsyncClient)
     unknown = await client.post(
         URL, json={**base, "covariates": ["age"], "rows": rows}, headers=tenant.headers
     )
-    assert unknown.status_code == 422 and unknown.json()["error"]["details"]["unknown"] == ["age"]
+    assert unknown.status_code == 422 and unknown.json()["error"]["details"]["problems"][0]["unknown"] == [
+        "age"
+    ]
     flat = [{**r, "variant_b": 1} for r in rows]
     constant = await client.post(URL, json={**base, "rows": flat}, headers=tenant.headers)
     assert constant.json()["error"]["code"] == "treatment_without_variation"
@@ -178,4 +180,4 @@ async def test_a_metric_analysis_accepts_more_than_20_confounders(client: httpx.
     # Past the schema (which capped confounders at 20): the metrics are checked against the catalog.
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "unknown_metrics"
-    assert len(response.json()["error"]["details"]["unknown"]) == 27
+    assert len(response.json()["error"]["details"]["problems"][0]["unknown"]) == 27

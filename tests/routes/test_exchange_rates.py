@@ -11,7 +11,7 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
-from tests.factories import TenantContext, create_tenant, invite_and_activate
+from tests.factories import TenantContext, create_tenant, invite_and_activate, problem_locations
 
 URL = "/api/v1/exchange-rates"
 
@@ -92,8 +92,8 @@ async def test_a_bad_rate_is_a_422_naming_it_and_stores_nothing(
     tenant = await create_tenant(client)
     response = await client.post(URL, headers=tenant.headers, json={"rates": [rate("2026-01-05"), bad]})
     assert response.status_code == 422, response.text
-    errors = response.json()["error"]["details"]["errors"]
-    assert errors[0]["location"][:4] == ["body", "rates", "1", *([field] if field else [])][:4]
+    errors = problem_locations(response.json()["error"])
+    assert errors[0][:4] == ["body", "rates", "1", *([field] if field else [])][:4]
     assert (await stored(client, tenant))["total"] == 0
 
 
@@ -103,8 +103,9 @@ async def test_a_pair_and_day_given_twice_is_refused(client: httpx.AsyncClient) 
         URL, headers=tenant.headers, json={"rates": [rate(value=1.1), rate("2026-03-03"), rate(value=1.2)]}
     )
     assert response.status_code == 422, response.text
-    (error,) = response.json()["error"]["details"]["errors"]
-    assert error["location"] == ["body", "rates", "2", "day"] and "rates[0]" in error["message"]
+    (error,) = response.json()["error"]["details"]["problems"]
+    assert problem_locations(response.json()["error"]) == [["body", "rates", "2", "day"]]
+    assert error["code"] == "duplicate_rate" and "rates[0]" in error["message"]
     assert (await stored(client, tenant))["total"] == 0
 
 
@@ -167,7 +168,7 @@ async def test_every_bad_cell_of_an_upload_is_named_by_row_and_column_and_nothin
     response = await upload(client, tenant, content)
     assert response.status_code == 422, response.text
     details = response.json()["error"]["details"]
-    assert [(e["row"], e["column"]) for e in details["errors"]] == [
+    assert [(e["row"], e.get("column")) for e in details["problems"]] == [
         (3, "day"),
         (3, "base"),
         (3, "rate"),
@@ -176,8 +177,8 @@ async def test_every_bad_cell_of_an_upload_is_named_by_row_and_column_and_nothin
         (6, "rate"),
         (7, None),
     ]
-    assert "row 2" in details["errors"][-1]["message"]
-    assert details["error_count"] == 7 and details["rows_read"] == 6
+    assert "row 2" in details["problems"][-1]["message"]
+    assert response.json()["error"]["message"].startswith("7 problem(s)")
     assert (await stored(client, tenant))["total"] == 0
 
 
@@ -222,7 +223,7 @@ async def test_the_reporting_currency_is_set_validated_and_cleared(client: httpx
     for bad in ("XYZ", "EURO", 7):
         refused = await client.patch(me, headers=tenant.headers, json={"reporting_currency": bad})
         assert refused.status_code == 422, refused.text
-        assert refused.json()["error"]["details"]["errors"][0]["location"] == ["body", "reporting_currency"]
+        assert problem_locations(refused.json()["error"])[0] == ["body", "reporting_currency"]
     assert (await client.get(me, headers=tenant.headers)).json()["reporting_currency"] == "EUR"
     # Other fields leave it alone; null clears it (while a null name still changes nothing).
     renamed = await client.patch(
@@ -238,6 +239,6 @@ async def test_an_upload_cell_with_nul_is_named_and_nothing_is_stored(client: ht
     tenant = await create_tenant(client)
     response = await upload(client, tenant, b"day,base,quote,rate\n2026-03-02,E\x00R,USD,1\n")
     assert response.status_code == 422, response.text
-    (error,) = response.json()["error"]["details"]["errors"]
+    (error,) = response.json()["error"]["details"]["problems"]
     assert (error["row"], error["column"]) == (2, "base")
     assert (await stored(client, tenant))["total"] == 0

@@ -11,7 +11,7 @@ import numpy as np
 from backend.config import Settings
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from tests.factories import TenantContext, create_tenant, invite_and_activate
+from tests.factories import TenantContext, create_tenant, invite_and_activate, problem_context
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
 
 FORECASTS = "/api/v1/forecasts"
@@ -193,7 +193,7 @@ async def test_a_frequency_finer_than_the_data_is_a_422_saying_why(client: httpx
     )
     assert response.status_code == 422, response.text
     error = response.json()["error"]
-    assert error["details"] == {"metric": "revenue", "frequency": "day", "data_frequency": "month"}
+    assert problem_context(error) == {"metric": "revenue", "frequency": "day", "data_frequency": "month"}
     assert "made-up values" in error["message"]
     listed = await client.get(FORECASTS, headers=tenant.headers)
     assert listed.json()["items"] == []

@@ -60,7 +60,7 @@ async def test_evidence_takes_the_vocabulary_and_answers_in_it_whatever_the_spel
     weekly_alias = await _granger(client, tenant.headers, "W-MON")
     assert weekly.status_code == weekly_alias.status_code == 422
     assert weekly.json()["error"]["details"] == weekly_alias.json()["error"]["details"]
-    assert weekly.json()["error"]["details"]["observations"] == 22
+    assert weekly.json()["error"]["details"]["problems"][0]["observations"] == 22
 
 
 @pytest.mark.parametrize("frequency", ["fortnight", "W-SUN", "2D", "h"])
@@ -70,8 +70,8 @@ async def test_an_unknown_frequency_is_a_422_listing_the_vocabulary(
     tenant = await create_tenant(client)  # refused before any read
     response = await _granger(client, tenant.headers, frequency)
     assert response.status_code == 422, response.text
-    error = response.json()["error"]["details"]["errors"][0]
-    assert error["location"][-1] == "frequency"
+    error = response.json()["error"]["details"]["problems"][0]
+    assert error["field"].split(".")[-1] == "frequency"
     assert all(f"'{word}'" in error["message"] for word in VOCABULARY), error
 
 

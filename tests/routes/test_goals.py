@@ -84,7 +84,7 @@ async def test_goals_must_be_smart(client: httpx.AsyncClient) -> None:
     await client.put("/api/v1/metrics/churn/definition", headers=tenant.headers, json={})
     no_history = await _create(client, tenant, metric="churn", target_value=5)
     assert no_history.status_code == 422
-    assert no_history.json()["error"]["details"]["field"] == "baseline_value"
+    assert no_history.json()["error"]["details"]["problems"][0]["field"] == "baseline_value"
     given = await _create(client, tenant, metric="churn", target_value=5, baseline_value=8)
     assert given.status_code == 201
 
@@ -201,7 +201,7 @@ async def test_direction_comes_from_the_request_or_the_metric_else_it_is_asked_f
     body = {"title": "Less churn", "metric": "churn", "target_value": 30, "deadline": _deadline(4)}
     unstated = await client.post("/api/v1/goals", headers=tenant.headers, json=body)
     assert unstated.status_code == 422, unstated.text
-    assert unstated.json()["error"]["details"]["field"] == "direction"
+    assert unstated.json()["error"]["details"]["problems"][0]["field"] == "direction"
     assert (await client.get("/api/v1/goals", headers=tenant.headers)).json()["total"] == 0
 
     await _as_tenant(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from tests.factories import TenantContext, create_goal, create_tenant, invite_and_activate
+from tests.factories import TenantContext, create_goal, create_tenant, invite_and_activate, problem_context
 
 STORES = {"north": 500.0, "south": 300.0, "east": 200.0}
 RHYTHM = (0.9, 0.85, 0.9, 0.95, 1.1, 1.25, 1.05)
@@ -77,7 +77,7 @@ async def test_following_an_unknown_metric_is_not_found_and_stores_nothing(clien
     tenant = await create_tenant(client)
     response = await _follow(client, tenant, "no_such_metric")
     assert response.status_code == 404
-    assert response.json()["error"]["details"] == {"metric": "no_such_metric"}
+    assert problem_context(response.json()["error"]) == {"metric": "no_such_metric"}
     listed = await client.get("/api/v1/insights/follows", headers=tenant.headers)
     assert listed.json()["total"] == 0
 
@@ -165,7 +165,7 @@ async def test_a_snooze_in_the_past_or_too_far_ahead_is_refused_and_changes_noth
             f"/api/v1/insights/{insight_id}/snooze", headers=tenant.headers, json={"until": until.isoformat()}
         )
         assert response.status_code == 422, response.text
-        assert response.json()["error"]["details"]["field"] == "until"
+        assert response.json()["error"]["details"]["problems"][0]["field"] == "until"
     naive = await client.post(
         f"/api/v1/insights/{insight_id}/snooze", headers=tenant.headers, json={"until": "2030-01-01T00:00:00"}
     )

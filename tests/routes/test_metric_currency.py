@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.factories import TenantContext, create_tenant
+from tests.factories import TenantContext, create_tenant, problem_context
 
 RATES = "/api/v1/exchange-rates"
 
@@ -62,7 +62,7 @@ async def test_rollups_convert_each_point_at_its_days_rate(client: httpx.AsyncCl
     assert missing.status_code == 422, missing.text
     error = missing.json()["error"]
     assert error["code"] == "missing_exchange_rate"
-    assert error["details"] == {"base": "EUR", "quote": "USD", "day": "2026-03-02", "fallback_days": 7}
+    assert problem_context(error) == {"base": "EUR", "quote": "USD", "day": "2026-03-02", "fallback_days": 7}
 
     loaded = await client.post(
         RATES,
@@ -99,7 +99,7 @@ async def test_rollups_convert_each_point_at_its_days_rate(client: httpx.AsyncCl
     late = await ingest_late_and_read(client, tenant)
     assert late.status_code == 422
     assert late.json()["error"]["code"] == "missing_exchange_rate"
-    assert late.json()["error"]["details"]["day"] == "2026-03-15"
+    assert late.json()["error"]["details"]["problems"][0]["day"] == "2026-03-15"
 
 
 async def ingest_late_and_read(client: httpx.AsyncClient, tenant: TenantContext) -> httpx.Response:
@@ -125,7 +125,7 @@ async def test_points_in_two_currencies_without_a_target_are_never_added(client:
     response = await daily(client, tenant)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "mixed_currencies"
-    assert response.json()["error"]["details"] == {"currencies": ["EUR", "USD"]}
+    assert problem_context(response.json()["error"]) == {"currencies": ["EUR", "USD"]}
 
 
 async def test_metrics_needing_no_conversion_read_as_before(client: httpx.AsyncClient) -> None:

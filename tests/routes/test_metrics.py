@@ -12,7 +12,13 @@ from backend.services.metrics import reader as metrics_reader
 from backend.services.metrics import repository as metrics_repository
 from backend.services.metrics import service as metrics_service
 from backend.utils.database import Database
-from tests.factories import TenantContext, create_tenant, invite_and_activate
+from tests.factories import (
+    TenantContext,
+    create_tenant,
+    invite_and_activate,
+    problem_context,
+    problem_locations,
+)
 
 
 def _points(
@@ -108,7 +114,7 @@ async def test_one_bad_point_rejects_the_batch_and_lists_each_problem(client: ht
     ]
     response = await client.post("/api/v1/metrics", headers=tenant.headers, json={"points": bad})
     assert response.status_code == 422
-    indexes = {tuple(e["location"][:3]) for e in response.json()["error"]["details"]["errors"]}
+    indexes = {tuple(loc[:3]) for loc in problem_locations(response.json()["error"])}
     assert indexes == {("body", "points", "2"), ("body", "points", "3"), ("body", "points", "4")}
     assert await _raw_count(client, tenant, "revenue") == 0
     assert (await client.get("/api/v1/metrics", headers=tenant.headers)).json()["total"] == 0
@@ -265,7 +271,7 @@ async def test_an_upload_over_the_point_limit_is_refused_whole(
     files = {"file": ("sales.csv", csv.encode(), "text/csv")}
     response = await client.post("/api/v1/metrics/upload", headers=tenant.headers, files=files)
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["details"] == {"max_points": 5}
+    assert problem_context(response.json()["error"]) == {"max_points": 5}
     assert await _raw_count(client, tenant, "revenue") == 0
 
 
@@ -278,7 +284,7 @@ async def test_csv_upload_with_bad_rows_reports_them_and_writes_nothing(client: 
         files={"file": ("bad.csv", csv.encode(), "text/csv")},
     )
     assert response.status_code == 422
-    errors = response.json()["error"]["details"]["errors"]
+    errors = response.json()["error"]["details"]["problems"]
     assert [(e["row"], e["column"]) for e in errors] == [(3, "timestamp"), (4, "value")]
     assert await _raw_count(client, tenant, "revenue") == 0
 
@@ -391,7 +397,10 @@ async def test_a_second_source_is_refused_with_409_naming_the_fix_and_nothing_is
     assert error["code"] == "source_conflict"
     assert "'revenue'" in error["message"] and "'manual'" in error["message"]
     assert "PUT /api/v1/metrics/revenue" in error["message"] and "another metric name" in error["message"]
-    assert error["details"]["existing_sources"] == ["manual"] and error["details"]["source"] == "pos_export"
+    assert (
+        error["details"]["problems"][0]["existing_sources"] == ["manual"]
+        and error["details"]["problems"][0]["source"] == "pos_export"
+    )
     # All or nothing: the batch's other metric was not written either, and revenue is as it was.
     assert await _raw_count(client, tenant, "walk_ins") == 0
     assert _values(await _rollup(client, tenant, "revenue")) == [100, 200]
@@ -503,7 +512,7 @@ async def test_bad_definition_values_are_422_naming_the_field_and_change_nothing
     before = await _definition(client, tenant, "revenue")
     response = await client.put("/api/v1/metrics/revenue", headers=tenant.headers, json={field: value})
     assert response.status_code == 422, response.text
-    locations = [e["location"] for e in response.json()["error"]["details"]["errors"]]
+    locations = problem_locations(response.json()["error"])
     assert any(field in location for location in locations), locations
     assert await _definition(client, tenant, "revenue") == before
 
@@ -545,7 +554,7 @@ async def test_rollups_and_raw_points_page_with_a_total_and_a_documented_maximum
     for params in ({"bucket": "day", "limit": 10_001}, {"limit": 10_001}):
         too_many = await client.get("/api/v1/metrics/visits", headers=tenant.headers, params=params)
         assert too_many.status_code == 422
-        assert too_many.json()["error"]["details"] == {"field": "limit", "maximum": 10_000}
+        assert problem_context(too_many.json()["error"]) == {"field": "limit", "maximum": 10_000}
         assert "10,000" in too_many.json()["error"]["message"]
 
 

@@ -88,7 +88,7 @@ async def test_numeric_store_codes_are_dimensions_when_named(client: httpx.Async
     assert await _rollup_by_store(client, tenant, "returns") == {"101": 4.0, "102": 5.0}
     unknown = await _upload(client, tenant, "codes.csv", csv, dimensions="store,region")
     assert unknown.status_code == 422
-    assert unknown.json()["error"]["details"]["unknown"] == ["region"]
+    assert unknown.json()["error"]["details"]["problems"][0]["unknown"] == ["region"]
 
 
 async def test_every_bad_cell_of_a_wide_file_is_named_and_nothing_is_stored(
@@ -102,12 +102,12 @@ async def test_every_bad_cell_of_a_wide_file_is_named_and_nothing_is_stored(
     response = await _upload(client, tenant, "bad.csv", csv)
     assert response.status_code == 422, response.text
     details = response.json()["error"]["details"]
-    assert [(e["row"], e["column"]) for e in details["errors"]] == [
+    assert [(e["row"], e["column"]) for e in details["problems"]] == [
         (3, "returns"),
         (4, "date"),
         (5, "orders"),
     ]
-    assert "'12k' is not a number" in details["errors"][0]["message"]
+    assert "'12k' is not a number" in details["problems"][0]["message"]
     catalog = (await client.get("/api/v1/metrics", headers=tenant.headers)).json()
     assert catalog["total"] == 0
 
@@ -148,4 +148,4 @@ async def test_a_wide_header_that_repeats_a_column_is_refused(client: httpx.Asyn
     tenant = await create_tenant(client)
     response = await _upload(client, tenant, "dup.csv", b"date,returns,returns\n2026-11-01,1,2\n")
     assert response.status_code == 422
-    assert response.json()["error"]["details"]["repeated"] == ["returns"]
+    assert response.json()["error"]["details"]["problems"][0]["repeated"] == ["returns"]

@@ -86,7 +86,12 @@ async def test_a_queued_upload_with_a_bad_cell_fails_the_job_with_the_cells_and_
     assert job["status"] == "failed", job
     error = job["error"]
     assert isinstance(error, dict)
-    assert error["details"]["errors"][0] | {"message": ""} == {"row": 92, "column": "returns", "message": ""}
+    assert error["details"]["problems"][0] | {"message": ""} == {
+        "code": "invalid_cell",
+        "row": 92,
+        "column": "returns",
+        "message": "",
+    }
     assert (await client.get("/api/v1/metrics", headers=tenant.headers)).json()["total"] == 0
     assert await _stored_uploads(database, tenant) == 0
 

@@ -150,7 +150,7 @@ async def test_data_no_model_can_learn_from_is_refused_and_nothing_is_stored(
             assert response.status_code == 422, (code, response.text)
             error = response.json()["error"]
             assert error["code"] == code, (code, error)
-    assert "required" in error["details"]
+    assert "required" in error["details"]["problems"][0]
     assert await _stored_models(owner_engine, tenant) == 0
     assert (await client.get("/api/v1/jobs", headers=tenant.headers)).json()["total"] == 0
     other = await create_tenant(client)

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from backend.main import create_app
 from tests.conftest import client_for
-from tests.factories import create_tenant
+from tests.factories import create_tenant, problem_locations
 
 
 async def test_health_needs_no_database(settings) -> None:  # type: ignore[no-untyped-def]
@@ -90,7 +90,7 @@ async def test_unknown_route_and_bad_body_use_the_error_shape(client: httpx.Asyn
     assert set(missing.json()["error"]) == {"code", "message", "details"}
     invalid = await client.post("/api/v1/tenants", json={"name": "", "owner_email": "not-an-email"})
     assert invalid.status_code == 422
-    locations = {tuple(e["location"]) for e in invalid.json()["error"]["details"]["errors"]}
+    locations = {tuple(loc) for loc in problem_locations(invalid.json()["error"])}
     assert {("body", "name"), ("body", "owner_email")} <= locations
 
 
@@ -105,7 +105,7 @@ async def test_unexpected_error_is_500_with_request_id_and_no_internals(
     assert response.status_code == 500
     body = response.json()
     assert body["error"]["code"] == "internal_error"
-    assert body["error"]["details"]["request_id"] == response.headers["x-request-id"]
+    assert body["error"]["details"]["problems"][0]["request_id"] == response.headers["x-request-id"]
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
 
 

@@ -186,12 +186,12 @@ async def test_what_if_with_a_bad_change_is_422_naming_it(client: httpx.AsyncCli
         url, headers=tenant.headers, json={"changes": [{"path": "/nope/x", "op": "add", "value": 1}]}
     )
     assert missing.status_code == 422
-    assert missing.json()["error"]["details"]["path"] == "/nope/x"
+    assert missing.json()["error"]["details"]["problems"][0]["path"] == "/nope/x"
     invalid = await client.post(
         url, headers=tenant.headers, json={"changes": [{"path": "/total_budget", "op": "set", "value": -5}]}
     )
     assert invalid.status_code == 422
-    assert [e["path"] for e in invalid.json()["error"]["details"]["errors"]] == ["/total_budget"]
+    assert [e["path"] for e in invalid.json()["error"]["details"]["problems"]] == ["/total_budget"]
     empty = await client.post(url, headers=tenant.headers, json={"changes": []})
     assert empty.status_code == 422
 
@@ -206,12 +206,12 @@ async def test_invalid_params_are_422_listing_each_path(client: httpx.AsyncClien
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "validation_failed"
-    paths = {e["path"] for e in error["details"]["errors"]}
+    paths = {e["path"] for e in error["details"]["problems"]}
     assert paths == {"/total_budget", "/channels/1/name", "/channels/2/response_curve/1/spend"}
 
     unknown = await create_run(client, tenant.headers, "warehouse_robots", {})
     assert unknown.status_code == 422
-    assert set(unknown.json()["error"]["details"]["available"]) == set(TEMPLATES)
+    assert set(unknown.json()["error"]["details"]["problems"][0]["available"]) == set(TEMPLATES)
     assert (await client.get(RUNS, headers=tenant.headers)).json()["total"] == 0
 
 
@@ -273,7 +273,7 @@ async def test_a_what_if_beyond_the_synchronous_limit_is_refused_with_the_limit(
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "too_large_for_synchronous_solve"
-    assert error["details"]["limit"] == 2100
+    assert error["details"]["problems"][0]["limit"] == 2100
 
 
 async def seed_points(
@@ -343,7 +343,7 @@ async def test_metric_reference_without_observations_or_malformed_is_422(
     params["gross_margin"] = {"metric": "margin", "agg": "median"}
     response = await create_run(client, tenant.headers, "budget_allocation", params)
     assert response.status_code == 422
-    errors = {e["path"]: e["message"] for e in response.json()["error"]["details"]["errors"]}
+    errors = {e["path"]: e["message"] for e in response.json()["error"]["details"]["problems"]}
     assert set(errors) == {"/total_budget", "/gross_margin/agg"}
     assert "no observations" in errors["/total_budget"]
 

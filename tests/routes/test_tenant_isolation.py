@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from tests.factories import create_tenant, invite_and_activate, unique_email
+from tests.factories import create_tenant, invite_and_activate, problem_locations, unique_email
 
 
 async def test_tenant_cannot_list_read_update_or_delete_another_tenants_users(
@@ -74,4 +74,4 @@ async def test_unknown_ids_are_not_found(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"/api/v1/users/{uuid.uuid4()}", headers=a.headers)).status_code == 404
     malformed = await client.get("/api/v1/users/not-a-uuid", headers=a.headers)
     assert malformed.status_code == 422
-    assert malformed.json()["error"]["details"]["errors"][0]["location"] == ["path", "user_id"]
+    assert problem_locations(malformed.json()["error"])[0] == ["path", "user_id"]

@@ -18,7 +18,7 @@ async def test_a_dead_worker_is_a_503_and_the_pool_recovers() -> None:
     try:
         with pytest.raises(Unavailable) as crashed:
             await pool.run(os._exit, 3)
-        assert crashed.value.details == {"reason": "compute_worker_crashed"}
+        assert crashed.value.context == {"reason": "compute_worker_crashed"}
         params = get_template("product_mix").example()
         result = await pool.run(run_template, "product_mix", params, SolveOptions(solver="highs"))
         assert result.status == "optimal"

@@ -129,7 +129,7 @@ def test_a_500_logs_one_bounded_traceback_with_the_request_id_and_no_secret(serv
 
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
-    assert response.json()["error"]["details"]["request_id"] == planted.request_id
+    assert response.json()["error"]["details"]["problems"][0]["request_id"] == planted.request_id
     assert response.headers.get_list("x-request-id") == [planted.request_id]
     written = _wait_for_request_line(server, planted.request_id)[len(before) :]
     assert not planted.leaked(written), written

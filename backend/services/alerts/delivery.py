@@ -186,10 +186,10 @@ async def deliver_alert(run: JobRun, payload: DeliveryPayload) -> dict[str, Any]
     details = {"delivery_id": str(payload.delivery_id), "status_code": outcome.status_code}
     if attempt.outcome == "retry":
         raise JobFailed(
-            outcome.error or "delivery failed", code="delivery_retry", details=details, retryable=True
+            outcome.error or "delivery failed", code="delivery_retry", context=details, retryable=True
         )
     if attempt.outcome == "failed":
-        raise JobFailed(outcome.error or "delivery failed", code="delivery_failed", details=details)
+        raise JobFailed(outcome.error or "delivery failed", code="delivery_failed", context=details)
     return {"sent": True, "status_code": outcome.status_code, "latency_ms": outcome.latency_ms}
 
 

@@ -54,18 +54,18 @@ def _visible(rule: AlertRule | None, principal: Principal) -> AlertRule:
 
 def _may_write(rule: AlertRule, principal: Principal) -> None:
     if rule.user_id is None and not principal.role.at_least(Role.ADMIN):
-        raise Forbidden("Tenant-wide alert rules are an admin's", details={"your_role": principal.role})
+        raise Forbidden("Tenant-wide alert rules are an admin's", context={"your_role": principal.role})
 
 
 async def _check_references(session: AsyncSession, body: RuleWrite) -> None:
     if body.metric is not None and await reader.definition(session, body.metric) is None:
         raise ValidationFailed(
-            f"The tenant has no metric '{body.metric}'", details={"field": "metric", "metric": body.metric}
+            f"The tenant has no metric '{body.metric}'", context={"field": "metric", "metric": body.metric}
         )
     missing = set(body.channel_ids) - await repository.existing_channels(session, body.channel_ids)
     if missing:
         raise ValidationFailed(
-            "Unknown alert channel", details={"field": "channel_ids", "unknown": sorted(map(str, missing))}
+            "Unknown alert channel", context={"field": "channel_ids", "unknown": sorted(map(str, missing))}
         )
 
 
@@ -164,7 +164,7 @@ async def create_channel(
 ) -> tuple[AlertChannel, str | None]:
     """The new channel and, for a webhook, its signing secret (returned this once only)."""
     if await repository.channel_by_name(session, body.name) is not None:
-        raise ValidationFailed("An alert channel of that name exists", details={"field": "name"})
+        raise ValidationFailed("An alert channel of that name exists", context={"field": "name"})
     secret = secrets.token_urlsafe(SECRET_BYTES) if body.kind == "webhook" else None
     channel = AlertChannel(
         id=uuid.uuid4(),

@@ -90,7 +90,7 @@ def check_password_strength(settings: AuthSettings, password: str, *, field: str
     if len(password) < settings.min_password_length:
         raise ValidationFailed(
             f"Password must be at least {settings.min_password_length} characters",
-            details={"field": field, "min_length": settings.min_password_length},
+            context={"field": field, "min_length": settings.min_password_length},
         )
 
 
@@ -360,7 +360,7 @@ async def change_password(
         raise Forbidden(
             "The current password is not correct",
             code="wrong_password",
-            details={"field": "current_password"},
+            context={"field": "current_password"},
         )
     if state.failures:
         await limiter.clear(backoff, str(user_id))
@@ -439,7 +439,7 @@ def issue_stream_ticket(
     if credential.kind != "user":
         raise Forbidden(
             "Stream tickets are for signed-in users; with an API key, POST /api/v1/coach/chat/stream",
-            details={"credential": credential.kind},
+            context={"credential": credential.kind},
         )
     assert credential.subject is not None and credential.session_id is not None
     assert credential.token_version is not None

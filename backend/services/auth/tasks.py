@@ -77,8 +77,8 @@ async def _prepare(run: JobRun, session: AsyncSession, payload: AccountEmailPayl
 def _failure(error: MailRefused, email: Email) -> JobFailed:
     details: dict[str, Any] = {"recipient_domain": email_domain(email.to), "smtp_code": error.smtp_code}
     if isinstance(error, RecipientRefused):
-        return JobFailed(str(error), code="recipient_refused", details=details)
-    return JobFailed(str(error), code="mail_refused", details=details)
+        return JobFailed(str(error), code="recipient_refused", context=details)
+    return JobFailed(str(error), code="mail_refused", context=details)
 
 
 async def send_account_email(run: JobRun, payload: AccountEmailPayload) -> dict[str, Any]:
@@ -98,7 +98,7 @@ async def send_account_email(run: JobRun, payload: AccountEmailPayload) -> dict[
         raise _failure(error, prepared) from error
     except MailUnavailable as error:
         details = {"recipient_domain": email_domain(prepared.to), "smtp_code": error.smtp_code}
-        raise JobFailed(str(error), code="mail_unavailable", details=details, retryable=True) from error
+        raise JobFailed(str(error), code="mail_unavailable", context=details, retryable=True) from error
     return {"sent": True, "purpose": payload.purpose.value, "recipient_domain": email_domain(prepared.to)}
 
 

@@ -27,7 +27,7 @@ from backend.config import Settings
 from backend.models import ExternalBenchmark
 from backend.services.benchmarks import repository
 from backend.services.benchmarks.compare import PERIODS, last_complete_period, position
-from backend.services.errors import Forbidden, NotFound, ValidationFailed
+from backend.services.errors import Forbidden, NotFound, Problem, ValidationFailed
 from backend.services.metrics.points import default_aggregation, metric_name_problem
 from backend.services.queue import JobKind
 from backend.services.workload import Queued, queue
@@ -112,7 +112,7 @@ def _csv_reader(content: bytes) -> csv.DictReader[str]:
     missing = [column for column in (*REQUIRED_COLUMNS, *PERCENTILES) if column not in header]
     if missing:
         raise ValidationFailed(
-            "the CSV misses required columns", details={"missing": missing, "header": header}
+            "the CSV misses required columns", context={"missing": missing, "header": header}
         )
     return reader
 
@@ -167,18 +167,18 @@ def _parse_row(raw: dict[str | None, str | None]) -> tuple[BenchmarkRow | None, 
 def parse_csv(content: bytes) -> list[BenchmarkRow]:
     """Validated rows of a benchmark CSV; every row needs provenance (source, source_url, year)."""
     rows: list[BenchmarkRow] = []
-    errors: list[dict[str, int | list[str]]] = []
+    errors: list[Problem] = []
     for number, raw in enumerate(_csv_reader(content), start=2):
         parsed, problems = _parse_row(raw)
         if parsed is None:
-            errors.append({"row": number, "problems": problems})
+            errors += [Problem.cell(number, None, problem) for problem in problems]
             continue
         rows.append(parsed)
         if len(rows) > MAX_IMPORT_ROWS:
             raise ValidationFailed(f"at most {MAX_IMPORT_ROWS} rows per import")
     if errors:
         raise ValidationFailed(
-            f"{len(errors)} rows are invalid; nothing was imported", details={"errors": errors[:100]}
+            f"{len({e.row for e in errors})} rows are invalid; nothing was imported", problems=errors[:100]
         )
     if not rows:
         raise ValidationFailed("the CSV has no rows")
@@ -214,14 +214,14 @@ async def compare(
     tenant_industry, timezone = await repository.tenant_profile(session)
     industry = industry or tenant_industry
     if not industry:
-        raise ValidationFailed("set your tenant's industry, or pass industry=", details={"field": "industry"})
+        raise ValidationFailed("set your tenant's industry, or pass industry=", context={"field": "industry"})
     benchmarks, _ = await repository.list_benchmarks(
         session, PageWindow(100), industry=industry, metric=metric
     )
     if not benchmarks:
         raise NotFound(
             f"no benchmark for metric {metric!r} in industry {industry!r}",
-            details={"metric": metric, "industry": industry},
+            context={"metric": metric, "industry": industry},
         )
     zone = ZoneInfo(timezone)
     aggregation = await repository.metric_aggregation(session, metric) or default_aggregation(metric)

@@ -33,16 +33,16 @@ async def create_event(
 ) -> CalendarEvent:
     if end < start:
         raise ValidationFailed(
-            "The event ends before it starts.", details={"start": start.isoformat(), "end": end.isoformat()}
+            "The event ends before it starts.", context={"start": start.isoformat(), "end": end.isoformat()}
         )
     days = (end - start).days + 1
     if days > MAX_EVENT_DAYS:
         raise ValidationFailed(
             f"An event spans at most {MAX_EVENT_DAYS} days; this one spans {days}.",
-            details={"days": days, "maximum": MAX_EVENT_DAYS},
+            context={"days": days, "maximum": MAX_EVENT_DAYS},
         )
     if metric is not None and await metrics_reader.definition(session, metric) is None:
-        raise NotFound(f"Metric {metric!r} not found", details={"metric": metric})
+        raise NotFound(f"Metric {metric!r} not found", context={"metric": metric})
     event = CalendarEvent(
         tenant_id=session_tenant(session),
         name=name,

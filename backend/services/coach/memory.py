@@ -53,7 +53,7 @@ async def _embed(session: AsyncSession, embedder: Embedder, texts: list[str]) ->
         return await embedder.embed(session_tenant(session), texts)
     except ProviderError as error:
         raise Unavailable(
-            "The embedding provider is unavailable; try again later", details={"embedder": embedder.key}
+            "The embedding provider is unavailable; try again later", context={"embedder": embedder.key}
         ) from error
 
 
@@ -72,7 +72,7 @@ async def create_session(
 async def get_session(session: AsyncSession, session_id: uuid.UUID) -> CoachingSession:
     found = await repository.get_session(session, session_id)
     if found is None:
-        raise NotFound("Coaching session not found", details={"session_id": str(session_id)})
+        raise NotFound("Coaching session not found", context={"session_id": str(session_id)})
     return found
 
 
@@ -160,10 +160,10 @@ async def search(session: AsyncSession, embeddings: Embeddings, query: str, *, l
     """The tenant's past messages most similar in meaning to ``query`` (cosine similarity, best first)."""
     query = query.strip()
     if not query:
-        raise ValidationFailed("the search query is empty", details={"field": "q"})
+        raise ValidationFailed("the search query is empty", context={"field": "q"})
     if len(query) > MAX_QUERY_CHARS:
         raise ValidationFailed(
-            f"the search query is longer than {MAX_QUERY_CHARS} characters", details={"field": "q"}
+            f"the search query is longer than {MAX_QUERY_CHARS} characters", context={"field": "q"}
         )
     limit = max(1, min(limit, MAX_SEARCH_RESULTS))
     embedder = await tenant_embedder(session, embeddings)

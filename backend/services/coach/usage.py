@@ -149,10 +149,10 @@ async def usage_report(
     end = end or today
     start = start or end.replace(day=1)
     if start > end:
-        raise ValidationFailed("start must not be after end", details={"start": str(start), "end": str(end)})
+        raise ValidationFailed("start must not be after end", context={"start": str(start), "end": str(end)})
     if (end - start).days + 1 > MAX_REPORT_DAYS:
         raise ValidationFailed(
-            f"the range spans more than {MAX_REPORT_DAYS} days", details={"max_days": MAX_REPORT_DAYS}
+            f"the range spans more than {MAX_REPORT_DAYS} days", context={"max_days": MAX_REPORT_DAYS}
         )
     days = await repository.usage_by_day(
         session,

@@ -75,7 +75,7 @@ async def check_address_allowed(host: str, port: int) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise ConnectorError(
-            f"cannot resolve host {host!r}", code="host_not_found", details={"host": host}, retryable=True
+            f"cannot resolve host {host!r}", code="host_not_found", context={"host": host}, retryable=True
         ) from error
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
@@ -83,7 +83,7 @@ async def check_address_allowed(host: str, port: int) -> None:
             raise ConnectorError(
                 f"host {host!r} resolves to a non-public address; connectors only reach public hosts",
                 code="address_not_allowed",
-                details={"host": host},
+                context={"host": host},
             )
 
 
@@ -153,7 +153,7 @@ class ConnectorHttp:
                         f"{safe_url(url)} did not answer within {self.settings.http_timeout_seconds:g} s "
                         f"({attempts} attempts)",
                         code="upstream_timeout",
-                        details={"url": safe_url(url), "attempts": attempts},
+                        context={"url": safe_url(url), "attempts": attempts},
                         retryable=True,
                     ) from error
                 await self._back_off(attempt, url, reason="timeout")
@@ -163,7 +163,7 @@ class ConnectorHttp:
                     raise ConnectorError(
                         f"cannot reach {safe_url(url)}: {type(error).__name__} ({attempts} attempts)",
                         code="upstream_unreachable",
-                        details={"url": safe_url(url), "attempts": attempts},
+                        context={"url": safe_url(url), "attempts": attempts},
                         retryable=True,
                     ) from error
                 await self._back_off(attempt, url, reason=type(error).__name__)
@@ -181,7 +181,7 @@ class ConnectorHttp:
                                 f"({self.settings.http_retry_after_max_seconds:.0f} s); "
                                 "the sync will be retried",
                                 code="rate_limited",
-                                details={"url": safe_url(url), "retry_after_seconds": wait},
+                                context={"url": safe_url(url), "retry_after_seconds": wait},
                                 retryable=True,
                             )
                         self.retries += 1
@@ -218,6 +218,6 @@ class ConnectorHttp:
             f"{safe_url(url)} answered {status} ({hint})"
             + (f" after {attempts} attempts" if status >= 500 or status == 429 else ""),
             code="upstream_error" if status >= 500 or status == 429 else "upstream_rejected",
-            details={"url": safe_url(url), "status": status, "attempts": attempts, "body": excerpt},
+            context={"url": safe_url(url), "status": status, "attempts": attempts, "body": excerpt},
             retryable=status >= 500 or status == 429,
         )

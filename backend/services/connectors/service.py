@@ -25,7 +25,7 @@ from backend.services.connectors.crypto import CredentialCipher, CredentialKeyEr
 from backend.services.connectors.http import ConnectorError, ConnectorHttp
 from backend.services.connectors.registry import connector_types
 from backend.services.connectors.schedule import next_run, schedule_problem
-from backend.services.errors import Conflict, NotFound, ValidationFailed
+from backend.services.errors import Conflict, NotFound, Problem, ValidationFailed
 from backend.services.metrics.service import ingest_points, parse_upload
 from backend.services.queue import JobAlreadyQueued, JobKind
 from backend.services.workload import queue
@@ -72,7 +72,7 @@ def connector_for(name: str) -> ConnectorType:
     if connector is None:
         raise ValidationFailed(
             f"unknown connector type {name!r}",
-            details={"connector_type": name, "known": sorted(connector_types())},
+            context={"connector_type": name, "known": sorted(connector_types())},
         )
     return connector
 
@@ -81,11 +81,10 @@ def _validated(model: type[BaseModel], data: dict[str, Any], field: str) -> Base
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        problems = [
-            {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
-            for item in error.errors(include_url=False, include_input=False)
-        ]
-        raise ValidationFailed(f"invalid {field}", details={field: problems}) from None
+        problems = Problem.from_pydantic(
+            error.errors(include_url=False, include_input=False), prefix=["body", field]
+        )
+        raise ValidationFailed(f"invalid {field}", problems=problems) from None
 
 
 def _check_credentials(connector: ConnectorType, credentials: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -104,7 +103,7 @@ def _check_schedule(connector: ConnectorType, schedule: str | None) -> None:
         raise ValidationFailed(f"connector {connector.name!r} receives uploads and takes no schedule")
     problem = schedule_problem(schedule)
     if problem:
-        raise ValidationFailed(problem, details={"schedule": schedule})
+        raise ValidationFailed(problem, context={"schedule": schedule})
 
 
 async def _zone(session: AsyncSession) -> ZoneInfo:
@@ -146,7 +145,7 @@ async def create_source(
     secret = _check_credentials(connector, credentials)
     _check_schedule(connector, schedule)
     if await repository.source_by_name(session, name) is not None:
-        raise Conflict(f"a data source named {name!r} already exists", details={"name": name})
+        raise Conflict(f"a data source named {name!r} already exists", context={"name": name})
     source = DataSource(
         id=uuid.uuid4(),
         tenant_id=session_tenant(session),
@@ -170,7 +169,7 @@ async def create_source(
 async def get_source(session: AsyncSession, source_id: uuid.UUID, *, for_update: bool = False) -> DataSource:
     source = await repository.source_by_id(session, source_id, for_update=for_update)
     if source is None:
-        raise NotFound("Data source not found", details={"data_source_id": str(source_id)})
+        raise NotFound("Data source not found", context={"data_source_id": str(source_id)})
     return source
 
 
@@ -279,7 +278,7 @@ async def request_sync(
         )
     except JobAlreadyQueued as error:
         raise Conflict(
-            "a sync of this data source is already waiting to run", details={"data_source_id": str(source_id)}
+            "a sync of this data source is already waiting to run", context={"data_source_id": str(source_id)}
         ) from error
     sync = ConnectorSync(
         id=sync_id,
@@ -320,7 +319,7 @@ async def upload_file(
         CONNECTOR_SYNCS.labels(connector="file", outcome="failure").inc()
         raise ValidationFailed(
             f"{parsed.error_count} rows are invalid; nothing was written",
-            details={"errors": [vars(error) for error in parsed.errors], "error_count": parsed.error_count},
+            problems=[Problem.cell(error.row, error.column, error.message) for error in parsed.errors],
         )
     result = await ingest_points(session, parsed.points, source=points_source(source.id))
     now = datetime.now(UTC)

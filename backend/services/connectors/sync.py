@@ -76,7 +76,7 @@ async def run_sync(run: JobRun, source_id: uuid.UUID, sync_id: uuid.UUID) -> dic
             CONNECTOR_SYNCS.labels(connector=connector_name, outcome="failure").inc()
         log.warning("connector_sync_failed", code=error.code, final=final)
         raise JobFailed(
-            error.message, code=error.code, details=error.details, retryable=error.retryable
+            error.message, code=error.code, problems=error.problems, retryable=error.retryable
         ) from None
     except Exception as error:
         final = run.is_last_attempt
@@ -84,7 +84,7 @@ async def run_sync(run: JobRun, source_id: uuid.UUID, sync_id: uuid.UUID) -> dic
         # quotes in its message is redacted. The original error stays the (logged) cause.
         message = redact_text(f"{type(error).__name__}: {error}")[:500]
         await _record_failure(
-            run, sync_id, {"code": "unexpected_error", "message": message, "details": {}}, final=final
+            run, sync_id, JobFailed(message, code="unexpected_error").as_error(), final=final
         )
         if final:
             CONNECTOR_SYNCS.labels(connector=connector_name, outcome="failure").inc()
@@ -98,7 +98,7 @@ async def run_sync(run: JobRun, source_id: uuid.UUID, sync_id: uuid.UUID) -> dic
         await _record_failure(run, sync_id, _error_body(error), final=True)
         CONNECTOR_SYNCS.labels(connector=connector_name, outcome="failure").inc()
         log.warning("connector_sync_failed", code=error.code, final=True)
-        raise JobFailed(error.message, code=error.code, details=error.details) from None
+        raise JobFailed(error.message, code=error.code, problems=error.problems) from None
     async with run.database.tenant_session(run.tenant_id) as session:
         written = await replace_source_points(
             session,

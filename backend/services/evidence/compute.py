@@ -102,7 +102,7 @@ def compute_analysis(inputs: AnalysisInputs) -> AnalysisOutput:
                 table.frame, cause=spec.treatment, effect=spec.outcome, max_lag=max(spec.lags)
             )
         except ValidationFailed as exc:  # The causal estimate stands on its own; say why Granger is absent.
-            unavailable = f"{exc.message} {exc.details}"
+            unavailable = f"{exc.message} {exc.context}"
     return AnalysisOutput(
         result=result,
         table=table.report,
@@ -191,7 +191,7 @@ def compute_drivers(inputs: DriversInputs) -> DriversOutput:
         if not candidates:
             raise ValidationFailed(
                 "No metric has enough observations alongside the outcome to screen.",
-                details={"skipped": skipped},
+                context={"skipped": skipped},
             )
     screening = screen_drivers(
         frame,
@@ -219,7 +219,7 @@ def compute_drivers(inputs: DriversInputs) -> DriversOutput:
             )
             estimates.append(DriverEstimate(candidate.name, adjusted, estimate, None))
         except ValidationFailed as exc:
-            estimates.append(DriverEstimate(candidate.name, adjusted, None, f"{exc.message} {exc.details}"))
+            estimates.append(DriverEstimate(candidate.name, adjusted, None, f"{exc.message} {exc.context}"))
     return DriversOutput(screening=screening, skipped=skipped, estimates=estimates)
 
 

@@ -58,7 +58,7 @@ def _holiday_dates(country: str, years: range) -> set[object]:
         raise ValidationFailed(
             f"No public-holiday calendar for country '{country}'; give an ISO 3166 code such as US, GB, DE.",
             code="unknown_holiday_country",
-            details={"holiday_country": country},
+            context={"holiday_country": country},
         ) from exc
 
 
@@ -151,7 +151,7 @@ def apply_time_series_design(
         raise ValidationFailed(
             "Too few aligned observations for a time-series analysis.",
             code="too_short_history",
-            details={"observations": len(frame), "required": MIN_ROWS_FOR_TESTS},
+            context={"observations": len(frame), "required": MIN_ROWS_FOR_TESTS},
         )
     calendar = calendar_frame(pd.DatetimeIndex(frame.index), frequency, holiday_country)
     joined = pd.concat([frame, calendar], axis=1)

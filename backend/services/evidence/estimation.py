@@ -84,16 +84,16 @@ def build_graph(edges: Sequence[Edge], treatment: str, outcome: str) -> nx.DiGra
     graph = nx.DiGraph()
     graph.add_edges_from((str(a), str(b)) for a, b in edges)
     if not nx.is_directed_acyclic_graph(graph):
-        raise ValidationFailed("The causal graph has a cycle.", details={"cycle": nx.find_cycle(graph)})
+        raise ValidationFailed("The causal graph has a cycle.", context={"cycle": nx.find_cycle(graph)})
     missing = [n for n in (treatment, outcome) if n not in graph]
     if missing:
         raise ValidationFailed(
-            "The causal graph must contain the treatment and the outcome.", details={"missing": missing}
+            "The causal graph must contain the treatment and the outcome.", context={"missing": missing}
         )
     if not nx.has_path(graph, treatment, outcome):
         raise ValidationFailed(
             "The causal graph has no directed path from treatment to outcome.",
-            details={"treatment": treatment, "outcome": outcome},
+            context={"treatment": treatment, "outcome": outcome},
         )
     return graph
 
@@ -141,7 +141,7 @@ def fit_estimate(
         raise ValidationFailed(
             "This method adjusts for confounders and there are none; use linear_regression, "
             "which then reduces to the plain difference or slope.",
-            details={"method": method},
+            context={"method": method},
         )
     name, params, intervals_at_fit = method_spec(method, binary, settings)
     columns_before = list(model._data.columns)
@@ -157,7 +157,7 @@ def fit_estimate(
         )
     except ImportError as exc:  # EconML is an optional extra of DoWhy.
         raise Unavailable(
-            "The double-ML estimator needs the 'econml' package.", details={"method": method}
+            "The double-ML estimator needs the 'econml' package.", context={"method": method}
         ) from exc
     # DoWhy's propensity estimators write their scores and weights into the model's frame. Left
     # there, refuters and the bootstrap would reuse the scores of the *real* treatment (a placebo
@@ -235,7 +235,7 @@ def build_model(
         if estimand.estimands.get("backdoor") is None:
             raise ValidationFailed(
                 "The causal graph does not identify the effect by backdoor adjustment.",
-                details={"treatment": treatment, "outcome": outcome},
+                context={"treatment": treatment, "outcome": outcome},
             )
     backdoor = {str(c) for c in (estimand.get_backdoor_variables() or [])}
     # DoWhy returns a set; keep the caller's column order so results are reproducible.
@@ -255,18 +255,18 @@ def check_method(
     if not binary and method == "propensity_weighting":
         raise ValidationFailed(
             "Propensity-score weighting needs a binary (0/1) treatment.",
-            details={"treatment": treatment, "method": method},
+            context={"treatment": treatment, "method": method},
         )
     if not binary and target_units == "att":
         raise ValidationFailed(
             "The effect on the treated is defined for a binary (0/1) treatment only.",
-            details={"treatment": treatment},
+            context={"treatment": treatment},
         )
     if binary:
         counts = data[treatment].value_counts()
         if counts.min() < 2:
             raise ValidationFailed(
                 "Both treated and untreated observations are needed.",
-                details={"treated": int(counts.get(1.0, 0)), "untreated": int(counts.get(0.0, 0))},
+                context={"treated": int(counts.get(1.0, 0)), "untreated": int(counts.get(0.0, 0))},
             )
     return binary

@@ -155,7 +155,7 @@ def _fresh_fit(problem: _Problem, y: np.ndarray) -> np.ndarray:
 
 
 def _fail(message: str, code: str, **details: object) -> ValidationFailed:
-    return ValidationFailed(message, code=code, details=dict(details))
+    return ValidationFailed(message, code=code, context=dict(details))
 
 
 def check_spends(frame: pd.DataFrame, channels: Sequence[str]) -> None:

@@ -83,7 +83,7 @@ def _bucketed(inputs: MmmInputs) -> pd.DataFrame:
             f"The window holds {len(frame)} buckets; a marketing-mix model fits at most {MAX_BUCKETS}. "
             "Narrow it with start and end, or use weekly buckets.",
             code="too_many_buckets",
-            details={"buckets": len(frame), "limit": MAX_BUCKETS},
+            context={"buckets": len(frame), "limit": MAX_BUCKETS},
         )
     return frame
 
@@ -170,7 +170,7 @@ def _distinct(spec: MmmSpec) -> None:
         raise ValidationFailed(
             "The outcome and the spend channels must be different metrics.",
             code="repeated_metrics",
-            details={"repeated": repeated},
+            context={"repeated": repeated},
         )
 
 
@@ -242,7 +242,7 @@ async def get_model(session: AsyncSession, model_id: uuid.UUID) -> MarketingMixM
         )
     )
     if model is None:
-        raise NotFound("Marketing-mix model not found", details={"model_id": str(model_id)})
+        raise NotFound("Marketing-mix model not found", context={"model_id": str(model_id)})
     return model
 
 

@@ -122,7 +122,7 @@ def _window(
     start_ts = localize(start, zone) if start else None
     end_ts = localize(end, zone) if end else None
     if start_ts and end_ts and end_ts <= start_ts:
-        raise ValidationFailed("end must be after start", details={"start": str(start), "end": str(end)})
+        raise ValidationFailed("end must be after start", context={"start": str(start), "end": str(end)})
     return start_ts, end_ts
 
 
@@ -133,7 +133,7 @@ def _bucket_rules(catalog: Mapping[str, str], required: Sequence[str]) -> dict[s
         raise ValidationFailed(
             f"Unknown metrics: {', '.join(unknown)}",
             code="unknown_metrics",
-            details={"unknown": unknown},
+            context={"unknown": unknown},
         )
     unsupported = {name: catalog[name] for name in required if catalog[name] not in _BUCKET_RULES}
     if unsupported:
@@ -141,7 +141,7 @@ def _bucket_rules(catalog: Mapping[str, str], required: Sequence[str]) -> dict[s
             "Evidence analysis buckets metrics by sum, avg, last or count; declare another aggregation "
             "for these with PUT /api/v1/metrics/{name}/definition",
             code="unsupported_aggregation",
-            details={"metrics": unsupported},
+            context={"metrics": unsupported},
         )
     return {name: _BUCKET_RULES[catalog[name]] for name in required}
 
@@ -172,7 +172,7 @@ def _check_points(counts: Mapping[str, int]) -> None:
             f"The window holds {total} observations; at most {MAX_POINTS} are analysed at once. "
             "Narrow it with start and end.",
             code="too_many_observations",
-            details={"observations": total, "limit": MAX_POINTS},
+            context={"observations": total, "limit": MAX_POINTS},
         )
 
 
@@ -194,12 +194,12 @@ def _distinct_roles(spec: AnalysisSpec) -> None:
     if repeated:
         raise ValidationFailed(
             "Outcome, treatment, confounders and negative controls must be different metrics.",
-            details={"repeated": repeated},
+            context={"repeated": repeated},
         )
     if spec.edges and spec.confounders:
         raise ValidationFailed(
             "Give confounders or a graph, not both: with a graph, its nodes are the adjustment candidates.",
-            details={"confounders": spec.confounders},
+            context={"confounders": spec.confounders},
         )
 
 
@@ -354,7 +354,7 @@ async def analyze(
             f"This analysis is too large to run here ({reason}); run it with POST "
             "/api/v1/evidence/analyze (async) and use the stored edge's id.",
             code="needs_background_job",
-            details={"reason": reason},
+            context={"reason": reason},
         )
     return await run_or_queue(
         session,
@@ -375,7 +375,7 @@ async def _analyze_now(session: AsyncSession, pool: ComputePool, prepared: Prepa
 async def get_edge(session: AsyncSession, edge_id: uuid.UUID) -> EvidenceEdge:
     edge = await repository.get_edge(session, edge_id)
     if edge is None:
-        raise NotFound("Evidence edge not found", details={"edge_id": str(edge_id)})
+        raise NotFound("Evidence edge not found", context={"edge_id": str(edge_id)})
     return edge
 
 
@@ -470,7 +470,7 @@ async def drivers(session: AsyncSession, pool: ComputePool, spec: DriversSpec) -
             if n not in excluded
         ][:MAX_DEFAULT_CANDIDATES]
     if not candidates:
-        raise ValidationFailed("There are no candidate drivers to screen.", details={"outcome": spec.outcome})
+        raise ValidationFailed("There are no candidate drivers to screen.", context={"outcome": spec.outcome})
     names = list(dict.fromkeys([spec.outcome, *candidates, *spec.confounders]))
     catalog = await repository.metric_aggregations(session, names)
     aggregation = _bucket_rules(catalog, names)
@@ -485,7 +485,7 @@ async def granger(
     session: AsyncSession, pool: ComputePool, spec: GrangerSpec
 ) -> tuple[GrangerResult, TableReport]:
     if spec.cause == spec.effect:
-        raise ValidationFailed("Cause and effect must be different metrics.", details={"metric": spec.cause})
+        raise ValidationFailed("Cause and effect must be different metrics.", context={"metric": spec.cause})
     zone = await tenant_zone(session)
     start, end = _window(spec.start, spec.end, zone)
     names = [spec.effect, spec.cause]

@@ -50,7 +50,7 @@ def _naive_utc(moment: datetime) -> pd.Timestamp:
 
 def _to_series(name: str, points: MetricSeries) -> pd.Series:
     if not points:
-        raise ValidationFailed(f"Metric '{name}' has no observations.", details={"metric": name})
+        raise ValidationFailed(f"Metric '{name}' has no observations.", context={"metric": name})
     stamps = pd.to_datetime([ts for ts, _ in points], utc=True).tz_convert(None)
     values = pd.to_numeric(pd.Series([v for _, v in points], index=stamps, dtype="float64"), errors="coerce")
     return values[np.isfinite(values.to_numpy())].sort_index()
@@ -80,17 +80,17 @@ def build_analysis_table(
         raise ValidationFailed("Lags need the treatment metric to be named.")
     if treatment is not None and treatment not in series:
         raise ValidationFailed(
-            f"Treatment '{treatment}' is not among the metrics.", details={"treatment": treatment}
+            f"Treatment '{treatment}' is not among the metrics.", context={"treatment": treatment}
         )
     if any(lag < 1 for lag in lags):
         raise ValidationFailed(
-            "Lags must be positive whole numbers of buckets.", details={"lags": list(lags)}
+            "Lags must be positive whole numbers of buckets.", context={"lags": list(lags)}
         )
     rules = dict(aggregation or {})
     try:
         offset = pd.tseries.frequencies.to_offset(pandas_code(frequency))
     except ValueError as exc:
-        raise ValidationFailed(f"Unknown frequency '{frequency}'.", details={"frequency": frequency}) from exc
+        raise ValidationFailed(f"Unknown frequency '{frequency}'.", context={"frequency": frequency}) from exc
 
     bucketed: dict[str, pd.Series] = {}
     for name, points in series.items():
@@ -156,11 +156,11 @@ def validate_design(
     columns = [treatment, outcome, *confounders]
     if len(set(columns)) != len(columns):
         raise ValidationFailed(
-            "Treatment, outcome and confounders must be distinct columns.", details={"columns": columns}
+            "Treatment, outcome and confounders must be distinct columns.", context={"columns": columns}
         )
     unknown = [c for c in columns if c not in frame.columns]
     if unknown:
-        raise ValidationFailed("Unknown columns.", details={"unknown": unknown})
+        raise ValidationFailed("Unknown columns.", context={"unknown": unknown})
     data = frame[columns].apply(pd.to_numeric, errors="coerce").astype("float64")
     data = data[np.isfinite(data.to_numpy()).all(axis=1)].reset_index(drop=True)
 
@@ -168,15 +168,15 @@ def validate_design(
     if len(data) < needed:
         raise ValidationFailed(
             "Too few aligned observations for this analysis.",
-            details={"observations": len(data), "required": needed, "confounders": len(confounders)},
+            context={"observations": len(data), "required": needed, "confounders": len(confounders)},
         )
     if data[treatment].nunique() < 2:
         raise ValidationFailed(
             "The treatment never changes, so its effect cannot be estimated.",
-            details={"treatment": treatment, "value": float(data[treatment].iloc[0])},
+            context={"treatment": treatment, "value": float(data[treatment].iloc[0])},
         )
     if data[outcome].nunique() < 2:
-        raise ValidationFailed("The outcome never changes.", details={"outcome": outcome})
+        raise ValidationFailed("The outcome never changes.", context={"outcome": outcome})
     _check_collinearity(data, treatment, list(confounders))
     return data
 
@@ -187,7 +187,7 @@ def _check_collinearity(data: pd.DataFrame, treatment: str, confounders: list[st
     constant = [c for c in confounders if spread[c] == 0]
     if constant:
         raise ValidationFailed(
-            "Some confounders are constant (collinear with the intercept).", details={"collinear": constant}
+            "Some confounders are constant (collinear with the intercept).", context={"collinear": constant}
         )
     standardised = ((design - design.mean()) / spread).to_numpy()
     singular = np.linalg.svd(standardised, compute_uv=False)
@@ -203,7 +203,7 @@ def _check_collinearity(data: pd.DataFrame, treatment: str, confounders: list[st
     ]
     raise ValidationFailed(
         "Treatment and confounders are perfectly collinear; their effects cannot be told apart.",
-        details={"collinear": culprits},
+        context={"collinear": culprits},
     )
 
 

@@ -55,20 +55,20 @@ def granger_causality(
     """
     for column in (cause, effect):
         if column not in frame.columns:
-            raise ValidationFailed("Unknown column.", details={"column": column})
+            raise ValidationFailed("Unknown column.", context={"column": column})
     if max_lag < 1:
-        raise ValidationFailed("max_lag must be at least 1.", details={"max_lag": max_lag})
+        raise ValidationFailed("max_lag must be at least 1.", context={"max_lag": max_lag})
     data = frame[[effect, cause]].astype("float64").dropna()
     needed = MIN_OBSERVATIONS_PER_COEFFICIENT * (2 * max_lag + 1) + max_lag
     if len(data) < needed:
         raise ValidationFailed(
             "Too few aligned observations for Granger tests at this many lags.",
-            details={"observations": len(data), "required": needed, "max_lag": max_lag},
+            context={"observations": len(data), "required": needed, "max_lag": max_lag},
         )
     for column in (cause, effect):
         if data[column].nunique() < 2:
             raise ValidationFailed(
-                "A constant series cannot Granger-cause or be caused.", details={"column": column}
+                "A constant series cannot Granger-cause or be caused.", context={"column": column}
             )
 
     with warnings.catch_warnings():
@@ -82,7 +82,7 @@ def granger_causality(
         except InfeasibleTestError as exc:
             raise ValidationFailed(
                 "The series are collinear at these lags; no Granger test is possible.",
-                details={"max_lag": max_lag},
+                context={"max_lag": max_lag},
             ) from exc
 
     lags: list[GrangerLagTest] = []
@@ -147,16 +147,16 @@ def screen_drivers(
     Rows missing a candidate are dropped pairwise, so each candidate reports its own n.
     """
     if outcome not in frame.columns:
-        raise ValidationFailed("Unknown outcome column.", details={"outcome": outcome})
+        raise ValidationFailed("Unknown outcome column.", context={"outcome": outcome})
     if method not in ("pearson", "spearman"):
         raise ValidationFailed(
-            "Screening method must be 'pearson' or 'spearman'.", details={"method": method}
+            "Screening method must be 'pearson' or 'spearman'.", context={"method": method}
         )
     names = [c for c in (candidates if candidates is not None else frame.columns) if c != outcome]
     unknown = [c for c in names if c not in frame.columns]
     if unknown or not names:
         raise ValidationFailed(
-            "Candidates must be known columns other than the outcome.", details={"unknown": unknown}
+            "Candidates must be known columns other than the outcome.", context={"unknown": unknown}
         )
     data = frame[[outcome, *names]].astype("float64")
     if difference:
@@ -168,7 +168,7 @@ def screen_drivers(
         if len(pair) < MIN_SCREENING_OBSERVATIONS or pair[name].nunique() < 2 or pair[outcome].nunique() < 2:
             raise ValidationFailed(
                 "Too few varying observations to screen a candidate.",
-                details={
+                context={
                     "candidate": name,
                     "observations": len(pair),
                     "required": MIN_SCREENING_OBSERVATIONS,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend.services.errors import ValidationFailed
+from backend.services.errors import Problem, ValidationFailed
 from backend.services.evidence.types import (
     MAX_ADJUSTMENT_COLUMNS,
     MAX_CATEGORY_LEVELS,
@@ -105,7 +105,7 @@ def normalised_columns(columns: UnitColumns) -> UnitColumns:
         raise ValidationFailed(
             "Column names must start with a letter (letters, digits and underscores after it).",
             code="invalid_columns",
-            details={"columns": bad},
+            context={"columns": bad},
         )
     fixed = {role: [column_name(n) for n in names] for role, names in named.items()}
     roles = [
@@ -120,7 +120,7 @@ def normalised_columns(columns: UnitColumns) -> UnitColumns:
         raise ValidationFailed(
             "Unit id, treatment, outcome, covariates and categorical covariates must be different columns.",
             code="repeated_columns",
-            details={"repeated": repeated},
+            context={"repeated": repeated},
         )
     return UnitColumns(
         unit_id=fixed["unit_id"][0],
@@ -188,7 +188,7 @@ def _read_rows(
                 f"{len(numeric) + len(text_columns)} columns; at most {MAX_UNITS} units and {MAX_CELLS} "
                 "cells are analysed at once.",
                 code="too_many_units",
-                details={"max_units": MAX_UNITS, "max_cells": MAX_CELLS},
+                context={"max_units": MAX_UNITS, "max_cells": MAX_CELLS},
             )
         ok = True
         values: dict[str, Any] = {}
@@ -231,7 +231,7 @@ def _check_levels(labels: Mapping[str, list[str]]) -> None:
             f"A categorical covariate or segment column may have at most {MAX_CATEGORY_LEVELS} levels "
             "(more looks like an id).",
             code="too_many_levels",
-            details={"levels": too_many, "max_levels": MAX_CATEGORY_LEVELS},
+            context={"levels": too_many, "max_levels": MAX_CATEGORY_LEVELS},
         )
 
 
@@ -274,16 +274,13 @@ def build_unit_table(rows: Iterable[tuple[int, Mapping[str, Any]]], columns: Uni
         raise ValidationFailed(
             f"{errors.count} cell problem(s) in the study; nothing was analysed or stored.",
             code="invalid_rows",
-            details={
-                "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in errors.items],
-                "error_count": errors.count,
-            },
+            problems=[Problem.cell(e.row, e.column, e.message) for e in errors.items],
         )
     if len(ids) < MIN_UNITS:
         raise ValidationFailed(
             f"A unit-level study needs at least {MIN_UNITS} units.",
             code="too_few_units",
-            details={"units": len(ids), "required": MIN_UNITS},
+            context={"units": len(ids), "required": MIN_UNITS},
         )
     _check_levels(labels)
     dummies, encoded, references = _encode(labels, columns.categorical, taken=set(numbers))
@@ -293,7 +290,7 @@ def build_unit_table(rows: Iterable[tuple[int, Mapping[str, Any]]], columns: Uni
             f"At most {MAX_ADJUSTMENT_COLUMNS} adjustment columns (covariates plus one-hot levels) "
             "per study.",
             code="too_many_covariates",
-            details={"columns": len(adjustment), "limit": MAX_ADJUSTMENT_COLUMNS},
+            context={"columns": len(adjustment), "limit": MAX_ADJUSTMENT_COLUMNS},
         )
     frame = pd.DataFrame({**numbers, **dummies}, index=pd.Index(ids, name=columns.unit_id), dtype="float64")
     segments = (
@@ -339,7 +336,7 @@ def sheet_rows(rows: Iterable[Sequence[Any]], columns: UnitColumns) -> Iterator[
         raise ValidationFailed(
             "The header names a study column more than once.",
             code="repeated_columns",
-            details={"row": 1, "repeated": repeated},
+            context={"row": 1, "repeated": repeated},
         )
     positions = {name: header.index(name) for name in used}
     for number, row in enumerate(iterator, start=2):
@@ -359,5 +356,5 @@ def _unknown(used: Sequence[str], present: set[str]) -> None:
         raise ValidationFailed(
             "The study names columns the table does not have.",
             code="unknown_columns",
-            details={"unknown": unknown, "available": sorted(present)[:MAX_ADJUSTMENT_COLUMNS]},
+            context={"unknown": unknown, "available": sorted(present)[:MAX_ADJUSTMENT_COLUMNS]},
         )

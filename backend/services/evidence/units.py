@@ -96,7 +96,7 @@ def _check_arms(table: UnitTable) -> None:
         raise ValidationFailed(
             "The treatment never changes, so its effect cannot be estimated.",
             code="treatment_without_variation",
-            details={"treatment": table.treatment, "value": float(treatment.iloc[0])},
+            context={"treatment": table.treatment, "value": float(treatment.iloc[0])},
         )
     if is_binary(treatment):
         counts = treatment.value_counts()
@@ -105,7 +105,7 @@ def _check_arms(table: UnitTable) -> None:
                 f"A binary treatment needs at least {MIN_UNITS_PER_ARM} treated and "
                 f"{MIN_UNITS_PER_ARM} untreated units.",
                 code="too_few_units",
-                details={"treated": int(counts.get(1.0, 0)), "untreated": int(counts.get(0.0, 0))},
+                context={"treated": int(counts.get(1.0, 0)), "untreated": int(counts.get(0.0, 0))},
             )
 
 
@@ -231,7 +231,7 @@ def _interaction_fit(
     missing = [f"effect:{level}" for level in estimable if f"effect:{level}" not in exog.columns]
     if missing:
         raise ValidationFailed(
-            "A segment's treatment is collinear with its covariates.", details={"segments": missing}
+            "A segment's treatment is collinear with its covariates.", context={"segments": missing}
         )
     return result
 

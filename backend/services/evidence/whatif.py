@@ -33,7 +33,7 @@ def predict_what_if(
     if result.binary_treatment and treatment_change not in (1, -1):
         raise ValidationFailed(
             "The treatment is binary: the change must be +1 (switch on) or -1 (switch off).",
-            details={"treatment_change": treatment_change},
+            context={"treatment_change": treatment_change},
         )
     estimate, used = _effect(result, sustained)
     bounds = sorted((estimate.ci_low * treatment_change, estimate.ci_high * treatment_change))

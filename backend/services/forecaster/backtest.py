@@ -113,14 +113,14 @@ def check_history(n: int, horizon: int) -> None:
     if n < MINIMUM_OBSERVATIONS:
         raise ValidationFailed(
             f"Need at least {MINIMUM_OBSERVATIONS} observations to forecast; got {n}.",
-            details={"needed": MINIMUM_OBSERVATIONS, "got": n, "horizon": horizon},
+            context={"needed": MINIMUM_OBSERVATIONS, "got": n, "horizon": horizon},
         )
     limit = maximum_horizon(n)
     if horizon > limit:
         raise ValidationFailed(
             f"Forecasting {horizon} steps ahead needs at least {2 * horizon} observations (twice "
             f"the horizon); the history has {n}, enough for {limit} steps ahead.",
-            details={"needed": 2 * horizon, "got": n, "horizon": horizon, "maximum_horizon": limit},
+            context={"needed": 2 * horizon, "got": n, "horizon": horizon, "maximum_horizon": limit},
         )
 
 

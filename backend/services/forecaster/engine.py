@@ -212,15 +212,15 @@ def forecast_values(
     """
     y = np.asarray(values, dtype=np.float64)
     if model not in AVAILABLE_MODELS:
-        raise ValidationFailed(f"Unknown model {model!r}.", details={"allowed": list(AVAILABLE_MODELS)})
+        raise ValidationFailed(f"Unknown model {model!r}.", context={"allowed": list(AVAILABLE_MODELS)})
     if horizon < 1:
-        raise ValidationFailed("The horizon must be at least 1.", details={"horizon": horizon})
+        raise ValidationFailed("The horizon must be at least 1.", context={"horizon": horizon})
     if not np.all(np.isfinite(y)):
         raise ValidationFailed("The series contains missing or infinite values; build it with build_series.")
     try:
         chosen_levels = validate_levels(levels)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), details={"levels": list(levels)}) from exc
+        raise ValidationFailed(str(exc), context={"levels": list(levels)}) from exc
     season_length = max(1, int(season_length))
     check_history(len(y), horizon)
     origins_cap = max_origins or default_origins(horizon)
@@ -441,7 +441,7 @@ def forecast_series(
                 f"No public-holiday calendar for country '{calendar.country}'; give an ISO 3166 code "
                 "such as US, GB, DE, or none.",
                 code="unknown_holiday_country",
-                details={"holiday_country": calendar.country},
+                context={"holiday_country": calendar.country},
             ) from exc
     result = forecast_values(
         series.values,

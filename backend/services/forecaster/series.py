@@ -78,7 +78,7 @@ def infer_frequency(timestamps: Sequence[TimestampLike]) -> Frequency:
     if len(stamps) < 3:
         raise ValidationFailed(
             "Cannot infer the frequency from fewer than 3 distinct timestamps; pass it explicitly.",
-            details={"needed": 3, "got": len(stamps)},
+            context={"needed": 3, "got": len(stamps)},
         )
     gaps = np.diff(np.array([s.value for s in stamps], dtype=np.float64)) / 86_400e9
     for spacing in (float(np.min(gaps)), float(np.median(gaps))):
@@ -87,7 +87,7 @@ def infer_frequency(timestamps: Sequence[TimestampLike]) -> Frequency:
                 return name  # type: ignore[return-value]
     raise ValidationFailed(
         "Cannot infer a day/week/month/quarter/year frequency from the timestamps; pass it explicitly.",
-        details={"median_spacing_days": round(float(np.median(gaps)), 3)},
+        context={"median_spacing_days": round(float(np.median(gaps)), 3)},
     )
 
 
@@ -111,11 +111,11 @@ def build_series(
     rows = [(_to_utc(ts), value) for ts, value in points if value is not None]
     rows = [(ts, float(v)) for ts, v in rows if np.isfinite(float(v))]
     if not rows:
-        raise ValidationFailed("The series has no finite values.", details={"got": 0})
+        raise ValidationFailed("The series has no finite values.", context={"got": 0})
     tz = rows[0][0].tz
     freq = frequency or infer_frequency([ts for ts, _ in rows])
     if freq not in PERIOD_ALIAS:
-        raise ValidationFailed(f"Unknown frequency {freq!r}.", details={"allowed": sorted(PERIOD_ALIAS)})
+        raise ValidationFailed(f"Unknown frequency {freq!r}.", context={"allowed": sorted(PERIOD_ALIAS)})
     alias = PERIOD_ALIAS[freq]
     naive = [ts.tz_localize(None) if ts.tzinfo is not None else ts for ts, _ in rows]
     frame = pd.DataFrame({"period": pd.PeriodIndex(naive, freq=alias), "value": [v for _, v in rows]})
@@ -144,7 +144,7 @@ def build_series(
         if gap_rule == "error":
             raise ValidationFailed(
                 f"The series has {len(missing)} missing {freq}(s); fill them or choose a gap rule.",
-                details={"missing_periods": [m.isoformat() for m in missing[:50]], "count": len(missing)},
+                context={"missing_periods": [m.isoformat() for m in missing[:50]], "count": len(missing)},
             )
         regular = _fill(regular, gap_rule)
         warnings.append(f"{len(missing)} missing {freq}(s) filled by rule '{gap_rule}'.")

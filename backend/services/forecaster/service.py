@@ -192,7 +192,7 @@ SIZE_RULES: tuple[SizeRule[History], ...] = (
 async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
     definition = await metrics_reader.definition(session, spec.metric)
     if definition is None:
-        raise NotFound(f"Metric {spec.metric!r} not found", details={"metric": spec.metric})
+        raise NotFound(f"Metric {spec.metric!r} not found", context={"metric": spec.metric})
     zone = await tenant_zone(session)
     filters = MetricQuery(metric=spec.metric, start=spec.start, end=spec.end, dimensions=spec.dimensions)
     raw = await metrics_reader.observations(session, filters, limit=_INFER_SAMPLE, offset=0)
@@ -209,7 +209,7 @@ async def load_history(session: AsyncSession, spec: ForecastSpec) -> History:
     ]
     if not points:
         raise ValidationFailed(
-            f"metric {spec.metric!r} has no data in the requested window", details={"metric": spec.metric}
+            f"metric {spec.metric!r} has no data in the requested window", context={"metric": spec.metric}
         )
     as_of = (spec.end or datetime.now(UTC)).astimezone(zone).replace(tzinfo=None)
     calendar = await _calendar(session, spec, zone.key) if frequency == "day" else None
@@ -229,7 +229,7 @@ async def _calendar(session: AsyncSession, spec: ForecastSpec, zone: str) -> Cal
                 f"No public-holiday calendar for country '{country}'; give an ISO 3166 code such as US, GB, "
                 "DE, or none.",
                 code="unknown_holiday_country",
-                details={"holiday_country": country},
+                context={"holiday_country": country},
             ) from exc
     events = await calendar_events.events_for_metric(session, spec.metric)
     return CalendarInput(
@@ -251,7 +251,7 @@ def _check_frequency_fits(metric: str, frequency: Frequency, stamps: list[dateti
         raise ValidationFailed(
             f"Metric {metric!r} has one point per {native}; a forecast by {frequency} would fill the "
             f"{frequency}s in between with made-up values. Use frequency {native!r} or coarser.",
-            details={"metric": metric, "frequency": frequency, "data_frequency": native},
+            context={"metric": metric, "frequency": frequency, "data_frequency": native},
         )
 
 
@@ -399,7 +399,7 @@ async def queue_batch(
         raise ValidationFailed("the tenant has no metrics with data to forecast")
     for name in names:
         if await metrics_reader.definition(session, name) is None:
-            raise NotFound(f"Metric {name!r} not found", details={"metric": name})
+            raise NotFound(f"Metric {name!r} not found", context={"metric": name})
     batch = ForecastBatch(template=template, metrics=names)
     return await queue(session, BATCH_JOB, batch, reason="batch", requested_by=requested_by)
 
@@ -433,7 +433,7 @@ async def evaluate(session: AsyncSession, forecast_id: uuid.UUID) -> tuple[Forec
     zone = ZoneInfo(inputs.timezone)
     definition = await metrics_reader.definition(session, forecast.metric)
     if definition is None:
-        raise NotFound(f"Metric {forecast.metric!r} no longer exists", details={"metric": forecast.metric})
+        raise NotFound(f"Metric {forecast.metric!r} no longer exists", context={"metric": forecast.metric})
     filters = MetricQuery(metric=forecast.metric, start=forecast.data_end, dimensions=inputs.dimensions)
     rollup = await metrics_reader.series(
         session,

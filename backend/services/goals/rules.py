@@ -20,7 +20,7 @@ PERCENT_TOL: Final = 1e-7
 
 
 def _refuse(message: str, **details: object) -> ValidationFailed:
-    return ValidationFailed(message, details=dict(details))
+    return ValidationFailed(message, context=dict(details))
 
 
 def _period(period: str) -> Period:

@@ -131,7 +131,7 @@ async def _direction(session: AsyncSession, draft: GoalDraft) -> Direction:
         raise ValidationFailed(
             f"say whether the goal is to increase or decrease {draft.metric}: give direction, or declare "
             f"the metric's favourable_direction (up or down)",
-            details={"field": "direction", "allowed": ["increase", "decrease"]},
+            context={"field": "direction", "allowed": ["increase", "decrease"]},
         )
     return direction
 
@@ -173,13 +173,13 @@ async def create_goal(
     if definition is None:
         raise ValidationFailed(
             f"metric {draft.metric!r} does not exist; ingest data or declare it first",
-            details={"field": "metric"},
+            context={"field": "metric"},
         )
     start_date = draft.start_date or today
     if draft.deadline <= today:
-        raise ValidationFailed("the deadline must be in the future", details={"field": "deadline"})
+        raise ValidationFailed("the deadline must be in the future", context={"field": "deadline"})
     if draft.deadline <= start_date:
-        raise ValidationFailed("the deadline must be after the start date", details={"field": "deadline"})
+        raise ValidationFailed("the deadline must be after the start date", context={"field": "deadline"})
     direction = await _direction(session, draft)
     aggregation = draft.aggregation or definition.aggregation
     period = check_period(draft.period)
@@ -199,10 +199,10 @@ async def create_goal(
             raise ValidationFailed(
                 f"{draft.metric!r} has no complete {draft.period} of history before the start; "
                 "give baseline_value",
-                details={"field": "baseline_value"},
+                context={"field": "baseline_value"},
             )
     if draft.parent_id is not None and await repository.get_goal(session, draft.parent_id) is None:
-        raise ValidationFailed("parent goal not found", details={"field": "parent_id"})
+        raise ValidationFailed("parent goal not found", context={"field": "parent_id"})
     owner_id = draft.owner_id or principal.actor_id
     await _require_owner(session, owner_id)
     goal = SmartGoal(
@@ -233,7 +233,7 @@ async def create_goal(
 async def _require_owner(session: AsyncSession, owner_id: uuid.UUID) -> None:
     """The owner is a user of this tenant (another tenant's user is invisible under RLS)."""
     if await auth_repository.user_by_id(session, owner_id) is None:
-        raise ValidationFailed("owner not found in this tenant", details={"field": "owner_id"})
+        raise ValidationFailed("owner not found in this tenant", context={"field": "owner_id"})
 
 
 async def get_goal(session: AsyncSession, goal_id: uuid.UUID) -> SmartGoal:
@@ -254,18 +254,18 @@ async def update_goal(session: AsyncSession, goal_id: uuid.UUID, changes: dict[s
         if GoalStatus(new_status) not in allowed:
             raise Conflict(
                 f"a goal cannot move from {goal.status} to {new_status} by hand",
-                details={"allowed": sorted(s.value for s in allowed)},
+                context={"allowed": sorted(s.value for s in allowed)},
             )
         goal.status = new_status
         goal.status_changed_at = datetime.now(UTC)
     if "deadline" in changes and changes["deadline"] <= local_today(await tenant_zone(session)):
-        raise ValidationFailed("the deadline must be in the future", details={"field": "deadline"})
+        raise ValidationFailed("the deadline must be in the future", context={"field": "deadline"})
     for field, value in changes.items():
         setattr(goal, field, value)
     if goal.baseline_value is not None and goal.target_value == goal.baseline_value:
-        raise ValidationFailed("the target equals the baseline", details={"field": "target_value"})
+        raise ValidationFailed("the target equals the baseline", context={"field": "target_value"})
     if goal.deadline <= goal.start_date:
-        raise ValidationFailed("the deadline must be after the start date", details={"field": "deadline"})
+        raise ValidationFailed("the deadline must be after the start date", context={"field": "deadline"})
     await session.flush()
     await session.refresh(goal)
     return goal

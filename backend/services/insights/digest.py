@@ -329,11 +329,11 @@ async def send_digest(run: JobRun, payload: DigestPayload) -> dict[str, Any]:
             await transport.send(prepared)
         except MailRefused as error:
             raise JobFailed(
-                str(error), code="mail_refused", details={"smtp_code": error.smtp_code}
+                str(error), code="mail_refused", context={"smtp_code": error.smtp_code}
             ) from error
         except MailUnavailable as error:
             raise JobFailed(
-                str(error), code="mail_unavailable", details={"smtp_code": error.smtp_code}, retryable=True
+                str(error), code="mail_unavailable", context={"smtp_code": error.smtp_code}, retryable=True
             ) from error
         found = await repository.get_subscription(session, payload.user_id)
         if found is not None:

@@ -46,13 +46,13 @@ async def follow(session: AsyncSession, user_id: uuid.UUID, metric: str) -> Metr
     await require_definition(session, metric)  # 404 for a metric the tenant does not have
     created = await repository.add_follow(session, user_id, metric)
     if created is None:
-        raise Conflict(f"you already follow {metric!r}", details={"metric": metric})
+        raise Conflict(f"you already follow {metric!r}", context={"metric": metric})
     return created
 
 
 async def unfollow(session: AsyncSession, user_id: uuid.UUID, metric: str) -> None:
     if not await repository.delete_follow(session, user_id, metric):
-        raise NotFound(f"you do not follow {metric!r}", details={"metric": metric})
+        raise NotFound(f"you do not follow {metric!r}", context={"metric": metric})
 
 
 list_follows = repository.list_follows
@@ -69,7 +69,7 @@ async def feed(
 async def _require(session: AsyncSession, insight_id: uuid.UUID) -> Insight:
     insight = await repository.get_insight(session, insight_id)
     if insight is None:
-        raise NotFound("Insight not found", details={"insight_id": str(insight_id)})
+        raise NotFound("Insight not found", context={"insight_id": str(insight_id)})
     return insight
 
 

@@ -45,11 +45,11 @@ MAX_SNOOZE: Final = timedelta(days=90)
 def check_snooze(until: datetime, now: datetime) -> None:
     """A snooze ends in the future and at most ``MAX_SNOOZE`` ahead."""
     if until <= now:
-        raise ValidationFailed("snooze until a time in the future", details={"field": "until"})
+        raise ValidationFailed("snooze until a time in the future", context={"field": "until"})
     if until - now > MAX_SNOOZE:
         raise ValidationFailed(
             f"snooze for at most {MAX_SNOOZE.days} days",
-            details={"field": "until", "max_days": MAX_SNOOZE.days},
+            context={"field": "until", "max_days": MAX_SNOOZE.days},
         )
 
 

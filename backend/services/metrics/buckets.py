@@ -59,7 +59,7 @@ def parse_bucket(text: str) -> Bucket:
     if match is None or int(match.group(1)) == 0:
         raise ValidationFailed(
             f"bucket {text!r} is not understood",
-            details={"field": "bucket", "allowed": [*CALENDAR_UNITS, "'<n> minutes|hours|days|weeks'"]},
+            context={"field": "bucket", "allowed": [*CALENDAR_UNITS, "'<n> minutes|hours|days|weeks'"]},
         )
     return Bucket(unit=None, interval=timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)]))
 
@@ -110,7 +110,7 @@ def bucket_starts(bucket: Bucket, start: datetime, end: datetime, zone: ZoneInfo
         if len(starts) > MAX_BUCKETS:
             raise ValidationFailed(
                 f"the range holds more than {MAX_BUCKETS} buckets; choose a larger bucket or a shorter range",
-                details={"field": "bucket", "max_buckets": MAX_BUCKETS},
+                context={"field": "bucket", "max_buckets": MAX_BUCKETS},
             )
         current = _next_start(current, bucket, zone)
     return starts

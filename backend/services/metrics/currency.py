@@ -111,7 +111,7 @@ def own_currency(partials: Iterable[DayPartial]) -> str | None:
             f"the points are in several currencies ({', '.join(named)}) and are never added without "
             "a rate: set the tenant's reporting_currency (PATCH /api/v1/tenants/me) or the metric's "
             "currency, and load exchange rates",
-            details={"currencies": named},
+            context={"currencies": named},
         )
     return next(iter(currencies), None)
 
@@ -126,7 +126,7 @@ def combine(rated: Iterable[RatedPartial], *, to: str | None, aggregation: str) 
     needs no rate. Nothing is returned partly converted.
     """
     if aggregation not in CONVERTIBLE_AGGREGATIONS:
-        raise ValidationFailed(f"aggregation {aggregation!r} cannot be converted", details={"field": "agg"})
+        raise ValidationFailed(f"aggregation {aggregation!r} cannot be converted", context={"field": "agg"})
     groups: dict[tuple[str | None, datetime], list[RatedPartial]] = {}
     for item in rated:
         groups.setdefault((item.partial.group_value, item.partial.bucket), []).append(item)
@@ -140,7 +140,7 @@ def _check_rates(rated: Sequence[RatedPartial], to: str) -> None:
         raise MissingCurrency(
             f"some points have no currency, so they cannot be read in {to}: declare the metric's "
             "currency (PUT /api/v1/metrics/{name}/definition) or give the points a 'currency' dimension",
-            details={"to": to},
+            context={"to": to},
         )
     missing = [item.partial for item in rated if item.rate is None and item.partial.currency != to]
     if missing:
@@ -154,7 +154,7 @@ def missing_rate(base: str, to: str, day: date) -> MissingExchangeRate:
     return MissingExchangeRate(
         f"no {base}→{to} exchange rate for {day.isoformat()} or the {RATE_FALLBACK_DAYS} days "
         f"before it{hint}; load rates with POST /api/v1/exchange-rates (either direction works)",
-        details={"base": base, "quote": to, "day": day.isoformat(), "fallback_days": RATE_FALLBACK_DAYS},
+        context={"base": base, "quote": to, "day": day.isoformat(), "fallback_days": RATE_FALLBACK_DAYS},
     )
 
 
@@ -187,6 +187,6 @@ def _bucket(items: Sequence[RatedPartial], *, to: str | None, aggregation: str) 
         raise ValidationFailed(
             "a converted value is too large to represent; check the rates and the values",
             code="conversion_overflow",
-            details={"bucket": first.bucket.isoformat()},
+            context={"bucket": first.bucket.isoformat()},
         )
     return ConvertedBucket(first.bucket, first.group_value, value, points, converted)

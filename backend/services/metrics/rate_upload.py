@@ -79,7 +79,7 @@ def parse_rate_rows(rows: Iterable[list[Any]], *, max_rows: int) -> ParsedRates:
         parsed.rows_read += 1
         if parsed.rows_read > max_rows:
             raise ValidationFailed(
-                f"the file has more than {max_rows} data rows; split it", details={"max_rows": max_rows}
+                f"the file has more than {max_rows} data rows; split it", context={"max_rows": max_rows}
             )
         rate = _row(parsed, number, {name: _cell(row, index) for name, index in positions.items()})
         if rate is None:
@@ -101,7 +101,7 @@ def _positions(header_row: list[Any]) -> dict[str, int]:
     if missing:
         raise ValidationFailed(
             "the header must name the columns day, base, quote and rate",
-            details={"row": 1, "header": header, "missing": missing},
+            context={"row": 1, "header": header, "missing": missing},
         )
     return {name: header.index(name) for name in COLUMNS}
 

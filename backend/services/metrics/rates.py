@@ -27,7 +27,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import ExchangeRate
-from backend.services.errors import ValidationFailed
+from backend.services.errors import Problem, ValidationFailed
 from backend.services.metrics.buckets import FIXED_ORIGIN, Bucket
 from backend.services.metrics.currency import (
     RATE_FALLBACK_DAYS,
@@ -113,17 +113,16 @@ async def load_rates(session: AsyncSession, rates: Sequence[RateRow]) -> RateCou
     repeats = _repeated_indexes(rates)
     if repeats:
         raise ValidationFailed(
-            "The request is not valid; see details.errors",
-            details={
-                "errors": [
-                    {
-                        "location": ["body", "rates", str(index), "day"],
-                        "message": f"repeats the currency pair and day of rates[{first}]",
-                        "type": "duplicate_rate",
-                    }
-                    for index, first in repeats[:MAX_REPORTED_ERRORS]
-                ]
-            },
+            "The request is not valid; see details.problems",
+            problems=[
+                Problem(
+                    code="duplicate_rate",
+                    message=f"repeats the currency pair and day of rates[{first}]",
+                    field=f"rates.{index}.day",
+                    location="body",
+                )
+                for index, first in repeats[:MAX_REPORTED_ERRORS]
+            ],
         )
     return await upsert_rates(session, rates)
 
@@ -331,4 +330,4 @@ async def convert_buckets(
 def _check_currency(code: str) -> None:
     problem = currency_problem(code)
     if problem:
-        raise ValidationFailed(problem, details={"field": "currency"})
+        raise ValidationFailed(problem, context={"field": "currency"})

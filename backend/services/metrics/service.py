@@ -97,7 +97,7 @@ async def check_sources(session: AsyncSession, metrics: Sequence[str], source: s
         f'/api/v1/metrics/{first.metric} and {{"sources": {{"rule": "priority", "priority": {priority}}}}} '
         '(one source of truth, in that order) or "rule": "additive" if they really add up; or write '
         "these points under another metric name (map the connector's field to another metric).",
-        details={
+        context={
             "metric": first.metric,
             "source": source,
             "existing_sources": first.existing,
@@ -114,7 +114,7 @@ async def _check_timestamps(points: Sequence[Point]) -> None:
     if bad:
         raise ValidationFailed(
             f"point timestamps must lie {TIMESTAMP_RANGE_TEXT}; nothing was written",
-            details={"point_indexes": bad},
+            context={"point_indexes": bad},
         )
 
 
@@ -162,7 +162,7 @@ async def declare_metric(session: AsyncSession, name: str, changes: dict[str, An
     unknown = set(changes) - set(repository.DEFINITION_FIELDS)
     if unknown:
         fields = sorted(unknown)
-        raise ValidationFailed(f"unknown definition fields {fields}", details={"fields": fields})
+        raise ValidationFailed(f"unknown definition fields {fields}", context={"fields": fields})
     aggregation = changes.get("aggregation") or default_aggregation(name)
     if "aggregation" in changes:
         changes = {**changes, "aggregation": aggregation}
@@ -178,7 +178,7 @@ async def list_catalog(session: AsyncSession, window: PageWindow) -> tuple[list[
 async def get_catalog_entry(session: AsyncSession, name: str) -> CatalogEntry:
     entries, _ = await repository.catalog(session, PageWindow(1), names=[name])
     if not entries:
-        raise NotFound(f"Metric {name!r} not found", details={"metric": name})
+        raise NotFound(f"Metric {name!r} not found", context={"metric": name})
     return entries[0]
 
 
@@ -186,7 +186,7 @@ async def require_definition(session: AsyncSession, name: str) -> MetricDefiniti
     """The metric's definition (a primary-key lookup; no point counts), or 404."""
     found = await reader.definition(session, name)
     if found is None:
-        raise NotFound(f"Metric {name!r} not found", details={"metric": name})
+        raise NotFound(f"Metric {name!r} not found", context={"metric": name})
     return found
 
 

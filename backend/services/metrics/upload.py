@@ -104,7 +104,7 @@ def file_rows(stream: IO[bytes], filename: str) -> Iterator[list[Any]]:
         return xlsx_rows(stream)
     if lower.endswith((".csv", ".txt")) or "." not in lower:
         return csv_rows(stream)
-    raise ValidationFailed("upload a .csv or .xlsx file", details={"filename": filename})
+    raise ValidationFailed("upload a .csv or .xlsx file", context={"filename": filename})
 
 
 def xlsx_rows(stream: IO[bytes]) -> Iterator[list[Any]]:
@@ -149,12 +149,12 @@ def parse_rows(
         parsed.rows_read += 1
         if parsed.rows_read > max_rows:
             raise ValidationFailed(
-                f"the file has more than {max_rows} data rows; split it", details={"max_rows": max_rows}
+                f"the file has more than {max_rows} data rows; split it", context={"max_rows": max_rows}
             )
         parse_row(parsed, header, row, number, zone)
         if len(parsed.points) > max_points:  # a wide file holds a point per metric column
             raise ValidationFailed(
-                f"the file holds more than {max_points} points; split it", details={"max_points": max_points}
+                f"the file holds more than {max_points} points; split it", context={"max_points": max_points}
             )
     return parsed
 
@@ -168,12 +168,12 @@ def choose_mapping(
 ) -> UploadMapping:
     """The layout and the role of every column, from the header and the first rows."""
     if layout not in LAYOUTS:
-        raise ValidationFailed(f"layout must be one of {', '.join(LAYOUTS)}", details={"field": "layout"})
+        raise ValidationFailed(f"layout must be one of {', '.join(LAYOUTS)}", context={"field": "layout"})
     repeated = sorted(name for name, seen in Counter(header).items() if name and seen > 1)
     if repeated:
         raise ValidationFailed(
             f"the header repeats column(s) {', '.join(repeated)}; name every column once",
-            details={"row": 1, "repeated": repeated},
+            context={"row": 1, "repeated": repeated},
         )
     ts_column = next((h for h in header if h in _TIMESTAMP_HEADERS), None)
     is_long = set(_LONG_FIXED) <= set(header) and ts_column is not None
@@ -183,7 +183,7 @@ def choose_mapping(
         raise ValidationFailed(
             "cannot tell the layout: use 'metric,timestamp,value[,dimension…]' (long) or "
             "'date[,dimension…],<metric>,<metric>…' (wide)",
-            details={"header": header, "timestamp_columns": list(_TIMESTAMP_HEADERS)},
+            context={"header": header, "timestamp_columns": list(_TIMESTAMP_HEADERS)},
         )
     return _wide_mapping(header, ts_column, sample, dimensions)
 
@@ -193,7 +193,7 @@ def _long_mapping(header: list[str], ts_column: str | None) -> UploadMapping:
     if missing or ts_column is None:
         raise ValidationFailed(
             "a long-layout file needs columns metric, timestamp and value",
-            details={"header": header, "missing": missing or ["timestamp"]},
+            context={"header": header, "missing": missing or ["timestamp"]},
         )
     others = tuple(h for h in header if h and h not in (*_LONG_FIXED, ts_column))
     return UploadMapping("long", ts_column, others, ())
@@ -211,24 +211,24 @@ def _wide_mapping(
         if unknown:
             raise ValidationFailed(
                 "dimensions names columns the header does not have",
-                details={"field": "dimensions", "unknown": unknown, "header": header},
+                context={"field": "dimensions", "unknown": unknown, "header": header},
             )
     problems = {c: p for c in columns if (p := _column_problem(c, is_dimension=c in chosen))}
     if problems:
         raise ValidationFailed(
             "wide-layout columns must be metric or dimension names (lowercase slugs)",
-            details={"row": 1, "columns": problems},
+            context={"row": 1, "columns": problems},
         )
     if len(chosen) > MAX_DIMENSIONS:
         raise ValidationFailed(
             f"at most {MAX_DIMENSIONS} dimension columns; these columns hold text: {', '.join(chosen)}",
-            details={"row": 1, "dimension_columns": chosen},
+            context={"row": 1, "dimension_columns": chosen},
         )
     metrics = tuple(c for c in columns if c not in chosen)
     if not metrics:
         raise ValidationFailed(
             "no metric column: a wide file needs at least one column of numbers",
-            details={"row": 1, "dimension_columns": chosen},
+            context={"row": 1, "dimension_columns": chosen},
         )
     return UploadMapping("wide", ts_column, tuple(chosen), metrics)
 

@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import MetricUpload
-from backend.services.errors import ValidationFailed
+from backend.services.errors import Problem, ValidationFailed
 from backend.services.metrics import service
 from backend.services.metrics.points import Point
 from backend.services.metrics.upload import SAMPLE_ROWS, ParsedUpload, RowError, choose_mapping, csv_rows
@@ -194,11 +194,7 @@ def _refuse_bad_rows(parsed: ParsedUpload) -> None:
     if parsed.error_count:
         raise ValidationFailed(
             f"{parsed.error_count} row problem(s); nothing was written",
-            details={
-                "errors": [_error(e) for e in parsed.errors],
-                "error_count": parsed.error_count,
-                "rows_read": parsed.rows_read,
-            },
+            problems=[Problem.cell(e.row, e.column, e.message) for e in parsed.errors],
         )
     if not parsed.points:
         raise ValidationFailed("the file has no data rows")

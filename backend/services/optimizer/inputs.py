@@ -37,7 +37,7 @@ class MissingInputs(ValidationFailed):
     """The metrics cannot give the template's inputs; ``needs`` says what is missing, ``why`` why."""
 
     def __init__(self, needs: list[str], why: str) -> None:
-        super().__init__(f"Missing optimizer inputs: {'; '.join(needs)}. {why}", details={"needs": needs})
+        super().__init__(f"Missing optimizer inputs: {'; '.join(needs)}. {why}", context={"needs": needs})
         self.needs = needs
         self.why = why
 

@@ -44,12 +44,12 @@ async def resolve_mmm_channels(session: AsyncSession, params: Mapping[str, Any])
     except (ValueError, TypeError, KeyError, ValidationError) as exc:
         raise ValidationFailed(
             "mmm_model_id must be a model id, planning_days a number of days and total_budget a number.",
-            details={"mmm_model_id": str(raw_id)},
+            context={"mmm_model_id": str(raw_id)},
         ) from exc
     if days <= 0 or budget <= 0:
         raise ValidationFailed(
             "planning_days and total_budget must be positive.",
-            details={"planning_days": days, "total_budget": budget},
+            context={"planning_days": days, "total_budget": budget},
         )
     model = await mmm_service.get_model(session, model_id)
     fitted = mmm_service.model_fit(model)

@@ -55,7 +55,7 @@ class MpsModel:
 
 
 def _fail(line_no: int, message: str) -> ValidationFailed:
-    return ValidationFailed(f"MPS line {line_no}: {message}", details={"line": line_no})
+    return ValidationFailed(f"MPS line {line_no}: {message}", context={"line": line_no})
 
 
 def _set_bound(column: _Column, kind: str, value: float | None, line_no: int) -> None:
@@ -185,7 +185,7 @@ def parse_mps(lines: Iterable[str]) -> MpsModel:
         except (IndexError, ValueError, KeyError) as exc:
             raise _fail(line_no, f"cannot read {raw.strip()!r} ({exc})") from None
     if reader.objective_row is None:
-        raise ValidationFailed("MPS file has no objective (N) row", details={})
+        raise ValidationFailed("MPS file has no objective (N) row", context={})
     return _to_problem(
         reader.name,
         reader.sense,
@@ -240,7 +240,9 @@ def _to_problem(
                     or (limit == 0)
                 )
                 if not satisfied:
-                    raise ValidationFailed(f"MPS row {row} is empty and can never hold", details={"row": row})
+                    raise ValidationFailed(
+                        f"MPS row {row} is empty and can never hold", context={"mps_row": row}
+                    )
                 continue
             problem.addConstraint(pulp.LpConstraint(expr, limit_kind, rhs=limit), f"r{index}_{part}")
     return MpsModel(name=name, problem=problem, column_names=column_names)

@@ -9,7 +9,7 @@ from typing import Any
 import pulp
 from pydantic import BaseModel, ValidationError
 
-from backend.services.errors import ValidationFailed
+from backend.services.errors import Problem, ValidationFailed
 from backend.services.optimizer.explain import conflict_sentences, limit_sentences, status_sentences
 from backend.services.optimizer.infeasibility import find_conflict
 from backend.services.optimizer.model import BuiltModel
@@ -26,7 +26,7 @@ def get_template(name: str) -> TemplateSpec:
     if spec is None:
         raise ValidationFailed(
             f"unknown optimizer template {name!r}",
-            details={"template": name, "available": sorted(TEMPLATES)},
+            context={"template": name, "available": sorted(TEMPLATES)},
         )
     return spec
 
@@ -55,14 +55,11 @@ def parse_params(template: str, params: Mapping[str, Any] | BaseModel) -> BaseMo
     try:
         return spec.params_model.model_validate(raw)
     except ValidationError as exc:
-        errors = [
-            {"path": "/" + "/".join(str(p) for p in err["loc"]), "message": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
+        errors = Problem.at_pointers(exc.errors(include_url=False, include_input=False))
         first = errors[0]
         raise ValidationFailed(
-            f"invalid parameters for {template}: {first['path']}: {first['message']}",
-            details={"template": template, "errors": errors},
+            f"invalid parameters for {template}: {first.path}: {first.message}",
+            problems=errors,
         ) from None
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models.optimization import OptimizationRun
-from backend.services.errors import ValidationFailed
+from backend.services.errors import Problem, ValidationFailed
 from backend.services.optimizer import (
     Change,
     OptimizationResult,
@@ -99,7 +99,7 @@ def check_synchronous_size(template: str, params: BaseModel) -> None:
         raise ValidationFailed(
             f"{reason}; post the scenario_params as a new run with async=true instead",
             code="too_large_for_synchronous_solve",
-            details={
+            context={
                 "template": template,
                 "size": limit.size(params),
                 "unit": limit.unit,
@@ -148,16 +148,13 @@ async def resolve_metric_references(
     resolved: dict[str, Any] = copy.deepcopy(dict(params))
     found: list[tuple[str, dict[str, Any]]] = []
     _find_references(resolved, "", found)
-    errors: list[dict[str, Any]] = []
+    errors: list[Problem] = []
     inputs: list[MetricInput] = []
     for path, raw in found:
         try:
             reference = MetricReference.model_validate(raw)
         except ValidationError as exc:
-            errors += [
-                {"path": "/".join([path, *(str(p) for p in err["loc"])]), "message": err["msg"]}
-                for err in exc.errors(include_url=False, include_input=False)
-            ]
+            errors += Problem.at_pointers(exc.errors(include_url=False, include_input=False), base=path)
             continue
         aggregate = await repository.aggregate_metric(
             session,
@@ -167,22 +164,20 @@ async def resolve_metric_references(
             dimensions=reference.dimensions,
         )
         if aggregate.value is None:
-            errors.append(
-                {
-                    "path": path,
-                    "message": f"metric {reference.metric!r} has no observations for {reference.agg} "
-                    f"in the last {reference.last}"
-                    + (f" with dimensions {reference.dimensions}" if reference.dimensions else ""),
-                }
+            message = (
+                f"metric {reference.metric!r} has no observations for {reference.agg} "
+                f"in the last {reference.last}"
+                + (f" with dimensions {reference.dimensions}" if reference.dimensions else "")
             )
+            errors.append(Problem(code="no_observations", message=message, path=path))
             continue
         value = reference.scale * aggregate.value
         _replace(resolved, path, value)
         inputs.append(MetricInput(path=path, reference=reference, points=aggregate.points, value=value))
     if errors:
         raise ValidationFailed(
-            f"metric references could not be resolved: {errors[0]['path']}: {errors[0]['message']}",
-            details={"errors": errors},
+            f"metric references could not be resolved: {errors[0].path}: {errors[0].message}",
+            problems=errors,
         )
     return resolved, inputs
 
@@ -319,13 +314,13 @@ async def what_if(
     if use_baseline_solver and run.solver is not None:
         options = options.model_copy(update={"solver": run.solver})
     if not changes:
-        raise ValidationFailed("a what-if needs at least one change", details={"changes": []})
+        raise ValidationFailed("a what-if needs at least one change", context={"changes": []})
     changed = apply_changes(run.params, changes)
     try:
         scenario_params = parse_params(run.template, changed)
     except ValidationFailed as exc:
         raise ValidationFailed(
-            f"the changes make the parameters invalid: {exc.message}", details=exc.details
+            f"the changes make the parameters invalid: {exc.message}", problems=exc.problems
         ) from None
     check_synchronous_size(run.template, scenario_params)
     solved_params = scenario_params.model_dump(mode="json")

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from backend.services.errors import ValidationFailed
+from backend.services.errors import Problem, ValidationFailed
 from backend.services.optimizer.explain import conflict_sentences, num, pct
 from backend.services.optimizer.runner import parse_params, run_template
 from backend.services.optimizer.types import (
@@ -134,7 +134,7 @@ def apply_changes(params: Mapping[str, Any] | BaseModel, changes: Sequence[Chang
         except _ChangeError as exc:
             raise ValidationFailed(
                 f"change {index} ({change.op} {change.path}): {exc}",
-                details={"change_index": index, "path": change.path, "op": change.op},
+                context={"change_index": index, "path": change.path, "op": change.op},
             ) from None
     return doc
 
@@ -215,17 +215,19 @@ def run_what_if(
     except ValidationError as exc:
         raise ValidationFailed(
             f"invalid change: {exc.errors(include_url=False)[0]['msg']}",
-            details={"errors": exc.errors(include_url=False, include_input=False)},
+            problems=Problem.from_pydantic(
+                exc.errors(include_url=False, include_input=False), prefix=["changes"]
+            ),
         ) from None
     if not typed:
-        raise ValidationFailed("a what-if needs at least one change", details={"changes": []})
+        raise ValidationFailed("a what-if needs at least one change", context={"changes": []})
     original = parse_params(template, params)
     changed = apply_changes(original, typed)
     try:
         changed_params = parse_params(template, changed)
     except ValidationFailed as exc:
         raise ValidationFailed(
-            f"the changes make the parameters invalid: {exc.message}", details=exc.details
+            f"the changes make the parameters invalid: {exc.message}", problems=exc.problems
         ) from None
     base = baseline or run_template(template, original, options)
     scenario = run_template(template, changed_params, options)

@@ -72,7 +72,7 @@ def _error_of(exception: BaseException) -> dict[str, Any]:
     inputs, go to the log only, where the logging layer redacts secrets)."""
     if isinstance(exception, JobFailed):
         return exception.as_error()
-    return {"code": "unexpected_error", "message": UNEXPECTED_JOB_ERROR, "details": {}}
+    return JobFailed(UNEXPECTED_JOB_ERROR, code="unexpected_error").as_error()
 
 
 def _cause_of(exception: BaseException) -> str:
@@ -110,7 +110,7 @@ def _payload_of(kind: JobKind[P], data: dict[str, Any]) -> P:
         return kind.load(data)
     except ValidationError as error:
         details = {"kind": kind.name, "errors": error.error_count()}
-        raise JobFailed(INVALID_PAYLOAD, code="invalid_payload", details=details) from error
+        raise JobFailed(INVALID_PAYLOAD, code="invalid_payload", context=details) from error
 
 
 def _runtime(context: JobContext) -> JobRuntime:

@@ -74,7 +74,7 @@ async def enqueue(
         if "queueing_lock" not in str(error.orig):
             raise
         raise JobAlreadyQueued(
-            "An identical job is already waiting to run", details={"kind": kind.name, "lock": lock}
+            "An identical job is already waiting to run", context={"kind": kind.name, "lock": lock}
         ) from error
     job.queue_job_id = queue_job_id
     await session.flush()

@@ -45,7 +45,7 @@ class JobFailed(OperationFailed):
     @classmethod
     def of(cls, error: DyocenseError) -> JobFailed:
         """The same code, message and details a request would have answered with, as a final failure."""
-        return cls(error.message, code=error.code, details=error.details)
+        return cls(error.message, code=error.code, problems=error.problems)
 
 
 @dataclass(frozen=True)

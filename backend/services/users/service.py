@@ -58,7 +58,7 @@ async def invite_user(
     except IntegrityError as error:
         # Only a user of this same tenant can clash: emails are unique per tenant, so an
         # address used by another tenant is invited like any other and reveals nothing.
-        raise Conflict("A user with this email already exists here", details={"field": "email"}) from error
+        raise Conflict("A user with this email already exists here", context={"field": "email"}) from error
     activation = await issue_activation(
         session, settings, mail, user, AccountEmailPurpose.INVITATION, requested_by=principal.actor_id
     )

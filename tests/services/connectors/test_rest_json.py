@@ -176,7 +176,11 @@ async def test_unmappable_records_fail_the_sync_and_write_nothing(
     assert run["status"] == "failed" and run["attempts"] == 1
     assert run["error"]["code"] == "invalid_data"
     assert run["error"]["details"]["problems"] == [
-        {"record": 4, "message": "timestamp 'not a date' is not ISO 8601 or epoch seconds"}
+        {
+            "code": "unmappable_record",
+            "record": 4,
+            "message": "timestamp 'not a date' is not ISO 8601 or epoch seconds",
+        }
     ]
     assert await stored_points(database, tenant.tenant_id) == {}
 
@@ -195,8 +199,8 @@ async def test_retry_after_is_honoured_and_4xx_is_not_retried(loopback_settings:
     assert waits == [7.0]  # the server's Retry-After, not our backoff
     assert len(state.requests) == 2  # the 404 was not retried
     error = raised.value
-    assert (error.code, error.retryable, error.details["status"]) == ("upstream_rejected", False, 404)
-    assert "secret-in-query" not in error.message and "secret-in-query" not in str(error.details)
+    assert (error.code, error.retryable, error.context["status"]) == ("upstream_rejected", False, 404)
+    assert "secret-in-query" not in error.message and "secret-in-query" not in str(error.context)
 
 
 async def test_backoff_grows_exponentially_with_jitter_on_network_errors(loopback_settings: Settings) -> None:

@@ -96,7 +96,7 @@ async def test_rejected_stripe_key_fails_the_sync_at_once_with_the_status_stored
     assert run["attempts"] == 1  # 4xx: neither the request nor the job is retried
     assert len(state.requests) == 1
     assert run["error"]["code"] == "upstream_rejected"
-    assert run["error"]["details"]["status"] == 401
+    assert run["error"]["details"]["problems"][0]["status"] == 401
     assert "401" in run["error"]["message"] and "credentials were rejected" in run["error"]["message"]
     job = (await api.get(f"/api/v1/jobs/{run['job_id']}", headers=tenant.headers)).json()
     assert job["status"] == "failed" and job["error"]["code"] == "upstream_rejected"

@@ -58,7 +58,7 @@ def test_spends_no_model_can_learn_from_are_refused(column: str, values: np.ndar
     frame = simulate_mmm(seed=0).frame.assign(**{column: values})
     with pytest.raises(ValidationFailed) as raised:
         check_spends(frame, ["search_spend", "social_spend"])
-    assert raised.value.code == code and raised.value.details["channel"] == column
+    assert raised.value.code == code and raised.value.context["channel"] == column
 
 
 def test_perfectly_correlated_channels_are_refused() -> None:
@@ -73,4 +73,4 @@ def test_too_short_a_history_says_the_minimum() -> None:
     frame = simulate_mmm(seed=0).frame.iloc[:40]
     with pytest.raises(ValidationFailed) as raised:
         fit_mmm(frame, _question(["search_spend"], draws=0))
-    assert raised.value.code == "too_short_history" and raised.value.details["required"] >= 56
+    assert raised.value.code == "too_short_history" and raised.value.context["required"] >= 56

@@ -81,7 +81,7 @@ def test_too_few_observations_is_422_with_counts() -> None:
     with pytest.raises(ValidationFailed) as caught:
         validate_design(_frame(25), treatment="t", outcome="y", confounders=["w1", "w2"])
     assert caught.value.status == 422
-    assert caught.value.details == {"observations": 25, "required": 40, "confounders": 2}
+    assert caught.value.context == {"observations": 25, "required": 40, "confounders": 2}
 
 
 def test_constant_treatment_is_rejected() -> None:
@@ -94,7 +94,7 @@ def test_perfectly_collinear_confounders_are_named() -> None:
     frame = _frame(100).assign(w3=lambda f: f["w1"] - 2 * f["w2"])
     with pytest.raises(ValidationFailed, match="collinear") as caught:
         validate_design(frame, treatment="t", outcome="y", confounders=["w1", "w2", "w3"])
-    assert sorted(caught.value.details["collinear"]) == ["w1", "w2", "w3"]
+    assert sorted(caught.value.context["collinear"]) == ["w1", "w2", "w3"]
 
 
 def test_non_finite_rows_are_dropped_and_unknown_columns_rejected() -> None:

@@ -127,20 +127,20 @@ def small() -> pd.DataFrame:
 def test_a_treatment_without_variation_is_named(small: pd.DataFrame) -> None:
     small["treatment"] = 1.0
     problem = _problem(small, _spec(COVARIATES[:3]))
-    assert problem.code == "treatment_without_variation" and problem.details["treatment"] == "treatment"
+    assert problem.code == "treatment_without_variation" and problem.context["treatment"] == "treatment"
 
 
 def test_constant_and_collinear_covariates_are_named(small: pd.DataFrame) -> None:
     small["flat"] = 7.0
-    assert _problem(small, _spec([*COVARIATES[:3], "flat"])).details["collinear"] == ["flat"]
+    assert _problem(small, _spec([*COVARIATES[:3], "flat"])).context["collinear"] == ["flat"]
     small["sum"] = small["x1"] + small["x2"]
-    collinear = _problem(small, _spec([*COVARIATES[:3], "sum"])).details["collinear"]
+    collinear = _problem(small, _spec([*COVARIATES[:3], "sum"])).context["collinear"]
     assert set(collinear) == {"x1", "x2", "sum"}
 
 
 def test_too_few_units_is_refused_with_the_documented_minimum(small: pd.DataFrame) -> None:
     problem = _problem(small.head(MIN_UNITS - 1), _spec(COVARIATES[:3]))
-    assert problem.code == "too_few_units" and problem.details["required"] == MIN_UNITS
+    assert problem.code == "too_few_units" and problem.context["required"] == MIN_UNITS
     # Ten units per coefficient: 60 units cannot carry 25 covariates.
     wide = confounded_units(n=60, covariates=25, effect=1.0, seed=2)
     assert "Too few" in _problem(wide, _spec(COVARIATES)).message
@@ -148,7 +148,7 @@ def test_too_few_units_is_refused_with_the_documented_minimum(small: pd.DataFram
 
 def test_unknown_columns_are_named(small: pd.DataFrame) -> None:
     problem = _problem(small, _spec([*COVARIATES[:3], "age"], segment="Region"))
-    assert problem.code == "unknown_columns" and problem.details["unknown"] == ["age", "region"]
+    assert problem.code == "unknown_columns" and problem.context["unknown"] == ["age", "region"]
 
 
 def test_duplicate_unit_ids_and_bad_cells_are_named_by_row_and_column(small: pd.DataFrame) -> None:
@@ -157,16 +157,16 @@ def test_duplicate_unit_ids_and_bad_cells_are_named_by_row_and_column(small: pd.
     rows[9]["x2"] = "12,5"
     rows[10]["outcome"] = None
     rows[11]["x1"] = "1\x00"
-    errors = _problem(rows, _spec(COVARIATES[:3])).details["errors"]
-    assert {(e["row"], e["column"]) for e in errors} == {(7, "unit"), (9, "x2"), (10, "outcome"), (11, "x1")}
-    assert "repeats row 2" in next(e["message"] for e in errors if e["row"] == 7)
+    errors = _problem(rows, _spec(COVARIATES[:3])).problems
+    assert {(e.row, e.column) for e in errors} == {(7, "unit"), (9, "x2"), (10, "outcome"), (11, "x1")}
+    assert "repeats row 2" in next(e.message for e in errors if e.row == 7)
 
 
 def test_categorical_and_column_caps_are_enforced() -> None:
     frame = confounded_units(n=300, covariates=2, effect=1.0, seed=4)
     frame["shop"] = [f"s{i % 60}" for i in range(300)]
     problem = _problem(frame, _spec(COVARIATES[:2], categorical=["shop"]))
-    assert problem.code == "too_many_levels" and problem.details["levels"] == {"shop": 60}
+    assert problem.code == "too_many_levels" and problem.context["levels"] == {"shop": 60}
     many = [f"c{i}" for i in range(MAX_ADJUSTMENT_COLUMNS + 1)]
     wide = pd.DataFrame(np.random.default_rng(0).normal(size=(50, len(many))), columns=many)
     wide = pd.concat([frame.head(50).reset_index(drop=True), wide], axis=1)
@@ -179,7 +179,7 @@ def test_a_binary_treatment_needs_ten_units_per_arm() -> None:
     frame.loc[frame.index[:5], "variant_b"] = 1.0
     spec = UnitStudySpec(unit_id="visitor", treatment="variant_b", outcome="order_value", **FAST)
     problem = _problem(frame, spec)
-    assert problem.code == "too_few_units" and problem.details["treated"] == 5
+    assert problem.code == "too_few_units" and problem.context["treated"] == 5
 
 
 # --------------------------------------------------------------------------- run or queue
@@ -213,7 +213,7 @@ def test_a_segment_column_with_too_many_levels_is_refused_before_any_estimate() 
     frame = confounded_units(n=300, covariates=2, effect=1.0, seed=4)
     frame["store"] = [f"s{i % 75}" for i in range(300)]
     problem = _problem(frame, _spec(COVARIATES[:2], segment="store"))
-    assert problem.code == "too_many_levels" and problem.details["levels"] == {"store": 75}
+    assert problem.code == "too_many_levels" and problem.context["levels"] == {"store": 75}
 
 
 def test_a_one_hot_column_never_overwrites_a_numeric_covariate_of_the_same_name() -> None:

@@ -98,7 +98,7 @@ def test_too_short_history_is_refused_before_any_fitting(n: int, horizon: int, n
         forecast_values(np.arange(n, dtype=float) + 1, horizon, 12)
     error = caught.value
     assert error.status == 422
-    assert error.details["needed"] == needed and error.details["got"] == n
+    assert error.context["needed"] == needed and error.context["got"] == n
     # Half the history is the limit: one observation fewer ahead is forecast.
     if n >= MINIMUM_OBSERVATIONS:
         assert forecast_values(np.arange(n, dtype=float) + 1, maximum_horizon(n), 12).horizon == n // 2

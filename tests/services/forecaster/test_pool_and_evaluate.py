@@ -42,7 +42,7 @@ async def test_executor_batch_matches_in_process_results_in_order() -> None:
             assert a.lower == pytest.approx(b.lower, rel=1e-9) and a.upper == pytest.approx(b.upper, rel=1e-9)
     # A client error inside a worker comes back as part of the outcome, not as a crash.
     assert pooled[4].result is None and pooled[4].error_code == "validation_failed"
-    assert pooled[4].error_details["needed"] == local[4].error_details["needed"]
+    assert pooled[4].error_details["problems"][0]["needed"] == local[4].error_details["problems"][0]["needed"]
 
 
 def _stored_forecast():  # type: ignore[no-untyped-def]

@@ -54,8 +54,8 @@ def test_gap_rule_error_lists_missing_periods() -> None:
     points = [p for i, p in enumerate(_monthly([1.0] * 8)) if i not in (3, 4)]
     with pytest.raises(ValidationFailed) as caught:
         build_series(points, gap_rule="error")
-    assert caught.value.details["count"] == 2
-    assert caught.value.details["missing_periods"][0].startswith("2023-04-01")
+    assert caught.value.context["count"] == 2
+    assert caught.value.context["missing_periods"][0].startswith("2023-04-01")
 
 
 def test_null_values_count_as_gaps() -> None:

@@ -357,7 +357,7 @@ def test_history_not_aligned_to_the_goal_period_is_refused() -> None:
     shifted = [PeriodValue(date(2026, 1, 2), date(2026, 2, 2), 1.0)]
     with pytest.raises(ValidationFailed) as raised:
         compute_progress(_spec(), shifted, MID_MARCH)
-    assert raised.value.details["index"] == 0
+    assert raised.value.context["index"] == 0
     with pytest.raises(ValidationFailed):
         compute_progress(_spec(), [*LINEAR[3:], LINEAR[0]], MID_MARCH)  # out of order
 

@@ -221,7 +221,7 @@ async def test_a_day_eight_days_after_the_last_rate_is_refused_naming_the_pair_a
         await rollup(database, tenant, to="USD")
     error = raised.value
     assert (error.status, error.code) == (422, "missing_exchange_rate")
-    assert error.details == {"base": "EUR", "quote": "USD", "day": "2026-03-09", "fallback_days": 7}
+    assert error.context == {"base": "EUR", "quote": "USD", "day": "2026-03-09", "fallback_days": 7}
     assert "EUR→USD" in error.message and "2026-03-09" in error.message
 
 
@@ -242,7 +242,7 @@ async def test_mixed_currencies_without_any_rate_are_refused(
     with pytest.raises(MissingExchangeRate) as raised:
         await rollup(database, tenant, to="USD")
     # The connector's lower-case "gbp" is the currency GBP.
-    assert raised.value.details["base"] == "GBP" and raised.value.details["day"] == "2026-03-04"
+    assert raised.value.context["base"] == "GBP" and raised.value.context["day"] == "2026-03-04"
 
 
 async def test_points_with_no_currency_at_all_cannot_be_converted(
@@ -366,7 +366,7 @@ def test_the_earliest_missing_day_is_reported() -> None:
     rated = [RatedPartial(partial(4, "EUR", 1.0), None), RatedPartial(partial(3, "GBP", 1.0), None)]
     with pytest.raises(MissingExchangeRate) as raised:
         combine(rated, to="USD", aggregation="sum")
-    assert raised.value.details["base"] == "GBP" and raised.value.details["day"] == "2026-03-03"
+    assert raised.value.context["base"] == "GBP" and raised.value.context["day"] == "2026-03-03"
 
 
 def test_a_converted_value_too_large_for_a_float_is_a_422() -> None:
@@ -452,4 +452,4 @@ async def test_without_a_target_points_in_two_currencies_are_never_added(
     with pytest.raises(MixedCurrencies) as raised:
         await rollup(database, tenant, to=None, sources=("stripe",))
     assert (raised.value.status, raised.value.code) == (422, "mixed_currencies")
-    assert raised.value.details == {"currencies": ["EUR", "USD"]}
+    assert raised.value.context == {"currencies": ["EUR", "USD"]}

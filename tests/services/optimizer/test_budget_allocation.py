@@ -143,12 +143,12 @@ def test_invalid_curves_are_rejected_with_a_reason(channel: dict, message: str) 
         run_template("budget_allocation", {"total_budget": 10, "channels": [channel]})
     assert message in caught.value.message
     assert caught.value.status == 422
-    assert caught.value.details["errors"][0]["path"].startswith("/channels/0")
+    assert caught.value.problems[0].path.startswith("/channels/0")
 
 
 def test_missing_budget_and_duplicate_channels_are_rejected() -> None:
     with pytest.raises(ValidationFailed) as caught:
         run_template("budget_allocation", {"channels": [_channel("a", CURVE_A)]})
-    assert caught.value.details["errors"][0]["path"] == "/total_budget"
+    assert caught.value.problems[0].path == "/total_budget"
     with pytest.raises(ValidationFailed, match="unique"):
         run_template("budget_allocation", {"total_budget": 5, "channels": [_channel("a", CURVE_A)] * 2})

@@ -54,4 +54,4 @@ async def test_missing_inventory_metrics_are_named(client: httpx.AsyncClient, da
     assert refused.value.needs == [
         "unit cost per SKU (one of unit_cost, cost_per_unit with a 'sku' dimension)"
     ]
-    assert refused.value.status == 422 and refused.value.details == {"needs": refused.value.needs}
+    assert refused.value.status == 422 and refused.value.context == {"needs": refused.value.needs}

@@ -158,7 +158,7 @@ def test_invalid_products_are_rejected() -> None:
     bad = {"products": [{"sku": "A", "unit_cost": 0, "demand_mean": 1}]}
     with pytest.raises(ValidationFailed) as caught:
         run_template("inventory", bad)
-    assert caught.value.details["errors"][0]["path"] == "/products/0/unit_cost"
+    assert caught.value.problems[0].path == "/products/0/unit_cost"
     with pytest.raises(ValidationFailed, match="below min_order_qty"):
         run_template(
             "inventory",

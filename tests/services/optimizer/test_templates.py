@@ -33,13 +33,13 @@ def test_both_solvers_agree_on_each_example(template: str) -> None:
 def test_unknown_template_lists_the_known_ones() -> None:
     with pytest.raises(ValidationFailed) as caught:
         run_template("pricing", {})
-    assert caught.value.details["available"] == ["budget_allocation", "inventory", "product_mix", "staffing"]
+    assert caught.value.context["available"] == ["budget_allocation", "inventory", "product_mix", "staffing"]
 
 
 def test_unknown_fields_are_rejected_rather_than_ignored() -> None:
     with pytest.raises(ValidationFailed) as caught:
         parse_params("product_mix", {"products": [{"name": "a", "price": 1, "make_cost": 0}], "budget": 5})
-    assert caught.value.details["errors"][0]["path"] == "/budget"
+    assert caught.value.problems[0].path == "/budget"
 
 
 def test_solve_options_are_validated() -> None:

@@ -128,13 +128,13 @@ def test_a_stored_baseline_is_not_solved_again() -> None:
 def test_bad_changes_are_validation_errors(change: dict, message: str) -> None:
     with pytest.raises(ValidationFailed, match=message) as caught:
         run_what_if("budget_allocation", BUDGET, [change])
-    assert caught.value.details["change_index"] == 0
+    assert caught.value.context["change_index"] == 0
 
 
 def test_changes_that_break_the_rules_of_the_template_are_rejected() -> None:
     with pytest.raises(ValidationFailed, match="make the parameters invalid") as caught:
         run_what_if("budget_allocation", BUDGET, [{"path": "/total_budget", "op": "set", "value": -5}])
-    assert caught.value.details["errors"][0]["path"] == "/total_budget"
+    assert caught.value.problems[0].path == "/total_budget"
     with pytest.raises(ValidationFailed, match="at least one change"):
         run_what_if("budget_allocation", BUDGET, [])
     with pytest.raises(ValidationFailed, match="invalid change"):

@@ -23,7 +23,7 @@ from backend.services.connectors.base import (
     SyncOutcome,
 )
 from backend.services.connectors.http import ConnectorError
-from backend.services.errors import ValidationFailed
+from backend.services.errors import Problem, ValidationFailed
 from backend.services.metrics.service import parse_upload
 
 _EDIT_URL = re.compile(
@@ -62,7 +62,7 @@ async def _parse(content: bytes, layout: str, context: SyncContext) -> Any:
         )
     except ValidationFailed as error:
         raise ConnectorError(
-            f"the sheet is not usable: {error.message}", code="invalid_data", details=error.details
+            f"the sheet is not usable: {error.message}", code="invalid_data", problems=error.problems
         ) from error
 
 
@@ -98,6 +98,6 @@ class GoogleSheetsConnector(ConnectorType):
             raise ConnectorError(
                 f"the sheet has {parsed.error_count} invalid rows; nothing was written",
                 code="invalid_data",
-                details={"errors": [vars(e) for e in parsed.errors[:10]], "error_count": parsed.error_count},
+                problems=[Problem.cell(e.row, e.column, e.message) for e in parsed.errors[:10]],
             )
         return SyncOutcome(points=parsed.points, cursor={"sha256": digest}, records_read=parsed.rows_read)

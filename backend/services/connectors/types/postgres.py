@@ -26,6 +26,7 @@ from backend.services.connectors.mapping import (
     parse_number,
     parse_timestamp,
 )
+from backend.services.errors import Problem
 from backend.services.metrics.points import Point
 
 REQUIRED_COLUMNS = ("ts", "metric", "value")
@@ -100,7 +101,7 @@ def _check_columns(names: list[str]) -> None:
         raise ConnectorError(
             f"the query must return columns ts, metric and value; missing {', '.join(missing)}",
             code="invalid_query",
-            details={"columns": names},
+            context={"columns": names},
         )
 
 
@@ -144,7 +145,7 @@ class PostgresConnector(ConnectorType):
                     f"the query failed: {_safe_error(error)}", code="invalid_query"
                 ) from error
         points: list[Point] = []
-        problems: list[dict[str, Any]] = []
+        problems: list[Problem] = []
         watermark: datetime | None = None
         for number, row in enumerate(rows, start=1):
             try:
@@ -164,12 +165,12 @@ class PostgresConnector(ConnectorType):
                 watermark = ts if watermark is None else max(watermark, ts)
             except (RecordProblem, TypeError, ValueError) as problem:
                 if len(problems) < MAX_REPORTED_PROBLEMS:
-                    problems.append({"row": number, "message": str(problem)})
+                    problems.append(Problem.cell(number, None, str(problem), code="unmappable_row"))
         if problems:
             raise ConnectorError(
                 "some rows could not be mapped to points; nothing was written",
                 code="invalid_data",
-                details={"problems": problems},
+                problems=problems,
             )
         new_cursor = dict(cursor)
         if watermark is not None:

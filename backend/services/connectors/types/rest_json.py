@@ -24,6 +24,7 @@ from backend.services.connectors.mapping import (
     parse_number,
     parse_timestamp,
 )
+from backend.services.errors import Problem
 from backend.services.metrics.points import METRIC_NAME_PATTERN, Point
 
 
@@ -119,7 +120,7 @@ def _records(body: Any, path: str, url: str) -> list[Any]:
         raise ConnectorError(
             f"no list of records at record_path {path!r} in the response",
             code="unexpected_response",
-            details={"record_path": path, "url": url},
+            context={"record_path": path, "url": url},
         )
     return records
 
@@ -169,7 +170,7 @@ class RestJsonConnector(ConnectorType):
                 body = response.json()
             except ValueError as error:
                 raise ConnectorError(
-                    "the response is not JSON", code="unexpected_response", details={"page": number + 1}
+                    "the response is not JSON", code="unexpected_response", context={"page": number + 1}
                 ) from error
             records = _records(body, config.record_path, config.url)
             yield records
@@ -214,7 +215,7 @@ class RestJsonConnector(ConnectorType):
 
     async def sync(self, context: SyncContext, cursor: dict[str, Any]) -> SyncOutcome:
         points: list[Point] = []
-        problems: list[dict[str, Any]] = []
+        problems: list[Problem] = []
         problem_count = records_read = pages = 0
         watermark = cursor.get("watermark")
         async for records in self._pages(context, cursor, max_pages=context.settings.max_pages):
@@ -226,7 +227,9 @@ class RestJsonConnector(ConnectorType):
                 except RecordProblem as problem:
                     problem_count += 1
                     if len(problems) < MAX_REPORTED_PROBLEMS:
-                        problems.append({"record": records_read, "message": str(problem)})
+                        problems.append(
+                            Problem.of("unmappable_record", str(problem), {"record": records_read})
+                        )
                     continue
                 points.extend(record_points)
                 for point in record_points:
@@ -238,7 +241,7 @@ class RestJsonConnector(ConnectorType):
             raise ConnectorError(
                 f"{problem_count} records could not be mapped to points; nothing was written",
                 code="invalid_data",
-                details={"problems": problems, "problem_count": problem_count},
+                problems=problems,
             )
         new_cursor = {"watermark": watermark} if watermark else dict(cursor)
         return SyncOutcome(points=points, cursor=new_cursor, records_read=records_read)
