@@ -10,12 +10,13 @@ naming the data or connector that would let the coach answer it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from backend.agents.citations import Citation, display_number
+from backend.agents.citations import Backing, Citation, display_number
 from backend.agents.intents import Concept
 from backend.agents.metric_facts import MetricFacts, month_name
 from backend.agents.types import AgentResult
@@ -117,12 +118,22 @@ def _drivers(result: AgentResult) -> list[str]:
     return sentences
 
 
+_ASIDE = re.compile(r"\s*\([^()]*\d[^()]*\)")
+
+
+def without_unbacked_asides(line: str, backing: Backing) -> str:
+    """``line`` without the bracketed asides whose figures no citation backs (an example such as
+    "(e.g. '$10,000')" in what an agent needs is not a figure about the shop)."""
+    return _ASIDE.sub(lambda aside: "" if backing.unbacked(aside.group(0)) else aside.group(0), line)
+
+
 def _section(result: AgentResult, facts: MetricFacts | None) -> list[str]:
     if result.status == "ok" and result.agent == "forecaster":
         return _forecast(result, facts)
     if result.status == "ok" and result.agent == "evidence_analyzer":
         return _drivers(result)
-    return list(result.report)
+    backing = Backing(result.citations)
+    return [without_unbacked_asides(line, backing) for line in result.report]
 
 
 def compose(results: Sequence[AgentResult], facts: MetricFacts | None) -> Composed:
