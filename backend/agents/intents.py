@@ -29,6 +29,12 @@ _ADVICE = re.compile(
     r"|what would help|tips? (?:to|for)|ideas? (?:to|for)|help me)\b",
     re.IGNORECASE,
 )
+# A decision to try out: the optimizer's what-if, whatever else the wording resembles.
+_WHAT_IF = re.compile(
+    r"\bwhat if\b|\bsuppose\b|\bshould (?:i|we) (?:raise|lower|cut|increase|reduce|change|drop)\b",
+    re.IGNORECASE,
+)
+_OUTLOOK_WORDS = re.compile(r"\b(outlook|forecast\w*|predict\w*|expect\w*|will|next|heading|coming)\b", re.I)
 _GOAL_WORDS = re.compile(r"\b(goals?|targets?|objectives?|smart)\b", re.IGNORECASE)
 _MONTHS_AHEAD = ("month", "quarter", "year")
 # A year of history: enough for monthly forecasts and for last year's season.
@@ -117,9 +123,14 @@ def plan(question: str, agents: Sequence[AgentName], entries: Sequence[CatalogEn
     """The agents to run for ``question`` (the classifier chose ``agents``) on the tenant's catalog."""
     if not entries and agents:
         return Plan("no_data")
+    if _WHAT_IF.search(question):
+        return Plan("what_if", [AgentCall("optimizer")])
     names = [entry.name for entry in entries]
     named = match_metrics(question, names)
     entry = entries[names.index(named[0])] if named else None
+    if entry is not None and not agents:
+        # The wording matched no kind of request, but it names a metric: its outlook or its drivers.
+        agents = ["forecaster"] if _OUTLOOK_WORDS.search(question) else ["evidence_analyzer"]
     if entry is None:
         concept = unserved_concept(question)
         if concept is not None and "optimizer" not in agents:

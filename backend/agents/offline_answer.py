@@ -119,12 +119,15 @@ def _drivers(result: AgentResult) -> list[str]:
 
 
 _ASIDE = re.compile(r"\s*\([^()]*\d[^()]*\)")
+_ZERO = re.compile(r"(?<![\w.,])0(?![\w.,%])")
 
 
 def without_unbacked_asides(line: str, backing: Backing) -> str:
     """``line`` without the bracketed asides whose figures no citation backs (an example such as
-    "(e.g. '$10,000')" in what an agent needs is not a figure about the shop)."""
-    return _ASIDE.sub(lambda aside: "" if backing.unbacked(aside.group(0)) else aside.group(0), line)
+    "(e.g. '$10,000')" in what an agent needs is not a figure about the shop); a bare 0 in such a
+    line is written as a word ("starting at spend zero")."""
+    line = _ASIDE.sub(lambda aside: "" if backing.unbacked(aside.group(0)) else aside.group(0), line)
+    return _ZERO.sub("zero", line) if backing.unbacked(line) else line
 
 
 def _section(result: AgentResult, facts: MetricFacts | None) -> list[str]:
