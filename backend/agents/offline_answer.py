@@ -119,7 +119,7 @@ def _drivers(result: AgentResult) -> list[str]:
 
 
 _ASIDE = re.compile(r"\s*\([^()]*\d[^()]*\)")
-_ZERO = re.compile(r"(?<![\w.,])0(?![\w.,%])")
+_ZERO = re.compile(r"(?<![\w.,])0(?![\w%]|[.,]\d)")
 
 
 def without_unbacked_asides(line: str, backing: Backing) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Any
 
 import httpx
 import pytest
@@ -18,22 +17,12 @@ from fastapi import FastAPI
 from backend.agents.citations import display_number
 from backend.demo.shop import DemoShop
 from tests.agents.demo_shop import load_demo_shop
-from tests.agents.numbers import unbacked
 from tests.agents.seed import seed_revenue_driven_by_ads
+from tests.agents.test_offline_agents import ask, cited
 from tests.conftest import client_for
 from tests.factories import TenantContext, create_tenant
 
-CHAT = "/api/v1/coach/chat"
 END = date(2026, 11, 30)
-
-
-async def ask(client: httpx.AsyncClient, headers: dict[str, str], message: str) -> dict[str, Any]:
-    response = await client.post(CHAT, headers=headers, json={"message": message})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert body["templated"] is True and body["usage"]["provider"] == "offline"
-    assert unbacked(body["reply"], body["citations"]) == [], body["reply"]
-    return body
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +38,6 @@ def monthly_revenue(shop: DemoShop) -> dict[str, float]:
         day, _store, _channel, revenue, _orders = line.split(",")
         totals[day[:7]] = totals.get(day[:7], 0.0) + float(revenue)
     return totals
-
-
-def cited(body: dict[str, Any], method_part: str) -> list[dict[str, Any]]:
-    return [c for c in body["citations"] if method_part in c["method"]]
 
 
 async def test_next_quarter_answer_shows_the_december_peak_the_drivers_and_the_goal_gap(
