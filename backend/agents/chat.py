@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.agents.citations import Citation
 from backend.agents.fact_check import CheckedReplyStream
 from backend.agents.graph import COACH_GRAPH, SYSTEM_PROMPT, CoachContext, CoachState, context_message
 from backend.agents.runtime import CoachRuntime
@@ -57,12 +58,15 @@ class ChatTurn:
     templated: bool
     classification: str
     notices: list[str] = field(default_factory=list)
+    # Figures the offline answer derived itself (changes, goal gaps, last year's season).
+    composed_citations: list[Citation] = field(default_factory=list)
     # True when the reply already went out as ``delta`` events while the model wrote it.
     streamed: bool = False
 
     @property
     def citations(self) -> list[dict[str, Any]]:
-        return [citation.as_dict() for result in self.results for citation in result.citations]
+        cited = [citation for result in self.results for citation in result.citations]
+        return [citation.as_dict() for citation in [*cited, *self.composed_citations]]
 
     @property
     def suggested_actions(self) -> list[dict[str, Any]]:
@@ -240,6 +244,7 @@ async def chat_turn(
         templated=bool(state.get("templated")),
         classification=state.get("method", ""),
         notices=notices,
+        composed_citations=state.get("composed_citations", []),
         streamed=stream is not None and stream.active,
     )
     await _persist(session, runtime, turn, question)

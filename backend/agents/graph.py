@@ -27,8 +27,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from backend.agents import classifier
-from backend.agents.citations import Backing
+from backend.agents import classifier, intents, metric_facts, offline_answer
+from backend.agents.citations import Backing, Citation
+from backend.agents.common import catalog
 from backend.agents.fact_check import CheckedReplyStream, check_reply
 from backend.agents.registry import RUNNERS, TOOL_SPECS, offline_templates
 from backend.agents.types import AGENT_NAMES, AgentCall, AgentDeps, AgentResult
@@ -73,6 +74,10 @@ class CoachState(TypedDict, total=False):
     reply: str | None
     templated: bool
     notices: Annotated[list[str], operator.add]
+    # Offline mode: the routed intent, the metric it is about, and the citations of the composed answer.
+    intent: intents.Plan
+    known_metrics: list[str]
+    composed_citations: list[Citation]
 
 
 @dataclass
@@ -138,11 +143,26 @@ async def classify(state: CoachState, runtime: Runtime[CoachContext]) -> CoachSt
     else:
         fallback = {}
     found = await classifier.classify(context.classifier_embedder, deps.tenant_id, state["question"])
-    plan = [AgentCall(agent) for agent in found.agents]
+    entries = await catalog(deps.session)
+    routed_plan = intents.plan(state["question"], found.agents, entries)
+    plan = routed_plan.calls
     await deps.emit(
-        "classification", {"agents": found.agents, "method": "embedding similarity", "scores": found.scores}
+        "classification",
+        {
+            "agents": [call.agent for call in plan],
+            "method": "embedding similarity",
+            "scores": found.scores,
+            "intent": routed_plan.intent,
+        },
     )
-    return {**fallback, "plan": plan, "mode": "offline", "method": "embedding similarity"}
+    return {
+        **fallback,
+        "plan": plan,
+        "mode": "offline",
+        "method": "embedding similarity",
+        "intent": routed_plan,
+        "known_metrics": [entry.name for entry in entries],
+    }
 
 
 async def run_agents(state: CoachState, runtime: Runtime[CoachContext]) -> CoachState:
@@ -204,13 +224,10 @@ async def compose(state: CoachState, runtime: Runtime[CoachContext]) -> CoachSta
     update: CoachState = {}
     if reply:
         templated = bool(calls) and calls[-1].result.templated
+    elif state.get("mode") == "offline":
+        return await _compose_offline(state, context)
     elif not results:
         reply, templated = HELP_REPLY, True
-    elif state.get("mode") == "offline":
-        # No model is configured: the router's offline tier renders the agents' reports.
-        routed = await context.router.chat(context.deps.tenant_id, state["messages"], ())
-        update["calls"] = [routed]
-        reply, templated = routed.result.content, routed.result.templated
     else:
         # The model ran the tools but wrote no answer: show their reports, labelled as templated.
         reply, templated = OfflineProvider(offline_templates()).render(state["messages"]), True
@@ -226,6 +243,24 @@ async def compose(state: CoachState, runtime: Runtime[CoachContext]) -> CoachSta
             reply, templated = OfflineProvider(offline_templates()).render(state["messages"]), True
     update |= {"reply": reply, "templated": templated}
     return update
+
+
+async def _compose_offline(state: CoachState, context: CoachContext) -> CoachState:
+    """No model is configured (or none answered): sentences composed from the agents' results."""
+    routed_plan = state.get("intent")
+    known = state.get("known_metrics", [])
+    if routed_plan is not None and routed_plan.unserved is not None:
+        return {"reply": offline_answer.unserved(routed_plan.unserved, known), "templated": True}
+    if routed_plan is not None and routed_plan.intent == "no_data":
+        return {"reply": offline_answer.NO_DATA, "templated": True}
+    results = state.get("results", [])
+    if not results:
+        reply = HELP_REPLY if known else f"{HELP_REPLY} {offline_answer.NO_DATA}"
+        return {"reply": reply, "templated": True}
+    entry = routed_plan.metric if routed_plan is not None else None
+    facts = await metric_facts.gather(context.deps, entry) if entry is not None else None
+    composed = offline_answer.compose(results, facts)
+    return {"reply": composed.reply, "templated": True, "composed_citations": composed.citations}
 
 
 def _after_classify(state: CoachState) -> str:

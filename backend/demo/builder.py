@@ -124,7 +124,7 @@ class _Builder:
     def _goals(self, shop: DemoShop) -> None:
         existing = _check(self.http.get("/api/v1/goals", params={"limit": 200}), "list goals")
         titles = {item["title"] for item in existing["items"]}
-        for goal in _goals(shop.end, _last_month_revenue(shop)):
+        for goal in demo_goals(shop):
             if goal["title"] not in titles:
                 _check(self.http.post("/api/v1/goals", json=goal), f"create goal {goal['title']!r}")
 
@@ -148,6 +148,11 @@ def _goals(end: date, last_month_revenue: float = 0.0) -> list[dict[str, Any]]:
             "deadline": deadline,
         },
     ]
+
+
+def demo_goals(shop: DemoShop) -> list[dict[str, Any]]:
+    """The goals the builder creates for ``shop``."""
+    return _goals(shop.end, _last_month_revenue(shop))
 
 
 def _last_month_revenue(shop: DemoShop) -> float:

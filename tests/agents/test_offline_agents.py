@@ -136,7 +136,7 @@ async def test_forecaster_reports_intervals_and_backtested_accuracy(client: http
     tenant = await create_tenant(client)
     await seed_daily(client, tenant, "orders", 120)
     body = await ask(client, tenant.headers, "Forecast orders for the next 2 weeks")
-    assert body["agents"] == ["forecaster"]
+    assert body["agents"][0] == "forecaster"
     means = cited(body, "forecast mean")
     assert len(means) == 14 and all(c["metric"] == "orders" for c in means)
     assert len(cited(body, "80% prediction interval lower bound")) == 14
@@ -149,7 +149,7 @@ async def test_chat_forecast_horizon_stays_within_the_services_synchronous_limit
     tenant = await create_tenant(client)
     await seed_daily(client, tenant, "orders", 120)
     body = await ask(client, tenant.headers, "Forecast orders for the next 3 months")
-    assert body["agents"] == ["forecaster"]
+    assert body["agents"][0] == "forecaster"
     assert len(cited(body, "forecast mean")) == SYNC_MAX_HORIZON
     stored = (await client.get("/api/v1/forecasts", headers=tenant.headers)).json()["items"]
     assert [f["horizon"] for f in stored] == [SYNC_MAX_HORIZON]
@@ -164,7 +164,7 @@ async def test_a_chat_forecast_that_fails_is_counted_like_the_services(client: h
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["agents"] == ["forecaster"] and "could not forecast orders" in body["reply"]
+    assert body["agents"][0] == "forecaster" and "could not forecast orders" in body["reply"]
     assert REGISTRY.get_sample_value("forecasts_total", {"outcome": "failure"}) == failures + 1
 
 
