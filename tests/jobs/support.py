@@ -11,12 +11,16 @@ import atexit
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
+import pytest
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import Settings
+from backend.services.jobs import service as job_status
 from backend.services.queue import JobKind, JobRuntime, Task, build_app, enqueue, worker_options
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
@@ -79,3 +83,25 @@ async def run_pending_jobs(
             )
     finally:
         await database.dispose()
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    """One progress report a job made, as the job status store received it."""
+
+    job_id: uuid.UUID
+    fraction: float
+    message: str
+
+
+def record_progress(monkeypatch: pytest.MonkeyPatch) -> list[ProgressReport]:
+    """Every progress report stored from now on, in order (each still reaches the job's row)."""
+    reports: list[ProgressReport] = []
+    store = job_status.report_progress
+
+    async def recording(session: AsyncSession, job_id: uuid.UUID, fraction: float, message: str) -> None:
+        reports.append(ProgressReport(job_id, fraction, message))
+        await store(session, job_id, fraction, message)
+
+    monkeypatch.setattr(job_status, "report_progress", recording)
+    return reports
