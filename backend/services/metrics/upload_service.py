@@ -163,9 +163,14 @@ async def _queue(
     reason: str,
     requested_by: uuid.UUID | None,
 ) -> Queued:
-    tenant = session_tenant(session)
+    payload = UploadJob(upload_id=await keep_file(session, content, options), **options.model_dump())
+    return await queue(session, UPLOAD_JOB, payload, reason=reason, requested_by=requested_by)
+
+
+async def keep_file(session: AsyncSession, content: bytes, options: UploadOptions) -> uuid.UUID:
+    """Store ``content`` in the tenant's ``metric_uploads`` row for a job to read; its id."""
     upload = MetricUpload(
-        tenant_id=tenant,
+        tenant_id=session_tenant(session),
         filename=options.filename,
         layout=options.layout,
         dimensions=options.dimensions,
@@ -173,8 +178,7 @@ async def _queue(
     )
     session.add(upload)
     await session.flush()
-    payload = UploadJob(upload_id=upload.id, **options.model_dump())
-    return await queue(session, UPLOAD_JOB, payload, reason=reason, requested_by=requested_by)
+    return upload.id
 
 
 def parse(content: bytes, options: UploadOptions, zone: ZoneInfo) -> ParsedUpload:
