@@ -128,9 +128,10 @@ bench-deps:
 	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; \
 	else echo "The load benchmark needs wrk; install it as root: apt-get install wrk"; exit 1; fi
 
-bench: migrate bench-deps ## Benchmarks (JSON reports in .bench/): load (wrk), metrics API vs raw SQL, optimizer, evidence
+bench: migrate bench-deps ## Benchmarks (JSON reports in .bench/): load (wrk), metrics API vs raw SQL, big uploads as jobs, optimizer, evidence
 	$(PY) -m tests.benchmarks.bench_load
 	$(PY) -m tests.benchmarks.bench_metrics
+	$(PY) -m tests.benchmarks.bench_uploads
 	$(PY) -m tests.benchmarks.bench_optimizer
 	$(PY) -m tests.benchmarks.bench_evidence_lalonde
 	$(PY) -m tests.benchmarks.bench_evidence_timeseries

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Response, UploadFile, status
+from fastapi.responses import JSONResponse
 
 from backend.config import Settings
 from backend.dependencies import (
@@ -17,6 +18,7 @@ from backend.dependencies import (
     TenantSession,
 )
 from backend.models import DataSource
+from backend.routes.jobs import job_accepted
 from backend.schemas.common import Page
 from backend.schemas.connectors import (
     CheckRead,
@@ -27,9 +29,12 @@ from backend.schemas.connectors import (
     DataSourceUpdate,
     SyncRead,
 )
-from backend.services.connectors import service
+from backend.schemas.jobs import JobAccepted
+from backend.services.connectors import service, uploads
 from backend.services.connectors.crypto import CredentialCipher
 from backend.services.connectors.registry import connector_types
+from backend.services.metrics import upload_service
+from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 
 router = APIRouter(tags=["connectors"], responses=error_responses(401, 403))
@@ -208,19 +213,33 @@ async def list_data_source_syncs(
 @router.post(
     "/api/v1/data-sources/{source_id}/upload",
     status_code=status.HTTP_201_CREATED,
-    summary="Upload a CSV/XLSX file to a 'file' data source",
-    responses=error_responses(404, 413, 422),
+    response_model=SyncRead,
+    summary="Upload a CSV/XLSX file to a 'file' data source (big files run as a job)",
+    description="Written now and recorded as a sync run (201), or, for a file of more than "
+    f"{upload_service.SYNC_MAX_UPLOAD_POINTS:,} points (data rows x metric columns), kept for the tenant "
+    "and written by a `connectors.upload` job: 202 with `Location: /api/v1/jobs/{id}`, whose progress "
+    "counts rows read and points written; the sync run records the outcome. All or nothing either way.",
+    responses={
+        **error_responses(404, 413, 422),
+        202: {"model": JobAccepted, "description": "A large file, queued as a background job"},
+    },
 )
 async def upload_data_source_file(
     source_id: uuid.UUID,
     file: Annotated[UploadFile, File(description="A .csv or .xlsx file (long or wide layout).")],
     session: TenantSession,
     principal: AnalystPrincipal,
-) -> SyncRead:
+) -> Response:
     """Analyst or above. Imports a CSV or .xlsx file into a `file` data source with the source's layout
-    (long or wide; text columns are dimensions) and answers with the finished sync. A file with a bad row
-    writes nothing: 422 lists each bad row (also for a source that is not `file`); 413 for a file over
-    the size limit; 404 for an unknown source."""
+    (long or wide; text columns are dimensions): 201 with the finished sync, or, beyond the upload size
+    rule, 202 with the job (progress per chunk: rows read, points written). A file with a bad row writes
+    nothing: 422 lists each bad row (also for a source that is not `file`); 413 for a file over the size
+    limit; 404 for an unknown source."""
     content = await file.read()
-    sync = await service.upload_file(session, source_id, content, filename=file.filename or "upload.csv")
-    return SyncRead.model_validate(sync)
+    sync = await uploads.upload_file(
+        session, source_id, content, filename=file.filename or "upload.csv", requested_by=principal.user_id
+    )
+    if isinstance(sync, Queued):
+        return job_accepted(sync)
+    body = SyncRead.model_validate(sync).model_dump(mode="json")
+    return JSONResponse(body, status_code=status.HTTP_201_CREATED)

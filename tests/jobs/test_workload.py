@@ -20,6 +20,7 @@ from backend.services.auth.account_email import AccountEmailPayload
 from backend.services.auth.emails import AccountEmailPurpose
 from backend.services.benchmarks.service import BenchmarkImport
 from backend.services.connectors.service import SYNC_JOB, SyncPayload
+from backend.services.connectors.uploads import FileUploadJob
 from backend.services.evidence import mmm_service, unit_service
 from backend.services.evidence import service as evidence_service
 from backend.services.evidence.compute import AnalysisSpec
@@ -168,6 +169,9 @@ PAYLOADS: dict[str, BaseModel] = {
     "connectors.sync": SyncPayload(source_id=uuid.uuid4(), sync_id=uuid.uuid4()),
     "benchmarks.import": BenchmarkImport(rows=[{"industry": "retail", "metric": "margin", "p50": 0.3}]),
     "insights.run": InsightRun(trigger="schedule", today=datetime(2026, 12, 7, tzinfo=UTC).date()),
+    "connectors.upload": FileUploadJob(
+        upload_id=uuid.uuid4(), source_id=uuid.uuid4(), sync_id=uuid.uuid4(), filename="sales.csv"
+    ),
     "metrics.upload": UploadJob(
         upload_id=uuid.uuid4(), filename="sales.csv", layout="wide", dimensions=["store"], dry_run=True
     ),

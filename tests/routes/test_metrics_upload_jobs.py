@@ -13,7 +13,7 @@ from backend.services.metrics.upload_service import UploadOptions, background_re
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
-from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.jobs.support import fast_retry_settings, record_progress, run_pending_jobs
 from tests.routes.test_metrics_upload import _rollup_by_store, _upload, _wide_returns_csv
 
 
@@ -66,12 +66,36 @@ async def test_a_large_upload_is_queued_kept_under_rls_and_written_by_the_job_wi
     assert (await client.get(queued.headers["Location"], headers=other.headers)).status_code == 404
     job = await _run_and_read_job(client, tenant, queued, settings, database_urls)
     assert (job["kind"], job["status"], job["progress"]) == ("metrics.upload", "succeeded", 100), job
-    assert job["message"] == "90 of 90 points written"
+    assert job["message"] == "90 rows read, 90 points written"
     result = job["result"]
     assert isinstance(result, dict)
     assert result["result"]["inserted"] == 90 and result["mapping"]["dimension_columns"] == ["store"]
     assert (await _rollup_by_store(client, tenant, "returns"))["north"] == float(sum(range(1, 31)))
     assert await _stored_uploads(database, tenant) == 0  # the file is gone once written
+
+
+@pytest.mark.usefixtures("small_sync_limit")
+async def test_a_queued_upload_reports_rows_read_and_points_written_after_every_chunk(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    database_urls: DatabaseUrls,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant = await create_tenant(client)
+    queued = await _upload(client, tenant, "returns.csv", _wide_returns_csv().encode())
+    assert queued.status_code == 202, queued.text
+    reports = record_progress(monkeypatch)
+    job = await _run_and_read_job(client, tenant, queued, settings, database_urls)
+    assert job["status"] == "succeeded", job
+    mine = [report for report in reports if str(report.job_id) == queued.json()["job_id"]]
+    # 40 points per chunk of a one-metric file: 40 rows, then 80, then the last 10.
+    assert [report.message for report in mine] == [
+        "40 rows read, 40 points written",
+        "80 rows read, 80 points written",
+        "90 rows read, 90 points written",
+    ]
+    fractions = [report.fraction for report in mine]
+    assert fractions == sorted(fractions) and 0 < fractions[0] < fractions[1] < 1, fractions
 
 
 @pytest.mark.usefixtures("small_sync_limit")

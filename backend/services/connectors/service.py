@@ -6,8 +6,6 @@ tenant and source) and never returned or logged: reads show which fields are set
 
 from __future__ import annotations
 
-import asyncio
-import io
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,11 +24,9 @@ from backend.services.connectors.http import ConnectorError, ConnectorHttp
 from backend.services.connectors.registry import connector_types
 from backend.services.connectors.schedule import next_run, schedule_problem
 from backend.services.errors import Conflict, NotFound, Problem, ValidationFailed
-from backend.services.metrics.service import ingest_points, parse_upload
 from backend.services.queue import JobAlreadyQueued, JobKind
 from backend.services.workload import queue
 from backend.utils.database import session_tenant
-from backend.utils.prometheus import CONNECTOR_SYNCS
 from backend.utils.repository import PageWindow
 
 
@@ -299,46 +295,3 @@ async def list_syncs(
 ) -> tuple[list[ConnectorSync], int]:
     await get_source(session, source_id)
     return await repository.list_syncs(session, source_id, window)
-
-
-async def upload_file(
-    session: AsyncSession, source_id: uuid.UUID, content: bytes, *, filename: str
-) -> ConnectorSync:
-    """Ingest an uploaded CSV/XLSX through the metrics upload parser; recorded as a sync run."""
-    source = await get_source(session, source_id)
-    if source.connector_type != "file":
-        raise ValidationFailed(
-            "only 'file' data sources take uploads; other types pull their data with /sync"
-        )
-    started = datetime.now(UTC)
-    layout = str(source.config.get("layout", "auto"))
-    parsed = await asyncio.to_thread(
-        parse_upload, io.BytesIO(content), filename=filename, zone=await _zone(session), layout=layout
-    )
-    if parsed.error_count:
-        CONNECTOR_SYNCS.labels(connector="file", outcome="failure").inc()
-        raise ValidationFailed(
-            f"{parsed.error_count} rows are invalid; nothing was written",
-            problems=[Problem.cell(error.row, error.column, error.message) for error in parsed.errors],
-        )
-    result = await ingest_points(session, parsed.points, source=points_source(source.id))
-    now = datetime.now(UTC)
-    sync = ConnectorSync(
-        id=uuid.uuid4(),
-        tenant_id=source.tenant_id,
-        data_source_id=source.id,
-        trigger="upload",
-        status="succeeded",
-        attempts=1,
-        records_read=parsed.rows_read,
-        points_written=result.inserted + result.updated,
-        cursor_before={},
-        cursor_after={"filename": filename[:200]},
-        started_at=started,
-        finished_at=now,
-    )
-    source.last_synced_at = now
-    session.add(sync)
-    await session.flush()
-    CONNECTOR_SYNCS.labels(connector="file", outcome="success").inc()
-    return sync

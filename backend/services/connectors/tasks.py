@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from backend.services.connectors import repository
+from backend.services.connectors import repository, uploads
 from backend.services.connectors.service import SYNC_JOB, SyncPayload, request_sync, schedule_next_sync
 from backend.services.connectors.sync import run_sync
 from backend.services.errors import Conflict, NotFound, ValidationFailed
@@ -48,5 +48,5 @@ async def dispatch_schedules(runtime: JobRuntime, app: Any) -> None:
     await dispatch_due_syncs(runtime)
 
 
-TASKS: tuple[Task[Any], ...] = (Task(SYNC_JOB, sync_data_source),)
+TASKS: tuple[Task[Any], ...] = (Task(SYNC_JOB, sync_data_source), *uploads.TASKS)
 PERIODIC_TASKS = (PeriodicTask("connectors.dispatch_schedules", "* * * * *", dispatch_schedules),)

@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -114,7 +115,13 @@ def dimensions_key(dimensions: Mapping[str, str]) -> str:
     """Canonical text of a dimension map: the same dimensions always give the same key."""
     if not dimensions:
         return ""
-    return json.dumps(dict(sorted(dimensions.items())), separators=(",", ":"), ensure_ascii=False)
+    return _items_key(tuple(sorted(dimensions.items())))
+
+
+@lru_cache(maxsize=65_536)
+def _items_key(items: tuple[tuple[str, str], ...]) -> str:
+    # A big write repeats a few thousand dimension combinations over and over: encode each once.
+    return json.dumps(dict(items), separators=(",", ":"), ensure_ascii=False)
 
 
 def localize(ts: datetime, zone: tzinfo) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -28,7 +28,7 @@ from backend.services.metrics.rates import converted_rollup
 from backend.services.metrics.reader import MetricDefinitionInfo, MetricQuery, Sources
 from backend.services.metrics.repository import CatalogEntry
 from backend.services.metrics.types import MAX_BATCH_POINTS as MAX_BATCH_POINTS
-from backend.services.metrics.upload import ParsedUpload, file_rows, parse_rows
+from backend.services.metrics.upload import ParsedUpload, file_rows, parse_in_chunks, parse_rows
 from backend.utils.database import driver_fetch, session_tenant
 from backend.utils.repository import PageWindow
 
@@ -153,6 +153,30 @@ def parse_upload(
         max_rows=MAX_UPLOAD_ROWS if max_rows is None else max_rows,
         max_points=MAX_UPLOAD_POINTS if max_points is None else max_points,
         dimensions=dimensions,
+    )
+
+
+def parse_upload_chunks(
+    stream: IO[bytes],
+    *,
+    filename: str,
+    zone: ZoneInfo,
+    layout: str,
+    dimensions: Sequence[str] | None,
+    max_rows: int,
+    max_points: int,
+    chunk_rows: int,
+) -> Iterator[ParsedUpload]:
+    """``parse_upload`` a chunk of ``chunk_rows`` data rows at a time (see ``parse_in_chunks``);
+    each step is CPU-bound: run it in a worker thread."""
+    return parse_in_chunks(
+        file_rows(stream, filename),
+        zone=zone,
+        layout=layout,
+        max_rows=max_rows,
+        max_points=max_points,
+        dimensions=dimensions,
+        chunk_rows=chunk_rows,
     )
 
 

@@ -1,45 +1,40 @@
 """The metric upload task: a file too large for a request, parsed and written by a worker.
 
 The request stored the file in the tenant's ``metric_uploads`` row (forced RLS) and queued this
-job (``upload_service.start_upload``); the job reads it back, parses it, writes the points in
-chunks with progress and deletes the row (also when the file is refused, or on the last attempt).
-Parsing runs in a thread, not the CPU executor: its result is up to millions of point objects,
-which a process hop would pickle twice.
+job (``upload_service.start_upload``); the job reads it back and parses and writes it a chunk at
+a time in one transaction (``write_streaming``: progress counts rows read and points written),
+then deletes the row (also when the file is refused, or on the last attempt).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from backend.services.errors import ValidationFailed
 from backend.services.metrics.upload_service import (
     UPLOAD_JOB,
+    UPLOAD_SOURCE,
     UploadJob,
-    apply_in_chunks,
     forget,
     forget_now,
     jsonable,
-    parse,
     stored_file,
+    write_streaming,
 )
 from backend.services.queue import JobFailed, JobRun, Task
 from backend.services.tenant.service import tenant_zone
 
 
 async def upload_in_background(run: JobRun, payload: UploadJob) -> dict[str, Any]:
-    """Read the stored file, parse it, write it in chunks with progress; the file row goes."""
+    """Read the stored file, parse and write it chunk by chunk with progress; the file row goes."""
     upload_id = payload.upload_id
     try:
         async with run.database.tenant_session(run.tenant_id) as session:
             content = await stored_file(session, upload_id)
             zone = await tenant_zone(session)
-        await run.progress(0.05, "file read; parsing")
-        parsed = await asyncio.to_thread(parse, content, payload, zone, background=True)
-        del content
-        await run.progress(0.30, f"{parsed.rows_read:,} rows parsed; writing {len(parsed.points):,} points")
-        async with run.database.tenant_session(run.tenant_id) as session:
-            summary = await apply_in_chunks(run, session, parsed, payload)
+            _, summary = await write_streaming(
+                session, content, payload, zone=zone, source=UPLOAD_SOURCE, progress=run.progress
+            )
             await forget(session, upload_id)
     except ValidationFailed as exc:
         await forget_now(run, upload_id)

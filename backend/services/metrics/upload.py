@@ -16,7 +16,8 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
-from collections import Counter
+import math
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -134,6 +135,25 @@ def parse_rows(
 ) -> ParsedUpload:
     """Points of every valid row and an error per bad cell; ``dimensions`` overrides the wide
     layout's guess of which columns are dimensions."""
+    chunks = parse_in_chunks(
+        rows, zone=zone, layout=layout, max_rows=max_rows, max_points=max_points, dimensions=dimensions
+    )
+    return deque(chunks, maxlen=1).pop()  # without chunk_rows it yields once, at the end
+
+
+def parse_in_chunks(
+    rows: Iterable[list[Any]],
+    *,
+    zone: ZoneInfo,
+    layout: str,
+    max_rows: int,
+    max_points: int,
+    dimensions: Sequence[str] | None = None,
+    chunk_rows: int | None = None,
+) -> Iterator[ParsedUpload]:
+    """``parse_rows`` a chunk at a time: the same growing ``ParsedUpload`` is yielded after every
+    ``chunk_rows`` data rows and once at the end, so a caller can write each chunk's new points
+    (``points[len_before:]``) and report rows read while the rest of the file is still unread."""
     iterator = iter(rows)
     header_row = next(iterator, None)
     if header_row is None:
@@ -156,11 +176,16 @@ def parse_rows(
             raise ValidationFailed(
                 f"the file holds more than {max_points} points; split it", context={"max_points": max_points}
             )
-    return parsed
+        if chunk_rows is not None and parsed.rows_read % chunk_rows == 0:
+            yield parsed
+    yield parsed
 
 
 def _blank(row: Sequence[Any]) -> bool:
-    return all(cell is None or str(cell).strip() == "" for cell in row)
+    for cell in row:  # a loop that stops at the first filled cell: usually the first
+        if cell is not None and (cell.strip() if isinstance(cell, str) else str(cell).strip()):
+            return False
+    return True
 
 
 def choose_mapping(
@@ -283,6 +308,17 @@ def _parse_timestamp(cell: Any, zone: ZoneInfo) -> datetime:
 
 
 def _number(cell: Any) -> float:
+    if isinstance(cell, str):  # the common case first: float() takes the text as _plain_number does
+        try:
+            value = float(cell)
+        except ValueError:
+            return _plain_number(cell)
+        if math.isfinite(value):
+            return value
+    return _plain_number(cell)
+
+
+def _plain_number(cell: Any) -> float:
     if isinstance(cell, bool):
         raise ValueError("a true/false cell is not a number")
     if isinstance(cell, int | float):
@@ -348,13 +384,16 @@ def _long_row(parsed: ParsedUpload, header: list[str], row: list[Any], number: i
 
 
 class _WideRows:
-    """Reads wide rows by column position; a dimension value is checked once, then remembered."""
+    """Reads wide rows by column position; a dimension value is checked once, then remembered, and
+    so is each timestamp text (a wide file repeats a date once per dimension combination)."""
 
     def __init__(self, header: list[str], mapping: UploadMapping) -> None:
         self.ts_index = header.index(mapping.timestamp_column)
         self.dimensions = [(header.index(c), c) for c in mapping.dimension_columns]
         self.metrics = [(header.index(c), c) for c in mapping.metric_columns]
         self.valid_values: set[tuple[str, str]] = set()
+        self.combinations: dict[tuple[str, ...], dict[str, str]] = {}
+        self.instants: dict[str, datetime] = {}
 
     def __call__(
         self, parsed: ParsedUpload, header: list[str], row: list[Any], number: int, zone: ZoneInfo
@@ -363,27 +402,41 @@ class _WideRows:
             return
         width = len(row)
         try:
-            ts = _timestamp(row[self.ts_index] if self.ts_index < width else None, zone)
+            ts = self._timestamp(row[self.ts_index] if self.ts_index < width else None, zone)
         except ValueError as error:
             parsed.add_error(number, parsed.mapping.timestamp_column, str(error))
             return
         dimensions = self._dimensions(parsed, row, number)
         if dimensions is None:
             return
+        append = parsed.points.append
         for index, column in self.metrics:
             cell = row[index] if index < width else None
             if cell is None or cell == "" or (isinstance(cell, str) and not cell.strip()):
                 continue
             try:
-                parsed.points.append(Point(column, ts, _number(cell), dimensions))
+                append(Point(column, ts, _number(cell), dimensions))
             except ValueError as error:
                 parsed.add_error(number, column, str(error))
 
+    def _timestamp(self, cell: Any, zone: ZoneInfo) -> datetime:
+        if not isinstance(cell, str):
+            return _timestamp(cell, zone)
+        known = self.instants.get(cell)
+        if known is None:
+            known = self.instants[cell] = _timestamp(cell, zone)  # a ValueError is not remembered
+        return known
+
     def _dimensions(self, parsed: ParsedUpload, row: list[Any], number: int) -> dict[str, str] | None:
+        values = tuple(
+            str(cell).strip() if (cell := row[index] if index < len(row) else None) is not None else ""
+            for index, _ in self.dimensions
+        )
+        known = self.combinations.get(values)
+        if known is not None:
+            return known
         dimensions: dict[str, str] = {}
-        for index, column in self.dimensions:
-            cell = row[index] if index < len(row) else None
-            value = str(cell).strip() if cell is not None else ""
+        for (_, column), value in zip(self.dimensions, values, strict=True):
             if not value:
                 continue
             if (column, value) not in self.valid_values:
@@ -393,4 +446,6 @@ class _WideRows:
                     return None
                 self.valid_values.add((column, value))
             dimensions[column] = value
+        # One shared map per combination (points never mutate their dimensions).
+        self.combinations[values] = dimensions
         return dimensions

@@ -16,6 +16,8 @@ import asyncio
 import io
 import itertools
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,8 +46,9 @@ SYNC_MAX_UPLOAD_POINTS = 50_000
 # What a job accepts (the request's parser limits are service.MAX_UPLOAD_ROWS / _POINTS).
 JOB_MAX_UPLOAD_ROWS = 2_000_000
 JOB_MAX_UPLOAD_POINTS = 4_000_000
-# Points written per statement batch in a job, with progress reported after each.
-JOB_WRITE_CHUNK_POINTS = 100_000
+# Points parsed and then written per chunk of a job, with progress (rows read, points written)
+# reported after each: one upsert statement each (repository.UPSERT_CHUNK_POINTS is 100,000).
+JOB_WRITE_CHUNK_POINTS = 50_000
 PREVIEW_POINTS = 20
 
 
@@ -69,6 +72,13 @@ class UploadJob(UploadOptions):
 UPLOAD_JOB = JobKind("metrics.upload", UploadJob, queue=UPLOAD_QUEUE, max_attempts=2)
 
 
+def estimate_rows(content: bytes, options: UploadOptions) -> int:
+    """Data rows of the file: its lines (or the sheet's rows) less the header; blank ones included."""
+    if options.filename.lower().endswith(".xlsx"):
+        return _xlsx_head(content)[1]
+    return max(content.count(b"\n") + (0 if content.endswith(b"\n") else 1) - 1, 0)
+
+
 def estimate_points(content: bytes, options: UploadOptions) -> int:
     """Data rows x metric columns, from the first rows' mapping and the row count (no full parse).
 
@@ -83,7 +93,7 @@ def estimate_points(content: bytes, options: UploadOptions) -> int:
         rows = list(
             itertools.islice(csv_rows(io.BytesIO(head[: head.rfind(b"\n") + 1] or head)), SAMPLE_ROWS + 1)
         )
-        data_rows = content.count(b"\n") + (0 if content.endswith(b"\n") else 1) - 1
+        data_rows = estimate_rows(content, options)
     if not rows:
         return 0
     header = [str(cell).strip().lower() if cell is not None else "" for cell in rows[0]]
@@ -141,7 +151,7 @@ async def start_upload(
     if reason is not None:
         return await _queue(session, content, options, reason=reason, requested_by=requested_by)
     zone = await tenant_zone(session)
-    parsed = await asyncio.to_thread(parse, content, options, zone, background=False)
+    parsed = await asyncio.to_thread(parse, content, options, zone)
     return await _apply(session, parsed, options)
 
 
@@ -153,9 +163,14 @@ async def _queue(
     reason: str,
     requested_by: uuid.UUID | None,
 ) -> Queued:
-    tenant = session_tenant(session)
+    payload = UploadJob(upload_id=await keep_file(session, content, options), **options.model_dump())
+    return await queue(session, UPLOAD_JOB, payload, reason=reason, requested_by=requested_by)
+
+
+async def keep_file(session: AsyncSession, content: bytes, options: UploadOptions) -> uuid.UUID:
+    """Store ``content`` in the tenant's ``metric_uploads`` row for a job to read; its id."""
     upload = MetricUpload(
-        tenant_id=tenant,
+        tenant_id=session_tenant(session),
         filename=options.filename,
         layout=options.layout,
         dimensions=options.dimensions,
@@ -163,20 +178,17 @@ async def _queue(
     )
     session.add(upload)
     await session.flush()
-    payload = UploadJob(upload_id=upload.id, **options.model_dump())
-    return await queue(session, UPLOAD_JOB, payload, reason=reason, requested_by=requested_by)
+    return upload.id
 
 
-def parse(content: bytes, options: UploadOptions, zone: ZoneInfo, *, background: bool) -> ParsedUpload:
-    """CPU-bound: runs in a thread."""
-    limits = {"max_rows": JOB_MAX_UPLOAD_ROWS, "max_points": JOB_MAX_UPLOAD_POINTS} if background else {}
+def parse(content: bytes, options: UploadOptions, zone: ZoneInfo) -> ParsedUpload:
+    """CPU-bound: runs in a thread, with the request's limits."""
     return service.parse_upload(
         io.BytesIO(content),
         filename=options.filename,
         zone=zone,
         layout=options.layout,
         dimensions=options.dimensions,
-        **limits,
     )
 
 
@@ -256,27 +268,76 @@ async def forget_now(run: JobRun, upload_id: uuid.UUID) -> None:
         await forget(session, upload_id)
 
 
-async def apply_in_chunks(
-    run: JobRun, session: AsyncSession, parsed: ParsedUpload, options: UploadOptions
-) -> dict[str, Any]:
-    """Like ``_apply``, in one transaction, but in chunks so the job reports points written / total.
+ProgressReport = Callable[[float, str], Awaitable[None]]  # JobRun.progress: (fraction done, message)
 
-    Chunks are written in file order, so the last of repeated points still wins; a point repeated
-    in a later chunk counts as updated (or unchanged), one repeated within a chunk as a duplicate."""
+
+@dataclass
+class _Written:
+    """What the chunks of one upload wrote, added up."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates_in_batch: int = 0
+
+    def add(self, result: service.IngestResult) -> None:
+        self.inserted += result.inserted
+        self.updated += result.updated
+        self.unchanged += result.unchanged
+        self.duplicates_in_batch += result.duplicates_in_batch
+
+
+def chunk_rows(content: bytes, options: UploadOptions) -> int:
+    """Data rows parsed (then written) between two progress reports: ``JOB_WRITE_CHUNK_POINTS``
+    points' worth, whatever the number of metric columns."""
+    estimated = estimate_points(content, options)
+    per_row = max(1, round(estimated / max(estimate_rows(content, options), 1)))
+    return max(1, JOB_WRITE_CHUNK_POINTS // per_row)
+
+
+async def write_streaming(
+    session: AsyncSession,
+    content: bytes,
+    options: UploadOptions,
+    *,
+    zone: ZoneInfo,
+    source: str,
+    progress: ProgressReport,
+) -> tuple[ParsedUpload, dict[str, Any]]:
+    """Parse a chunk of rows, write its points, report rows read and points written; again to the end.
+
+    All in the session's transaction, so it stays all-or-nothing: after the first bad cell nothing
+    more is written, the rest of the file is still read for its errors, and the refusal rolls the
+    written chunks back. Chunks go in file order, so the last of repeated points still wins; a point
+    repeated in a later chunk counts as updated (or unchanged), one repeated within a chunk as a
+    duplicate. Parsing runs in a thread, a chunk at a time, off the event loop."""
+    total_rows = max(estimate_rows(content, options), 1)
+    chunks = service.parse_upload_chunks(
+        io.BytesIO(content),
+        filename=options.filename,
+        zone=zone,
+        layout=options.layout,
+        dimensions=options.dimensions,
+        max_rows=JOB_MAX_UPLOAD_ROWS,
+        max_points=JOB_MAX_UPLOAD_POINTS,
+        chunk_rows=chunk_rows(content, options),
+    )
+    written, totals, parsed = 0, _Written(), None
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        parsed = chunk
+        if not options.dry_run and not parsed.error_count and len(parsed.points) > written:
+            totals.add(await service.ingest_points(session, parsed.points[written:], source=source))
+            written = len(parsed.points)
+        fraction = 0.99 * min(parsed.rows_read / total_rows, 1.0)
+        await progress(fraction, f"{parsed.rows_read:,} rows read, {written:,} points written")
+    assert parsed is not None  # the parser yields at least once, at the end of the file
     if options.dry_run:
-        return summarize(parsed, dry_run=True, result=None)
+        return parsed, summarize(parsed, dry_run=True, result=None)
     _refuse_bad_rows(parsed)
-    points = parsed.points
-    totals = dict.fromkeys(("inserted", "updated", "unchanged", "duplicates_in_batch"), 0)
-    for offset in range(0, len(points), JOB_WRITE_CHUNK_POINTS):
-        chunk = points[offset : offset + JOB_WRITE_CHUNK_POINTS]
-        written = await service.ingest_points(session, chunk, source=UPLOAD_SOURCE)
-        for key in totals:
-            totals[key] += getattr(written, key)
-        done = offset + len(chunk)
-        await run.progress(0.30 + 0.69 * done / len(points), f"{done:,} of {len(points):,} points written")
-    result = service.IngestResult(received=len(points), metrics=list(parsed.points_per_metric()), **totals)
-    return summarize(parsed, dry_run=False, result=result)
+    result = service.IngestResult(
+        received=len(parsed.points), metrics=list(parsed.points_per_metric()), **asdict(totals)
+    )
+    return parsed, summarize(parsed, dry_run=False, result=result)
 
 
 def jsonable(summary: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +47,9 @@ class FakeState:
     hold_after: int = 0  # ...after this many requests to it went through
     released: threading.Event = field(default_factory=threading.Event)
     held: threading.Event = field(default_factory=threading.Event)
+    # Awaited on the fake's own event loop before a paged REST request is answered (to look at
+    # the syncing job from outside while it is between pages).
+    on_page: Callable[[], Awaitable[None]] | None = None
 
     def record(self, request: Request) -> Response | None:
         self.requests.append(
@@ -186,6 +189,8 @@ def rest_app(state: FakeState, records: list[dict[str, Any]], *, page_size: int 
     state_auth: dict[str, Any] = {}
 
     async def by_page(request: Request) -> Response:
+        if state.on_page is not None:
+            await state.on_page()
         injected = state.record(request)
         if injected:
             return injected

@@ -1,0 +1,169 @@
+"""Big-upload benchmark: a 150,000-row CSV (450,000 points) through the API as a job, end to end.
+
+    python -m tests.benchmarks.bench_uploads [--rows 150000]
+
+One API process (``python -m backend.server``) and one job worker (``python -m backend.worker``)
+on a fresh database. For ``POST /api/v1/metrics/upload`` and for a ``file`` data source's upload
+(each on its own tenant), it times the request (202 + Location) and then polls the job until it
+ends, recording every progress value it saw. Points/s = points written / (request + job seconds).
+The aim is at least 100,000 points/s (issue 20, item 6) with progress that moves per chunk.
+
+Writes ``.bench/uploads.json``. A benchmark, not a test: nothing here asserts timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.utils.database_urls import DatabaseUrls
+from tests.benchmarks.support import migrated_database, server_command, wait_until_healthy
+from tests.services.connectors.fakes import free_port
+
+BENCH_DATABASE = "dyocense_bench_uploads"
+ROOT = Path(__file__).resolve().parents[2]
+STORES = 100
+METRICS = ("revenue", "orders", "visits")
+POLL_SECONDS = 0.1
+
+
+def wide_csv(rows: int) -> bytes:
+    """`date,store,revenue,orders,visits`: one row per day and store, three points per row."""
+    lines = ["date,store," + ",".join(METRICS)]
+    first = date(2020, 1, 1)
+    for i in range(rows):
+        day = first + timedelta(days=i // STORES)
+        lines.append(f"{day.isoformat()},s{i % STORES:03d},{i % 977}.5,{i % 31},{i % 401}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _signup(http: httpx.Client, label: str) -> dict[str, str]:
+    response = http.post(
+        "/api/v1/tenants",
+        json={
+            "name": f"Upload bench {label}",
+            "owner_email": f"upload-{uuid.uuid4().hex[:10]}@example.com",
+            "owner_password": "benchmark-password-1",
+        },
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['tokens']['access_token']}"}
+
+
+def _follow(http: httpx.Client, headers: dict[str, str], location: str) -> tuple[dict[str, Any], list[int]]:
+    """Poll the job until it ends: its last state and every distinct progress value seen on the way."""
+    seen: list[int] = []
+    while True:
+        job = http.get(location, headers=headers).json()
+        if not seen or seen[-1] != job["progress"]:
+            seen.append(job["progress"])
+        if job["status"] in ("succeeded", "failed"):
+            return job, seen
+        time.sleep(POLL_SECONDS)
+
+
+def measure(http: httpx.Client, headers: dict[str, str], path: str, content: bytes) -> dict[str, Any]:
+    began = time.perf_counter()
+    response = http.post(path, headers=headers, files={"file": ("big.csv", content, "text/csv")})
+    request_seconds = time.perf_counter() - began
+    if response.status_code != 202:
+        raise RuntimeError(f"{path} answered {response.status_code}, not 202: {response.text[:300]}")
+    job, progress = _follow(http, headers, response.headers["Location"])
+    seconds = time.perf_counter() - began
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"the upload job failed: {job['error']}")
+    points = int(job["result"]["points"])
+    return {
+        "points": points,
+        "request_seconds": round(request_seconds, 3),
+        "total_seconds": round(seconds, 3),
+        "points_per_second": round(points / seconds),
+        "progress_values_seen": progress,
+        "final_message": job["message"],
+        "aim": "points_per_second >= 100000",
+    }
+
+
+def _env(urls: DatabaseUrls, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": urls.app,
+        "DATABASE_OWNER_URL": urls.owner,
+        "DATABASE_WORKER_URL": urls.require_worker(),
+        "LOG_LEVEL": "WARNING",
+        "SIGNUP_RATE_LIMIT_PER_HOUR": "1000",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def run(urls: DatabaseUrls, rows: int) -> dict[str, Any]:
+    port = free_port()
+    api = subprocess.Popen(server_command(port), env=_env(urls), cwd=ROOT)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "backend.worker"],
+        env=_env(urls, WORKER_METRICS_PORT=str(free_port())),
+        cwd=ROOT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(api, base_url)
+        content = wide_csv(rows)
+        with httpx.Client(base_url=base_url, timeout=300) as http:
+            metrics_tenant = _signup(http, "metrics")
+            metrics = measure(http, metrics_tenant, "/api/v1/metrics/upload", content)
+            print(
+                f"metrics upload: {metrics['points']:,} points in {metrics['total_seconds']} s -> "
+                f"{metrics['points_per_second']:,} pts/s; progress seen {metrics['progress_values_seen']}"
+            )
+            source_tenant = _signup(http, "data source")
+            created = http.post(
+                "/api/v1/data-sources",
+                headers=source_tenant,
+                json={"name": "Big file", "connector_type": "file", "config": {"layout": "wide"}},
+            )
+            created.raise_for_status()
+            source = measure(
+                http, source_tenant, f"/api/v1/data-sources/{created.json()['id']}/upload", content
+            )
+            print(
+                f"data-source upload: {source['points']:,} points in {source['total_seconds']} s -> "
+                f"{source['points_per_second']:,} pts/s; progress seen {source['progress_values_seen']}"
+            )
+    finally:
+        for process in (worker, api):
+            process.terminate()
+            process.wait(timeout=60)
+    return {"rows": rows, "bytes": len(content), "metrics_upload": metrics, "data_source_upload": source}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=150_000)
+    args = parser.parse_args()
+    with migrated_database(BENCH_DATABASE) as (_, urls):
+        results = run(urls, args.rows)
+    report = {
+        "benchmark": "uploads",
+        "ran_at": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
+        **results,
+    }
+    out = ROOT / ".bench" / "uploads.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
