@@ -230,11 +230,6 @@ async def upload_data_source_file(
     session: TenantSession,
     principal: AnalystPrincipal,
 ) -> Response:
-    """Analyst or above. Imports a CSV or .xlsx file into a `file` data source with the source's layout
-    (long or wide; text columns are dimensions): 201 with the finished sync, or, beyond the upload size
-    rule, 202 with the job (progress per chunk: rows read, points written). A file with a bad row writes
-    nothing: 422 lists each bad row (also for a source that is not `file`); 413 for a file over the size
-    limit; 404 for an unknown source."""
     content = await file.read()
     sync = await uploads.upload_file(
         session, source_id, content, filename=file.filename or "upload.csv", requested_by=principal.user_id

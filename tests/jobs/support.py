@@ -7,16 +7,25 @@ no access to the queue. Jobs run their CPU work in one CPU executor shared by th
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import os
+import signal
+import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
+import pytest
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.config import Settings
+from backend.config import PROJECT_ROOT, Settings
+from backend.services.jobs import service as job_status
 from backend.services.queue import JobKind, JobRuntime, Task, build_app, enqueue, worker_options
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
@@ -79,3 +88,75 @@ async def run_pending_jobs(
             )
     finally:
         await database.dispose()
+
+
+def worker_process(
+    urls: DatabaseUrls, metrics_port: int, queues: str, secret_key: str
+) -> subprocess.Popen[bytes]:
+    """``python -m backend.worker`` on ``queues`` (comma-separated), loopback receivers allowed;
+    ``secret_key``: the app's, from which the development credentials key derives."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": urls.app,
+        "DATABASE_WORKER_URL": urls.require_worker(),
+        "DATABASE_OWNER_URL": urls.owner,
+        "SECRET_KEY": secret_key,
+        "CONNECTOR_ALLOW_PRIVATE_NETWORKS": "true",
+        "WORKER_QUEUES": queues,
+        "WORKER_METRICS_PORT": str(metrics_port),
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("CONNECTOR_ENCRYPTION_KEYS", None)
+    return subprocess.Popen([sys.executable, "-m", "backend.worker"], env=env, cwd=PROJECT_ROOT)
+
+
+@contextmanager
+def worker_running(
+    urls: DatabaseUrls, metrics_port: int, queues: str, secret_key: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker process for the block; killed at the end if it is still running."""
+    process = worker_process(urls, metrics_port, queues, secret_key)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def kill_hard(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL: no handler runs, no transaction commits, the job stays 'doing' until found stalled."""
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+
+
+async def wait_for(condition: Callable[[], bool], what: str, limit_seconds: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    """One progress report a job made, as the job status store received it."""
+
+    job_id: uuid.UUID
+    fraction: float
+    message: str
+
+
+def record_progress(monkeypatch: pytest.MonkeyPatch) -> list[ProgressReport]:
+    """Every progress report stored from now on, in order (each still reaches the job's row)."""
+    reports: list[ProgressReport] = []
+    store = job_status.report_progress
+
+    async def recording(session: AsyncSession, job_id: uuid.UUID, fraction: float, message: str) -> None:
+        reports.append(ProgressReport(job_id, fraction, message))
+        await store(session, job_id, fraction, message)
+
+    monkeypatch.setattr(job_status, "report_progress", recording)
+    return reports
