@@ -26,7 +26,8 @@ DEFAULT_PLANNING_DAYS = 30
 _DAYS_PER_BUCKET = {"D": 1.0}
 
 
-def _buckets(frequency: str, days: float) -> float:
+def planning_buckets(frequency: str, days: float) -> float:
+    """Buckets of the model's frequency in ``days`` (weekly unless daily)."""
     return days / _DAYS_PER_BUCKET.get(frequency, 7.0)
 
 
@@ -53,7 +54,7 @@ async def resolve_mmm_channels(session: AsyncSession, params: Mapping[str, Any])
         )
     model = await mmm_service.get_model(session, model_id)
     fitted = mmm_service.model_fit(model)
-    buckets = _buckets(model.frequency, days)
+    buckets = planning_buckets(model.frequency, days)
     spends = [budget * k / CURVE_SEGMENTS for k in range(CURVE_SEGMENTS + 1)]
     resolved["channels"] = [
         {
