@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 DataTemplate = Literal["inventory", "budget_allocation", "staffing", "product_mix"]
+QuestionKind = Literal["plan", "what_if", "staff_count"]
 
 
 class InputSource(BaseModel):
@@ -90,7 +91,7 @@ class PlanAnswer(BaseModel):
 
     template: DataTemplate
     status: Literal["ok", "needs_data", "refused"]
-    question_kind: Literal["plan", "what_if", "staff_count"]
+    question_kind: QuestionKind
     run_id: str | None = None
     solve_status: str | None = None
     objective_label: str | None = None

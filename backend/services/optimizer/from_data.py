@@ -249,7 +249,8 @@ def _staffing_params(
     }
 
 
-def _staffing_sources(found: StaffingInputs) -> list[InputSource]:
+def staffing_sources(found: StaffingInputs) -> list[InputSource]:
+    """The rate, each day's forecast and staff count as cited sources."""
     sources = [
         InputSource(
             label=f"{found.demand_metric} served per staff hour",
@@ -315,7 +316,7 @@ async def staffing_inputs(
     found = StaffingInputs(
         demand_metric, hours_metric, per_staff_hour, _span(*window), needs, ask.shift_hours, None, None
     )
-    sources = _staffing_sources(found)
+    sources = staffing_sources(found)
     try:
         roster = await _employees(session, catalog, hours_metric, zone, window)
     except MissingInputs as missing:

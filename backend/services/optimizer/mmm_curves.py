@@ -23,7 +23,7 @@ from backend.services.evidence.mmm import period_response
 
 CURVE_SEGMENTS = 20
 DEFAULT_PLANNING_DAYS = 30
-_DAYS_PER_BUCKET = {"D": 1.0}
+_DAYS_PER_BUCKET = {"D": 1.0, "day": 1.0, "W": 7.0, "week": 7.0}
 
 
 def planning_buckets(frequency: str, days: float) -> float:
