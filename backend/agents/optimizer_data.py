@@ -26,15 +26,6 @@ from backend.models.optimization import OptimizationRun
 from backend.services.errors import DyocenseError
 from backend.services.optimizer import Change, SolveOptions
 from backend.services.optimizer import service as optimizer_service
-from backend.services.optimizer.data_types import (
-    DataTemplate,
-    FromDataAsk,
-    InputSource,
-    PlanAnswer,
-    PlanEffect,
-    PlanLine,
-    QuestionKind,
-)
 from backend.services.optimizer.elasticity import price_effect
 from backend.services.optimizer.from_data import (
     BudgetInputs,
@@ -46,6 +37,15 @@ from backend.services.optimizer.from_data import (
 )
 from backend.services.optimizer.inputs import MissingInputs
 from backend.services.optimizer.scenarios import WEEKDAY_NAMES, DayNeed, expected_outcome
+from backend.services.optimizer.types import (
+    DataTemplate,
+    FromDataAsk,
+    InputSource,
+    PlanAnswer,
+    PlanEffect,
+    PlanLine,
+    QuestionKind,
+)
 
 AGENT: AgentName = "optimizer"
 _OPTIONS = SolveOptions(solver="highs")

@@ -24,9 +24,14 @@ from backend.schemas.optimizer import (
     WhatIfRead,
 )
 from backend.services.optimizer import from_data, list_templates, service
-from backend.services.optimizer.data_types import DataTemplate, FromDataAsk
 from backend.services.optimizer.service import SYNC_LIMITS
-from backend.services.optimizer.types import MAX_SYNC_TIME_LIMIT_SECONDS, MetricReference, SolveStatus
+from backend.services.optimizer.types import (
+    MAX_SYNC_TIME_LIMIT_SECONDS,
+    DataTemplate,
+    FromDataAsk,
+    MetricReference,
+    SolveStatus,
+)
 from backend.utils.error_handlers import error_responses
 from backend.utils.exports import (
     ExportTable,

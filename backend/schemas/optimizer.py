@@ -13,11 +13,12 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from backend.schemas.common import ReadModel
-from backend.services.optimizer.data_types import DerivedInputs, FromDataAsk
 from backend.services.optimizer.types import (
     DEFAULT_SOLVER,
     MAX_SYNC_TIME_LIMIT_SECONDS,
     Change,
+    DerivedInputs,
+    FromDataAsk,
     MetricInput,
     OptimizationResult,
     RunTimings,

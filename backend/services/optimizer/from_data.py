@@ -33,7 +33,6 @@ from backend.services.metrics.buckets import FilledValue
 from backend.services.metrics.repository import CatalogEntry
 from backend.services.optimizer import SolveOptions
 from backend.services.optimizer import service as optimizer_service
-from backend.services.optimizer.data_types import DataTemplate, DerivedInputs, FromDataAsk, InputSource
 from backend.services.optimizer.elasticity import Elasticity, estimate_elasticity
 from backend.services.optimizer.inputs import (
     CATALOG_LIMIT,
@@ -47,6 +46,7 @@ from backend.services.optimizer.inputs import (
 )
 from backend.services.optimizer.mmm_curves import planning_buckets
 from backend.services.optimizer.scenarios import DayNeed, day_needs
+from backend.services.optimizer.types import DataTemplate, DerivedInputs, FromDataAsk, InputSource
 from backend.services.tenant.service import tenant_zone
 from backend.services.workload import Queued, Requester
 from backend.utils.compute import ComputePool

@@ -8,11 +8,10 @@ import httpx
 import pytest
 
 from backend.services.optimizer import run_template
-from backend.services.optimizer.data_types import FromDataAsk
 from backend.services.optimizer.elasticity import estimate_elasticity, price_effect
 from backend.services.optimizer.from_data import product_mix_inputs, staffing_inputs
 from backend.services.optimizer.inputs import MissingInputs
-from backend.services.optimizer.types import SolveOptions
+from backend.services.optimizer.types import FromDataAsk, SolveOptions
 from backend.utils.database import Database
 from tests.factories import create_tenant
 from tests.services.optimizer.shop_data import (
