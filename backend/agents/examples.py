@@ -54,6 +54,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "Optimise reorder quantities under a purchase budget",
         "How many people do I need on each shift?",
         "Minimise inventory cost without running out of stock",
+        "What if I cut my ad budget by 10%?",
+        "Should I raise the price of my best seller by $2?",
+        "How many staff do I need on Friday?",
     ),
     "none": (
         "Hello",

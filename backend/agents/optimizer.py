@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.agents import optimizer_data
 from backend.agents.question import parse_money
 from backend.agents.types import AgentDeps, AgentName, AgentResult, Citations, SuggestedAction
 from backend.models import Role
@@ -42,7 +43,10 @@ _KEYWORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("budget_allocation", re.compile(r"\b(budget|allocat|channel|ad spend|marketing spend|advertis)", re.I)),
     ("staffing", re.compile(r"\b(staff|schedul|shift|roster|employee|rota)", re.I)),
-    ("product_mix", re.compile(r"\b(product mix|produce|production|manufactur|which products)", re.I)),
+    (
+        "product_mix",
+        re.compile(r"\b(product mix|produce|production|manufactur|which products|pric(e|es|ing))\b", re.I),
+    ),
 )
 # Inputs a template needs that metrics cannot hold, in the user's words.
 NEEDS: dict[str, list[str]] = {
@@ -85,22 +89,33 @@ async def run(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> Agen
             ],
             data={"needs": ["template"], "templates": list(TEMPLATES)},
         )
-    if template not in ("inventory", "budget_allocation"):
-        return _needs(template, NEEDS[template], "These inputs are not in the tenant's metrics.")
     if not deps.principal.role.at_least(Role.ANALYST):
         return AgentResult(
             AGENT, "not_allowed", ["Running the optimizer stores a plan and needs the analyst role."]
         )
+    if template == "staffing":
+        return await optimizer_data.staffing(deps, question)
+    if template == "product_mix":
+        return await optimizer_data.pricing(deps, question)
     if template == "budget_allocation":
+        percent = optimizer_data.budget_percent(question)
+        if percent is not None:
+            return await optimizer_data.budget_what_if(
+                deps, question, percent, _stated_budget(question, arguments)
+            )
         return await _budget_from_mmm(deps, question, arguments)
     return await _inventory(deps, question, arguments)
 
 
-async def _budget_from_mmm(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> AgentResult:
-    """Split a stated budget with the response curves of the tenant's newest marketing-mix model."""
+def _stated_budget(question: str, arguments: dict[str, Any]) -> float | None:
     given = arguments.get("budget")
     budget = float(given) if isinstance(given, int | float) and not isinstance(given, bool) else None
-    budget = budget if budget is not None else parse_money(question)
+    return budget if budget is not None else parse_money(question)
+
+
+async def _budget_from_mmm(deps: AgentDeps, question: str, arguments: dict[str, Any]) -> AgentResult:
+    """Split a stated budget with the response curves of the tenant's newest marketing-mix model."""
+    budget = _stated_budget(question, arguments)
     model = await mmm_service.latest_model(deps.session)
     missing = []
     if budget is None or budget <= 0:

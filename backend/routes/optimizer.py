@@ -14,6 +14,8 @@ from backend.routes import examples
 from backend.routes.jobs import background_responses, done_or_accepted, requester
 from backend.schemas.common import Page
 from backend.schemas.optimizer import (
+    FromDataCreate,
+    FromDataRead,
     OptimizationRunCreate,
     OptimizationRunRead,
     OptimizationRunSummary,
@@ -22,9 +24,15 @@ from backend.schemas.optimizer import (
     WhatIfCreate,
     WhatIfRead,
 )
-from backend.services.optimizer import list_templates, service
+from backend.services.optimizer import from_data, list_templates, service
 from backend.services.optimizer.service import SYNC_LIMITS
-from backend.services.optimizer.types import MAX_SYNC_TIME_LIMIT_SECONDS, MetricReference, SolveStatus
+from backend.services.optimizer.types import (
+    MAX_SYNC_TIME_LIMIT_SECONDS,
+    DataTemplate,
+    FromDataAsk,
+    MetricReference,
+    SolveStatus,
+)
 from backend.utils.error_handlers import error_responses
 from backend.utils.exports import (
     ExportTable,
@@ -200,3 +208,42 @@ async def run_optimization_what_if(
         baseline_run_id=outcome.baseline_run.id,
         scenario_params=outcome.scenario_params,
     )
+
+
+@router.post(
+    "/{template}/from-data",
+    response_model=FromDataRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Solve a template with inputs built from the tenant's own data (analyst)",
+    description=(
+        "Builds the template's inputs from the tenant's metrics, then validates, solves and stores the run "
+        "as `POST /runs` does; `inputs` lists every number used with its metric, period, method and, where "
+        "the method has one, its 95% interval.\n\n"
+        "- `inventory`: weekly demand per SKU (`units_sold`…), latest `stock_level` and `unit_cost` "
+        "per SKU.\n"
+        "- `budget_allocation`: the newest marketing-mix model's response curves "
+        "(POST /api/v1/evidence/mmm); "
+        "`total_budget` defaults to the recent spend rate over `planning_days`.\n"
+        "- `staffing`: next week's (or `week_start`'s) demand per day from the weekday pattern of the last 8 "
+        "weeks of `orders` (or `transactions`, `customers`, `footfall`, `visits`), served at the tenant's "
+        "rate per `staff_hours`; staff per day = demand / (rate x `shift_hours`), rounded up; the roster "
+        "from `staff_hours` per `employee` and `hourly_wage`.\n"
+        "- `product_mix`: each SKU's latest `price` and `unit_cost`, weekly `units_sold` as its sales limit, "
+        "and price elasticities (log-log OLS with CI) where the price varied.\n\n"
+        "**422 `validation_failed`** when the data lack an input: `details.needs` names the metric that "
+        f"would let it.\n\n{_SOLVING}"
+    ),
+    responses=background_responses(403, 422, 503),
+)
+async def create_optimization_run_from_data(
+    template: DataTemplate,
+    body: FromDataCreate,
+    session: TenantSession,
+    principal: AnalystPrincipal,
+    pool: AppComputePool,
+) -> FromDataRead | JSONResponse:
+    ask = FromDataAsk.model_validate(body.model_dump(include=set(FromDataAsk.model_fields)))
+    made = await from_data.solve_from_data(
+        session, pool, template, ask, body.options.to_solve_options(), requester(principal, body.run_async)
+    )
+    return done_or_accepted(made.outcome, lambda run: FromDataRead(run=_run_read(run), inputs=made.inputs))

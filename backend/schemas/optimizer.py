@@ -17,6 +17,8 @@ from backend.services.optimizer.types import (
     DEFAULT_SOLVER,
     MAX_SYNC_TIME_LIMIT_SECONDS,
     Change,
+    DerivedInputs,
+    FromDataAsk,
     MetricInput,
     OptimizationResult,
     RunTimings,
@@ -132,3 +134,20 @@ class WhatIfRead(WhatIfResult):
     scenario_params: dict[str, JsonValue] = Field(
         description="the scenario's inputs; POST them to /api/v1/optimizer/runs to keep the scenario as a run"
     )
+
+
+class FromDataCreate(FromDataAsk):
+    """A run whose inputs come from the tenant's data; the knobs apply to the templates they name."""
+
+    options: RunOptions = Field(default_factory=RunOptions)
+    run_async: bool = Field(
+        default=False, alias="async", description="Solve in a background job (202 with the job id)."
+    )
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FromDataRead(BaseModel):
+    """The stored run and the inputs built from data, each number with its source."""
+
+    run: OptimizationRunRead
+    inputs: DerivedInputs

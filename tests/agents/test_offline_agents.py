@@ -104,7 +104,7 @@ async def test_optimizer_names_the_inputs_it_cannot_derive(client: httpx.AsyncCl
     assert runs["total"] == 0
 
     staffing = await ask(client, tenant.headers, "Build a staff schedule for next week's shifts")
-    assert staffing["agents"] == ["optimizer"] and "availability" in staffing["reply"]
+    assert staffing["agents"] == ["optimizer"] and "orders, transactions, customers" in staffing["reply"]
 
 
 async def test_optimizer_is_refused_to_viewers(client: httpx.AsyncClient) -> None:

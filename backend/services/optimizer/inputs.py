@@ -114,16 +114,16 @@ class InventoryInputs:
         return {"products": [sku.product() for sku in self.skus]}
 
 
-def _first(entries: dict[str, CatalogEntry], candidates: tuple[str, ...]) -> str | None:
+def first_of(entries: dict[str, CatalogEntry], candidates: tuple[str, ...]) -> str | None:
     return next((name for name in candidates if name in entries), None)
 
 
 def inventory_metrics(entries: Sequence[CatalogEntry]) -> InventoryMetrics:
     """The demand, stock and cost metrics by their conventional names, or what is missing."""
     by_name = {entry.name: entry for entry in entries}
-    demand = _first(by_name, DEMAND_METRICS)
-    stock = _first(by_name, STOCK_METRICS)
-    cost = _first(by_name, COST_METRICS)
+    demand = first_of(by_name, DEMAND_METRICS)
+    stock = first_of(by_name, STOCK_METRICS)
+    cost = first_of(by_name, COST_METRICS)
     missing = []
     if demand is None:
         missing.append(
@@ -138,7 +138,7 @@ def inventory_metrics(entries: Sequence[CatalogEntry]) -> InventoryMetrics:
     return InventoryMetrics(demand=demand, stock=stock, cost=cost)
 
 
-async def _by_sku(
+async def rollup_by(
     session: AsyncSession,
     metric: str,
     zone: ZoneInfo,
@@ -147,15 +147,19 @@ async def _by_sku(
     aggregation: str,
     window: tuple[datetime, datetime],
     fill: str,
+    group_by: str | None = SKU_DIMENSION,
 ) -> dict[str, list[FilledValue]]:
+    """The metric's buckets per value of ``group_by`` (ungrouped: one series under the key "")."""
     start, end = window
     points = PointFilter(metric=metric, start=start, end=end, dimensions={})
-    ask = RollupRequest(points, parse_bucket(bucket), aggregation, zone, group_by=SKU_DIMENSION, fill=fill)
+    ask = RollupRequest(points, parse_bucket(bucket), aggregation, zone, group_by=group_by, fill=fill)
     series, _, _ = await metrics_service.rollup(session, ask)
+    if group_by is None:
+        return {"": series[0].values} if series else {}
     return {s.group: s.values for s in series if s.group is not None}
 
 
-def _latest(by_sku: dict[str, list[FilledValue]]) -> dict[str, Observed]:
+def latest_values(by_sku: dict[str, list[FilledValue]]) -> dict[str, Observed]:
     """Each SKU's last known value (SKUs with none in the window are left out)."""
     latest = {}
     for sku, values in by_sku.items():
@@ -209,7 +213,7 @@ async def inventory_inputs(
     entries, _ = await metrics_service.list_catalog(session, PageWindow(CATALOG_LIMIT))
     metrics = inventory_metrics(entries)
     window = InventoryWindow.at(now or datetime.now(UTC), zone)
-    weekly = await _by_sku(
+    weekly = await rollup_by(
         session,
         metrics.demand,
         zone,
@@ -220,8 +224,8 @@ async def inventory_inputs(
     )
     levels: dict[str, dict[str, Observed]] = {}
     for name in (metrics.stock, metrics.cost):
-        levels[name] = _latest(
-            await _by_sku(
+        levels[name] = latest_values(
+            await rollup_by(
                 session,
                 name,
                 zone,

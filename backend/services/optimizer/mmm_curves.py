@@ -23,10 +23,11 @@ from backend.services.evidence.mmm import period_response
 
 CURVE_SEGMENTS = 20
 DEFAULT_PLANNING_DAYS = 30
-_DAYS_PER_BUCKET = {"D": 1.0}
+_DAYS_PER_BUCKET = {"D": 1.0, "day": 1.0, "W": 7.0, "week": 7.0}
 
 
-def _buckets(frequency: str, days: float) -> float:
+def planning_buckets(frequency: str, days: float) -> float:
+    """Buckets of the model's frequency in ``days`` (weekly unless daily)."""
     return days / _DAYS_PER_BUCKET.get(frequency, 7.0)
 
 
@@ -53,7 +54,7 @@ async def resolve_mmm_channels(session: AsyncSession, params: Mapping[str, Any])
         )
     model = await mmm_service.get_model(session, model_id)
     fitted = mmm_service.model_fit(model)
-    buckets = _buckets(model.frequency, days)
+    buckets = planning_buckets(model.frequency, days)
     spends = [budget * k / CURVE_SEGMENTS for k in range(CURVE_SEGMENTS + 1)]
     resolved["channels"] = [
         {

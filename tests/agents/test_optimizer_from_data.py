@@ -1,0 +1,84 @@
+"""The coach's what-ifs built from the shop's data, end to end through /api/v1/coach/chat (offline).
+
+Planted truths: the staff count per weekday, the mug's price elasticity, the channels' response
+curves. Every number shown is backed by a citation; the typed answer is in the optimizer's data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.agents.test_offline_agents import ask, cited
+from tests.factories import create_tenant
+from tests.routes.test_mmm import TWO_CHANNELS, _ingest
+from tests.services.evidence.mmm_synthetic import simulate_mmm
+from tests.services.optimizer.shop_data import MUG_ELASTICITY, seed_pricing, seed_staffing
+
+
+async def _run(client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    path = next(
+        a["path"] for a in body["suggested_actions"] if a["path"].startswith("/api/v1/optimizer/runs/")
+    )
+    run: dict[str, Any] = (await client.get(path, headers=headers)).json()
+    return run
+
+
+async def test_how_many_staff_next_saturday_comes_from_the_weekday_demand(client: httpx.AsyncClient) -> None:
+    tenant = await create_tenant(client)
+    await seed_staffing(client, tenant)
+    body = await ask(client, tenant.headers, "How many staff do I need next Saturday?")
+    assert body["agents"] == ["optimizer"]
+    (staff,) = [c for c in cited(body, "rounded up") if c["method"].endswith("rounded up")]
+    assert staff["value"] == 6 and staff["display"] in body["reply"]
+    run = await _run(client, tenant.headers, body)
+    assert run["template"] == "staffing" and run["status"] == "optimal"
+    saturday = [r for r in run["params"]["requirements"] if r["day"] == "sat"]
+    assert saturday == [{"day": "sat", "shift": "day", "staff": 6, "skill": None}]
+
+
+async def test_raising_the_mug_price_answers_with_the_elasticity_and_the_margin_band(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    await seed_pricing(client, tenant)
+    body = await ask(client, tenant.headers, "Should I raise the mug price by $1?")
+    assert body["agents"] == ["optimizer"]
+    (elasticity,) = [c for c in cited(body, "log-log OLS") if c["method"].endswith("95% CI")]
+    low = next(c for c in cited(body, "log-log OLS") if c["method"].endswith(", low"))
+    high = next(c for c in cited(body, "log-log OLS") if c["method"].endswith(", high"))
+    assert low["value"] < MUG_ELASTICITY < high["value"] and low["value"] <= elasticity["value"]
+    run = await _run(client, tenant.headers, body)
+    assert run["template"] == "product_mix"
+
+    refused = await ask(client, tenant.headers, "Should I raise the teapot price by $1?")
+    assert refused["agents"] == ["optimizer"] and "cannot say" in refused["reply"]
+    (price,) = cited(refused, "latest daily average")
+    assert price["value"] == 25.0 and price["display"] in refused["reply"]
+
+
+async def test_cutting_ad_spend_by_a_fifth_loses_less_than_a_fifth_of_the_channel_revenue(
+    client: httpx.AsyncClient,
+) -> None:
+    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
+    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
+    assert fitted.status_code == 201, fitted.text
+
+    answer = await ask(client, tenant.headers, "What if I cut ad spend by 20%?")
+    assert answer["agents"] == ["optimizer"]
+    run = await _run(client, tenant.headers, answer)
+    mean_spend = sum(float(truth.frame[c.name].mean()) for c in TWO_CHANNELS)
+    assert run["params"]["total_budget"] == pytest.approx(30 * mean_spend, rel=0.02)
+    values = [c["value"] for c in cited(answer, "summed over channels")]
+    # now: value, low, high; after: value, low, high
+    now, now_low, now_high, after, after_low, after_high = values
+    assert now_low <= now <= now_high and after_low <= after <= after_high
+    # Concave planted curves: a 20% cut loses less than 20% of the channels' revenue, but loses some.
+    assert 0.8 * now < after < now
+    spends = [c for c in cited(answer, "spend on ")]
+    assert spends and all(c["value"] >= 0 for c in spends)
