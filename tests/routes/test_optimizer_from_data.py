@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.factories import create_tenant
+from tests.factories import create_tenant, problem_context
 from tests.services.optimizer.shop_data import STAFF_BY_WEEKDAY, seed_staffing
 
 URL = "/api/v1/optimizer/{}/from-data"
@@ -37,7 +37,7 @@ async def test_missing_data_is_a_422_naming_the_metric_and_nothing_is_stored(
         response = await client.post(URL.format(template), json={}, headers=tenant.headers)
         assert response.status_code == 422, response.text
         error = response.json()["error"]
-        assert any(metric in need for need in error["details"]["needs"]), (template, error)
+        assert any(metric in need for need in problem_context(error)["needs"]), (template, error)
     runs = await client.get("/api/v1/optimizer/runs", headers=tenant.headers)
     assert runs.json()["total"] == 0
 
