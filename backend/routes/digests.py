@@ -69,9 +69,12 @@ _CONFIRM_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Unsub
 
 @router.get(
     "/unsubscribe",
-    response_class=HTMLResponse,
+    response_model=None,
     summary="The unsubscribe link's confirmation page (no sign-in)",
-    responses=error_responses(422),
+    responses={
+        200: {"description": "A page with the unsubscribe button", "content": {"text/html": {}}},
+        **error_responses(422),
+    },
 )
 async def unsubscribe_page(token: UnsubscribeToken, settings: AppSettings) -> HTMLResponse:
     """Checks the link (422 `invalid_unsubscribe_link` for a forged or expired one) and shows a button that

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +26,7 @@ from backend.services.evidence import service as evidence_service
 from backend.services.evidence.compute import AnalysisSpec
 from backend.services.evidence.units import UnitStudySpec
 from backend.services.forecaster import service as forecaster_service
+from backend.services.insights.digest import DigestPayload
 from backend.services.insights.service import InsightRun
 from backend.services.metrics.upload_service import UploadJob
 from backend.services.optimizer import SolveOptions
@@ -179,6 +180,7 @@ PAYLOADS: dict[str, BaseModel] = {
         purpose=AccountEmailPurpose.PASSWORD_RESET, user_id=uuid.uuid4(), expires_at=_WHEN
     ),
     "alerts.deliver": DeliveryPayload(delivery_id=uuid.uuid4()),
+    "insights.digest": DigestPayload(user_id=uuid.uuid4(), day=date(2026, 12, 7), frequency="weekly"),
 }
 
 
