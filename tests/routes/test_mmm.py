@@ -161,13 +161,12 @@ async def test_data_no_model_can_learn_from_is_refused_and_nothing_is_stored(
 async def test_coach_splits_a_stated_budget_with_the_newest_model(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
     asked = "How should I split next month's $10,000 ad budget across channels?"
-    # Without a model the coach says what it needs instead of inventing curves.
+    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
+    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    # With the data but no model, the coach says what it needs instead of inventing curves.
     before = await client.post("/api/v1/coach/chat", json={"message": asked}, headers=tenant.headers)
     assert before.status_code == 200, before.text
     assert "/api/v1/evidence/mmm" in before.json()["reply"]
-
-    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
-    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
     body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
     fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
     assert fitted.status_code == 201, fitted.text
