@@ -45,6 +45,7 @@ from backend.services.optimizer.types import (
     PlanEffect,
     PlanLine,
     QuestionKind,
+    WhatIfResult,
 )
 
 AGENT: AgentName = "optimizer"
@@ -272,18 +273,8 @@ async def pricing(deps: AgentDeps, question: str) -> AgentResult:
     except DyocenseError as error:
         return _missing("product_mix", "what_if", MissingInputs([error.message], "The optimizer refused."))
     compared = scenario.comparison
-    answer = PlanAnswer(
-        template="product_mix",
-        status="ok",
-        question_kind="what_if",
-        run_id=str(run.id),
-        solve_status=compared.scenario.status,
-        objective_label=compared.scenario.objective_label,
-        objective=compared.scenario.objective,
-        plan=[PlanLine(name=k, value=v) for k, v in compared.scenario.decisions.items()],
-        effect=plan_effect,
-        sources=list(sources.values()),
-        notes=found.derived.notes,
+    answer = _what_if_answer(
+        "product_mix", run, compared, plan_effect, list(sources.values()), notes=found.derived.notes
     )
     return _result(answer, report, cite, run)
 
@@ -359,16 +350,31 @@ async def budget_what_if(deps: AgentDeps, question: str, percent: float, stated:
     ):
         shown = _cite(cite, InputSource(label=when, value=value, low=low, high=high, method=band))
         report.append(f"Expected {found.model.outcome} from the channels {when}: {shown}.")
-    answer = PlanAnswer(
-        template="budget_allocation",
+    answer = _what_if_answer("budget_allocation", run, compared, effect, found.derived.sources)
+    return _result(answer, report, cite, run)
+
+
+def _what_if_answer(
+    template: DataTemplate,
+    run: OptimizationRun,
+    compared: WhatIfResult,
+    effect: PlanEffect,
+    sources: list[InputSource],
+    *,
+    notes: list[str] | None = None,
+) -> PlanAnswer:
+    """The answer of a what-if: the changed scenario's plan, its effect and the inputs behind it."""
+    scenario = compared.scenario
+    return PlanAnswer(
+        template=template,
         status="ok",
         question_kind="what_if",
         run_id=str(run.id),
-        solve_status=compared.scenario.status,
-        objective_label=compared.scenario.objective_label,
-        objective=compared.scenario.objective,
-        plan=[PlanLine(name=k, value=v) for k, v in compared.scenario.decisions.items()],
+        solve_status=scenario.status,
+        objective_label=scenario.objective_label,
+        objective=scenario.objective,
+        plan=[PlanLine(name=k, value=v) for k, v in scenario.decisions.items()],
         effect=effect,
-        sources=found.derived.sources,
+        sources=sources,
+        notes=notes or [],
     )
-    return _result(answer, report, cite, run)

@@ -378,28 +378,19 @@ def _mix_sources(found: list[ProductFacts], metrics: tuple[str, str, str], perio
     units_metric, price_metric, cost_metric = metrics
     sources = []
     for p in found:
+        read = (
+            (f"price of {p.sku}", p.price, price_metric, "latest daily average"),
+            (f"unit cost of {p.sku}", p.unit_cost, cost_metric, "latest value"),
+            (
+                f"weekly units of {p.sku}",
+                p.weekly_units,
+                units_metric,
+                f"mean daily units over the last {SALES_WEEKS} weeks x 7",
+            ),
+        )
         sources += [
-            InputSource(
-                label=f"price of {p.sku}",
-                value=p.price,
-                metric=price_metric,
-                period=period,
-                method="latest daily average",
-            ),
-            InputSource(
-                label=f"unit cost of {p.sku}",
-                value=p.unit_cost,
-                metric=cost_metric,
-                period=period,
-                method="latest value",
-            ),
-            InputSource(
-                label=f"weekly units of {p.sku}",
-                value=p.weekly_units,
-                metric=units_metric,
-                period=period,
-                method=f"mean daily units over the last {SALES_WEEKS} weeks x 7",
-            ),
+            InputSource(label=label, value=value, metric=metric, period=period, method=method)
+            for label, value, metric, method in read
         ]
         if p.elasticity is not None:
             e = p.elasticity
