@@ -374,24 +374,29 @@ def _facts(sku: str, prices: list[FilledValue], units: list[FilledValue], cost: 
     return ProductFacts(sku, price, cost, weekly, elasticity, refused)
 
 
+def _sources(*rows: tuple[str, float, str, str, str]) -> list[InputSource]:
+    """Input sources from (label, value, metric, period, method) rows."""
+    return [
+        InputSource(label=label, value=value, metric=metric, period=period, method=method)
+        for label, value, metric, period, method in rows
+    ]
+
+
 def _mix_sources(found: list[ProductFacts], metrics: tuple[str, str, str], period: str) -> list[InputSource]:
     units_metric, price_metric, cost_metric = metrics
     sources = []
     for p in found:
-        read = (
-            (f"price of {p.sku}", p.price, price_metric, "latest daily average"),
-            (f"unit cost of {p.sku}", p.unit_cost, cost_metric, "latest value"),
+        sources += _sources(
+            (f"price of {p.sku}", p.price, price_metric, period, "latest daily average"),
+            (f"unit cost of {p.sku}", p.unit_cost, cost_metric, period, "latest value"),
             (
                 f"weekly units of {p.sku}",
                 p.weekly_units,
                 units_metric,
+                period,
                 f"mean daily units over the last {SALES_WEEKS} weeks x 7",
             ),
         )
-        sources += [
-            InputSource(label=label, value=value, metric=metric, period=period, method=method)
-            for label, value, metric, method in read
-        ]
         if p.elasticity is not None:
             e = p.elasticity
             sources.append(
@@ -468,36 +473,36 @@ async def _inventory(session: AsyncSession, zone: ZoneInfo, ask: FromDataAsk) ->
     span, names = found.window.demand_span, found.metrics
     sources = []
     for sku in found.skus:
-        sources += [
-            InputSource(
-                label=f"demand of {sku.sku} over the lead time",
-                value=sku.demand_mean,
-                metric=names.demand,
-                period=span,
-                method="mean weekly units x lead weeks",
+        sources += _sources(
+            (
+                f"demand of {sku.sku} over the lead time",
+                sku.demand_mean,
+                names.demand,
+                span,
+                "mean weekly units x lead weeks",
             ),
-            InputSource(
-                label=f"demand spread of {sku.sku}",
-                value=sku.demand_std,
-                metric=names.demand,
-                period=span,
-                method="weekly standard deviation x √lead weeks",
+            (
+                f"demand spread of {sku.sku}",
+                sku.demand_std,
+                names.demand,
+                span,
+                "weekly standard deviation x √lead weeks",
             ),
-            InputSource(
-                label=f"on hand of {sku.sku}",
-                value=sku.on_hand.value,
-                metric=names.stock,
-                period=sku.on_hand.ts.date().isoformat(),
-                method="latest value",
+            (
+                f"on hand of {sku.sku}",
+                sku.on_hand.value,
+                names.stock,
+                sku.on_hand.ts.date().isoformat(),
+                "latest value",
             ),
-            InputSource(
-                label=f"unit cost of {sku.sku}",
-                value=sku.unit_cost.value,
-                metric=names.cost,
-                period=sku.unit_cost.ts.date().isoformat(),
-                method="latest value",
+            (
+                f"unit cost of {sku.sku}",
+                sku.unit_cost.value,
+                names.cost,
+                sku.unit_cost.ts.date().isoformat(),
+                "latest value",
             ),
-        ]
+        )
     return DerivedInputs(template="inventory", params=found.params(), sources=sources)
 
 
