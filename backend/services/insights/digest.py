@@ -40,7 +40,7 @@ from backend.services.insights import repository
 from backend.services.insights.chart import ChartInput, FanPoint, render_chart
 from backend.services.insights.repository import FeedFilter
 from backend.services.insights.service import daily_values
-from backend.services.insights.types import DigestFrequency
+from backend.services.insights.types import DigestFrequency, SuggestedAction
 from backend.services.mail import (
     Email,
     InlineImage,
@@ -241,6 +241,16 @@ def _unsubscribe_url(settings: Settings, token: str) -> str:
     )
 
 
+def _suggestion(item: Insight) -> str:
+    action = SuggestedAction.model_validate(item.suggested_action)
+    band = (
+        f" [{action.lower:,.0f}, {action.upper:,.0f}]"
+        if action.lower is not None and action.upper is not None
+        else ""
+    )
+    return f"{action.description}{band}, from the {action.source}"
+
+
 def compose(
     digest: Digest,
     images: list[bytes],
@@ -255,11 +265,19 @@ def compose(
     title = f"Your {frequency} digest for {tenant_name}, {day.isoformat()}"
     lines = [title, ""]
     if digest.insights:
-        lines += [f"- {item.sentence}" for item in digest.insights]
+        for item in digest.insights:
+            lines.append(f"- {item.sentence}")
+            if item.suggested_action is not None:
+                lines.append(f"  Suggested: {_suggestion(item)}")
     else:
         lines.append("Nothing unusual was found in the metrics you follow.")
     lines += ["", f"Metrics: {', '.join(digest.metrics)}", "", f"Unsubscribe: {unsubscribe}"]
-    items = "".join(f"<li>{html.escape(item.sentence)}</li>" for item in digest.insights)
+    items = "".join(
+        f"<li>{html.escape(item.sentence)}"
+        + (f"<br><em>Suggested: {html.escape(_suggestion(item))}</em>" if item.suggested_action else "")
+        + "</li>"
+        for item in digest.insights
+    )
     body = f"<ul>{items}</ul>" if items else "<p>Nothing unusual was found in the metrics you follow.</p>"
     pictures = "".join(
         f'<p><img src="cid:chart-{index}" alt="{html.escape(chart.metric)}"></p>'

@@ -18,8 +18,9 @@ tenant and inserted with ``ON CONFLICT DO NOTHING``, so a re-run, a retried job 
 at once add nothing new. The first finding of a key wins; a later correction of the data does
 not rewrite an insight already stored.
 
-**Suggested actions** are left absent: none of these detectors has an evidence estimate or an
-optimizer run to draw one from yet, and an action without its expected effect would be a guess.
+**Suggested actions** come from ``actions.with_actions``: where the newest marketing-mix model
+explains the insight's metric, the optimizer's better split of the recent spend, with its expected
+gain; elsewhere none (an action without its expected effect would be a guess).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from backend.services.connectors.schedule import next_run
 from backend.services.errors import DyocenseError
 from backend.services.goals import service as goals
 from backend.services.insights import repository
+from backend.services.insights.actions import with_actions
 from backend.services.insights.changes import week_start
 from backend.services.insights.engine import detect_many
 from backend.services.insights.health import (
@@ -289,6 +291,7 @@ async def run_engine(
     findings = await pool.run(detect_many, histories) if histories else []
     goal_findings, goal_skips = await _goal_findings(session, pool)
     findings += goal_findings + await _source_findings(session, now, today, zone)
+    findings = await with_actions(session, pool, findings)
     created = await repository.insert_findings(session, findings)
     await session.flush()
     alerts_raised = await alerts.raise_alerts(
