@@ -49,8 +49,9 @@ class RuleWrite(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     kind: RuleKind = Field(
         description="threshold: yesterday's value above/below `threshold`; change: a period-over-period "
-        "change insight; anomaly: an unusual-value insight; goal_status: a goal at risk; data_health: "
-        "a connector failing or a metric gone silent."
+        "change of the metric, or of one of its segments (a top-contributors insight); anomaly: an "
+        "unusual-value insight; goal_status: a goal at risk; data_health: a connector failing or a "
+        "metric gone silent."
     )
     scope: RuleScope = Field(default="user", description="user: yours alone; tenant: everyone's (admin).")
     metric: str | None = Field(

@@ -31,7 +31,7 @@ from backend.services.alerts import repository
 from backend.services.alerts.delivery import CHANNEL_PURPOSE, DELIVERY_JOB, DeliveryPayload
 from backend.services.alerts.messages import quiet_until
 from backend.services.alerts.repository import NewAlert
-from backend.services.alerts.types import INSIGHT_OF_RULE
+from backend.services.alerts.types import INSIGHTS_OF_RULE
 from backend.services.auth.service import Principal
 from backend.services.connectors.crypto import CredentialCipher
 from backend.services.errors import Forbidden, NotFound, ValidationFailed
@@ -207,7 +207,7 @@ def _insight_subject(insight: Insight) -> str:
 
 def _insight_matches(rule: AlertRule, insight: Insight) -> bool:
     return (
-        INSIGHT_OF_RULE.get(rule.kind) == insight.type  # type: ignore[call-overload]
+        insight.type in INSIGHTS_OF_RULE.get(rule.kind, frozenset())  # type: ignore[call-overload]
         and (rule.metric is None or rule.metric == insight.metric)
         and _severity_at_least(insight.severity, rule.min_severity)
     )

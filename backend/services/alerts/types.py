@@ -17,12 +17,14 @@ RULE_KINDS: Final[tuple[RuleKind, ...]] = get_args(RuleKind)
 CHANNEL_KINDS: Final[tuple[ChannelKind, ...]] = get_args(ChannelKind)
 DELIVERY_STATUSES: Final[tuple[DeliveryStatus, ...]] = get_args(DeliveryStatus)
 
-# The insight type each insight-driven rule kind listens to (threshold reads the metric itself).
-INSIGHT_OF_RULE: Final[dict[RuleKind, str]] = {
-    "change": "period_change",
-    "anomaly": "unusual_value",
-    "goal_status": "goal_at_risk",
-    "data_health": "data_health",
+# The insight types each insight-driven rule kind listens to (threshold reads the metric itself).
+# A change is the metric's own, or one of its segments' (a store, a channel) that moved unusually:
+# a store closing shows there first, while the total may stay within its normal variation.
+INSIGHTS_OF_RULE: Final[dict[RuleKind, frozenset[str]]] = {
+    "change": frozenset({"period_change", "top_contributors"}),
+    "anomaly": frozenset({"unusual_value"}),
+    "goal_status": frozenset({"goal_at_risk"}),
+    "data_health": frozenset({"data_health"}),
 }
 METRIC_RULES: Final = frozenset({"threshold", "change", "anomaly"})
 MAX_CHANNELS_PER_RULE: Final = 10

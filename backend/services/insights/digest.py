@@ -6,8 +6,8 @@ and ``List-Unsubscribe-Post`` headers, and the link in the text), which sets the
 
 **Content.** For each followed metric: the insights found since the last period (the feed's own
 rules: snoozed ones left out), each with its sentence (numbers from the data, as in the feed),
-and a chart (the last ``CHART_DAYS`` days, the latest stored daily forecast's fan, the unusual
-days marked) inline as a PNG.
+and a chart (the ``CHART_DAYS`` days up to the newest insight on it, the latest stored daily
+forecast's fan, the unusual days marked) inline as a PNG.
 
 **Once a day.** The daily insight run queues a digest job per due user (daily ones every day,
 weekly ones on Mondays, local time). The job locks the user's subscription row, skips when that
@@ -201,7 +201,10 @@ async def _fan(session: AsyncSession, metric: str) -> tuple[list[FanPoint], int 
 async def _chart(
     session: AsyncSession, metric: str, day: date, zone: ZoneInfo, insights: list[Insight]
 ) -> ChartInput:
-    history = await daily_values(session, metric, start=day - timedelta(days=CHART_DAYS), end=day, zone=zone)
+    # The 90 days up to what was found (yesterday's insights end today, so usually up to today).
+    found_until = [item.period_end for item in insights if item.metric == metric]
+    end = min(day, max(found_until, default=day))
+    history = await daily_values(session, metric, start=end - timedelta(days=CHART_DAYS), end=end, zone=zone)
     fan, level = await _fan(session, metric)
     marked = [
         item.period_start for item in insights if item.type == "unusual_value" and item.metric == metric
