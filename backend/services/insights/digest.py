@@ -263,6 +263,7 @@ def compose(
     frequency: str,
     day: date,
     unsubscribe: str,
+    key: str | None = None,
 ) -> Email:
     """The email: plain text and HTML with the charts inline, and the one-click unsubscribe headers."""
     title = f"Your {frequency} digest for {tenant_name}, {day.isoformat()}"
@@ -303,6 +304,7 @@ def compose(
             ("List-Unsubscribe", f"<{unsubscribe}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ),
+        message_id_key=key,
     )
 
 
@@ -333,6 +335,7 @@ async def _prepare(
         frequency=payload.frequency,
         day=payload.day,
         unsubscribe=_unsubscribe_url(run.settings, token),
+        key=f"digest.{payload.user_id}.{payload.day.isoformat()}",  # a retried send repeats it
     )
 
 

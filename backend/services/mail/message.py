@@ -30,6 +30,9 @@ class Email:
     html: str | None = None
     images: tuple[InlineImage, ...] = field(default=())
     headers: tuple[tuple[str, str], ...] = field(default=())
+    # A stable id for an email that may be sent again (a retried job after a crash): the repeat
+    # carries the same Message-ID, which mail systems and clients treat as the same message.
+    message_id_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.images and self.html is None:
@@ -50,7 +53,11 @@ def build_message(email: Email, *, sender: str) -> EmailMessage:
     message["To"] = email.to
     message["Subject"] = email.subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain=email_domain(_address_of(sender)) or None)
+    domain = email_domain(_address_of(sender)) or "localhost"
+    if email.message_id_key is not None:
+        message["Message-ID"] = f"<{email.message_id_key}@{domain}>"
+    else:
+        message["Message-ID"] = make_msgid(domain=domain)
     for name, value in email.headers:
         message[name] = value
     message.set_content(email.text)
