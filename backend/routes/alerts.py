@@ -56,6 +56,8 @@ async def create_rule(body: RuleWrite, session: TenantSession, principal: Curren
 
 @router.get("/rules", summary="Your alert rules and the tenant's")
 async def list_rules(session: TenantSession, principal: CurrentPrincipal, page: PageParams) -> Page[RuleRead]:
+    """Your own rules and the tenant-wide ones, oldest first and paginated: kind, metric, threshold,
+    minimum severity, quiet hours, channels, and whether it is enabled or snoozed."""
     rules, total = await service.list_rules(session, principal, page)
     channels = await service.channels_of(session, rules)
     return Page.of([_rule_read(rule, channels[rule.id]) for rule in rules], total, page)
@@ -63,6 +65,8 @@ async def list_rules(session: TenantSession, principal: CurrentPrincipal, page: 
 
 @router.get("/rules/{rule_id}", summary="One alert rule", responses=error_responses(404))
 async def get_rule(rule_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> RuleRead:
+    """One rule you can see (yours or a tenant-wide one). 404 for an id that is someone else's or not the
+    tenant's."""
     return await _one_rule_read(session, await service.get_rule(session, principal, rule_id))
 
 
@@ -70,6 +74,9 @@ async def get_rule(rule_id: uuid.UUID, session: TenantSession, principal: Curren
 async def replace_rule(
     rule_id: uuid.UUID, body: RuleWrite, session: TenantSession, principal: CurrentPrincipal
 ) -> RuleRead:
+    """Sends the whole rule again (the same checks as creating it: 422 for a metric or channel the tenant
+    lacks, or fields that do not fit the kind). 403 for a tenant-wide rule unless you are an admin; 404
+    for someone else's rule."""
     return await _one_rule_read(session, await service.replace_rule(session, principal, rule_id, body))
 
 
@@ -81,6 +88,8 @@ async def replace_rule(
     responses=error_responses(403, 404),
 )
 async def delete_rule(rule_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> Response:
+    """Deletes the rule; alerts it raised stay in the list. 403 for a tenant-wide rule unless you are an
+    admin; 404 for someone else's rule."""
     await service.delete_rule(session, principal, rule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -97,6 +106,8 @@ async def snooze_rule(
 
 @router.delete("/rules/{rule_id}/snooze", summary="End a rule's snooze", responses=error_responses(403, 404))
 async def unsnooze_rule(rule_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> RuleRead:
+    """The rule raises alerts again from now on (alerts it would have raised while snoozed are not raised
+    later). 403/404 as for replacing it."""
     return await _one_rule_read(session, await service.snooze_rule(session, principal, rule_id, None))
 
 
@@ -104,6 +115,8 @@ async def unsnooze_rule(rule_id: uuid.UUID, session: TenantSession, principal: C
 async def list_alerts(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[AlertRead]:
+    """Each alert: the rule that raised it, the insight (or yesterday's value for a threshold), its
+    severity and sentence, and the period; one per rule, subject and period. Paginated."""
     alerts, total = await service.list_alerts(session, principal, page)
     return Page.of([AlertRead.from_row(alert) for alert in alerts], total, page)
 
@@ -126,6 +139,8 @@ async def create_channel(
 async def list_channels(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams
 ) -> Page[ChannelRead]:
+    """The tenant's delivery channels (webhook, Slack, email), by name and paginated; a webhook or
+    Slack channel shows only its URL's scheme and host, never its secret."""
     channels, total = await repository.list_channels(session, page)
     return Page.of([_channel_read(channel) for channel in channels], total, page)
 
@@ -134,6 +149,8 @@ async def list_channels(
 async def get_channel(
     channel_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
 ) -> ChannelRead:
+    """One delivery channel: its kind and target (the URL's scheme and host, or the address). 404 for an id
+    that is not the tenant's."""
     return _channel_read(await service.get_channel(session, channel_id))
 
 
@@ -147,6 +164,8 @@ async def get_channel(
 async def delete_channel(
     channel_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal
 ) -> Response:
+    """Admins only (403 otherwise). Removes the channel from every rule; its delivery log goes with it. 404
+    for an id that is not the tenant's."""
     await service.delete_channel(session, channel_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -30,6 +30,7 @@ from backend.utils.prometheus import exposition_registry
 from tests.conftest import TEST_DATABASE, client_for, running_app
 from tests.factories import create_tenant
 from tests.infra.metric_contract import REQUEST_LOG_KEYS
+from tests.routes.test_insights import seed_daily
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted
 
 REPO = Path(__file__).resolve().parents[2]
@@ -407,6 +408,7 @@ async def test_each_coach_agent_step_is_a_span_of_the_chat_request(
     spans: InMemorySpanExporter, client: httpx.AsyncClient
 ) -> None:
     tenant = await create_tenant(client)
+    await seed_daily(client, tenant, days=120)  # a tenant with no data gets no agent at all
     spans.clear()
     response = await client.post(
         "/api/v1/coach/chat",
