@@ -39,6 +39,8 @@ class HoldingHandler(RecordingHandler):
         if not self.held.is_set():
             self.held.set()
             await asyncio.to_thread(self.released.wait)
+            if server.transport is None or server.transport.is_closing():
+                return "421 4.4.2 The client went away"  # (aiosmtpd usually cancels us first)
         return await super().handle_DATA(server, session, envelope)
 
 
