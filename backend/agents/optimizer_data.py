@@ -30,8 +30,11 @@ from backend.services.optimizer.elasticity import price_effect
 from backend.services.optimizer.from_data import (
     BudgetInputs,
     ProductFacts,
+    StaffingInputs,
     budget_inputs,
+    busiest_hour_label,
     product_mix_inputs,
+    shift_staff_label,
     staffing_inputs,
     staffing_sources,
 )
@@ -111,11 +114,19 @@ def asked_day(question: str, today: date) -> date | None:
     return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
 
 
-def _need_line(cite: Citations, need: DayNeed, sources: dict[str, InputSource]) -> str:
+def _need_line(cite: Citations, need: DayNeed, found: StaffingInputs, sources: dict[str, InputSource]) -> str:
     when = f"{need.weekday_name} {need.day.isoformat()}"
     demand = next(s for label, s in sources.items() if label.endswith(f"forecast for {when}"))
     staff = sources[f"staff needed on {when}"]
-    return f"{when}: forecast demand {_cite(cite, demand)}, so {_cite(cite, staff)} staff."
+    line = f"{when}: forecast demand {_cite(cite, demand)}, so {_cite(cite, staff)} staff"
+    shifts = [
+        f"{_cite(cite, sources[shift_staff_label(when, s.shift.name)])} from {s.shift.name} h "
+        f"(busiest hour {s.peak_hour:02d}:00, "
+        f"{_cite(cite, sources[busiest_hour_label(found.demand_metric, when, s.shift.name)])})"
+        for s in found.shifts.get(need.day, [])
+        if s.staff > 0
+    ]
+    return f"{line}: {'; '.join(shifts)}." if shifts else f"{line}."
 
 
 async def staffing(deps: AgentDeps, question: str) -> AgentResult:
@@ -135,7 +146,7 @@ async def staffing(deps: AgentDeps, question: str) -> AgentResult:
         f"Your staff serve {_cite(cite, rate)} {found.demand_metric} per staff hour ({found.history}); "
         f"one shift is {found.shift_hours:g} hours."
     ]
-    report += [_need_line(cite, need, sources) for need in needs]
+    report += [_need_line(cite, need, found, sources) for need in needs]
     answer = PlanAnswer(template="staffing", status="ok", question_kind=kind, sources=list(sources.values()))
     run = None
     if found.derived is None:
@@ -158,14 +169,18 @@ def _schedule(
     answer.objective_label, answer.objective = solution.objective_label, solution.objective
     method = f"staffing optimizer run {run.id} ({run.status})"
     for need in needs:
-        people = sorted(
-            name.split(".")[1]
+        on = sorted(
+            (name.split(".")[3], name.split(".")[1])
             for name, value in solution.decisions.items()
             if name.startswith("shift.") and name.split(".")[2] == need.weekday and value > 0.5
         )
-        answer.plan += [PlanLine(name=f"shift.{person}.{need.weekday}", value=1.0) for person in people]
-        if people:
-            report.append(f"Schedule for {need.weekday_name}: {', '.join(people)}.")
+        answer.plan += [PlanLine(name=f"shift.{person}.{need.weekday}", value=1.0) for _, person in on]
+        by_shift = {shift: [p for s, p in on if s == shift] for shift in dict.fromkeys(s for s, _ in on)}
+        if len(by_shift) > 1:
+            shown = "; ".join(f"{shift} h {', '.join(people)}" for shift, people in by_shift.items())
+            report.append(f"Schedule for {need.weekday_name}: {shown}.")
+        elif on:
+            report.append(f"Schedule for {need.weekday_name}: {', '.join(p for _, p in on)}.")
     if solution.objective is not None:
         cost = cite.number(solution.objective, metric=None, period=None, method=f"labour cost, {method}")
         report.append(f"The week's labour cost: {cost}.")

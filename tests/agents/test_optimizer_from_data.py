@@ -11,11 +11,19 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.agents.numbers import unbacked
 from tests.agents.test_offline_agents import ask, cited
-from tests.factories import create_tenant
+from tests.factories import TenantContext, create_tenant
+from tests.routes.test_coach_stream import _events
 from tests.routes.test_mmm import TWO_CHANNELS, _ingest
 from tests.services.evidence.mmm_synthetic import simulate_mmm
-from tests.services.optimizer.shop_data import MUG_ELASTICITY, seed_pricing, seed_staffing
+from tests.services.optimizer.shop_data import (
+    MUG_ELASTICITY,
+    STAFF_BY_SHIFT,
+    seed_pricing,
+    seed_staffing,
+    seed_staffing_by_hour,
+)
 
 
 async def _run(client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
@@ -37,6 +45,29 @@ async def test_how_many_staff_next_saturday_comes_from_the_weekday_demand(client
     assert run["template"] == "staffing" and run["status"] == "optimal"
     saturday = [r for r in run["params"]["requirements"] if r["day"] == "sat"]
     assert saturday == [{"day": "sat", "shift": "day", "staff": 6, "skill": None}]
+
+
+async def test_staff_for_next_saturday_by_the_hour_covers_each_shifts_busiest_hour(
+    client: httpx.AsyncClient,
+) -> None:
+    tenant = await create_tenant(client)
+    await seed_staffing_by_hour(client, tenant)
+    body = await ask(client, tenant.headers, "How many staff do I need next Saturday?")
+    assert body["agents"] == ["optimizer"]
+    day_shift, late_shift = STAFF_BY_SHIFT[5]
+    shifts = [c for c in cited(body, "shift's busiest hour") if c["method"].endswith("rounded up")]
+    assert [c["value"] for c in shifts] == [day_shift, late_shift]
+    assert all(c["display"] in body["reply"] for c in shifts)
+    peaks = [c for c in cited(body, "00 on the") if c["method"].endswith("1.96 sd")]
+    assert [round(c["value"]) for c in peaks] == [22, 24]  # the planted 13:00 and 19:00 rushes
+    assert "busiest hour 13:00" in body["reply"] and "busiest hour 19:00" in body["reply"]
+    (total,) = [c for c in cited(body, "sum of the day's shifts") if c["method"].endswith("shifts")]
+    assert total["value"] == day_shift + late_shift
+    run = await _run(client, tenant.headers, body)
+    assert run["template"] == "staffing" and run["status"] == "optimal"
+    saturday = [(r["shift"], r["staff"]) for r in run["params"]["requirements"] if r["day"] == "sat"]
+    assert saturday == [("09-17", day_shift), ("17-21", late_shift)]
+    assert "Schedule for Saturday: 09-17 h " in body["reply"]
 
 
 async def test_raising_the_mug_price_answers_with_the_elasticity_and_the_margin_band(
@@ -82,3 +113,39 @@ async def test_cutting_ad_spend_by_a_fifth_loses_less_than_a_fifth_of_the_channe
     assert 0.8 * now < after < now
     spends = [c for c in cited(answer, "spend on ")]
     assert spends and all(c["value"] >= 0 for c in spends)
+
+
+async def _seed_mmm(client: httpx.AsyncClient, tenant: TenantContext) -> None:
+    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
+    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
+    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
+    assert fitted.status_code == 201, fitted.text
+
+
+@pytest.mark.parametrize(
+    ("question", "template", "must_cite"),
+    [
+        ("How many staff do I need next Saturday?", "staffing", "shift's busiest hour"),
+        ("Should I raise the mug price by $1?", "product_mix", "log-log OLS"),
+        ("What if I cut ad spend by 20%?", "budget_allocation", "summed over channels"),
+    ],
+)
+async def test_every_what_if_streams_the_same_backed_plan(
+    client: httpx.AsyncClient, question: str, template: str, must_cite: str
+) -> None:
+    tenant = await create_tenant(client)
+    seed = {"staffing": seed_staffing_by_hour, "product_mix": seed_pricing, "budget_allocation": _seed_mmm}
+    await seed[template](client, tenant)
+    events = await _events(client, tenant.headers, question)
+    names = [name for name, _ in events]
+    assert names[-1] == "final" and "error" not in names, names
+    final: dict[str, Any] = events[-1][1]
+    assert final["agents"] == ["optimizer"]
+    assert unbacked(final["reply"], final["citations"]) == [], final["reply"]
+    assert cited(final, must_cite) and any(c["display"] in final["reply"] for c in cited(final, must_cite))
+    run = await _run(client, tenant.headers, final)
+    assert run["template"] == template and run["status"] == "optimal"
+    # The JSON chat answers the same question with the same plan inputs.
+    body = await ask(client, tenant.headers, question)
+    assert (await _run(client, tenant.headers, body))["params"] == run["params"]

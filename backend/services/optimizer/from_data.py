@@ -9,7 +9,9 @@ the caller's tenant session and time zone. What the data cannot give is a :class
   recent spend rate (each channel's mean spend per bucket over the planning period).
 - ``staffing``: next week's demand per day from the weekday pattern of the last weeks of an
   orders-like metric, served at the tenant's own rate (demand per staff hour from ``staff_hours``);
-  the roster from ``staff_hours`` per ``employee`` and an hourly wage metric.
+  the roster from ``staff_hours`` per ``employee`` and an hourly wage metric. When the demand is
+  recorded by the hour, each day is cut into shifts staffed for their busiest hour
+  (:mod:`backend.services.optimizer.hourly`).
 - ``product_mix``: each SKU's latest price and unit cost (bought in at that cost) and its weekly
   sales as the market's limit; price elasticities (log-log, with CI) where the price varied.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -34,6 +36,14 @@ from backend.services.metrics.repository import CatalogEntry
 from backend.services.optimizer import SolveOptions
 from backend.services.optimizer import service as optimizer_service
 from backend.services.optimizer.elasticity import Elasticity, estimate_elasticity
+from backend.services.optimizer.hourly import (
+    ShiftNeed,
+    hour_history,
+    is_hourly,
+    opening_hours,
+    shift_blocks,
+    shift_needs,
+)
 from backend.services.optimizer.inputs import (
     CATALOG_LIMIT,
     COST_METRICS,
@@ -160,6 +170,9 @@ class StaffingInputs:
     derived: DerivedInputs | None
     """The template's inputs, or None when no roster can be read (``roster_missing`` says why)."""
     roster_missing: MissingInputs | None
+    shifts: dict[date, list[ShiftNeed]] = field(default_factory=dict)
+    """Per planned day, its shifts by the hour when the demand is recorded by the hour (else empty:
+    one shift a day of ``shift_hours``)."""
 
 
 def _week_of(ask: FromDataAsk, now: datetime) -> list[date]:
@@ -239,14 +252,72 @@ async def _employees(
 
 
 def _staffing_params(
-    needs: list[DayNeed], roster: list[dict[str, float | str]], ask: FromDataAsk
+    found: StaffingInputs, roster: list[dict[str, float | str]], ask: FromDataAsk
 ) -> dict[str, object]:
+    days = [need.weekday for need in found.needs]
+    if not found.shifts:
+        return {
+            "days": days,
+            "shifts": [{"name": "day", "start_hour": ask.shift_start_hour, "hours": ask.shift_hours}],
+            "employees": roster,
+            "requirements": [
+                {"day": n.weekday, "shift": "day", "staff": n.staff} for n in found.needs if n.staff > 0
+            ],
+        }
+    blocks = next(iter(found.shifts.values()))
     return {
-        "days": [need.weekday for need in needs],
-        "shifts": [{"name": "day", "start_hour": ask.shift_start_hour, "hours": ask.shift_hours}],
+        "days": days,
+        "shifts": [
+            {"name": s.shift.name, "start_hour": s.shift.start_hour, "hours": s.shift.hours} for s in blocks
+        ],
         "employees": roster,
-        "requirements": [{"day": n.weekday, "shift": "day", "staff": n.staff} for n in needs if n.staff > 0],
+        "requirements": [
+            {"day": need.weekday, "shift": s.shift.name, "staff": s.staff}
+            for need in found.needs
+            for s in found.shifts[need.day]
+            if s.staff > 0
+        ],
     }
+
+
+def busiest_hour_label(metric: str, when: str, shift: str) -> str:
+    """The source label of a shift's busiest-hour forecast (``when``: "Saturday 2026-12-12")."""
+    return f"{metric} forecast for the busiest hour of {when} {shift}"
+
+
+def shift_staff_label(when: str, shift: str) -> str:
+    """The source label of a shift's staff need."""
+    return f"staff needed on {when} {shift}"
+
+
+def _shift_sources(found: StaffingInputs, need: DayNeed) -> list[InputSource]:
+    """A planned day's shifts: the busiest hour's forecast and the staff it takes, each cited."""
+    sources = []
+    when = f"{need.weekday_name} {need.day.isoformat()}"
+    for s in found.shifts.get(need.day, []):
+        sources.append(
+            InputSource(
+                label=busiest_hour_label(found.demand_metric, when, s.shift.name),
+                value=s.peak.value,
+                low=s.peak.low,
+                high=s.peak.high,
+                metric=found.demand_metric,
+                period=found.history,
+                method=f"mean of {s.peak_hour:02d}:00-{s.peak_hour + 1:02d}:00 on the {need.history_days} "
+                f"{need.weekday_name}s in the history; range mean ± 1.96 sd",
+            )
+        )
+        sources.append(
+            InputSource(
+                label=shift_staff_label(when, s.shift.name),
+                value=s.staff,
+                low=s.staff_low,
+                high=s.staff_high,
+                method=f"the {s.shift.name} h shift's busiest hour ({s.peak_hour:02d}:00) forecast / "
+                f"{found.demand_metric} per staff hour, rounded up",
+            )
+        )
+    return sources
 
 
 def staffing_sources(found: StaffingInputs) -> list[InputSource]:
@@ -274,16 +345,18 @@ def staffing_sources(found: StaffingInputs) -> list[InputSource]:
                 "range mean ± 1.96 sd",
             )
         )
+        per_shift = f"forecast / ({found.demand_metric} per staff hour x {found.shift_hours:g} h shift)"
+        method = "sum of the day's shifts" if found.shifts else f"{per_shift}, rounded up"
         sources.append(
             InputSource(
                 label=f"staff needed on {need.weekday_name} {need.day.isoformat()}",
                 value=need.staff,
                 low=need.staff_low,
                 high=need.staff_high,
-                method=f"forecast / ({found.demand_metric} per staff hour x {found.shift_hours:g} h shift), "
-                "rounded up",
+                method=method,
             )
         )
+        sources += _shift_sources(found, need)
     return sources
 
 
@@ -316,6 +389,7 @@ async def staffing_inputs(
     found = StaffingInputs(
         demand_metric, hours_metric, per_staff_hour, _span(*window), needs, ask.shift_hours, None, None
     )
+    found = await _by_the_hour(session, found, zone, window)
     sources = staffing_sources(found)
     try:
         roster = await _employees(session, catalog, hours_metric, zone, window)
@@ -325,8 +399,39 @@ async def staffing_inputs(
         raise MissingInputs(
             [f"{demand_metric} on the weekdays of the planned week"], "No day has demand to staff."
         )
-    derived = DerivedInputs(template="staffing", params=_staffing_params(needs, roster, ask), sources=sources)
+    derived = DerivedInputs(template="staffing", params=_staffing_params(found, roster, ask), sources=sources)
     return replace(found, derived=derived)
+
+
+async def _by_the_hour(
+    session: AsyncSession, found: StaffingInputs, zone: ZoneInfo, window: tuple[datetime, datetime]
+) -> StaffingInputs:
+    """The day plan split into shifts by the hour, when the demand metric is recorded by the hour."""
+    hourly = await rollup_by(
+        session,
+        found.demand_metric,
+        zone,
+        bucket="hour",
+        aggregation="sum",
+        window=window,
+        fill="none",
+        group_by=None,
+    )
+    history = hour_history(((v.ts, v.value) for v in hourly.get("", []) if v.value is not None), zone)
+    if not is_hourly(history):
+        return found
+    blocks = shift_blocks(opening_hours(history), found.shift_hours)
+    shifts = {need.day: shift_needs(history, need.day, blocks, found.per_staff_hour) for need in found.needs}
+    needs = [
+        replace(
+            need,
+            staff=sum(s.staff for s in shifts[need.day]),
+            staff_low=sum(s.staff_low for s in shifts[need.day]),
+            staff_high=sum(s.staff_high for s in shifts[need.day]),
+        )
+        for need in found.needs
+    ]
+    return replace(found, needs=needs, shifts=shifts)
 
 
 # --------------------------------------------------------------------------- product mix

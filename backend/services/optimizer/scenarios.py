@@ -24,7 +24,7 @@ from backend.services.optimizer.elasticity import Band
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_Z95 = 1.96
+Z95 = 1.96
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def weekday_forecast(history: Sequence[tuple[date, float]], weekday: int) -> tup
         return Band(0.0, 0.0, 0.0), 0
     mean = statistics.fmean(values)
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return Band(mean, max(0.0, mean - _Z95 * spread), mean + _Z95 * spread), len(values)
+    return Band(mean, max(0.0, mean - Z95 * spread), mean + Z95 * spread), len(values)
 
 
 def day_needs(
