@@ -34,6 +34,10 @@ _WHAT_IF = re.compile(
     r"\bwhat if\b|\bsuppose\b|\bshould (?:i|we) (?:raise|lower|cut|increase|reduce|change|drop)\b",
     re.IGNORECASE,
 )
+# A decision to make (the optimizer's work), as opposed to a figure to look up.
+_DECISION_WORDS = re.compile(
+    r"\b(plan\w*|optimi[sz]\w*|best|how (?:many|much)|should|split|allocat\w*|schedul\w*|reorder|mix)\b", re.I
+)
 _OUTLOOK_WORDS = re.compile(r"\b(outlook|forecast\w*|predict\w*|expect\w*|will|next|heading|coming)\b", re.I)
 _GOAL_WORDS = re.compile(r"\b(goals?|targets?|objectives?|smart)\b", re.IGNORECASE)
 _MONTHS_AHEAD = ("month", "quarter", "year")
@@ -133,7 +137,9 @@ def plan(question: str, agents: Sequence[AgentName], entries: Sequence[CatalogEn
         agents = ["forecaster"] if _OUTLOOK_WORDS.search(question) else ["evidence_analyzer"]
     if entry is None:
         concept = unserved_concept(question)
-        if concept is not None and "optimizer" not in agents:
+        # "What is my profit margin?" is a figure the tenant has no data for, even when the
+        # classifier hears the optimizer in it; "the best product mix" is a decision to plan.
+        if concept is not None and ("optimizer" not in agents or not _DECISION_WORDS.search(question)):
             return Plan("unserved", unserved=concept)
         return Plan("agents", [AgentCall(agent) for agent in agents])
     if _ADVICE.search(question) and not _GOAL_WORDS.search(question) and "optimizer" not in agents:

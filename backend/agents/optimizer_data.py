@@ -90,7 +90,7 @@ def _missing(template: DataTemplate, kind: QuestionKind, missing: MissingInputs)
         needs=missing.needs,
         notes=[missing.why],
     )
-    report = [f"To answer this from your data I need: {'; '.join(missing.needs)}. {missing.why}"]
+    report = [f"To plan {template} from your data I need: {'; '.join(missing.needs)}. {missing.why}"]
     return _result(answer, report, Citations(AGENT), None)
 
 

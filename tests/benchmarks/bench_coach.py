@@ -34,6 +34,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import httpx
 import torch
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from backend.agents.registry import offline_templates
@@ -114,12 +115,17 @@ class InstantProvider:
 
     def __init__(self) -> None:
         self.agent = "goal_planner"
+        self.calls: tuple[ToolCall, ...] | None = None
+        """The tool calls of the next turns (default: ``agent`` with its benchmark arguments)."""
 
     async def chat(
         self, messages: Messages, tools: Tools = (), on_delta: DeltaSink | None = None
     ) -> ChatResult:
         answered = messages[-1].role == "tool"
-        calls = () if answered or not tools else (ToolCall(self.agent, ARGUMENTS[self.agent], "call_0"),)
+        wanted = (
+            self.calls if self.calls is not None else (ToolCall(self.agent, ARGUMENTS[self.agent], "call_0"),)
+        )
+        calls = () if answered or not tools else wanted
         return ChatResult(
             "Here is what the tools found." if answered else "",
             calls,
@@ -131,6 +137,21 @@ class InstantProvider:
 
     async def close(self) -> None:
         return None
+
+
+def use_instant_model(app: FastAPI, provider: InstantProvider) -> LlmRouter:
+    """Route the app's coach to ``provider`` as its only model; returns the router it had."""
+    coach = app.state.coach
+    previous: LlmRouter = coach.router
+    coach.router = LlmRouter(
+        app.state.database,
+        app.state.settings.llm,
+        local=provider,
+        cloud=None,
+        offline=OfflineProvider(offline_templates()),
+        recorder=coach.recorder,
+    )
+    return previous
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -181,23 +202,14 @@ async def chat_overhead(app_url: str, owner_url: str, turns: int) -> dict[str, A
             results["offline"] = {
                 agent: _percentiles(await _turns(client, tenant.headers, agent, turns)) for agent in QUESTIONS
             }
-            coach = app.state.coach
             provider = InstantProvider()
-            offline_router = coach.router
-            coach.router = LlmRouter(
-                app.state.database,
-                app.state.settings.llm,
-                local=provider,
-                cloud=None,
-                offline=OfflineProvider(offline_templates()),
-                recorder=coach.recorder,
-            )
+            offline_router = use_instant_model(app, provider)
             model: dict[str, Any] = {}
             for agent in QUESTIONS:
                 provider.agent = agent
                 model[agent] = _percentiles(await _turns(client, tenant.headers, agent, turns))
             results["model"] = model
-            coach.router = offline_router
+            app.state.coach.router = offline_router
     return results
 
 

@@ -14,7 +14,11 @@ when every check it asks for passes:
 - **interval**: each forecast figure it shows lies within the forecast's own interval;
 - **honest**: it says what it needs or lacks instead of a figure.
 
-Latency per question is reported too (one run, on whatever else the machine is doing).
+Latency per question is reported too (one run, on whatever else the machine is doing), by kind
+and by agent. A second pass asks the same questions of an instantly answering fake model
+(``--skip-model`` leaves it out): it calls the tools each question needs (its ``model_arguments``,
+else the demo shop's metric the question names) and answers at once, so each turn's time is the
+coach's own — graph, router, usage, memory, embeddings and the agents' real work — per agent.
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import httpx
 
 from backend.main import create_app
+from backend.services.coach.providers import ToolCall
 from tests.agents.demo_shop import load_demo_shop
 from tests.agents.numbers import unbacked
-from tests.benchmarks.bench_coach import _app_settings
+from tests.benchmarks.bench_coach import InstantProvider, _app_settings, _percentiles, use_instant_model
 from tests.benchmarks.support import migrated_database
 
 QUESTIONS = Path(__file__).with_name("coach_questions.json")
@@ -48,6 +53,7 @@ BENCH_DATABASE = "dyocense_bench_coach_questions"
 END = date(2026, 11, 30)
 TRUE_DRIVERS = ("ad_spend",)
 HONEST_WORDS = ("need", "can't", "cannot", "not ", "no ")
+DEMO_METRICS = ("orders", "footfall")
 
 
 @dataclass
@@ -141,40 +147,112 @@ def report(scores: list[Score]) -> dict[str, Any]:
     }
 
 
-async def ask_all(app_url: str, owner_url: str, questions: list[dict[str, Any]]) -> list[Score]:
+def model_calls(expected: dict[str, Any]) -> tuple[ToolCall, ...]:
+    """The tool calls a model would make for the question: each agent it needs, with arguments."""
+    question: str = expected["question"]
+    metric = next((m for m in DEMO_METRICS if m in question.lower()), "revenue")
+    defaults: dict[str, dict[str, Any]] = {
+        "goal_planner": {"objective": question, "metric": metric},
+        "evidence_analyzer": {"outcome": metric},
+        "forecaster": {"metric": metric, "horizon": 3, "period": "month"},
+        "optimizer": {"template": "inventory"},
+    }
+    given = expected.get("model_arguments", {})
+    return tuple(
+        ToolCall(agent, given.get(agent, defaults[agent]), f"call_{i}")
+        for i, agent in enumerate(expected["agents"])
+    )
+
+
+async def _ask(
+    client: httpx.AsyncClient, headers: dict[str, str], question: str
+) -> tuple[dict[str, Any], float]:
+    started = time.perf_counter()
+    response = await client.post("/api/v1/coach/chat", headers=headers, json={"message": question})
+    seconds = time.perf_counter() - started
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body, seconds
+
+
+async def ask_all(
+    app_url: str, owner_url: str, questions: list[dict[str, Any]], *, model: bool
+) -> tuple[list[Score], list[Score]]:
+    """The offline scores, and (with ``model``) the instant model's turns (latency and agents only)."""
     app = create_app(_app_settings(app_url, owner_url))
-    scores = []
+    scores, instant = [], []
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as client:
             tenant, _shop = await load_demo_shop(client, END)
             for expected in questions:
-                started = time.perf_counter()
-                response = await client.post(
-                    "/api/v1/coach/chat", headers=tenant.headers, json={"message": expected["question"]}
-                )
-                seconds = time.perf_counter() - started
-                assert response.status_code == 200, response.text
-                scores.append(score(expected, response.json(), seconds))
+                body, seconds = await _ask(client, tenant.headers, expected["question"])
+                scores.append(score(expected, body, seconds))
                 print(f"{'pass' if scores[-1].passed else 'FAIL'} {seconds:6.1f}s {expected['question']}")
-    return scores
+            if not model:
+                return scores, instant
+            provider = InstantProvider()
+            use_instant_model(app, provider)
+            for expected in questions:
+                provider.calls = model_calls(expected)
+                body, seconds = await _ask(client, tenant.headers, expected["question"])
+                checks = {
+                    "agents": sorted(body["agents"]) == sorted(expected["agents"]),
+                    "model": body["usage"]["provider"] == InstantProvider.name,
+                }
+                instant.append(
+                    Score(expected["question"], expected["kind"], checks, body["agents"], seconds, "")
+                )
+                print(
+                    f"model {'pass' if instant[-1].passed else 'FAIL'} {seconds:6.2f}s {expected['question']}"
+                )
+    return scores, instant
+
+
+def by_agent(scores: list[Score]) -> dict[str, dict[str, float]]:
+    """Latency (ms) of the turns each agent ran in ("none": turns that ran no agent)."""
+    names = [*sorted({a for s in scores for a in s.agents}), "none"]
+    per = {
+        name: [s.seconds * 1000 for s in scores if name in s.agents or (name == "none" and not s.agents)]
+        for name in names
+    }
+    return {name: _percentiles(samples) for name, samples in per.items() if samples}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=None, help="Ask only the first N questions.")
+    parser.add_argument("--skip-model", action="store_true", help="Leave out the instant-model pass.")
     args = parser.parse_args()
     questions = json.loads(QUESTIONS.read_text())["questions"][: args.limit]
     with migrated_database(BENCH_DATABASE) as (_server, urls):
-        scores = asyncio.run(ask_all(urls.app, urls.owner, questions))
+        scores, instant = asyncio.run(ask_all(urls.app, urls.owner, questions, model=not args.skip_model))
     result = {
         "benchmark": "coach_questions",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         **report(scores),
+        "offline_ms_by_agent": by_agent(scores),
     }
+    if instant:
+        result["instant_model"] = {
+            "what": "the same questions asked of a fake model that calls the tools they need and answers at "
+            "once: each turn's time is the coach's own (graph, router, usage, memory, agents' real work)",
+            "agents_as_asked": _rate(instant),
+            "ms_by_agent": by_agent(instant),
+            "failures": [{"question": s.question, "agents": s.agents} for s in instant if not s.passed],
+        }
     OUTPUT.parent.mkdir(exist_ok=True)
     OUTPUT.write_text(json.dumps(result, indent=2))
-    summary = {k: result[k] for k in ("questions", "pass_rate", "by_kind", "by_check", "seconds")}
+    keys = (
+        "questions",
+        "pass_rate",
+        "by_kind",
+        "by_check",
+        "seconds",
+        "offline_ms_by_agent",
+        "instant_model",
+    )
+    summary = {k: result[k] for k in keys if k in result}
     print(json.dumps(summary, indent=2))
 
 
