@@ -61,6 +61,27 @@ async def _stream(
     return events, "\n".join(raw)
 
 
+async def _scripted_chat(
+    client: httpx.AsyncClient, server: FakeLlmServer, *answers: str, message: str = "Plan a revenue goal"
+) -> tuple[TenantContext, dict[str, Any], str]:
+    """A seeded tenant's chat ``message``, the model calling the goal planner then answering ``answers``."""
+    tenant = await _tenant(client)
+    _script(server, *answers)
+    body, text = await _chat(client, tenant, message)
+    return tenant, body, text
+
+
+async def _scripted_stream(
+    client: httpx.AsyncClient, server: FakeLlmServer, *answers: str
+) -> tuple[list[tuple[str, Any]], list[str]]:
+    """Like :func:`_scripted_chat`, streamed: the events and their names; no invented figure was sent."""
+    tenant = await _tenant(client)
+    _script(server, *answers)
+    events, raw = await _stream(client, tenant, "Plan a revenue goal")
+    assert not any(figure in raw for figure in INVENTED)
+    return events, [name for name, _ in events]
+
+
 def _rewrite_instructions(server: FakeLlmServer) -> list[str]:
     return [
         message["content"]
@@ -73,9 +94,7 @@ def _rewrite_instructions(server: FakeLlmServer) -> list[str]:
 async def test_invented_figures_are_dropped_when_the_rewrite_still_invents_them(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
-    _script(model_coach, INVENTING, STILL_INVENTING)
-    body, text = await _chat(client, tenant, "Plan a revenue goal")
+    tenant, body, text = await _scripted_chat(client, model_coach, INVENTING, STILL_INVENTING)
     assert not any(figure in text for figure in INVENTED)  # not in the reply, notices or anywhere
     assert body["reply"] == f"{BACKED} Accept the draft goal."
     (notice,) = body["notices"]
@@ -91,9 +110,7 @@ async def test_invented_figures_are_dropped_when_the_rewrite_still_invents_them(
 async def test_a_model_that_corrects_itself_gives_the_corrected_reply(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
-    _script(model_coach, INVENTING, CORRECTED)
-    body, text = await _chat(client, tenant, "Plan a revenue goal")
+    _, body, text = await _scripted_chat(client, model_coach, INVENTING, CORRECTED)
     assert body["reply"] == CORRECTED and body["templated"] is False
     assert not any(figure in text for figure in INVENTED)
     (notice,) = body["notices"]
@@ -103,13 +120,11 @@ async def test_a_model_that_corrects_itself_gives_the_corrected_reply(
 async def test_backed_figures_roundings_and_derived_changes_are_kept(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
     answer = (
         "Revenue reached 1,220 (about $1.2k) last month. The 10% target of 1,342 is 122 above it "
         "and about 5.8% above the on-trend target of roughly 1,270."
     )
-    _script(model_coach, answer)
-    body, _ = await _chat(client, tenant, "Plan a revenue goal, maybe 10%")
+    _, body, _ = await _scripted_chat(client, model_coach, answer, message="Plan a revenue goal, maybe 10%")
     assert body["reply"] == answer and body["notices"] == []
     assert _rewrite_instructions(model_coach) == [] and len(model_coach.requests_to(LOCAL)) == 2
 
@@ -117,11 +132,7 @@ async def test_backed_figures_roundings_and_derived_changes_are_kept(
 async def test_the_stream_never_sends_an_invented_figure(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
-    _script(model_coach, INVENTING, STILL_INVENTING)
-    events, raw = await _stream(client, tenant, "Plan a revenue goal")
-    assert not any(figure in raw for figure in INVENTED)
-    names = [name for name, _ in events]
+    events, names = await _scripted_stream(client, model_coach, INVENTING, STILL_INVENTING)
     final = events[-1][1]
     assert names[-1] == "final" and final["reply"] == f"{BACKED} Accept the draft goal."
     # The backed first sentence of the first answer went out, then the rewrite replaced it.
@@ -135,11 +146,7 @@ async def test_the_stream_never_sends_an_invented_figure(
 async def test_the_stream_sends_the_corrected_reply(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
-    _script(model_coach, INVENTING, CORRECTED)
-    events, raw = await _stream(client, tenant, "Plan a revenue goal")
-    assert not any(figure in raw for figure in INVENTED)
-    names = [name for name, _ in events]
+    events, names = await _scripted_stream(client, model_coach, INVENTING, CORRECTED)
     after_reset = events[names.index("reset") :]
     assert "".join(p["text"] for n, p in after_reset if n == "delta") == CORRECTED
     assert events[-1][1]["reply"] == CORRECTED
