@@ -13,8 +13,7 @@ import pytest
 
 from tests.agents.test_offline_agents import ask, cited
 from tests.factories import create_tenant
-from tests.routes.test_mmm import TWO_CHANNELS, _ingest
-from tests.services.evidence.mmm_synthetic import simulate_mmm
+from tests.routes.test_mmm import TWO_CHANNELS, fit_two_channels, shop_with_planted_mmm
 from tests.services.optimizer.shop_data import MUG_ELASTICITY, seed_pricing, seed_staffing
 
 
@@ -62,12 +61,8 @@ async def test_raising_the_mug_price_answers_with_the_elasticity_and_the_margin_
 async def test_cutting_ad_spend_by_a_fifth_loses_less_than_a_fifth_of_the_channel_revenue(
     client: httpx.AsyncClient,
 ) -> None:
-    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
-    tenant = await create_tenant(client)
-    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
-    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
-    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
-    assert fitted.status_code == 201, fitted.text
+    truth, tenant = await shop_with_planted_mmm(client)
+    await fit_two_channels(client, tenant)
 
     answer = await ask(client, tenant.headers, "What if I cut ad spend by 20%?")
     assert answer["agents"] == ["optimizer"]
