@@ -8,12 +8,10 @@ from typing import Any
 
 import httpx
 
-from tests.agents.fixtures import ollama_tool_call
-from tests.agents.seed import seed_monthly
-from tests.factories import TenantContext, create_tenant
+from tests.agents.fixtures import CHAT, ollama_tool_call, tenant_with_revenue
+from tests.factories import TenantContext
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat
 
-CHAT = "/api/v1/coach/chat"
 STREAM = "/api/v1/coach/chat/stream"
 LOCAL = "/api/chat"
 INVENTED = ("987,654", "73.2")
@@ -22,12 +20,6 @@ BACKED = "Revenue reached 1,220 last month, growing about 4% a month."
 INVENTING = f"{BACKED} By spring you will reach 987,654 in sales. That is a 73.2% jump on today."
 STILL_INVENTING = f"{BACKED} Expect 987,654 by spring! Margins improve 73.2% as well.\nAccept the draft goal."
 CORRECTED = f"{BACKED} The goal planner drafts a target for this year; accept it to track progress."
-
-
-async def _tenant(client: httpx.AsyncClient) -> TenantContext:
-    tenant = await create_tenant(client)
-    await seed_monthly(client, tenant, "revenue", [1000, 1040, 1080, 1130, 1170, 1220])
-    return tenant
 
 
 def _script(server: FakeLlmServer, *answers: str) -> None:
@@ -65,7 +57,7 @@ async def _scripted_chat(
     client: httpx.AsyncClient, server: FakeLlmServer, *answers: str, message: str = "Plan a revenue goal"
 ) -> tuple[TenantContext, dict[str, Any], str]:
     """A seeded tenant's chat ``message``, the model calling the goal planner then answering ``answers``."""
-    tenant = await _tenant(client)
+    tenant = await tenant_with_revenue(client)
     _script(server, *answers)
     body, text = await _chat(client, tenant, message)
     return tenant, body, text
@@ -75,7 +67,7 @@ async def _scripted_stream(
     client: httpx.AsyncClient, server: FakeLlmServer, *answers: str
 ) -> tuple[list[tuple[str, Any]], list[str]]:
     """Like :func:`_scripted_chat`, streamed: the events and their names; no invented figure was sent."""
-    tenant = await _tenant(client)
+    tenant = await tenant_with_revenue(client)
     _script(server, *answers)
     events, raw = await _stream(client, tenant, "Plan a revenue goal")
     assert not any(figure in raw for figure in INVENTED)
@@ -155,7 +147,7 @@ async def test_the_stream_sends_the_corrected_reply(
 async def test_figures_the_owner_gave_earlier_in_the_session_are_backed(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
+    tenant = await tenant_with_revenue(client)
     model_coach.script(LOCAL, Scripted(ollama_chat("Noted.")))
     first, _ = await _chat(client, tenant, "My ad budget is $4,750 a month.")
     answer = "Keep the $4,750 budget and review it monthly."
