@@ -49,6 +49,14 @@ async def create_tenant(
     )
 
 
+async def create_tenant_in_zone(client: httpx.AsyncClient, timezone: str) -> TenantContext:
+    """A new tenant whose owner set its IANA time zone (its days, buckets and mornings) to ``timezone``."""
+    tenant = await create_tenant(client)
+    changed = await client.patch("/api/v1/tenants/me", headers=tenant.headers, json={"timezone": timezone})
+    assert changed.status_code == 200, changed.text
+    return tenant
+
+
 async def login(client: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text

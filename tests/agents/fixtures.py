@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
 from backend.agents.runtime import build_coach_runtime
+from tests.agents.seed import seed_monthly
+from tests.factories import TenantContext, create_tenant
 from tests.services.coach.conftest import llm_settings
 from tests.services.coach.fake_llm import FakeLlmServer
+
+CHAT = "/api/v1/coach/chat"
 
 
 @pytest.fixture
@@ -28,3 +33,20 @@ async def model_coach(app: FastAPI, fake_llm: FakeLlmServer) -> AsyncIterator[Fa
 
 def ollama_tool_call(name: str, **arguments: Any) -> dict[str, Any]:
     return {"function": {"name": name, "arguments": arguments}}
+
+
+async def chat(
+    client: httpx.AsyncClient, tenant: TenantContext, message: str, **extra: Any
+) -> dict[str, Any]:
+    """The coach's JSON reply to ``message`` (``extra``: more request fields, such as ``session_id``)."""
+    response = await client.post(CHAT, headers=tenant.headers, json={"message": message, **extra})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def tenant_with_revenue(client: httpx.AsyncClient) -> TenantContext:
+    """A new tenant with six months of growing revenue."""
+    tenant = await create_tenant(client)
+    await seed_monthly(client, tenant, "revenue", [1000, 1040, 1080, 1130, 1170, 1220])
+    return tenant

@@ -8,12 +8,10 @@ from typing import Any
 
 import httpx
 
-from tests.agents.fixtures import ollama_tool_call
-from tests.agents.seed import seed_monthly
-from tests.factories import TenantContext, create_tenant
+from tests.agents.fixtures import CHAT, ollama_tool_call, tenant_with_revenue
+from tests.factories import TenantContext
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat
 
-CHAT = "/api/v1/coach/chat"
 STREAM = "/api/v1/coach/chat/stream"
 LOCAL = "/api/chat"
 INVENTED = ("987,654", "73.2")
@@ -22,12 +20,6 @@ BACKED = "Revenue reached 1,220 last month, growing about 4% a month."
 INVENTING = f"{BACKED} By spring you will reach 987,654 in sales. That is a 73.2% jump on today."
 STILL_INVENTING = f"{BACKED} Expect 987,654 by spring! Margins improve 73.2% as well.\nAccept the draft goal."
 CORRECTED = f"{BACKED} The goal planner drafts a target for this year; accept it to track progress."
-
-
-async def _tenant(client: httpx.AsyncClient) -> TenantContext:
-    tenant = await create_tenant(client)
-    await seed_monthly(client, tenant, "revenue", [1000, 1040, 1080, 1130, 1170, 1220])
-    return tenant
 
 
 def _script(server: FakeLlmServer, *answers: str) -> None:
@@ -61,6 +53,27 @@ async def _stream(
     return events, "\n".join(raw)
 
 
+async def _scripted_chat(
+    client: httpx.AsyncClient, server: FakeLlmServer, *answers: str, message: str = "Plan a revenue goal"
+) -> tuple[TenantContext, dict[str, Any], str]:
+    """A seeded tenant's chat ``message``, the model calling the goal planner then answering ``answers``."""
+    tenant = await tenant_with_revenue(client)
+    _script(server, *answers)
+    body, text = await _chat(client, tenant, message)
+    return tenant, body, text
+
+
+async def _scripted_stream(
+    client: httpx.AsyncClient, server: FakeLlmServer, *answers: str
+) -> tuple[list[tuple[str, Any]], list[str]]:
+    """Like :func:`_scripted_chat`, streamed: the events and their names; no invented figure was sent."""
+    tenant = await tenant_with_revenue(client)
+    _script(server, *answers)
+    events, raw = await _stream(client, tenant, "Plan a revenue goal")
+    assert not any(figure in raw for figure in INVENTED)
+    return events, [name for name, _ in events]
+
+
 def _rewrite_instructions(server: FakeLlmServer) -> list[str]:
     return [
         message["content"]
@@ -73,9 +86,7 @@ def _rewrite_instructions(server: FakeLlmServer) -> list[str]:
 async def test_invented_figures_are_dropped_when_the_rewrite_still_invents_them(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
-    _script(model_coach, INVENTING, STILL_INVENTING)
-    body, text = await _chat(client, tenant, "Plan a revenue goal")
+    tenant, body, text = await _scripted_chat(client, model_coach, INVENTING, STILL_INVENTING)
     assert not any(figure in text for figure in INVENTED)  # not in the reply, notices or anywhere
     assert body["reply"] == f"{BACKED} Accept the draft goal."
     (notice,) = body["notices"]
@@ -91,9 +102,7 @@ async def test_invented_figures_are_dropped_when_the_rewrite_still_invents_them(
 async def test_a_model_that_corrects_itself_gives_the_corrected_reply(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
-    _script(model_coach, INVENTING, CORRECTED)
-    body, text = await _chat(client, tenant, "Plan a revenue goal")
+    _, body, text = await _scripted_chat(client, model_coach, INVENTING, CORRECTED)
     assert body["reply"] == CORRECTED and body["templated"] is False
     assert not any(figure in text for figure in INVENTED)
     (notice,) = body["notices"]
@@ -103,13 +112,11 @@ async def test_a_model_that_corrects_itself_gives_the_corrected_reply(
 async def test_backed_figures_roundings_and_derived_changes_are_kept(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
     answer = (
         "Revenue reached 1,220 (about $1.2k) last month. The 10% target of 1,342 is 122 above it "
         "and about 5.8% above the on-trend target of roughly 1,270."
     )
-    _script(model_coach, answer)
-    body, _ = await _chat(client, tenant, "Plan a revenue goal, maybe 10%")
+    _, body, _ = await _scripted_chat(client, model_coach, answer, message="Plan a revenue goal, maybe 10%")
     assert body["reply"] == answer and body["notices"] == []
     assert _rewrite_instructions(model_coach) == [] and len(model_coach.requests_to(LOCAL)) == 2
 
@@ -117,11 +124,7 @@ async def test_backed_figures_roundings_and_derived_changes_are_kept(
 async def test_the_stream_never_sends_an_invented_figure(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
-    _script(model_coach, INVENTING, STILL_INVENTING)
-    events, raw = await _stream(client, tenant, "Plan a revenue goal")
-    assert not any(figure in raw for figure in INVENTED)
-    names = [name for name, _ in events]
+    events, names = await _scripted_stream(client, model_coach, INVENTING, STILL_INVENTING)
     final = events[-1][1]
     assert names[-1] == "final" and final["reply"] == f"{BACKED} Accept the draft goal."
     # The backed first sentence of the first answer went out, then the rewrite replaced it.
@@ -135,11 +138,7 @@ async def test_the_stream_never_sends_an_invented_figure(
 async def test_the_stream_sends_the_corrected_reply(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
-    _script(model_coach, INVENTING, CORRECTED)
-    events, raw = await _stream(client, tenant, "Plan a revenue goal")
-    assert not any(figure in raw for figure in INVENTED)
-    names = [name for name, _ in events]
+    events, names = await _scripted_stream(client, model_coach, INVENTING, CORRECTED)
     after_reset = events[names.index("reset") :]
     assert "".join(p["text"] for n, p in after_reset if n == "delta") == CORRECTED
     assert events[-1][1]["reply"] == CORRECTED
@@ -148,7 +147,7 @@ async def test_the_stream_sends_the_corrected_reply(
 async def test_figures_the_owner_gave_earlier_in_the_session_are_backed(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant(client)
+    tenant = await tenant_with_revenue(client)
     model_coach.script(LOCAL, Scripted(ollama_chat("Noted.")))
     first, _ = await _chat(client, tenant, "My ad budget is $4,750 a month.")
     answer = "Keep the $4,750 budget and review it monthly."

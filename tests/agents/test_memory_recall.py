@@ -10,25 +10,16 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.factories import TenantContext, create_tenant
+from tests.agents.fixtures import chat
+from tests.factories import create_tenant
 from tests.routes.test_coach_sessions import seed_session
 from tests.services.coach.relevance_set import load
 
-CHAT = "/api/v1/coach/chat"
 FACEBOOK = (
     "Should we restart the Facebook ads campaign?",
     "We paused the Facebook ads because margins were thin.",
 )
 CAT = ("What should we call the shop's cat?", "Let's call the cat Biscuit.")
-
-
-async def _chat(
-    client: httpx.AsyncClient, tenant: TenantContext, message: str, **extra: Any
-) -> dict[str, Any]:
-    response = await client.post(CHAT, headers=tenant.headers, json={"message": message, **extra})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def _recalled(body: dict[str, Any]) -> list[str]:
@@ -41,9 +32,9 @@ async def test_a_question_about_nothing_stored_recalls_nothing(
     tenant = await create_tenant(client)
     memories = list(load()["memories"].values())
     await seed_session(app, tenant, list(zip(memories[::2], memories[1::2], strict=False)))
-    body = await _chat(client, tenant, "What's the weather going to be tomorrow?")
+    body = await chat(client, tenant, "What's the weather going to be tomorrow?")
     assert body["recalled"] == []
-    assert any("mugs" in text for text in _recalled(await _chat(client, tenant, "Do we have enough mugs?")))
+    assert any("mugs" in text for text in _recalled(await chat(client, tenant, "Do we have enough mugs?")))
 
 
 async def test_a_follow_up_recalls_what_its_session_is_about(client: httpx.AsyncClient, app: FastAPI) -> None:
@@ -52,13 +43,13 @@ async def test_a_follow_up_recalls_what_its_session_is_about(client: httpx.Async
     await seed_session(app, tenant, [CAT])
     follow_up = "What did we decide last time?"
     # On its own wording the follow-up matches nothing.
-    assert (await _chat(client, tenant, follow_up))["recalled"] == []
-    ads = await _chat(client, tenant, "Is it time to restart the Facebook ads?")
-    ads_follow_up = _recalled(await _chat(client, tenant, follow_up, session_id=ads["session_id"]))
+    assert (await chat(client, tenant, follow_up))["recalled"] == []
+    ads = await chat(client, tenant, "Is it time to restart the Facebook ads?")
+    ads_follow_up = _recalled(await chat(client, tenant, follow_up, session_id=ads["session_id"]))
     assert any("margins were thin" in text for text in ads_follow_up)
     assert not any("cat" in text for text in ads_follow_up)
-    cat = await _chat(client, tenant, "Help me pick a name for our cat")
-    cat_follow_up = _recalled(await _chat(client, tenant, follow_up, session_id=cat["session_id"]))
+    cat = await chat(client, tenant, "Help me pick a name for our cat")
+    cat_follow_up = _recalled(await chat(client, tenant, follow_up, session_id=cat["session_id"]))
     assert any("Biscuit" in text for text in cat_follow_up)
     assert not any("Facebook" in text for text in cat_follow_up)
 
@@ -67,5 +58,5 @@ async def test_another_tenants_memory_is_never_recalled(client: httpx.AsyncClien
     owner = await create_tenant(client)
     other = await create_tenant(client)
     await seed_session(app, owner, [FACEBOOK])
-    assert (await _chat(client, other, FACEBOOK[0]))["recalled"] == []
-    assert any("margins were thin" in text for text in _recalled(await _chat(client, owner, FACEBOOK[0])))
+    assert (await chat(client, other, FACEBOOK[0]))["recalled"] == []
+    assert any("margins were thin" in text for text in _recalled(await chat(client, owner, FACEBOOK[0])))

@@ -7,7 +7,6 @@ them, tool results passed to the model as data, uncited model numbers sent back,
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 import pytest
@@ -17,12 +16,10 @@ from backend.agents.graph import MAX_TOOL_ROUNDS
 from backend.config import DEFAULT_LLM_PRICES
 from backend.services.coach import memory
 from backend.services.coach.memory import NewMessage
-from tests.agents.fixtures import ollama_tool_call
-from tests.agents.seed import seed_monthly
-from tests.factories import TenantContext, create_tenant
+from tests.agents.fixtures import chat, ollama_tool_call, tenant_with_revenue
+from tests.factories import create_tenant
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat
 
-CHAT = "/api/v1/coach/chat"
 LOCAL = "/api/chat"
 CLOUD = "/v1/chat/completions"
 COMPLEX = (
@@ -31,29 +28,13 @@ COMPLEX = (
 )
 
 
-async def chat(
-    client: httpx.AsyncClient, tenant: TenantContext, message: str, **extra: Any
-) -> dict[str, Any]:
-    response = await client.post(CHAT, headers=tenant.headers, json={"message": message, **extra})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 GOAL_PLANNER_CALL = ollama_tool_call("goal_planner", objective="grow revenue 10% this year", metric="revenue")
-
-
-async def _tenant_with_revenue(client: httpx.AsyncClient) -> TenantContext:
-    """A new tenant with six months of growing revenue."""
-    tenant = await create_tenant(client)
-    await seed_monthly(client, tenant, "revenue", [1000, 1040, 1080, 1130, 1170, 1220])
-    return tenant
 
 
 async def test_tool_calling_loop_stops_after_the_round_limit(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant_with_revenue(client)
+    tenant = await tenant_with_revenue(client)
     # The model keeps asking for the tool; after MAX_TOOL_ROUNDS it is called without tools and must answer.
     model_coach.script(
         LOCAL,
@@ -116,7 +97,7 @@ async def test_complex_question_is_answered_in_the_cloud_at_list_price(
 async def test_without_any_model_answering_the_coach_classifies_and_answers_offline(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant_with_revenue(client)
+    tenant = await tenant_with_revenue(client)
     # Both the classification and the answer are attempted on each model before the offline tier.
     model_coach.script(LOCAL, *[Scripted({"error": "down"}, status=500)] * 2)
     model_coach.script(CLOUD, *[Scripted({"error": "down"}, status=503)] * 2)
@@ -130,7 +111,7 @@ async def test_without_any_model_answering_the_coach_classifies_and_answers_offl
 async def test_numbers_the_model_invents_are_sent_back_for_a_rewrite(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    tenant = await _tenant_with_revenue(client)
+    tenant = await tenant_with_revenue(client)
     model_coach.script(
         LOCAL,
         Scripted(ollama_chat("", tool_calls=[GOAL_PLANNER_CALL])),

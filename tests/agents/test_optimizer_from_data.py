@@ -15,8 +15,7 @@ from tests.agents.numbers import unbacked
 from tests.agents.test_offline_agents import ask, cited
 from tests.factories import TenantContext, create_tenant
 from tests.routes.test_coach_stream import _events
-from tests.routes.test_mmm import TWO_CHANNELS, _ingest
-from tests.services.evidence.mmm_synthetic import simulate_mmm
+from tests.routes.test_mmm import TWO_CHANNELS, fit_two_channels, shop_with_planted_mmm
 from tests.services.optimizer.shop_data import (
     MUG_ELASTICITY,
     STAFF_BY_SHIFT,
@@ -93,12 +92,8 @@ async def test_raising_the_mug_price_answers_with_the_elasticity_and_the_margin_
 async def test_cutting_ad_spend_by_a_fifth_loses_less_than_a_fifth_of_the_channel_revenue(
     client: httpx.AsyncClient,
 ) -> None:
-    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
-    tenant = await create_tenant(client)
-    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
-    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
-    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
-    assert fitted.status_code == 201, fitted.text
+    truth, tenant = await shop_with_planted_mmm(client)
+    await fit_two_channels(client, tenant)
 
     answer = await ask(client, tenant.headers, "What if I cut ad spend by 20%?")
     assert answer["agents"] == ["optimizer"]
@@ -115,12 +110,15 @@ async def test_cutting_ad_spend_by_a_fifth_loses_less_than_a_fifth_of_the_channe
     assert spends and all(c["value"] >= 0 for c in spends)
 
 
-async def _seed_mmm(client: httpx.AsyncClient, tenant: TenantContext) -> None:
-    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
-    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
-    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
-    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
-    assert fitted.status_code == 201, fitted.text
+async def _shop_for(client: httpx.AsyncClient, template: str) -> TenantContext:
+    """A new tenant with the data the template's what-if is planned from."""
+    if template == "budget_allocation":
+        _truth, tenant = await shop_with_planted_mmm(client)
+        await fit_two_channels(client, tenant)
+        return tenant
+    tenant = await create_tenant(client)
+    await (seed_staffing_by_hour if template == "staffing" else seed_pricing)(client, tenant)
+    return tenant
 
 
 @pytest.mark.parametrize(
@@ -134,9 +132,7 @@ async def _seed_mmm(client: httpx.AsyncClient, tenant: TenantContext) -> None:
 async def test_every_what_if_streams_the_same_backed_plan(
     client: httpx.AsyncClient, question: str, template: str, must_cite: str
 ) -> None:
-    tenant = await create_tenant(client)
-    seed = {"staffing": seed_staffing_by_hour, "product_mix": seed_pricing, "budget_allocation": _seed_mmm}
-    await seed[template](client, tenant)
+    tenant = await _shop_for(client, template)
     events = await _events(client, tenant.headers, question)
     names = [name for name, _ in events]
     assert names[-1] == "final" and "error" not in names, names

@@ -20,7 +20,7 @@ from backend.services.insights.service import InsightRun
 from backend.services.insights.tasks import DAILY_LOCAL_HOUR, dispatch_daily_runs, due_tenants, run_insights
 from backend.services.queue import JobRun, JobRuntime
 from backend.utils.database import Database
-from tests.factories import create_tenant
+from tests.factories import create_tenant, create_tenant_in_zone
 from tests.jobs.support import shared_compute
 from tests.routes.test_insights import _yesterday, seed_daily
 
@@ -59,11 +59,7 @@ async def test_two_workers_running_at_once_store_each_insight_once(
 async def test_the_daily_dispatcher_queues_tenants_in_their_morning_only(
     client: httpx.AsyncClient, worker_database: Database, settings: Settings
 ) -> None:
-    tenant = await create_tenant(client)
-    changed = await client.patch(
-        "/api/v1/tenants/me", headers=tenant.headers, json={"timezone": "Asia/Tokyo"}
-    )
-    assert changed.status_code == 200, changed.text
+    tenant = await create_tenant_in_zone(client, "Asia/Tokyo")
     tokyo_morning = datetime(2026, 12, 1, DAILY_LOCAL_HOUR - 9 + 24, 5, tzinfo=UTC)  # 06:05 on 2 Dec in Tokyo
     assert tenant.tenant_id in await due_tenants(worker_database, tokyo_morning)
     assert tenant.tenant_id not in await due_tenants(worker_database, tokyo_morning + timedelta(hours=1))

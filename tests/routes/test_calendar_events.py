@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
-from tests.factories import TenantContext, create_tenant, invite_and_activate
+from tests.factories import TenantContext, create_tenant, create_tenant_in_zone, invite_and_activate
 
 EVENTS = "/api/v1/calendar-events"
 
@@ -101,11 +101,7 @@ async def test_viewers_cannot_mark_events_and_other_tenants_cannot_see_them(
 async def test_a_daily_forecast_takes_the_countrys_holidays_and_the_marked_events(
     client: httpx.AsyncClient,
 ) -> None:
-    tenant = await create_tenant(client)
-    zone = await client.patch(
-        "/api/v1/tenants/me", headers=tenant.headers, json={"timezone": "America/New_York"}
-    )
-    assert zone.status_code == 200, zone.text
+    tenant = await create_tenant_in_zone(client, "America/New_York")
     first = await _seed_daily(client, tenant, "revenue", 420)
     await _seed_daily(client, tenant, "orders", 5)
     today = datetime.now(UTC).date()

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from backend.models import LlmUsage
 from backend.utils.database import Database
-from tests.factories import create_tenant, invite_and_activate
+from tests.factories import create_tenant, create_tenant_in_zone, invite_and_activate
 
 
 async def add_usage(app: FastAPI, tenant_id: uuid.UUID, rows: list[dict[str, object]]) -> None:
@@ -92,11 +92,7 @@ async def test_usage_groups_spend_by_day_and_provider_within_the_range(
 
 
 async def test_days_follow_the_tenant_time_zone(client: httpx.AsyncClient, app: FastAPI) -> None:
-    tenant = await create_tenant(client)
-    updated = await client.patch(
-        "/api/v1/tenants/me", json={"timezone": "America/New_York"}, headers=tenant.headers
-    )
-    assert updated.status_code == 200, updated.text
+    tenant = await create_tenant_in_zone(client, "America/New_York")
     await add_usage(
         app, tenant.tenant_id, [{"provider": "ollama", "created_at": at(11, 3)}]
     )  # 22:00 on the 10th

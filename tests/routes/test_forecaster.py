@@ -108,7 +108,8 @@ async def test_a_shop_with_two_years_of_months_gets_a_year_ahead_forecast(client
     assert any("Short history" in warning for warning in body["warnings"])
 
 
-async def test_a_past_forecast_is_scored_against_the_actuals_that_arrived(client: httpx.AsyncClient) -> None:
+async def forecast_six_months_ago(client: httpx.AsyncClient) -> tuple[TenantContext, httpx.Response]:
+    """A seeded tenant and its monthly revenue forecast made as of six months ago (201): six actuals since."""
     tenant = await _seeded_tenant(client)
     as_of = f"{_month_start(6).isoformat()}T00:00:00Z"
     made = await client.post(
@@ -117,6 +118,11 @@ async def test_a_past_forecast_is_scored_against_the_actuals_that_arrived(client
         json={"metric": "revenue", "horizon": 6, "frequency": "month", "end": as_of},
     )
     assert made.status_code == 201, made.text
+    return tenant, made
+
+
+async def test_a_past_forecast_is_scored_against_the_actuals_that_arrived(client: httpx.AsyncClient) -> None:
+    tenant, made = await forecast_six_months_ago(client)
     assert made.json()["n_observations"] == 42
     scored = await client.post(f"{FORECASTS}/{made.json()['id']}/evaluate", headers=tenant.headers)
     assert scored.status_code == 200, scored.text

@@ -15,6 +15,7 @@ from backend.utils.database import Database
 from tests.factories import (
     TenantContext,
     create_tenant,
+    create_tenant_in_zone,
     invite_and_activate,
     problem_context,
     problem_locations,
@@ -79,11 +80,7 @@ async def test_dimensions_distinguish_points_and_duplicates_in_batch_collapse(
 async def test_naive_timestamps_are_read_in_the_tenant_zone_and_repeats_match_by_instant(
     client: httpx.AsyncClient,
 ) -> None:
-    tenant = await create_tenant(client)
-    zone = await client.patch(
-        "/api/v1/tenants/me", headers=tenant.headers, json={"timezone": "America/New_York"}
-    )
-    assert zone.status_code == 200, zone.text
+    tenant = await create_tenant_in_zone(client, "America/New_York")
     result = await _ingest(
         client,
         tenant,

@@ -5,6 +5,7 @@ queued), and run large or ``async`` fits as jobs with progress."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import numpy as np
@@ -18,7 +19,7 @@ from backend.services.workload import Requester
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
-from tests.services.evidence.mmm_synthetic import CHANNELS, simulate_mmm
+from tests.services.evidence.mmm_synthetic import CHANNELS, MmmTruth, TrueChannel, simulate_mmm
 
 START = datetime(2024, 1, 1, 12, tzinfo=UTC)
 TWO_CHANNELS = CHANNELS[:2]  # search: high marginal ROI at its spend; social: saturated, low
@@ -37,6 +38,25 @@ async def _ingest(client: httpx.AsyncClient, tenant: TenantContext, series: dict
         assert response.status_code == 200, response.text
 
 
+async def shop_with_planted_mmm(
+    client: httpx.AsyncClient, channels: tuple[TrueChannel, ...] = TWO_CHANNELS
+) -> tuple[MmmTruth, TenantContext]:
+    """A new tenant holding two years of daily data with a known marketing-mix truth over ``channels``."""
+    truth = simulate_mmm(seed=11, channels=channels)
+    tenant = await create_tenant(client)
+    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    return truth, tenant
+
+
+async def fit_two_channels(client: httpx.AsyncClient, tenant: TenantContext) -> dict[str, Any]:
+    """The model fitted (in the request) on the tenant's search and social spend; the stored model."""
+    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
+    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
+    assert fitted.status_code == 201, fitted.text
+    model: dict[str, Any] = fitted.json()
+    return model
+
+
 async def _stored_models(owner_engine: AsyncEngine, tenant: TenantContext) -> int:
     async with owner_engine.connect() as connection:
         await connection.execute(
@@ -50,13 +70,8 @@ async def _stored_models(owner_engine: AsyncEngine, tenant: TenantContext) -> in
 async def test_budget_plan_is_built_from_a_fitted_model_and_favours_the_higher_marginal_roi(
     client: httpx.AsyncClient,
 ) -> None:
-    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
-    tenant = await create_tenant(client)
-    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
-    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
-    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
-    assert fitted.status_code == 201, fitted.text
-    model = fitted.json()
+    truth, tenant = await shop_with_planted_mmm(client)
+    model = await fit_two_channels(client, tenant)
     channels = {c["name"]: c for c in model["channels"]}
     for name, roi in truth.roi.items():
         assert abs(channels[name]["roi"]["value"] - roi) / roi < 0.25, (name, channels[name]["roi"], roi)
@@ -159,17 +174,13 @@ async def test_data_no_model_can_learn_from_is_refused_and_nothing_is_stored(
 
 
 async def test_coach_splits_a_stated_budget_with_the_newest_model(client: httpx.AsyncClient) -> None:
-    tenant = await create_tenant(client)
+    _, tenant = await shop_with_planted_mmm(client)
     asked = "How should I split next month's $10,000 ad budget across channels?"
-    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
-    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
     # With the data but no model, the coach says what it needs instead of inventing curves.
     before = await client.post("/api/v1/coach/chat", json={"message": asked}, headers=tenant.headers)
     assert before.status_code == 200, before.text
     assert "/api/v1/evidence/mmm" in before.json()["reply"]
-    body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 8}
-    fitted = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
-    assert fitted.status_code == 201, fitted.text
+    fitted = await fit_two_channels(client, tenant)
 
     answer = await client.post("/api/v1/coach/chat", json={"message": asked}, headers=tenant.headers)
     assert answer.status_code == 200, answer.text
@@ -178,7 +189,7 @@ async def test_coach_splits_a_stated_budget_with_the_newest_model(client: httpx.
     runs = [a["path"] for a in reply["suggested_actions"] if a["path"].startswith("/api/v1/optimizer/runs/")]
     assert runs, reply["suggested_actions"]
     run = (await client.get(runs[0], headers=tenant.headers)).json()
-    assert run["params"]["mmm_model_id"] == fitted.json()["id"]
+    assert run["params"]["mmm_model_id"] == fitted["id"]
     assert run["params"]["total_budget"] == 10_000
     spends = run["result"]["decisions"]
     assert 0 < sum(spends.values()) <= 10_000 * (1 + 1e-9)
@@ -192,9 +203,7 @@ async def test_coach_splits_a_stated_budget_with_the_newest_model(client: httpx.
 async def test_an_async_fit_runs_as_a_job_with_progress_and_stores_a_readable_model(
     client: httpx.AsyncClient, settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    truth = simulate_mmm(seed=11, channels=TWO_CHANNELS)
-    tenant = await create_tenant(client)
-    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    _, tenant = await shop_with_planted_mmm(client)
     body = {"outcome": "revenue", "channels": ["search_spend", "social_spend"], "bootstrap_draws": 12}
     queued = await client.post("/api/v1/evidence/mmm", json={**body, "async": True}, headers=tenant.headers)
     assert queued.status_code == 202, queued.text
@@ -221,9 +230,7 @@ def test_the_size_rule_keeps_two_years_daily_in_the_request_and_queues_the_worst
 
 
 async def test_a_fit_beyond_the_size_rule_is_queued(client: httpx.AsyncClient) -> None:
-    truth = simulate_mmm(seed=11)
-    tenant = await create_tenant(client)
-    await _ingest(client, tenant, {c: truth.frame[c].to_numpy().round(2) for c in truth.frame.columns})
+    _, tenant = await shop_with_planted_mmm(client, CHANNELS)
     body = {"outcome": "revenue", "channels": [c.name for c in CHANNELS], "bootstrap_draws": 100}
     queued = await client.post("/api/v1/evidence/mmm", json=body, headers=tenant.headers)
     assert queued.status_code == 202, queued.text

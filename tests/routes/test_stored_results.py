@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.factories import TenantContext, create_tenant
 from tests.routes.test_evidence import _analyze
 from tests.routes.test_evidence import _seeded_tenant as _evidence_tenant
-from tests.routes.test_forecaster import FORECASTS, _month_start
-from tests.routes.test_forecaster import _seeded_tenant as _forecast_tenant
+from tests.routes.test_forecaster import FORECASTS, forecast_six_months_ago
 from tests.routes.test_optimizer import RUNS, create_run, example
 
 
@@ -46,14 +45,7 @@ async def _read_after_rewrite(
 async def test_a_forecast_stored_before_interval_choice_and_time_zones_reads_and_evaluates(
     client: httpx.AsyncClient, owner_engine: AsyncEngine
 ) -> None:
-    tenant = await _forecast_tenant(client)
-    as_of = f"{_month_start(6).isoformat()}T00:00:00Z"
-    made = await client.post(
-        FORECASTS,
-        headers=tenant.headers,
-        json={"metric": "revenue", "horizon": 6, "frequency": "month", "end": as_of},
-    )
-    assert made.status_code == 201, made.text
+    tenant, made = await forecast_six_months_ago(client)
     forecast_id = made.json()["id"]
     body = await _read_after_rewrite(
         client,

@@ -181,21 +181,32 @@ async def test_a_read_in_the_metrics_only_currency_is_not_flagged_converted(
     assert result.rows == [ConvertedBucket(MONDAY, None, 5.0, 1, False)]
 
 
+async def eur_tenant(
+    client: httpx.AsyncClient,
+    database: Database,
+    points: list[dict[str, Any]],
+    eur_usd: dict[date, float] | None = None,
+) -> TenantContext:
+    """A new tenant's points of a metric whose currency is EUR (on the definition), read in USD by
+    the tests, with its EUR→USD rate of each day in ``eur_usd``."""
+    tenant = await create_tenant(client)
+    await ingest(client, tenant, points)
+    await set_metric_currency(database, tenant, "revenue", "EUR")
+    rates = [RateRow(day, "EUR", "USD", rate) for day, rate in (eur_usd or {}).items()]
+    if rates:
+        await load_rates(database, tenant.tenant_id, rates)
+    return tenant
+
+
 async def test_a_day_without_a_rate_uses_the_latest_rate_of_the_seven_days_before(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    tenant = await create_tenant(client)
-    await set_currency_after_ingest(
+    tenant = await eur_tenant(
         client,
         database,
-        tenant,
         # 03-05: 4 days after the 1.25 of 03-01 (the 2.0 of 02-27 is older); 03-08: exactly 7 days after.
         [revenue_point(at(5), 8.0), revenue_point(at(8), 16.0)],
-    )
-    await load_rates(
-        database,
-        tenant.tenant_id,
-        [RateRow(date(2026, 2, 27), "EUR", "USD", 2.0), RateRow(date(2026, 3, 1), "EUR", "USD", 1.25)],
+        {date(2026, 2, 27): 2.0, date(2026, 3, 1): 1.25},
     )
     result = await rollup(database, tenant, to="USD", bucket=DAY)
     assert [(row.bucket.day, row.value) for row in result.rows] == [(5, 10.0), (8, 20.0)]
@@ -204,18 +215,12 @@ async def test_a_day_without_a_rate_uses_the_latest_rate_of_the_seven_days_befor
 async def test_a_day_eight_days_after_the_last_rate_is_refused_naming_the_pair_and_day(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    tenant = await create_tenant(client)
-    await set_currency_after_ingest(
+    # A later rate never serves an earlier day: 03-10 does not cover 03-09.
+    tenant = await eur_tenant(
         client,
         database,
-        tenant,
         [revenue_point(at(8), 16.0), revenue_point(at(9), 1.0), revenue_point(at(12), 1.0)],
-    )
-    # A later rate never serves an earlier day: 03-10 does not cover 03-09.
-    await load_rates(
-        database,
-        tenant.tenant_id,
-        [RateRow(date(2026, 3, 1), "EUR", "USD", 1.25), RateRow(date(2026, 3, 10), "EUR", "USD", 1.5)],
+        {date(2026, 3, 1): 1.25, date(2026, 3, 10): 1.5},
     )
     with pytest.raises(MissingExchangeRate) as raised:
         await rollup(database, tenant, to="USD")
@@ -223,14 +228,6 @@ async def test_a_day_eight_days_after_the_last_rate_is_refused_naming_the_pair_a
     assert (error.status, error.code) == (422, "missing_exchange_rate")
     assert error.context == {"base": "EUR", "quote": "USD", "day": "2026-03-09", "fallback_days": 7}
     assert "EUR→USD" in error.message and "2026-03-09" in error.message
-
-
-async def set_currency_after_ingest(
-    client: httpx.AsyncClient, database: Database, tenant: TenantContext, points: list[dict[str, Any]]
-) -> None:
-    """Points of a metric whose currency is EUR (on the definition), read in USD by the tests."""
-    await ingest(client, tenant, points)
-    await set_metric_currency(database, tenant, "revenue", "EUR")
 
 
 async def test_mixed_currencies_without_any_rate_are_refused(
@@ -258,15 +255,12 @@ async def test_points_with_no_currency_at_all_cannot_be_converted(
 async def test_the_points_day_is_its_date_in_the_tenants_time_zone(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    tenant = await create_tenant(client)
     # 02:00 UTC on 03-03 is still 03-02 (21:00) in New York: the rate of 03-02 applies.
-    await set_currency_after_ingest(
-        client, database, tenant, [{"metric": "revenue", "ts": "2026-03-03T02:00:00+00:00", "value": 8.0}]
-    )
-    await load_rates(
+    tenant = await eur_tenant(
+        client,
         database,
-        tenant.tenant_id,
-        [RateRow(date(2026, 3, 2), "EUR", "USD", 1.25), RateRow(date(2026, 3, 3), "EUR", "USD", 1.5)],
+        [{"metric": "revenue", "ts": "2026-03-03T02:00:00+00:00", "value": 8.0}],
+        {date(2026, 3, 2): 1.25, date(2026, 3, 3): 1.5},
     )
     new_york = await rollup(database, tenant, to="USD", bucket=DAY, zone=ZoneInfo("America/New_York"))
     utc = await rollup(database, tenant, to="USD", bucket=DAY)
@@ -294,8 +288,7 @@ async def test_only_the_sources_the_rule_picked_are_read(
 async def test_another_tenants_rates_are_invisible(
     shop: TenantContext, client: httpx.AsyncClient, database: Database, app_engine: AsyncEngine
 ) -> None:
-    other = await create_tenant(client)
-    await set_currency_after_ingest(client, database, other, [revenue_point(at(3), 8.0)])
+    other = await eur_tenant(client, database, [revenue_point(at(3), 8.0)])
     # The shop's EUR→USD rate of 03-03 exists, but not for this tenant.
     with pytest.raises(MissingExchangeRate):
         await rollup(database, other, to="USD")
