@@ -198,22 +198,40 @@ async def _budget_from_mmm(deps: AgentDeps, question: str, arguments: dict[str, 
         report.append(f"The optimizer found no plan (status {run.status}).")
     for sentence in solution.explanation:
         report.append(cite.quote(sentence, method=method))
-    return AgentResult(
-        AGENT,
-        "ok",
+    return _plan_result(
+        run,
+        "budget_allocation",
         report,
-        data={
-            "template": "budget_allocation",
-            "run_id": str(run.id),
+        cite,
+        {
             "mmm_model_id": str(model.id),
             "status": run.status,
             "decisions": decisions,
             "summary": solution.summary,
         },
+        SuggestedAction("Open the marketing-mix model", "GET", f"/api/v1/evidence/mmm/{model.id}"),
+    )
+
+
+def _plan_result(
+    run: Any,
+    template: str,
+    report: list[str],
+    cite: Citations,
+    data: dict[str, Any],
+    next_step: SuggestedAction,
+) -> AgentResult:
+    """A stored plan's answer: the report and its citations, the run's ``data`` (after its template
+    and id), and the actions to open the plan and take ``next_step``."""
+    return AgentResult(
+        AGENT,
+        "ok",
+        report,
+        data={"template": template, "run_id": str(run.id), **data},
         citations=cite.items,
         suggested_actions=[
             SuggestedAction("Open the stored plan", "GET", f"/api/v1/optimizer/runs/{run.id}"),
-            SuggestedAction("Open the marketing-mix model", "GET", f"/api/v1/evidence/mmm/{model.id}"),
+            next_step,
         ],
     )
 
@@ -492,27 +510,22 @@ def _inventory_report(
             lines.append(f"Total cost {total}.")
         for sentence in solution.explanation:
             lines.append(cite.quote(sentence, method=method))
-    return AgentResult(
-        AGENT,
-        "ok",
+    return _plan_result(
+        run,
+        "inventory",
         lines,
-        data={
-            "template": "inventory",
-            "run_id": str(run.id),
+        cite,
+        {
             "status": run.status,
             "objective": run.objective,
             "decisions": solution.decisions,
             "summary": solution.summary,
             "inputs": inputs,
         },
-        citations=cite.items,
-        suggested_actions=[
-            SuggestedAction("Open the stored plan", "GET", f"/api/v1/optimizer/runs/{run.id}"),
-            SuggestedAction(
-                "Compare a scenario (what-if) with this plan",
-                "POST",
-                f"/api/v1/optimizer/runs/{run.id}/what-if",
-                {"changes": [{"path": "/service_level", "op": "set", "value": 0.99}]},
-            ),
-        ],
+        SuggestedAction(
+            "Compare a scenario (what-if) with this plan",
+            "POST",
+            f"/api/v1/optimizer/runs/{run.id}/what-if",
+            {"changes": [{"path": "/service_level", "op": "set", "value": 0.99}]},
+        ),
     )

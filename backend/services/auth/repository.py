@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, Select, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import ApiKey, RefreshToken, User
 from backend.utils.database import Database, driver_fetch, session_tenant
 from backend.utils.rate_limit import Window
-from backend.utils.repository import PageWindow, paginate, tenant_select
+from backend.utils.repository import PageWindow, paginate, tenant_filter, tenant_select
+
+T = TypeVar("T")
+
+
+async def _one(session: AsyncSession, statement: Select[T]) -> T | None:
+    """The one row the statement selects, or None."""
+    return (await session.scalars(statement)).one_or_none()
 
 
 class Caller(NamedTuple):
@@ -76,10 +83,7 @@ async def tenant_for_secret(
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
-    statement = select(User).where(
-        User.tenant_id == session_tenant(session), func.lower(User.email) == email.lower()
-    )
-    return (await session.scalars(statement)).one_or_none()
+    return await _one(session, tenant_select(session, User).where(func.lower(User.email) == email.lower()))
 
 
 async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
@@ -132,47 +136,31 @@ async def bump_token_version(session: AsyncSession, user: User) -> None:
 
 
 async def user_by_activation_hash(session: AsyncSession, token_hash: str) -> User | None:
-    statement = select(User).where(
-        User.tenant_id == session_tenant(session), User.activation_token_hash == token_hash
-    )
-    return (await session.scalars(statement)).one_or_none()
+    return await _one(session, tenant_select(session, User).where(User.activation_token_hash == token_hash))
 
 
 async def user_by_password_reset_hash(session: AsyncSession, token_hash: str) -> User | None:
     """The user holding this reset token, row-locked: two uses of one token cannot both succeed."""
-    statement = (
-        select(User)
-        .where(User.tenant_id == session_tenant(session), User.password_reset_token_hash == token_hash)
-        .with_for_update()
-    )
-    return (await session.scalars(statement)).one_or_none()
+    statement = tenant_select(session, User).where(User.password_reset_token_hash == token_hash)
+    return await _one(session, statement.with_for_update())
 
 
 async def refresh_token_owner(session: AsyncSession, token_hash: str) -> uuid.UUID | None:
     statement = select(RefreshToken.user_id).where(
-        RefreshToken.tenant_id == session_tenant(session), RefreshToken.token_hash == token_hash
+        tenant_filter(session, RefreshToken), RefreshToken.token_hash == token_hash
     )
-    return (await session.scalars(statement)).one_or_none()
+    return await _one(session, statement)
 
 
 async def user_for_share(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     """The user, read fresh and share-locked: waits for a change to the user's row to commit."""
-    statement = (
-        select(User)
-        .where(User.tenant_id == session_tenant(session), User.id == user_id)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    )
-    return (await session.scalars(statement)).one_or_none()
+    statement = tenant_select(session, User).where(User.id == user_id)
+    return await _one(session, statement.with_for_update(read=True).execution_options(populate_existing=True))
 
 
 async def refresh_token_for_update(session: AsyncSession, token_hash: str) -> RefreshToken | None:
-    statement = (
-        select(RefreshToken)
-        .where(RefreshToken.tenant_id == session_tenant(session), RefreshToken.token_hash == token_hash)
-        .with_for_update()
-    )
-    return (await session.scalars(statement)).one_or_none()
+    statement = tenant_select(session, RefreshToken).where(RefreshToken.token_hash == token_hash)
+    return await _one(session, statement.with_for_update())
 
 
 async def _revoke_refresh_tokens(session: AsyncSession, condition: ColumnElement[bool], at: datetime) -> None:

@@ -31,6 +31,7 @@ from backend.utils.rate_limit import Backoff, RateLimiter, Window
 from backend.utils.security import (
     API_KEY_PREFIX,
     STREAM_TICKET_TYPE,
+    AccessClaims,
     InvalidToken,
     create_access_token,
     decode_access_token,
@@ -68,6 +69,17 @@ class Credential:
     session_id: uuid.UUID | None = None  # the sign-in (refresh family) of an access token
     token_version: int | None = None
     key_hash: str | None = None
+
+    @classmethod
+    def of_user(cls, claims: AccessClaims) -> Credential:
+        """A signed-in user's credential, from a verified access token's (or stream ticket's) claims."""
+        return cls(
+            kind="user",
+            tenant_id=claims.tenant_id,
+            subject=claims.user_id,
+            session_id=claims.session_id,
+            token_version=claims.token_version,
+        )
 
 
 @dataclass(frozen=True)
@@ -420,13 +432,7 @@ async def credential_from_bearer(
         raise Unauthorized(_BAD_ACCESS) from error
     if claims.role not in Role.__members__.values():
         raise Unauthorized(_BAD_ACCESS)
-    return Credential(
-        kind="user",
-        tenant_id=claims.tenant_id,
-        subject=claims.user_id,
-        session_id=claims.session_id,
-        token_version=claims.token_version,
-    )
+    return Credential.of_user(claims)
 
 
 def issue_stream_ticket(
@@ -462,13 +468,7 @@ def credential_from_stream_ticket(settings: AuthSettings, ticket: str) -> Creden
         raise Unauthorized(
             "Stream ticket is invalid or expired; get a new one from POST /chat/stream/tickets"
         ) from error
-    return Credential(
-        kind="user",
-        tenant_id=claims.tenant_id,
-        subject=claims.user_id,
-        session_id=claims.session_id,
-        token_version=claims.token_version,
-    )
+    return Credential.of_user(claims)
 
 
 async def _confirm_api_key(session: AsyncSession, key_hash: str) -> Principal:

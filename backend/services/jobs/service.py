@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BackgroundJob
 from backend.services.jobs import repository
-from backend.utils.repository import PageWindow, get_or_404
+from backend.utils.repository import get_or_404
 
 MAX_MESSAGE_LENGTH = 500
 FINAL_STATUSES = ("succeeded", "failed")
@@ -35,15 +35,8 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID) -> BackgroundJob:
     return await get_or_404(session, BackgroundJob, job_id, "Job not found", {"job_id": str(job_id)})
 
 
-async def list_jobs(
-    session: AsyncSession,
-    window: PageWindow,
-    *,
-    kind: str | None,
-    status: str | None,
-    parent_id: uuid.UUID | None = None,
-) -> tuple[list[BackgroundJob], int]:
-    return await repository.list_jobs(session, window, kind=kind, status=status, parent_id=parent_id)
+# Listing applies no rule beyond the query, so the service offers the repository's.
+list_jobs = repository.list_jobs
 
 
 def new_job(

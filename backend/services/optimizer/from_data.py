@@ -49,6 +49,7 @@ from backend.services.optimizer.inputs import (
     COST_METRICS,
     DEMAND_METRICS,
     MissingInputs,
+    Observed,
     first_of,
     inventory_inputs,
     latest_values,
@@ -212,8 +213,9 @@ async def _employees(
             ROSTER_WHY,
         )
     wage_metric = _need(catalog, WAGE_METRICS, "an hourly wage (per employee or for everyone)")
-    wages = latest_values(
-        await rollup_by(
+
+    async def latest_wages(group_by: str | None) -> dict[str, Observed]:
+        daily = await rollup_by(
             session,
             wage_metric,
             zone,
@@ -221,21 +223,12 @@ async def _employees(
             aggregation="last",
             window=window,
             fill="none",
-            group_by=EMPLOYEE_DIMENSION,
+            group_by=group_by,
         )
-    )
-    shared = latest_values(
-        await rollup_by(
-            session,
-            wage_metric,
-            zone,
-            bucket="day",
-            aggregation="last",
-            window=window,
-            fill="none",
-            group_by=None,
-        )
-    ).get("")
+        return latest_values(daily)
+
+    wages = await latest_wages(EMPLOYEE_DIMENSION)
+    shared = (await latest_wages(None)).get("")
     roster: list[dict[str, float | str]] = []
     for name in sorted(weekly):
         hours = [v.value for v in weekly[name] if v.value is not None]

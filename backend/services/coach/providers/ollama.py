@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
 from backend.services.coach.providers.base import (
     ChatMessage,
-    ChatResult,
     DeltaSink,
     EmbeddingResult,
     Messages,
@@ -20,10 +16,9 @@ from backend.services.coach.providers.base import (
     ToolCall,
     Tools,
     estimated_embedding_usage,
-    estimated_usage,
     function_tool,
 )
-from backend.services.coach.providers.http import post_json, post_stream, require
+from backend.services.coach.providers.http import HttpChatProvider, WireReply, post_stream, require
 
 PROVIDER = "ollama"
 
@@ -39,72 +34,52 @@ def _message(message: ChatMessage) -> dict[str, Any]:
     return wire
 
 
-def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
-    calls = []
-    for item in raw or []:
-        function = item.get("function") or {}
-        arguments = function.get("arguments") or {}
-        if isinstance(arguments, str):  # some models return a JSON string
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        require(PROVIDER, isinstance(function.get("name"), str), "tool call without a name")
-        calls.append(ToolCall(name=function["name"], arguments=dict(arguments), id=item.get("id")))
-    return tuple(calls)
-
-
-class OllamaProvider:
+class OllamaProvider(HttpChatProvider):
     """A model served by Ollama. Local: the data stays in the deployment, and costs nothing."""
 
     name = PROVIDER
     is_local = True
+    chat_path = "/api/chat"
 
-    def __init__(self, base_url: str, model: str, *, timeout_seconds: float) -> None:
-        self.model = model
-        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_seconds)
-
-    async def chat(
-        self, messages: Messages, tools: Tools = (), on_delta: DeltaSink | None = None
-    ) -> ChatResult:
+    def _chat_payload(self, messages: Messages, tools: Tools, *, streaming: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": [_message(message) for message in messages],
-            "stream": on_delta is not None,
+            "stream": streaming,
         }
         if tools:
             payload["tools"] = [function_tool(tool) for tool in tools]
-        started = time.perf_counter()
-        if on_delta is None:
-            body = await post_json(self._client, PROVIDER, "/api/chat", payload)
-            message = body.get("message") if isinstance(body, dict) else None
-            require(PROVIDER, isinstance(message, dict), "no 'message' object")
-            assert isinstance(message, dict)
-            content, raw_calls, final = message.get("content") or "", message.get("tool_calls"), body
-        else:
-            content, raw_calls, final = await self._stream(payload, on_delta)
-        try:
-            tool_calls = _tool_calls(raw_calls)
-        except (ValueError, AttributeError, TypeError) as error:
-            raise ProviderError(PROVIDER, f"malformed tool call ({type(error).__name__})") from error
-        prompt, completion = final.get("prompt_eval_count"), final.get("eval_count")
-        if isinstance(prompt, int) and isinstance(completion, int):
-            usage = TokenUsage(prompt, completion)
-        else:
-            usage = estimated_usage(messages, tools, content, tool_calls)
-        return ChatResult(
-            content=content,
-            tool_calls=tool_calls,
-            usage=usage,
-            latency_seconds=time.perf_counter() - started,
-            provider=PROVIDER,
-            model=self.model,
-        )
+        return payload
 
-    async def _stream(
-        self, payload: dict[str, Any], on_delta: DeltaSink
-    ) -> tuple[str, list[Any] | None, dict[str, Any]]:
+    def _reply(self, body: Any) -> WireReply:
+        message = body.get("message") if isinstance(body, dict) else None
+        require(PROVIDER, isinstance(message, dict), "no 'message' object")
+        assert isinstance(message, dict)
+        return WireReply(message.get("content") or "", message.get("tool_calls"), body)
+
+    def _tool_calls(self, raw: Any) -> tuple[ToolCall, ...]:
+        calls = []
+        for item in raw or []:
+            function = item.get("function") or {}
+            arguments = function.get("arguments") or {}
+            if isinstance(arguments, str):  # some models return a JSON string
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            require(PROVIDER, isinstance(function.get("name"), str), "tool call without a name")
+            calls.append(ToolCall(name=function["name"], arguments=dict(arguments), id=item.get("id")))
+        return tuple(calls)
+
+    def _usage(self, raw: Any) -> TokenUsage | None:
+        """The counts on the final body (or the stream's ``done`` line)."""
+        prompt, completion = raw.get("prompt_eval_count"), raw.get("eval_count")
+        if isinstance(prompt, int) and isinstance(completion, int):
+            return TokenUsage(prompt, completion)
+        return None
+
+    async def _stream(self, payload: dict[str, Any], on_delta: DeltaSink) -> WireReply:
         """Read Ollama's NDJSON stream: content pieces, tool calls, and a final ``done`` line with counts."""
         pieces: list[str] = []
         calls: list[Any] = []
-        async for line in post_stream(self._client, PROVIDER, "/api/chat", payload):
+        async for line in post_stream(self._client, PROVIDER, self.chat_path, payload):
             try:
                 chunk = json.loads(line)
             except ValueError as error:
@@ -117,13 +92,11 @@ class OllamaProvider:
                     await on_delta(piece)
                 calls.extend(message.get("tool_calls") or [])
             if isinstance(chunk, dict) and chunk.get("done"):
-                return "".join(pieces), calls or None, chunk
+                return WireReply("".join(pieces), calls or None, chunk)
         raise ProviderError(PROVIDER, "the stream ended without a final 'done' line")
 
     async def embed(self, texts: Sequence[str], *, model: str) -> EmbeddingResult:
-        started = time.perf_counter()
-        body = await post_json(self._client, PROVIDER, "/api/embed", {"model": model, "input": list(texts)})
-        latency = time.perf_counter() - started
+        body, latency = await self._post_timed("/api/embed", {"model": model, "input": list(texts)})
         vectors = body.get("embeddings") if isinstance(body, dict) else None
         require(PROVIDER, isinstance(vectors, list) and len(vectors) == len(texts), "embeddings missing")
         assert isinstance(vectors, list)
@@ -136,6 +109,3 @@ class OllamaProvider:
             provider=PROVIDER,
             model=model,
         )
-
-    async def close(self) -> None:
-        await self._client.aclose()

@@ -7,15 +7,11 @@ so Azure OpenAI's v1 endpoint, vLLM, LiteLLM and other compatible servers work u
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
 from backend.services.coach.providers.base import (
     ChatMessage,
-    ChatResult,
     DeltaSink,
     EmbeddingResult,
     Messages,
@@ -24,10 +20,9 @@ from backend.services.coach.providers.base import (
     ToolCall,
     Tools,
     estimated_embedding_usage,
-    estimated_usage,
     function_tool,
 )
-from backend.services.coach.providers.http import post_json, post_stream, require
+from backend.services.coach.providers.http import HttpChatProvider, WireReply, post_stream, require
 
 PROVIDER = "openai"
 
@@ -48,18 +43,6 @@ def _message(message: ChatMessage) -> dict[str, Any]:
     return wire
 
 
-def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
-    calls = []
-    for item in raw or []:
-        function = item.get("function") or {}
-        arguments = function.get("arguments") or "{}"
-        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
-        require(PROVIDER, isinstance(function.get("name"), str), "tool call without a name")
-        require(PROVIDER, isinstance(parsed, dict), "tool call arguments are not an object")
-        calls.append(ToolCall(name=function["name"], arguments=parsed, id=item.get("id")))
-    return tuple(calls)
-
-
 def _usage(raw: Any) -> TokenUsage | None:
     if not isinstance(raw, dict):
         return None
@@ -69,66 +52,56 @@ def _usage(raw: Any) -> TokenUsage | None:
     return None
 
 
-class OpenAICompatibleProvider:
+class OpenAICompatibleProvider(HttpChatProvider):
     """A cloud model behind an OpenAI-compatible API: data leaves the deployment, and it costs money."""
 
     name = PROVIDER
     is_local = False
+    chat_path = "/chat/completions"
 
     def __init__(self, base_url: str, api_key: str, model: str, *, timeout_seconds: float) -> None:
-        self.model = model
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout_seconds,
-            headers={"Authorization": f"Bearer {api_key}"},
+        super().__init__(
+            base_url, model, timeout_seconds=timeout_seconds, headers={"Authorization": f"Bearer {api_key}"}
         )
 
-    async def chat(
-        self, messages: Messages, tools: Tools = (), on_delta: DeltaSink | None = None
-    ) -> ChatResult:
+    def _chat_payload(self, messages: Messages, tools: Tools, *, streaming: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {"model": self.model, "messages": [_message(m) for m in messages]}
         if tools:
             payload["tools"] = [function_tool(tool) for tool in tools]
             payload["tool_choice"] = "auto"
-        started = time.perf_counter()
-        if on_delta is None:
-            body = await post_json(self._client, PROVIDER, "/chat/completions", payload)
-            choices = body.get("choices") if isinstance(body, dict) else None
-            require(PROVIDER, isinstance(choices, list) and bool(choices), "no choices")
-            assert isinstance(choices, list)
-            message = choices[0].get("message") if isinstance(choices[0], dict) else None
-            require(PROVIDER, isinstance(message, dict), "no message in the first choice")
-            assert isinstance(message, dict)
-            content, raw_calls, raw_usage = (
-                message.get("content") or "",
-                message.get("tool_calls"),
-                body.get("usage"),
-            )
-        else:
+        if streaming:
             payload |= {"stream": True, "stream_options": {"include_usage": True}}
-            content, raw_calls, raw_usage = await self._stream(payload, on_delta)
-        try:
-            tool_calls = _tool_calls(raw_calls)
-        except (ValueError, AttributeError, TypeError) as error:
-            raise ProviderError(PROVIDER, f"malformed tool call ({type(error).__name__})") from error
-        usage = _usage(raw_usage) or estimated_usage(messages, tools, content, tool_calls)
-        return ChatResult(
-            content=content,
-            tool_calls=tool_calls,
-            usage=usage,
-            latency_seconds=time.perf_counter() - started,
-            provider=PROVIDER,
-            model=self.model,
-        )
+        return payload
 
-    async def _stream(
-        self, payload: dict[str, Any], on_delta: DeltaSink
-    ) -> tuple[str, list[Any] | None, Any]:
+    def _reply(self, body: Any) -> WireReply:
+        choices = body.get("choices") if isinstance(body, dict) else None
+        require(PROVIDER, isinstance(choices, list) and bool(choices), "no choices")
+        assert isinstance(choices, list)
+        message = choices[0].get("message") if isinstance(choices[0], dict) else None
+        require(PROVIDER, isinstance(message, dict), "no message in the first choice")
+        assert isinstance(message, dict)
+        return WireReply(message.get("content") or "", message.get("tool_calls"), body.get("usage"))
+
+    def _tool_calls(self, raw: Any) -> tuple[ToolCall, ...]:
+        calls = []
+        for item in raw or []:
+            function = item.get("function") or {}
+            arguments = function.get("arguments") or "{}"
+            parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+            require(PROVIDER, isinstance(function.get("name"), str), "tool call without a name")
+            require(PROVIDER, isinstance(parsed, dict), "tool call arguments are not an object")
+            calls.append(ToolCall(name=function["name"], arguments=parsed, id=item.get("id")))
+        return tuple(calls)
+
+    def _usage(self, raw: Any) -> TokenUsage | None:
+        return _usage(raw)
+
+    async def _stream(self, payload: dict[str, Any], on_delta: DeltaSink) -> WireReply:
         """Read the SSE stream: content deltas, tool calls in fragments (joined by index), usage last."""
         pieces: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         usage: Any = None
-        async for line in post_stream(self._client, PROVIDER, "/chat/completions", payload):
+        async for line in post_stream(self._client, PROVIDER, self.chat_path, payload):
             if not line.startswith("data:"):
                 continue
             data = line[len("data:") :].strip()
@@ -161,7 +134,7 @@ class OpenAICompatibleProvider:
             }
             for _, call in sorted(calls.items())
         ]
-        return "".join(pieces), raw_calls or None, usage
+        return WireReply("".join(pieces), raw_calls or None, usage)
 
     async def embed(
         self, texts: Sequence[str], *, model: str, dimensions: int | None = None
@@ -169,9 +142,7 @@ class OpenAICompatibleProvider:
         payload: dict[str, Any] = {"model": model, "input": list(texts)}
         if dimensions is not None:
             payload["dimensions"] = dimensions
-        started = time.perf_counter()
-        body = await post_json(self._client, PROVIDER, "/embeddings", payload)
-        latency = time.perf_counter() - started
+        body, latency = await self._post_timed("/embeddings", payload)
         data = body.get("data") if isinstance(body, dict) else None
         require(PROVIDER, isinstance(data, list) and len(data) == len(texts), "embeddings missing")
         assert isinstance(data, list)
@@ -184,6 +155,3 @@ class OpenAICompatibleProvider:
             provider=PROVIDER,
             model=model,
         )
-
-    async def close(self) -> None:
-        await self._client.aclose()

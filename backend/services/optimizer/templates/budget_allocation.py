@@ -227,6 +227,12 @@ def interpret(params: BudgetAllocationParams, built: BuiltModel, outcome: SolveO
     return Interpretation(summary, sentences)
 
 
+def _channel(name: str, curve: list[tuple[int, int]], **limits: int) -> dict[str, JsonValue]:
+    """An example channel: its response curve through ``(spend, revenue)`` points, and any limits."""
+    points: list[JsonValue] = [{"spend": spend, "revenue": revenue} for spend, revenue in curve]
+    return {"name": name, "response_curve": points, **limits}
+
+
 def example() -> dict[str, JsonValue]:
     """Four channels with curves of the kind a spend-vs-revenue fit produces."""
     return {
@@ -234,42 +240,10 @@ def example() -> dict[str, JsonValue]:
         "objective": "profit",
         "gross_margin": 0.6,
         "channels": [
-            {
-                "name": "search",
-                "response_curve": [
-                    {"spend": 0, "revenue": 0},
-                    {"spend": 2000, "revenue": 9000},
-                    {"spend": 4000, "revenue": 14000},
-                    {"spend": 6000, "revenue": 16500},
-                ],
-                "min_spend": 1000,
-            },
-            {
-                "name": "social",
-                "response_curve": [
-                    {"spend": 0, "revenue": 0},
-                    {"spend": 1500, "revenue": 5000},
-                    {"spend": 3000, "revenue": 8000},
-                    {"spend": 5000, "revenue": 9500},
-                ],
-            },
-            {
-                "name": "email",
-                "response_curve": [
-                    {"spend": 0, "revenue": 0},
-                    {"spend": 500, "revenue": 3000},
-                    {"spend": 1000, "revenue": 4200},
-                ],
-                "max_spend": 800,
-            },
-            {
-                "name": "display",
-                "response_curve": [
-                    {"spend": 0, "revenue": 0},
-                    {"spend": 2000, "revenue": 3500},
-                    {"spend": 4000, "revenue": 5500},
-                ],
-            },
+            _channel("search", [(0, 0), (2000, 9000), (4000, 14000), (6000, 16500)], min_spend=1000),
+            _channel("social", [(0, 0), (1500, 5000), (3000, 8000), (5000, 9500)]),
+            _channel("email", [(0, 0), (500, 3000), (1000, 4200)], max_spend=800),
+            _channel("display", [(0, 0), (2000, 3500), (4000, 5500)]),
         ],
     }
 
