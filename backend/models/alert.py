@@ -17,17 +17,20 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
-    func,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, TenantEntityMixin, TenantMixin, TimestampMixin, tenant_reference
-from backend.services.alerts.types import CHANNEL_KINDS, DELIVERY_STATUSES, RULE_KINDS
-
-
-def _one_of(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+from backend.models.base import (
+    Base,
+    CreatedAtMixin,
+    TenantEntityMixin,
+    TenantMixin,
+    TimestampMixin,
+    one_of,
+    tenant_reference,
+)
+from backend.services.alerts.types import ATTEMPT_OUTCOMES, CHANNEL_KINDS, DELIVERY_STATUSES, RULE_KINDS
 
 
 class AlertChannel(TenantEntityMixin, TimestampMixin, Base):
@@ -38,7 +41,7 @@ class AlertChannel(TenantEntityMixin, TimestampMixin, Base):
     __tablename__ = "alert_channels"
     __table_args__ = (
         tenant_reference("created_by", "users", on_delete="set null"),
-        CheckConstraint(f"kind in {_one_of(CHANNEL_KINDS)}", name="kind_valid"),
+        one_of("kind", CHANNEL_KINDS),
         UniqueConstraint("tenant_id", "name"),
     )
 
@@ -60,7 +63,7 @@ class AlertRule(TenantEntityMixin, TimestampMixin, Base):
             ["metric_definitions.tenant_id", "metric_definitions.name"],
             ondelete="CASCADE",
         ),
-        CheckConstraint(f"kind in {_one_of(RULE_KINDS)}", name="kind_valid"),
+        one_of("kind", RULE_KINDS),
         CheckConstraint("(quiet_start is null) = (quiet_end is null)", name="quiet_hours_paired"),
         Index("ix_alert_rules_tenant_id_user_id", "tenant_id", "user_id"),
     )
@@ -90,7 +93,7 @@ class AlertRuleChannel(TenantMixin, Base):
     channel_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
 
-class Alert(TenantEntityMixin, Base):
+class Alert(TenantEntityMixin, CreatedAtMixin, Base):
     """A rule fired for a subject (a metric, a goal, a connector) in a period: once, whatever reruns."""
 
     __tablename__ = "alerts"
@@ -107,17 +110,16 @@ class Alert(TenantEntityMixin, Base):
     period_key: Mapped[str] = mapped_column(String(50))
     severity: Mapped[str] = mapped_column(String(10))
     sentence: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class AlertDelivery(TenantEntityMixin, Base):
+class AlertDelivery(TenantEntityMixin, CreatedAtMixin, Base):
     """The outbox: one row per alert and channel, sent once (``status`` moves past pending once)."""
 
     __tablename__ = "alert_deliveries"
     __table_args__ = (
         tenant_reference("alert_id", "alerts", on_delete="cascade"),
         tenant_reference("channel_id", "alert_channels", on_delete="cascade"),
-        CheckConstraint(f"status in {_one_of(DELIVERY_STATUSES)}", name="status_valid"),
+        one_of("status", DELIVERY_STATUSES),
         UniqueConstraint("tenant_id", "alert_id", "channel_id"),
         Index("ix_alert_deliveries_tenant_id_channel_id_created_at", "tenant_id", "channel_id", "created_at"),
     )
@@ -131,17 +133,16 @@ class AlertDelivery(TenantEntityMixin, Base):
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[uuid.UUID | None]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class AlertDeliveryAttempt(TenantEntityMixin, Base):
+class AlertDeliveryAttempt(TenantEntityMixin, CreatedAtMixin, Base):
     """One attempt of one delivery, as the channel's log shows it."""
 
     __tablename__ = "alert_delivery_attempts"
     __table_args__ = (
         tenant_reference("delivery_id", "alert_deliveries", on_delete="cascade"),
         tenant_reference("channel_id", "alert_channels", on_delete="cascade"),
-        CheckConstraint("outcome in ('delivered', 'retry', 'failed')", name="outcome_valid"),
+        one_of("outcome", ATTEMPT_OUTCOMES),
         Index(
             "ix_alert_delivery_attempts_tenant_id_channel_id_created_at",
             "tenant_id",
@@ -157,4 +158,3 @@ class AlertDeliveryAttempt(TenantEntityMixin, Base):
     status_code: Mapped[int | None]
     latency_ms: Mapped[float] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, MetaData, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, ForeignKeyConstraint, MetaData, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -25,10 +26,15 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSONB}
 
 
-class TimestampMixin:
+class CreatedAtMixin:
+    """``created_at``, set by the database, as the table's last column."""
+
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), sort_order=900
     )
+
+
+class TimestampMixin(CreatedAtMixin):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), sort_order=901
     )
@@ -64,3 +70,9 @@ def tenant_reference(
         [f"{target}.tenant_id", f"{target}.id"],
         ondelete="CASCADE" if on_delete == "cascade" else f"SET NULL ({column})",
     )
+
+
+def one_of(column: str, values: Iterable[str]) -> CheckConstraint:
+    """``column`` holds one of ``values``: the check constraint named ``<column>_valid``."""
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} in ({allowed})", name=f"{column}_valid")

@@ -15,19 +15,22 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, TenantEntityMixin, TenantMixin, TimestampMixin, tenant_reference
+from backend.models.base import (
+    Base,
+    CreatedAtMixin,
+    TenantEntityMixin,
+    TenantMixin,
+    TimestampMixin,
+    one_of,
+    tenant_reference,
+)
 from backend.services.insights.types import DIGEST_FREQUENCIES, INSIGHT_TYPES, SEVERITIES
 
 
-def _one_of(values: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
-
-
-class MetricFollow(TenantEntityMixin, Base):
+class MetricFollow(TenantEntityMixin, CreatedAtMixin, Base):
     """A user follows a metric: the engine watches it and the user's feed and digests show it."""
 
     __tablename__ = "metric_follows"
@@ -45,18 +48,17 @@ class MetricFollow(TenantEntityMixin, Base):
 
     user_id: Mapped[uuid.UUID]
     metric: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class Insight(TenantEntityMixin, Base):
+class Insight(TenantEntityMixin, CreatedAtMixin, Base):
     """One thing the engine found. ``idempotency_key`` (type, metric, period, variant) is unique per
     tenant, so the same finding is stored once however many runs or workers find it."""
 
     __tablename__ = "insights"
     __table_args__ = (
         UniqueConstraint("tenant_id", "idempotency_key"),
-        CheckConstraint(f"type in {_one_of(INSIGHT_TYPES)}", name="type_valid"),
-        CheckConstraint(f"severity in {_one_of(SEVERITIES)}", name="severity_valid"),
+        one_of("type", INSIGHT_TYPES),
+        one_of("severity", SEVERITIES),
         CheckConstraint("period_end > period_start", name="period_valid"),
         Index("ix_insights_tenant_id_created_at", "tenant_id", "created_at"),
         Index("ix_insights_tenant_id_metric_created_at", "tenant_id", "metric", "created_at"),
@@ -74,7 +76,6 @@ class Insight(TenantEntityMixin, Base):
     links: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     suggested_action: Mapped[dict[str, Any] | None]
     idempotency_key: Mapped[str] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class InsightState(TenantMixin, Base):
@@ -99,7 +100,7 @@ class DigestSubscription(TenantMixin, TimestampMixin, Base):
     __tablename__ = "digest_subscriptions"
     __table_args__ = (
         tenant_reference("user_id", "users", on_delete="cascade"),
-        CheckConstraint(f"frequency in {_one_of(DIGEST_FREQUENCIES)}", name="frequency_valid"),
+        one_of("frequency", DIGEST_FREQUENCIES),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -3,14 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import JsonValue
-from sqlalchemy import DateTime, Index, String, func
+from sqlalchemy import DateTime, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, TenantEntityMixin
+from backend.models.base import Base, CreatedAtMixin, TenantEntityMixin
 
 
-class MarketingMixModel(TenantEntityMixin, Base):
+class MarketingMixModel(TenantEntityMixin, CreatedAtMixin, Base):
     """A fitted marketing-mix model: channels' curves, contributions, ROI and the decomposition."""
 
     __tablename__ = "marketing_mix_models"
@@ -23,4 +23,3 @@ class MarketingMixModel(TenantEntityMixin, Base):
     inputs: Mapped[dict[str, JsonValue]] = mapped_column(JSONB)
     data_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     data_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

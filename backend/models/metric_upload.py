@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import DateTime, LargeBinary, String, func
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.models.base import Base, TenantEntityMixin
+from backend.models.base import Base, CreatedAtMixin, TenantEntityMixin
 
 
-class MetricUpload(TenantEntityMixin, Base):
+class MetricUpload(TenantEntityMixin, CreatedAtMixin, Base):
     """An uploaded file too large for a request, kept (under forced RLS) until its job has read it.
 
     The bytes live in the tenant's own row, never in a shared directory; the job deletes the row
@@ -22,4 +20,3 @@ class MetricUpload(TenantEntityMixin, Base):
     layout: Mapped[str] = mapped_column(String(10))
     dimensions: Mapped[list[str] | None] = mapped_column(JSONB)
     content: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

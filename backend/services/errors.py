@@ -14,7 +14,7 @@ rows of an upload, each invalid field of a body) passes ``problems=`` itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import ErrorDetails
@@ -93,22 +93,18 @@ def _problem_list(
     return [Problem.of(code, message, context)]
 
 
-class DyocenseError(Exception):
-    """Base of every error a client is meant to see.
+class ErrorParts(TypedDict, total=False):
+    """What an error tells besides its message (see :class:`_ProblemError`)."""
 
-    A subclass names its HTTP status and default code in its header:
-    ``class NotFound(DyocenseError, status=404, code="not_found")``.
-    """
+    code: str | None
+    context: Mapping[str, object] | None
+    problems: Sequence[Problem] | None
 
-    status: int = 400
-    code: str = "bad_request"
 
-    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if status is not None:
-            cls.status = status
-        if code is not None:
-            cls.code = code
+class _ProblemError(Exception):
+    """An error told as the envelope tells it: a message, a code, its context and its problems."""
+
+    code: str
 
     def __init__(
         self,
@@ -129,6 +125,24 @@ class DyocenseError(Exception):
     def details(self) -> dict[str, Any]:
         """The envelope's ``details``: ``{"problems": [...]}``."""
         return {"problems": [problem.wire() for problem in self.problems]}
+
+
+class DyocenseError(_ProblemError):
+    """Base of every error a client is meant to see.
+
+    A subclass names its HTTP status and default code in its header:
+    ``class NotFound(DyocenseError, status=404, code="not_found")``.
+    """
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
 
 class ValidationFailed(DyocenseError, status=422, code="validation_failed"):
@@ -169,33 +183,17 @@ class PayloadTooLarge(DyocenseError, status=413, code="payload_too_large"):
     """The request body (an upload, a batch) is over its documented limit."""
 
 
-class OperationFailed(Exception):
+class OperationFailed(_ProblemError):
     """A background operation (a job, a connector sync or test) failed for a reason the user can
     act on. It is recorded on the operation's status resource rather than raised to a client;
     ``retryable`` says whether trying again later may help."""
 
     default_code = "operation_failed"
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        context: Mapping[str, object] | None = None,
-        problems: Sequence[Problem] | None = None,
-        retryable: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code or self.default_code
-        self.context: dict[str, object] = dict(context or {})
-        self.problems = _problem_list(self.code, message, problems, context)
+    def __init__(self, message: str, *, retryable: bool = False, **parts: Unpack[ErrorParts]) -> None:
+        parts["code"] = parts.get("code") or self.default_code
+        super().__init__(message, **parts)
         self.retryable = retryable
-
-    @property
-    def details(self) -> dict[str, Any]:
-        """The same ``{"problems": [...]}`` shape as an API error's ``details``."""
-        return {"problems": [problem.wire() for problem in self.problems]}
 
     def as_error(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}

@@ -16,8 +16,10 @@ import hmac
 import secrets
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from jose import JWTError, jwt
 from pwdlib import PasswordHash
@@ -77,20 +79,45 @@ def create_access_token(
     issued = now or datetime.now(UTC)
     expires = issued + (lifetime or timedelta(minutes=settings.access_token_minutes))
     claims = {
-        "type": token_type,
-        "iss": settings.issuer,
-        "aud": settings.audience,
         "sub": str(user_id),
         "tenant": str(tenant_id),
         "role": role,
         "sid": str(session_id),
         "tv": token_version,
         "iat": int(issued.timestamp()),
-        "exp": int(expires.timestamp()),
         "jti": secrets.token_hex(8),
     }
-    token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=settings.algorithm)
-    return token, expires
+    return sign_token(settings, token_type, claims, expires), expires
+
+
+def sign_token(
+    settings: AuthSettings, token_type: str, claims: Mapping[str, object], expires: datetime
+) -> str:
+    """A JWT of ``token_type`` from this issuer to this audience with ``claims``, valid until ``expires``."""
+    signed = {
+        "type": token_type,
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        **claims,
+        "exp": int(expires.timestamp()),
+    }
+    return str(jwt.encode(signed, settings.secret_key.get_secret_value(), algorithm=settings.algorithm))
+
+
+def verify_token(settings: AuthSettings, token: str, token_type: str) -> dict[str, Any]:
+    """The claims of ``token``: signed with the configured key and algorithm, by this issuer for this
+    audience, not expired, and of ``token_type``; ``JWTError`` otherwise."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        settings.secret_key.get_secret_value(),
+        algorithms=[settings.algorithm],
+        audience=settings.audience,
+        issuer=settings.issuer,
+        options={"require_exp": True, "require_sub": True, "require_aud": True, "require_iss": True},
+    )
+    if claims.get("type") != token_type:
+        raise JWTError(f"not a token of type {token_type}")
+    return claims
 
 
 # Tokens this process verified, newest last: (token, type, key, algorithm, issuer, audience) -> claims.
@@ -139,18 +166,9 @@ def _verify_access_token(settings: AuthSettings, token: str, token_type: str) ->
         header = jwt.get_unverified_header(token)
         if header.get("alg") != settings.algorithm:
             raise InvalidToken("unexpected signing algorithm")
-        claims = jwt.decode(
-            token,
-            settings.secret_key.get_secret_value(),
-            algorithms=[settings.algorithm],
-            audience=settings.audience,
-            issuer=settings.issuer,
-            options={"require_exp": True, "require_sub": True, "require_aud": True, "require_iss": True},
-        )
+        claims = verify_token(settings, token, token_type)
     except JWTError as error:
         raise InvalidToken(str(error)) from error
-    if claims.get("type") != token_type:
-        raise InvalidToken(f"not a token of type {token_type}")
     try:
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]),

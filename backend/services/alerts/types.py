@@ -16,6 +16,7 @@ Operator = Literal["above", "below"]
 RULE_KINDS: Final[tuple[RuleKind, ...]] = get_args(RuleKind)
 CHANNEL_KINDS: Final[tuple[ChannelKind, ...]] = get_args(ChannelKind)
 DELIVERY_STATUSES: Final[tuple[DeliveryStatus, ...]] = get_args(DeliveryStatus)
+ATTEMPT_OUTCOMES: Final[tuple[AttemptOutcome, ...]] = get_args(AttemptOutcome)
 
 # The insight types each insight-driven rule kind listens to (threshold reads the metric itself).
 # A change is the metric's own, or one of its segments' (a store, a channel) that moved unusually:

@@ -16,7 +16,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,11 +30,12 @@ from backend.services.evidence.types import (
     MAX_UNITS,
     MIN_UNITS,
 )
+from backend.utils.cells import NumberCell
+from backend.utils.row_errors import RowErrors
 from backend.utils.text import nul_problem
 
 # At most this many units (rows) per study, and this many cells read (rows × used columns): the
 # rows of a study queued as a job travel in its JSON payload, ~20 bytes per cell.
-MAX_REPORTED_ERRORS = 100
 MAX_TEXT_CELL = 200
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -54,24 +55,6 @@ class UnitColumns:
     covariates: Sequence[str] = ()
     categorical: Sequence[str] = ()
     segment: str | None = None
-
-
-@dataclass(frozen=True)
-class CellError:
-    row: int
-    column: str | None
-    message: str
-
-
-@dataclass
-class _Errors:
-    items: list[CellError] = field(default_factory=list)
-    count: int = 0
-
-    def add(self, row: int, column: str | None, message: str) -> None:
-        self.count += 1
-        if len(self.items) < MAX_REPORTED_ERRORS:
-            self.items.append(CellError(row, column, message))
 
 
 @dataclass(frozen=True)
@@ -132,26 +115,18 @@ def normalised_columns(columns: UnitColumns) -> UnitColumns:
     )
 
 
-def _number(cell: Any) -> float:
-    if isinstance(cell, bool):
-        raise ValueError("a true/false cell is not a number (use 1 and 0)")
-    if isinstance(cell, int | float):
-        value = float(cell)
-    else:
-        text = str(cell).strip() if cell is not None else ""
-        if not text:
-            raise ValueError("the cell is empty")
-        if nul_problem(text):
-            raise ValueError(nul_problem(text) or "")
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(
-                f"{text[:40]!r} is not a number (use '.' for decimals, no thousands separators)"
-            ) from None
-    if not math.isfinite(value):
-        raise ValueError("the value must be a finite number")
-    return value
+def _finite_problem(value: float) -> str | None:
+    return None if math.isfinite(value) else "the value must be a finite number"
+
+
+_NUMBER = NumberCell(
+    true_false="a true/false cell is not a number (use 1 and 0)",
+    empty="the cell is empty",
+    hint="use '.' for decimals, no thousands separators",
+    check=_finite_problem,
+    refuse_nul=True,
+    shown=40,
+)
 
 
 def _text(cell: Any) -> str:
@@ -169,7 +144,7 @@ def _text(cell: Any) -> str:
 
 
 def _read_rows(
-    rows: Iterable[tuple[int, Mapping[str, Any]]], columns: UnitColumns, errors: _Errors
+    rows: Iterable[tuple[int, Mapping[str, Any]]], columns: UnitColumns, errors: RowErrors
 ) -> tuple[list[str], dict[str, list[float]], dict[str, list[str]], list[int], list[dict[str, Any]]]:
     numeric = [columns.treatment, columns.outcome, *columns.covariates]
     text_columns = list(
@@ -194,13 +169,13 @@ def _read_rows(
         values: dict[str, Any] = {}
         for column, reader in [
             (columns.unit_id, _text),
-            *((c, _number) for c in numeric),
+            *((c, _NUMBER.read) for c in numeric),
             *((c, _text) for c in text_columns),
         ]:
             try:
                 values[column] = reader(row.get(column))
             except ValueError as error:
-                errors.add(number, column, str(error))
+                errors.add_error(number, column, str(error))
                 ok = False
         if not ok:
             continue
@@ -214,11 +189,11 @@ def _read_rows(
     return ids, numbers, labels, numbers_of_rows, clean
 
 
-def _duplicates(ids: Sequence[str], rows: Sequence[int], unit_id: str, errors: _Errors) -> None:
+def _duplicates(ids: Sequence[str], rows: Sequence[int], unit_id: str, errors: RowErrors) -> None:
     seen: dict[str, int] = {}
     for unit, row in zip(ids, rows, strict=True):
         if unit in seen:
-            errors.add(row, unit_id, f"unit id {unit[:40]!r} repeats row {seen[unit]}")
+            errors.add_error(row, unit_id, f"unit id {unit[:40]!r} repeats row {seen[unit]}")
         else:
             seen[unit] = row
 
@@ -267,14 +242,14 @@ def build_unit_table(rows: Iterable[tuple[int, Mapping[str, Any]]], columns: Uni
     the one reported in errors (the file line, or the index in a JSON list). 422 for any cell
     problem, duplicate unit ids, too many units, levels or adjustment columns, or too few units.
     """
-    errors = _Errors()
+    errors = RowErrors()
     ids, numbers, labels, row_numbers, clean = _read_rows(rows, columns, errors)
     _duplicates(ids, row_numbers, columns.unit_id, errors)
-    if errors.count:
+    if errors.error_count:
         raise ValidationFailed(
-            f"{errors.count} cell problem(s) in the study; nothing was analysed or stored.",
+            f"{errors.error_count} cell problem(s) in the study; nothing was analysed or stored.",
             code="invalid_rows",
-            problems=[Problem.cell(e.row, e.column, e.message) for e in errors.items],
+            problems=[Problem.cell(e.row, e.column, e.message) for e in errors.errors],
         )
     if len(ids) < MIN_UNITS:
         raise ValidationFailed(

@@ -17,8 +17,9 @@ from typing import Any, NamedTuple, TypeVar
 from backend.services.errors import ValidationFailed
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS
 from backend.services.metrics.types import MAX_RATE, MIN_RATE, pair_problem
-from backend.services.metrics.upload import MAX_REPORTED_ERRORS, RowError
+from backend.utils.cells import NumberCell, cell_text
 from backend.utils.currencies import currency_problem
+from backend.utils.row_errors import RowErrors
 
 # A sanity bound: no currency pair in circulation is quoted outside it, and beyond it a
 # converted value could overflow a float.
@@ -51,16 +52,9 @@ def day_problem(day: date) -> str | None:
 
 
 @dataclass
-class ParsedRates:
+class ParsedRates(RowErrors):
     rows_read: int = 0
     rates: list[RateRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    error_count: int = 0
-
-    def add_error(self, row: int, column: str | None, message: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(RowError(row, column, message))
 
 
 def parse_rate_rows(rows: Iterable[list[Any]], *, max_rows: int) -> ParsedRates:
@@ -115,7 +109,7 @@ def _row(parsed: ParsedRates, number: int, cells: dict[str, Any]) -> RateRow | N
     day = _check(problems, "day", _day, cells["day"])
     base = _check(problems, "base", _currency, cells["base"])
     quote = _check(problems, "quote", _currency, cells["quote"])
-    rate = _check(problems, "rate", _rate, cells["rate"])
+    rate = _check(problems, "rate", _RATE.read, cells["rate"])
     if base is not None and quote is not None and (problem := pair_problem(base, quote)):
         problems["quote"] = problem
     for column, message in problems.items():
@@ -134,20 +128,13 @@ def _check(problems: dict[str, str], column: str, parse: Callable[[Any], T], cel
     return value
 
 
-def _text(cell: Any, what: str) -> str:
-    text = str(cell).strip() if cell is not None else ""
-    if not text:
-        raise ValueError(f"{what} is empty")
-    return text
-
-
 def _day(cell: Any) -> date:
     if isinstance(cell, datetime):
         day = cell.date()
     elif isinstance(cell, date):
         day = cell
     else:
-        text = _text(cell, "day")
+        text = cell_text(cell, "day is empty")
         try:
             day = date.fromisoformat(text)
         except ValueError:
@@ -159,7 +146,7 @@ def _day(cell: Any) -> date:
 
 
 def _currency(cell: Any) -> str:
-    return _currency_code(_text(cell, "currency"))
+    return _currency_code(cell_text(cell, "currency is empty"))
 
 
 @lru_cache(maxsize=1024)  # a file repeats a handful of codes on every row
@@ -171,18 +158,9 @@ def _currency_code(text: str) -> str:
     return code
 
 
-def _rate(cell: Any) -> float:
-    if isinstance(cell, bool):
-        raise ValueError("a true/false cell is not a rate")
-    if isinstance(cell, int | float):
-        rate = float(cell)
-    else:
-        text = _text(cell, "rate")
-        try:
-            rate = float(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a number (use '.' for decimals)") from None
-    problem = rate_problem(rate)
-    if problem:
-        raise ValueError(problem)
-    return rate
+_RATE = NumberCell(
+    true_false="a true/false cell is not a rate",
+    empty="rate is empty",
+    hint="use '.' for decimals",
+    check=rate_problem,
+)

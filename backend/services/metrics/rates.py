@@ -40,11 +40,12 @@ from backend.services.metrics.currency import (
 )
 from backend.services.metrics.points import EARLIEST_TS, LATEST_TS
 from backend.services.metrics.rate_upload import ParsedRates, RateRow, parse_rate_rows
-from backend.services.metrics.upload import MAX_REPORTED_ERRORS, file_rows
+from backend.services.metrics.upload import file_rows
 from backend.services.tenant.service import get_current_tenant
 from backend.utils.currencies import currency_problem
 from backend.utils.database import driver_fetch, session_tenant
 from backend.utils.repository import PageWindow, paginate, tenant_select, where_given
+from backend.utils.row_errors import MAX_REPORTED_ERRORS
 
 MAX_UPLOAD_RATES = 200_000
 # Rates per upsert statement: a big upload goes in several, in the request's transaction.

@@ -34,20 +34,14 @@ from backend.services.metrics.points import (
     timestamp_problem,
     value_problem,
 )
+from backend.utils.cells import NumberCell
+from backend.utils.row_errors import RowErrors
 
 LAYOUTS = ("auto", "long", "wide")
-MAX_REPORTED_ERRORS = 100
 # Rows read before the wide layout decides which columns are dimensions and which metrics.
 SAMPLE_ROWS = 1_000
 _TIMESTAMP_HEADERS = ("timestamp", "ts", "date", "time", "datetime", "day", "month", "period")
 _LONG_FIXED = ("metric", "value")
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int  # line number in the file, the header being row 1
-    column: str | None
-    message: str
 
 
 @dataclass(frozen=True)
@@ -61,21 +55,14 @@ class UploadMapping:
 
 
 @dataclass
-class ParsedUpload:
+class ParsedUpload(RowErrors):
     mapping: UploadMapping
     rows_read: int = 0
     points: list[Point] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    error_count: int = 0
 
     @property
     def layout(self) -> str:
         return self.mapping.layout
-
-    def add_error(self, row: int, column: str | None, message: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(RowError(row, column, message))
 
     def points_per_metric(self) -> dict[str, int]:
         return dict(sorted(Counter(point.metric for point in self.points).items()))
@@ -308,35 +295,22 @@ def _parse_timestamp(cell: Any, zone: ZoneInfo) -> datetime:
 
 
 def _number(cell: Any) -> float:
-    if isinstance(cell, str):  # the common case first: float() takes the text as _plain_number does
+    if isinstance(cell, str):  # the common case first: float() takes the text as _VALUE.read does
         try:
             value = float(cell)
         except ValueError:
-            return _plain_number(cell)
+            return _VALUE.read(cell)
         if math.isfinite(value):
             return value
-    return _plain_number(cell)
+    return _VALUE.read(cell)
 
 
-def _plain_number(cell: Any) -> float:
-    if isinstance(cell, bool):
-        raise ValueError("a true/false cell is not a number")
-    if isinstance(cell, int | float):
-        value = float(cell)
-    else:
-        text = str(cell).strip() if cell is not None else ""
-        if not text:
-            raise ValueError("value is empty")
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(
-                f"{text!r} is not a number (use '.' for decimals and no thousands separators)"
-            ) from None
-    problem = value_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
+_VALUE = NumberCell(
+    true_false="a true/false cell is not a number",
+    empty="value is empty",
+    hint="use '.' for decimals and no thousands separators",
+    check=value_problem,
+)
 
 
 def _dimension_cells(cells: dict[str, Any], columns: Sequence[str]) -> dict[str, str]:

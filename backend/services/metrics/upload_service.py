@@ -30,11 +30,12 @@ from backend.models import MetricUpload
 from backend.services.errors import Problem, ValidationFailed
 from backend.services.metrics import service
 from backend.services.metrics.points import Point
-from backend.services.metrics.upload import SAMPLE_ROWS, ParsedUpload, RowError, choose_mapping, csv_rows
+from backend.services.metrics.upload import SAMPLE_ROWS, ParsedUpload, choose_mapping, csv_rows
 from backend.services.queue import JobKind, JobRun
 from backend.services.tenant.service import tenant_zone
 from backend.services.workload import Queued, SizeRule, queue, queue_reason
 from backend.utils.database import session_tenant
+from backend.utils.row_errors import RowError
 
 UPLOAD_QUEUE = "metrics"
 UPLOAD_SOURCE = "upload"
