@@ -27,19 +27,16 @@ from backend.services.errors import DyocenseError
 from backend.services.optimizer import Change, SolveOptions
 from backend.services.optimizer import service as optimizer_service
 from backend.services.optimizer.elasticity import price_effect
-from backend.services.optimizer.from_data import (
-    BudgetInputs,
-    ProductFacts,
+from backend.services.optimizer.from_data import BudgetInputs, ProductFacts, budget_inputs, product_mix_inputs
+from backend.services.optimizer.inputs import MissingInputs
+from backend.services.optimizer.scenarios import WEEKDAY_NAMES, DayNeed, expected_outcome
+from backend.services.optimizer.staffing_data import (
     StaffingInputs,
-    budget_inputs,
     busiest_hour_label,
-    product_mix_inputs,
     shift_staff_label,
     staffing_inputs,
     staffing_sources,
 )
-from backend.services.optimizer.inputs import MissingInputs
-from backend.services.optimizer.scenarios import WEEKDAY_NAMES, DayNeed, expected_outcome
 from backend.services.optimizer.types import (
     DataTemplate,
     FromDataAsk,

@@ -118,6 +118,25 @@ def first_of(entries: dict[str, CatalogEntry], candidates: tuple[str, ...]) -> s
     return next((name for name in candidates if name in entries), None)
 
 
+async def tenant_catalog(session: AsyncSession) -> dict[str, CatalogEntry]:
+    """The tenant's metrics by name (the first ``CATALOG_LIMIT``)."""
+    entries, _ = await metrics_service.list_catalog(session, PageWindow(CATALOG_LIMIT))
+    return {entry.name: entry for entry in entries}
+
+
+def need_metric(catalog: dict[str, CatalogEntry], names: tuple[str, ...], what: str) -> str:
+    """The first of ``names`` the tenant has, or a :class:`MissingInputs` saying ``what`` is needed."""
+    found = first_of(catalog, names)
+    if found is None:
+        raise MissingInputs([f"{what} (a metric named one of {', '.join(names)})"], "Ingest it as a metric.")
+    return found
+
+
+def span_label(start: datetime, end: datetime) -> str:
+    """A half-open window ``[start, end)`` as its first and last day."""
+    return f"{start.date().isoformat()} to {(end - timedelta(days=1)).date().isoformat()}"
+
+
 def inventory_metrics(entries: Sequence[CatalogEntry]) -> InventoryMetrics:
     """The demand, stock and cost metrics by their conventional names, or what is missing."""
     by_name = {entry.name: entry for entry in entries}

@@ -9,8 +9,9 @@ import pytest
 
 from backend.services.optimizer import run_template
 from backend.services.optimizer.elasticity import estimate_elasticity, price_effect
-from backend.services.optimizer.from_data import product_mix_inputs, staffing_inputs
+from backend.services.optimizer.from_data import product_mix_inputs
 from backend.services.optimizer.inputs import MissingInputs
+from backend.services.optimizer.staffing_data import staffing_inputs
 from backend.services.optimizer.types import FromDataAsk, SolveOptions
 from backend.utils.database import Database
 from tests.factories import create_tenant
