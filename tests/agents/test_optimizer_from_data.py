@@ -6,6 +6,7 @@ curves. Every number shown is backed by a citation; the typed answer is in the o
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -25,6 +26,19 @@ from tests.services.optimizer.shop_data import (
 )
 
 
+async def _asked(
+    client: httpx.AsyncClient,
+    seed: Callable[[httpx.AsyncClient, TenantContext], Awaitable[None]],
+    question: str,
+) -> tuple[TenantContext, dict[str, Any]]:
+    """A new tenant seeded by ``seed``, and the optimizer's offline answer to ``question``."""
+    tenant = await create_tenant(client)
+    await seed(client, tenant)
+    body = await ask(client, tenant.headers, question)
+    assert body["agents"] == ["optimizer"]
+    return tenant, body
+
+
 async def _run(client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
     path = next(
         a["path"] for a in body["suggested_actions"] if a["path"].startswith("/api/v1/optimizer/runs/")
@@ -34,10 +48,7 @@ async def _run(client: httpx.AsyncClient, headers: dict[str, str], body: dict[st
 
 
 async def test_how_many_staff_next_saturday_comes_from_the_weekday_demand(client: httpx.AsyncClient) -> None:
-    tenant = await create_tenant(client)
-    await seed_staffing(client, tenant)
-    body = await ask(client, tenant.headers, "How many staff do I need next Saturday?")
-    assert body["agents"] == ["optimizer"]
+    tenant, body = await _asked(client, seed_staffing, "How many staff do I need next Saturday?")
     (staff,) = [c for c in cited(body, "rounded up") if c["method"].endswith("rounded up")]
     assert staff["value"] == 6 and staff["display"] in body["reply"]
     run = await _run(client, tenant.headers, body)
@@ -49,10 +60,7 @@ async def test_how_many_staff_next_saturday_comes_from_the_weekday_demand(client
 async def test_staff_for_next_saturday_by_the_hour_covers_each_shifts_busiest_hour(
     client: httpx.AsyncClient,
 ) -> None:
-    tenant = await create_tenant(client)
-    await seed_staffing_by_hour(client, tenant)
-    body = await ask(client, tenant.headers, "How many staff do I need next Saturday?")
-    assert body["agents"] == ["optimizer"]
+    tenant, body = await _asked(client, seed_staffing_by_hour, "How many staff do I need next Saturday?")
     day_shift, late_shift = STAFF_BY_SHIFT[5]
     shifts = [c for c in cited(body, "shift's busiest hour") if c["method"].endswith("rounded up")]
     assert [c["value"] for c in shifts] == [day_shift, late_shift]
@@ -72,10 +80,7 @@ async def test_staff_for_next_saturday_by_the_hour_covers_each_shifts_busiest_ho
 async def test_raising_the_mug_price_answers_with_the_elasticity_and_the_margin_band(
     client: httpx.AsyncClient,
 ) -> None:
-    tenant = await create_tenant(client)
-    await seed_pricing(client, tenant)
-    body = await ask(client, tenant.headers, "Should I raise the mug price by $1?")
-    assert body["agents"] == ["optimizer"]
+    tenant, body = await _asked(client, seed_pricing, "Should I raise the mug price by $1?")
     (elasticity,) = [c for c in cited(body, "log-log OLS") if c["method"].endswith("95% CI")]
     low = next(c for c in cited(body, "log-log OLS") if c["method"].endswith(", low"))
     high = next(c for c in cited(body, "log-log OLS") if c["method"].endswith(", high"))

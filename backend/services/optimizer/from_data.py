@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.models.marketing_mix import MarketingMixModel
 from backend.models.optimization import OptimizationRun
 from backend.services.evidence import mmm_service
-from backend.services.evidence.types import Interval, MmmFit
+from backend.services.evidence.types import MmmFit
 from backend.services.metrics.buckets import FilledValue
 from backend.services.optimizer import SolveOptions
 from backend.services.optimizer import service as optimizer_service
@@ -56,18 +56,6 @@ MMM_NEEDED = (
     "a marketing-mix model of the outcome and each channel's spend (POST /api/v1/evidence/mmm, "
     "from daily or weekly spend metrics per channel and the outcome)"
 )
-
-
-def _interval_source(label: str, value: Interval, metric: str, period: str, method: str) -> InputSource:
-    return InputSource(
-        label=label,
-        value=value.value,
-        low=value.low,
-        high=value.high,
-        metric=metric,
-        period=period,
-        method=method,
-    )
 
 
 # --------------------------------------------------------------------------- budget allocation
@@ -106,16 +94,13 @@ async def budget_inputs(session: AsyncSession, ask: FromDataAsk) -> BudgetInputs
         InputSource(label=f"budget over {ask.planning_days:g} days", value=budget, method=budget_method)
     ]
     for channel in fit.channels:
-        sources.append(_interval_source(f"ROI of {channel.name}", channel.roi, model.outcome, period, source))
-        sources.append(
-            _interval_source(
-                f"marginal ROI of {channel.name} at its mean spend",
-                channel.marginal_roi,
-                model.outcome,
-                period,
-                source,
+        for label, band in (
+            (f"ROI of {channel.name}", channel.roi),
+            (f"marginal ROI of {channel.name} at its mean spend", channel.marginal_roi),
+        ):
+            sources.append(
+                InputSource.of_band(label, band, metric=model.outcome, period=period, method=source)
             )
-        )
     params = {"total_budget": budget, "mmm_model_id": str(model.id), "planning_days": ask.planning_days}
     derived = DerivedInputs(template="budget_allocation", params=params, sources=sources)
     return BudgetInputs(model, fit, budget, ask.planning_days, buckets, derived)
@@ -192,11 +177,9 @@ def _mix_sources(found: list[ProductFacts], metrics: tuple[str, str, str], perio
         if p.elasticity is not None:
             e = p.elasticity
             sources.append(
-                InputSource(
-                    label=f"price elasticity of {p.sku}",
-                    value=e.value,
-                    low=e.low,
-                    high=e.high,
+                InputSource.of_band(
+                    f"price elasticity of {p.sku}",
+                    e,
                     metric=units_metric,
                     period=period,
                     method=f"log-log OLS of daily units on price over {e.days} days "

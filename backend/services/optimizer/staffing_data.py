@@ -176,11 +176,9 @@ def _shift_sources(found: StaffingInputs, need: DayNeed) -> list[InputSource]:
     when = f"{need.weekday_name} {need.day.isoformat()}"
     for s in found.shifts.get(need.day, []):
         sources.append(
-            InputSource(
-                label=busiest_hour_label(found.demand_metric, when, s.shift.name),
-                value=s.peak.value,
-                low=s.peak.low,
-                high=s.peak.high,
+            InputSource.of_band(
+                busiest_hour_label(found.demand_metric, when, s.shift.name),
+                s.peak,
                 metric=found.demand_metric,
                 period=found.history,
                 method=f"mean of {s.peak_hour:02d}:00-{s.peak_hour + 1:02d}:00 on the {need.history_days} "
@@ -214,11 +212,9 @@ def staffing_sources(found: StaffingInputs) -> list[InputSource]:
     for need in found.needs:
         label = f"{found.demand_metric} forecast for {need.weekday_name} {need.day.isoformat()}"
         sources.append(
-            InputSource(
-                label=label,
-                value=need.demand.value,
-                low=need.demand.low,
-                high=need.demand.high,
+            InputSource.of_band(
+                label,
+                need.demand,
                 metric=found.demand_metric,
                 period=found.history,
                 method=f"mean of the {need.history_days} {need.weekday_name}s in the history; "

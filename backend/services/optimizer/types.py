@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
@@ -264,6 +264,17 @@ DataTemplate = Literal["inventory", "budget_allocation", "staffing", "product_mi
 QuestionKind = Literal["plan", "what_if", "staff_count"]
 
 
+class Banded(Protocol):
+    """A figure with its interval (an elasticity, a fitted ROI, a forecast)."""
+
+    @property
+    def value(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+
+
 class InputSource(BaseModel):
     """One number a plan rests on, where it came from and, when the method gives one, its interval."""
 
@@ -274,6 +285,19 @@ class InputSource(BaseModel):
     metric: str | None = Field(None, description="the tenant metric it was computed from")
     period: str | None = Field(None, description="the data period it covers")
     method: str
+
+    @classmethod
+    def of_band(cls, label: str, band: Banded, *, metric: str, period: str, method: str) -> InputSource:
+        """A figure with its interval, computed from ``metric`` over ``period``."""
+        return cls(
+            label=label,
+            value=band.value,
+            low=band.low,
+            high=band.high,
+            metric=metric,
+            period=period,
+            method=method,
+        )
 
 
 class FromDataAsk(BaseModel):
