@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
@@ -86,6 +87,26 @@ async def client_ip(request: Request, settings: AppSettings) -> str:
 
 
 ClientIp = Annotated[str, Depends(client_ip)]
+
+
+@dataclass(frozen=True)
+class Guest:
+    """What an endpoint called without a credential (sign-up, sign-in, token refresh, activation,
+    password reset) works with: its attempts are rate limited by the caller's address."""
+
+    settings: Settings
+    database: Database
+    limiter: RateLimiter
+    ip: str
+
+
+async def get_guest(
+    settings: AppSettings, database: AppDatabase, limiter: AppRateLimiter, ip: ClientIp
+) -> Guest:
+    return Guest(settings, database, limiter, ip)
+
+
+GuestCaller = Annotated[Guest, Depends(get_guest)]
 
 
 # The credential and the tenant session read app.state themselves instead of depending on

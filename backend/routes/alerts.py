@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, status
 
 from backend.dependencies import AdminPrincipal, AppSettings, CurrentPrincipal, PageParams, TenantSession
 from backend.models import AlertChannel, AlertRule
@@ -22,6 +22,7 @@ from backend.schemas.common import Page
 from backend.schemas.insights import SnoozeRequest
 from backend.services.alerts import repository, service
 from backend.utils.error_handlers import error_responses
+from backend.utils.responses import NO_CONTENT
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=error_responses(401, 422))
 
@@ -82,16 +83,14 @@ async def replace_rule(
 
 @router.delete(
     "/rules/{rule_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Delete an alert rule",
     responses=error_responses(403, 404),
 )
-async def delete_rule(rule_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> Response:
+async def delete_rule(rule_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> None:
     """Deletes the rule; alerts it raised stay in the list. 403 for a tenant-wide rule unless you are an
     admin; 404 for someone else's rule."""
     await service.delete_rule(session, principal, rule_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
@@ -156,18 +155,14 @@ async def get_channel(
 
 @router.delete(
     "/channels/{channel_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Delete a delivery channel (admin)",
     responses=error_responses(403, 404),
 )
-async def delete_channel(
-    channel_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal
-) -> Response:
+async def delete_channel(channel_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal) -> None:
     """Admins only (403 otherwise). Removes the channel from every rule; its delivery log goes with it. 404
     for an id that is not the tenant's."""
     await service.delete_channel(session, channel_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, status
 
 from backend.dependencies import AdminPrincipal, PageParams, TenantSession
 from backend.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from backend.schemas.common import Page
 from backend.services.auth import api_keys as service
 from backend.utils.error_handlers import error_responses
+from backend.utils.responses import NO_CONTENT
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=error_responses(401, 403))
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=error_responses(401, 403, 422))
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    summary="Create an API key (the secret is shown once)",
-    responses=error_responses(422),
-)
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key (the secret is shown once)")
 async def create_api_key(
     body: ApiKeyCreate, session: TenantSession, principal: AdminPrincipal
 ) -> ApiKeyCreated:
@@ -33,7 +29,7 @@ async def create_api_key(
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=secret)
 
 
-@router.get("", summary="List active API keys", responses=error_responses(422))
+@router.get("", summary="List active API keys")
 async def list_api_keys(
     session: TenantSession, principal: AdminPrincipal, page: PageParams
 ) -> Page[ApiKeyRead]:
@@ -45,13 +41,11 @@ async def list_api_keys(
 
 @router.delete(
     "/{key_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Revoke an API key",
-    responses=error_responses(404, 422),
+    responses=error_responses(404),
 )
-async def revoke_api_key(key_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal) -> Response:
+async def revoke_api_key(key_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal) -> None:
     """Admin or owner. The key stops working at once. 404 for a key that does not exist in the tenant or was
     already revoked."""
     await service.revoke_api_key(session, key_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

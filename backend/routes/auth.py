@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, status
 from pydantic import ValidationError
 
 from backend.config import Settings
@@ -13,8 +14,9 @@ from backend.dependencies import (
     AppDatabase,
     AppRateLimiter,
     AppSettings,
-    ClientIp,
     CurrentPrincipal,
+    Guest,
+    GuestCaller,
     TenantSession,
 )
 from backend.routes import examples
@@ -34,8 +36,11 @@ from backend.services.auth.service import TokenPair
 from backend.services.errors import Problem, ValidationFailed
 from backend.services.users.service import get_user
 from backend.utils.error_handlers import error_responses
+from backend.utils.responses import NO_CONTENT
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+_Result = TypeVar("_Result")
 
 _LOGIN_BODY: dict[str, Any] = {
     "requestBody": {
@@ -93,15 +98,27 @@ async def _read_login(request: Request) -> LoginRequest:
         raise ValidationFailed("The login body is not valid JSON or form data") from error
 
 
+async def _with_one_time_token(
+    flow: Callable[..., Awaitable[_Result]], body: ActivateRequest | PasswordResetConfirm, guest: Guest
+) -> _Result:
+    """Run a one-time-token flow (activation, password reset): both set the password the body names."""
+    return await flow(
+        guest.database,
+        guest.settings.auth,
+        guest.limiter,
+        token=body.token,
+        password=body.password,
+        client_ip=guest.ip,
+    )
+
+
 @router.post(
     "/login",
     summary="Sign in with email and password (OAuth2 password form or JSON)",
     openapi_extra=_LOGIN_BODY,
     responses=error_responses(401, 422, 429),
 )
-async def login(
-    request: Request, settings: AppSettings, database: AppDatabase, limiter: AppRateLimiter, ip: ClientIp
-) -> TokenResponse:
+async def login(request: Request, guest: GuestCaller) -> TokenResponse:
     """Send JSON `{email, password}` or the OAuth2 password form (`username` is the email), which Swagger
     UI's Authorize dialog uses. Returns a short-lived access token (send it as `Authorization: Bearer …`)
     and a refresh token. `tenant_id` is needed only when the email belongs to users of several tenants.
@@ -109,15 +126,15 @@ async def login(
     the address or for the account (see `Retry-After`)."""
     body = await _read_login(request)
     tokens = await service.login(
-        database,
-        settings.auth,
-        limiter,
+        guest.database,
+        guest.settings.auth,
+        guest.limiter,
         email=str(body.email),
         password=body.password,
-        client_ip=ip,
+        client_ip=guest.ip,
         tenant_id=body.tenant_id,
     )
-    return token_response(settings, tokens)
+    return token_response(guest.settings, tokens)
 
 
 @router.post(
@@ -125,41 +142,37 @@ async def login(
     summary="Exchange a refresh token for new tokens (rotation)",
     responses=error_responses(401, 422, 429),
 )
-async def refresh(
-    body: RefreshRequest, settings: AppSettings, database: AppDatabase, limiter: AppRateLimiter, ip: ClientIp
-) -> TokenResponse:
+async def refresh(body: RefreshRequest, guest: GuestCaller) -> TokenResponse:
     """Each refresh token works once. Presenting a used one revokes every token of that sign-in."""
-    tokens = await service.refresh(database, settings.auth, limiter, body.refresh_token, client_ip=ip)
-    return token_response(settings, tokens)
+    tokens = await service.refresh(
+        guest.database, guest.settings.auth, guest.limiter, body.refresh_token, client_ip=guest.ip
+    )
+    return token_response(guest.settings, tokens)
 
 
 @router.post(
     "/logout",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Sign out: revoke a refresh token's sign-in and its access tokens",
     responses=error_responses(422),
 )
-async def logout(body: RefreshRequest, database: AppDatabase) -> Response:
+async def logout(body: RefreshRequest, database: AppDatabase) -> None:
     """Revokes the sign-in the refresh token belongs to: that refresh token and the access tokens issued
     with it stop working. No bearer token needed (the refresh token is the credential); an unknown or
     already revoked token also answers 204, so the call can be repeated safely."""
     await service.logout(database, body.refresh_token)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/logout-all",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Sign out everywhere: every access and refresh token of the caller stops working",
     responses=error_responses(401, 403),
 )
-async def logout_all(session: TenantSession, principal: CurrentPrincipal) -> Response:
+async def logout_all(session: TenantSession, principal: CurrentPrincipal) -> None:
     """Revokes every sign-in of the calling user (all devices): every refresh and access token stops
     working, this one included. 403 for an API key, which signs in nothing (revoke the key instead)."""
     await service.logout_everywhere(session, principal)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
@@ -193,16 +206,12 @@ async def change_password(
     summary="Set the first password with a one-time activation token",
     responses=error_responses(401, 422, 429),
 )
-async def activate(
-    body: ActivateRequest, settings: AppSettings, database: AppDatabase, limiter: AppRateLimiter, ip: ClientIp
-) -> TokenResponse:
+async def activate(body: ActivateRequest, guest: GuestCaller) -> TokenResponse:
     """For an invited user or an owner who signed up without a password: the one-time token from the
     activation link sets the first password and returns a token pair. 401 for an unknown, used or expired
     token; 422 for a too-short password."""
-    tokens = await service.activate(
-        database, settings.auth, limiter, token=body.token, password=body.password, client_ip=ip
-    )
-    return token_response(settings, tokens)
+    tokens = await _with_one_time_token(service.activate, body, guest)
+    return token_response(guest.settings, tokens)
 
 
 @router.post(
@@ -212,24 +221,21 @@ async def activate(
     responses=error_responses(422, 429),
 )
 async def request_password_reset(
-    body: PasswordResetRequest,
-    settings: AppSettings,
-    database: AppDatabase,
-    limiter: AppRateLimiter,
-    ip: ClientIp,
-    after_response: BackgroundTasks,
+    body: PasswordResetRequest, guest: GuestCaller, after_response: BackgroundTasks
 ) -> PasswordResetAccepted:
     """Emails a one-time link (`PUBLIC_APP_URL`/reset-password?token=…) valid for
     `PASSWORD_RESET_TOKEN_MINUTES`, when an active account uses the email and a mail transport
     is configured. Limited per client address and per email. The account is looked up after
     this answer is sent, so the answer and its timing are the same for every email."""
     email = str(body.email)
-    await password_reset.limit_reset_requests(settings.auth, limiter, email=email, client_ip=ip)
+    await password_reset.limit_reset_requests(
+        guest.settings.auth, guest.limiter, email=email, client_ip=guest.ip
+    )
     after_response.add_task(
         password_reset.send_reset_link,
-        database,
-        settings.auth,
-        settings.mail,
+        guest.database,
+        guest.settings.auth,
+        guest.settings.mail,
         email=email,
         tenant_id=body.tenant_id,
     )
@@ -238,24 +244,14 @@ async def request_password_reset(
 
 @router.post(
     "/password-reset/confirm",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Set a new password with the token of a reset link (ends every sign-in)",
     responses=error_responses(401, 422, 429),
 )
-async def confirm_password_reset(
-    body: PasswordResetConfirm,
-    settings: AppSettings,
-    database: AppDatabase,
-    limiter: AppRateLimiter,
-    ip: ClientIp,
-) -> Response:
+async def confirm_password_reset(body: PasswordResetConfirm, guest: GuestCaller) -> None:
     """The token works once and expires. Every refresh and access token of the user stops
     working; sign in with the new password."""
-    await password_reset.confirm_password_reset(
-        database, settings.auth, limiter, token=body.token, password=body.password, client_ip=ip
-    )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    await _with_one_time_token(password_reset.confirm_password_reset, body, guest)
 
 
 @router.get("/me", summary="The signed-in caller", responses=error_responses(401))

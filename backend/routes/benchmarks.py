@@ -15,10 +15,10 @@ from backend.schemas.jobs import JobAccepted
 from backend.services.benchmarks import service
 from backend.utils.error_handlers import error_responses
 
-router = APIRouter(prefix="/api/v1/benchmarks", tags=["benchmarks"], responses=error_responses(401, 403))
+router = APIRouter(prefix="/api/v1/benchmarks", tags=["benchmarks"], responses=error_responses(401, 403, 422))
 
 
-@router.get("", summary="Industry benchmarks", responses=error_responses(422))
+@router.get("", summary="Industry benchmarks")
 async def list_benchmarks(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -35,7 +35,7 @@ async def list_benchmarks(
 @router.get(
     "/compare",
     summary="Place the tenant's own value among an industry benchmark's percentiles",
-    responses=error_responses(404, 422),
+    responses=error_responses(404),
 )
 async def compare_benchmarks(
     session: TenantSession,
@@ -79,7 +79,7 @@ async def compare_benchmarks(
         '`{"imported": rows written}` (a row replaces one with the same industry, metric, period, year '
         "and source). All rows or none are written."
     ),
-    responses=error_responses(413, 422),
+    responses=error_responses(413),
 )
 async def import_benchmarks(
     file: Annotated[UploadFile, File(description="The benchmark CSV (UTF-8).")],

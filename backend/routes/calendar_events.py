@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, status
 
 from backend.dependencies import AnalystPrincipal, CurrentPrincipal, PageParams, TenantSession
 from backend.models import CalendarEvent
@@ -14,6 +14,7 @@ from backend.schemas.calendar_events import CalendarEventCreate, CalendarEventRe
 from backend.schemas.common import Page
 from backend.services.calendar_events import service
 from backend.utils.error_handlers import error_responses
+from backend.utils.responses import NO_CONTENT
 
 router = APIRouter(
     prefix="/api/v1/calendar-events", tags=["calendar events"], responses=error_responses(401, 422)
@@ -74,13 +75,11 @@ async def get_event(
 
 @router.delete(
     "/{event_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Delete a marked event (analyst)",
     responses=error_responses(403, 404),
 )
-async def delete_event(event_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal) -> Response:
+async def delete_event(event_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal) -> None:
     """Analyst or above. Forecasts made from now on no longer use the event; stored forecasts keep what they
     used. 404 for an unknown id."""
     await service.delete_event(session, event_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request
 
 from backend.agents.chat import ChatTurn, chat_turn
 from backend.agents.runtime import CoachRuntime
@@ -37,8 +37,9 @@ from backend.services.coach import memory
 from backend.services.coach.repository import SessionSummary
 from backend.services.coach.usage import usage_report
 from backend.utils.error_handlers import error_responses
+from backend.utils.responses import NO_CONTENT
 
-router = APIRouter(prefix="/api/v1/coach", tags=["coach"], responses=error_responses(401))
+router = APIRouter(prefix="/api/v1/coach", tags=["coach"], responses=error_responses(401, 422))
 
 
 async def get_coach(request: Request) -> CoachRuntime:
@@ -53,11 +54,7 @@ def _session_read(summary: SessionSummary) -> CoachSessionRead:
     return CoachSessionRead.from_row(summary.session, summary)
 
 
-@router.get(
-    "/usage",
-    summary="LLM spend by day and provider, and this month's budget",
-    responses=error_responses(422),
-)
+@router.get("/usage", summary="LLM spend by day and provider, and this month's budget")
 async def get_coach_usage(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -86,19 +83,7 @@ async def get_coach_usage(
         timezone=report.timezone,
         total_requests=sum(bucket.requests for bucket in report.days),
         total_cost_dollars=sum(bucket.cost_dollars for bucket in report.days),
-        days=[
-            UsageDayRead(
-                day=bucket.day,
-                provider=bucket.provider,
-                requests=bucket.requests,
-                failed_requests=bucket.failed_requests,
-                tokens_in=bucket.tokens_in,
-                tokens_out=bucket.tokens_out,
-                estimated_requests=bucket.estimated_requests,
-                cost_dollars=bucket.cost_dollars,
-            )
-            for bucket in report.days
-        ],
+        days=[UsageDayRead.model_validate(bucket, from_attributes=True) for bucket in report.days],
         providers=[
             UsageProviderRead(
                 provider=provider,
@@ -122,11 +107,7 @@ async def get_coach_usage(
     )
 
 
-@router.get(
-    "/sessions",
-    summary="Coaching sessions of the tenant, most recently active first",
-    responses=error_responses(422),
-)
+@router.get("/sessions", summary="Coaching sessions of the tenant, most recently active first")
 async def list_coach_sessions(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -144,7 +125,7 @@ async def list_coach_sessions(
 @router.get(
     "/sessions/{session_id}",
     summary="A coaching session with its messages",
-    responses=error_responses(404, 422),
+    responses=error_responses(404),
 )
 async def get_coach_session(
     session_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
@@ -161,24 +142,22 @@ async def get_coach_session(
 
 @router.delete(
     "/sessions/{session_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Delete a coaching session and its messages (its author or an admin)",
-    responses=error_responses(403, 404, 422),
+    responses=error_responses(403, 404),
 )
 async def delete_coach_session(
     session_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal
-) -> Response:
+) -> None:
     """Removes the session and its messages, so the coach no longer recalls them. Its author may, and any
     admin; 403 for anyone else, 404 for an unknown id."""
     await memory.delete_session(session, principal, session_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
     "/search",
     summary="Semantic search over the tenant's coaching history",
-    responses=error_responses(422, 503),
+    responses=error_responses(503),
 )
 async def search_coach_history(
     session: TenantSession,
@@ -230,7 +209,7 @@ def chat_response(turn: ChatTurn) -> ChatResponse:
 @router.post(
     "/chat",
     summary="Ask the coach; the answer cites every number it uses",
-    responses=error_responses(404, 422, 503),
+    responses=error_responses(404, 503),
 )
 async def chat_with_coach(
     body: Annotated[ChatRequest, Body(openapi_examples=examples.CHAT)],

@@ -36,8 +36,9 @@ from backend.services.connectors.registry import connector_types
 from backend.services.metrics import upload_service
 from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
+from backend.utils.responses import NO_CONTENT
 
-router = APIRouter(tags=["connectors"], responses=error_responses(401, 403))
+router = APIRouter(tags=["connectors"], responses=error_responses(401, 403, 422))
 
 
 def _read(source: DataSource, settings: Settings) -> DataSourceRead:
@@ -50,19 +51,14 @@ def _read(source: DataSource, settings: Settings) -> DataSourceRead:
     )
 
 
-@router.get(
-    "/api/v1/connectors", summary="Connector types and their config schemas", responses=error_responses(422)
-)
+@router.get("/api/v1/connectors", summary="Connector types and their config schemas")
 async def list_connectors(principal: CurrentPrincipal, page: PageParams) -> Page[ConnectorTypeRead]:
     """The connector types a data source can use (file, google_sheets, rest_json, stripe, shopify, postgres)
     with the JSON schemas of their `config` and `credentials`, and whether they sync on their own. Any
     role."""
     items = [
-        ConnectorTypeRead(
-            name=connector.name,
-            title=connector.title,
-            description=connector.description,
-            syncs=connector.syncs,
+        ConnectorTypeRead.from_row(
+            connector,
             config_schema=connector.config_model.model_json_schema(),
             credentials_schema=connector.credentials_model.model_json_schema()
             if connector.credentials_model
@@ -77,7 +73,7 @@ async def list_connectors(principal: CurrentPrincipal, page: PageParams) -> Page
     "/api/v1/data-sources",
     status_code=status.HTTP_201_CREATED,
     summary="Configure a data source",
-    responses=error_responses(409, 422),
+    responses=error_responses(409),
 )
 async def create_data_source(
     body: DataSourceCreate, session: TenantSession, principal: AdminPrincipal, settings: AppSettings
@@ -98,11 +94,7 @@ async def create_data_source(
     return _read(source, settings)
 
 
-@router.get(
-    "/api/v1/data-sources",
-    summary="List data sources",
-    responses=error_responses(422),
-)
+@router.get("/api/v1/data-sources", summary="List data sources")
 async def list_data_sources(
     session: TenantSession, principal: CurrentPrincipal, page: PageParams, settings: AppSettings
 ) -> Page[DataSourceRead]:
@@ -115,7 +107,7 @@ async def list_data_sources(
 @router.get(
     "/api/v1/data-sources/{source_id}",
     summary="A data source",
-    responses=error_responses(404, 422),
+    responses=error_responses(404),
 )
 async def get_data_source(
     source_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, settings: AppSettings
@@ -128,7 +120,7 @@ async def get_data_source(
 @router.patch(
     "/api/v1/data-sources/{source_id}",
     summary="Change a data source (a new config restarts incremental sync from scratch)",
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(404, 409),
 )
 async def update_data_source(
     source_id: uuid.UUID,
@@ -146,24 +138,20 @@ async def update_data_source(
 
 @router.delete(
     "/api/v1/data-sources/{source_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Delete a data source and its sync history (metric points stay)",
-    responses=error_responses(404, 422),
+    responses=error_responses(404),
 )
-async def delete_data_source(
-    source_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal
-) -> Response:
+async def delete_data_source(source_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal) -> None:
     """Admin or owner. Removes the source, its schedule and sync history; the metric points it wrote stay.
     404 for an unknown id."""
     await service.delete_source(session, source_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
     "/api/v1/data-sources/{source_id}/test",
     summary="Check credentials and reachability; says precisely what failed",
-    responses=error_responses(404, 422),
+    responses=error_responses(404),
 )
 async def test_data_source(
     source_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal, settings: AppSettings
@@ -183,7 +171,7 @@ async def test_data_source(
     "/api/v1/data-sources/{source_id}/sync",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a sync job (poll the job or the sync history)",
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(404, 409),
 )
 async def sync_data_source(
     source_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal, response: Response
@@ -199,7 +187,7 @@ async def sync_data_source(
 @router.get(
     "/api/v1/data-sources/{source_id}/syncs",
     summary="Sync history, newest first",
-    responses=error_responses(404, 422),
+    responses=error_responses(404),
 )
 async def list_data_source_syncs(
     source_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal, page: PageParams
@@ -220,7 +208,7 @@ async def list_data_source_syncs(
     "and written by a `connectors.upload` job: 202 with `Location: /api/v1/jobs/{id}`, whose progress "
     "counts rows read and points written; the sync run records the outcome. All or nothing either way.",
     responses={
-        **error_responses(404, 413, 422),
+        **error_responses(404, 413),
         202: {"model": JobAccepted, "description": "A large file, queued as a background job"},
     },
 )

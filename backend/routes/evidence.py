@@ -49,7 +49,7 @@ from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 from backend.utils.responses import NOT_MODIFIED, conditional_json
 
-router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], responses=error_responses(401))
+router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], responses=error_responses(401, 422))
 
 _ERRORS_422 = (
     "422 when a metric is unknown (`unknown_metrics`, naming them), when too few buckets align, the "
@@ -89,7 +89,7 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
         "`lags`, `result.lag_effects` gives the immediate and the cumulative (long-run) effect, and "
         f"Granger tests are included.\n\n{_ERRORS_422}\n\n{_BACKGROUND}"
     ),
-    responses=background_responses(403, 422, 503),
+    responses=background_responses(403, 503),
 )
 async def analyze_evidence(
     body: Annotated[AnalysisCreate, Body(openapi_examples=examples.EVIDENCE_ANALYSIS)],
@@ -110,7 +110,7 @@ async def analyze_evidence(
         "adjusting for `confounders` (no refuters, no verdict — run /analyze on one for that). Nothing is "
         f"stored.\n\n{_ERRORS_422}"
     ),
-    responses=error_responses(403, 422, 503),
+    responses=error_responses(403, 503),
 )
 async def screen_evidence_drivers(
     body: Annotated[DriversCreate, Body(openapi_examples=examples.DRIVERS)],
@@ -135,7 +135,7 @@ async def screen_evidence_drivers(
         "F-tests lag by lag up to `max_lag` buckets; the chosen lag is the one with the lowest BIC. "
         "Predictive precedence, not proof of cause. Nothing is stored.\n\n" + _ERRORS_422
     ),
-    responses=error_responses(403, 422, 503),
+    responses=error_responses(403, 503),
 )
 async def run_evidence_granger(
     body: Annotated[GrangerCreate, Body(openapi_examples=examples.GRANGER)],
@@ -155,7 +155,7 @@ async def run_evidence_granger(
         "analyses that need a background job are refused with 422 `needs_background_job`). Without "
         "baselines, the averages per bucket over the analysed window are used."
     ),
-    responses=error_responses(403, 404, 422, 503),
+    responses=error_responses(403, 404, 503),
 )
 async def evidence_what_if(
     body: EvidenceWhatIfCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
@@ -181,7 +181,6 @@ async def evidence_what_if(
     summary="The evidence graph: metrics as nodes, the newest evidence per cause-effect pair as edges",
     description="With `verdict`, only pairs whose newest evidence has that verdict (older evidence never "
     "shows through).",
-    responses=error_responses(422),
 )
 async def get_evidence_graph(
     session: TenantSession,
@@ -201,11 +200,7 @@ async def get_evidence_graph(
     )
 
 
-@router.get(
-    "/edges",
-    summary="Every stored analysis, newest first (the history behind the graph)",
-    responses=error_responses(422),
-)
+@router.get("/edges", summary="Every stored analysis, newest first (the history behind the graph)")
 async def list_evidence_edges(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -225,7 +220,7 @@ async def list_evidence_edges(
     "/edges/{edge_id}",
     response_model=EvidenceEdgeRead,
     summary="One stored analysis with its refutations, sensitivity, overlap and table report",
-    responses={**error_responses(404, 422), **NOT_MODIFIED},
+    responses={**error_responses(404), **NOT_MODIFIED},
 )
 async def get_evidence_edge(
     edge_id: uuid.UUID, request: Request, session: TenantSession, principal: CurrentPrincipal
@@ -277,7 +272,7 @@ def _mmm_read(model: MarketingMixModel) -> MmmRead:
         "and on a held-out tail. Pass its `id` as `mmm_model_id` to a `budget_allocation` optimizer run "
         f"to plan a budget on these curves.\n\n{_MMM_ERRORS}\n\n{_MMM_BACKGROUND}"
     ),
-    responses=background_responses(403, 422, 503),
+    responses=background_responses(403, 503),
 )
 async def fit_marketing_mix_model(
     body: MmmCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
@@ -291,7 +286,7 @@ async def fit_marketing_mix_model(
     summary="Read a stored marketing-mix model",
     description="404 for an unknown model or another tenant's; 422 for an id that is not a UUID.",
     response_model=MmmRead,
-    responses={**error_responses(404, 422), **NOT_MODIFIED},
+    responses={**error_responses(404), **NOT_MODIFIED},
 )
 async def get_marketing_mix_model(
     model_id: uuid.UUID, request: Request, session: TenantSession, principal: CurrentPrincipal
@@ -324,7 +319,7 @@ _UNIT_STUDY = (
     f"columns + 2) × `options.refutation_simulations` exceeds {service.SYNC_MAX_GRAPH_WORK:,}: 202 with "
     "the job id; `GET /api/v1/jobs/{id}` reports progress and, when done, the result."
 )
-_UNIT_RESPONSES = background_responses(403, 422, 503)
+_UNIT_RESPONSES = background_responses(403, 503)
 
 
 def _study_answer(outcome: UnitStudyResult | Queued) -> UnitStudyRead | JSONResponse:

@@ -28,6 +28,7 @@ from backend.services.goals import export, planning, service
 from backend.services.goals.service import GoalDraft
 from backend.services.goals.types import ExportFormat
 from backend.utils.error_handlers import error_responses
+from backend.utils.responses import NO_CONTENT
 
 router = APIRouter(prefix="/api/v1/goals", tags=["goals"], responses=error_responses(401, 422))
 
@@ -123,16 +124,14 @@ async def update_goal(
 
 @router.delete(
     "/{goal_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Delete a goal",
     responses=error_responses(403, 404),
 )
-async def delete_goal(goal_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal) -> Response:
+async def delete_goal(goal_id: uuid.UUID, session: TenantSession, principal: AnalystPrincipal) -> None:
     """Analyst or above. Removes the goal and its status history; the metric's data stays. 404 for an
     unknown id."""
     await service.delete_goal(session, goal_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 _EXPORT_CONTENT = {

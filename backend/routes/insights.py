@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse
 
 from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
@@ -26,6 +26,7 @@ from backend.services.insights.service import RunSummary
 from backend.services.insights.types import InsightType
 from backend.services.metrics.types import METRIC_NAME_PATTERN
 from backend.utils.error_handlers import error_responses
+from backend.utils.responses import NO_CONTENT
 
 router = APIRouter(prefix="/api/v1/insights", tags=["insights"], responses=error_responses(401, 422))
 
@@ -67,18 +68,14 @@ async def list_follows(
 
 @router.delete(
     "/follows/{metric}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
+    **NO_CONTENT,
     summary="Stop following a metric",
     responses=error_responses(404),
 )
-async def unfollow_metric(
-    metric: MetricName, session: TenantSession, principal: CurrentPrincipal
-) -> Response:
+async def unfollow_metric(metric: MetricName, session: TenantSession, principal: CurrentPrincipal) -> None:
     """Removes the metric from the caller's follows; insights already found stay in the feed. 404 when the
     caller does not follow it."""
     await feed.unfollow(session, principal.actor_id, metric)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("", summary="Your insight feed, newest first")

@@ -20,10 +20,10 @@ from backend.utils.error_handlers import error_responses
 Done = TypeVar("Done")
 Answer = TypeVar("Answer")
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 403))
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=error_responses(401, 403, 422))
 
 
-@router.get("", summary="List jobs, newest first", responses=error_responses(422))
+@router.get("", summary="List jobs, newest first")
 async def list_jobs(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -41,7 +41,7 @@ async def list_jobs(
     return Page.of([JobRead.model_validate(j) for j in jobs], total, page)
 
 
-@router.get("/{job_id}", summary="A job's status", responses=error_responses(404, 422))
+@router.get("/{job_id}", summary="A job's status", responses=error_responses(404))
 async def get_job(job_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> JobRead:
     """Poll this after a 202: status (queued, running, succeeded, failed), progress, message, and the result
     (often naming the stored resource) or the error. 404 for an id that is not the tenant's."""

@@ -44,7 +44,7 @@ from backend.utils.exports import (
 from backend.utils.responses import NOT_MODIFIED, conditional_json
 from backend.utils.spreadsheets import Cell
 
-router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=error_responses(401))
+router = APIRouter(prefix="/api/v1/optimizer", tags=["optimizer"], responses=error_responses(401, 422))
 
 
 _LIMITS = "; ".join(f"`{name}` {limit.limit} {limit.unit}" for name, limit in SYNC_LIMITS.items())
@@ -65,11 +65,7 @@ _REFERENCES = (
 )
 
 
-@router.get(
-    "/templates",
-    summary="Problem templates with their input JSON schema and an example",
-    responses=error_responses(422),
-)
+@router.get("/templates", summary="Problem templates with their input JSON schema and an example")
 async def list_optimizer_templates(
     principal: CurrentPrincipal, page: PageParams
 ) -> Page[OptimizerTemplateRead]:
@@ -110,7 +106,7 @@ def _run_read(run: OptimizationRun) -> OptimizationRunRead:
         "stores the run whatever its status: an infeasible run carries the conflicting constraint "
         f"groups in `result.conflict`.\n\n{_SOLVING}\n\n{_REFERENCES}"
     ),
-    responses=background_responses(403, 422, 503),
+    responses=background_responses(403, 503),
 )
 async def create_optimization_run(
     body: Annotated[OptimizationRunCreate, Body(openapi_examples=examples.BUDGET_PLAN)],
@@ -125,11 +121,7 @@ async def create_optimization_run(
     return done_or_accepted(outcome, _run_read)
 
 
-@router.get(
-    "/runs",
-    summary="List runs, newest first",
-    responses=error_responses(422),
-)
+@router.get("/runs", summary="List runs, newest first")
 async def list_optimization_runs(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -157,7 +149,7 @@ def _plan_table(run: OptimizationRunRead) -> ExportTable:
     "/runs/{run_id}",
     response_model=OptimizationRunRead,
     summary="A run with its inputs, result and explanation (or its plan as CSV or .xlsx)",
-    responses={**error_responses(404, 422), **export_openapi(), **NOT_MODIFIED},
+    responses={**error_responses(404), **export_openapi(), **NOT_MODIFIED},
 )
 async def get_optimization_run(
     run_id: uuid.UUID,
@@ -186,7 +178,7 @@ async def get_optimization_run(
         "change, the decisions that move, and a plain explanation. The scenario is not stored; "
         "`scenario_params` can be posted to /runs to keep it.\n\n" + _SOLVING
     ),
-    responses=error_responses(403, 404, 422, 503),
+    responses=error_responses(403, 404, 503),
 )
 async def run_optimization_what_if(
     run_id: uuid.UUID,
@@ -233,7 +225,7 @@ async def run_optimization_what_if(
         "**422 `validation_failed`** when the data lack an input: `details.needs` names the metric that "
         f"would let it.\n\n{_SOLVING}"
     ),
-    responses=background_responses(403, 422, 503),
+    responses=background_responses(403, 503),
 )
 async def create_optimization_run_from_data(
     template: DataTemplate,

@@ -6,11 +6,8 @@ from fastapi import APIRouter, status
 
 from backend.dependencies import (
     AdminPrincipal,
-    AppDatabase,
-    AppRateLimiter,
-    AppSettings,
-    ClientIp,
     CurrentPrincipal,
+    GuestCaller,
     TenantSession,
 )
 from backend.routes.auth import token_response
@@ -28,26 +25,21 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
     summary="Sign up: create a tenant and its owner",
     responses=error_responses(403, 422, 429),
 )
-async def create_tenant(
-    body: TenantCreate,
-    settings: AppSettings,
-    database: AppDatabase,
-    limiter: AppRateLimiter,
-    ip: ClientIp,
-) -> TenantCreated:
+async def create_tenant(body: TenantCreate, guest: GuestCaller) -> TenantCreated:
     """Creates the tenant and its owner. Without `owner_password`, the owner gets a one-time
     activation token for `POST /api/v1/auth/activate`: emailed when a mail transport is
     configured (`SMTP_HOST`), else returned here outside production."""
+    settings = guest.settings
     result = await service.sign_up(
-        database,
+        guest.database,
         settings.auth,
         settings.mail,
-        limiter,
+        guest.limiter,
         name=body.name,
         owner_email=str(body.owner_email),
         owner_password=body.owner_password,
         owner_name=body.owner_name,
-        client_ip=ip,
+        client_ip=guest.ip,
     )
     activation = None
     if result.activation is not None:

@@ -13,10 +13,10 @@ from backend.schemas.users import UserCreate, UserInvited, UserRead, UserUpdate
 from backend.services.users import service
 from backend.utils.error_handlers import error_responses
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401))
+router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error_responses(401, 422))
 
 
-@router.get("", summary="List users", responses=error_responses(422))
+@router.get("", summary="List users")
 async def list_users(
     session: TenantSession,
     principal: CurrentPrincipal,
@@ -33,7 +33,7 @@ async def list_users(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Invite a user (admin)",
-    responses=error_responses(403, 409, 422),
+    responses=error_responses(403, 409),
 )
 async def invite_user(
     body: UserCreate, session: TenantSession, principal: AdminPrincipal, settings: AppSettings
@@ -57,7 +57,7 @@ async def invite_user(
     )
 
 
-@router.get("/{user_id}", summary="Get a user", responses=error_responses(404, 422))
+@router.get("/{user_id}", summary="Get a user", responses=error_responses(404))
 async def get_user(user_id: uuid.UUID, session: TenantSession, principal: CurrentPrincipal) -> UserRead:
     """One user of the tenant by id. 404 when no such user exists in the caller's tenant (a user of another
     tenant is not found too)."""
@@ -67,7 +67,7 @@ async def get_user(user_id: uuid.UUID, session: TenantSession, principal: Curren
 @router.patch(
     "/{user_id}",
     summary="Change a user's role or name (admin)",
-    responses=error_responses(403, 404, 409, 422),
+    responses=error_responses(403, 404, 409),
 )
 async def update_user(
     user_id: uuid.UUID, body: UserUpdate, session: TenantSession, principal: AdminPrincipal
@@ -82,7 +82,7 @@ async def update_user(
 @router.delete(
     "/{user_id}",
     summary="Deactivate a user (admin)",
-    responses=error_responses(403, 404, 409, 422),
+    responses=error_responses(403, 404, 409),
 )
 async def deactivate_user(user_id: uuid.UUID, session: TenantSession, principal: AdminPrincipal) -> UserRead:
     """The user can no longer sign in; existing tokens stop working at once."""

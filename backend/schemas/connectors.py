@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, JsonValue
 from backend.schemas.common import ReadModel
 
 
-class ConnectorTypeRead(BaseModel):
+class ConnectorTypeRead(ReadModel):
     name: str = Field(examples=["stripe"])
     title: str
     description: str

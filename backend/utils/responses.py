@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
+from typing import Any, Final, TypedDict
 
 import orjson
 from fastapi import Request
@@ -57,3 +57,13 @@ def conditional_json(request: Request, model: BaseModel, *, tenant_id: uuid.UUID
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: `If-None-Match` names the current `ETag` (no body)."}
 }
+
+
+class NoContentRoute(TypedDict):
+    status_code: int
+    response_class: type[Response]
+
+
+# For a route decorator (``**NO_CONTENT``): the operation answers 204 with no body; its endpoint
+# returns None.
+NO_CONTENT: Final[NoContentRoute] = {"status_code": 204, "response_class": Response}
