@@ -444,4 +444,4 @@ def _statement_kind(statement: str) -> str:
             if f" {kind} " in lowered:
                 return kind
         return "select"
-    return head if head in {"select", "insert", "update", "delete"} else "other"
+    return head if head in {"select", "insert", "update", "delete", "copy"} else "other"

@@ -42,6 +42,16 @@ async def _raw_count(client: httpx.AsyncClient, tenant: TenantContext, metric: s
     return int(response.json()["total"]) if response.status_code == 200 else 0
 
 
+@pytest.fixture(params=["json", "staged"])
+def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a batch reaches PostgreSQL: one JSON text (API batches) or COPY into a staging
+    table (big writes, from ``COPY_MIN_POINTS`` points); every batch takes the second here."""
+    if request.param == "staged":
+        monkeypatch.setattr(metrics_repository, "COPY_MIN_POINTS", 1)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("write_path")
 async def test_same_batch_twice_is_idempotent(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
     points = _points(
@@ -58,6 +68,7 @@ async def test_same_batch_twice_is_idempotent(client: httpx.AsyncClient) -> None
     assert [p["value"] for p in raw["series"][0]["points"]] == [11, 20, 30]
 
 
+@pytest.mark.usefixtures("write_path")
 async def test_dimensions_distinguish_points_and_duplicates_in_batch_collapse(
     client: httpx.AsyncClient,
 ) -> None:
@@ -77,6 +88,7 @@ async def test_dimensions_distinguish_points_and_duplicates_in_batch_collapse(
     assert sorted(p["value"] for p in raw["series"][0]["points"]) == [2, 3]
 
 
+@pytest.mark.usefixtures("write_path")
 async def test_naive_timestamps_are_read_in_the_tenant_zone_and_repeats_match_by_instant(
     client: httpx.AsyncClient,
 ) -> None:
@@ -206,6 +218,7 @@ async def test_query_bodies_are_exactly_what_the_documented_model_writes(
     assert response.text == MetricQueryRead.model_validate(body).model_dump_json()
 
 
+@pytest.mark.usefixtures("write_path")
 async def test_catalog_declarations_and_inferred_aggregation(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
     await _ingest(
@@ -238,6 +251,7 @@ async def test_csv_upload_dry_run_then_commit(client: httpx.AsyncClient) -> None
     assert await _raw_count(client, tenant, "orders") == 2
 
 
+@pytest.mark.usefixtures("write_path")
 async def test_big_writes_go_in_chunks_with_repeats_across_chunks_counted_once(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -308,6 +322,7 @@ async def test_viewer_reads_but_cannot_ingest_and_only_admin_deletes(client: htt
     assert (await client.get("/api/v1/metrics/revenue", headers=tenant.headers)).status_code == 404
 
 
+@pytest.mark.usefixtures("write_path")
 async def test_metrics_never_cross_tenants(client: httpx.AsyncClient) -> None:
     a = await create_tenant(client)
     b = await create_tenant(client)
@@ -374,6 +389,7 @@ async def _definition(client: httpx.AsyncClient, tenant: TenantContext, metric: 
     return next(m for m in catalog if m["name"] == metric)
 
 
+@pytest.mark.usefixtures("write_path")
 async def test_a_second_source_is_refused_with_409_naming_the_fix_and_nothing_is_written(
     client: httpx.AsyncClient,
 ) -> None:

@@ -16,7 +16,7 @@ import asyncio
 import io
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -311,7 +311,8 @@ async def write_streaming(
     more is written, the rest of the file is still read for its errors, and the refusal rolls the
     written chunks back. Chunks go in file order, so the last of repeated points still wins; a point
     repeated in a later chunk counts as updated (or unchanged), one repeated within a chunk as a
-    duplicate. Parsing runs in a thread, a chunk at a time, off the event loop."""
+    duplicate. Parsing runs in a thread, a chunk ahead of the writes: the next chunk is parsed
+    while PostgreSQL writes this one."""
     total_rows = max(estimate_rows(content, options), 1)
     chunks = service.parse_upload_chunks(
         io.BytesIO(content),
@@ -324,13 +325,20 @@ async def write_streaming(
         chunk_rows=chunk_rows(content, options),
     )
     written, totals, parsed = 0, _Written(), None
-    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-        parsed = chunk
-        if not options.dry_run and not parsed.error_count and len(parsed.points) > written:
-            totals.add(await service.ingest_points(session, parsed.points[written:], source=source))
-            written = len(parsed.points)
-        fraction = 0.99 * min(parsed.rows_read / total_rows, 1.0)
-        await progress(fraction, f"{parsed.rows_read:,} rows read, {written:,} points written")
+    ahead = _parse_ahead(chunks)
+    try:
+        while (chunk := await ahead) is not None:
+            parsed = chunk
+            # What this chunk holds, taken before the parser goes on with the next one.
+            rows_read, bad, new_points = parsed.rows_read, parsed.error_count, parsed.points[written:]
+            ahead = _parse_ahead(chunks)  # parsed in a thread while this chunk is written
+            if not options.dry_run and not bad and new_points:
+                totals.add(await service.ingest_points(session, new_points, source=source))
+                written += len(new_points)
+            fraction = 0.99 * min(rows_read / total_rows, 1.0)
+            await progress(fraction, f"{rows_read:,} rows read, {written:,} points written")
+    finally:
+        await asyncio.gather(ahead, return_exceptions=True)  # the parser is never left running
     assert parsed is not None  # the parser yields at least once, at the end of the file
     if options.dry_run:
         return parsed, summarize(parsed, dry_run=True, result=None)
@@ -339,6 +347,10 @@ async def write_streaming(
         received=len(parsed.points), metrics=list(parsed.points_per_metric()), **asdict(totals)
     )
     return parsed, summarize(parsed, dry_run=False, result=result)
+
+
+def _parse_ahead(chunks: Iterator[ParsedUpload]) -> asyncio.Future[ParsedUpload | None]:
+    return asyncio.ensure_future(asyncio.to_thread(next, chunks, None))
 
 
 def jsonable(summary: dict[str, Any]) -> dict[str, Any]:
