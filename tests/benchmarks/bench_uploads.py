@@ -6,7 +6,9 @@ One API process (``python -m backend.server``) and one job worker (``python -m b
 on a fresh database. For ``POST /api/v1/metrics/upload`` and for a ``file`` data source's upload
 (each on its own tenant), it times the request (202 + Location) and then polls the job until it
 ends, recording every progress value it saw. Points/s = points written / (request + job seconds).
-The aim is at least 100,000 points/s (issue 20, item 6) with progress that moves per chunk.
+The aim is at least 100,000 points/s (issue 20, item 6) with progress that moves per chunk. In the
+same run the same points are COPYed straight into ``business_metrics`` (superuser, no RLS, no
+parsing: PostgreSQL's own floor on this machine), and the report gives each upload's ratio to it.
 
 Writes ``.bench/uploads.json``. A benchmark, not a test: nothing here asserts timings.
 """
@@ -14,6 +16,7 @@ Writes ``.bench/uploads.json``. A benchmark, not a test: nothing here asserts ti
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -24,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from backend.utils.database_urls import DatabaseUrls
@@ -94,6 +98,40 @@ def measure(http: httpx.Client, headers: dict[str, str], path: str, content: byt
     }
 
 
+def copy_baseline(superuser_dsn: str, content: bytes) -> dict[str, Any]:
+    """The file's points COPYed into the table as the upload writes them (one transaction)."""
+    lines = content.decode().splitlines()[1:]
+    tenant_id = uuid.uuid4()
+    records = []
+    for line in lines:
+        day, store, *values = line.split(",")
+        ts = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        key = json.dumps({"store": store}, separators=(",", ":"))
+        records += [
+            (tenant_id, metric, key, ts, float(value), key, "upload")
+            for metric, value in zip(METRICS, values, strict=True)
+        ]
+
+    async def copy() -> float:
+        connection = await asyncpg.connect(superuser_dsn)
+        try:
+            await connection.execute("insert into tenants (id, name) values ($1, 'COPY baseline')", tenant_id)
+            began = time.perf_counter()
+            async with connection.transaction():
+                await connection.copy_records_to_table(
+                    "business_metrics",
+                    records=records,
+                    columns=["tenant_id", "metric", "dimensions_key", "ts", "value", "dimensions", "source"],
+                )
+            return time.perf_counter() - began
+        finally:
+            await connection.close()
+
+    seconds = asyncio.run(copy())
+    rate = round(len(records) / seconds)
+    return {"points": len(records), "seconds": round(seconds, 3), "points_per_second": rate}
+
+
 def _env(urls: DatabaseUrls, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -107,7 +145,7 @@ def _env(urls: DatabaseUrls, **extra: str) -> dict[str, str]:
     }
 
 
-def run(urls: DatabaseUrls, rows: int) -> dict[str, Any]:
+def run(urls: DatabaseUrls, superuser_dsn: str, rows: int) -> dict[str, Any]:
     port = free_port()
     api = subprocess.Popen(server_command(port), env=_env(urls), cwd=ROOT)
     worker = subprocess.Popen(
@@ -144,15 +182,28 @@ def run(urls: DatabaseUrls, rows: int) -> dict[str, Any]:
         for process in (worker, api):
             process.terminate()
             process.wait(timeout=60)
-    return {"rows": rows, "bytes": len(content), "metrics_upload": metrics, "data_source_upload": source}
+    raw = copy_baseline(superuser_dsn, content)
+    for upload in (metrics, source):
+        upload["ratio_to_raw_copy"] = round(upload["points_per_second"] / raw["points_per_second"], 2)
+    print(
+        f"raw COPY of the same points: {raw['points_per_second']:,} pts/s; ratios "
+        f"{metrics['ratio_to_raw_copy']} / {source['ratio_to_raw_copy']}"
+    )
+    return {
+        "rows": rows,
+        "bytes": len(content),
+        "metrics_upload": metrics,
+        "data_source_upload": source,
+        "raw_copy": raw,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=150_000)
     args = parser.parse_args()
-    with migrated_database(BENCH_DATABASE) as (_, urls):
-        results = run(urls, args.rows)
+    with migrated_database(BENCH_DATABASE) as (server, urls):
+        results = run(urls, server.superuser_dsn(BENCH_DATABASE), args.rows)
     report = {
         "benchmark": "uploads",
         "ran_at": datetime.now(UTC).isoformat(),
