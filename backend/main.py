@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.coach_warmup.cancel()
-            await stop_with_warmup(app.state.forecaster_warmup, app.state.compute_pool)
+            await stop_with_warmup(app.state.forecaster_warmup.task, app.state.compute_pool)
             await coach_runtime.close()
             await database.dispose()
             logger.info("shutdown")

@@ -219,7 +219,7 @@ async def run_worker(
         try:
             await supervise(app, JobRuntime(settings, database, compute), stop)
         finally:
-            await stop_with_warmup(warmup, compute)
+            await stop_with_warmup(warmup.task, compute)
     finally:
         await database.dispose()
         logger.info("worker_stopped")

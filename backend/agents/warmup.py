@@ -16,13 +16,12 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 import structlog
 
 from backend.agents import classifier
 from backend.agents.runtime import CoachRuntime
+from backend.utils.warmup import Warmup
 
 logger = structlog.get_logger(__name__)
 
@@ -30,24 +29,8 @@ logger = structlog.get_logger(__name__)
 _NO_TENANT = uuid.UUID(int=0)
 _WARM_TEXT = "How is revenue doing this month?"
 
-WarmState = Literal["warming", "ready", "failed"]
 
-
-@dataclass
-class CoachWarmup:
-    """The warm-up task and what it has done so far (read by readiness)."""
-
-    task: asyncio.Task[None] | None = None
-    state: WarmState = "warming"
-    detail: str = "loading the embedding model"
-    seconds: float | None = None
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-
-async def warm(runtime: CoachRuntime, warmup: CoachWarmup, prepare: Callable[[], None] | None = None) -> None:
+async def warm(runtime: CoachRuntime, warmup: Warmup, prepare: Callable[[], None] | None = None) -> None:
     """Run ``prepare`` and load the local embedding model (both off the event loop), then index
     the classifier's examples."""
     started = time.perf_counter()
@@ -59,17 +42,17 @@ async def warm(runtime: CoachRuntime, warmup: CoachWarmup, prepare: Callable[[],
         warmup.detail = "indexing the classifier's examples"
         await classifier.warm(local, _NO_TENANT)
     except Exception as error:  # never let a warm-up failure reach start-up or shutdown
-        warmup.state, warmup.detail = "failed", f"failed: {type(error).__name__}"
+        warmup.failed(error)
         logger.warning("coach_warmup_failed", error=type(error).__name__)
         return
-    warmup.seconds = time.perf_counter() - started
-    warmup.state, warmup.detail = "ready", f"embedding model {local.key} loaded, classifier indexed"
-    logger.info("coach_warm", seconds=round(warmup.seconds, 2), embedder=local.key)
+    seconds = time.perf_counter() - started
+    warmup.finished(f"embedding model {local.key} loaded, classifier indexed", seconds)
+    logger.info("coach_warm", seconds=round(seconds, 2), embedder=local.key)
 
 
-def start_coach_warmup(runtime: CoachRuntime, prepare: Callable[[], None] | None = None) -> CoachWarmup:
+def start_coach_warmup(runtime: CoachRuntime, prepare: Callable[[], None] | None = None) -> Warmup:
     """Warm ``runtime`` in a background task, after the blocking ``prepare`` (e.g. building the
     app's routes); keep the returned object (it holds the task)."""
-    warmup = CoachWarmup()
+    warmup = Warmup(detail="loading the embedding model")
     warmup.task = asyncio.create_task(warm(runtime, warmup, prepare), name="coach-warmup")
     return warmup

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from backend.agents.warmup import CoachWarmup
 from backend.config import Settings
 from backend.dependencies import AppDatabase, AppSettings
 from backend.schemas.health import HealthRead, ReadinessCheck, ReadinessRead
@@ -14,6 +13,7 @@ from backend.services.queue.workers import live_worker_count
 from backend.utils.database import Database
 from backend.utils.migrations import head_revision
 from backend.utils.prometheus import exposition_registry
+from backend.utils.warmup import Warmup
 
 router = APIRouter(tags=["operations"])
 # Mounted only when ENABLE_PROMETHEUS is on.
@@ -30,12 +30,13 @@ async def health(settings: AppSettings) -> HealthRead:
 @router.get(
     "/api/ready",
     response_model=ReadinessRead,
-    summary="Readiness: database reachable, migrations at head, live job workers, coach warm",
+    summary="Readiness: database reachable, migrations at head, live job workers, coach and forecaster warm",
     description="503 while the database is unreachable or behind the code's migrations, and "
     "while no job worker has a recent heartbeat if READY_REQUIRES_WORKER is on; otherwise a "
-    "missing worker makes the status `degraded` (200). `coach_warm` reports the coach's start-up "
-    "warm-up (embedding model and classifier): `warming` or `failed` make the status `degraded` "
-    "(the coach answers, its first chat pays for the loading), never `not_ready`.",
+    "missing worker makes the status `degraded` (200). `coach_warm` and `forecaster_warm` report "
+    "the start-up warm-ups (the coach's embedding model and classifier; statsforecast in the "
+    "compute workers): `warming` or `failed` make the status `degraded` (the feature answers, its "
+    "first request pays for the loading), never `not_ready`.",
     responses={503: {"model": ReadinessRead, "description": "Not ready; checks say why"}},
 )
 async def ready(request: Request, database: AppDatabase, settings: AppSettings) -> JSONResponse:
@@ -57,11 +58,12 @@ async def ready(request: Request, database: AppDatabase, settings: AppSettings) 
             else f"database at {current or 'no revision'}, code expects {expected}",
         )
         workers, checks["workers"] = await _workers_check(database, settings)
-    warmup: CoachWarmup | None = getattr(request.app.state, "coach_warmup", None)
-    if warmup is not None:
-        checks["coach_warm"] = ReadinessCheck(
-            ok=warmup.state == "ready", detail=f"{warmup.state}: {warmup.detail}", required=False
-        )
+    for check, attribute in (("coach_warm", "coach_warmup"), ("forecaster_warm", "forecaster_warmup")):
+        warmup: Warmup | None = getattr(request.app.state, attribute, None)
+        if warmup is not None:
+            checks[check] = ReadinessCheck(
+                ok=warmup.state == "ready", detail=f"{warmup.state}: {warmup.detail}", required=False
+            )
     is_ready = all(check.ok for check in checks.values() if check.required)
     all_ok = all(check.ok for check in checks.values())
     status = "ready" if all_ok else "degraded" if is_ready else "not_ready"

@@ -33,6 +33,21 @@ async def test_after_the_warm_up_readiness_shows_it_and_the_model_is_loaded(
         assert check["detail"].startswith("ready: embedding model local:all-MiniLM-L6-v2 loaded")
 
 
+async def test_readiness_reports_the_forecaster_warming_then_warm(settings: Settings) -> None:
+    async with running_app(settings) as app, client_for(app) as http:
+        warmup = app.state.forecaster_warmup
+        assert warmup.task is not None
+        if not warmup.task.done():  # a cold pool spawns and imports for seconds
+            check = (await http.get("/api/ready")).json()["checks"]["forecaster_warm"]
+            assert check == {"ok": False, "detail": f"warming: {warmup.detail}", "required": False}
+        await warmup.task
+        response = await http.get("/api/ready")
+        assert response.status_code == 200
+        check = response.json()["checks"]["forecaster_warm"]
+        assert check["ok"] is True and check["required"] is False
+        assert check["detail"].startswith("ready: statsforecast loaded in ")
+
+
 async def test_a_failed_warm_up_is_reported_and_does_not_stop_the_app(settings: Settings) -> None:
     broken = settings.model_copy(update={"llm": LlmSettings(embedding_model="/nonexistent/model")})
     async with running_app(broken) as app, client_for(app) as http:

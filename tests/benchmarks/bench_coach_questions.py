@@ -40,7 +40,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import httpx
-from fastapi import FastAPI
 
 from backend.main import create_app
 from backend.services.coach.providers import ToolCall
@@ -149,13 +148,13 @@ def report(scores: list[Score]) -> dict[str, Any]:
     }
 
 
-async def wait_until_warm(client: httpx.AsyncClient, app: FastAPI) -> float:
-    """Seconds until readiness reports the coach warm and the forecaster's warm-up has ended: a
-    load balancer sends no chat before, so neither does the benchmark."""
+async def wait_until_warm(client: httpx.AsyncClient) -> float:
+    """Seconds until readiness reports the coach and the forecaster warm: a load balancer sends no
+    chat before, so neither does the benchmark."""
     started = time.perf_counter()
     while True:
         ready = (await client.get("/api/ready")).json()
-        if ready["checks"]["coach_warm"]["ok"] and app.state.forecaster_warmup.done():
+        if all(ready["checks"][check]["ok"] for check in ("coach_warm", "forecaster_warm")):
             return time.perf_counter() - started
         await asyncio.sleep(0.5)
 
@@ -198,7 +197,7 @@ async def ask_all(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as client:
             tenant, _shop = await load_demo_shop(client, END)
-            warm_seconds = await wait_until_warm(client, app)
+            warm_seconds = await wait_until_warm(client)
             print(f"warm {warm_seconds:.1f}s after the shop was loaded")
             for expected in questions:
                 body, seconds = await _ask(client, tenant.headers, expected["question"])

@@ -15,7 +15,11 @@ def _statsforecast_loaded() -> bool:
 async def test_warmup_loads_statsforecast_in_the_compute_worker() -> None:
     pool = ComputePool(max_workers=1)
     try:
-        await start_warmup(pool)
+        warmup = start_warmup(pool)
+        assert warmup.state == "warming"
+        assert warmup.task is not None
+        await warmup.task
+        assert warmup.state == "ready" and warmup.detail.startswith("statsforecast loaded in 1 ")
         assert await pool.run(_statsforecast_loaded)
     finally:
         pool.shutdown()
