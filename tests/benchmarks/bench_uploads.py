@@ -14,24 +14,28 @@ Writes ``.bench/uploads.json``. A benchmark, not a test: nothing here asserts ti
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from backend.utils.database_urls import DatabaseUrls
-from tests.benchmarks.support import migrated_database, server_command, wait_until_healthy
+from tests.benchmarks.support import (
+    ROOT,
+    migrated_database,
+    server_command,
+    server_env,
+    wait_until_healthy,
+    write_report,
+)
 from tests.services.connectors.fakes import free_port
 
 BENCH_DATABASE = "dyocense_bench_uploads"
-ROOT = Path(__file__).resolve().parents[2]
 STORES = 100
 METRICS = ("revenue", "orders", "visits")
 POLL_SECONDS = 0.1
@@ -95,16 +99,9 @@ def measure(http: httpx.Client, headers: dict[str, str], path: str, content: byt
 
 
 def _env(urls: DatabaseUrls, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": urls.app,
-        "DATABASE_OWNER_URL": urls.owner,
-        "DATABASE_WORKER_URL": urls.require_worker(),
-        "LOG_LEVEL": "WARNING",
-        "SIGNUP_RATE_LIMIT_PER_HOUR": "1000",
-        "PYTHONPATH": str(ROOT),
-        **extra,
-    }
+    return server_env(
+        urls, DATABASE_WORKER_URL=urls.require_worker(), SIGNUP_RATE_LIMIT_PER_HOUR="1000", **extra
+    )
 
 
 def run(urls: DatabaseUrls, rows: int) -> dict[str, Any]:
@@ -159,10 +156,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
         **results,
     }
-    out = ROOT / ".bench" / "uploads.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {write_report('uploads', report)}")
 
 
 if __name__ == "__main__":
