@@ -7,26 +7,17 @@ from typing import Any
 
 import httpx
 
-from tests.agents.fixtures import CHAT, ollama_tool_call, tenant_with_revenue
+from tests.agents.fixtures import CHAT, script_goal_planner_then, tenant_with_revenue
 from tests.factories import TenantContext
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat
 from tests.sse import SseBody, delta_text, post_stream
 
 LOCAL = "/api/chat"
 INVENTED = ("987,654", "73.2")
-GOAL_CALL = ollama_tool_call("goal_planner", objective="grow revenue 10% this year", metric="revenue")
 BACKED = "Revenue reached 1,220 last month, growing about 4% a month."
 INVENTING = f"{BACKED} By spring you will reach 987,654 in sales. That is a 73.2% jump on today."
 STILL_INVENTING = f"{BACKED} Expect 987,654 by spring! Margins improve 73.2% as well.\nAccept the draft goal."
 CORRECTED = f"{BACKED} The goal planner drafts a target for this year; accept it to track progress."
-
-
-def _script(server: FakeLlmServer, *answers: str) -> None:
-    server.script(
-        LOCAL,
-        Scripted(ollama_chat("", tool_calls=[GOAL_CALL])),
-        *[Scripted(ollama_chat(answer)) for answer in answers],
-    )
 
 
 async def _chat(client: httpx.AsyncClient, tenant: TenantContext, message: str) -> tuple[dict[str, Any], str]:
@@ -40,7 +31,7 @@ async def _scripted_chat(
 ) -> tuple[TenantContext, dict[str, Any], str]:
     """A seeded tenant's chat ``message``, the model calling the goal planner then answering ``answers``."""
     tenant = await tenant_with_revenue(client)
-    _script(server, *answers)
+    script_goal_planner_then(server, *answers)
     body, text = await _chat(client, tenant, message)
     return tenant, body, text
 
@@ -48,7 +39,7 @@ async def _scripted_chat(
 async def _scripted_stream(client: httpx.AsyncClient, server: FakeLlmServer, *answers: str) -> SseBody:
     """Like :func:`_scripted_chat`, streamed: the events and their names; no invented figure was sent."""
     tenant = await tenant_with_revenue(client)
-    _script(server, *answers)
+    script_goal_planner_then(server, *answers)
     stream = await post_stream(client, tenant.headers, "Plan a revenue goal")
     assert not any(figure in stream.raw for figure in INVENTED)
     return stream

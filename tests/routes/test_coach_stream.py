@@ -6,15 +6,11 @@ import httpx
 
 from tests.agents.fixtures import model_coach
 from tests.factories import create_tenant
+from tests.services.coach.conftest import COMPLEX_QUESTION
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat, openai_chat
 from tests.sse import delta_text, post_stream
 
 __all__ = ["model_coach"]
-
-COMPLEX = (
-    "Why did revenue drop last month, and what if I move $2k from Facebook to Google ads? "
-    "Then plan inventory for next quarter and compare it with the current reorder plan."
-)
 
 
 async def test_a_model_answer_streams_before_the_final_event(
@@ -47,7 +43,7 @@ async def test_a_model_dying_mid_answer_resets_and_the_fallback_answers(
         Scripted(openai_chat("The cloud model starts. It explains and then"), break_after_chunks=5),
     )
     model_coach.script("/api/chat", Scripted(ollama_chat("The local model answers instead.")))
-    stream = await post_stream(client, tenant.headers, COMPLEX)
+    stream = await post_stream(client, tenant.headers, COMPLEX_QUESTION)
     names = stream.names
     assert "reset" in names
     after_reset = names.index("reset")
