@@ -92,6 +92,11 @@ async def run_pending_jobs(
         await database.dispose()
 
 
+async def run_fast_retry_jobs(settings: Settings, urls: DatabaseUrls, *queues: str) -> None:
+    """Process the jobs waiting on ``queues`` in this process, their retries waiting no time."""
+    await run_pending_jobs(fast_retry_settings(settings), urls, queues)
+
+
 def worker_process(
     urls: DatabaseUrls, metrics_port: int, queues: str, secret_key: str
 ) -> subprocess.Popen[bytes]:
