@@ -26,6 +26,13 @@ class TenantContext:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
+def expect_json(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The JSON object a response answered with ``status`` (the test fails on any other)."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def unique_email(prefix: str = "owner") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
 
@@ -84,25 +91,31 @@ async def create_goal(
     headers: dict[str, str],
     *,
     target_value: float,
-    baseline_value: float,
+    baseline_value: float | None = None,
     days: int = 90,
     metric: str = "revenue",
     direction: str = "increase",
+    **fields: Any,
 ) -> dict[str, Any]:
-    """A goal on ``metric`` due in ``days``; returns the created goal."""
+    """A goal on ``metric`` due in ``days`` (without ``baseline_value``, the API computes it from the
+    metric's data; ``fields``: the request's other fields, e.g. ``period``); returns the created goal."""
     deadline = (date.today() + timedelta(days=days)).isoformat()
     body = {
         "title": f"{metric} to {target_value:g}",
         "metric": metric,
         "target_value": target_value,
-        "baseline_value": baseline_value,
         "direction": direction,
         "deadline": deadline,
+        **fields,
     }
-    response = await client.post("/api/v1/goals", headers=headers, json=body)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
+    if baseline_value is not None:
+        body["baseline_value"] = baseline_value
+    return expect_json(await client.post("/api/v1/goals", headers=headers, json=body), 201)
+
+
+async def create_forecast(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    """A forecast made and stored from the request ``body`` (metric, horizon, frequency, …)."""
+    return expect_json(await client.post("/api/v1/forecasts", headers=headers, json=body), 201)
 
 
 def problem_context(error: dict[str, Any]) -> dict[str, Any]:

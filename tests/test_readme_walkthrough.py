@@ -22,6 +22,7 @@ import pytest
 from backend.demo.builder import build_demo
 from backend.utils.database_urls import DatabaseUrls
 from tests.live_server import REPO, live_server
+from tests.sse import parse_sse
 
 README = REPO / "README.md"
 MARKER = "<!-- walkthrough -->"
@@ -50,10 +51,6 @@ def walkthrough_script(readme: str) -> str:
     blocks = re.findall(re.escape(MARKER) + r"\s*```bash\n(.*?)```", readme, re.DOTALL)
     assert blocks, f"README.md has no ```bash block after {MARKER}"
     return "\n".join(blocks)
-
-
-def _sse_events(text: str) -> list[str]:
-    return [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("event:")]
 
 
 def _json(body: str) -> dict[str, Any]:
@@ -97,7 +94,7 @@ def _chat(body: str) -> None:
 
 
 def _stream(body: str) -> None:
-    events = _sse_events(body)
+    events = parse_sse(body).names
     assert events[0] == "session" and events[-1] == "final" and "delta" in events, events
 
 

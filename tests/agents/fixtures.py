@@ -13,7 +13,7 @@ from backend.agents.runtime import build_coach_runtime
 from tests.agents.seed import seed_monthly
 from tests.factories import TenantContext, create_tenant
 from tests.services.coach.conftest import llm_settings
-from tests.services.coach.fake_llm import FakeLlmServer
+from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat
 
 CHAT = "/api/v1/coach/chat"
 
@@ -33,6 +33,18 @@ async def model_coach(app: FastAPI, fake_llm: FakeLlmServer) -> AsyncIterator[Fa
 
 def ollama_tool_call(name: str, **arguments: Any) -> dict[str, Any]:
     return {"function": {"name": name, "arguments": arguments}}
+
+
+GOAL_PLANNER_CALL = ollama_tool_call("goal_planner", objective="grow revenue 10% this year", metric="revenue")
+
+
+def script_goal_planner_then(server: FakeLlmServer, *answers: str) -> None:
+    """The local model asks for the goal planner, then answers ``answers`` in turn (rewrites included)."""
+    server.script(
+        "/api/chat",
+        Scripted(ollama_chat("", tool_calls=[GOAL_PLANNER_CALL])),
+        *[Scripted(ollama_chat(answer)) for answer in answers],
+    )
 
 
 async def chat(

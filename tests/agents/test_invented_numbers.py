@@ -3,31 +3,21 @@ in the JSON chat and in the stream alike (fake Ollama on loopback, real agents o
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
-from tests.agents.fixtures import CHAT, ollama_tool_call, tenant_with_revenue
+from tests.agents.fixtures import CHAT, script_goal_planner_then, tenant_with_revenue
 from tests.factories import TenantContext
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat
+from tests.sse import SseBody, delta_text, post_stream
 
-STREAM = "/api/v1/coach/chat/stream"
 LOCAL = "/api/chat"
 INVENTED = ("987,654", "73.2")
-GOAL_CALL = ollama_tool_call("goal_planner", objective="grow revenue 10% this year", metric="revenue")
 BACKED = "Revenue reached 1,220 last month, growing about 4% a month."
 INVENTING = f"{BACKED} By spring you will reach 987,654 in sales. That is a 73.2% jump on today."
 STILL_INVENTING = f"{BACKED} Expect 987,654 by spring! Margins improve 73.2% as well.\nAccept the draft goal."
 CORRECTED = f"{BACKED} The goal planner drafts a target for this year; accept it to track progress."
-
-
-def _script(server: FakeLlmServer, *answers: str) -> None:
-    server.script(
-        LOCAL,
-        Scripted(ollama_chat("", tool_calls=[GOAL_CALL])),
-        *[Scripted(ollama_chat(answer)) for answer in answers],
-    )
 
 
 async def _chat(client: httpx.AsyncClient, tenant: TenantContext, message: str) -> tuple[dict[str, Any], str]:
@@ -36,42 +26,23 @@ async def _chat(client: httpx.AsyncClient, tenant: TenantContext, message: str) 
     return response.json(), response.text
 
 
-async def _stream(
-    client: httpx.AsyncClient, tenant: TenantContext, message: str
-) -> tuple[list[tuple[str, Any]], str]:
-    events: list[tuple[str, Any]] = []
-    raw: list[str] = []
-    async with client.stream("POST", STREAM, headers=tenant.headers, json={"message": message}) as response:
-        assert response.status_code == 200
-        name = None
-        async for line in response.aiter_lines():
-            raw.append(line)
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and name is not None:
-                events.append((name, json.loads(line.split(":", 1)[1])))
-    return events, "\n".join(raw)
-
-
 async def _scripted_chat(
     client: httpx.AsyncClient, server: FakeLlmServer, *answers: str, message: str = "Plan a revenue goal"
 ) -> tuple[TenantContext, dict[str, Any], str]:
     """A seeded tenant's chat ``message``, the model calling the goal planner then answering ``answers``."""
     tenant = await tenant_with_revenue(client)
-    _script(server, *answers)
+    script_goal_planner_then(server, *answers)
     body, text = await _chat(client, tenant, message)
     return tenant, body, text
 
 
-async def _scripted_stream(
-    client: httpx.AsyncClient, server: FakeLlmServer, *answers: str
-) -> tuple[list[tuple[str, Any]], list[str]]:
+async def _scripted_stream(client: httpx.AsyncClient, server: FakeLlmServer, *answers: str) -> SseBody:
     """Like :func:`_scripted_chat`, streamed: the events and their names; no invented figure was sent."""
     tenant = await tenant_with_revenue(client)
-    _script(server, *answers)
-    events, raw = await _stream(client, tenant, "Plan a revenue goal")
-    assert not any(figure in raw for figure in INVENTED)
-    return events, [name for name, _ in events]
+    script_goal_planner_then(server, *answers)
+    stream = await post_stream(client, tenant.headers, "Plan a revenue goal")
+    assert not any(figure in stream.raw for figure in INVENTED)
+    return stream
 
 
 def _rewrite_instructions(server: FakeLlmServer) -> list[str]:
@@ -124,13 +95,14 @@ async def test_backed_figures_roundings_and_derived_changes_are_kept(
 async def test_the_stream_never_sends_an_invented_figure(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    events, names = await _scripted_stream(client, model_coach, INVENTING, STILL_INVENTING)
-    final = events[-1][1]
+    stream = await _scripted_stream(client, model_coach, INVENTING, STILL_INVENTING)
+    names = stream.names
+    final = stream.events[-1].data
     assert names[-1] == "final" and final["reply"] == f"{BACKED} Accept the draft goal."
     # The backed first sentence of the first answer went out, then the rewrite replaced it.
     first_reset = names.index("reset")
-    sent_before = "".join(p["text"] for n, p in events[:first_reset] if n == "delta")
-    sent_after = "".join(p["text"] for n, p in events[first_reset:] if n == "delta")
+    sent_before = delta_text(stream.events[:first_reset])
+    sent_after = delta_text(stream.events[first_reset:])
     assert sent_before == BACKED + " "
     assert sent_after == final["reply"]
 
@@ -138,10 +110,10 @@ async def test_the_stream_never_sends_an_invented_figure(
 async def test_the_stream_sends_the_corrected_reply(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
-    events, names = await _scripted_stream(client, model_coach, INVENTING, CORRECTED)
-    after_reset = events[names.index("reset") :]
-    assert "".join(p["text"] for n, p in after_reset if n == "delta") == CORRECTED
-    assert events[-1][1]["reply"] == CORRECTED
+    stream = await _scripted_stream(client, model_coach, INVENTING, CORRECTED)
+    after_reset = stream.events[stream.names.index("reset") :]
+    assert delta_text(after_reset) == CORRECTED
+    assert stream.events[-1].data["reply"] == CORRECTED
 
 
 async def test_figures_the_owner_gave_earlier_in_the_session_are_backed(

@@ -16,19 +16,13 @@ from backend.agents.graph import MAX_TOOL_ROUNDS
 from backend.config import DEFAULT_LLM_PRICES
 from backend.services.coach import memory
 from backend.services.coach.memory import NewMessage
-from tests.agents.fixtures import chat, ollama_tool_call, tenant_with_revenue
+from tests.agents.fixtures import GOAL_PLANNER_CALL, chat, script_goal_planner_then, tenant_with_revenue
 from tests.factories import create_tenant
+from tests.services.coach.conftest import COMPLEX_QUESTION
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat
 
 LOCAL = "/api/chat"
 CLOUD = "/v1/chat/completions"
-COMPLEX = (
-    "Why did revenue drop last month, and what if I move $2k from Facebook to Google ads? "
-    "Then plan inventory for next quarter and compare it with the current reorder plan."
-)
-
-
-GOAL_PLANNER_CALL = ollama_tool_call("goal_planner", objective="grow revenue 10% this year", metric="revenue")
 
 
 async def test_tool_calling_loop_stops_after_the_round_limit(
@@ -64,7 +58,7 @@ async def test_cloud_error_falls_back_to_local_and_the_usage_says_so(
 ) -> None:
     tenant = await create_tenant(client)
     model_coach.script(CLOUD, Scripted({"error": "overloaded"}, status=500))
-    body = await chat(client, tenant, COMPLEX)
+    body = await chat(client, tenant, COMPLEX_QUESTION)
     assert body["reply"] == "local answer"
     usage = body["usage"]
     assert usage["fallback"] is True and usage["provider"] == "ollama"
@@ -78,7 +72,7 @@ async def test_complex_question_is_answered_in_the_cloud_at_list_price(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
     tenant = await create_tenant(client)
-    body = await chat(client, tenant, COMPLEX)
+    body = await chat(client, tenant, COMPLEX_QUESTION)
     usage = body["usage"]
     assert (usage["provider"], usage["model"], usage["tier"], usage["fallback"]) == (
         "openai",
@@ -112,11 +106,10 @@ async def test_numbers_the_model_invents_are_sent_back_for_a_rewrite(
     client: httpx.AsyncClient, model_coach: FakeLlmServer
 ) -> None:
     tenant = await tenant_with_revenue(client)
-    model_coach.script(
-        LOCAL,
-        Scripted(ollama_chat("", tool_calls=[GOAL_PLANNER_CALL])),
-        Scripted(ollama_chat("Revenue was 1,220; you will reach 99,999 by spring.")),
-        Scripted(ollama_chat("Revenue was 1,220; accept the draft goal to track it.")),
+    script_goal_planner_then(
+        model_coach,
+        "Revenue was 1,220; you will reach 99,999 by spring.",
+        "Revenue was 1,220; accept the draft goal to track it.",
     )
     body = await chat(client, tenant, "Plan a revenue goal")
     assert body["reply"] == "Revenue was 1,220; accept the draft goal to track it."

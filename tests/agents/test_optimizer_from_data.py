@@ -15,7 +15,6 @@ import pytest
 from tests.agents.numbers import unbacked
 from tests.agents.test_offline_agents import ask, cited
 from tests.factories import TenantContext, create_tenant
-from tests.routes.test_coach_stream import _events
 from tests.routes.test_mmm import TWO_CHANNELS, fit_two_channels, shop_with_planted_mmm
 from tests.services.optimizer.shop_data import (
     MUG_ELASTICITY,
@@ -24,6 +23,7 @@ from tests.services.optimizer.shop_data import (
     seed_staffing,
     seed_staffing_by_hour,
 )
+from tests.sse import post_stream
 
 
 async def _asked(
@@ -138,10 +138,10 @@ async def test_every_what_if_streams_the_same_backed_plan(
     client: httpx.AsyncClient, question: str, template: str, must_cite: str
 ) -> None:
     tenant = await _shop_for(client, template)
-    events = await _events(client, tenant.headers, question)
-    names = [name for name, _ in events]
+    stream = await post_stream(client, tenant.headers, question)
+    names = stream.names
     assert names[-1] == "final" and "error" not in names, names
-    final: dict[str, Any] = events[-1][1]
+    final: dict[str, Any] = stream.events[-1].data
     assert final["agents"] == ["optimizer"]
     assert unbacked(final["reply"], final["citations"]) == [], final["reply"]
     assert cited(final, must_cite) and any(c["display"] in final["reply"] for c in cited(final, must_cite))

@@ -35,10 +35,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import httpx
 import torch
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from backend.agents.registry import offline_templates
-from backend.config import AuthSettings, DatabaseSettings, ObservabilitySettings, Settings
 from backend.main import create_app
 from backend.services.coach.embeddings import BUNDLED_MODEL, LocalEmbedder, load_sentence_model
 from backend.services.coach.llm_router import LlmRouter
@@ -50,7 +48,7 @@ from backend.services.coach.providers import (
 )
 from backend.services.coach.providers.base import DeltaSink, Messages, Tools
 from tests.agents.seed import seed_daily, seed_inventory, seed_monthly, seed_revenue_driven_by_ads
-from tests.benchmarks.support import migrated_database
+from tests.benchmarks.support import app_settings, migrated_database
 from tests.factories import create_tenant
 
 OUTPUT = Path(".bench/coach.json")
@@ -163,15 +161,6 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": round(pick(0.5), 1), "p95": round(pick(0.95), 1), "turns": len(samples)}
 
 
-def _app_settings(app_url: str, owner_url: str) -> Settings:
-    return Settings(
-        environment="test",
-        database=DatabaseSettings(url=SecretStr(app_url), owner_url=SecretStr(owner_url), pool_size=5),
-        auth=AuthSettings(secret_key=SecretStr("bench-secret-key-0123456789-0123456789-abcdef")),
-        observability=ObservabilitySettings(log_level="WARNING", log_json=False),
-    )
-
-
 async def _turns(client: httpx.AsyncClient, headers: dict[str, str], agent: str, turns: int) -> list[float]:
     samples = []
     for index in range(WARMUP_TURNS + turns):
@@ -189,7 +178,7 @@ async def _turns(client: httpx.AsyncClient, headers: dict[str, str], agent: str,
 
 async def chat_overhead(app_url: str, owner_url: str, turns: int) -> dict[str, Any]:
     """p50/p95 of a chat turn per agent, offline and with an instant fake model (see the module docstring)."""
-    app = create_app(_app_settings(app_url, owner_url))
+    app = create_app(app_settings(app_url, owner_url))
     results: dict[str, Any] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

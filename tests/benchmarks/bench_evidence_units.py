@@ -40,7 +40,7 @@ from backend.services.evidence.units import (
     frame_rows,
     study_table,
 )
-from tests.services.evidence.unit_synthetic import ab_test, confounded_units
+from tests.services.evidence.unit_synthetic import ab_test, ab_test_spec, confounded_units
 
 OUTPUT = Path(".bench/evidence_units.json")
 SIMULATIONS = {"refutation_simulations": 20, "compare_methods": False}
@@ -55,15 +55,7 @@ def _spec(k: int, **overrides: Any) -> UnitStudySpec:
     return UnitStudySpec(**{**fields, **SIMULATIONS, **overrides})
 
 
-AB_SPEC = UnitStudySpec(
-    unit_id="visitor",
-    treatment="variant_b",
-    outcome="order_value",
-    covariates=["visits"],
-    categorical=["device"],
-    randomized=True,
-    **SIMULATIONS,
-)
+AB_SPEC = ab_test_spec(**SIMULATIONS)
 SEGMENT_TRUTH = {"north": 1.0, "south": 2.0, "east": 1.0}
 
 

@@ -35,14 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
-from backend.config import AuthSettings, DatabaseSettings, ObservabilitySettings, Settings
 from backend.main import create_app
 from backend.services.insights import changes, health, trends
 from backend.services.insights.types import Finding
 from tests.benchmarks.insights_synthetic import Aggregated, Event, SimulatedMetric, daily_runs
-from tests.benchmarks.support import migrated_database
+from tests.benchmarks.support import app_settings, migrated_database, write_report
 from tests.factories import TenantContext, create_goal, create_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,15 +153,6 @@ def detection(seeds: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- tenant runs on the database
 
 
-def _settings(app_url: str, owner_url: str) -> Settings:
-    return Settings(
-        environment="test",
-        database=DatabaseSettings(url=SecretStr(app_url), owner_url=SecretStr(owner_url), pool_size=5),
-        auth=AuthSettings(secret_key=SecretStr("bench-secret-key-0123456789-0123456789-abcdef")),
-        observability=ObservabilitySettings(log_level="WARNING", log_json=False),
-    )
-
-
 async def _ingest(
     client: httpx.AsyncClient, tenant: TenantContext, metric: SimulatedMetric, seed: int
 ) -> None:
@@ -214,7 +203,7 @@ async def _timed_runs(
 
 
 async def tenant_runs(app_url: str, owner_url: str, runs: int) -> dict[str, Any]:
-    app = create_app(_settings(app_url, owner_url))
+    app = create_app(app_settings(app_url, owner_url))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=300) as client:
@@ -302,9 +291,7 @@ def main() -> None:
         "silence_factor": health.SILENCE_FACTOR,
     }
     report["bench_seconds"] = round(time.perf_counter() - started, 1)
-    out = ROOT / ".bench" / "insights.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str))
+    out = write_report("insights", report, default=str)
     print(json.dumps({k: report[k] for k in ("aims", "bench_seconds")}, indent=2))
     print("recall", planted["recall"], "precision", planted["precision"])
     print(

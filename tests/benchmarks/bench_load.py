@@ -33,11 +33,13 @@ from typing import Any
 import httpx
 
 from backend.utils.database_urls import DatabaseUrls
-from tests.benchmarks.support import migrated_database, server_command, wait_until_healthy
-from tests.services.connectors.fakes import free_port
+from tests.benchmarks.support import (
+    migrated_database,
+    start_server,
+    write_report,
+)
 
 BENCH_DATABASE = "dyocense_bench_load"
-ROOT = Path(__file__).resolve().parents[2]
 READS = ("auth_me", "goals_list", "rollup_month", "goal_progress")
 
 # wrk calls done() once at the end: the figures as one JSON line (latencies in microseconds).
@@ -138,31 +140,13 @@ def _wrk(url: str, connections: int, seconds: int, headers: dict[str, str], scri
     }
 
 
-def _start_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """What ``make serve WORKERS=n`` runs, on this benchmark's database and a free port."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": urls.app,
-        "DATABASE_OWNER_URL": urls.owner,
-        "LOG_JSON": "true",
-        "LOG_LEVEL": "WARNING",
-        "ACCESS_TOKEN_MINUTES": "120",
-        "PYTHONPATH": str(ROOT),
-    }
-    process = subprocess.Popen(
-        server_command(port, "--workers", str(workers)), env=env, cwd=ROOT, stdout=subprocess.DEVNULL
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    # Each process spawns its compute executor and warms up: slow on a busy 2-core machine.
-    wait_until_healthy(process, base_url, limit_seconds=300)
-    return process, base_url
-
-
 def _bench_server(
     urls: DatabaseUrls, workers: int, connections: list[int], seconds: int, scripts: dict[str, Path]
 ) -> dict[str, Any]:
-    process, base_url = _start_server(urls, workers)
+    # Each process spawns its compute executor and warms up: slow on a busy 2-core machine.
+    process, base_url = start_server(
+        urls, workers, limit_seconds=300, quiet=True, LOG_JSON="true", ACCESS_TOKEN_MINUTES="120"
+    )
     try:
         headers, goal_id = _prepare_tenant(base_url)
         json_headers = {**headers, "Content-Type": "application/json"}
@@ -216,9 +200,7 @@ def _write_report(args: argparse.Namespace, servers: dict[str, Any]) -> None:
         "servers": servers,
         "aims_met": aims,
     }
-    out = ROOT / ".bench" / "load.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out = write_report("load", report)
     print(f"aims met: {sum(aims.values())}/{len(aims)}; wrote {out}")
 
 

@@ -19,24 +19,24 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
 from backend.utils.database_urls import DatabaseUrls
-from tests.benchmarks.support import migrated_database, server_command, wait_until_healthy
-from tests.services.connectors.fakes import free_port
+from tests.benchmarks.support import (
+    migrated_database,
+    start_server,
+    write_report,
+)
 
 BENCH_DATABASE = "dyocense_bench"
 BATCH = 5_000
 HOURS_2Y = 2 * 365 * 24
-ROOT = Path(__file__).resolve().parents[2]
 # The plain rollup SQL; the API sends its equivalent (backend/services/metrics/reader.py) after
 # a few index probes that pick the source its rule reads.
 ROLLUP_SQL = (
@@ -229,23 +229,6 @@ async def bench_query(
     }
 
 
-def _start_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": urls.app,
-        "DATABASE_OWNER_URL": urls.owner,
-        "LOG_LEVEL": "WARNING",
-        "SIGNUP_RATE_LIMIT_PER_HOUR": "1000",
-        "PYTHONPATH": str(ROOT),
-    }
-    command = server_command(port, "--workers", str(workers))
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    base_url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(process, base_url)
-    return process, base_url
-
-
 async def run(args: argparse.Namespace, urls: DatabaseUrls, superuser: str, base_url: str) -> dict[str, Any]:
     ingest = await bench_ingest(base_url, urls, superuser, args.clients, args.ingest_points)
     print(
@@ -274,7 +257,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with migrated_database(BENCH_DATABASE) as (server, urls):
-        process, base_url = _start_server(urls, args.workers)
+        process, base_url = start_server(urls, args.workers, SIGNUP_RATE_LIMIT_PER_HOUR="1000")
         try:
             results = asyncio.run(run(args, urls, server.superuser_dsn(BENCH_DATABASE), base_url))
         finally:
@@ -287,10 +270,7 @@ def main() -> None:
         "api_workers": args.workers,
         **results,
     }
-    out = ROOT / ".bench" / "metrics.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {write_report('metrics', report)}")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,28 @@
-"""What benchmarks share: a freshly migrated database, serving the API, and waiting for it to answer."""
+"""What benchmarks share: a freshly migrated database, the app's settings, serving the API, waiting
+for it to answer, and writing the JSON report."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
-from backend.config import DatabaseSettings
+from backend.config import AuthSettings, DatabaseSettings, ObservabilitySettings, Settings
 from backend.utils.database_urls import DatabaseUrls, resolve_database_urls
 from backend.utils.embedded_db import EmbeddedPostgres
 from backend.utils.migrations import upgrade
+from tests.services.connectors.fakes import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
@@ -32,6 +41,53 @@ def migrated_database(name: str) -> Iterator[tuple[EmbeddedPostgres, DatabaseUrl
         yield server, urls
     finally:
         server.drop_database(name)
+
+
+def app_settings(app_url: str, owner_url: str) -> Settings:
+    """Settings for an app built in the benchmark's process on its database, logging warnings only."""
+    return Settings(
+        environment="test",
+        database=DatabaseSettings(url=SecretStr(app_url), owner_url=SecretStr(owner_url), pool_size=5),
+        auth=AuthSettings(secret_key=SecretStr("bench-secret-key-0123456789-0123456789-abcdef")),
+        observability=ObservabilitySettings(log_level="WARNING", log_json=False),
+    )
+
+
+def server_env(urls: DatabaseUrls, **extra: str) -> dict[str, str]:
+    """The environment of a server (or worker) process on the benchmark's database; ``extra`` added."""
+    return {
+        **os.environ,
+        "DATABASE_URL": urls.app,
+        "DATABASE_OWNER_URL": urls.owner,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def start_server(
+    urls: DatabaseUrls, workers: int, *, limit_seconds: float = 120, quiet: bool = False, **env: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """What ``make serve WORKERS=n`` runs, on the benchmark's database and a free port, once it answers;
+    ``env`` added to :func:`server_env`'s, its output dropped when ``quiet``."""
+    port = free_port()
+    process = subprocess.Popen(
+        server_command(port, "--workers", str(workers)),
+        env=server_env(urls, **env),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL if quiet else None,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    wait_until_healthy(process, base_url, limit_seconds)
+    return process, base_url
+
+
+def write_report(name: str, report: Mapping[str, Any], default: Callable[[Any], Any] | None = None) -> Path:
+    """``report`` as ``.bench/<name>.json`` (``default`` as in :func:`json.dumps`); returns its path."""
+    out = ROOT / ".bench" / f"{name}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=default))
+    return out
 
 
 def server_command(port: int, *options: str) -> list[str]:

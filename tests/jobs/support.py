@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -31,6 +32,7 @@ from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from backend.worker import PERIODIC_TASKS, TASKS
+from tests.services.connectors.fakes import free_port
 
 TEST_COMPUTE_WORKERS = 2
 _compute: ComputePool | None = None
@@ -90,6 +92,11 @@ async def run_pending_jobs(
         await database.dispose()
 
 
+async def run_fast_retry_jobs(settings: Settings, urls: DatabaseUrls, *queues: str) -> None:
+    """Process the jobs waiting on ``queues`` in this process, their retries waiting no time."""
+    await run_pending_jobs(fast_retry_settings(settings), urls, queues)
+
+
 def worker_process(
     urls: DatabaseUrls, metrics_port: int, queues: str, secret_key: str
 ) -> subprocess.Popen[bytes]:
@@ -130,6 +137,24 @@ def kill_hard(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL: no handler runs, no transaction commits, the job stays 'doing' until found stalled."""
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=30) == -signal.SIGKILL
+
+
+async def kill_worker_while_held(
+    urls: DatabaseUrls,
+    queues: str,
+    secret_key: str,
+    hold: tuple[threading.Event, threading.Event],
+    what: str,
+) -> None:
+    """A worker on ``queues`` killed hard once its send is held at the receiver (``hold``: the
+    receiver's *held* and *released* events); the receiver is released in any case."""
+    held, released = hold
+    try:
+        with worker_running(urls, free_port(), queues, secret_key) as process:
+            await wait_for(held.is_set, what, limit_seconds=120)
+            kill_hard(process)
+    finally:
+        released.set()
 
 
 async def wait_for(condition: Callable[[], bool], what: str, limit_seconds: float = 60.0) -> None:

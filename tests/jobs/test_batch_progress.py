@@ -11,7 +11,7 @@ from backend.config import Settings
 from backend.services.forecaster.service import FORECAST_QUEUE
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
-from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.jobs.support import run_fast_retry_jobs
 
 
 def _month_start(months_back: int) -> date:
@@ -47,7 +47,7 @@ async def test_batch_forecast_runs_one_child_job_per_metric_and_a_bad_metric_fai
     assert queued.status_code == 202, queued.text
     batch_id = queued.json()["job_id"]
 
-    await run_pending_jobs(fast_retry_settings(settings), database_urls, [FORECAST_QUEUE])
+    await run_fast_retry_jobs(settings, database_urls, FORECAST_QUEUE)
 
     batch = (await client.get(f"/api/v1/jobs/{batch_id}", headers=tenant.headers)).json()
     assert batch["status"] == "succeeded", batch

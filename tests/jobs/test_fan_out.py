@@ -19,7 +19,7 @@ from backend.services.queue import FannedOut, JobFailed, JobKind, JobRun, JobRun
 from backend.services.workload import fan_out
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from tests.factories import create_tenant
+from tests.factories import create_tenant, expect_json
 from tests.jobs.support import fast_retry_settings, queue_job, run_pending_jobs, shared_compute
 
 QUEUE = "tests_fan_out"
@@ -74,10 +74,7 @@ def job_settings(settings: Settings) -> Settings:
 
 
 async def _job(client: httpx.AsyncClient, headers: dict[str, str], job_id: uuid.UUID) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/jobs/{job_id}", headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return expect_json(await client.get(f"/api/v1/jobs/{job_id}", headers=headers))
 
 
 async def test_a_job_fans_out_one_child_per_part_and_completes_with_the_last(

@@ -20,7 +20,7 @@ from backend.services.queue.app import UNEXPECTED_JOB_ERROR
 from backend.services.queue.maintenance import remove_finished_jobs
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from tests.factories import create_tenant, problem_context
+from tests.factories import create_tenant, expect_json, problem_context
 from tests.jobs.support import fast_retry_settings, open_queue, queue_job, run_pending_jobs
 
 QUEUE = "tests_jobs"
@@ -95,10 +95,22 @@ async def _run_jobs(job_settings: Settings, database_urls: DatabaseUrls) -> None
 
 
 async def _status(client: httpx.AsyncClient, headers: dict[str, str], job_id: uuid.UUID) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/jobs/{job_id}", headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return expect_json(await client.get(f"/api/v1/jobs/{job_id}", headers=headers))
+
+
+async def _run_one(
+    client: httpx.AsyncClient,
+    database: Database,
+    job_settings: Settings,
+    urls: DatabaseUrls,
+    kind: JobKind[Any],
+    payload: BaseModel,
+) -> dict[str, Any]:
+    """A job of ``kind`` queued for a new tenant and the worker run until nothing waits: its status."""
+    tenant = await create_tenant(client)
+    job_id = await queue_job(database, tenant.tenant_id, kind, payload)
+    await _run_jobs(job_settings, urls)
+    return await _status(client, tenant.headers, job_id)
 
 
 def _runs(task: str, outcome: str) -> float:
@@ -133,12 +145,7 @@ async def test_job_goes_from_queued_to_running_to_succeeded_with_progress_and_re
 async def test_job_failing_with_a_clear_error_is_failed_at_once_and_keeps_the_error(
     client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    tenant = await create_tenant(client)
-    job_id = await queue_job(database, tenant.tenant_id, REJECT, Nothing())
-
-    await _run_jobs(job_settings, database_urls)
-
-    failed = await _status(client, tenant.headers, job_id)
+    failed = await _run_one(client, database, job_settings, database_urls, REJECT, Nothing())
     assert failed["status"] == "failed"
     assert failed["attempts"] == 1  # a final error is not retried
     assert failed["error"] == {
@@ -152,24 +159,18 @@ async def test_job_failing_with_a_clear_error_is_failed_at_once_and_keeps_the_er
 async def test_transient_failure_is_retried_and_the_retry_succeeds(
     client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    tenant = await create_tenant(client)
-    job_id = await queue_job(database, tenant.tenant_id, FLAKY, Attempts(succeed_on_attempt=2))
-
-    await _run_jobs(job_settings, database_urls)
-
-    done = await _status(client, tenant.headers, job_id)
+    done = await _run_one(
+        client, database, job_settings, database_urls, FLAKY, Attempts(succeed_on_attempt=2)
+    )
     assert (done["status"], done["attempts"], done["result"]) == ("succeeded", 2, {"succeeded_on_attempt": 2})
 
 
 async def test_job_failing_on_every_attempt_ends_failed_with_the_last_error(
     client: httpx.AsyncClient, database: Database, job_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
-    tenant = await create_tenant(client)
-    job_id = await queue_job(database, tenant.tenant_id, FLAKY, Attempts(succeed_on_attempt=99))
-
-    await _run_jobs(job_settings, database_urls)
-
-    failed = await _status(client, tenant.headers, job_id)
+    failed = await _run_one(
+        client, database, job_settings, database_urls, FLAKY, Attempts(succeed_on_attempt=99)
+    )
     assert (failed["status"], failed["attempts"]) == ("failed", 3)
     assert failed["error"]["code"] == "unexpected_error"
     # The internal cause stays in the log: the status says it failed, in the user's terms.

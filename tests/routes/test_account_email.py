@@ -22,7 +22,14 @@ from backend.models import User
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.conftest import app_client, logs_into, make_settings
-from tests.factories import DEFAULT_PASSWORD, create_tenant, login, problem_context, unique_email
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    create_tenant,
+    expect_json,
+    login,
+    problem_context,
+    unique_email,
+)
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
 from tests.services.mail.smtp_server import SmtpServer
 
@@ -61,10 +68,7 @@ async def _send_mail(settings: Settings, urls: DatabaseUrls) -> None:
 
 
 async def _job(client: httpx.AsyncClient, headers: dict[str, str], job_id: str) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/jobs/{job_id}", headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return expect_json(await client.get(f"/api/v1/jobs/{job_id}", headers=headers))
 
 
 def _ip() -> dict[str, str]:
@@ -75,10 +79,8 @@ def _ip() -> dict[str, str]:
 
 
 async def _invite(client: httpx.AsyncClient, headers: dict[str, str], email: str) -> dict[str, Any]:
-    response = await client.post("/api/v1/users", headers=headers, json={"email": email, "role": "analyst"})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    invited = await client.post("/api/v1/users", headers=headers, json={"email": email, "role": "analyst"})
+    return expect_json(invited, 201)
 
 
 async def test_an_invitation_is_emailed_and_its_link_activates_the_account(

@@ -7,7 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
-from tests.factories import TenantContext, create_tenant, create_tenant_in_zone, invite_and_activate
+from tests.factories import (
+    TenantContext,
+    create_forecast,
+    create_tenant,
+    create_tenant_in_zone,
+    invite_and_activate,
+)
 
 EVENTS = "/api/v1/calendar-events"
 
@@ -113,13 +119,7 @@ async def test_a_daily_forecast_takes_the_countrys_holidays_and_the_marked_event
     other = {"name": "Order promo", "metric": "orders", "start": (first + timedelta(days=50)).isoformat()}
     assert (await client.post(EVENTS, headers=tenant.headers, json=other)).status_code == 201
 
-    created = await client.post(
-        "/api/v1/forecasts",
-        headers=tenant.headers,
-        json={"metric": "revenue", "horizon": 14, "frequency": "day"},
-    )
-    assert created.status_code == 201, created.text
-    body = created.json()
+    body = await create_forecast(client, tenant.headers, metric="revenue", horizon=14, frequency="day")
     assert body["inputs"]["holiday_country"] == "US"
     calendar = body["calendar"]
     assert calendar["holiday_country"] == "US" and calendar["yearly_seasonality"]

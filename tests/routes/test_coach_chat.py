@@ -11,27 +11,15 @@ import httpx
 from tests.agents.numbers import unbacked
 from tests.agents.seed import seed_inventory, seed_monthly
 from tests.factories import TenantContext, create_tenant
+from tests.sse import STREAM, delta_text, post_stream
 
 CHAT = "/api/v1/coach/chat"
-STREAM = "/api/v1/coach/chat/stream"
 
 
 async def chat(
     client: httpx.AsyncClient, tenant: TenantContext, message: str, **extra: Any
 ) -> httpx.Response:
     return await client.post(CHAT, headers=tenant.headers, json={"message": message, **extra})
-
-
-def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
-    events = []
-    for block in text.replace("\r\n", "\n").strip().split("\n\n"):
-        # Field lines only: comments (": ping") carry no event; "field: value" or "field:value".
-        fields = (line.partition(":") for line in block.splitlines() if line and not line.startswith(":"))
-        lines = {name: value.removeprefix(" ") for name, _, value in fields}
-        if "event" not in lines:
-            continue
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
 
 
 async def test_chat_starts_a_session_and_continues_it(client: httpx.AsyncClient) -> None:
@@ -54,21 +42,16 @@ async def test_chat_starts_a_session_and_continues_it(client: httpx.AsyncClient)
 async def test_stream_sends_progress_then_deltas_then_the_final_answer(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
     await seed_inventory(client, tenant)
-    async with client.stream(
-        "POST", STREAM, headers=tenant.headers, json={"message": "How much stock should I reorder this week?"}
-    ) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        text = "".join([chunk async for chunk in response.aiter_text()])
-    events = parse_sse(text)
-    kinds = [kind for kind, _ in events]
+    stream = await post_stream(client, tenant.headers, "How much stock should I reorder this week?")
+    events = stream.events
+    kinds = stream.names
     first_delta = kinds.index("delta")
     assert kinds[:6] == ["session", "memory", "classification", "agent", "tool", "agent"]
     assert set(kinds[first_delta:-1]) == {"delta"} and kinds[-1] == "final"
-    assert events[3][1] == {"agent": "optimizer", "status": "started", "arguments": {}}
-    assert events[5][1]["agent"] == "optimizer" and events[5][1]["status"] == "ok"
-    final = events[-1][1]
-    assert "".join(payload["text"] for kind, payload in events if kind == "delta") == final["reply"]
+    assert events[3].data == {"agent": "optimizer", "status": "started", "arguments": {}}
+    assert events[5].data["agent"] == "optimizer" and events[5].data["status"] == "ok"
+    final = events[-1].data
+    assert delta_text(events) == final["reply"]
     assert final["agents"] == ["optimizer"] and final["citations"] and final["usage"]["provider"] == "offline"
     assert unbacked(final["reply"], final["citations"]) == []
     # The turn was committed in its own unit of work before the final event.

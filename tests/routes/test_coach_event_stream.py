@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import httpx
 
@@ -15,39 +14,15 @@ from tests.conftest import app_client
 from tests.factories import TenantContext, create_tenant
 from tests.services.coach.conftest import llm_settings
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat
+from tests.sse import STREAM, SseBody, delta_text, parse_sse
 
 TICKETS = "/api/v1/coach/chat/stream/tickets"
-STREAM = "/api/v1/coach/chat/stream"
 
 
 @dataclass
-class Stream:
-    status: int
-    events: list[dict[str, Any]] = field(default_factory=list)  # {"id", "event", "data"}
-    comments: list[str] = field(default_factory=list)
+class Stream(SseBody):
+    status: int = 0
     content_type: str = ""
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [event for event in self.events if event["event"] == name]
-
-
-def parse_sse(text: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Events and comments of an SSE body, per the EventSource parsing rules (blank line ends one)."""
-    events: list[dict[str, Any]] = []
-    comments: list[str] = []
-    current: dict[str, Any] = {}
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if not line:
-            if "data" in current:
-                current["data"] = json.loads(current["data"])
-                events.append({"id": None, "event": "message", **current})
-            current = {}
-        elif line.startswith(":"):
-            comments.append(line[1:].strip())
-        else:
-            name, _, value = line.partition(":")
-            current[name] = value[1:] if value.startswith(" ") else value
-    return events, comments
 
 
 async def _ticket(client: httpx.AsyncClient, tenant: TenantContext) -> str:
@@ -64,10 +39,9 @@ async def _open(
 ) -> Stream:
     async with client.stream("GET", STREAM, params=params, headers=headers or {}) as response:
         text = (await response.aread()).decode()
-    stream = Stream(response.status_code, content_type=response.headers.get("content-type", ""))
-    if response.status_code == 200:
-        stream.events, stream.comments = parse_sse(text)
-    return stream
+    status, content_type = response.status_code, response.headers.get("content-type", "")
+    body = parse_sse(text) if status == 200 else SseBody()
+    return Stream(body.events, body.comments, body.raw, status=status, content_type=content_type)
 
 
 async def test_an_eventsource_style_get_streams_the_answer_with_an_id_on_every_event(
@@ -78,22 +52,22 @@ async def test_an_eventsource_style_get_streams_the_answer_with_an_id_on_every_e
     stream = await _open(client, {"ticket": ticket, "message": "How is revenue doing?"})
 
     assert stream.status == 200 and stream.content_type.startswith("text/event-stream")
-    names = [event["event"] for event in stream.events]
+    names = stream.names
     assert names[0] == "session" and names[-1] == "final" and "delta" in names
-    session_id = stream.events[0]["data"]["session_id"]
-    ids = [event["id"] for event in stream.events]
+    session_id = stream.events[0].data["session_id"]
+    ids = [event.id for event in stream.events]
     assert all(i is not None and i.startswith(f"{session_id}:0:") for i in ids)
     assert [int(i.rsplit(":", 1)[1]) for i in ids[:-1]] == list(range(1, len(ids)))
     assert ids[-1] == f"{session_id}:0:end"
-    final = stream.events[-1]["data"]
-    assert final["reply"] and final["reply"] == "".join(e["data"]["text"] for e in stream.named("delta"))
+    final = stream.events[-1].data
+    assert final["reply"] and final["reply"] == delta_text(stream.events)
 
     # A second question in the same session is turn 1.
     again = await _open(
         client,
         {"ticket": ticket, "message": "And orders?", "session_id": session_id},
     )
-    assert again.events[-1]["id"] == f"{session_id}:1:end"
+    assert again.events[-1].id == f"{session_id}:1:end"
 
 
 async def test_the_ticket_opens_only_the_stream_and_the_token_does_not_open_it(
@@ -139,27 +113,27 @@ async def test_reconnecting_with_last_event_id_replays_the_stored_turn_and_never
     tenant = await create_tenant(client)
     ticket = await _ticket(client, tenant)
     first = await _open(client, {"ticket": ticket, "message": "How is revenue doing?"})
-    session_id = first.events[0]["data"]["session_id"]
-    middle = first.named("delta")[0]["id"]
+    session_id = first.events[0].data["session_id"]
+    middle = first.named("delta")[0].id
 
     replay = await _open(
         client, {"ticket": ticket, "message": "How is revenue doing?"}, headers={"Last-Event-ID": middle}
     )
-    assert [event["event"] for event in replay.events] == ["final"]
+    assert replay.names == ["final"]
     replayed = replay.events[0]
-    assert replayed["id"] == f"{session_id}:0:end"
-    assert replayed["data"]["replayed"] is True
-    assert replayed["data"]["reply"] == first.events[-1]["data"]["reply"]
-    assert replayed["data"]["citations"] == first.events[-1]["data"]["citations"]
+    assert replayed.id == f"{session_id}:0:end"
+    assert replayed.data["replayed"] is True
+    assert replayed.data["reply"] == first.events[-1].data["reply"]
+    assert replayed.data["citations"] == first.events[-1].data["citations"]
 
     # The stream had ended: 204 tells the EventSource to stop reconnecting.
-    ended = await _open(client, {"ticket": ticket, "message": "x"}, headers={"Last-Event-ID": replayed["id"]})
+    ended = await _open(client, {"ticket": ticket, "message": "x"}, headers={"Last-Event-ID": replayed.id})
     assert ended.status == 204
     # A turn that was never stored is an error event, with an end id, never a second question.
     cut = await _open(
         client, {"ticket": ticket, "message": "x"}, headers={"Last-Event-ID": f"{session_id}:1:3"}
     )
-    assert [(e["event"], e["data"]["code"], e["id"]) for e in cut.events] == [
+    assert [(e.event, e.data["code"], e.id) for e in cut.events] == [
         ("error", "turn_interrupted", f"{session_id}:1:end")
     ]
     detail = await client.get(f"/api/v1/coach/sessions/{session_id}", headers=tenant.headers)
@@ -181,7 +155,7 @@ async def test_heartbeats_keep_the_stream_alive_during_a_slow_agent_step(
     async with app_client(settings.model_copy(update={"llm": llm})) as client:
         tenant = await create_tenant(client)
         stream = await _open(client, {"ticket": await _ticket(client, tenant), "message": "How is revenue?"})
-    assert stream.events[-1]["event"] == "final" and stream.events[-1]["data"]["reply"] == answer
+    assert stream.events[-1].event == "final" and stream.events[-1].data["reply"] == answer
     assert stream.comments.count("ping") >= 3
 
 
@@ -205,7 +179,7 @@ async def test_the_ticket_in_the_url_never_reaches_the_logs(
     tenant = await create_tenant(client)
     ticket = await _ticket(client, tenant)
     stream = await _open(client, {"ticket": ticket, "message": "How is revenue doing?"})
-    assert stream.events[-1]["event"] == "final"
+    assert stream.events[-1].event == "final"
     refused = await _open(client, {"ticket": ticket + "x", "message": "hello"})
     assert refused.status == 401
 

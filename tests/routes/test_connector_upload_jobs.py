@@ -12,16 +12,10 @@ from backend.services.metrics import upload_service
 from backend.utils.database import Database
 from tests.factories import TenantContext, create_tenant
 from tests.jobs.support import record_progress
-from tests.services.connectors import support
+from tests.services.connectors.fixtures import api, database, loopback_app, loopback_settings, worker
 from tests.services.connectors.support import Worker, create_source, stored_points
 
-api, database, loopback_app, loopback_settings, worker = (
-    support.api,
-    support.database,
-    support.loopback_app,
-    support.loopback_settings,
-    support.worker,
-)
+__all__ = ["api", "database", "loopback_app", "loopback_settings", "worker"]
 
 
 @pytest.fixture(autouse=True)

@@ -12,17 +12,12 @@ from backend.services.queue import JobRuntime
 from backend.utils.database import Database
 from tests.factories import create_tenant, invite_and_activate
 from tests.jobs.support import shared_compute
-from tests.services.connectors import support
 from tests.services.connectors.fakes import STRIPE_KEY, FakeState, serve, stripe_app
+from tests.services.connectors.fixtures import api, database, loopback_app, loopback_settings
 from tests.services.connectors.support import create_source, start_sync, stored_points
 
 # The connector fixtures (an API whose connectors may reach the loopback fakes).
-api, database, loopback_app, loopback_settings = (
-    support.api,
-    support.database,
-    support.loopback_app,
-    support.loopback_settings,
-)
+__all__ = ["api", "database", "loopback_app", "loopback_settings"]
 
 STRIPE = {"connector_type": "stripe", "config": {}, "credentials": {"secret_key": STRIPE_KEY}}
 

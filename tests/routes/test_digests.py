@@ -16,7 +16,7 @@ from backend.services.insights import repository as insights
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.conftest import app_client, make_settings
-from tests.factories import TenantContext, create_tenant, invite_and_activate
+from tests.factories import TenantContext, create_tenant, expect_json, invite_and_activate
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
 from tests.routes.test_insights import _yesterday, seed_daily
 from tests.services.mail.smtp_server import Received, SmtpServer
@@ -50,10 +50,7 @@ async def mail_client(mail_settings: Settings) -> AsyncIterator[httpx.AsyncClien
 
 
 async def _digest_of(client: httpx.AsyncClient, tenant: TenantContext) -> dict[str, object]:
-    response = await client.get("/api/v1/insights/digest", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
-    return body
+    return expect_json(await client.get("/api/v1/insights/digest", headers=tenant.headers))
 
 
 async def _send(

@@ -26,7 +26,7 @@ from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from backend.utils.repository import PageWindow
 from tests.factories import TenantContext, create_tenant, invite_and_activate
-from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.jobs.support import run_fast_retry_jobs
 from tests.services.evidence.synthetic import shop_series
 
 TRUE_EFFECT = 3.0
@@ -392,10 +392,6 @@ async def test_an_edge_listed_then_read_in_one_session_carries_its_result(
         assert service.edge_result(read).estimate.value == edge["effect_size"]
 
 
-async def _run_evidence_jobs(settings: Settings, database_urls: DatabaseUrls) -> None:
-    await run_pending_jobs(fast_retry_settings(settings), database_urls, ["evidence"])
-
-
 async def test_async_analysis_runs_as_a_job_that_stores_the_edge(
     client: httpx.AsyncClient, settings: Settings, database_urls: DatabaseUrls, database: Database
 ) -> None:
@@ -407,7 +403,7 @@ async def test_async_analysis_runs_as_a_job_that_stores_the_edge(
     job_id = queued.json()["job_id"]
     assert queued.headers["location"] == f"/api/v1/jobs/{job_id}"
     assert (await client.get("/api/v1/evidence/graph", headers=tenant.headers)).json()["edges"] == []
-    await _run_evidence_jobs(settings, database_urls)
+    await run_fast_retry_jobs(settings, database_urls, "evidence")
 
     job = (await client.get(f"/api/v1/jobs/{job_id}", headers=tenant.headers)).json()
     assert job["status"] == "succeeded", job
@@ -426,7 +422,7 @@ async def test_background_analysis_of_bad_data_fails_with_the_validation_error(
 
     queued = await _analyze(client, tenant, treatment="flat_spend", **{"async": True})
     assert queued.status_code == 202, queued.text
-    await _run_evidence_jobs(settings, database_urls)
+    await run_fast_retry_jobs(settings, database_urls, "evidence")
 
     job = (await client.get(f"/api/v1/jobs/{queued.json()['job_id']}", headers=tenant.headers)).json()
     assert (job["status"], job["attempts"]) == ("failed", 1)

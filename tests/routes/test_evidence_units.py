@@ -14,7 +14,7 @@ from backend.services.evidence.units import frame_rows
 from backend.utils.database_urls import DatabaseUrls
 from backend.utils.spreadsheets import write_xlsx
 from tests.factories import TenantContext, create_tenant, invite_and_activate
-from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.jobs.support import run_fast_retry_jobs
 from tests.services.evidence.unit_synthetic import ab_test, confounded_units
 
 URL = "/api/v1/evidence/unit-studies"
@@ -151,7 +151,7 @@ async def test_a_heavy_study_runs_as_a_job_with_progress_and_its_result(
     queued = await client.post(URL, json=study, headers=tenant.headers)
     assert queued.status_code == 202, queued.text
     assert "exceeds the synchronous limit" in queued.json()["reason"]
-    await run_pending_jobs(fast_retry_settings(settings), database_urls, ["evidence"])
+    await run_fast_retry_jobs(settings, database_urls, "evidence")
     job = (await client.get(f"/api/v1/jobs/{queued.json()['job_id']}", headers=tenant.headers)).json()
     assert job["status"] == "succeeded", job
     assert job["progress"] == 100

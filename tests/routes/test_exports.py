@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from backend.utils.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, ExportFormat, negotiate, safe_filename
-from tests.factories import TenantContext, create_tenant
+from tests.factories import TenantContext, create_forecast, create_tenant
 from tests.routes.test_forecaster import _seeded_tenant
 from tests.routes.test_optimizer import example
 
@@ -104,13 +104,7 @@ async def test_an_unknown_format_is_a_422_listing_the_formats(client: httpx.Asyn
 
 async def test_a_stored_forecast_exports_its_points_with_their_intervals(client: httpx.AsyncClient) -> None:
     tenant = await _seeded_tenant(client)
-    created = await client.post(
-        "/api/v1/forecasts",
-        headers=tenant.headers,
-        json={"metric": "revenue", "horizon": 3, "frequency": "month"},
-    )
-    assert created.status_code == 201, created.text
-    forecast = created.json()
+    forecast = await create_forecast(client, tenant.headers, metric="revenue", horizon=3, frequency="month")
     response = await client.get(
         f"/api/v1/forecasts/{forecast['id']}", headers=tenant.headers, params={"format": "xlsx"}
     )

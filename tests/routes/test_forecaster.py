@@ -12,7 +12,7 @@ from backend.config import Settings
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant, invite_and_activate, problem_context
-from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.jobs.support import run_fast_retry_jobs
 
 FORECASTS = "/api/v1/forecasts"
 
@@ -134,10 +134,6 @@ async def test_a_past_forecast_is_scored_against_the_actuals_that_arrived(client
     assert stored.json()["scores"]["evaluation"]["matched"] == 6
 
 
-async def _run_forecast_jobs(settings: Settings, database_urls: DatabaseUrls) -> None:
-    await run_pending_jobs(fast_retry_settings(settings), database_urls, ["forecaster"])
-
-
 async def test_background_and_batch_forecasts_run_in_a_worker(
     client: httpx.AsyncClient, settings: Settings, database_urls: DatabaseUrls, database: Database
 ) -> None:
@@ -150,7 +146,7 @@ async def test_background_and_batch_forecasts_run_in_a_worker(
         f"{FORECASTS}/batch", headers=tenant.headers, json={"metrics": ["revenue", "orders"], "horizon": 3}
     )
     assert (queued.status_code, batch.status_code) == (202, 202)
-    await _run_forecast_jobs(settings, database_urls)
+    await run_fast_retry_jobs(settings, database_urls, "forecaster")
 
     job = (await client.get(queued.headers["location"], headers=tenant.headers)).json()
     assert job["status"] == "succeeded", job

@@ -8,7 +8,7 @@ import pytest
 from backend.schemas.mmm import MmmCreate
 from backend.services.evidence.types import TableReport
 from backend.utils.frequency import ALIASES, FREQUENCIES, normalise, pandas_code, vocabulary_of
-from tests.factories import create_tenant
+from tests.factories import create_forecast, create_tenant
 from tests.routes.test_evidence import _seeded_tenant as _evidence_tenant
 from tests.routes.test_forecaster import _seeded_tenant as _forecast_tenant
 
@@ -88,13 +88,8 @@ async def test_the_forecaster_takes_a_pandas_alias_and_answers_in_the_vocabulary
     client: httpx.AsyncClient,
 ) -> None:
     tenant = await _forecast_tenant(client)
-    created = await client.post(
-        "/api/v1/forecasts",
-        headers=tenant.headers,
-        json={"metric": "revenue", "horizon": 2, "frequency": "MS"},
-    )
-    assert created.status_code == 201, created.text
-    assert created.json()["frequency"] == "month"
+    created = await create_forecast(client, tenant.headers, metric="revenue", horizon=2, frequency="MS")
+    assert created["frequency"] == "month"
     refused = await client.post(
         "/api/v1/forecasts",
         headers=tenant.headers,

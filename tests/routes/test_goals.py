@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -14,29 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.agents.seed import month_start, seed_monthly
 from tests.factories import TenantContext, create_tenant, invite_and_activate
 
 
-def _month_start(months_back: int) -> date:
-    today = datetime.now(UTC).date()
-    index = today.year * 12 + today.month - 1 - months_back
-    return date(index // 12, index % 12 + 1, 1)
-
-
-async def _seed_monthly(
-    client: httpx.AsyncClient, tenant: TenantContext, metric: str, values: list[float]
-) -> None:
-    """One point per month, the last value in the last complete month (tenant zone is UTC)."""
-    points = [
-        {"metric": metric, "ts": f"{_month_start(len(values) - i).isoformat()}T12:00:00Z", "value": v}
-        for i, v in enumerate(values)
-    ]
-    response = await client.post("/api/v1/metrics", headers=tenant.headers, json={"points": points})
-    assert response.status_code == 200, response.text
-
-
 def _deadline(months_ahead: int) -> str:
-    return (_month_start(-months_ahead) + timedelta(days=10)).isoformat()
+    return (month_start(-months_ahead) + timedelta(days=10)).isoformat()
 
 
 async def _create(client: httpx.AsyncClient, tenant: TenantContext, **fields: object) -> httpx.Response:
@@ -53,7 +36,7 @@ async def _create(client: httpx.AsyncClient, tenant: TenantContext, **fields: ob
 
 async def test_baseline_is_computed_from_the_last_complete_month(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1050, 1100, 1150, 1200, 1250])
+    await seed_monthly(client, tenant, "revenue", [1000, 1050, 1100, 1150, 1200, 1250])
     created = await _create(client, tenant, target_value=1600)
     assert created.status_code == 201, created.text
     body = created.json()
@@ -64,7 +47,7 @@ async def test_baseline_is_computed_from_the_last_complete_month(client: httpx.A
 
 async def test_implausible_target_is_accepted_with_a_warning(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1010, 990, 1005, 1000, 1010])
+    await seed_monthly(client, tenant, "revenue", [1000, 1010, 990, 1005, 1000, 1010])
     created = await _create(client, tenant, target_value=100_000)
     assert created.status_code == 201
     assert created.json()["warnings"], "a 100x target in six months should draw a warning"
@@ -72,7 +55,7 @@ async def test_implausible_target_is_accepted_with_a_warning(client: httpx.Async
 
 async def test_goals_must_be_smart(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1100])
+    await seed_monthly(client, tenant, "revenue", [1000, 1100])
     cases = {
         "unknown metric": {"metric": "nonexistent"},
         "past deadline": {"deadline": "2020-01-01"},
@@ -91,8 +74,8 @@ async def test_goals_must_be_smart(client: httpx.AsyncClient) -> None:
 
 async def test_progress_is_computed_from_metrics(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300, 1400, 1500])
-    start = _month_start(3).isoformat()  # the window holds the last three complete months
+    await seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300, 1400, 1500])
+    start = month_start(3).isoformat()  # the window holds the last three complete months
     goal = (await _create(client, tenant, target_value=2000, baseline_value=1000, start_date=start)).json()
     progress = await client.get(f"/api/v1/goals/{goal['id']}/progress", headers=tenant.headers)
     assert progress.status_code == 200, progress.text
@@ -107,10 +90,10 @@ async def test_progress_is_computed_from_metrics(client: httpx.AsyncClient) -> N
 
 async def test_goal_becomes_achieved_when_a_complete_period_meets_target(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1200, 2100])
+    await seed_monthly(client, tenant, "revenue", [1000, 1200, 2100])
     goal = (
         await _create(
-            client, tenant, target_value=2000, baseline_value=1000, start_date=_month_start(2).isoformat()
+            client, tenant, target_value=2000, baseline_value=1000, start_date=month_start(2).isoformat()
         )
     ).json()
     progress = (await client.get(f"/api/v1/goals/{goal['id']}/progress", headers=tenant.headers)).json()
@@ -126,10 +109,10 @@ async def test_goal_becomes_missed_after_its_deadline(
     client: httpx.AsyncClient, app_engine: AsyncEngine
 ) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300])
+    await seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300])
     goal = (
         await _create(
-            client, tenant, target_value=5000, baseline_value=1000, start_date=_month_start(4).isoformat()
+            client, tenant, target_value=5000, baseline_value=1000, start_date=month_start(4).isoformat()
         )
     ).json()
     # Time passes: the deadline is now the end of the last complete month.
@@ -139,7 +122,7 @@ async def test_goal_becomes_missed_after_its_deadline(
         )
         await connection.execute(
             text("update smart_goals set deadline = :d where id = :id"),
-            {"d": _month_start(1) + timedelta(days=20), "id": goal["id"]},
+            {"d": month_start(1) + timedelta(days=20), "id": goal["id"]},
         )
     progress = (await client.get(f"/api/v1/goals/{goal['id']}/progress", headers=tenant.headers)).json()
     assert progress["signal"] == "missed"
@@ -148,7 +131,7 @@ async def test_goal_becomes_missed_after_its_deadline(
 
 async def test_manual_status_moves_and_roles(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1100])
+    await seed_monthly(client, tenant, "revenue", [1000, 1100])
     goal = (await _create(client, tenant)).json()
     _, viewer = await invite_and_activate(client, tenant, role="viewer")
     assert (await client.get(f"/api/v1/goals/{goal['id']}", headers=viewer)).status_code == 200
@@ -171,7 +154,7 @@ async def test_manual_status_moves_and_roles(client: httpx.AsyncClient) -> None:
 async def test_goals_never_cross_tenants(client: httpx.AsyncClient) -> None:
     a = await create_tenant(client)
     b = await create_tenant(client)
-    await _seed_monthly(client, b, "revenue", [1000, 1100])
+    await seed_monthly(client, b, "revenue", [1000, 1100])
     goal = (await _create(client, b)).json()
     for method, path in (("GET", ""), ("GET", "/progress"), ("PATCH", ""), ("DELETE", "")):
         kwargs = {"json": {"title": "mine now"}} if method == "PATCH" else {}
@@ -197,7 +180,7 @@ async def test_direction_comes_from_the_request_or_the_metric_else_it_is_asked_f
     client: httpx.AsyncClient, app_engine: AsyncEngine
 ) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "churn", [50, 48, 47])
+    await seed_monthly(client, tenant, "churn", [50, 48, 47])
     body = {"title": "Less churn", "metric": "churn", "target_value": 30, "deadline": _deadline(4)}
     unstated = await client.post("/api/v1/goals", headers=tenant.headers, json=body)
     assert unstated.status_code == 422, unstated.text
@@ -232,7 +215,7 @@ async def test_the_issue_goal_is_an_increase_goal_projected_by_the_forecaster(
     client: httpx.AsyncClient, app_engine: AsyncEngine
 ) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", _seasonal_revenue(24, 150_198))
+    await seed_monthly(client, tenant, "revenue", _seasonal_revenue(24, 150_198))
     await _as_tenant(
         app_engine, tenant, "update metric_definitions set favourable_direction = 'up' where name = 'revenue'"
     )
@@ -273,7 +256,7 @@ async def test_without_enough_history_the_projection_is_a_trend_line_and_says_wh
     client: httpx.AsyncClient,
 ) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300])
+    await seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300])
     goal = (await _create(client, tenant, target_value=3000, deadline=_deadline(8))).json()
     body = (await client.get(f"/api/v1/goals/{goal['id']}/progress", headers=tenant.headers)).json()
     projection = body["projection"]
@@ -284,24 +267,24 @@ async def test_without_enough_history_the_projection_is_a_trend_line_and_says_wh
 
 async def test_the_pace_counts_days_through_the_last_day_with_data(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1100, 1200])
-    first = _month_start(0)
+    await seed_monthly(client, tenant, "revenue", [1000, 1100, 1200])
+    first = month_start(0)
     ingest = {"points": [{"metric": "revenue", "ts": f"{first.isoformat()}T10:00:00Z", "value": 300}]}
     assert (await client.post("/api/v1/metrics", headers=tenant.headers, json=ingest)).status_code == 200
     start = first.isoformat()
     goal = (await _create(client, tenant, target_value=9000, baseline_value=1200, start_date=start)).json()
     body = (await client.get(f"/api/v1/goals/{goal['id']}/progress", headers=tenant.headers)).json()
-    days_in_month = (_month_start(-1) - first).days
+    days_in_month = (month_start(-1) - first).days
     # Only the 1st has data: 300 a day, whatever day of the month it is today.
     assert body["current_period"]["projected_value"] == 300 * days_in_month
 
 
 async def test_status_changes_are_kept_and_paginated(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1100])
+    await seed_monthly(client, tenant, "revenue", [1000, 1100])
     goal = (
         await _create(
-            client, tenant, target_value=2000, baseline_value=1000, start_date=_month_start(1).isoformat()
+            client, tenant, target_value=2000, baseline_value=1000, start_date=month_start(1).isoformat()
         )
     ).json()
     history_path = f"/api/v1/goals/{goal['id']}/history"
@@ -311,7 +294,7 @@ async def test_status_changes_are_kept_and_paginated(client: httpx.AsyncClient) 
     assert first["signal"] == again["signal"] != "achieved"
     assert (await client.get(history_path, headers=tenant.headers)).json()["total"] == 1  # no change, no row
     # Last month turns out at 2,100 (a correction): the goal is achieved, and the change is recorded.
-    point = {"metric": "revenue", "ts": f"{_month_start(1).isoformat()}T12:00:00Z", "value": 2100}
+    point = {"metric": "revenue", "ts": f"{month_start(1).isoformat()}T12:00:00Z", "value": 2100}
     assert (
         await client.post("/api/v1/metrics", headers=tenant.headers, json={"points": [point]})
     ).status_code == 200
@@ -328,7 +311,7 @@ async def test_status_changes_are_kept_and_paginated(client: httpx.AsyncClient) 
 
 async def test_progress_exports_as_csv_and_xlsx_with_formulas_neutralised(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300])
+    await seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300])
     title = '=HYPERLINK("http://evil.example","x")'
     goal = (await _create(client, tenant, title=title, target_value=2000, baseline_value=1000)).json()
     path = f"/api/v1/goals/{goal['id']}/progress"
@@ -352,7 +335,7 @@ async def test_progress_exports_as_csv_and_xlsx_with_formulas_neutralised(client
 
 async def test_concurrent_progress_reads_record_one_status_change(client: httpx.AsyncClient) -> None:
     tenant = await create_tenant(client)
-    await _seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300])
+    await seed_monthly(client, tenant, "revenue", [1000, 1100, 1200, 1300])
     goal = (await _create(client, tenant, target_value=2000, baseline_value=1000)).json()
     path = f"/api/v1/goals/{goal['id']}/progress"
     responses = await asyncio.gather(*(client.get(path, headers=tenant.headers) for _ in range(4)))
@@ -366,7 +349,7 @@ async def test_status_history_rows_cannot_point_at_another_tenants_goal(
 ) -> None:
     a = await create_tenant(client)
     b = await create_tenant(client)
-    await _seed_monthly(client, b, "revenue", [1000, 1100])
+    await seed_monthly(client, b, "revenue", [1000, 1100])
     goal = (await _create(client, b)).json()
     assert (await client.get(f"/api/v1/goals/{goal['id']}/progress", headers=b.headers)).status_code == 200
     with pytest.raises(IntegrityError):

@@ -20,9 +20,8 @@ from backend.services.benchmarks.service import IMPORT_QUEUE
 from backend.services.evidence import repository as evidence_repository
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from tests.factories import TenantContext, create_tenant
+from tests.factories import TenantContext, create_forecast, create_goal, create_tenant
 from tests.jobs.support import run_pending_jobs
-from tests.services.connectors import support
 from tests.services.connectors.fakes import (
     SHOPIFY_TOKEN,
     STRIPE_KEY,
@@ -32,16 +31,11 @@ from tests.services.connectors.fakes import (
     stripe_app,
     stripe_txn,
 )
+from tests.services.connectors.fixtures import api, database, loopback_app, loopback_settings, worker
 from tests.services.connectors.support import Worker, create_source, sync_now
 
 # The connector tests' fixtures: an API and a worker whose connectors may reach loopback.
-api, database, loopback_app, loopback_settings, worker = (
-    support.api,
-    support.database,
-    support.loopback_app,
-    support.loopback_settings,
-    support.worker,
-)
+__all__ = ["api", "database", "loopback_app", "loopback_settings", "worker"]
 
 DAYS = 70  # two complete months always lie inside: the benchmark compares the last one
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -138,25 +132,10 @@ async def _readers(
     api: httpx.AsyncClient, tenant: TenantContext, database: Database, industry: str
 ) -> dict[str, Any]:
     """What goals, forecasts, evidence and benchmarks read of ``revenue`` right now."""
-    goal = await api.post(
-        "/api/v1/goals",
-        headers=tenant.headers,
-        json={
-            "title": "Weekly revenue",
-            "metric": "revenue",
-            "target_value": 100_000,
-            "direction": "increase",
-            "period": "week",
-            "deadline": (TODAY + timedelta(days=60)).date().isoformat(),
-        },
+    goal = await create_goal(api, tenant.headers, target_value=100_000, days=60, period="week")
+    forecast = await create_forecast(
+        api, tenant.headers, metric="revenue", horizon=7, frequency="day", end=TODAY.isoformat()
     )
-    assert goal.status_code in (200, 201), goal.text
-    forecast = await api.post(
-        "/api/v1/forecasts",
-        headers=tenant.headers,
-        json={"metric": "revenue", "horizon": 7, "frequency": "day", "end": TODAY.isoformat()},
-    )
-    assert forecast.status_code in (200, 201), forecast.text
     compare = await api.get(
         "/api/v1/benchmarks/compare",
         headers=tenant.headers,
@@ -170,9 +149,9 @@ async def _readers(
             session, ["revenue"], start=FIRST, end=TODAY, zone="UTC"
         )
     return {
-        "goal_baseline": round(goal.json()["baseline_value"], 2),
-        "forecast_observations": forecast.json()["n_observations"],
-        "forecast_mean": forecast.json()["points"][0]["mean"],
+        "goal_baseline": round(goal["baseline_value"], 2),
+        "forecast_observations": forecast["n_observations"],
+        "forecast_mean": forecast["points"][0]["mean"],
         "evidence_total": round(sum(value for _, value in series["revenue"]), 2),
         "benchmark": (
             round(comparison["tenant_value"], 2),

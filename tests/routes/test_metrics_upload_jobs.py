@@ -13,7 +13,7 @@ from backend.services.metrics.upload_service import UploadOptions, background_re
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
-from tests.jobs.support import fast_retry_settings, record_progress, run_pending_jobs
+from tests.jobs.support import record_progress, run_fast_retry_jobs
 from tests.routes.test_metrics_upload import _rollup_by_store, _upload, _wide_returns_csv
 
 
@@ -36,7 +36,7 @@ async def _run_and_read_job(
     settings: Settings,
     urls: DatabaseUrls,
 ) -> dict[str, object]:
-    await run_pending_jobs(fast_retry_settings(settings), urls, [upload_jobs.UPLOAD_QUEUE])
+    await run_fast_retry_jobs(settings, urls, upload_jobs.UPLOAD_QUEUE)
     response = await client.get(queued.headers["Location"], headers=tenant.headers)
     assert response.status_code == 200, response.text
     return dict(response.json())

@@ -18,7 +18,7 @@ from backend.services.evidence.types import MmmSpec
 from backend.services.workload import Requester
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
-from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.jobs.support import run_fast_retry_jobs
 from tests.services.evidence.mmm_synthetic import CHANNELS, MmmTruth, TrueChannel, simulate_mmm
 
 START = datetime(2024, 1, 1, 12, tzinfo=UTC)
@@ -208,7 +208,7 @@ async def test_an_async_fit_runs_as_a_job_with_progress_and_stores_a_readable_mo
     queued = await client.post("/api/v1/evidence/mmm", json={**body, "async": True}, headers=tenant.headers)
     assert queued.status_code == 202, queued.text
     assert queued.json()["reason"] == "requested"
-    await run_pending_jobs(fast_retry_settings(settings), database_urls, ["evidence"])
+    await run_fast_retry_jobs(settings, database_urls, "evidence")
     job = (await client.get(queued.json()["status_url"], headers=tenant.headers)).json()
     assert (job["kind"], job["status"], job["progress"]) == ("evidence.mmm_fit", "succeeded", 100), job
     assert job["message"] == "point fit done; 12/12 bootstrap refits"  # the last progress reported

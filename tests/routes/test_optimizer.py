@@ -21,7 +21,7 @@ from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from backend.utils.prometheus import OPTIMIZATION_RUNS
 from tests.factories import create_tenant, invite_and_activate
-from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.jobs.support import run_fast_retry_jobs
 
 RUNS = "/api/v1/optimizer/runs"
 TEMPLATES = ("budget_allocation", "inventory", "staffing", "product_mix")
@@ -215,10 +215,6 @@ async def test_invalid_params_are_422_listing_each_path(client: httpx.AsyncClien
     assert (await client.get(RUNS, headers=tenant.headers)).json()["total"] == 0
 
 
-async def _solve_queued_runs(settings: Settings, database_urls: DatabaseUrls) -> None:
-    await run_pending_jobs(fast_retry_settings(settings), database_urls, ["optimizer"])
-
-
 async def test_a_problem_beyond_the_synchronous_limit_is_solved_by_a_worker(
     client: httpx.AsyncClient, settings: Settings, database_urls: DatabaseUrls, database: Database
 ) -> None:
@@ -232,7 +228,7 @@ async def test_a_problem_beyond_the_synchronous_limit_is_solved_by_a_worker(
     assert "2121 employee x day x shift assignments" in queued.json()["reason"]
     assert (await client.get(RUNS, headers=tenant.headers)).json()["total"] == 0
 
-    await _solve_queued_runs(settings, database_urls)
+    await run_fast_retry_jobs(settings, database_urls, "optimizer")
 
     job = (await client.get(queued.headers["location"], headers=tenant.headers)).json()
     assert job["status"] == "succeeded", job
@@ -251,7 +247,7 @@ async def test_background_runs_store_the_same_plan_as_a_synchronous_solve(
         RUNS, headers=tenant.headers, json={"template": "product_mix", "params": params, "async": True}
     )
     assert (direct.status_code, queued.status_code) == (201, 202)
-    await _solve_queued_runs(settings, database_urls)
+    await run_fast_retry_jobs(settings, database_urls, "optimizer")
     job = (await client.get(f"/api/v1/jobs/{queued.json()['job_id']}", headers=tenant.headers)).json()
     stored = (await client.get(job["result"]["run_url"], headers=tenant.headers)).json()
     assert stored["result"]["objective"] == pytest.approx(direct.json()["result"]["objective"])

@@ -1,3 +1,3 @@
-from tests.services.connectors.support import api, database, loopback_app, loopback_settings
+from tests.services.connectors.fixtures import api, database, loopback_app, loopback_settings
 
 __all__ = ["api", "database", "loopback_app", "loopback_settings"]

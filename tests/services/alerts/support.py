@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +27,7 @@ from backend.services.alerts.types import DELIVERY_ID_HEADER
 from backend.utils.database_urls import DatabaseUrls
 from tests.factories import TenantContext, create_tenant
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
+from tests.services.connectors.fakes import serve
 
 
 @dataclass
@@ -134,3 +137,11 @@ async def tenant_with_rule(api: httpx.AsyncClient, channel: dict[str, Any], **ru
     await seed_revenue(api, tenant)
     created = await create_channel(api, tenant, **channel)
     return Prepared(tenant, created, await create_rule(api, tenant, channel_ids=[created["id"]], **rule))
+
+
+@asynccontextmanager
+async def webhook_rule(api: httpx.AsyncClient, receiver: Receiver, **rule: Any) -> AsyncIterator[Prepared]:
+    """``receiver`` served on loopback while the block runs, and a new tenant whose threshold rule
+    (``rule`` overrides its fields) alerts a webhook channel to it: see :func:`tenant_with_rule`."""
+    with serve(receiver.app()) as base:
+        yield await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"}, **rule)

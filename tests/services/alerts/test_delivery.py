@@ -24,7 +24,14 @@ from backend.services.queue import JobRun, JobRuntime
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.jobs.support import shared_compute
-from tests.services.alerts.support import Receiver, deliver, delivery_log, run_engine, tenant_with_rule
+from tests.services.alerts.support import (
+    Receiver,
+    deliver,
+    delivery_log,
+    run_engine,
+    tenant_with_rule,
+    webhook_rule,
+)
 from tests.services.connectors.fakes import serve
 from tests.services.mail.smtp_server import SmtpServer
 
@@ -35,8 +42,7 @@ async def test_a_threshold_alert_reaches_the_webhook_signed_once_and_is_logged(
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
     receiver = Receiver()
-    with serve(receiver.app()) as base:
-        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})
+    async with webhook_rule(api, receiver) as ready:
         tenant, channel = ready.tenant, ready.channel
         assert (await run_engine(api, tenant))["alerts"] == 1
         assert (await run_engine(api, tenant))["alerts"] == 0  # one alert per rule, subject and day
@@ -78,8 +84,7 @@ async def test_a_receiver_answering_500_is_retried_until_it_accepts_and_each_try
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
     receiver = Receiver(failures=[500, 503])
-    with serve(receiver.app()) as base:
-        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})
+    async with webhook_rule(api, receiver) as ready:
         tenant, channel = ready.tenant, ready.channel
         await run_engine(api, tenant)
         await deliver(loopback_settings, database_urls)
@@ -104,8 +109,7 @@ async def test_a_refusing_receiver_fails_the_delivery_for_good_and_says_so(
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
     receiver = Receiver(failures=[410])
-    with serve(receiver.app()) as base:
-        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})
+    async with webhook_rule(api, receiver) as ready:
         tenant, channel = ready.tenant, ready.channel
         await run_engine(api, tenant)
         await deliver(loopback_settings, database_urls)
@@ -157,8 +161,7 @@ async def test_a_snoozed_rule_raises_nothing_until_its_snooze_ends(
     api: httpx.AsyncClient, loopback_settings: Settings, database_urls: DatabaseUrls
 ) -> None:
     receiver = Receiver()
-    with serve(receiver.app()) as base:
-        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})
+    async with webhook_rule(api, receiver) as ready:
         tenant, rule = ready.tenant, ready.rule
         until = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
         snoozed = await api.post(
@@ -183,8 +186,7 @@ async def test_an_alert_in_quiet_hours_is_delivered_when_they_end_not_dropped(
     start, end = (now - timedelta(hours=1)).time(), (now + timedelta(hours=2)).time()
     quiet = {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
     receiver = Receiver()
-    with serve(receiver.app()) as base:
-        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"}, quiet_hours=quiet)
+    async with webhook_rule(api, receiver, quiet_hours=quiet) as ready:
         tenant = ready.tenant
         assert (await run_engine(api, tenant))["alerts"] == 1
         await deliver(loopback_settings, database_urls)
@@ -222,8 +224,8 @@ async def test_two_workers_delivering_one_row_at_once_send_it_once(
     api: httpx.AsyncClient, loopback_settings: Settings, database: Database, worker_engine: AsyncEngine
 ) -> None:
     receiver = Receiver()
-    with serve(receiver.app()) as base:
-        tenant = (await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})).tenant
+    async with webhook_rule(api, receiver) as ready:
+        tenant = ready.tenant
         await run_engine(api, tenant)
         async with worker_engine.connect() as connection:
             delivery_id = await connection.scalar(

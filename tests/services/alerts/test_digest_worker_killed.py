@@ -19,9 +19,8 @@ from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import create_tenant
-from tests.jobs.support import kill_hard, open_queue, run_pending_jobs, wait_for, worker_running
+from tests.jobs.support import kill_worker_while_held, open_queue, run_pending_jobs
 from tests.routes.test_insights import seed_daily
-from tests.services.connectors.fakes import free_port
 from tests.services.mail.smtp_server import RecordingHandler, SmtpServer
 
 pytestmark = pytest.mark.live
@@ -68,12 +67,10 @@ async def test_a_worker_killed_mid_digest_is_retried_with_the_same_message_id_an
 
         monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("SMTP_PORT", str(smtp.port))
-        try:
-            with worker_running(database_urls, free_port(), "mail", TEST_SECRET_KEY) as process:
-                await wait_for(handler.held.is_set, "the worker to send the digest", limit_seconds=120)
-                kill_hard(process)
-        finally:
-            handler.released.set()
+        hold = (handler.held, handler.released)
+        await kill_worker_while_held(
+            database_urls, "mail", TEST_SECRET_KEY, hold, "the worker to send the digest"
+        )
         # The server drops a transaction whose client is gone before its 250: nothing landed.
         await asyncio.sleep(0.5)
         assert smtp.to(tenant.email) == []

@@ -14,9 +14,8 @@ from backend.services.queue.maintenance import retry_stalled_jobs
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
 from tests.conftest import TEST_SECRET_KEY
-from tests.jobs.support import kill_hard, open_queue, wait_for, worker_running
-from tests.services.alerts.support import Receiver, deliver, delivery_log, run_engine, tenant_with_rule
-from tests.services.connectors.fakes import free_port, serve
+from tests.jobs.support import kill_worker_while_held, open_queue
+from tests.services.alerts.support import Receiver, deliver, delivery_log, run_engine, webhook_rule
 
 pytestmark = pytest.mark.live
 
@@ -25,16 +24,13 @@ async def test_a_worker_killed_mid_delivery_is_retried_and_the_alert_is_delivere
     api: httpx.AsyncClient, database: Database, database_urls: DatabaseUrls, loopback_settings: Settings
 ) -> None:
     receiver = Receiver(hold=True)
-    with serve(receiver.app()) as base:
-        ready = await tenant_with_rule(api, {"kind": "webhook", "url": f"{base}/hook"})
+    async with webhook_rule(api, receiver) as ready:
         tenant, channel = ready.tenant, ready.channel
         assert (await run_engine(api, tenant))["alerts"] == 1
-        try:
-            with worker_running(database_urls, free_port(), "alerts", TEST_SECRET_KEY) as process:
-                await wait_for(receiver.held.is_set, "the worker to send the webhook", limit_seconds=120)
-                kill_hard(process)
-        finally:
-            receiver.released.set()
+        hold = (receiver.held, receiver.released)
+        await kill_worker_while_held(
+            database_urls, "alerts", TEST_SECRET_KEY, hold, "the worker to send the webhook"
+        )
         assert receiver.accepted == set()  # the killed worker's request was never answered 2xx
         assert (await delivery_log(api, tenant, channel["id"]))["total"] == 0  # its transaction is gone
 

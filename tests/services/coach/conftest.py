@@ -22,6 +22,11 @@ from tests.factories import create_tenant
 from tests.services.coach.fake_llm import FakeLlmServer
 
 TEST_API_KEY = "sk-test-key-not-real"
+# A question the complexity score sends to the cloud model: several intents, a what-if, a plan.
+COMPLEX_QUESTION = (
+    "Why did revenue drop last month, and what if I move $2k from Facebook to Google ads? "
+    "Then plan inventory for next quarter and compare it with the current reorder plan."
+)
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,9 @@ from backend.services.coach.llm_router import (
     tools_likely_needed,
 )
 from backend.services.coach.usage import TenantLlmPolicy
+from tests.services.coach.conftest import COMPLEX_QUESTION
 
 SIMPLE = "What was revenue last week?"
-COMPLEX = (
-    "Why did revenue drop last month, and what if I move $2k from Facebook to Google ads? "
-    "Then plan inventory for next quarter and compare it with the current reorder plan."
-)
 
 
 def policy(**overrides: object) -> TenantLlmPolicy:
@@ -75,7 +72,7 @@ def test_short_factual_question_is_simple() -> None:
 
 
 def test_multi_step_question_touching_several_tools_is_complex() -> None:
-    score = complexity_score(COMPLEX)
+    score = complexity_score(COMPLEX_QUESTION)
     assert score.is_complex
     assert score.multi_step == 1.0
     assert score.tools_needed >= 3
@@ -106,23 +103,25 @@ def test_simple_request_goes_local_first_with_cloud_as_fallback() -> None:
 
 
 def test_complex_request_goes_to_cloud_first() -> None:
-    assert plan(COMPLEX).tiers == (Tier.CLOUD, Tier.LOCAL, Tier.OFFLINE)
+    assert plan(COMPLEX_QUESTION).tiers == (Tier.CLOUD, Tier.LOCAL, Tier.OFFLINE)
 
 
 def test_over_budget_is_local_only_and_says_so() -> None:
-    over_budget = plan(COMPLEX, month_spend_dollars=10.0)
+    over_budget = plan(COMPLEX_QUESTION, month_spend_dollars=10.0)
     assert over_budget.tiers == (Tier.LOCAL, Tier.OFFLINE)
     assert any("budget" in notice for notice in over_budget.notices)
 
 
 def test_cloud_disabled_tenant_never_plans_the_cloud() -> None:
-    for question in (SIMPLE, COMPLEX):
+    for question in (SIMPLE, COMPLEX_QUESTION):
         assert Tier.CLOUD not in plan(question, cloud_allowed=False).tiers
 
 
 def test_complex_request_stays_local_when_the_cloud_would_break_the_target_share() -> None:
     def first_tier(local_calls: int, total_calls: int) -> Tier:
-        return plan(COMPLEX, local_share=0.75, local_calls=local_calls, total_calls=total_calls).tiers[0]
+        return plan(
+            COMPLEX_QUESTION, local_share=0.75, local_calls=local_calls, total_calls=total_calls
+        ).tiers[0]
 
     assert first_tier(2, 3) is Tier.LOCAL
     # 3 local of 4 calls: one more cloud call gives 3/5 = 60% < 75% → local; 6 of 7 → 6/8 = 75% → cloud.
@@ -135,4 +134,4 @@ def test_without_local_model_cloud_answers_and_offline_is_the_last_resort() -> N
 
 
 def test_nothing_configured_means_offline_templates() -> None:
-    assert plan(COMPLEX, local=False, cloud=False).tiers == (Tier.OFFLINE,)
+    assert plan(COMPLEX_QUESTION, local=False, cloud=False).tiers == (Tier.OFFLINE,)

@@ -15,17 +15,11 @@ from backend.services.coach.llm_router import Tier
 from backend.services.coach.providers import ChatMessage
 from backend.utils.database import Database
 from tests.factories import create_tenant
-from tests.services.coach.conftest import RouterFactory, set_tenant_settings
+from tests.services.coach.conftest import COMPLEX_QUESTION, RouterFactory, set_tenant_settings
 from tests.services.coach.fake_llm import FakeLlmServer, Scripted, ollama_chat, openai_chat
 
 SIMPLE = [ChatMessage("user", "What was revenue last week?")]
-COMPLEX = [
-    ChatMessage(
-        "user",
-        "Why did revenue drop last month, and what if I move $2k from Facebook to Google ads? "
-        "Then plan inventory for next quarter and compare it with the current reorder plan.",
-    )
-]
+COMPLEX = [ChatMessage("user", COMPLEX_QUESTION)]
 CLOUD = "/v1/chat/completions"
 LOCAL = "/api/chat"
 

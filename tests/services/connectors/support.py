@@ -1,21 +1,17 @@
-"""Shared fixtures for connector tests: an API and a worker whose connectors may reach loopback."""
+"""What connector tests share: their settings, the worker, creating sources, reading stored points."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from backend.config import Settings
 from backend.models import BusinessMetric
 from backend.utils.database import Database
 from backend.utils.database_urls import DatabaseUrls
-from tests.conftest import client_for, running_app
 from tests.jobs.support import fast_retry_settings, run_pending_jobs
 from tests.services.connectors.fakes import STRIPE_KEY
 
@@ -31,29 +27,6 @@ def connector_settings(settings: Settings) -> Settings:
     )
 
 
-@pytest.fixture(scope="session")
-def loopback_settings(settings: Settings) -> Settings:
-    return connector_settings(settings)
-
-
-@pytest.fixture(scope="session")
-async def loopback_app(loopback_settings: Settings) -> AsyncIterator[FastAPI]:
-    async with running_app(loopback_settings) as application:
-        yield application
-
-
-@pytest.fixture
-async def api(loopback_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(loopback_app) as http:
-        yield http
-
-
-@pytest.fixture
-def database(loopback_app: FastAPI) -> Database:
-    db: Database = loopback_app.state.database
-    return db
-
-
 class Worker:
     """Runs the jobs waiting on the connectors queue, in this process."""
 
@@ -62,11 +35,6 @@ class Worker:
 
     async def run(self) -> None:
         await run_pending_jobs(self.settings, self.urls, ["connectors"])
-
-
-@pytest.fixture
-def worker(loopback_settings: Settings, database_urls: DatabaseUrls) -> Worker:
-    return Worker(loopback_settings, database_urls)
 
 
 async def create_source(api: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from backend.services.evidence.units import (
     study_table,
 )
 from backend.services.workload import Requester
-from tests.services.evidence.unit_synthetic import ab_test, confounded_units
+from tests.services.evidence.unit_synthetic import ab_test, ab_test_spec, confounded_units
 
 COVARIATES = [f"x{i + 1}" for i in range(25)]
 FAST: dict[str, Any] = {"refutation_simulations": 10, "compare_methods": False}
@@ -87,16 +87,7 @@ def test_equal_segment_effects_are_not_called_heterogeneous() -> None:
 
 def test_an_ab_test_table_recovers_the_lift_with_categorical_covariates() -> None:
     frame = ab_test(n=800, lift=3.0, seed=1)
-    spec = UnitStudySpec(
-        unit_id="visitor",
-        treatment="variant_b",
-        outcome="order_value",
-        covariates=["visits"],
-        categorical=["device"],
-        segment="device",
-        randomized=True,
-        **FAST,
-    )
+    spec = ab_test_spec(segment="device", **FAST)
     result = compute_unit_study(_inputs(frame, spec))
 
     assert result.units == 800 and result.treated == 400

@@ -15,9 +15,12 @@ an optional tiny segment exercises the "too small to estimate" rule.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from backend.services.evidence.types import UnitStudySpec
 
 
 def confounded_units(
@@ -52,6 +55,20 @@ def confounded_units(
     if tiny_segment:
         frame.loc[frame.index[:tiny_segment], "segment"] = "tiny"
     return frame
+
+
+def ab_test_spec(**options: Any) -> UnitStudySpec:
+    """The study of an :func:`ab_test` table: variant B's randomised effect on the order value,
+    adjusted for visits and the device (categorical); ``options``: the spec's other fields."""
+    return UnitStudySpec(
+        unit_id="visitor",
+        treatment="variant_b",
+        outcome="order_value",
+        covariates=["visits"],
+        categorical=["device"],
+        randomized=True,
+        **options,
+    )
 
 
 def ab_test(*, n: int, lift: float, seed: int) -> pd.DataFrame:

@@ -15,14 +15,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.utils.database import Database
 from tests.agents.seed import ingest
-from tests.factories import TenantContext
+from tests.factories import TenantContext, create_tenant
 
 ORDERS_BY_WEEKDAY = (80.0, 80.0, 80.0, 80.0, 80.0, 240.0, 120.0)
 ORDERS_PER_STAFF_HOUR = 5.0
@@ -41,6 +45,19 @@ HOURLY_ROTA = tuple(f"p{i:02d}" for i in range(12))
 MUG_ELASTICITY = -1.5
 MUG_PRICES = (10.0, 11.0, 12.0, 13.0)
 MUG_COST, TEAPOT_COST, TEAPOT_PRICE = 4.0, 10.0, 25.0
+
+
+@asynccontextmanager
+async def seeded_session(
+    client: httpx.AsyncClient,
+    database: Database,
+    seed: Callable[[httpx.AsyncClient, TenantContext], Awaitable[None]],
+) -> AsyncIterator[AsyncSession]:
+    """A session of a new tenant whose data ``seed`` has ingested (what a service reads plans from)."""
+    tenant = await create_tenant(client)
+    await seed(client, tenant)
+    async with database.tenant_session(tenant.tenant_id) as session:
+        yield session
 
 
 def days_back(count: int) -> list[date]:

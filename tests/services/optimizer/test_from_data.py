@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from functools import partial
 
 import httpx
 import pytest
@@ -14,7 +15,6 @@ from backend.services.optimizer.inputs import MissingInputs
 from backend.services.optimizer.staffing_data import staffing_inputs
 from backend.services.optimizer.types import FromDataAsk, SolveOptions
 from backend.utils.database import Database
-from tests.factories import create_tenant
 from tests.services.optimizer.shop_data import (
     MUG_COST,
     MUG_ELASTICITY,
@@ -23,6 +23,7 @@ from tests.services.optimizer.shop_data import (
     mug_history,
     seed_pricing,
     seed_staffing,
+    seeded_session,
 )
 
 UTC_ZONE = zoneinfo.ZoneInfo("UTC")
@@ -59,9 +60,7 @@ def test_a_price_rise_on_elastic_demand_sells_fewer_units_at_a_wider_margin_band
 async def test_planted_weekday_demand_gives_the_staff_count_and_a_schedule_that_covers_it(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    tenant = await create_tenant(client)
-    await seed_staffing(client, tenant)
-    async with database.tenant_session(tenant.tenant_id) as session:
+    async with seeded_session(client, database, seed_staffing) as session:
         found = await staffing_inputs(session, UTC_ZONE, FromDataAsk())
     assert found.per_staff_hour == pytest.approx(ORDERS_PER_STAFF_HOUR)
     assert [need.day.weekday() for need in found.needs] == list(range(7))
@@ -81,9 +80,7 @@ async def test_planted_weekday_demand_gives_the_staff_count_and_a_schedule_that_
 async def test_without_a_roster_the_staff_count_still_comes_and_the_schedule_names_what_it_needs(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    tenant = await create_tenant(client)
-    await seed_staffing(client, tenant, roster=False)
-    async with database.tenant_session(tenant.tenant_id) as session:
+    async with seeded_session(client, database, partial(seed_staffing, roster=False)) as session:
         found = await staffing_inputs(session, UTC_ZONE, FromDataAsk())
     assert [need.staff for need in found.needs] == list(STAFF_BY_WEEKDAY)
     assert found.derived is None and found.roster_missing is not None
@@ -93,9 +90,7 @@ async def test_without_a_roster_the_staff_count_still_comes_and_the_schedule_nam
 async def test_product_mix_inputs_carry_margins_sales_and_the_mug_elasticity(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    tenant = await create_tenant(client)
-    await seed_pricing(client, tenant)
-    async with database.tenant_session(tenant.tenant_id) as session:
+    async with seeded_session(client, database, seed_pricing) as session:
         found = await product_mix_inputs(session, UTC_ZONE)
     mug, teapot = found.product("mug"), found.product("Teapot")
     assert mug is not None and teapot is not None

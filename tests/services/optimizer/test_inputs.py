@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import UTC, datetime
+from functools import partial
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from backend.services.optimizer.inputs import MissingInputs, inventory_inputs
 from backend.utils.database import Database
 from tests.agents.seed import seed_inventory
-from tests.factories import create_tenant
+from tests.services.optimizer.shop_data import seeded_session
 
 UTC_ZONE = zoneinfo.ZoneInfo("UTC")
 
@@ -19,9 +20,7 @@ UTC_ZONE = zoneinfo.ZoneInfo("UTC")
 async def test_inventory_inputs_come_from_weekly_demand_and_latest_levels(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    tenant = await create_tenant(client)
-    await seed_inventory(client, tenant)
-    async with database.tenant_session(tenant.tenant_id) as session:
+    async with seeded_session(client, database, seed_inventory) as session:
         found = await inventory_inputs(session, UTC_ZONE, lead_weeks=2)
     assert (found.metrics.demand, found.metrics.stock, found.metrics.cost) == (
         "units_sold",
@@ -46,9 +45,7 @@ async def test_inventory_inputs_come_from_weekly_demand_and_latest_levels(
 
 
 async def test_missing_inventory_metrics_are_named(client: httpx.AsyncClient, database: Database) -> None:
-    tenant = await create_tenant(client)
-    await seed_inventory(client, tenant, with_cost=False)
-    async with database.tenant_session(tenant.tenant_id) as session:
+    async with seeded_session(client, database, partial(seed_inventory, with_cost=False)) as session:
         with pytest.raises(MissingInputs) as refused:
             await inventory_inputs(session, UTC_ZONE)
     assert refused.value.needs == [
