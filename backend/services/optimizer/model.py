@@ -9,6 +9,7 @@ Structural constraints (definitions that only link variables) are not relaxable.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pulp
@@ -16,6 +17,20 @@ import pulp
 from backend.services.optimizer.types import ModelSize, ObjectiveSense
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def linear(terms: Iterable[tuple[pulp.LpVariable, float]], constant: float = 0.0) -> pulp.LpAffineExpression:
+    """``sum(coefficient * variable) + constant`` as one expression, built in a single pass.
+
+    The same expression PuLP's operators build (``lpSum(c * v for ...)``), without the
+    intermediate expression and copy they make per term: as ``0 * v`` does, a zero
+    coefficient leaves its variable out, and a repeated variable's coefficients add up.
+    """
+    coefficients: dict[pulp.LpVariable, float] = {}
+    for var, coefficient in terms:
+        if coefficient != 0:
+            coefficients[var] = coefficients[var] + coefficient if var in coefficients else coefficient
+    return pulp.LpAffineExpression(coefficients, constant)
 
 
 @dataclass(frozen=True)

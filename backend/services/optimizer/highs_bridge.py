@@ -1,0 +1,87 @@
+"""Hand a PuLP problem to HiGHS in bulk and read the solution back in bulk.
+
+PuLP's own HiGHS interface adds one column and one row per call and rescans every
+constraint for its variables several times per solve; at the templates' sizes that
+cost more than the solve itself. This passes the very same LP — PuLP's column order
+(``problem.variables()``, sorted by name), the rows in insertion order, zero
+coefficients dropped, a maximisation as the minimisation of its negation, the
+objective constant left out — as arrays in two calls, and writes values, reduced
+costs, slacks and duals back onto the PuLP objects as PuLP's interface does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import chain
+
+import highspy
+import numpy as np
+import pulp
+
+_INF = highspy.kHighsInf
+
+
+def new_highs() -> highspy.Highs:
+    """A fresh, silent HiGHS instance."""
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+def _bound(value: float | None, missing: float) -> float:
+    return missing if value is None else float(value)
+
+
+def load_problem(highs: highspy.Highs, problem: pulp.LpProblem, variables: Sequence[pulp.LpVariable]) -> None:
+    """Add ``variables`` as columns and the problem's constraints as rows of ``highs``."""
+    sign = -1.0 if problem.sense == pulp.LpMaximize else 1.0
+    objective = problem.objective if problem.objective is not None else {}
+    position = {var: index for index, var in enumerate(variables)}
+    highs.addCols(
+        len(variables),
+        np.fromiter((sign * objective.get(v, 0.0) for v in variables), np.float64, len(variables)),
+        np.fromiter((_bound(v.lowBound, -_INF) for v in variables), np.float64, len(variables)),
+        np.fromiter((_bound(v.upBound, _INF) for v in variables), np.float64, len(variables)),
+        0,
+        np.empty(0, np.int32),
+        np.empty(0, np.int32),
+        np.empty(0, np.float64),
+    )
+    integer = np.fromiter((i for i, v in enumerate(variables) if v.cat == pulp.LpInteger), np.int32)
+    if integer.size:
+        kinds = np.full(integer.size, int(highspy.HighsVarType.kInteger), np.uint8)
+        highs.changeColsIntegrality(integer.size, integer, kinds)
+
+    constraints = problem.constraints()
+    rows = [[(position[v], a) for v, a in c.items() if a != 0] for c in constraints]
+    starts = np.zeros(len(rows), np.int32)
+    starts[1:] = np.cumsum(np.fromiter((len(r) for r in rows[:-1]), np.int32, max(len(rows) - 1, 0)))
+    indices = np.fromiter((j for j, _ in chain.from_iterable(rows)), np.int32)
+    values = np.fromiter((a for _, a in chain.from_iterable(rows)), np.float64)
+    highs.addRows(
+        len(rows),
+        np.fromiter((_bound(c.getLb(), -_INF) for c in constraints), np.float64, len(rows)),
+        np.fromiter((_bound(c.getUb(), _INF) for c in constraints), np.float64, len(rows)),
+        indices.size,
+        starts,
+        indices,
+        values,
+    )
+
+
+def read_solution(
+    highs: highspy.Highs, problem: pulp.LpProblem, variables: Sequence[pulp.LpVariable]
+) -> None:
+    """Set ``varValue``/``dj`` on the variables and ``slack``/``pi`` on the constraints."""
+    solution = highs.getSolution()
+    if len(solution.col_value) != len(variables):
+        return  # no solution to read (HiGHS stopped before it had one)
+    for var, value, dual in zip(variables, solution.col_value, solution.col_dual, strict=True):
+        var.varValue = value
+        var.dj = dual
+    constraints = problem.constraints()
+    for constraint, activity, dual in zip(constraints, solution.row_value, solution.row_dual, strict=True):
+        # As PuLP: the constant sits on the left-hand side; a <= row's slack is the negation.
+        slack = constraint.constant + activity
+        constraint.slack = -slack if constraint.sense == pulp.LpConstraintLE else slack
+        constraint.pi = dual
