@@ -12,7 +12,6 @@ costs, slacks and duals back onto the PuLP objects as PuLP's interface does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain
 
 import highspy
 import numpy as np
@@ -53,19 +52,23 @@ def load_problem(highs: highspy.Highs, problem: pulp.LpProblem, variables: Seque
         highs.changeColsIntegrality(integer.size, integer, kinds)
 
     constraints = problem.constraints()
-    rows = [[(position[v], a) for v, a in c.items() if a != 0] for c in constraints]
-    starts = np.zeros(len(rows), np.int32)
-    starts[1:] = np.cumsum(np.fromiter((len(r) for r in rows[:-1]), np.int32, max(len(rows) - 1, 0)))
-    indices = np.fromiter((j for j, _ in chain.from_iterable(rows)), np.int32)
-    values = np.fromiter((a for _, a in chain.from_iterable(rows)), np.float64)
+    starts: list[int] = []
+    indices: list[int] = []
+    values: list[float] = []
+    for constraint in constraints:
+        starts.append(len(indices))
+        for var, coefficient in constraint.expr.items():
+            if coefficient != 0:
+                indices.append(position[var])
+                values.append(coefficient)
     highs.addRows(
-        len(rows),
-        np.fromiter((_bound(c.getLb(), -_INF) for c in constraints), np.float64, len(rows)),
-        np.fromiter((_bound(c.getUb(), _INF) for c in constraints), np.float64, len(rows)),
-        indices.size,
-        starts,
-        indices,
-        values,
+        len(constraints),
+        np.fromiter((_bound(c.getLb(), -_INF) for c in constraints), np.float64, len(constraints)),
+        np.fromiter((_bound(c.getUb(), _INF) for c in constraints), np.float64, len(constraints)),
+        len(indices),
+        np.array(starts, np.int32),
+        np.array(indices, np.int32),
+        np.array(values, np.float64),
     )
 
 

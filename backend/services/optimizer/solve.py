@@ -20,7 +20,7 @@ import pulp
 from pulp.apis import coin_api
 
 from backend.services.optimizer.model import BuiltModel
-from backend.services.optimizer.types import ConstraintReport, SolveOptions, SolveStatus
+from backend.services.optimizer.types import ConstraintReport, ModelSize, SolveOptions, SolveStatus
 
 _CBC_BOUND = re.compile(r"^(?:Lower|Upper) bound:\s+(\S+)", re.MULTILINE)
 _CBC_STOPPED_ON_TIME = "Stopped on time"
@@ -41,6 +41,7 @@ class SolveOutcome:
     gap: float | None
     solve_seconds: float
     is_mip: bool
+    size: ModelSize
     values: dict[str, float] = field(default_factory=dict)
     duals: dict[str, float] = field(default_factory=dict)
     reduced_costs: dict[str, float] = field(default_factory=dict)
@@ -53,6 +54,15 @@ class SolveOutcome:
 def named_constraints(problem: pulp.LpProblem) -> list[tuple[str, pulp.LpConstraint]]:
     """Constraints with their names, in insertion order."""
     return [(c.name, c) for c in problem.constraints()]
+
+
+def model_size(problem: pulp.LpProblem, variables: list[pulp.LpVariable]) -> ModelSize:
+    """The size of a solved problem, from the variables the solver was handed."""
+    return ModelSize(
+        variables=len(variables),
+        integer_variables=sum(1 for v in variables if v.cat == pulp.LpInteger),
+        constraints=len(problem.constraints()),
+    )
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -108,11 +118,12 @@ def _solve_cbc(problem: pulp.LpProblem, options: SolveOptions, is_mip: bool) -> 
     else:
         status = "time_limit" if stopped_on_time else "not_solved"
 
-    outcome = SolveOutcome(status, None, None, None, elapsed, is_mip)
+    variables = problem.variables()
+    outcome = SolveOutcome(status, None, None, None, elapsed, is_mip, model_size(problem, variables))
     if not outcome.has_solution:
         return outcome
     outcome.objective = _objective_value(problem)
-    outcome.values = {v.name: float(v.varValue or 0.0) for v in problem.variables()}
+    outcome.values = {v.name: float(v.varValue or 0.0) for v in variables}
     if is_mip:
         match = _CBC_BOUND.search(log)
         if match and outcome.objective is not None:
@@ -120,7 +131,7 @@ def _solve_cbc(problem: pulp.LpProblem, options: SolveOptions, is_mip: bool) -> 
     else:
         # CBC already reports duals in the problem's own sense.
         outcome.duals = {n: float(c.pi or 0.0) for n, c in named_constraints(problem)}
-        outcome.reduced_costs = {v.name: float(v.dj or 0.0) for v in problem.variables()}
+        outcome.reduced_costs = {v.name: float(v.dj or 0.0) for v in variables}
     _finish_bound(outcome)
     return outcome
 
@@ -177,7 +188,7 @@ def _solve_highs(
     else:
         status = "not_solved"
 
-    outcome = SolveOutcome(status, None, None, None, elapsed, is_mip)
+    outcome = SolveOutcome(status, None, None, None, elapsed, is_mip, model_size(problem, variables))
     if not outcome.has_solution:
         return outcome
     outcome.objective = _objective_value(problem)

@@ -254,7 +254,9 @@ def interpret(params: StaffingParams, built: BuiltModel, outcome: SolveOutcome) 
     }
     shift_hours = {s.name: s.hours for s in params.shifts}
     hours = {
-        e.name: sum(shift_hours[s] * v for (n, _, s), v in assigned.items() if n == e.name)
+        e.name: sum(
+            shift_hours[s.name] * assigned[e.name, d, s.name] for d in params.days for s in params.shifts
+        )
         for e in params.employees
     }
     cost = sum(e.hourly_cost * hours[e.name] for e in params.employees)
