@@ -191,6 +191,9 @@ def raw_solve_seconds(
         if maximize:
             highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
         highs.setOptionValue("time_limit", options.time_limit_seconds)
+        # As the service (and the CBC command above): one thread. HiGHS keeps one thread pool per
+        # process and refuses a run asking for another size, so both sides must agree anyway.
+        highs.setOptionValue("threads", 1)
         if is_mip:
             highs.setOptionValue("mip_rel_gap", options.relative_gap)
         started = time.perf_counter()

@@ -141,10 +141,12 @@ def interpret(params: ProductMixParams, built: BuiltModel, outcome: SolveOutcome
         (p.price - (p.make_cost or 0.0)) * made[p.name] + (p.price - (p.buy_cost or 0.0)) * bought[p.name]
         for p in params.products
     )
-    used = {
-        r.name: sum(p.resource_use.get(r.name, 0.0) * made[p.name] for p in params.products)
-        for r in params.resources
-    }
+    # Each product's own uses, in product order: the sum per resource is the one over all products.
+    used = {r.name: 0.0 for r in params.resources}
+    for product in params.products:
+        for res_name, amount in product.resource_use.items():
+            if res_name in used:
+                used[res_name] += amount * made[product.name]
     summary: dict[str, float] = {
         "total_margin": margin,
         "units_made": sum(made.values()),
