@@ -55,16 +55,20 @@ def load_problem(highs: highspy.Highs, problem: pulp.LpProblem, variables: Seque
     starts: list[int] = []
     indices: list[int] = []
     values: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
     for constraint in constraints:
         starts.append(len(indices))
+        lower.append(_bound(constraint.getLb(), -_INF))
+        upper.append(_bound(constraint.getUb(), _INF))
         for var, coefficient in constraint.expr.items():
             if coefficient != 0:
                 indices.append(position[var])
                 values.append(coefficient)
     highs.addRows(
         len(constraints),
-        np.fromiter((_bound(c.getLb(), -_INF) for c in constraints), np.float64, len(constraints)),
-        np.fromiter((_bound(c.getUb(), _INF) for c in constraints), np.float64, len(constraints)),
+        np.array(lower, np.float64),
+        np.array(upper, np.float64),
         len(indices),
         np.array(starts, np.int32),
         np.array(indices, np.int32),
