@@ -9,13 +9,34 @@ Structural constraints (definitions that only link variables) are not relaxable.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 import pulp
 
-from backend.services.optimizer.types import ModelSize, ObjectiveSense
+from backend.services.optimizer.types import ObjectiveSense
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+@cache
+def _safe_kind(kind: str) -> str:
+    return _UNSAFE_NAME.sub("_", kind)
+
+
+def linear(terms: Iterable[tuple[pulp.LpVariable, float]], constant: float = 0.0) -> pulp.LpAffineExpression:
+    """``sum(coefficient * variable) + constant`` as one expression, built in a single pass.
+
+    The same expression PuLP's operators build (``lpSum(c * v for ...)``), without the
+    intermediate expression and copy they make per term: as ``0 * v`` does, a zero
+    coefficient leaves its variable out, and a repeated variable's coefficients add up.
+    """
+    coefficients: dict[pulp.LpVariable, float] = {}
+    for var, coefficient in terms:
+        if coefficient != 0:
+            coefficients[var] = coefficients[var] + coefficient if var in coefficients else coefficient
+    return pulp.LpAffineExpression(coefficients, constant)
 
 
 @dataclass(frozen=True)
@@ -81,7 +102,7 @@ class BuiltModel:
 
     def add(self, constraint: pulp.LpConstraint, meta: ConstraintMeta) -> str:
         """Add a constraint with its meaning; returns the solver-facing name."""
-        name = f"c{len(self.meta)}_{_UNSAFE_NAME.sub('_', meta.kind)}"
+        name = f"c{len(self.meta)}_{_safe_kind(meta.kind)}"
         self.problem.addConstraint(constraint, name)
         self.meta[name] = meta
         return name
@@ -89,14 +110,6 @@ class BuiltModel:
     def structural(self, constraint: pulp.LpConstraint, kind: str, description: str) -> str:
         """Add a defining constraint the conflict search must never drop."""
         return self.add(constraint, ConstraintMeta(kind, kind, description, relaxable=False))
-
-    def size(self) -> ModelSize:
-        variables = self.problem.variables()
-        return ModelSize(
-            variables=len(variables),
-            integer_variables=sum(1 for v in variables if v.cat == pulp.LpInteger),
-            constraints=len(self.problem.constraints()),
-        )
 
     def __post_init__(self) -> None:
         self._all_vars: list[pulp.LpVariable] = []

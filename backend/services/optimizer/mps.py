@@ -20,7 +20,7 @@ import pulp
 
 from backend.services.errors import ValidationFailed
 from backend.services.optimizer.solve import solve_problem
-from backend.services.optimizer.types import ModelSize, RawSolveResult, SolveOptions, Timings
+from backend.services.optimizer.types import RawSolveResult, SolveOptions, Timings
 
 _SECTIONS = {
     "NAME",
@@ -260,7 +260,6 @@ def solve_mps_model(
     """Solve an already-read MPS model."""
     options = options or SolveOptions()
     outcome = solve_problem(model.problem, options)
-    variables = model.problem.variables()
     values = (
         {model.column_names[n]: v for n, v in outcome.values.items() if n in model.column_names}
         if include_values
@@ -274,11 +273,7 @@ def solve_mps_model(
         best_bound=outcome.best_bound,
         gap=outcome.gap,
         values=values,
-        size=ModelSize(
-            variables=len(variables),
-            integer_variables=sum(1 for v in variables if v.cat == pulp.LpInteger),
-            constraints=len(model.problem.constraints()),
-        ),
+        size=outcome.size,
         timings=Timings(solve_seconds=outcome.solve_seconds, total_seconds=outcome.solve_seconds),
     )
 

@@ -136,7 +136,7 @@ def run_template(
         reduced_costs=reduced_costs,
         conflict=conflict,
         explanation=explanation,
-        size=built.size(),
+        size=outcome.size,
         timings=Timings(
             validate_seconds=validated - started,
             build_seconds=build_done - validated,

@@ -20,7 +20,7 @@ import pulp
 from pulp.apis import coin_api
 
 from backend.services.optimizer.model import BuiltModel
-from backend.services.optimizer.types import ConstraintReport, SolveOptions, SolveStatus
+from backend.services.optimizer.types import ConstraintReport, ModelSize, SolveOptions, SolveStatus
 
 _CBC_BOUND = re.compile(r"^(?:Lower|Upper) bound:\s+(\S+)", re.MULTILINE)
 _CBC_STOPPED_ON_TIME = "Stopped on time"
@@ -41,6 +41,7 @@ class SolveOutcome:
     gap: float | None
     solve_seconds: float
     is_mip: bool
+    size: ModelSize
     values: dict[str, float] = field(default_factory=dict)
     duals: dict[str, float] = field(default_factory=dict)
     reduced_costs: dict[str, float] = field(default_factory=dict)
@@ -55,6 +56,15 @@ def named_constraints(problem: pulp.LpProblem) -> list[tuple[str, pulp.LpConstra
     return [(c.name, c) for c in problem.constraints()]
 
 
+def model_size(problem: pulp.LpProblem, variables: list[pulp.LpVariable]) -> ModelSize:
+    """The size of a solved problem, from the variables the solver was handed."""
+    return ModelSize(
+        variables=len(variables),
+        integer_variables=sum(1 for v in variables if v.cat == pulp.LpInteger),
+        constraints=len(problem.constraints()),
+    )
+
+
 def relative_gap(objective: float, bound: float) -> float:
     """The relative distance between an incumbent and a proven bound."""
     return abs(objective - bound) / max(abs(objective), 1e-9)
@@ -62,9 +72,10 @@ def relative_gap(objective: float, bound: float) -> float:
 
 def solve_problem(problem: pulp.LpProblem, options: SolveOptions) -> SolveOutcome:
     """Solve ``problem`` in place with the solver named in ``options``."""
-    is_mip = any(v.cat == pulp.LpInteger for v in problem.variables())
+    variables = problem.variables()
+    is_mip = any(v.cat == pulp.LpInteger for v in variables)
     if options.solver == "highs":
-        return _solve_highs(problem, options, is_mip)
+        return _solve_highs(problem, options, is_mip, variables)
     return _solve_cbc(problem, options, is_mip)
 
 
@@ -107,11 +118,12 @@ def _solve_cbc(problem: pulp.LpProblem, options: SolveOptions, is_mip: bool) -> 
     else:
         status = "time_limit" if stopped_on_time else "not_solved"
 
-    outcome = SolveOutcome(status, None, None, None, elapsed, is_mip)
+    variables = problem.variables()
+    outcome = SolveOutcome(status, None, None, None, elapsed, is_mip, model_size(problem, variables))
     if not outcome.has_solution:
         return outcome
     outcome.objective = _objective_value(problem)
-    outcome.values = {v.name: float(v.varValue or 0.0) for v in problem.variables()}
+    outcome.values = {v.name: float(v.varValue or 0.0) for v in variables}
     if is_mip:
         match = _CBC_BOUND.search(log)
         if match and outcome.objective is not None:
@@ -119,23 +131,31 @@ def _solve_cbc(problem: pulp.LpProblem, options: SolveOptions, is_mip: bool) -> 
     else:
         # CBC already reports duals in the problem's own sense.
         outcome.duals = {n: float(c.pi or 0.0) for n, c in named_constraints(problem)}
-        outcome.reduced_costs = {v.name: float(v.dj or 0.0) for v in problem.variables()}
+        outcome.reduced_costs = {v.name: float(v.dj or 0.0) for v in variables}
     _finish_bound(outcome)
     return outcome
 
 
-def _solve_highs(problem: pulp.LpProblem, options: SolveOptions, is_mip: bool) -> SolveOutcome:
+def _solve_highs(
+    problem: pulp.LpProblem, options: SolveOptions, is_mip: bool, variables: list[pulp.LpVariable]
+) -> SolveOutcome:
     import highspy
 
-    solver = pulp.HiGHS(
-        msg=False,
-        timeLimit=options.time_limit_seconds,
-        gapRel=options.relative_gap if is_mip else None,
-        threads=1,  # as CBC: the compute pool's workers are the parallelism
-    )
+    from backend.services.optimizer.highs_bridge import load_problem, new_highs, read_solution
+
     started = perf_counter()
-    problem.solve(solver)
-    highs = problem.solverModel
+    highs = new_highs()
+    if is_mip:
+        highs.setOptionValue("mip_rel_gap", options.relative_gap)
+    highs.setOptionValue("threads", 1)  # as CBC: the compute pool's workers are the parallelism
+    highs.setOptionValue("time_limit", float(options.time_limit_seconds))
+    problem.solverModel = highs  # where PuLP's own interface leaves it
+    # As PuLP's solve(): a constant objective gets a dummy column fixed at zero.
+    was_none, dummy = problem.fixObjective()
+    if dummy is not None:
+        variables = problem.variables()
+    load_problem(highs, problem, variables)
+    highs.run()
     model_status = highs.getModelStatus()
     model_status_enum = highspy.HighsModelStatus
     if model_status == model_status_enum.kUnboundedOrInfeasible:
@@ -143,6 +163,8 @@ def _solve_highs(problem: pulp.LpProblem, options: SolveOptions, is_mip: bool) -
         highs.setOptionValue("presolve", "off")
         highs.run()
         model_status = highs.getModelStatus()
+    read_solution(highs, problem, variables)
+    problem.restoreObjective(was_none, dummy)
     elapsed = perf_counter() - started
 
     info = highs.getInfo()
@@ -166,19 +188,19 @@ def _solve_highs(problem: pulp.LpProblem, options: SolveOptions, is_mip: bool) -
     else:
         status = "not_solved"
 
-    outcome = SolveOutcome(status, None, None, None, elapsed, is_mip)
+    outcome = SolveOutcome(status, None, None, None, elapsed, is_mip, model_size(problem, variables))
     if not outcome.has_solution:
         return outcome
     outcome.objective = _objective_value(problem)
-    outcome.values = {v.name: float(v.varValue or 0.0) for v in problem.variables()}
-    # PuLP hands HiGHS the negated objective of a maximisation; undo that for bounds and duals.
+    outcome.values = {v.name: float(v.varValue or 0.0) for v in variables}
+    # HiGHS is handed the negated objective of a maximisation; undo that for bounds and duals.
     flip = -1.0 if problem.sense == pulp.LpMaximize else 1.0
     if is_mip:
         if math.isfinite(info.mip_dual_bound):
             outcome.best_bound = flip * info.mip_dual_bound + _objective_constant(problem)
     else:
         outcome.duals = {n: flip * float(c.pi or 0.0) for n, c in named_constraints(problem)}
-        outcome.reduced_costs = {v.name: flip * float(v.dj or 0.0) for v in problem.variables()}
+        outcome.reduced_costs = {v.name: flip * float(v.dj or 0.0) for v in variables}
     _finish_bound(outcome)
     return outcome
 

@@ -16,7 +16,7 @@ import pulp
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from backend.services.optimizer.explain import num, pct
-from backend.services.optimizer.model import BuiltModel, ConstraintMeta
+from backend.services.optimizer.model import BuiltModel, ConstraintMeta, linear
 from backend.services.optimizer.solve import SolveOutcome
 from backend.services.optimizer.templates.base import Interpretation, TemplateSpec, require_unique, value_of
 
@@ -116,19 +116,21 @@ def build(params: BudgetAllocationParams) -> BuiltModel:
     """LP: spend per channel as a sum of curve segments, under the budget and channel limits."""
     label = "expected revenue" if params.objective == "revenue" else "expected profit"
     built = BuiltModel.create("budget_allocation", "maximize", label)
-    revenue_terms: list[pulp.LpAffineExpression] = []
+    # Revenue is the sum of each channel's segments at their slopes plus its revenue at zero spend.
+    revenue_terms: list[tuple[pulp.LpVariable, float]] = []
+    revenue_at_zero = 0.0
     spends: list[pulp.LpVariable] = []
     for channel in params.channels:
         spend = built.variable(f"spend.{channel.name}", 0.0)
-        segment_vars = [built.variable(None, 0.0, length) for length, _ in _segments(channel)]
+        segments = _segments(channel)
+        segment_vars = [built.variable(None, 0.0, length) for length, _ in segments]
         built.structural(
-            spend == pulp.lpSum(segment_vars), "spend_definition", f"spend on {channel.name} along its curve"
+            linear([(spend, 1), *((x, -1) for x in segment_vars)]) == 0,
+            "spend_definition",
+            f"spend on {channel.name} along its curve",
         )
-        slopes = [slope for _, slope in _segments(channel)]
-        revenue_terms.append(
-            pulp.lpSum(s * x for s, x in zip(slopes, segment_vars, strict=True))
-            + channel.response_curve[0].revenue
-        )
+        revenue_terms.extend((x, slope) for x, (_, slope) in zip(segment_vars, segments, strict=True))
+        revenue_at_zero += channel.response_curve[0].revenue
         spends.append(spend)
         if channel.min_spend > 0:
             built.add(
@@ -148,15 +150,16 @@ def build(params: BudgetAllocationParams) -> BuiltModel:
                     f"maximum spend of {num(channel.max_spend)} on {channel.name}",
                 ),
             )
-    total = pulp.lpSum(spends)
+    total = linear((s, 1) for s in spends)
     budget = total == params.total_budget if params.spend_entire_budget else total <= params.total_budget
     verb = "spend exactly" if params.spend_entire_budget else "total budget of"
     built.add(budget, ConstraintMeta("budget", "total_budget", f"{verb} {num(params.total_budget)}"))
-    revenue = pulp.lpSum(revenue_terms)
     if params.objective == "revenue":
-        built.problem.setObjective(revenue)
+        built.problem.setObjective(linear(revenue_terms, revenue_at_zero))
     else:
-        built.problem.setObjective(params.gross_margin * revenue - total)
+        margin = params.gross_margin
+        profit = [(x, margin * slope) for x, slope in revenue_terms] + [(s, -1) for s in spends]
+        built.problem.setObjective(linear(profit, revenue_at_zero * margin))
     return built
 
 

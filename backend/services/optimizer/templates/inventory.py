@@ -17,7 +17,7 @@ import pulp
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from backend.services.optimizer.explain import num, pct
-from backend.services.optimizer.model import BuiltModel, ConstraintMeta
+from backend.services.optimizer.model import BuiltModel, ConstraintMeta, linear
 from backend.services.optimizer.solve import SolveOutcome
 from backend.services.optimizer.templates.base import Interpretation, TemplateSpec, require_unique, value_of
 
@@ -97,27 +97,31 @@ def _order_cap(product: InventoryProduct, target: float) -> int:
 def build(params: InventoryParams) -> BuiltModel:
     """MIP: integer order quantities, MOQ via yes/no order variables, budget and space limits."""
     built = BuiltModel.create("inventory", "minimize", "total cost")
-    costs: list[pulp.LpAffineExpression] = []
-    purchase: list[pulp.LpAffineExpression] = []
-    space: list[pulp.LpAffineExpression] = []
+    costs: list[tuple[pulp.LpVariable, float]] = []
+    purchase: list[tuple[pulp.LpVariable, float]] = []
+    space: list[tuple[pulp.LpVariable, float]] = []
+    space_on_hand = 0.0
     for product in params.products:
         sku = product.sku
         ss = safety_stock(product, params.service_level)
         target = product.demand_mean + ss
         cap = _order_cap(product, target)
         qty = built.variable(f"order_qty.{sku}", 0, cap, integer=True)
-        costs.append(product.unit_cost * qty)
-        purchase.append(product.unit_cost * qty)
-        space.append(product.volume_per_unit * (qty + product.on_hand))
+        costs.append((qty, product.unit_cost))
+        purchase.append((qty, product.unit_cost))
+        space.append((qty, product.volume_per_unit))
+        space_on_hand += product.on_hand * product.volume_per_unit
         if product.min_order_qty > 0 or product.order_cost > 0:
             ordered = built.variable(None, binary=True)
-            costs.append(product.order_cost * ordered)
+            costs.append((ordered, product.order_cost))
             built.structural(
-                qty <= cap * ordered, "order_link", f"{sku} is ordered only when an order is placed"
+                linear(((qty, 1), (ordered, -cap))) <= 0,
+                "order_link",
+                f"{sku} is ordered only when an order is placed",
             )
             if product.min_order_qty > 0:
                 built.add(
-                    qty >= product.min_order_qty * ordered,
+                    linear(((qty, 1), (ordered, -product.min_order_qty))) >= 0,
                     ConstraintMeta(
                         "supplier_minimum",
                         f"min_order_qty[{sku}]",
@@ -128,11 +132,11 @@ def build(params: InventoryParams) -> BuiltModel:
         if product.holding_cost > 0:
             leftover = built.variable(None, 0.0)
             built.structural(
-                leftover >= qty + product.on_hand - product.demand_mean,
+                linear(((leftover, 1), (qty, -1)), product.demand_mean - product.on_hand) >= 0,
                 "leftover",
                 f"stock of {sku} left over",
             )
-            costs.append(product.holding_cost * leftover)
+            costs.append((leftover, product.holding_cost))
         if product.on_hand >= target:
             continue
         coverage = (
@@ -141,24 +145,24 @@ def build(params: InventoryParams) -> BuiltModel:
         )
         if product.stockout_cost is None:
             built.add(
-                qty + product.on_hand >= target,
+                linear([(qty, 1)], product.on_hand) >= target,
                 ConstraintMeta("service_level", f"service_level[{sku}]", coverage),
             )
         else:
             short = built.variable(f"shortfall.{sku}", 0.0)
-            built.structural(qty + product.on_hand + short >= target, "shortfall", coverage)
-            costs.append(product.stockout_cost * short)
+            built.structural(linear(((qty, 1), (short, 1)), product.on_hand) >= target, "shortfall", coverage)
+            costs.append((short, product.stockout_cost))
     if params.budget is not None:
         built.add(
-            pulp.lpSum(purchase) <= params.budget,
+            linear(purchase) <= params.budget,
             ConstraintMeta("budget", "budget", f"purchase budget of {num(params.budget)}"),
         )
     if params.storage_capacity is not None:
         built.add(
-            pulp.lpSum(space) <= params.storage_capacity,
+            linear(space, space_on_hand) <= params.storage_capacity,
             ConstraintMeta("storage", "storage", f"storage capacity of {num(params.storage_capacity)}"),
         )
-    built.problem.setObjective(pulp.lpSum(costs))
+    built.problem.setObjective(linear(costs))
     return built
 
 

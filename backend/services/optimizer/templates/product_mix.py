@@ -12,7 +12,7 @@ import pulp
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from backend.services.optimizer.explain import num
-from backend.services.optimizer.model import BuiltModel, ConstraintMeta
+from backend.services.optimizer.model import BuiltModel, ConstraintMeta, linear
 from backend.services.optimizer.solve import SolveOutcome
 from backend.services.optimizer.templates.base import Interpretation, TemplateSpec, require_unique, value_of
 
@@ -79,21 +79,21 @@ class ProductMixParams(BaseModel):
 def build(params: ProductMixParams) -> BuiltModel:
     """LP (or MIP with whole units): make and buy quantities under capacity and sales limits."""
     built = BuiltModel.create("product_mix", "maximize", "total margin")
-    margin: list[pulp.LpAffineExpression] = []
-    usage: dict[str, list[pulp.LpAffineExpression]] = {r.name: [] for r in params.resources}
+    margin: list[tuple[pulp.LpVariable, float]] = []
+    usage: dict[str, list[tuple[pulp.LpVariable, float]]] = {r.name: [] for r in params.resources}
     for product in params.products:
         sold: list[pulp.LpVariable] = []
         if product.make_cost is not None:
             make = built.variable(f"make.{product.name}", 0.0, integer=params.whole_units)
-            margin.append((product.price - product.make_cost) * make)
+            margin.append((make, product.price - product.make_cost))
             for res_name, amount in product.resource_use.items():
-                usage[res_name].append(amount * make)
+                usage[res_name].append((make, amount))
             sold.append(make)
         if product.buy_cost is not None:
             buy = built.variable(f"buy.{product.name}", 0.0, integer=params.whole_units)
-            margin.append((product.price - product.buy_cost) * buy)
+            margin.append((buy, product.price - product.buy_cost))
             sold.append(buy)
-        total = pulp.lpSum(sold)
+        total = linear((v, 1) for v in sold)
         if product.min_sales > 0:
             built.add(
                 total >= product.min_sales,
@@ -115,14 +115,14 @@ def build(params: ProductMixParams) -> BuiltModel:
     for resource in params.resources:
         if usage[resource.name]:
             built.add(
-                pulp.lpSum(usage[resource.name]) <= resource.capacity,
+                linear(usage[resource.name]) <= resource.capacity,
                 ConstraintMeta(
                     "capacity",
                     f"capacity[{resource.name}]",
                     f"{resource.name} capacity of {num(resource.capacity)} {resource.unit}",
                 ),
             )
-    built.problem.setObjective(pulp.lpSum(margin))
+    built.problem.setObjective(linear(margin))
     return built
 
 
@@ -141,10 +141,12 @@ def interpret(params: ProductMixParams, built: BuiltModel, outcome: SolveOutcome
         (p.price - (p.make_cost or 0.0)) * made[p.name] + (p.price - (p.buy_cost or 0.0)) * bought[p.name]
         for p in params.products
     )
-    used = {
-        r.name: sum(p.resource_use.get(r.name, 0.0) * made[p.name] for p in params.products)
-        for r in params.resources
-    }
+    # Each product's own uses, in product order: the sum per resource is the one over all products.
+    used = {r.name: 0.0 for r in params.resources}
+    for product in params.products:
+        for res_name, amount in product.resource_use.items():
+            if res_name in used:
+                used[res_name] += amount * made[product.name]
     summary: dict[str, float] = {
         "total_margin": margin,
         "units_made": sum(made.values()),

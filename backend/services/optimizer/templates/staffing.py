@@ -15,7 +15,7 @@ import pulp
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from backend.services.optimizer.explain import num
-from backend.services.optimizer.model import BuiltModel, ConstraintMeta
+from backend.services.optimizer.model import BuiltModel, ConstraintMeta, linear
 from backend.services.optimizer.solve import SolveOutcome
 from backend.services.optimizer.templates.base import Interpretation, TemplateSpec, require_unique, value_of
 
@@ -101,6 +101,10 @@ class StaffingParams(BaseModel):
         return self
 
 
+# Two (day, shift) slots and whether they overlap (else they leave too little rest between).
+Clash = tuple[tuple[str, str], tuple[str, str], bool]
+
+
 def _slot_interval(day_index: int, shift: Shift) -> tuple[float, float]:
     start = day_index * 24 + shift.start_hour
     return start, start + shift.hours
@@ -115,28 +119,46 @@ def build(params: StaffingParams) -> BuiltModel:
     built = BuiltModel.create("staffing", "minimize", "labour cost")
     slots = [(d, i, s) for i, d in enumerate(params.days) for s in params.shifts]
     x: dict[tuple[str, str, str], pulp.LpVariable] = {}
-    cost_terms: list[pulp.LpAffineExpression] = []
+    cost_terms: list[tuple[pulp.LpVariable, float]] = []
     for emp in params.employees:
         for day, _, shift in slots:
             var = built.variable(f"shift.{emp.name}.{day}.{shift.name}", binary=True)
             x[emp.name, day, shift.name] = var
-            cost_terms.append(emp.hourly_cost * shift.hours * var)
-    built.problem.setObjective(pulp.lpSum(cost_terms))
+            cost_terms.append((var, emp.hourly_cost * shift.hours))
+    built.problem.setObjective(linear(cost_terms))
 
     for req in params.requirements:
         qualified = [e for e in params.employees if req.skill is None or req.skill in e.skills]
         who = "staff" if req.skill is None else f"staff with skill '{req.skill}'"
         slot = f"{req.day}.{req.shift}" + (f".{req.skill}" if req.skill else "")
         built.add(
-            pulp.lpSum(x[e.name, req.day, req.shift] for e in qualified) >= req.staff,
+            linear((x[e.name, req.day, req.shift], 1) for e in qualified) >= req.staff,
             ConstraintMeta(
                 "coverage", f"coverage[{slot}]", f"at least {req.staff} {who} on {req.day} {req.shift}"
             ),
         )
 
+    clashes = _clashes(params, slots)
     for emp in params.employees:
-        _employee_rules(params, built, emp, slots, x)
+        _employee_rules(params, built, emp, slots, clashes, x)
     return built
+
+
+def _clashes(params: StaffingParams, slots: list[tuple[str, int, Shift]]) -> list[Clash]:
+    """The pairs of slots nobody may work both of: overlapping, or too little rest between."""
+    clashes: list[Clash] = []
+    for (d1, i1, s1), (d2, i2, s2) in combinations(slots, 2):
+        start1, end1 = _slot_interval(i1, s1)
+        start2, end2 = _slot_interval(i2, s2)
+        if start2 < start1:
+            start1, end1, start2, end2 = start2, end2, start1, end1
+        if start2 < end1 or start2 - end1 < params.min_rest_hours:
+            clashes.append(((d1, s1.name), (d2, s2.name), start2 < end1))
+    return clashes
+
+
+def _at_most_one(first: pulp.LpVariable, second: pulp.LpVariable) -> pulp.LpConstraint:
+    return linear(((first, 1), (second, 1))) <= 1
 
 
 def _employee_rules(
@@ -144,6 +166,7 @@ def _employee_rules(
     built: BuiltModel,
     emp: Employee,
     slots: list[tuple[str, int, Shift]],
+    clashes: list[Clash],
     x: dict[tuple[str, str, str], pulp.LpVariable],
 ) -> None:
     name = emp.name
@@ -155,7 +178,7 @@ def _employee_rules(
             if any(u.day == d and u.shift in (None, s) for u in emp.unavailable)
         ]
         built.add(
-            pulp.lpSum(off) <= 0,
+            linear((v, 1) for v in off) <= 0,
             ConstraintMeta(
                 "availability",
                 f"availability[{name}]",
@@ -163,7 +186,7 @@ def _employee_rules(
                 report_binding=False,
             ),
         )
-    hours = pulp.lpSum(s.hours * mine[d, s.name] for d, _, s in slots)
+    hours = linear((mine[d, s.name], s.hours) for d, _, s in slots)
     if emp.min_hours > 0:
         built.add(
             hours >= emp.min_hours,
@@ -181,7 +204,7 @@ def _employee_rules(
     if params.max_shifts_per_day < len(params.shifts):
         for day in params.days:
             built.add(
-                pulp.lpSum(mine[day, s.name] for s in params.shifts) <= params.max_shifts_per_day,
+                linear((mine[day, s.name], 1) for s in params.shifts) <= params.max_shifts_per_day,
                 ConstraintMeta(
                     "shifts_per_day",
                     f"shifts_per_day[{name}]",
@@ -189,33 +212,29 @@ def _employee_rules(
                     report_binding=False,
                 ),
             )
-    for (d1, i1, s1), (d2, i2, s2) in combinations(slots, 2):
-        start1, end1 = _slot_interval(i1, s1)
-        start2, end2 = _slot_interval(i2, s2)
-        if start2 < start1:
-            start1, end1, start2, end2 = start2, end2, start1, end1
-        pair = mine[d1, s1.name] + mine[d2, s2.name] <= 1
-        if start2 < end1:
+    rest = ConstraintMeta(
+        "rest",
+        f"rest[{name}]",
+        f"{name} rests at least {num(params.min_rest_hours)} hours between shifts",
+        report_binding=False,
+    )
+    for first, second, overlap in clashes:
+        pair = _at_most_one(mine[first], mine[second])
+        if overlap:
             built.structural(pair, "no_overlap", f"{name} cannot work overlapping shifts")
-        elif start2 - end1 < params.min_rest_hours:
-            built.add(
-                pair,
-                ConstraintMeta(
-                    "rest",
-                    f"rest[{name}]",
-                    f"{name} rests at least {num(params.min_rest_hours)} hours between shifts",
-                    report_binding=False,
-                ),
-            )
+        else:
+            built.add(pair, rest)
     window = params.max_consecutive_days
     if window is not None and window < len(params.days):
         worked = {d: built.variable(None, binary=True) for d in params.days}
         for d, _, s in slots:
-            built.structural(mine[d, s.name] <= worked[d], "worked_day", f"{name} works on {d}")
+            built.structural(
+                linear(((mine[d, s.name], 1), (worked[d], -1))) <= 0, "worked_day", f"{name} works on {d}"
+            )
         for start in range(len(params.days) - window):
             run = params.days[start : start + window + 1]
             built.add(
-                pulp.lpSum(worked[d] for d in run) <= window,
+                linear((worked[d], 1) for d in run) <= window,
                 ConstraintMeta(
                     "consecutive_days",
                     f"consecutive_days[{name}]",
@@ -235,7 +254,9 @@ def interpret(params: StaffingParams, built: BuiltModel, outcome: SolveOutcome) 
     }
     shift_hours = {s.name: s.hours for s in params.shifts}
     hours = {
-        e.name: sum(shift_hours[s] * v for (n, _, s), v in assigned.items() if n == e.name)
+        e.name: sum(
+            shift_hours[s.name] * assigned[e.name, d, s.name] for d in params.days for s in params.shifts
+        )
         for e in params.employees
     }
     cost = sum(e.hourly_cost * hours[e.name] for e in params.employees)
