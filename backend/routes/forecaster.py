@@ -70,23 +70,16 @@ def _summary(forecast: Forecast) -> ForecastSummary:
     return ForecastSummary.from_row(forecast, scores=service.forecast_scores(forecast))
 
 
+# Every field the full read adds to the summary, but the request as run, is the stored document's.
+_DOCUMENT_FIELDS = ForecastRead.model_fields.keys() - ForecastSummary.model_fields.keys() - {"inputs"}
+
+
 def _read(forecast: Forecast) -> ForecastRead:
     document = service.forecast_document(forecast)
     return ForecastRead(
         **dict(_summary(forecast)),
         inputs=service.forecast_inputs(forecast),
-        spec=document.spec,
-        season_length=document.season_length,
-        levels=document.levels,
-        points=document.points,
-        backtest=document.backtest,
-        backtest_origins=document.backtest_origins,
-        improvement_over_seasonal_naive=document.improvement_over_seasonal_naive,
-        n_observations=document.n_observations,
-        interval_method=document.interval_method,
-        backtest_coverage=document.backtest_coverage,
-        warnings=document.warnings,
-        calendar=document.calendar,
+        **{name: getattr(document, name) for name in _DOCUMENT_FIELDS},
     )
 
 
