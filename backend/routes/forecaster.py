@@ -9,10 +9,16 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
+from backend.dependencies import (
+    AnalystCompute,
+    AnalystPrincipal,
+    CurrentPrincipal,
+    PageParams,
+    TenantSession,
+)
 from backend.models import Forecast
 from backend.routes import examples
-from backend.routes.jobs import background_responses, done_or_accepted, job_accepted, requester
+from backend.routes.jobs import background_responses, done_or_accepted, job_accepted
 from backend.schemas.common import Page
 from backend.schemas.forecaster import (
     EvaluationPointRead,
@@ -93,12 +99,10 @@ def _read(forecast: Forecast) -> ForecastRead:
 )
 async def create_forecast(
     body: Annotated[ForecastCreate, Body(openapi_examples=examples.FORECAST)],
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
 ) -> ForecastRead | JSONResponse:
     outcome = await service.forecast(
-        session, pool, _spec(body, body.metric), requester(principal, body.run_async)
+        compute.session, compute.pool, _spec(body, body.metric), compute.requester(body.run_async)
     )
     return done_or_accepted(outcome, _read)
 
