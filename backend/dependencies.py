@@ -32,6 +32,7 @@ from backend.services.auth.service import (
     credential_from_stream_ticket,
 )
 from backend.services.errors import Forbidden, Unauthorized
+from backend.services.workload import Requester
 from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.rate_limit import RateLimiter
@@ -208,6 +209,29 @@ def require_role(minimum: Role) -> Callable[[Principal], Awaitable[Principal]]:
 AnalystPrincipal = Annotated[Principal, Depends(require_role(Role.ANALYST), scope="function")]
 AdminPrincipal = Annotated[Principal, Depends(require_role(Role.ADMIN), scope="function")]
 OwnerPrincipal = Annotated[Principal, Depends(require_role(Role.OWNER), scope="function")]
+
+
+@dataclass(frozen=True)
+class ComputeRequest:
+    """An analyst's request for a computation that may run now or queue: the tenant's session, the
+    compute pool, and the caller."""
+
+    session: AsyncSession
+    principal: Principal
+    pool: ComputePool
+
+    def requester(self, wants_job: bool) -> Requester:
+        """The caller as the workload kit sees them: who asks, and whether they asked for a job."""
+        return Requester(self.principal.user_id, wants_job=wants_job)
+
+
+async def get_compute_request(
+    session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
+) -> ComputeRequest:
+    return ComputeRequest(session, principal, pool)
+
+
+AnalystCompute = Annotated[ComputeRequest, Depends(get_compute_request)]
 
 
 # Deep offsets scan and discard every skipped row; past this, filter (start/end, status) instead.

@@ -32,7 +32,7 @@ from backend.schemas.auth import (
     TokenResponse,
 )
 from backend.services.auth import password_reset, service
-from backend.services.auth.service import TokenPair
+from backend.services.auth.service import OneTimeToken, TokenPair
 from backend.services.errors import Problem, ValidationFailed
 from backend.services.users.service import get_user
 from backend.utils.error_handlers import error_responses
@@ -102,14 +102,8 @@ async def _with_one_time_token(
     flow: Callable[..., Awaitable[_Result]], body: ActivateRequest | PasswordResetConfirm, guest: Guest
 ) -> _Result:
     """Run a one-time-token flow (activation, password reset): both set the password the body names."""
-    return await flow(
-        guest.database,
-        guest.settings.auth,
-        guest.limiter,
-        token=body.token,
-        password=body.password,
-        client_ip=guest.ip,
-    )
+    presented = OneTimeToken(body.token, body.password, client_ip=guest.ip)
+    return await flow(guest.database, guest.settings.auth, guest.limiter, presented)
 
 
 @router.post(

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Body, File, Form, Query, Request, Response, Uploa
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 
-from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
+from backend.dependencies import AnalystCompute, CurrentPrincipal, PageParams, TenantSession
 from backend.models import EvidenceEdge, MarketingMixModel
 from backend.routes import examples
-from backend.routes.jobs import background_responses, done_or_accepted, requester
+from backend.routes.jobs import background_responses, done_or_accepted
 from backend.schemas.common import Page
 from backend.schemas.evidence import (
     AnalysisCreate,
@@ -93,11 +93,11 @@ def _edge_read(edge: EvidenceEdge) -> EvidenceEdgeRead:
 )
 async def analyze_evidence(
     body: Annotated[AnalysisCreate, Body(openapi_examples=examples.EVIDENCE_ANALYSIS)],
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
 ) -> EvidenceEdgeRead | JSONResponse:
-    outcome = await service.analyze(session, pool, body.to_spec(), requester(principal, body.run_async))
+    outcome = await service.analyze(
+        compute.session, compute.pool, body.to_spec(), compute.requester(body.run_async)
+    )
     return done_or_accepted(outcome, _edge_read)
 
 
@@ -114,11 +114,9 @@ async def analyze_evidence(
 )
 async def screen_evidence_drivers(
     body: Annotated[DriversCreate, Body(openapi_examples=examples.DRIVERS)],
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
 ) -> DriversRead:
-    output = await service.drivers(session, pool, body.to_spec())
+    output = await service.drivers(compute.session, compute.pool, body.to_spec())
     return DriversRead(
         screening=output.screening,
         skipped=output.skipped,
@@ -139,11 +137,9 @@ async def screen_evidence_drivers(
 )
 async def run_evidence_granger(
     body: Annotated[GrangerCreate, Body(openapi_examples=examples.GRANGER)],
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
 ) -> GrangerRead:
-    result, table = await service.granger(session, pool, body.to_spec())
+    result, table = await service.granger(compute.session, compute.pool, body.to_spec())
     return GrangerRead(**result.model_dump(), table=table)
 
 
@@ -157,18 +153,16 @@ async def run_evidence_granger(
     ),
     responses=error_responses(403, 404, 503),
 )
-async def evidence_what_if(
-    body: EvidenceWhatIfCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
-) -> EvidenceWhatIfRead:
+async def evidence_what_if(body: EvidenceWhatIfCreate, compute: AnalystCompute) -> EvidenceWhatIfRead:
     outcome = await service.what_if(
-        session,
-        pool,
+        compute.session,
+        compute.pool,
         edge_id=body.edge_id,
         spec=body.analysis.to_spec() if body.analysis is not None else None,
         treatment_change=body.treatment_change,
         baseline_outcome=body.baseline_outcome,
         baseline_treatment=body.baseline_treatment,
-        requested_by=principal.user_id,
+        requested_by=compute.principal.user_id,
         sustained=body.sustained,
     )
     return EvidenceWhatIfRead(
@@ -274,10 +268,10 @@ def _mmm_read(model: MarketingMixModel) -> MmmRead:
     ),
     responses=background_responses(403, 503),
 )
-async def fit_marketing_mix_model(
-    body: MmmCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
-) -> MmmRead | JSONResponse:
-    outcome = await mmm_service.fit_model(session, pool, body.to_spec(), requester(principal, body.run_async))
+async def fit_marketing_mix_model(body: MmmCreate, compute: AnalystCompute) -> MmmRead | JSONResponse:
+    outcome = await mmm_service.fit_model(
+        compute.session, compute.pool, body.to_spec(), compute.requester(body.run_async)
+    )
     return done_or_accepted(outcome, _mmm_read)
 
 
@@ -333,11 +327,9 @@ def _study_answer(outcome: UnitStudyResult | Queued) -> UnitStudyRead | JSONResp
     description=_UNIT_STUDY,
     responses=_UNIT_RESPONSES,
 )
-async def run_unit_study(
-    body: UnitStudyCreate, session: TenantSession, principal: AnalystPrincipal, pool: AppComputePool
-) -> UnitStudyRead | JSONResponse:
+async def run_unit_study(body: UnitStudyCreate, compute: AnalystCompute) -> UnitStudyRead | JSONResponse:
     started = await unit_service.study_from_json(
-        session, pool, body.to_spec(), body.rows, requester(principal, body.run_async)
+        compute.session, compute.pool, body.to_spec(), body.rows, compute.requester(body.run_async)
     )
     return _study_answer(started)
 
@@ -367,9 +359,7 @@ def _upload_options(study: str) -> UnitStudyOptions:
     responses={**_UNIT_RESPONSES, **error_responses(413)},
 )
 async def upload_unit_study(
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
     file: Annotated[UploadFile, File(description="CSV (UTF-8) or .xlsx, at most 20 MiB.")],
     study: Annotated[str, Form(max_length=20_000, description="The study as a JSON object (see above).")],
 ) -> UnitStudyRead | JSONResponse:
@@ -380,11 +370,11 @@ async def upload_unit_study(
         )
     options = _upload_options(study)
     started = await unit_service.study_from_file(
-        session,
-        pool,
+        compute.session,
+        compute.pool,
         options.to_spec(),
         file.file,
         file.filename or "upload.csv",
-        requester(principal, options.run_async),
+        compute.requester(options.run_async),
     )
     return _study_answer(started)

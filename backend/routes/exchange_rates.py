@@ -16,7 +16,7 @@ from backend.schemas.exchange_rates import (
     ExchangeRateRead,
     ExchangeRateUploadRead,
 )
-from backend.services.errors import PayloadTooLarge, Problem, ValidationFailed
+from backend.services.errors import PayloadTooLarge, ValidationFailed
 from backend.services.metrics import rates as service
 from backend.services.metrics.rate_upload import RateRow
 from backend.services.metrics.rates import RateCounts, RateFilter
@@ -73,11 +73,7 @@ async def upload_exchange_rates(
     parsed = await asyncio.to_thread(
         service.parse_rate_upload, file.file, filename=file.filename or "rates.csv"
     )
-    if parsed.error_count:
-        raise ValidationFailed(
-            f"{parsed.error_count} problem(s) in the file; nothing was stored",
-            problems=[Problem.cell(e.row, e.column, e.message) for e in parsed.errors],
-        )
+    parsed.raise_if_any("problem(s) in the file; nothing was stored")
     if not parsed.rates:
         raise ValidationFailed("the file has no data rows")
     counts = None if dry_run else await service.upsert_rates(session, parsed.rates)

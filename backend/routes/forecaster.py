@@ -9,10 +9,16 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
+from backend.dependencies import (
+    AnalystCompute,
+    AnalystPrincipal,
+    CurrentPrincipal,
+    PageParams,
+    TenantSession,
+)
 from backend.models import Forecast
 from backend.routes import examples
-from backend.routes.jobs import background_responses, done_or_accepted, job_accepted, requester
+from backend.routes.jobs import background_responses, done_or_accepted, job_accepted
 from backend.schemas.common import Page
 from backend.schemas.forecaster import (
     EvaluationPointRead,
@@ -70,23 +76,16 @@ def _summary(forecast: Forecast) -> ForecastSummary:
     return ForecastSummary.from_row(forecast, scores=service.forecast_scores(forecast))
 
 
+# Every field the full read adds to the summary, but the request as run, is the stored document's.
+_DOCUMENT_FIELDS = ForecastRead.model_fields.keys() - ForecastSummary.model_fields.keys() - {"inputs"}
+
+
 def _read(forecast: Forecast) -> ForecastRead:
     document = service.forecast_document(forecast)
     return ForecastRead(
         **dict(_summary(forecast)),
         inputs=service.forecast_inputs(forecast),
-        spec=document.spec,
-        season_length=document.season_length,
-        levels=document.levels,
-        points=document.points,
-        backtest=document.backtest,
-        backtest_origins=document.backtest_origins,
-        improvement_over_seasonal_naive=document.improvement_over_seasonal_naive,
-        n_observations=document.n_observations,
-        interval_method=document.interval_method,
-        backtest_coverage=document.backtest_coverage,
-        warnings=document.warnings,
-        calendar=document.calendar,
+        **{name: getattr(document, name) for name in _DOCUMENT_FIELDS},
     )
 
 
@@ -100,12 +99,10 @@ def _read(forecast: Forecast) -> ForecastRead:
 )
 async def create_forecast(
     body: Annotated[ForecastCreate, Body(openapi_examples=examples.FORECAST)],
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
 ) -> ForecastRead | JSONResponse:
     outcome = await service.forecast(
-        session, pool, _spec(body, body.metric), requester(principal, body.run_async)
+        compute.session, compute.pool, _spec(body, body.metric), compute.requester(body.run_async)
     )
     return done_or_accepted(outcome, _read)
 

@@ -8,8 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import JSONResponse
 
-from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
-from backend.routes.jobs import background_responses, done_or_accepted, requester
+from backend.dependencies import (
+    AnalystCompute,
+    CurrentPrincipal,
+    PageParams,
+    TenantSession,
+)
+from backend.routes.jobs import background_responses, done_or_accepted
 from backend.schemas.common import Page
 from backend.schemas.insights import (
     FollowCreate,
@@ -141,9 +146,7 @@ def _run_read(summary: RunSummary) -> InsightRunRead:
     responses=background_responses(403, 409),
 )
 async def run_insights(
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
     body: InsightRunRequest | None = None,
 ) -> InsightRunRead | JSONResponse:
     """Every followed metric (or, when nobody follows any, every metric with a favourable direction),
@@ -151,5 +154,5 @@ async def run_insights(
     `async: true`, it is queued: 202 with the job id (409 while another queued run of the tenant is
     still waiting). Findings already stored are not stored again."""
     wants_job = body.run_async if body is not None else False
-    outcome = await feed.run_now_or_queue(session, pool, requester(principal, wants_job))
+    outcome = await feed.run_now_or_queue(compute.session, compute.pool, compute.requester(wants_job))
     return done_or_accepted(outcome, _run_read)

@@ -12,9 +12,8 @@ from fastapi.responses import JSONResponse
 from backend.dependencies import CurrentPrincipal, PageParams, TenantSession
 from backend.schemas.common import Page
 from backend.schemas.jobs import JobAccepted, JobRead, JobStatus
-from backend.services.auth.service import Principal
 from backend.services.jobs import service
-from backend.services.workload import Queued, Requester
+from backend.services.workload import Queued
 from backend.utils.error_handlers import error_responses
 
 Done = TypeVar("Done")
@@ -62,11 +61,6 @@ def background_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The documented answers of an endpoint that may queue its work: the 202, then ``statuses``."""
     queued = {"model": JobAccepted, "description": "Queued as a background job"}
     return {202: queued, **error_responses(*statuses)}
-
-
-def requester(principal: Principal, wants_job: bool) -> Requester:
-    """The caller as the workload kit sees them: who asks, and whether they asked for a job (``async``)."""
-    return Requester(principal.user_id, wants_job=wants_job)
 
 
 def done_or_accepted(outcome: Done | Queued, read: Callable[[Done], Answer]) -> Answer | JSONResponse:

@@ -8,10 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from backend.dependencies import AnalystPrincipal, AppComputePool, CurrentPrincipal, PageParams, TenantSession
+from backend.dependencies import (
+    AnalystCompute,
+    CurrentPrincipal,
+    PageParams,
+    TenantSession,
+)
 from backend.models.optimization import OptimizationRun
 from backend.routes import examples
-from backend.routes.jobs import background_responses, done_or_accepted, requester
+from backend.routes.jobs import background_responses, done_or_accepted
 from backend.schemas.common import Page
 from backend.schemas.optimizer import (
     FromDataCreate,
@@ -110,14 +115,12 @@ def _run_read(run: OptimizationRun) -> OptimizationRunRead:
 )
 async def create_optimization_run(
     body: Annotated[OptimizationRunCreate, Body(openapi_examples=examples.BUDGET_PLAN)],
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
 ) -> OptimizationRunRead | JSONResponse:
     prepared = await service.prepare_run(
-        session, template=body.template, params=body.params, options=body.options.to_solve_options()
+        compute.session, template=body.template, params=body.params, options=body.options.to_solve_options()
     )
-    outcome = await service.solve(session, pool, prepared, requester(principal, body.run_async))
+    outcome = await service.solve(compute.session, compute.pool, prepared, compute.requester(body.run_async))
     return done_or_accepted(outcome, _run_read)
 
 
@@ -183,13 +186,11 @@ async def get_optimization_run(
 async def run_optimization_what_if(
     run_id: uuid.UUID,
     body: Annotated[WhatIfCreate, Body(openapi_examples=examples.BUDGET_WHAT_IF)],
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
 ) -> WhatIfRead:
     outcome = await service.what_if(
-        session,
-        pool,
+        compute.session,
+        compute.pool,
         run_id,
         changes=body.changes,
         options=body.options.to_solve_options(),
@@ -230,12 +231,15 @@ async def run_optimization_what_if(
 async def create_optimization_run_from_data(
     template: DataTemplate,
     body: FromDataCreate,
-    session: TenantSession,
-    principal: AnalystPrincipal,
-    pool: AppComputePool,
+    compute: AnalystCompute,
 ) -> FromDataRead | JSONResponse:
     ask = FromDataAsk.model_validate(body.model_dump(include=set(FromDataAsk.model_fields)))
     made = await from_data.solve_from_data(
-        session, pool, template, ask, body.options.to_solve_options(), requester(principal, body.run_async)
+        compute.session,
+        compute.pool,
+        template,
+        ask,
+        body.options.to_solve_options(),
+        compute.requester(body.run_async),
     )
     return done_or_accepted(made.outcome, lambda run: FromDataRead(run=_run_read(run), inputs=made.inputs))

@@ -52,6 +52,17 @@ def where_given(statement: Select[Row], *filters: tuple[Any, object | None]) -> 
     return statement
 
 
+async def tenant_one(
+    session: AsyncSession, model: type[M], *criteria: ColumnElement[bool], lock: bool = False
+) -> M | None:
+    """The session tenant's one row of ``model`` matching ``criteria``, or None; ``lock`` holds it
+    (``FOR UPDATE``) until the transaction ends."""
+    statement = tenant_select(session, model).where(*criteria)
+    if lock:
+        statement = statement.with_for_update()
+    return (await session.scalars(statement)).one_or_none()
+
+
 async def get_by_id(session: AsyncSession, model: type[M], row_id: uuid.UUID) -> M | None:
     """The session tenant's row of ``model`` with primary key ``(tenant_id, id)``, or None."""
     return await session.get(model, (session_tenant(session), row_id))
@@ -69,6 +80,12 @@ async def get_or_404(
     if row is None:
         raise NotFound(message, context=context)
     return row
+
+
+async def delete_row(session: AsyncSession, row: object) -> None:
+    """Delete ``row`` and flush, so the database's cascades and refusals happen inside the service."""
+    await session.delete(row)
+    await session.flush()
 
 
 async def paginate(

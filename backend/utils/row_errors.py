@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from backend.services.errors import Problem, ValidationFailed
+
 # How many problems a response lists (the count says how many there are in all).
 MAX_REPORTED_ERRORS: Final = 100
 
@@ -31,3 +33,13 @@ class RowErrors:
         self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(RowError(row, column, message))
+
+    def raise_if_any(self, what: str, *, code: str | None = None) -> None:
+        """``ValidationFailed`` ("{count} {what}") with a problem per bad cell kept, when any was
+        counted: a table with a bad row is refused whole."""
+        if self.error_count:
+            raise ValidationFailed(
+                f"{self.error_count} {what}",
+                code=code,
+                problems=[Problem.cell(e.row, e.column, e.message) for e in self.errors],
+            )

@@ -39,7 +39,7 @@ from backend.services.insights.types import SEVERITIES, MetricHistory, check_sno
 from backend.services.metrics import reader
 from backend.services.queue import enqueue
 from backend.services.tenant.service import tenant_zone
-from backend.utils.repository import PageWindow, get_by_id, get_or_404
+from backend.utils.repository import PageWindow, delete_row, get_by_id, get_or_404
 
 SECRET_BYTES = 32
 
@@ -115,8 +115,7 @@ async def replace_rule(
 async def delete_rule(session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> None:
     rule = await get_rule(session, principal, rule_id)
     _may_write(rule, principal)
-    await session.delete(rule)
-    await session.flush()
+    await delete_row(session, rule)
 
 
 async def snooze_rule(
@@ -189,8 +188,7 @@ async def get_channel(session: AsyncSession, channel_id: uuid.UUID) -> AlertChan
 
 
 async def delete_channel(session: AsyncSession, channel_id: uuid.UUID) -> None:
-    await session.delete(await get_channel(session, channel_id))
-    await session.flush()
+    await delete_row(session, await get_channel(session, channel_id))
 
 
 # ---------------------------------------------------------------- raising alerts

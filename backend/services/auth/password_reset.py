@@ -21,18 +21,11 @@ import structlog
 from backend.config import AuthSettings, MailSettings
 from backend.services.auth import repository
 from backend.services.auth.account_email import queue_password_reset
-from backend.services.auth.service import (
-    check_password_strength,
-    end_all_sessions,
-    guess_window,
-    hash_password_off_loop,
-    tenant_for_guarded_secret,
-)
+from backend.services.auth.service import OneTimeToken, end_all_sessions, redeem_one_time_token
 from backend.services.errors import Unauthorized
 from backend.services.mail import email_domain
 from backend.utils.database import Database
 from backend.utils.rate_limit import RateLimiter
-from backend.utils.security import hash_secret
 
 logger = structlog.get_logger(__name__)
 
@@ -90,26 +83,17 @@ async def _queue_reset_link(
 
 
 async def confirm_password_reset(
-    database: Database,
-    settings: AuthSettings,
-    limiter: RateLimiter,
-    *,
-    token: str,
-    password: str,
-    client_ip: str,
+    database: Database, settings: AuthSettings, limiter: RateLimiter, presented: OneTimeToken
 ) -> None:
     """Set the password of the token's user, spend the token and end every sign-in of the user.
 
     Unknown tokens count against the address's guess limit, like activation tokens."""
-    check_password_strength(settings, password)
-    token_hash = hash_secret(token)
-    window = guess_window(settings, limiter, client_ip)
-    tenant_id = await tenant_for_guarded_secret(database, limiter, window, "password_reset", token_hash)
-    if tenant_id is None:
-        raise Unauthorized(_BAD_RESET, code="invalid_reset_token")
-    password_hash = await hash_password_off_loop(password)
+    invalid = Unauthorized(_BAD_RESET, code="invalid_reset_token")
+    tenant_id, password_hash = await redeem_one_time_token(
+        database, settings, limiter, presented, kind="password_reset", invalid=invalid
+    )
     async with database.tenant_session(tenant_id) as session:
-        user = await repository.user_by_password_reset_hash(session, token_hash)
+        user = await repository.user_by_password_reset_hash(session, presented.token_hash)
         expires = user.password_reset_expires_at if user is not None else None
         if user is None or expires is None or expires <= datetime.now(UTC) or not user.is_active:
             raise Unauthorized(_BAD_RESET, code="invalid_reset_token")

@@ -382,25 +382,49 @@ async def change_password(
     return await issue_tokens(session, settings, user)
 
 
-async def activate(
+@dataclass(frozen=True)
+class OneTimeToken:
+    """A one-time token (activation, password reset) presented to set a password, and from where."""
+
+    token: str
+    password: str
+    client_ip: str
+
+    @property
+    def token_hash(self) -> str:
+        return hash_secret(self.token)
+
+
+async def redeem_one_time_token(
     database: Database,
     settings: AuthSettings,
     limiter: RateLimiter,
+    presented: OneTimeToken,
     *,
-    token: str,
-    password: str,
-    client_ip: str,
+    kind: str,
+    invalid: Unauthorized,
+) -> tuple[uuid.UUID, str]:
+    """Check the new password, find the tenant of the token (an unknown token counts against the
+    address's guess limit, and raises ``invalid``) and hash the password off the event loop: the
+    tenant and the password hash."""
+    check_password_strength(settings, presented.password)
+    window = guess_window(settings, limiter, presented.client_ip)
+    tenant_id = await tenant_for_guarded_secret(database, limiter, window, kind, presented.token_hash)
+    if tenant_id is None:
+        raise invalid
+    return tenant_id, await hash_password_off_loop(presented.password)
+
+
+async def activate(
+    database: Database, settings: AuthSettings, limiter: RateLimiter, presented: OneTimeToken
 ) -> TokenPair:
     """Set the first password with a one-time activation token; signs the user in."""
-    check_password_strength(settings, password)
-    token_hash = hash_secret(token)
-    window = guess_window(settings, limiter, client_ip)
-    tenant_id = await tenant_for_guarded_secret(database, limiter, window, "activation", token_hash)
-    if tenant_id is None:
-        raise Unauthorized("Activation token is invalid or was already used")
-    password_hash = await hash_password_off_loop(password)
+    invalid = Unauthorized("Activation token is invalid or was already used")
+    tenant_id, password_hash = await redeem_one_time_token(
+        database, settings, limiter, presented, kind="activation", invalid=invalid
+    )
     async with database.tenant_session(tenant_id) as session:
-        user = await repository.user_by_activation_hash(session, token_hash)
+        user = await repository.user_by_activation_hash(session, presented.token_hash)
         now = datetime.now(UTC)
         if user is None or user.activation_expires_at is None or user.activation_expires_at <= now:
             raise Unauthorized("Activation token is invalid or has expired")

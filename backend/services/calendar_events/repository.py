@@ -8,7 +8,7 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import CalendarEvent
-from backend.utils.repository import PageWindow, paginate, tenant_select, where_given
+from backend.utils.repository import PageWindow, delete_row, paginate, tenant_select, where_given
 
 # A metric's forecast reads at most this many events (the newest first).
 MAX_EVENTS_PER_FORECAST = 5000
@@ -43,5 +43,4 @@ async def add(session: AsyncSession, event: CalendarEvent) -> CalendarEvent:
 
 
 async def delete(session: AsyncSession, event: CalendarEvent) -> None:
-    await session.delete(event)
-    await session.flush()
+    await delete_row(session, event)

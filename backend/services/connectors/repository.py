@@ -10,21 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import ConnectorSync, DataSource, Tenant
 from backend.utils.database import Database, session_tenant
-from backend.utils.repository import PageWindow, get_by_id, paginate, tenant_select
+from backend.utils.repository import PageWindow, get_by_id, paginate, tenant_one, tenant_select
 
 
 async def source_by_id(
     session: AsyncSession, source_id: uuid.UUID, *, for_update: bool = False
 ) -> DataSource | None:
-    statement = tenant_select(session, DataSource).where(DataSource.id == source_id)
-    if for_update:
-        statement = statement.with_for_update()
-    return (await session.scalars(statement)).one_or_none()
+    return await tenant_one(session, DataSource, DataSource.id == source_id, lock=for_update)
 
 
 async def source_by_name(session: AsyncSession, name: str) -> DataSource | None:
-    statement = tenant_select(session, DataSource).where(DataSource.name == name)
-    return (await session.scalars(statement)).one_or_none()
+    return await tenant_one(session, DataSource, DataSource.name == name)
 
 
 async def list_sources(session: AsyncSession, window: PageWindow) -> tuple[list[DataSource], int]:

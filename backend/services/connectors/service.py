@@ -27,7 +27,7 @@ from backend.services.errors import Conflict, NotFound, Problem, ValidationFaile
 from backend.services.queue import JobAlreadyQueued, JobKind
 from backend.services.workload import queue
 from backend.utils.database import session_tenant
-from backend.utils.repository import PageWindow
+from backend.utils.repository import PageWindow, delete_row
 
 
 class SyncPayload(BaseModel):
@@ -210,9 +210,7 @@ async def update_source(
 
 async def delete_source(session: AsyncSession, source_id: uuid.UUID) -> None:
     """Deletes the source and its sync history; metric points it wrote stay (they are the tenant's data)."""
-    source = await get_source(session, source_id)
-    await session.delete(source)
-    await session.flush()
+    await delete_row(session, await get_source(session, source_id))
 
 
 async def sync_context(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backend.services.errors import Problem, ValidationFailed
+from backend.services.errors import ValidationFailed
 from backend.services.evidence.types import (
     MAX_ADJUSTMENT_COLUMNS,
     MAX_CATEGORY_LEVELS,
@@ -245,12 +245,7 @@ def build_unit_table(rows: Iterable[tuple[int, Mapping[str, Any]]], columns: Uni
     errors = RowErrors()
     ids, numbers, labels, row_numbers, clean = _read_rows(rows, columns, errors)
     _duplicates(ids, row_numbers, columns.unit_id, errors)
-    if errors.error_count:
-        raise ValidationFailed(
-            f"{errors.error_count} cell problem(s) in the study; nothing was analysed or stored.",
-            code="invalid_rows",
-            problems=[Problem.cell(e.row, e.column, e.message) for e in errors.errors],
-        )
+    errors.raise_if_any("cell problem(s) in the study; nothing was analysed or stored.", code="invalid_rows")
     if len(ids) < MIN_UNITS:
         raise ValidationFailed(
             f"A unit-level study needs at least {MIN_UNITS} units.",

@@ -43,7 +43,7 @@ from backend.services.goals.types import (
     ProjectionMethod,
     Signal,
 )
-from backend.services.goals.wording import explain
+from backend.services.goals.wording import Outlook, explain
 from backend.utils.calendar import Period, period_bounds, period_index, periods_between, shift
 
 # Aggregations that accumulate over the period, so a partial period is scaled up to a pace.
@@ -276,6 +276,8 @@ def compute_progress(
         )
 
     at_deadline = projection.at_deadline if projection is not None else None
+    slope = trend.slope if trend is not None else None
+    outlook = Outlook(signal, reached, projection, slope, trend_points, MIN_TREND_POINTS)
     return GoalProgress(
         direction=spec.direction,
         current_period=current_period,
@@ -283,24 +285,13 @@ def compute_progress(
         reached=reached,
         current_value=current_value,
         percent_complete=percent_complete,
-        trend_per_period=trend.slope if trend is not None else None,
+        trend_per_period=outlook.slope,
         expected_at_deadline=at_deadline.mean if at_deadline is not None else None,
         projection=projection,
         signal=signal,
         outcome=outcome,
         history=window,
-        explanation=explain(
-            spec,
-            latest_complete,
-            current_period,
-            percent_complete,
-            signal,
-            reached,
-            projection,
-            trend.slope if trend is not None else None,
-            trend_points,
-            MIN_TREND_POINTS,
-        ),
+        explanation=explain(spec, latest_complete, current_period, percent_complete, outlook),
     )
 
 

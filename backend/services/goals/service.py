@@ -37,7 +37,7 @@ from backend.services.metrics.reader import MetricQuery
 from backend.services.tenant.service import tenant_zone
 from backend.utils.calendar import Period, check_period, local_today, period_bounds, shift
 from backend.utils.compute import ComputePool
-from backend.utils.repository import PageWindow, get_or_404
+from backend.utils.repository import PageWindow, delete_row, get_or_404
 
 # Periods of history before the goal's start (or today, if earlier) read for baselines, trends,
 # plausibility and the forecaster (three years of months: two seasons and a horizon).
@@ -273,9 +273,7 @@ async def update_goal(session: AsyncSession, goal_id: uuid.UUID, changes: dict[s
 
 async def delete_goal(session: AsyncSession, goal_id: uuid.UUID) -> None:
     """Sub-goals stay, detached (their parent_id is set to null by the foreign key)."""
-    goal = await get_goal(session, goal_id)
-    await session.delete(goal)
-    await session.flush()
+    await delete_row(session, await get_goal(session, goal_id))
 
 
 async def goal_progress(

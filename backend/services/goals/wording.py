@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from backend.services.goals.rules import baseline_meets_target
@@ -9,25 +10,33 @@ from backend.services.goals.types import STATUS_LEVEL, Estimate, GoalSpec, Perio
 from backend.utils.calendar import PERIOD_ADJECTIVE, Period, period_bounds, period_label
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """What the words of a goal's outlook rest on: the signal, the period that reached the target,
+    the projection, and the trend with how many complete periods it had (and needs)."""
+
+    signal: Signal
+    reached: PeriodProgress | None
+    projection: Projection | None
+    slope: float | None
+    trend_points: int
+    min_trend_points: int
+
+
 def explain(
     spec: GoalSpec,
     latest_complete: PeriodProgress | None,
     current_period: PeriodProgress,
     percent_complete: float | None,
-    signal: Signal,
-    reached: PeriodProgress | None,
-    projection: Projection | None,
-    slope: float | None,
-    trend_points: int,
-    min_trend_points: int,
+    outlook: Outlook,
 ) -> str:
     """Two or three plain sentences with the numbers behind the signal."""
     return " ".join(
         part
         for part in (
             _state(spec, latest_complete, current_period, percent_complete),
-            _outlook(spec, signal, reached, projection, slope, trend_points, min_trend_points),
-            _note(projection),
+            _outlook(spec, outlook),
+            _note(outlook.projection),
         )
         if part
     )
@@ -79,15 +88,9 @@ def _estimate_words(spec: GoalSpec, estimate: Estimate) -> str:
     return f"{fmt(estimate.mean)} in {label}"
 
 
-def _outlook(
-    spec: GoalSpec,
-    signal: Signal,
-    reached: PeriodProgress | None,
-    projection: Projection | None,
-    slope: float | None,
-    trend_points: int,
-    min_trend_points: int,
-) -> str:
+def _outlook(spec: GoalSpec, outlook: Outlook) -> str:
+    signal, reached, projection, slope = outlook.signal, outlook.reached, outlook.projection, outlook.slope
+    trend_points, min_trend_points = outlook.trend_points, outlook.min_trend_points
     deadline_label = period_label_of(spec.period, spec.deadline)
     if signal == "achieved" and reached is not None:
         return f"The target of {fmt(spec.target)} was reached in {period_label(spec.period, reached.start)}."

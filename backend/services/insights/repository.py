@@ -32,6 +32,7 @@ from backend.utils.repository import (
     get_by_id,
     paginate,
     tenant_filter,
+    tenant_one,
     tenant_select,
     where_given,
 )
@@ -259,10 +260,7 @@ async def get_subscription(
     session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False
 ) -> DigestSubscription | None:
     """The user's digest choice; ``lock``: hold its row until the transaction ends (the sender)."""
-    statement = tenant_select(session, DigestSubscription).where(DigestSubscription.user_id == user_id)
-    if lock:
-        statement = statement.with_for_update()
-    return await session.scalar(statement)
+    return await tenant_one(session, DigestSubscription, DigestSubscription.user_id == user_id, lock=lock)
 
 
 async def set_subscription(session: AsyncSession, user_id: uuid.UUID, frequency: str) -> DigestSubscription:

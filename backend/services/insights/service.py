@@ -164,6 +164,21 @@ async def _dimensions(session: AsyncSession, metric: str, today: date, zone: Zon
     return [key for key, _ in counts.most_common(MAX_DIMENSIONS)]
 
 
+async def _weeks_before(
+    session: AsyncSession,
+    definition: reader.MetricDefinitionInfo,
+    week: date,
+    weeks: int,
+    zone: ZoneInfo,
+    group_by: str | None = None,
+) -> dict[str | None, list[DatedValue]]:
+    """The ``weeks`` whole weeks before the one starting on ``week``."""
+    start = week - timedelta(weeks=weeks)
+    return await _buckets(
+        session, definition, start=start, end=week, bucket="week", zone=zone, group_by=group_by
+    )
+
+
 async def read_history(
     session: AsyncSession, metric: str, today: date, zone: ZoneInfo
 ) -> MetricHistory | None:
@@ -175,25 +190,10 @@ async def read_history(
         session, definition, start=today - timedelta(days=DAY_WINDOW), end=today, bucket="day", zone=zone
     )
     current_week = week_start(today)
-    weeks = await _buckets(
-        session,
-        definition,
-        start=current_week - timedelta(weeks=WEEK_WINDOW),
-        end=current_week,
-        bucket="week",
-        zone=zone,
-    )
+    weeks = await _weeks_before(session, definition, current_week, WEEK_WINDOW, zone)
     groups = {}
     for dimension in await _dimensions(session, metric, today, zone):
-        found = await _buckets(
-            session,
-            definition,
-            start=current_week - timedelta(weeks=GROUP_WEEK_WINDOW),
-            end=current_week,
-            bucket="week",
-            zone=zone,
-            group_by=dimension,
-        )
+        found = await _weeks_before(session, definition, current_week, GROUP_WEEK_WINDOW, zone, dimension)
         groups[dimension] = {value: series for value, series in found.items() if value is not None}
     return MetricHistory(
         metric=metric,

@@ -10,7 +10,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import BackgroundJob
-from backend.utils.repository import PageWindow, paginate, tenant_filter, tenant_select, where_given
+from backend.utils.repository import (
+    PageWindow,
+    paginate,
+    tenant_filter,
+    tenant_one,
+    tenant_select,
+    where_given,
+)
 
 
 async def list_jobs(
@@ -50,9 +57,7 @@ async def parent_of(session: AsyncSession, job_id: uuid.UUID) -> uuid.UUID | Non
 
 async def lock_job(session: AsyncSession, job_id: uuid.UUID) -> BackgroundJob | None:
     """The job's row, locked until the transaction ends (its children settle it one at a time)."""
-    statement = tenant_select(session, BackgroundJob).where(BackgroundJob.id == job_id).with_for_update()
-    job: BackgroundJob | None = await session.scalar(statement)
-    return job
+    return await tenant_one(session, BackgroundJob, BackgroundJob.id == job_id, lock=True)
 
 
 async def child_counts(session: AsyncSession, parent_id: uuid.UUID, final: Sequence[str]) -> tuple[int, int]:

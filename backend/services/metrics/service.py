@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -28,7 +28,7 @@ from backend.services.metrics.rates import converted_rollup
 from backend.services.metrics.reader import MetricDefinitionInfo, MetricQuery, Sources
 from backend.services.metrics.repository import CatalogEntry
 from backend.services.metrics.types import MAX_BATCH_POINTS as MAX_BATCH_POINTS
-from backend.services.metrics.upload import ParsedUpload, file_rows, parse_in_chunks, parse_rows
+from backend.services.metrics.upload import ParsedUpload, file_rows, parse_in_chunks
 from backend.utils.database import driver_fetch, session_tenant
 from backend.utils.repository import PageWindow
 
@@ -145,15 +145,15 @@ def parse_upload(
     max_points: int | None = None,
 ) -> ParsedUpload:
     """CPU-bound: call it in a worker thread. Limits default to the synchronous upload's."""
-    rows = file_rows(stream, filename)
-    return parse_rows(
-        rows,
+    chunks = parse_in_chunks(
+        file_rows(stream, filename),
         zone=zone,
         layout=layout,
         max_rows=MAX_UPLOAD_ROWS if max_rows is None else max_rows,
         max_points=MAX_UPLOAD_POINTS if max_points is None else max_points,
         dimensions=dimensions,
     )
+    return deque(chunks, maxlen=1).pop()  # without chunk_rows it yields once, at the end
 
 
 def parse_upload_chunks(

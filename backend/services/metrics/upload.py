@@ -17,7 +17,7 @@ import codecs
 import csv
 import itertools
 import math
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -111,23 +111,6 @@ def xlsx_rows(stream: IO[bytes]) -> Iterator[list[Any]]:
         workbook.close()
 
 
-def parse_rows(
-    rows: Iterable[list[Any]],
-    *,
-    zone: ZoneInfo,
-    layout: str,
-    max_rows: int,
-    max_points: int,
-    dimensions: Sequence[str] | None = None,
-) -> ParsedUpload:
-    """Points of every valid row and an error per bad cell; ``dimensions`` overrides the wide
-    layout's guess of which columns are dimensions."""
-    chunks = parse_in_chunks(
-        rows, zone=zone, layout=layout, max_rows=max_rows, max_points=max_points, dimensions=dimensions
-    )
-    return deque(chunks, maxlen=1).pop()  # without chunk_rows it yields once, at the end
-
-
 def parse_in_chunks(
     rows: Iterable[list[Any]],
     *,
@@ -138,7 +121,8 @@ def parse_in_chunks(
     dimensions: Sequence[str] | None = None,
     chunk_rows: int | None = None,
 ) -> Iterator[ParsedUpload]:
-    """``parse_rows`` a chunk at a time: the same growing ``ParsedUpload`` is yielded after every
+    """Points of every valid row and an error per bad cell (``dimensions`` overrides the wide layout's
+    guess of which columns are dimensions). The same growing ``ParsedUpload`` is yielded after every
     ``chunk_rows`` data rows and once at the end, so a caller can write each chunk's new points
     (``points[len_before:]``) and report rows read while the rest of the file is still unread."""
     iterator = iter(rows)

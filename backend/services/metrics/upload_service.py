@@ -27,7 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.models import MetricUpload
-from backend.services.errors import Problem, ValidationFailed
+from backend.services.errors import ValidationFailed
 from backend.services.metrics import service
 from backend.services.metrics.points import Point
 from backend.services.metrics.upload import SAMPLE_ROWS, ParsedUpload, choose_mapping, csv_rows
@@ -204,11 +204,7 @@ async def _apply(session: AsyncSession, parsed: ParsedUpload, options: UploadOpt
 
 
 def _refuse_bad_rows(parsed: ParsedUpload) -> None:
-    if parsed.error_count:
-        raise ValidationFailed(
-            f"{parsed.error_count} row problem(s); nothing was written",
-            problems=[Problem.cell(e.row, e.column, e.message) for e in parsed.errors],
-        )
+    parsed.raise_if_any("row problem(s); nothing was written")
     if not parsed.points:
         raise ValidationFailed("the file has no data rows")
 
