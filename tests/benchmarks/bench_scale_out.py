@@ -18,10 +18,12 @@ import argparse
 import json
 import os
 import shutil
-import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from backend.utils.database_urls import DatabaseUrls
 from tests.benchmarks.bench_load import _REPORT_LUA, _lua_file, _prepare_tenant, _wrk
@@ -33,9 +35,21 @@ ROOT = Path(__file__).resolve().parents[2]
 READS = {"auth_me": "/api/v1/auth/me", "rollup_month": "/api/v1/metrics/revenue?bucket=month&agg=sum"}
 
 
+def _wait_until_warm(api_urls: list[str], limit_seconds: float = 300) -> None:
+    """Until every API process's readiness reports its start-up warm-up done (a balancer would wait
+    too): warming up burns the CPU the measurement needs."""
+    deadline = time.monotonic() + limit_seconds
+    for url in api_urls:
+        while not httpx.get(f"{url}/api/ready", timeout=10).json()["checks"]["coach_warm"]["ok"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} never finished warming up")
+            time.sleep(0.5)
+
+
 def _measure(urls: DatabaseUrls, processes: int, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     script = _lua_file(workdir, "report.lua", _REPORT_LUA)
     with scale_out(urls, workdir / f"api-{processes}", api_processes=processes, workers=0) as topology:
+        _wait_until_warm(topology.api_urls)
         headers, _ = _prepare_tenant(topology.url)
         runs = {
             name: _wrk(topology.url + path, args.connections, args.seconds, headers, script)
@@ -58,8 +72,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk (make bench installs it as root)")
     require_system_binaries()
-    with tempfile.TemporaryDirectory() as scratch, migrated_database(BENCH_DATABASE) as (_, urls):
-        results = {f"api_processes_{n}": _measure(urls, n, Path(scratch), args) for n in (1, 2)}
+    # The processes' logs stay there for a look after the run.
+    workdir = ROOT / ".bench" / "scale_out"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    with migrated_database(BENCH_DATABASE) as (_, urls):
+        results = {f"api_processes_{n}": _measure(urls, n, workdir, args) for n in (1, 2)}
     ratios = {
         name: round(
             results["api_processes_2"][name]["requests_per_second"]
@@ -78,7 +96,6 @@ def main() -> None:
         "two_over_one": ratios,
     }
     out = ROOT / ".bench" / "scale_out.json"
-    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(f"two API processes / one: {ratios}; wrote {out}")
 

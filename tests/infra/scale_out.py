@@ -201,7 +201,8 @@ def _worker_ids(urls: DatabaseUrls) -> list[int]:
     async def fetch() -> list[int]:
         connection = await asyncpg.connect(urls.require_worker().replace("+asyncpg", ""))
         try:
-            return [row["id"] for row in await connection.fetch("select id from procrastinate.procrastinate_workers")]
+            rows = await connection.fetch("select id from procrastinate.procrastinate_workers")
+            return [row["id"] for row in rows]
         finally:
             await connection.close()
 

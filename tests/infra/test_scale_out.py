@@ -73,7 +73,7 @@ async def test_interleaved_requests_of_two_tenants_never_see_each_others_rows(
     await _ingest(api, first, _daily("first_sales", [1.0] * 10))
     await _ingest(api, second, _daily("second_sales", [100.0] * 20))
     expected = {first.tenant_id: ("first_sales", 10), second.tenant_id: ("second_sales", 20)}
-    tenants = [first, second] * 30
+    tenants = [first, second] * 12
 
     async def catalog(tenant: TenantContext) -> httpx.Response:
         return await api.get("/api/v1/metrics", headers=tenant.headers)
@@ -112,9 +112,13 @@ async def _finished(
 
 
 async def _queue_runs(api: httpx.AsyncClient, tenant: TenantContext) -> list[str]:
-    """Three background forecasts and two background optimizer runs; their job ids."""
+    """Three background forecasts (a named model: no model selection to wait for) and two background
+    optimizer runs; their job ids."""
     requests = [
-        ("/api/v1/forecasts", {"metric": "revenue", "horizon": horizon, "async": True})
+        (
+            "/api/v1/forecasts",
+            {"metric": "revenue", "horizon": horizon, "model": "seasonal_naive", "async": True},
+        )
         for horizon in (3, 5, 7)
     ] + [
         (
