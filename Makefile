@@ -85,12 +85,13 @@ worker: migrate ## Run a job worker alone (metrics on WORKER_METRICS_HOST:WORKER
 
 # Debian packages some tests run: promtool and Prometheus with its node and postgres exporters
 # (monitoring checks), nginx (proxy config check), the netlib/MIPLIB sample files, and chromium
-# (a real browser EventSource on the coach stream).
-SYSTEM_PACKAGES := prometheus prometheus-node-exporter prometheus-postgres-exporter nginx coinor-libcoinutils-dev chromium nodejs npm
+# (a real browser EventSource on the coach stream), pgbouncer (the scale-out test).
+SYSTEM_PACKAGES := prometheus prometheus-node-exporter prometheus-postgres-exporter nginx pgbouncer coinor-libcoinutils-dev chromium nodejs npm
 
 system-deps: ## Install the Debian packages the tests use, if any is missing (needs root)
 	@if command -v promtool >/dev/null && command -v prometheus-node-exporter >/dev/null \
 	    && command -v prometheus-postgres-exporter >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null \
+	    && PATH="$$PATH:/usr/sbin" command -v pgbouncer >/dev/null \
 	    && [ -d /usr/share/coin/Data/Sample ] && command -v chromium >/dev/null \
 	    && command -v node >/dev/null && command -v npm >/dev/null; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
@@ -138,6 +139,7 @@ bench: migrate bench-deps ## Benchmarks (JSON reports in .bench/): load (wrk), m
 	$(PY) -m tests.benchmarks.bench_evidence_units
 	$(PY) -m tests.benchmarks.bench_coach
 	$(PY) -m tests.benchmarks.bench_insights
+	$(PY) -m tests.benchmarks.bench_scale_out
 
 bench-insights: migrate ## Insight engine: recall/precision on planted events, false alarms on quiet data, seconds per tenant run
 	$(PY) -m tests.benchmarks.bench_insights $(if $(SEEDS),--seeds $(SEEDS))

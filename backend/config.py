@@ -32,6 +32,13 @@ def _group_config() -> SettingsConfigDict:
     return SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
 
+class DatabasePooler(StrEnum):
+    """What stands between the app and PostgreSQL."""
+
+    NONE = "none"
+    PGBOUNCER_TRANSACTION = "pgbouncer-transaction"
+
+
 class DatabaseSettings(BaseSettings):
     """Where PostgreSQL is. With no ``DATABASE_URL``, the embedded server is used."""
 
@@ -74,6 +81,14 @@ class DatabaseSettings(BaseSettings):
         description="Give up opening a connection after this long (the request answers 503).",
     )
     echo: bool = Field(default=False, validation_alias="DATABASE_ECHO")
+    pooler: DatabasePooler = Field(
+        default=DatabasePooler.NONE,
+        validation_alias="DATABASE_POOLER",
+        description="`pgbouncer-transaction`: DATABASE_URL reaches PostgreSQL through PgBouncer in "
+        "transaction mode, so no prepared statement outlives its transaction (asyncpg's and SQLAlchemy's "
+        "statement caches off, unique statement names) and the connection carries no startup settings "
+        "(PgBouncer refuses them): set statement_timeout and jit=off in PgBouncer's connect_query.",
+    )
 
     metrics_retention_days: int = Field(
         default=0,

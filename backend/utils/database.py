@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 
-from backend.config import DatabaseSettings
+from backend.config import DatabasePooler, DatabaseSettings
 from backend.utils.database_errors import DatabaseUnavailable, is_connection_failure
 from backend.utils.observability import driver_statement
 
@@ -158,6 +158,41 @@ def _unreachable_is_unavailable(engine: AsyncEngine) -> None:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(error).__name__}") from error
 
 
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4()}__"
+
+
+def _connect_args(settings: DatabaseSettings) -> dict[str, Any]:
+    """asyncpg's connection options; behind PgBouncer in transaction mode, none it cannot carry.
+
+    There consecutive transactions of one client run on different server connections: a cached
+    prepared statement would be missing on the next one, and asyncpg's ``__asyncpg_stmt_N__``
+    names would collide between clients sharing one. So both statement caches are off, SQLAlchemy
+    names each statement uniquely, and asyncpg's own statements are unnamed (each lives within
+    its transaction). PgBouncer 1.18 refuses unknown startup parameters: statement_timeout and
+    jit come from its ``connect_query`` instead.
+    """
+    behind_pooler = settings.pooler is DatabasePooler.PGBOUNCER_TRANSACTION
+    server_settings = {"application_name": "dyocense-backend"}
+    if not behind_pooler:
+        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+        # Prepared plans and JIT cost more than they save on our short OLTP queries.
+        server_settings["jit"] = "off"
+    arguments: dict[str, Any] = {
+        # asyncpg's default is 60 s: a request would hang that long on an unreachable server.
+        "timeout": settings.connect_timeout_seconds,
+        "connection_class": TenantConnection,
+        "server_settings": server_settings,
+    }
+    if behind_pooler:
+        arguments.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            prepared_statement_name_func=_unique_statement_name,
+        )
+    return arguments
+
+
 class Database:
     """One PostgreSQL: the engine, the session factory and the checks the app runs at startup."""
 
@@ -168,17 +203,7 @@ class Database:
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout_seconds,
             echo=settings.echo,
-            connect_args={
-                # asyncpg's default is 60 s: a request would hang that long on an unreachable server.
-                "timeout": settings.connect_timeout_seconds,
-                "connection_class": TenantConnection,
-                "server_settings": {
-                    "application_name": "dyocense-backend",
-                    "statement_timeout": str(settings.statement_timeout_ms),
-                    # Prepared plans and JIT cost more than they save on our short OLTP queries.
-                    "jit": "off",
-                },
-            },
+            connect_args=_connect_args(settings),
         )
         _discard_closed_connections(self.engine)
         _disarm_on_checkin(self.engine)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import procrastinate
 import pytest
@@ -98,10 +98,17 @@ async def run_fast_retry_jobs(settings: Settings, urls: DatabaseUrls, *queues: s
 
 
 def worker_process(
-    urls: DatabaseUrls, metrics_port: int, queues: str, secret_key: str
+    urls: DatabaseUrls,
+    metrics_port: int,
+    queues: str,
+    secret_key: str,
+    *,
+    log: IO[bytes] | None = None,
+    **environment: str,
 ) -> subprocess.Popen[bytes]:
-    """``python -m backend.worker`` on ``queues`` (comma-separated), loopback receivers allowed;
-    ``secret_key``: the app's, from which the development credentials key derives."""
+    """``python -m backend.worker`` on ``queues`` (comma-separated, empty: all), loopback receivers
+    allowed; ``secret_key``: the app's, from which the development credentials key derives;
+    ``log``: where its output goes (inherited when None); ``environment``: more settings."""
     env = {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),
@@ -114,9 +121,12 @@ def worker_process(
         "WORKER_QUEUES": queues,
         "WORKER_METRICS_PORT": str(metrics_port),
         "LOG_LEVEL": "WARNING",
+        **environment,
     }
     env.pop("CONNECTOR_ENCRYPTION_KEYS", None)
-    return subprocess.Popen([sys.executable, "-m", "backend.worker"], env=env, cwd=PROJECT_ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "backend.worker"], env=env, cwd=PROJECT_ROOT, stdout=log, stderr=log
+    )
 
 
 @contextmanager
