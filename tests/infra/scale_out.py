@@ -133,6 +133,11 @@ error_log {directory}/error.log warn;
 events {{ worker_connections 512; }}
 http {{
   access_log off;
+  # Above the API's own MAX_REQUEST_BODY_BYTES (25 MiB), so that limit answers with its envelope;
+  # bodies stay in memory (started as root, nginx's workers run as nobody, who cannot write a
+  # temporary file under the test's private directory: nginx would answer 500).
+  client_max_body_size 32m;
+  client_body_buffer_size 32m;
   client_body_temp_path {directory}/body;
   proxy_temp_path {directory}/proxy;
   fastcgi_temp_path {directory}/fastcgi;
