@@ -19,24 +19,20 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
 from backend.utils.database_urls import DatabaseUrls
-from tests.benchmarks.support import migrated_database, server_command, wait_until_healthy
-from tests.services.connectors.fakes import free_port
+from tests.benchmarks.support import ROOT, migrated_database, percentile, signup, start_api_server
 
 BENCH_DATABASE = "dyocense_bench"
 BATCH = 5_000
 HOURS_2Y = 2 * 365 * 24
-ROOT = Path(__file__).resolve().parents[2]
 # The plain rollup SQL; the API sends its equivalent (backend/services/metrics/reader.py) after
 # a few index probes that pick the source its rule reads.
 ROLLUP_SQL = (
@@ -46,34 +42,15 @@ ROLLUP_SQL = (
 )
 
 
-def _pg(url: str) -> str:
+def pg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _points(metric: str, start: datetime, count: int, offset: float = 0.0) -> list[dict[str, Any]]:
+def hourly_points(metric: str, start: datetime, count: int, offset: float = 0.0) -> list[dict[str, Any]]:
     return [
         {"metric": metric, "ts": (start + timedelta(hours=i)).isoformat(), "value": float(i % 97) + offset}
         for i in range(count)
     ]
-
-
-async def _signup(client: httpx.AsyncClient, index: int) -> dict[str, str]:
-    response = await client.post(
-        "/api/v1/tenants",
-        json={
-            "name": f"Bench {index}",
-            "owner_email": f"bench-{uuid.uuid4().hex[:10]}@example.com",
-            "owner_password": "benchmark-password-1",
-        },
-    )
-    response.raise_for_status()
-    body = response.json()
-    return {"tenant_id": body["tenant"]["id"], "token": body["tokens"]["access_token"]}
 
 
 async def bench_ingest(
@@ -81,10 +58,10 @@ async def bench_ingest(
 ) -> dict[str, Any]:
     start = datetime(2024, 1, 1, tzinfo=UTC)
     async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
-        tenant = await _signup(http, 0)
+        tenant = await signup(http, 0)
         # Bodies are encoded up front: the server's work is measured, not this client's JSON encoding.
         batches = [
-            json.dumps({"points": _points("ingest_api", start + timedelta(hours=i), BATCH)}).encode()
+            json.dumps({"points": hourly_points("ingest_api", start + timedelta(hours=i), BATCH)}).encode()
             for i in range(0, total_points, BATCH)
         ]
         headers = {"Authorization": f"Bearer {tenant['token']}", "Content-Type": "application/json"}
@@ -145,7 +122,7 @@ async def load_tenants(base_url: str, superuser_dsn: str, tenants: int) -> list[
     """~1M points: per tenant two years of hourly data for three metrics, loaded with COPY."""
     start = datetime(2024, 1, 1, tzinfo=UTC)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-        created = [await _signup(http, i + 1) for i in range(tenants)]
+        created = [await signup(http, i + 1) for i in range(tenants)]
     connection = await asyncpg.connect(superuser_dsn)
     try:
         for tenant in created:
@@ -174,9 +151,13 @@ async def load_tenants(base_url: str, superuser_dsn: str, tenants: int) -> list[
 
 
 async def bench_query(
-    base_url: str, urls: DatabaseUrls, tenants: list[dict[str, str]], rounds: int
+    base_url: str,
+    urls: DatabaseUrls,
+    tenants: list[dict[str, str]],
+    rounds: int,
+    window: tuple[datetime, datetime] = (datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
 ) -> dict[str, Any]:
-    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
+    start, end = window
     params = {
         "bucket": "day",
         "agg": "sum",
@@ -187,7 +168,7 @@ async def bench_query(
     }
     api_times: list[float] = []
     raw_times: list[float] = []
-    connection = await asyncpg.connect(_pg(urls.app))
+    connection = await asyncpg.connect(pg_dsn(urls.app))
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
             for i in range(rounds):
@@ -215,7 +196,7 @@ async def bench_query(
     finally:
         await connection.close()
     api_p50, raw_p50 = statistics.median(api_times), statistics.median(raw_times)
-    api_p95, raw_p95 = _percentile(api_times, 0.95), _percentile(raw_times, 0.95)
+    api_p95, raw_p95 = percentile(api_times, 0.95), percentile(raw_times, 0.95)
     return {
         "rounds": rounds,
         "buckets": buckets,
@@ -227,23 +208,6 @@ async def bench_query(
         "p95_ratio": round(api_p95 / raw_p95, 3),
         "aim": "p50_ratio <= 1.5",
     }
-
-
-def _start_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": urls.app,
-        "DATABASE_OWNER_URL": urls.owner,
-        "LOG_LEVEL": "WARNING",
-        "SIGNUP_RATE_LIMIT_PER_HOUR": "1000",
-        "PYTHONPATH": str(ROOT),
-    }
-    command = server_command(port, "--workers", str(workers))
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    base_url = f"http://127.0.0.1:{port}"
-    wait_until_healthy(process, base_url)
-    return process, base_url
 
 
 async def run(args: argparse.Namespace, urls: DatabaseUrls, superuser: str, base_url: str) -> dict[str, Any]:
@@ -274,7 +238,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with migrated_database(BENCH_DATABASE) as (server, urls):
-        process, base_url = _start_server(urls, args.workers)
+        process, base_url = start_api_server(urls, args.workers)
         try:
             results = asyncio.run(run(args, urls, server.superuser_dsn(BENCH_DATABASE), base_url))
         finally:
