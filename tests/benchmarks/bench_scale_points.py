@@ -381,7 +381,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with migrated_database(BENCH_DATABASE) as (server, urls):
-        process, base_url = start_api_server(urls, args.workers)
+        # Tenants sign up once and the run outlasts the default 15-minute access token (50M: ~30 min).
+        process, base_url = start_api_server(urls, args.workers, {"ACCESS_TOKEN_MINUTES": "120"})
         try:
             asyncio.run(run(args, urls, server.superuser_dsn(BENCH_DATABASE), base_url))
         finally:

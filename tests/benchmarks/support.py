@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -80,8 +80,11 @@ async def signup(client: httpx.AsyncClient, index: int) -> dict[str, str]:
     return {"tenant_id": body["tenant"]["id"], "token": body["tokens"]["access_token"]}
 
 
-def start_api_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    """``python -m backend.server`` with ``workers`` processes on a free loopback port, once healthy."""
+def start_api_server(
+    urls: DatabaseUrls, workers: int, settings: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m backend.server`` with ``workers`` processes on a free loopback port, once healthy;
+    ``settings`` add to (or override) its environment."""
     port = free_port()
     env = {
         **os.environ,
@@ -90,6 +93,7 @@ def start_api_server(urls: DatabaseUrls, workers: int) -> tuple[subprocess.Popen
         "LOG_LEVEL": "WARNING",
         "SIGNUP_RATE_LIMIT_PER_HOUR": "1000",
         "PYTHONPATH": str(ROOT),
+        **(settings or {}),
     }
     process = subprocess.Popen(server_command(port, "--workers", str(workers)), env=env, cwd=ROOT)
     base_url = f"http://127.0.0.1:{port}"
