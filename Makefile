@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dev demo serve worker test ts-deps check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-deps bench-m3 bench-insights verify-monitoring
+.PHONY: help setup dev demo serve worker test ts-deps check hooks lint format migrate migrate-create migrate-rollback db-shell db-up db-down db-status bench bench-deps bench-m3 bench-insights bench-scale verify-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -143,6 +143,10 @@ bench: migrate bench-deps ## Benchmarks (JSON reports in .bench/): load (wrk), m
 
 bench-insights: migrate ## Insight engine: recall/precision on planted events, false alarms on quiet data, seconds per tenant run
 	$(PY) -m tests.benchmarks.bench_insights $(if $(SEEDS),--seeds $(SEEDS))
+
+# Grows one database to each size (COPY) and measures there; ~15 min for the default 1M,10M on 2 cores.
+bench-scale: migrate ## Cost as stored points grow (SIZES=1000000,10000000[,50000000]): rollups, ingest, noisy neighbour
+	$(PY) -m tests.benchmarks.bench_scale_points $(if $(SIZES),--sizes $(SIZES))
 
 # The peers are fitted in this venv too, and again in .bench/peer-venv (statsforecast with its own
 # pandas 2): the two must agree (requirements-forecast.txt explains why). SAMPLE=300 for a subset.

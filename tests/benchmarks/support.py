@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,3 +108,24 @@ def wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, limit_se
         time.sleep(0.2)
     process.terminate()
     raise RuntimeError("the API server did not start")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values``, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def signup(client: httpx.AsyncClient, index: int) -> dict[str, str]:
+    """Sign a tenant up through the API: its ``tenant_id`` and its owner's access ``token``."""
+    response = await client.post(
+        "/api/v1/tenants",
+        json={
+            "name": f"Bench {index}",
+            "owner_email": f"bench-{uuid.uuid4().hex[:10]}@example.com",
+            "owner_password": "benchmark-password-1",
+        },
+    )
+    response.raise_for_status()
+    body = response.json()
+    return {"tenant_id": body["tenant"]["id"], "token": body["tokens"]["access_token"]}
