@@ -72,9 +72,15 @@ async def test_interleaved_requests_of_two_tenants_never_see_each_others_rows(
 ) -> None:
     first, second = await create_tenant(api), await create_tenant(api)
     await _ingest(api, first, _daily("first_sales", [1.0] * 10))
-    # A batch this size goes through the staging table (COPY), which must work through the pooler.
+    # A file this size is written through the staging table (COPY), which must work through the
+    # pooler (and within a request: under the upload's job threshold).
     big = COPY_MIN_POINTS + 500
-    await _ingest(api, second, _daily("second_sales", [100.0] * big))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = "".join(f"{(start + timedelta(hours=h)).isoformat()},100\n" for h in range(big))
+    files = {"file": ("sales.csv", f"ts,second_sales\n{rows}".encode(), "text/csv")}
+    uploaded = await api.post("/api/v1/metrics/upload", headers=second.headers, files=files)
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["points"] == big
     expected = {first.tenant_id: ("first_sales", 10), second.tenant_id: ("second_sales", big)}
     tenants = [first, second] * 12
 
