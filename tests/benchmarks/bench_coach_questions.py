@@ -45,8 +45,8 @@ from backend.main import create_app
 from backend.services.coach.providers import ToolCall
 from tests.agents.demo_shop import load_demo_shop
 from tests.agents.numbers import unbacked
-from tests.benchmarks.bench_coach import InstantProvider, _app_settings, _percentiles, use_instant_model
-from tests.benchmarks.support import migrated_database
+from tests.benchmarks.bench_coach import InstantProvider, _percentiles, use_instant_model
+from tests.benchmarks.support import app_settings, migrated_database
 
 QUESTIONS = Path(__file__).with_name("coach_questions.json")
 OUTPUT = Path(".bench/coach_questions.json")
@@ -191,7 +191,7 @@ async def ask_all(
     app_url: str, owner_url: str, questions: list[dict[str, Any]], *, model: bool
 ) -> tuple[list[Score], list[Score]]:
     """The offline scores, and (with ``model``) the instant model's turns (latency and agents only)."""
-    app = create_app(_app_settings(app_url, owner_url))
+    app = create_app(app_settings(app_url, owner_url))
     scores, instant = [], []
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
