@@ -26,6 +26,16 @@ def free_port() -> int:
         return port
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Ask ``process`` to stop; kill it if it has not within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def live_server(urls: DatabaseUrls, workdir: Path, **environment: str) -> Iterator[str]:
     """The server's base URL while it runs; its log is ``workdir/server.log`` (shown if it dies)."""
@@ -72,9 +82,4 @@ def live_server(urls: DatabaseUrls, workdir: Path, **environment: str) -> Iterat
                 time.sleep(0.3)
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=20)

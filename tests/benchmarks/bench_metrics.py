@@ -28,7 +28,14 @@ import asyncpg
 import httpx
 
 from backend.utils.database_urls import DatabaseUrls
-from tests.benchmarks.support import migrated_database, percentile, signup, start_server, write_report
+from tests.benchmarks.support import (
+    copy_points,
+    migrated_database,
+    percentile,
+    signup,
+    start_server,
+    write_report,
+)
 
 BENCH_DATABASE = "dyocense_bench"
 BATCH = 5_000
@@ -91,18 +98,9 @@ async def bench_ingest(
         )
         for i in range(total_points)
     ]
-    # PostgreSQL refuses COPY FROM into a table under row-level security, so the raw baseline
-    # runs as the superuser: an upper bound that skips RLS checks altogether.
     connection = await asyncpg.connect(superuser_dsn)
     try:
-        began = time.perf_counter()
-        async with connection.transaction():
-            await connection.copy_records_to_table(
-                "business_metrics",
-                records=records,
-                columns=["tenant_id", "metric", "dimensions_key", "ts", "value", "dimensions", "source"],
-            )
-        copy_seconds = time.perf_counter() - began
+        copy_seconds = await copy_points(connection, records)
     finally:
         await connection.close()
     api_rate, copy_rate = total_points / api_seconds, total_points / copy_seconds

@@ -32,6 +32,7 @@ import httpx
 from backend.utils.database_urls import DatabaseUrls
 from tests.benchmarks.support import (
     ROOT,
+    copy_points,
     migrated_database,
     server_command,
     server_env,
@@ -104,7 +105,7 @@ def measure(http: httpx.Client, headers: dict[str, str], path: str, content: byt
 
 
 def copy_baseline(superuser_dsn: str, content: bytes) -> dict[str, Any]:
-    """The file's points COPYed into the table as the upload writes them (one transaction)."""
+    """The file's points COPYed into the table as the upload writes them (``METRIC_COLUMNS``)."""
     lines = content.decode().splitlines()[1:]
     tenant_id = uuid.uuid4()
     records = []
@@ -121,14 +122,7 @@ def copy_baseline(superuser_dsn: str, content: bytes) -> dict[str, Any]:
         connection = await asyncpg.connect(superuser_dsn)
         try:
             await connection.execute("insert into tenants (id, name) values ($1, 'COPY baseline')", tenant_id)
-            began = time.perf_counter()
-            async with connection.transaction():
-                await connection.copy_records_to_table(
-                    "business_metrics",
-                    records=records,
-                    columns=["tenant_id", "metric", "dimensions_key", "ts", "value", "dimensions", "source"],
-                )
-            return time.perf_counter() - began
+            return await copy_points(connection, records)
         finally:
             await connection.close()
 

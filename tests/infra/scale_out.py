@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from backend.config import DatabaseSettings
 from backend.utils.database_urls import DatabaseUrls
 from tests.jobs.support import worker_process
-from tests.live_server import free_port, live_server
+from tests.live_server import free_port, live_server, stop_process
 
 PGBOUNCER = Path("/usr/sbin/pgbouncer")
 NGINX = Path("/usr/sbin/nginx")
@@ -70,12 +70,7 @@ def _running(command: list[str], log: Path, what: str, port: int, **popen: objec
         _wait_for_port(port, process, log, what)
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 def _statement_settings() -> str:
