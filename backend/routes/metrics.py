@@ -47,6 +47,7 @@ from backend.services.metrics.points import (
     dimensions_key,
     localize,
     out_of_range_indexes,
+    point_instant,
     timestamp_problem,
 )
 from backend.services.metrics.reader import MetricQuery, Sources
@@ -152,7 +153,7 @@ async def ingest_metrics(
     point rejects the whole batch with a 422 listing every bad point by index."""
     zone = await tenant_zone(session)
     points = [
-        Point(p["metric"], localize(p["ts"], zone), p["value"], p.get("dimensions") or NO_DIMENSIONS)
+        Point(p["metric"], point_instant(p["ts"], zone), p["value"], p.get("dimensions") or NO_DIMENSIONS)
         for p in body.points
     ]
     _check_point_times(points)

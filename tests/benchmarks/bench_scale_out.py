@@ -18,16 +18,13 @@ import argparse
 import json
 import os
 import shutil
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from backend.utils.database_urls import DatabaseUrls
 from tests.benchmarks.bench_load import _REPORT_LUA, _lua_file, _prepare_tenant, _wrk
-from tests.benchmarks.support import migrated_database
+from tests.benchmarks.support import migrated_database, wait_until_warm
 from tests.infra.scale_out import require_system_binaries, scale_out
 
 BENCH_DATABASE = "dyocense_bench_scale_out"
@@ -35,21 +32,11 @@ ROOT = Path(__file__).resolve().parents[2]
 READS = {"auth_me": "/api/v1/auth/me", "rollup_month": "/api/v1/metrics/revenue?bucket=month&agg=sum"}
 
 
-def _wait_until_warm(api_urls: list[str], limit_seconds: float = 300) -> None:
-    """Until every API process's readiness reports its start-up warm-up done (a balancer would wait
-    too): warming up burns the CPU the measurement needs."""
-    deadline = time.monotonic() + limit_seconds
-    for url in api_urls:
-        while not httpx.get(f"{url}/api/ready", timeout=10).json()["checks"]["coach_warm"]["ok"]:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} never finished warming up")
-            time.sleep(0.5)
-
-
 def _measure(urls: DatabaseUrls, processes: int, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     script = _lua_file(workdir, "report.lua", _REPORT_LUA)
     with scale_out(urls, workdir / f"api-{processes}", api_processes=processes, workers=0) as topology:
-        _wait_until_warm(topology.api_urls)
+        for url in topology.api_urls:
+            wait_until_warm(url)
         headers, _ = _prepare_tenant(topology.url)
         runs = {
             name: _wrk(topology.url + path, args.connections, args.seconds, headers, script)

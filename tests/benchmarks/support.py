@@ -69,8 +69,8 @@ def server_env(urls: DatabaseUrls, **extra: str) -> dict[str, str]:
 def start_server(
     urls: DatabaseUrls, workers: int, *, limit_seconds: float = 120, quiet: bool = False, **env: str
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """What ``make serve WORKERS=n`` runs, on the benchmark's database and a free port, once it answers;
-    ``env`` added to :func:`server_env`'s, its output dropped when ``quiet``."""
+    """What ``make serve WORKERS=n`` runs, on the benchmark's database and a free port, once it answers
+    and has warmed up; ``env`` added to :func:`server_env`'s, its output dropped when ``quiet``."""
     port = free_port()
     process = subprocess.Popen(
         server_command(port, "--workers", str(workers)),
@@ -80,6 +80,11 @@ def start_server(
     )
     base_url = f"http://127.0.0.1:{port}"
     wait_until_healthy(process, base_url, limit_seconds)
+    try:
+        wait_until_warm(base_url, limit_seconds, answers=2 * workers)
+    except RuntimeError:
+        process.terminate()
+        raise
     return process, base_url
 
 
@@ -108,6 +113,26 @@ def wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, limit_se
         time.sleep(0.2)
     process.terminate()
     raise RuntimeError("the API server did not start")
+
+
+WARM_CHECKS = ("coach_warm", "forecaster_warm")
+
+
+def wait_until_warm(base_url: str, limit_seconds: float = 300, *, answers: int = 1) -> float:
+    """Seconds until readiness reports the start-up warm-up done in ``answers`` answers in a row
+    (several processes behind one port each answer some). A balancer sends nothing before, and the
+    warm-up (loading models in a thread) burns the CPU a measurement needs: a benchmark started at
+    once measured it."""
+    started = time.monotonic()
+    in_a_row = 0
+    while in_a_row < answers:
+        checks = httpx.get(f"{base_url}/api/ready", timeout=10).json()["checks"]
+        in_a_row = in_a_row + 1 if all(checks[name]["ok"] for name in WARM_CHECKS) else 0
+        if time.monotonic() - started > limit_seconds:
+            raise RuntimeError(f"{base_url} never finished warming up")
+        if in_a_row < answers:
+            time.sleep(0.2 if in_a_row else 0.5)
+    return time.monotonic() - started
 
 
 def percentile(values: list[float], q: float) -> float:

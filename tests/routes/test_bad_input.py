@@ -56,7 +56,14 @@ def _concrete(path: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "ts", ["0001-01-01T00:00:00+05:00", "0001-01-01T00:00:00+14:00", "1969-12-31T23:59:59Z", "2200-01-01"]
+    "ts",
+    [
+        "0001-01-01T00:00:00+05:00",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:00:00-05:00",
+        "1969-12-31T23:59:59Z",
+        "2200-01-01",
+    ],
 )
 async def test_json_ingest_refuses_timestamps_outside_the_supported_range(
     client: httpx.AsyncClient, ts: str

@@ -29,6 +29,10 @@ from backend.utils.repository import PageWindow, tenant_filter
 # source list (``check_sources`` ran first, so it is either the metric's first source or already
 # allowed): the first writer becomes priority[0]. ``{incoming}`` gives (metric, dimensions_key,
 # ts, value, n), ``n`` the point's place in the batch.
+# Only metrics whose definition is missing or does not list the source reach the definition
+# insert: ``on conflict do update`` locks the conflicting row until commit even when its ``where``
+# is false, so without the filter every batch of a metric would queue behind the last one's
+# commit (four clients writing one metric ran as one).
 _UPSERT_FROM = """
 with incoming as ({incoming}
 ), latest as (
@@ -37,6 +41,10 @@ with incoming as ({incoming}
 ), defined as (
     insert into metric_definitions as d (tenant_id, name, aggregation, source_priority)
     select $1, x->>0, x->>1, jsonb_build_array($2::text) from json_array_elements($3::text::json) as x
+    where not exists (
+        select from metric_definitions e
+        where e.tenant_id = $1 and e.name = x->>0 and e.source_priority ? $2::text
+    )
     on conflict (tenant_id, name) do update
         set source_priority = d.source_priority || excluded.source_priority
         where not d.source_priority ? $2::text
