@@ -532,6 +532,14 @@ class Settings(BaseSettings):
         "the server (python -m backend.server) believes. Ignored when trust is off.",
     )
     max_request_body_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_REQUEST_BODY_BYTES")
+    tenant_writes_in_flight: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        validation_alias="TENANT_WRITES_IN_FLIGHT",
+        description="Per API process, how many of one tenant's metric batches (POST /api/v1/metrics) "
+        "run at once; the rest wait their turn, so one tenant's bulk writes do not hold up others.",
+    )
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

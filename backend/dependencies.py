@@ -37,6 +37,7 @@ from backend.utils.compute import ComputePool
 from backend.utils.database import Database
 from backend.utils.rate_limit import RateLimiter
 from backend.utils.repository import PageWindow
+from backend.utils.tenant_slots import TenantSlots
 
 _oauth2 = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/login",
@@ -191,6 +192,18 @@ async def get_ticket_principal(
 # Only the coach's GET stream takes these: everywhere else a ticket is not a credential.
 TicketPrincipal = Annotated[Principal, Depends(get_ticket_principal, scope="function")]
 PresentedCredential = Annotated[Credential, Depends(get_credential)]
+
+
+async def tenant_write_slot(request: Request, credential: PresentedCredential) -> AsyncIterator[None]:
+    """Wait for one of the tenant's write slots in this process (``TENANT_WRITES_IN_FLIGHT``),
+    before the request opens its transaction, and hold it until the transaction has ended."""
+    slots: TenantSlots = request.app.state.tenant_write_slots
+    async with slots.hold(credential.tenant_id):
+        yield
+
+
+# Declare it before the session: a request waiting for its turn holds no connection.
+TenantWriteSlot = Annotated[None, Depends(tenant_write_slot, scope="function")]
 
 
 def require_role(minimum: Role) -> Callable[[Principal], Awaitable[Principal]]:

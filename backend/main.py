@@ -49,6 +49,7 @@ from backend.utils.logging import configure_logging
 from backend.utils.observability import RequestContextMiddleware, configure_tracing, instrument_engine
 from backend.utils.prometheus import APP_INFO
 from backend.utils.rate_limit import RateLimiter
+from backend.utils.tenant_slots import TenantSlots
 
 logger = structlog.get_logger(__name__)
 # Smaller bodies gain less from gzip than its framing and CPU cost.
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.rate_limiter = RateLimiter(database, settings.auth.secret_key.get_secret_value())
         app.state.compute_pool = ComputePool(settings.compute.workers)
+        app.state.tenant_write_slots = TenantSlots(settings.tenant_writes_in_flight)
         app.state.forecaster_warmup = start_warmup(app.state.compute_pool)
         app.state.coach = coach_runtime
         app.state.coach_warmup = start_coach_warmup(coach_runtime, prepare=partial(_build_routes, app))

@@ -17,6 +17,7 @@ from backend.dependencies import (
     CurrentPrincipal,
     PageParams,
     TenantSession,
+    TenantWriteSlot,
 )
 from backend.routes import examples
 from backend.routes.jobs import job_accepted
@@ -145,12 +146,14 @@ def _catalog_read(entry: CatalogEntry) -> MetricRead:
     responses=error_responses(403, 413),
 )
 async def ingest_metrics(
+    _turn: TenantWriteSlot,
     body: Annotated[MetricBatchIn, Body(openapi_examples=examples.INGEST)],
     session: TenantSession,
     principal: AnalystPrincipal,
 ) -> IngestRead:
     """Up to 10,000 points. The same (metric, ts, dimensions) again updates the value. One invalid
-    point rejects the whole batch with a 422 listing every bad point by index."""
+    point rejects the whole batch with a 422 listing every bad point by index. A tenant's batches
+    beyond the deployment's limit in flight wait their turn, so other tenants are not held up."""
     zone = await tenant_zone(session)
     points = [
         Point(p["metric"], point_instant(p["ts"], zone), p["value"], p.get("dimensions") or NO_DIMENSIONS)
