@@ -533,7 +533,7 @@ class Settings(BaseSettings):
     )
     max_request_body_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_REQUEST_BODY_BYTES")
     tenant_writes_in_flight: int = Field(
-        default=1,
+        default=4,
         ge=1,
         le=64,
         validation_alias="TENANT_WRITES_IN_FLIGHT",

@@ -1,12 +1,10 @@
 """A bound on each tenant's heavy requests in flight in this process.
 
-One tenant's bulk writes (several clients posting 5,000-point batches) could take every turn of
-the event loop and every PostgreSQL backend the process drives, and another tenant's short read
-waited behind them. With a bound, the rest of that tenant's requests wait here, holding no
-connection, while other tenants' requests go on. Measured (``make bench-scale``, 1M points, two
-API processes, four ingest clients): a small tenant's rollup beside a large one's ingest went
-from 3.9x to 2.5x its time alone, and the large tenant's ingest rate did not fall (PostgreSQL,
-not the number of batches in flight, sets it).
+One tenant's bulk writes (many clients posting batches at once) could take every pooled
+connection of the process, and another tenant's short read waited for a connection. With a
+bound, the rest of that tenant's requests wait here, holding no connection, while other tenants'
+requests go on. A tenant's ingest rate hardly falls with it: PostgreSQL, not the number of
+batches in flight, sets it (README, "Cost as stored points grow", gives the measured figures).
 """
 
 from __future__ import annotations

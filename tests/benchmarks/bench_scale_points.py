@@ -222,6 +222,7 @@ class Noise:
 # The large tenant's bodies are encoded before the measurement starts: 200 batches of 5,000 new
 # points, more than its ingest gets through while the small tenant's rollups are timed.
 NOISE_BATCHES = 200
+NEIGHBOUR_SECONDS = 10.0
 
 
 async def _noise_ingest(
@@ -289,14 +290,18 @@ async def bench_neighbour(
         await asyncio.to_thread(control["ready"].wait)
         await asyncio.sleep(1.0)  # let the load reach its pace first
         began = time.perf_counter()
-        times = [await _rollup(http, small) for _ in range(rounds)]
+        times: list[float] = []
+        # At least NEIGHBOUR_SECONDS: at 50M points one of the large tenant's rollups takes ~7 s,
+        # and 30 small rollups alone (0.5 s) would have been timed beside almost none of its load.
+        while len(times) < rounds or time.perf_counter() - began < NEIGHBOUR_SECONDS:
+            times.append(await _rollup(http, small))
         seconds = time.perf_counter() - began
         control["stop"].set()
         noise = await asyncio.to_thread(results.get)
         noise_process.join()
     loaded = statistics.median(times)
     return {
-        "rounds": rounds,
+        "rounds": len(times),
         "ingest_clients": clients,
         "alone_p50_ms": round(alone * 1000, 2),
         "loaded_p50_ms": round(loaded * 1000, 2),

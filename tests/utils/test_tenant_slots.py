@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import httpx
@@ -64,10 +65,12 @@ async def test_ingest_waits_for_its_tenants_turn_and_not_for_other_tenants(
 ) -> None:
     shop, other = await create_tenant(client), await create_tenant(client)
     slots: TenantSlots = app.state.tenant_write_slots
-    async with slots.hold(shop.tenant_id):  # the shop's one slot (TENANT_WRITES_IN_FLIGHT=1) is taken
+    async with AsyncExitStack() as held:
+        for _ in range(app.state.settings.tenant_writes_in_flight):  # every slot of the shop's taken
+            await held.enter_async_context(slots.hold(shop.tenant_id))
         waiting = asyncio.create_task(client.post("/api/v1/metrics", headers=shop.headers, json=_batch(1)))
         done, _ = await asyncio.wait({waiting}, timeout=1.0)
-        assert not done  # it cannot run while the slot is held, however fast the machine
+        assert not done  # it cannot run while the slots are held, however fast the machine
         answer = await asyncio.wait_for(
             client.post("/api/v1/metrics", headers=other.headers, json=_batch(1)), timeout=60
         )
